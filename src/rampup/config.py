@@ -1,0 +1,98 @@
+"""Typed settings, read once: environment (``RAMPUP_`` prefix) over the project file.
+
+>>> s = Settings(database_url="sqlite:///x.db", admin_token="t")
+>>> s.admin_token.get_secret_value() if s.admin_token else None
+'t'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pydantic
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rampup.errors import ConfigError
+from rampup.project import ProjectFile, explain, find_project_file, load_project
+
+
+class Settings(BaseSettings):
+    """Process settings. Every field can be set with ``RAMPUP_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="RAMPUP_", extra="forbid", frozen=True)
+
+    project_dir: Path = Field(default_factory=Path.cwd)
+    database_url: str | None = None
+    artifacts_dir: Path | None = None
+    admin_token: SecretStr | None = None
+    predict_token: SecretStr | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_records: int = Field(default=1000, ge=1)
+    log_queue_size: int = Field(default=100_000, ge=10)
+    log_batch_size: int = Field(default=2000, ge=1)
+    log_flush_interval: float = Field(default=0.2, gt=0)
+    log_block_timeout: float = Field(default=0.05, ge=0)
+    deployment_poll_interval: float = Field(default=0.5, gt=0)
+    migrate: bool = True
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.project_dir / 'rampup.db').resolve()}"
+
+    @property
+    def resolved_artifacts_dir(self) -> Path:
+        d = self.artifacts_dir or Path("artifacts")
+        return d if d.is_absolute() else (self.project_dir / d).resolve()
+
+
+_FROM_PROJECT = {
+    "database_url": lambda p: p.database_url,
+    "artifacts_dir": lambda p: Path(p.artifacts_dir),
+    "host": lambda p: p.serving.host,
+    "port": lambda p: p.serving.port,
+    "max_body_bytes": lambda p: p.serving.max_body_bytes,
+    "max_records": lambda p: p.serving.max_records,
+}
+
+
+def load_settings(
+    project: str | Path | None = None, **overrides: Any
+) -> tuple[Settings, ProjectFile]:
+    """Build settings: explicit ``overrides`` > ``RAMPUP_*`` environment > project file > defaults.
+
+    ``project`` is a project folder or file; without it ``RAMPUP_PROJECT_DIR`` or the
+    current folder is used. A missing project file means an empty project.
+    """
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        env = Settings(**overrides)
+    except pydantic.ValidationError as exc:
+        raise explain(exc, "settings (RAMPUP_* environment variables)", Settings) from None
+    if project is not None:
+        path = Path(project)
+        project_dir = path if path.is_dir() or not path.suffix else path.parent
+        if "project_dir" not in overrides:
+            overrides["project_dir"] = project_dir.resolve()
+    else:
+        project_dir = env.project_dir
+    file = find_project_file(project if project is not None else project_dir)
+    proj = load_project(file) if file else ProjectFile()
+    values: dict[str, Any] = dict(overrides)
+    for key, get in _FROM_PROJECT.items():
+        if key not in env.model_fields_set and key not in values:
+            v = get(proj)
+            if v is not None and v != Settings.model_fields[key].default:
+                values[key] = v
+    try:
+        settings = Settings(**values)
+    except pydantic.ValidationError as exc:  # pragma: no cover - fields validated above
+        raise explain(exc, "settings", Settings) from None
+    if settings.project_dir and not settings.project_dir.exists():
+        raise ConfigError(f"project folder {settings.project_dir} does not exist",
+                          fix="create it with 'rampup init DIR' or pass an existing --project")
+    return settings, proj

@@ -1,0 +1,211 @@
+"""The project file, ``rampup.yaml``: models, versions, SLOs and serving options.
+
+Validated with pydantic; :func:`load_project` turns every validation problem into
+one :class:`~rampup.errors.ConfigError` whose message names the key, the value and
+what is allowed.
+
+>>> p = ProjectFile.model_validate({"models": {"churn": {"slo": {"latency_p99_ms": 50}}}})
+>>> p.models["churn"].slo.latency_p99_ms
+50.0
+>>> p.models["churn"].batching.enabled
+True
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import pydantic
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from rampup.errors import ConfigError
+
+PROJECT_FILE = "rampup.yaml"
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+NAME_HELP = "lowercase letters, digits, '.', '_' or '-', starting with a letter or digit, at most 63"
+
+FlavorName = Literal["auto", "sklearn", "onnx", "mlflow", "python"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FeatureSpec(_Strict):
+    """A declared input feature (overrides what is inferred from the artifact)."""
+
+    name: str
+    type: Literal["float", "int", "bool", "str"] = "float"
+    nullable: bool = False
+    categories: list[str] | None = None
+    strict_categories: bool = False
+    min_length: int | None = None
+    max_length: int | None = None
+
+
+class VersionSpec(_Strict):
+    """A version declared in the project file; registered by ``rampup apply``/``serve``."""
+
+    artifact: str = Field(description="path to the artifact, or module:object for Python models")
+    flavor: FlavorName = "auto"
+    reference: str | None = Field(default=None, description="CSV/Parquet of training data")
+    label_column: str | None = None
+    features: list[FeatureSpec] | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class SLO(_Strict):
+    """Service-level objectives; drawn as lines on charts and used as default checks."""
+
+    latency_p50_ms: float | None = Field(default=None, gt=0)
+    latency_p99_ms: float | None = Field(default=None, gt=0)
+    expected_qps: float | None = Field(default=None, gt=0)
+    max_error_rate: float | None = Field(default=None, ge=0, le=1)
+    key_metrics: list[str] = Field(default_factory=list)
+
+
+class Batching(_Strict):
+    """Adaptive micro-batching of concurrent single requests."""
+
+    enabled: bool = True
+    max_batch_size: int = Field(default=64, ge=1, le=10_000)
+    max_wait_ms: float = Field(default=2.0, ge=0, le=100)
+
+
+class RequestKey(_Strict):
+    """Where the request key (user/session id for sticky routing) comes from."""
+
+    header: str = "x-request-key"
+    field: str | None = None
+
+
+class ModelSpec(_Strict):
+    description: str = ""
+    versions: dict[str, VersionSpec] = Field(default_factory=dict)
+    slo: SLO = Field(default_factory=SLO)
+    batching: Batching = Field(default_factory=Batching)
+    request_key: RequestKey = Field(default_factory=RequestKey)
+    output_labels: dict[str, str] | None = None
+
+    @field_validator("versions")
+    @classmethod
+    def _version_names(cls, v: dict[str, VersionSpec]) -> dict[str, VersionSpec]:
+        for name in v:
+            check_name(name, "version")
+        return v
+
+
+class ServingSpec(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_records: int = Field(default=1000, ge=1)
+
+
+class ProjectFile(_Strict):
+    name: str = "rampup"
+    database_url: str | None = None
+    artifacts_dir: str = "artifacts"
+    serving: ServingSpec = Field(default_factory=ServingSpec)
+    models: dict[str, ModelSpec] = Field(default_factory=dict)
+
+    @field_validator("models")
+    @classmethod
+    def _model_names(cls, v: dict[str, ModelSpec]) -> dict[str, ModelSpec]:
+        for name in v:
+            check_name(name, "model")
+        return v
+
+
+def check_name(name: str, what: str) -> str:
+    """Return ``name`` if it is a valid model/version name, else raise ConfigError.
+
+    >>> check_name("loan-default", "model")
+    'loan-default'
+    """
+    if not NAME_RE.match(name):
+        raise ConfigError(f"invalid {what} name {name!r}", fix=f"use {NAME_HELP} characters")
+    return name
+
+
+def _format_loc(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "(top level)"
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    """Walk the model classes along ``loc`` to list the keys allowed at that level."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return []
+            current = field.annotation
+        else:  # dict[str, X]: the key is a user-chosen name, step into X
+            args = getattr(current, "__args__", ())
+            current = args[-1] if args else None
+        while getattr(current, "__args__", None) and not (
+            isinstance(current, type) and issubclass(current, BaseModel)
+        ):
+            inner = [a for a in current.__args__ if a is not type(None)]
+            if len(inner) == 1 or getattr(current, "__origin__", None) is not dict:
+                current = inner[-1]
+            else:
+                break
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def explain(exc: pydantic.ValidationError, source: str, model: type[BaseModel]) -> ConfigError:
+    """Turn a pydantic error into one message naming key, value and what is allowed."""
+    lines = []
+    for e in exc.errors():
+        key = _format_loc(tuple(e["loc"]))
+        value = e.get("input")
+        if e["type"] == "extra_forbidden":
+            allowed = _allowed_keys(model, tuple(e["loc"]))
+            lines.append(f"{key}: unknown key; allowed keys here: {', '.join(allowed)}")
+        else:
+            shown = repr(value) if not isinstance(value, dict) else "{...}"
+            lines.append(f"{key} = {shown}: {e['msg']}")
+    return ConfigError(f"{source} is invalid:\n  " + "\n  ".join(lines),
+                       fix=f"edit {source} as described")
+
+
+def parse_project(data: Any, source: str = PROJECT_FILE) -> ProjectFile:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source} must hold a mapping at the top level, got {type(data).__name__}")
+    try:
+        return ProjectFile.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise explain(exc, source, ProjectFile) from None
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc.message}", fix=exc.fix) from None
+
+
+def find_project_file(path: str | Path | None) -> Path | None:
+    """Resolve a project file from a file or folder path (``None``: the current folder)."""
+    p = Path(path) if path else Path.cwd()
+    if p.is_dir():
+        p = p / PROJECT_FILE
+    return p if p.is_file() else None
+
+
+def load_project(path: str | Path) -> ProjectFile:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read project file {p}: {exc.strerror}",
+                          fix="run 'rampup init' or pass --project") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p} is not valid YAML: {exc}", fix="fix the YAML syntax") from None
+    return parse_project(data, str(p))

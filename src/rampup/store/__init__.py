@@ -1,0 +1,13 @@
+"""The store: registry, deployments, prediction log, feedback and audit events."""
+
+from rampup.store.records import (
+    DeploymentRecord,
+    EventRecord,
+    FeedbackRecord,
+    ModelRecord,
+    VersionRecord,
+)
+from rampup.store.sql import Store
+
+__all__ = ["DeploymentRecord", "EventRecord", "FeedbackRecord", "ModelRecord", "Store",
+           "VersionRecord"]

@@ -1,0 +1,59 @@
+"""Engine creation: SQLite (WAL, busy timeout) by default, PostgreSQL by URL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from rampup.errors import MissingExtraError
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+
+
+def normalise_url(url: str) -> str:
+    """Pick the psycopg (v3) driver for plain ``postgresql://`` URLs.
+
+    >>> normalise_url("postgresql://postgres@127.0.0.1/test")
+    'postgresql+psycopg://postgres@127.0.0.1/test'
+    >>> normalise_url("sqlite:///x.db")
+    'sqlite:///x.db'
+    """
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def create_engine(url: str) -> sa.Engine:
+    url = normalise_url(url)
+    if url.startswith("postgresql"):
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:  # pragma: no cover - depends on the install
+            raise MissingExtraError("psycopg", "postgres", "a PostgreSQL store") from None
+        return sa.create_engine(
+            url,
+            json_serializer=_json_dumps,
+            json_deserializer=orjson.loads,
+            pool_pre_ping=True,
+            pool_size=5,
+            max_overflow=10,
+        )
+    engine = sa.create_engine(url, json_serializer=_json_dumps, json_deserializer=orjson.loads)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()

@@ -1,0 +1,103 @@
+"""Table definitions (SQLAlchemy Core). Migrations in ``migrations/`` create exactly these.
+
+Times are UTC epoch seconds stored as floats: portable across SQLite and PostgreSQL and
+cheap to bucket into monitoring windows. JSON documents are stored with ``sa.JSON``;
+prediction inputs/outputs are pre-serialised text written by the log writer.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+NAME = 63
+ID = 64
+
+models = sa.Table(
+    "models",
+    metadata,
+    sa.Column("name", sa.String(NAME), primary_key=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("config", sa.JSON, nullable=False),
+)
+
+versions = sa.Table(
+    "versions",
+    metadata,
+    sa.Column("model", sa.String(NAME), sa.ForeignKey("models.name"), primary_key=True),
+    sa.Column("version", sa.String(NAME), primary_key=True),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("flavor", sa.String(32), nullable=False),
+    sa.Column("artifact_uri", sa.Text, nullable=False),
+    sa.Column("artifact_hash", sa.String(ID + 7), nullable=False),
+    sa.Column("input_schema", sa.JSON, nullable=False),
+    sa.Column("output", sa.JSON, nullable=False),
+    sa.Column("profile", sa.JSON, nullable=True),
+    sa.Column("metadata", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("created_by", sa.String(255), nullable=False),
+    sa.UniqueConstraint("model", "seq", name="uq_versions_model_seq"),
+)
+
+deployments = sa.Table(
+    "deployments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model", sa.String(NAME), sa.ForeignKey("models.name"), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("policy", sa.JSON, nullable=False),
+    sa.Column("actor", sa.String(255), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.Index("ix_deployments_model_id", "model", "id"),
+)
+
+predictions = sa.Table(
+    "predictions",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("request_id", sa.String(ID), nullable=False),
+    sa.Column("ts", sa.Float, nullable=False),
+    sa.Column("model", sa.String(NAME), nullable=False),
+    sa.Column("version", sa.String(NAME), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("stage", sa.String(NAME), nullable=True),
+    sa.Column("inputs", sa.Text, nullable=False),
+    sa.Column("outputs", sa.Text, nullable=True),
+    sa.Column("confidence", sa.Float, nullable=True),
+    sa.Column("latency_ms", sa.Float, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("request_key", sa.String(255), nullable=True),
+    sa.Index("ix_predictions_model_ts", "model", "ts"),
+    sa.Index("ix_predictions_request_id", "request_id"),
+)
+
+feedback = sa.Table(
+    "feedback",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("prediction_id", sa.String(ID), nullable=False),
+    sa.Column("model", sa.String(NAME), nullable=False),
+    sa.Column("ts", sa.Float, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(255), nullable=True),
+    sa.Column("value", sa.JSON, nullable=True),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("dedupe_key", sa.String(ID), nullable=False, unique=True),
+    sa.Index("ix_feedback_prediction_id", "prediction_id"),
+    sa.Index("ix_feedback_model_ts", "model", "ts"),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ts", sa.Float, nullable=False),
+    sa.Column("actor", sa.String(255), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("model", sa.String(NAME), nullable=True),
+    sa.Column("version", sa.String(NAME), nullable=True),
+    sa.Column("details", sa.JSON, nullable=False),
+    sa.Index("ix_events_model_id", "model", "id"),
+)
