@@ -1,0 +1,81 @@
+"""What every CLI command needs: settings, the project file, the store, a console."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from rampup.config import Settings, load_settings
+from rampup.errors import RampupError
+from rampup.project import ProjectFile
+from rampup.store import Store
+
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class CliState:
+    """Options given before the command (``rampup --project DIR ...``)."""
+
+    project: Path | None = None
+    database_url: str | None = None
+    _loaded: tuple[Settings, ProjectFile] | None = field(default=None, repr=False)
+    _store: Store | None = field(default=None, repr=False)
+
+    def load(self) -> tuple[Settings, ProjectFile]:
+        if self._loaded is None:
+            self._loaded = load_settings(self.project, database_url=self.database_url)
+        return self._loaded
+
+    @property
+    def settings(self) -> Settings:
+        return self.load()[0]
+
+    @property
+    def project_file(self) -> ProjectFile:
+        return self.load()[1]
+
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store.open(self.settings.resolved_database_url,
+                                     migrate=self.settings.migrate)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+def state(ctx: typer.Context) -> CliState:
+    obj = ctx.find_root().obj
+    if not isinstance(obj, CliState):
+        obj = CliState()
+        ctx.find_root().obj = obj
+    return obj
+
+
+def handle_errors(fn: F) -> F:
+    """Print RampupError as a one-line message with its fix, exit code 2 (no traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except RampupError as exc:
+            err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+            if exc.fix:
+                err_console.print(f"[bold]fix:[/] {exc.fix}", highlight=False)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]

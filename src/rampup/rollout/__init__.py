@@ -1,0 +1,1 @@
+"""Deployments (traffic policies), routing and, later, rollout plans and checks."""

@@ -1,0 +1,1 @@
+"""Realtime serving: the ASGI app, request validation, routing, micro-batching."""

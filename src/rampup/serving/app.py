@@ -1,0 +1,120 @@
+"""The app factory: the CLI, the tests and ``rampup serve`` all build the server here."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.routing import Route
+
+import rampup
+from rampup.config import Settings
+from rampup.predlog.writer import LogWriter
+from rampup.project import ProjectFile
+from rampup.serving import errors, routes
+from rampup.serving.metrics import ServingMetrics
+from rampup.serving.predict import predict, predict_version
+from rampup.serving.runtime import LoadFn, Runtime
+from rampup.serving.state import AppState, poll_deployments
+from rampup.store import Store
+
+log = logging.getLogger("rampup.serving")
+
+PREDICT_DOC = {
+    "summary": "Predict one record (JSON object) or many (array of objects)",
+    "description": (
+        "The answering version is chosen by the model's deployment (sticky by the request "
+        "key header or field). The response holds one entry per record with `prediction`, "
+        "`probabilities` and `confidence` where the model has them, and an `id` to send "
+        "feedback for. Bad input gives 4xx with `field` and `fix`."),
+    "requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]},
+        "example": {"age": 35, "annual_income": 52000.0}}}},
+    "responses": {"200": {"description": "predictions"},
+                  "404": {"description": "unknown model"},
+                  "413": {"description": "payload too large"},
+                  "422": {"description": "input does not match the schema"},
+                  "500": {"description": "the model raised"}},
+}
+
+
+def create_app(settings: Settings, project: ProjectFile | None = None, *,
+               store: Store | None = None, load: LoadFn | None = None) -> FastAPI:
+    """Build the ASGI app. ``store``/``load`` may be given (tests); otherwise the store is
+    opened from settings on startup and versions load through the registry."""
+    project = project or ProjectFile()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owns = store is None
+        st_store = store or await asyncio.to_thread(
+            Store.open, settings.resolved_database_url, migrate=settings.migrate)
+        loader = load
+        if loader is None:
+            from rampup.registry.registry import Registry
+
+            loader = Registry.from_settings(settings, st_store).load
+        metrics = ServingMetrics()
+        writer = LogWriter(st_store, queue_size=settings.log_queue_size,
+                           batch_size=settings.log_batch_size,
+                           flush_interval=settings.log_flush_interval,
+                           block_timeout=settings.log_block_timeout).start()
+        metrics.bind_queue_depth(lambda: writer.depth)
+        runtime = Runtime(st_store, loader, project)
+        state = AppState(settings, project, st_store, runtime, writer, metrics, owns_store=owns)
+        app.state.rampup = state
+        await asyncio.to_thread(runtime.refresh)
+        state.ready = True
+        state.poller = asyncio.create_task(poll_deployments(state))
+        try:
+            yield
+        finally:
+            state.ready = False
+            state.poller.cancel()
+            for t in list(state.shadow_tasks):
+                t.cancel()
+            await asyncio.to_thread(writer.stop)
+            if owns:
+                st_store.close()
+
+    app = FastAPI(title="rampup", version=rampup.__version__, lifespan=lifespan,
+                  description="Serve, roll out, monitor and retrain ML models safely.")
+    errors.install(app)
+    app.router.routes.append(Route("/v1/models/{name}/predict", predict, methods=["POST"],
+                                   name="predict"))
+    app.router.routes.append(Route("/v1/models/{name}/versions/{version}/predict",
+                                   predict_version, methods=["POST"], name="predict_version"))
+    app.include_router(routes.router)
+    _document_raw_routes(app)
+    return app
+
+
+def _document_raw_routes(app: FastAPI) -> None:
+    """The predict routes are plain Starlette routes (no per-request pydantic cost); add
+    them to the OpenAPI document by hand."""
+    original = app.openapi
+
+    def openapi() -> dict[str, object]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = original()
+        paths = schema.setdefault("paths", {})
+        name_param = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+        ver_param = {"name": "version", "in": "path", "required": True,
+                     "schema": {"type": "string"}}
+        key_param = {"name": "x-request-key", "in": "header", "required": False,
+                     "schema": {"type": "string"}, "description": "user/session id (sticky)"}
+        paths["/v1/models/{name}/predict"] = {"post": {
+            **PREDICT_DOC, "tags": ["predictions"], "operationId": "predict",
+            "parameters": [name_param, key_param]}}
+        paths["/v1/models/{name}/versions/{version}/predict"] = {"post": {
+            **PREDICT_DOC, "tags": ["predictions"], "operationId": "predict_version",
+            "summary": "Predict with a specific version (bypasses the traffic policy)",
+            "parameters": [name_param, ver_param, key_param]}}
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,73 @@
+"""The one place where rampup errors become HTTP responses."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from rampup import errors as e
+from rampup.serving.responses import json_response
+
+log = logging.getLogger("rampup.serving")
+
+STATUS: list[tuple[type[e.RampupError], int]] = [
+    (e.PayloadTooLargeError, 413),
+    (e.ValidationError, 422),
+    (e.NotFoundError, 404),
+    (e.ConflictError, 409),
+    (e.AuthError, 401),
+    (e.ForbiddenError, 403),
+    (e.OverloadedError, 503),
+    (e.ConfigError, 400),
+    (e.MissingExtraError, 501),
+    (e.ModelError, 500),
+    (e.StoreError, 503),
+]
+
+
+def status_for(exc: e.RampupError) -> int:
+    for cls, status in STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 500
+
+
+def error_response(exc: e.RampupError, request_id: str | None = None,
+                   status: int | None = None) -> Response:
+    body = exc.to_dict()
+    if request_id:
+        body["request_id"] = request_id
+    code = status or status_for(exc)
+    headers = {"x-request-id": request_id} if request_id else None
+    if code == 401:
+        headers = {**(headers or {}), "www-authenticate": "Bearer"}
+    return json_response(body, code, headers)
+
+
+def install(app: FastAPI) -> None:
+    async def rampup_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, e.RampupError)
+        return error_response(exc, getattr(request.state, "request_id", None))
+
+    async def body_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        problems = [{"field": ".".join(str(p) for p in err["loc"] if p != "body") or "body",
+                     "message": err["msg"]} for err in exc.errors()]
+        first = problems[0] if problems else {"field": "body", "message": "invalid"}
+        return json_response({"error": "invalid_input",
+                              "message": f"{first['field']}: {first['message']}",
+                              "fix": "see 'problems' and the API reference at /docs",
+                              "field": first["field"], "problems": problems}, 422)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        return json_response({"error": "http_error", "message": str(exc.detail)},
+                             exc.status_code, getattr(exc, "headers", None))
+
+    app.add_exception_handler(e.RampupError, rampup_error)
+    app.add_exception_handler(RequestValidationError, body_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)

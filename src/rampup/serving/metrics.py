@@ -1,0 +1,68 @@
+"""Prometheus metrics of one app (own registry: several apps can live in one process).
+
+With several worker processes, ``PROMETHEUS_MULTIPROC_DIR`` is set by ``rampup serve``
+and :func:`render` merges every worker's samples.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import psutil
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import multiprocess as _mp
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+                   2.5, 5.0, 10.0)
+
+
+class ServingMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter("rampup_requests", "Prediction requests answered",
+                                ["model", "version", "status"], registry=r)
+        self.records = Counter("rampup_predictions", "Records predicted",
+                               ["model", "version", "role"], registry=r)
+        self.errors = Counter("rampup_errors", "Failed prediction requests by kind",
+                              ["model", "version", "kind"], registry=r)
+        self.latency = Histogram("rampup_request_latency_seconds",
+                                 "Time from request to response, by answering version",
+                                 ["model", "version"], buckets=LATENCY_BUCKETS, registry=r)
+        self.in_flight = Gauge("rampup_in_flight_requests", "Requests being handled",
+                               registry=r, multiprocess_mode="livesum")
+        self.log_dropped = Counter("rampup_predlog_dropped",
+                                   "Prediction log records dropped because the queue was full",
+                                   registry=r)
+        self.log_queue = Gauge("rampup_predlog_queue_depth", "Prediction log records waiting",
+                               registry=r, multiprocess_mode="livesum")
+        self.batch_size = Histogram("rampup_batch_records", "Records per model call",
+                                    ["model", "version"], registry=r,
+                                    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))
+        self.process_rss = Gauge("rampup_process_resident_memory_bytes", "Resident memory",
+                                 registry=r, multiprocess_mode="livesum")
+        self.process_cpu = Gauge("rampup_process_cpu_seconds", "CPU time used by the process",
+                                 registry=r, multiprocess_mode="livesum")
+        self._proc = psutil.Process()
+
+    def bind_queue_depth(self, depth: Callable[[], int]) -> None:
+        self.log_queue.set_function(lambda: float(depth()))
+
+    def render(self) -> tuple[bytes, str]:
+        rss = self._proc.memory_info().rss
+        cpu = self._proc.cpu_times()
+        self.process_rss.set(rss)
+        self.process_cpu.set(cpu.user + cpu.system)
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            merged = CollectorRegistry()
+            _mp.MultiProcessCollector(merged)
+            return generate_latest(merged), CONTENT_TYPE_LATEST
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

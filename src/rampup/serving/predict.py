@@ -1,0 +1,146 @@
+"""``POST /v1/models/{name}/predict`` and the version-pinned variant (the hot path)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from rampup.errors import ModelError, PayloadTooLargeError, RampupError
+from rampup.predlog.writer import PredictionRecord
+from rampup.registry.predictor import PredictionBatch
+from rampup.serving.auth import require_predict
+from rampup.serving.errors import error_response
+from rampup.serving.ids import new_id
+from rampup.serving.responses import dumps
+from rampup.serving.runtime import LoadedVersion, ServedModel
+from rampup.serving.state import AppState, app_state
+from rampup.serving.validation import as_records, parse_json
+
+log = logging.getLogger("rampup.serving")
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(
+            f"the request body is {int(declared)} bytes, over the limit of {limit}",
+            fix="send fewer records per request or raise RAMPUP_MAX_BODY_BYTES", field="body")
+    body = await request.body()
+    if len(body) > limit:
+        raise PayloadTooLargeError(f"the request body is over the limit of {limit} bytes",
+                                   fix="send fewer records per request", field="body")
+    return body
+
+
+def _request_key(request: Request, served: ServedModel, records: list[Any]) -> str | None:
+    key = request.headers.get(served.spec.request_key.header)
+    if key:
+        return key[:255]
+    field = served.spec.request_key.field
+    if field and isinstance(records[0], dict) and records[0].get(field) is not None:
+        return str(records[0][field])[:255]
+    return None
+
+
+async def predict(request: Request) -> Response:
+    return await _predict(request, request.path_params["name"], None)
+
+
+async def predict_version(request: Request) -> Response:
+    return await _predict(request, request.path_params["name"], request.path_params["version"])
+
+
+async def _predict(request: Request, name: str, pinned: str | None) -> Response:
+    st = app_state(request)
+    t0 = time.perf_counter()
+    rid = new_id()
+    request.state.request_id = rid
+    m = st.metrics
+    m.in_flight.inc()
+    version = "-"
+    records: list[Any] = []
+    key: str | None = None
+    try:
+        require_predict(request, st.settings.predict_token, st.settings.admin_token)
+        body = await _read_body(request, st.settings.max_body_bytes)
+        served = st.runtime.get(name)
+        records, _single = as_records(parse_json(body), st.settings.max_records)
+        key = _request_key(request, served, records)
+        if pinned is None:
+            version = served.router.route(key)
+            lv = served.versions[version]
+        else:
+            lv = await _pinned(st, name, pinned)
+            version = lv.name
+        out = await _run(lv, records)
+    except RampupError as exc:
+        kind = exc.code
+        m.errors.labels(name, version, kind).inc()
+        status = "5xx" if isinstance(exc, ModelError) else "4xx"
+        m.requests.labels(name, version, status).inc()
+        if isinstance(exc, ModelError) and records:
+            # A model failure is a prediction too: log it with its error for analysis.
+            now, ms = time.time(), (time.perf_counter() - t0) * 1000.0
+            await st.writer.submit_async([
+                PredictionRecord(rid if len(records) == 1 else f"{rid}-{i}", rid, now, name,
+                                 version, "answer", rec, None, None, ms, exc.message, key)
+                for i, rec in enumerate(records)])
+        return error_response(exc, rid)
+    finally:
+        m.in_flight.dec()
+    ids = [rid] if len(records) == 1 else [f"{rid}-{i}" for i in range(len(records))]
+    preds = []
+    for i, pid in enumerate(ids):
+        item = out.record(i)
+        item["id"] = pid
+        preds.append(item)
+    response = Response(
+        dumps({"request_id": rid, "model": name, "version": version, "predictions": preds}),
+        200, headers={"x-request-id": rid, "x-model-version": version},
+        media_type="application/json")
+    latency = time.perf_counter() - t0
+    m.requests.labels(name, version, "ok").inc()
+    m.latency.labels(name, version).observe(latency)
+    m.records.labels(name, version, "answer").inc(len(records))
+    now = time.time()
+    conf = out.confidence
+    log_records = [
+        PredictionRecord(pid, rid, now, name, version, "answer", records[i], preds[i],
+                         conf[i] if conf is not None else None, latency * 1000.0, None, key)
+        for i, pid in enumerate(ids)]
+    if not await st.writer.submit_async(log_records):
+        m.log_dropped.inc(len(log_records))
+    return response
+
+
+async def _pinned(st: AppState, name: str, version: str) -> LoadedVersion:
+    served = st.runtime.models.get(name)
+    if served is not None and version in served.versions:
+        return served.versions[version]
+    return await asyncio.to_thread(st.runtime.pinned, name, version)
+
+
+async def _run(lv: LoadedVersion, records: list[Any]) -> PredictionBatch:
+    batcher = lv.batcher
+    if batcher is not None:
+        batcher.expect()
+    try:
+        batch = lv.validator.validate(records)
+    except RampupError:
+        if batcher is not None:
+            batcher.cancel()
+        raise
+    try:
+        return await lv.predict(batch)
+    except RampupError:
+        raise
+    except Exception as exc:
+        log.exception("version %s raised while predicting", lv.name)
+        raise ModelError(f"version {lv.name} failed: {type(exc).__name__}: {exc}"[:500],
+                         fix="the model raised on this input; see the server log with the "
+                             "request id") from exc

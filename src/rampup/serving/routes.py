@@ -1,0 +1,205 @@
+"""Non-hot-path routes: health, metrics, model info, feedback, admin."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Request
+from pydantic import BaseModel, Field
+from starlette.responses import Response
+
+from rampup.errors import NotFoundError, ValidationError
+from rampup.predlog.feedback import FeedbackItem, to_records
+from rampup.rollout.policy import DeploymentPolicy
+from rampup.serving.auth import require_admin, require_predict
+from rampup.serving.responses import json_response
+from rampup.serving.state import AppState, app_state
+
+router = APIRouter()
+
+
+# -- health ---------------------------------------------------------------------------------
+
+@router.get("/healthz", tags=["health"], summary="Liveness: the process answers")
+async def healthz() -> Response:
+    return json_response({"status": "ok"})
+
+
+@router.get("/readyz", tags=["health"], summary="Readiness: models loaded, store reachable")
+async def readyz(request: Request) -> Response:
+    st = app_state(request)
+    store_ok = await asyncio.to_thread(st.store.ping)
+    body = {
+        "status": "ready" if (st.ready and store_ok and not st.runtime.load_errors) else
+        "not_ready",
+        "store": "ok" if store_ok else "unreachable",
+        "models": {n: {"deployment": m.deployment_id, "versions": sorted(m.versions)}
+                   for n, m in st.runtime.models.items()},
+        "load_errors": st.runtime.load_errors,
+        "prediction_log": {"queue_depth": st.writer.depth, **vars(st.writer.stats)},
+    }
+    return json_response(body, 200 if body["status"] == "ready" else 503)
+
+
+@router.get("/metrics", tags=["health"], summary="Prometheus metrics")
+async def metrics(request: Request) -> Response:
+    data, content_type = app_state(request).metrics.render()
+    return Response(data, media_type=content_type)
+
+
+# -- model information -----------------------------------------------------------------------
+
+def _check_read(request: Request, st: AppState) -> None:
+    require_predict(request, st.settings.predict_token, st.settings.admin_token)
+
+
+@router.get("/v1/models", tags=["models"], summary="Models served here")
+async def list_models(request: Request) -> Response:
+    st = app_state(request)
+    _check_read(request, st)
+    return json_response({"models": [
+        {"name": n, "deployment_id": m.deployment_id, "routes": m.policy.routes,
+         "mirrors": m.policy.mirrors, "standby": m.policy.standby,
+         "versions": sorted(m.versions)} for n, m in sorted(st.runtime.models.items())]})
+
+
+@router.get("/v1/models/{name}", tags=["models"],
+            summary="One model: deployment and the input schema of each served version")
+async def get_model(request: Request, name: str) -> Response:
+    st = app_state(request)
+    _check_read(request, st)
+    served = st.runtime.get(name)
+    return json_response({
+        "name": name, "deployment_id": served.deployment_id, "policy": served.policy.to_dict(),
+        "versions": {v: {"flavor": lv.record.flavor, "input_schema": lv.record.input_schema,
+                         "output": lv.record.output, "created_at": lv.record.created_at}
+                     for v, lv in served.versions.items()},
+    })
+
+
+# -- feedback --------------------------------------------------------------------------------
+
+FeedbackBody = Annotated[FeedbackItem | list[FeedbackItem], Body(
+    openapi_examples={
+        "label": {"value": {"request_id": "0192f3...", "label": 1}},
+        "events": {"value": {"request_id": "0192f3...", "events": ["repeated_query"]}},
+        "many": {"value": [{"request_id": "a", "label": 0}, {"request_id": "b", "label": 1}]},
+    })]
+
+
+@router.post("/v1/models/{name}/feedback", tags=["predictions"],
+             summary="Labels and user events for earlier predictions (idempotent)")
+async def feedback(request: Request, name: str, body: FeedbackBody) -> Response:
+    st = app_state(request)
+    _check_read(request, st)
+    items = body if isinstance(body, list) else [body]
+    if len(items) > st.settings.max_records:
+        raise ValidationError(f"{len(items)} feedback items, over the limit of "
+                              f"{st.settings.max_records}", fix="send them in smaller groups",
+                              field="body")
+    ids = list({i.request_id for i in items})
+    owners = await _find_predictions(st, ids)
+    missing = [i for i in ids if i not in owners]
+    if missing:
+        raise NotFoundError(f"unknown request id {missing[0]!r}"
+                            + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""),
+                            fix="use the request_id (or a prediction's id) returned by predict",
+                            field="request_id", unknown=missing[:20])
+    wrong = [i for i in ids if owners[i] != name]
+    if wrong:
+        raise NotFoundError(f"request id {wrong[0]!r} belongs to model {owners[wrong[0]]!r}, "
+                            f"not {name!r}", fix=f"post it to /v1/models/{owners[wrong[0]]}"
+                            "/feedback", field="request_id")
+    now = time.time()
+    records = [r for item in items for r in to_records(item, name, now)]
+    fresh = await asyncio.to_thread(st.store.add_feedback, records)
+    return json_response({"accepted": sum(fresh), "duplicates": len(fresh) - sum(fresh)})
+
+
+async def _find_predictions(st: AppState, ids: list[str]) -> dict[str, str]:
+    """Find the model of each id; predictions may still sit in a log queue (here or on a
+    sibling worker), so wait for a flush before calling an id unknown."""
+    owners = await asyncio.to_thread(st.store.prediction_models, ids)
+    missing = [i for i in ids if i not in owners]
+    if not missing:
+        return owners
+    if any(st.writer.is_pending(i) for i in missing):
+        await asyncio.to_thread(st.writer.flush, 5.0)
+    else:
+        await asyncio.sleep(st.settings.log_flush_interval * 2 + 0.1)
+    owners.update(await asyncio.to_thread(st.store.prediction_models, missing))
+    return owners
+
+
+# -- admin -----------------------------------------------------------------------------------
+
+class DeploymentBody(BaseModel):
+    routes: dict[str, float] = Field(description="version -> percent of traffic, sums to 100",
+                                     examples=[{"v1": 95, "v2": 5}])
+    mirrors: dict[str, float] = Field(default_factory=dict,
+                                      description="version -> percent of requests shadowed")
+    standby: str | None = None
+    reason: str = ""
+
+
+def _actor(request: Request) -> str:
+    return request.headers.get("x-rampup-actor", "admin-api")[:255]
+
+
+@router.put("/v1/admin/models/{name}/deployment", tags=["admin"],
+            summary="Replace the traffic policy (a new row in the deployment history)")
+async def set_deployment(request: Request, name: str, body: DeploymentBody) -> Response:
+    st = app_state(request)
+    require_admin(request, st.settings.admin_token)
+    policy = DeploymentPolicy(routes=body.routes, mirrors=body.mirrors, standby=body.standby)
+    for v in policy.versions():
+        if await asyncio.to_thread(st.store.get_version, name, v) is None:
+            raise NotFoundError(f"version {name}@{v} is not registered",
+                                fix="register it first (rampup register)", field=v)
+    dep = await asyncio.to_thread(st.store.append_deployment, name, policy.to_dict(),
+                                  _actor(request), body.reason)
+    await asyncio.to_thread(st.store.add_event, _actor(request), "deploy", model=name,
+                            details={"deployment_id": dep.id, "policy": policy.to_dict(),
+                                     "reason": body.reason})
+    await asyncio.to_thread(st.runtime.refresh)
+    return json_response({"deployment_id": dep.id, "policy": policy.to_dict()})
+
+
+@router.get("/v1/admin/models/{name}/deployments", tags=["admin"],
+            summary="The deployment history, newest first")
+async def deployment_history(request: Request, name: str) -> Response:
+    st = app_state(request)
+    require_admin(request, st.settings.admin_token)
+    rows = await asyncio.to_thread(st.store.deployment_history, name, 100)
+    return json_response({"deployments": [
+        {"id": d.id, "created_at": d.created_at, "policy": d.policy, "actor": d.actor,
+         "reason": d.reason} for d in rows]})
+
+
+class RegisterBody(BaseModel):
+    path: str = Field(description="artifact path on the server's filesystem")
+    version: str | None = None
+    flavor: str = "auto"
+    reference: str | None = None
+    label_column: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    deploy: bool | None = None
+
+
+@router.post("/v1/admin/models/{name}/versions", tags=["admin"], status_code=201,
+             summary="Register a version from a path on the server (admin token required)")
+async def register_version(request: Request, name: str, body: RegisterBody) -> Response:
+    st = app_state(request)
+    require_admin(request, st.settings.admin_token)
+    from rampup.registry.registry import Registry
+
+    registry = Registry.from_settings(st.settings, st.store)
+    rec = await asyncio.to_thread(
+        registry.register, name, body.path, version=body.version, flavor=body.flavor,
+        reference=body.reference, label_column=body.label_column, metadata=body.metadata,
+        actor=_actor(request), deploy=body.deploy)
+    await asyncio.to_thread(st.runtime.refresh)
+    return json_response({"model": rec.model, "version": rec.version, "flavor": rec.flavor,
+                          "artifact_hash": rec.artifact_hash}, 201)

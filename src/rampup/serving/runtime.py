@@ -1,0 +1,167 @@
+"""What a server process has loaded: models, their deployment policies and predictors.
+
+:meth:`Runtime.refresh` (called at start and by a poller) notices new deployment rows
+in the store with one cheap query, loads the versions a new policy needs (reusing the
+ones already loaded) and swaps the model's state in one assignment, so requests see
+either the old policy or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from rampup.errors import ModelError, NotFoundError
+from rampup.project import ModelSpec, ProjectFile
+from rampup.registry.predictor import FeatureBatch, PredictionBatch, Predictor
+from rampup.registry.schema import InputSchema, OutputSpec
+from rampup.rollout.policy import DeploymentPolicy
+from rampup.rollout.router import Router
+from rampup.serving.batching import MicroBatcher
+from rampup.serving.validation import Validator
+from rampup.store import Store, VersionRecord
+
+log = logging.getLogger("rampup.serving")
+
+INLINE_BUDGET_S = 0.001  # predict calls faster than this run on the event loop
+
+
+class LoadedVersion:
+    """A predictor plus what serving needs around it: validator, batcher, timing."""
+
+    def __init__(self, record: VersionRecord, predictor: Predictor, spec: ModelSpec) -> None:
+        self.record = record
+        self.name = record.version
+        self.predictor = predictor
+        self.schema = InputSchema.from_dict(record.input_schema)
+        self.output = OutputSpec.from_dict(record.output)
+        ignore = [spec.request_key.field] if spec.request_key.field else []
+        self.validator = Validator(self.schema, ignore=ignore)
+        self.ewma_s = 0.0  # smoothed duration of one predict call
+        self.calls = 0
+        self.batcher: MicroBatcher | None = None
+        if spec.batching.enabled:
+            self.batcher = MicroBatcher(self.run, max_batch_size=spec.batching.max_batch_size,
+                                        max_wait=spec.batching.max_wait_ms / 1000.0)
+
+    async def run(self, batch: FeatureBatch) -> PredictionBatch:
+        """Call the model: inline when it is known to be fast, else on a worker thread."""
+        if self.calls >= 3 and self.ewma_s < INLINE_BUDGET_S:
+            t0 = time.perf_counter()
+            out = self.predictor.predict(batch)
+        else:
+            t0 = time.perf_counter()
+            out = await asyncio.get_running_loop().run_in_executor(None, self.predictor.predict,
+                                                                   batch)
+        dt = time.perf_counter() - t0
+        self.ewma_s = dt if self.calls == 0 else 0.9 * self.ewma_s + 0.1 * dt
+        self.calls += 1
+        if len(out) != batch.n:
+            raise ModelError(f"version {self.name} returned {len(out)} outputs for {batch.n} inputs",
+                             fix="make predict return one output per input record")
+        return out
+
+    async def predict(self, batch: FeatureBatch) -> PredictionBatch:
+        if self.batcher is not None:
+            return await self.batcher.submit(batch)
+        return await self.run(batch)
+
+
+@dataclass
+class ServedModel:
+    name: str
+    spec: ModelSpec
+    deployment_id: int
+    policy: DeploymentPolicy
+    router: Router
+    versions: dict[str, LoadedVersion]
+    loaded_at: float = field(default_factory=time.time)
+
+
+LoadFn = Callable[[VersionRecord], Predictor]
+
+
+class Runtime:
+    """The models a process serves. Reads the store; never writes it."""
+
+    def __init__(self, store: Store, load: LoadFn, project: ProjectFile | None = None,
+                 rng: random.Random | None = None) -> None:
+        self.store = store
+        self._load = load
+        self.project = project or ProjectFile()
+        self._rng = rng or random.Random()
+        self.models: dict[str, ServedModel] = {}
+        self._pinned: dict[tuple[str, str], LoadedVersion] = {}
+        self.load_errors: dict[str, str] = {}
+        self.last_refresh = 0.0
+
+    def spec(self, model: str) -> ModelSpec:
+        return self.project.models.get(model) or ModelSpec()
+
+    def get(self, name: str) -> ServedModel:
+        served = self.models.get(name)
+        if served is None:
+            known = ", ".join(sorted(self.models)) or "none yet"
+            if name in self.load_errors:
+                raise ModelError(f"model {name!r} failed to load: {self.load_errors[name]}",
+                                 fix="check the version's artifact and 'rampup show'")
+            raise NotFoundError(f"model {name!r} is not served here (served: {known})",
+                                fix="check the name, or register and deploy it", model=name)
+        return served
+
+    def refresh(self) -> list[str]:
+        """Load any model whose deployment changed. Returns the models that changed."""
+        latest = self.store.latest_deployment_ids()
+        changed = []
+        for model, dep_id in latest.items():
+            current = self.models.get(model)
+            if current is not None and current.deployment_id == dep_id:
+                continue
+            try:
+                self._load_model(model, current)
+                self.load_errors.pop(model, None)
+                changed.append(model)
+            except Exception as exc:  # keep serving the old policy; report on /readyz
+                self.load_errors[model] = f"{type(exc).__name__}: {exc}"
+                log.exception("could not load the new deployment of %s", model)
+        self.last_refresh = time.time()
+        return changed
+
+    def _load_model(self, model: str, current: ServedModel | None) -> None:
+        dep = self.store.current_deployment(model)
+        if dep is None:  # pragma: no cover - latest_deployment_ids said it exists
+            return
+        policy = DeploymentPolicy.from_dict(dep.policy)
+        spec = self.spec(model)
+        versions: dict[str, LoadedVersion] = {}
+        for name in sorted(policy.versions()):
+            if current is not None and name in current.versions:
+                versions[name] = current.versions[name]
+            else:
+                versions[name] = self._load_version(model, name, spec)
+        self.models[model] = ServedModel(model, spec, dep.id, policy,
+                                         Router(policy, self._rng), versions)
+        log.info("serving %s with deployment %d: %s", model, dep.id, policy.routes)
+
+    def _load_version(self, model: str, version: str, spec: ModelSpec) -> LoadedVersion:
+        record = self.store.get_version(model, version)
+        if record is None:
+            raise NotFoundError(f"version {model}@{version} is not registered",
+                                fix="register it before deploying it")
+        return LoadedVersion(record, self._load(record), spec)
+
+    def pinned(self, model: str, version: str) -> LoadedVersion:
+        """A specific version (for /versions/{v}/predict), loaded on first use."""
+        served = self.models.get(model)
+        if served is not None and version in served.versions:
+            return served.versions[version]
+        key = (model, version)
+        if key not in self._pinned:
+            if served is None and self.store.get_model(model) is None:
+                self.get(model)  # raises the not-found error
+            self._pinned[key] = self._load_version(model, version, self.spec(model))
+        return self._pinned[key]

@@ -1,0 +1,48 @@
+"""Per-app state: everything a request handler needs, built by :func:`create_app`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+
+from rampup.config import Settings
+from rampup.predlog.writer import LogWriter
+from rampup.project import ProjectFile
+from rampup.serving.metrics import ServingMetrics
+from rampup.serving.runtime import Runtime
+from rampup.store import Store
+
+log = logging.getLogger("rampup.serving")
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    project: ProjectFile
+    store: Store
+    runtime: Runtime
+    writer: LogWriter
+    metrics: ServingMetrics
+    owns_store: bool = False
+    poller: asyncio.Task[None] | None = None
+    shadow_tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    ready: bool = False
+
+
+def app_state(request: Request) -> AppState:
+    st: AppState = request.app.state.rampup
+    return st
+
+
+async def poll_deployments(st: AppState) -> None:
+    """Pick up policy changes made by the CLI, the admin API or another replica."""
+    interval = st.settings.deployment_poll_interval
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await asyncio.to_thread(st.runtime.refresh)
+        except Exception:  # the store may be briefly unreachable; keep serving
+            log.exception("deployment refresh failed; will retry")
