@@ -4,4 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-ALL: list[ModuleType] = []
+from rampup.cli import serve_cmds
+
+ALL: list[ModuleType] = [serve_cmds]

@@ -77,6 +77,7 @@ class WriterStats:
     written: int = 0
     dropped: int = 0
     failed: int = 0
+    duplicates: int = 0
     batches: int = 0
     retries: int = 0
     last_error: str | None = None
@@ -229,8 +230,11 @@ class LogWriter:
         attempt = 0
         while True:
             try:
-                self.store.insert_predictions(rows)
-                self.stats.written += len(rows)
+                # ids already stored are skipped, so a retry after an ambiguous failure
+                # (committed, but the connection dropped) never duplicates a record.
+                n = self.store.insert_predictions(rows)
+                self.stats.written += n
+                self.stats.duplicates += len(rows) - n
                 self.stats.batches += 1
                 return
             except sa.exc.IntegrityError:
