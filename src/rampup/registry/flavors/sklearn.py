@@ -1,0 +1,127 @@
+"""scikit-learn models saved with joblib or pickle (``.joblib``, ``.pkl``, ``.pickle``).
+
+.. warning::
+   Loading a joblib or pickle file **runs code** stored in that file. Register only
+   files you trust (your own training jobs, your own CI), and never load an artifact
+   that arrived in an unauthenticated HTTP request. rampup loads only copies held in
+   its artifact store, which only an admin can write to.
+
+The input schema comes from ``feature_names_in_`` (a model fitted on a DataFrame; types
+default to float and are refined from the reference data) or, failing that, from
+``n_features_in_`` (features named ``f0 .. f{n-1}``, replaced by the reference data's
+column names when given). A model with ``classes_`` is a classifier (``kind="class"``,
+with probabilities if it has ``predict_proba``); anything else returns a number.
+
+Also works for any object with the scikit-learn ``predict`` API (e.g. XGBoost or
+LightGBM's sklearn wrappers) saved with joblib.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rampup.errors import FlavorError, ModelError
+from rampup.registry.flavors.base import (
+    Flavor,
+    Location,
+    Source,
+    as_records,
+    class_batch,
+    plain_classes,
+    positional_names,
+)
+from rampup.registry.predictor import FeatureBatch, PredictionBatch
+from rampup.registry.schema import Feature, InputSchema, OutputSpec
+
+EXTENSIONS = (".joblib", ".pkl", ".pickle")
+
+
+def read_model(path: Path) -> Any:
+    """Unpickle a model file. Runs code from the file: trusted files only."""
+    import joblib
+
+    try:
+        return joblib.load(path)
+    except (ModuleNotFoundError, AttributeError) as exc:
+        raise ModelError(f"cannot unpickle {path.name}: {exc}",
+                         fix="install the libraries (and versions) the model was saved "
+                             "with, and make its classes importable") from None
+    except Exception as exc:
+        raise ModelError(f"cannot read {path.name} as a joblib/pickle file: "
+                         f"{type(exc).__name__}: {exc}",
+                         fix="save the model with joblib.dump(model, 'model.joblib')") from None
+
+
+def inspect_estimator(model: Any) -> tuple[InputSchema | None, OutputSpec]:
+    """Schema and output of a fitted estimator (see the module docstring)."""
+    if not callable(getattr(model, "predict", None)):
+        raise FlavorError(f"the artifact holds a {type(model).__name__}, which has no predict()",
+                          fix="save a fitted estimator or Pipeline")
+    schema: InputSchema | None = None
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:
+        schema = InputSchema([Feature(str(n), "float") for n in names])
+    else:
+        n = getattr(model, "n_features_in_", None)
+        if isinstance(n, int | np.integer):
+            schema = InputSchema([Feature(n_, "float") for n_ in positional_names(int(n))])
+    classes = getattr(model, "classes_", None)
+    if classes is not None:
+        output = OutputSpec("class", plain_classes(classes),
+                            has_probabilities=hasattr(model, "predict_proba"))
+    else:
+        output = OutputSpec("number")
+    return schema, output
+
+
+class SklearnPredictor:
+    """A fitted estimator behind the Predictor protocol (thread-safe, like sklearn)."""
+
+    def __init__(self, model: Any, schema: InputSchema, output: OutputSpec,
+                 flavor: str = "sklearn") -> None:
+        self.model = model
+        self.flavor = flavor
+        self.input_schema = schema
+        self.output = output
+        names = getattr(model, "feature_names_in_", None)
+        self._frame_columns = [str(n) for n in names] if names is not None else None
+        self._numeric = all(f.dtype != "str" for f in schema.features)
+        self._proba = output.has_probabilities and hasattr(model, "predict_proba")
+
+    def _inputs(self, batch: FeatureBatch) -> Any:
+        if self._frame_columns is not None:
+            return batch.to_frame()[self._frame_columns]
+        names = self.input_schema.names
+        return batch.to_numpy(names, np.float64 if self._numeric else object)
+
+    def predict(self, batch: FeatureBatch) -> PredictionBatch:
+        x = self._inputs(batch)
+        if self._proba:
+            proba = np.asarray(self.model.predict_proba(x))
+            preds = self.model.predict(x)
+            return class_batch(preds, proba, self.output.classes)
+        return PredictionBatch(as_records(self.model.predict(x), batch.n))
+
+
+class SklearnFlavor(Flavor):
+    name = "sklearn"
+
+    def detect(self, source: Source) -> bool:
+        p = Path(source)
+        return p.suffix.lower() in EXTENSIONS and not p.is_dir()
+
+    def inspect(self, path: Location) -> tuple[InputSchema | None, OutputSpec]:
+        return inspect_estimator(read_model(Path(path)))
+
+    def load(self, path: Location, schema: InputSchema, output: OutputSpec) -> SklearnPredictor:
+        return SklearnPredictor(read_model(Path(path)), schema, output)
+
+    def library_versions(self) -> dict[str, str]:
+        import joblib
+        import sklearn
+
+        return {"scikit-learn": sklearn.__version__, "joblib": joblib.__version__,
+                "numpy": np.__version__}

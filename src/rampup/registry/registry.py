@@ -1,0 +1,357 @@
+"""The model registry: register immutable versions, look them up, load them.
+
+>>> import tempfile; from rampup.store import Store
+>>> tmp = Path(tempfile.mkdtemp())
+>>> registry = Registry(Store.open(f"sqlite:///{tmp / 'r.db'}"), ArtifactStore(tmp / "artifacts"))
+>>> _ = (tmp / "echo.py").write_text("class Echo:\\n    def predict(self, rows):\\n"
+...                                  "        return [len(r) for r in rows]\\n")
+>>> record = registry.register("echo", f"{tmp / 'echo.py'}:Echo")
+>>> record.version, record.flavor, record.output["kind"]
+('v1', 'python', 'free')
+>>> registry.load(record).predict(FeatureBatch({}, 1, raw=[{"a": 1}])).predictions
+[1]
+>>> registry.register("echo", f"{tmp / 'echo.py'}:Echo").version  # same content: same version
+'v1'
+>>> registry.store.close()
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+import pandas as pd
+
+from rampup.errors import (
+    ConflictError,
+    ModelError,
+    NotFoundError,
+    RampupError,
+    ValidationError,
+)
+from rampup.project import FeatureSpec, ProjectFile, check_name
+from rampup.registry.artifacts import ArtifactStore, hash_path
+from rampup.registry.flavors import Flavor, Source, detect_flavor, get_flavor
+from rampup.registry.predictor import FeatureBatch, Predictor
+from rampup.registry.profile import compute_profile, frame_hash, infer_schema, read_table
+from rampup.registry.provenance import build_metadata, git_commit
+from rampup.registry.resolve import (
+    check_declared,
+    declared_schema,
+    merge_schema,
+    reference_batch,
+    resolve_output,
+)
+from rampup.registry.schema import InputSchema, OutputSpec
+from rampup.store import Store, VersionRecord
+
+if TYPE_CHECKING:
+    from rampup.config import Settings
+
+T = TypeVar("T")
+SMOKE_ROWS = 100
+
+
+@dataclass(frozen=True)
+class SyncItem:
+    """What ``sync_project`` did for one declared version."""
+
+    model: str
+    version: str
+    status: Literal["registered", "unchanged"]
+    record: VersionRecord
+
+
+def initial_policy(version: str) -> dict[str, Any]:
+    """A deployment sending all traffic to ``version`` (the serving layer's policy format)."""
+    return {"routes": {version: 100.0}, "mirrors": {}, "standby": None}
+
+
+def _guarded(what: str, fn: Callable[[], T]) -> T:
+    """Run model code; anything but our own errors becomes a ModelError saying what failed."""
+    try:
+        return fn()
+    except RampupError:
+        raise
+    except Exception as exc:
+        raise ModelError(f"{what} failed: {type(exc).__name__}: {exc}",
+                         fix="check that the artifact was saved correctly with the "
+                             "library versions installed here") from exc
+
+
+@dataclass
+class _Reference:
+    frame: pd.DataFrame | None = None
+    data_hash: str | None = None
+    label_column: str | None = None
+
+
+class Registry:
+    """Versions of models: artifact copies in an :class:`ArtifactStore`, records in a Store."""
+
+    def __init__(self, store: Store, artifacts: ArtifactStore) -> None:
+        self.store = store
+        self.artifacts = artifacts
+
+    @classmethod
+    def from_settings(cls, settings: Settings, store: Store) -> Registry:
+        return cls(store, ArtifactStore(settings.resolved_artifacts_dir))
+
+    # -- lookups ------------------------------------------------------------------------
+
+    def get(self, model: str, version: str) -> VersionRecord:
+        record = self.store.get_version(model, version)
+        if record is not None:
+            return record
+        existing = [v.version for v in self.store.list_versions(model)]
+        if not existing:
+            raise NotFoundError(f"model {model!r} has no registered versions",
+                                fix="register one with 'rampup register MODEL PATH'")
+        raise NotFoundError(f"model {model!r} has no version {version!r}; existing versions: "
+                            f"{', '.join(existing)}", fix="use one of the existing versions")
+
+    def latest(self, model: str) -> VersionRecord:
+        """The most recently registered version of ``model``."""
+        versions = self.store.list_versions(model)
+        if not versions:
+            raise NotFoundError(f"model {model!r} has no registered versions",
+                                fix="register one with 'rampup register MODEL PATH'")
+        return versions[-1]
+
+    def versions(self, model: str | None = None) -> list[VersionRecord]:
+        return self.store.list_versions(model)
+
+    def load(self, record: VersionRecord, *, verify: bool = True) -> Predictor:
+        """Load a version from its stored artifact copy.
+
+        With ``verify`` the copy's hash is checked first, so a tampered artifact is
+        refused rather than served. Nothing is cached here; callers keep the predictor.
+        """
+        flavor = get_flavor(record.flavor)
+        label = f"{record.model}@{record.version}"
+        stored = flavor.stored_path(record.artifact_uri, self.artifacts)
+        if stored is not None:
+            if not stored.exists():
+                raise NotFoundError(f"the artifact of {label} is missing ({stored})",
+                                    fix="restore the artifacts folder or set "
+                                        "RAMPUP_ARTIFACTS_DIR to where it lives")
+            if verify and hash_path(stored) != record.artifact_hash:
+                raise ModelError(f"the artifact of {label} changed since it was registered",
+                                 fix="restore the original file, or register the new one "
+                                     "as a new version")
+        location = flavor.locate(record.artifact_uri, self.artifacts)
+        schema = InputSchema.from_dict(record.input_schema)
+        output = OutputSpec.from_dict(record.output)
+        return _guarded(f"loading {label}", lambda: flavor.load(location, schema, output))
+
+    # -- registration -------------------------------------------------------------------
+
+    def register(
+        self, model: str, source: str | Path, *, version: str | None = None,
+        flavor: str = "auto", reference: str | Path | pd.DataFrame | None = None,
+        label_column: str | None = None, features: Sequence[FeatureSpec] | None = None,
+        metadata: dict[str, Any] | None = None, actor: str = "cli",
+        deploy: bool | None = None,
+    ) -> VersionRecord:
+        """Register ``source`` as a new version of ``model`` (idempotent by content hash).
+
+        ``deploy``: ``True`` routes all traffic to the new version; ``None`` does so only
+        when the model has no deployment yet; ``False`` never.
+        """
+        check_name(model, "model")
+        if version is not None:
+            check_name(version, "version")
+        fl = detect_flavor(source) if flavor == "auto" else get_flavor(flavor)
+        fl.check_source(source)
+        digest = fl.fingerprint(source)
+        existing = self.store.find_version_by_hash(model, digest)
+        if existing is not None:
+            if version not in (None, existing.version):
+                raise ConflictError(
+                    f"{source} is already registered as {model}@{existing.version} (same "
+                    f"content hash {digest[:19]}…), so it cannot also be {version!r}",
+                    fix=f"use {model}@{existing.version}, or omit the version name")
+            if deploy:
+                self._deploy(model, existing.version, actor, force=True)
+            return existing
+        if version is not None and self.store.get_version(model, version) is not None:
+            raise ConflictError(f"{model}@{version} already exists with different content",
+                                fix="versions are immutable: choose a new version name, or "
+                                    "omit it to get the next one")
+        ref = self._reference(reference, label_column)
+        for attempt in range(5):
+            name = version or self._next_name(model)
+            try:
+                record = self._add(fl, model, name, source, ref, features, metadata, actor)
+            except ConflictError:  # someone registered the same name meanwhile
+                if version is not None or attempt == 4:
+                    raise
+                continue
+            break
+        self.store.add_event(actor, "register", model=model, version=record.version, details={
+            "flavor": record.flavor, "artifact_hash": record.artifact_hash,
+            "source": str(source)})
+        self._deploy(model, record.version, actor, force=bool(deploy), skip=deploy is False)
+        return record
+
+    def _reference(self, reference: str | Path | pd.DataFrame | None,
+                   label_column: str | None) -> _Reference:
+        if reference is None:
+            if label_column is not None:
+                raise ValidationError("a label column was given without reference data",
+                                      fix="pass --reference with the training data")
+            return _Reference()
+        if isinstance(reference, pd.DataFrame):
+            frame, data_hash = reference, frame_hash(reference)
+        else:
+            frame, data_hash = read_table(reference), hash_path(Path(reference))
+        if label_column is not None and label_column not in frame.columns:
+            raise ValidationError(
+                f"label column {label_column!r} is not in the reference data",
+                fix=f"use one of: {', '.join(map(str, frame.columns))}")
+        if frame.empty:
+            raise ValidationError("the reference data has no rows",
+                                  fix="pass the data the model was trained on")
+        return _Reference(frame, data_hash, label_column)
+
+    def _next_name(self, model: str) -> str:
+        n = self.store.next_version_seq(model)
+        while self.store.get_version(model, f"v{n}") is not None:
+            n += 1
+        return f"v{n}"
+
+    def _add(self, fl: Flavor, model: str, name: str, source: Source, ref: _Reference,
+             features: Sequence[FeatureSpec] | None, metadata: dict[str, Any] | None,
+             actor: str) -> VersionRecord:
+        """Copy, inspect, load, smoke-test and store one version; undo the copy on failure."""
+        self.artifacts.remove(model, name)  # a leftover of an earlier failed attempt
+        seq = self.store.next_version_seq(model)
+        uri, digest = fl.save(source, self.artifacts, model, name)
+        try:
+            schema, output, profile = self._describe(fl, model, name, uri, ref, features)
+            md = build_metadata(metadata, actor=actor, libraries=fl.library_versions(),
+                                git_commit=git_commit(fl.source_dir(source)),
+                                data_hash=ref.data_hash, source=str(source))
+            record = VersionRecord(
+                model=model, version=name, seq=seq, flavor=fl.name, artifact_uri=uri,
+                artifact_hash=digest, input_schema=schema.to_dict(), output=output.to_dict(),
+                profile=profile, metadata=md, created_at=time.time(), created_by=actor)
+            self.store.ensure_model(model)
+            return self.store.add_version(record)
+        except BaseException:
+            self.artifacts.remove(model, name)
+            raise
+
+    def _describe(self, fl: Flavor, model: str, name: str, uri: str, ref: _Reference,
+                  features: Sequence[FeatureSpec] | None,
+                  ) -> tuple[InputSchema, OutputSpec, dict[str, Any] | None]:
+        label = f"{model}@{name}"
+        location = fl.locate(uri, self.artifacts)
+        art_schema, art_output = _guarded(f"inspecting {label}", lambda: fl.inspect(location))
+        df = ref.frame
+        ref_schema = None
+        if df is not None:
+            ref_schema = infer_schema(df, exclude=[ref.label_column] if ref.label_column else [])
+        schema: InputSchema | None
+        if features:
+            schema = declared_schema(features)
+            check_declared(schema, art_schema)
+        else:
+            schema = merge_schema(art_schema, ref_schema)
+        if schema is None and fl.allows_free_form:
+            schema = InputSchema.any()
+        if schema is None or not (schema.features or fl.allows_free_form):
+            raise ValidationError(
+                f"cannot tell which features {label} takes: the {fl.name} artifact does not "
+                "say", fix="pass --reference with the training data, or declare features "
+                           "for the version in rampup.yaml")
+        labels = df[ref.label_column] if df is not None and ref.label_column else None
+        output = resolve_output(art_output, labels)
+        profile = None
+        if df is not None:
+            profile = compute_profile(df, schema, ref.label_column, data_hash=ref.data_hash)
+        predictor = _guarded(f"loading {label}", lambda: fl.load(location, schema, output))
+        if df is not None:
+            batch = reference_batch(df, schema, SMOKE_ROWS)
+            self._smoke_test(label, predictor, batch)
+        return schema, output, profile
+
+    @staticmethod
+    def _smoke_test(label: str, predictor: Predictor, batch: FeatureBatch) -> None:
+        try:
+            result = predictor.predict(batch)
+        except Exception as exc:
+            raise ModelError(
+                f"{label} loaded but failed to predict on the first {batch.n} reference rows: "
+                f"{type(exc).__name__}: {exc}",
+                fix="check that the reference data matches what the model was trained on "
+                    "(columns, types, categories)") from exc
+        if len(result) != batch.n:
+            raise ModelError(f"{label} returned {len(result)} predictions for {batch.n} "
+                             "reference rows", fix="return one prediction per record")
+
+    def _deploy(self, model: str, version: str, actor: str, *, force: bool,
+                skip: bool = False) -> None:
+        if skip:
+            return
+        current = self.store.current_deployment(model)
+        policy = initial_policy(version)
+        if current is not None and (not force or current.policy == policy):
+            return
+        reason = "initial deployment" if current is None else f"deploy {version} on register"
+        self.store.append_deployment(model, policy, actor, reason=reason)
+        self.store.add_event(actor, "deploy", model=model, version=version,
+                             details={"policy": policy, "reason": reason})
+
+    # -- the project file ---------------------------------------------------------------
+
+    def sync_project(self, project: ProjectFile, project_dir: Path, *,
+                     actor: str = "apply") -> list[SyncItem]:
+        """Register every version declared in rampup.yaml that is not registered yet.
+
+        Paths are relative to ``project_dir``. A declared version that is registered with
+        a different artifact hash is a ConflictError: versions are immutable.
+        """
+        items: list[SyncItem] = []
+        for model, spec in project.models.items():
+            for name, vspec in spec.versions.items():
+                fl, source = self._resolve(vspec.artifact, vspec.flavor, project_dir)
+                existing = self.store.get_version(model, name)
+                if existing is not None:
+                    fl.check_source(source)
+                    if fl.fingerprint(source) != existing.artifact_hash:
+                        raise ConflictError(
+                            f"{model}@{name} is registered with a different artifact than "
+                            f"{vspec.artifact} now holds",
+                            fix="versions are immutable: declare the new artifact as a new "
+                                "version")
+                    items.append(SyncItem(model, name, "unchanged", existing))
+                    continue
+                reference: Path | None = None
+                if vspec.reference is not None:
+                    reference = Path(vspec.reference)
+                    if not reference.is_absolute():
+                        reference = project_dir / reference
+                record = self.register(
+                    model, source, version=name, flavor=fl.name, reference=reference,
+                    label_column=vspec.label_column, features=vspec.features,
+                    metadata=vspec.metadata, actor=actor)
+                items.append(SyncItem(model, name, "registered", record))
+            if spec.description and spec.versions:
+                self.store.ensure_model(model, description=spec.description)
+        return items
+
+    @staticmethod
+    def _resolve(artifact: str, flavor: str, base: Path) -> tuple[Flavor, Source]:
+        if flavor != "auto":
+            fl = get_flavor(flavor)
+            return fl, fl.resolve_source(artifact, base)
+        python = get_flavor("python")
+        if python.detect(artifact):
+            return python, python.resolve_source(artifact, base)
+        path = Path(artifact)
+        source = path if path.is_absolute() else base / path
+        return detect_flavor(source), source
