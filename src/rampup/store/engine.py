@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from typing import Any
 
 import orjson
@@ -13,6 +15,18 @@ from rampup.errors import MissingExtraError
 
 def _json_dumps(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+
+
+def _json_loads(value: Any) -> Any:
+    """Decode a JSON column. SQLite gives JSON columns NUMERIC affinity, so a document
+    that is a bare number comes back as an int/float rather than text.
+
+    >>> _json_loads('{"a": 1}'), _json_loads(1), _json_loads(0.5)
+    ({'a': 1}, 1, 0.5)
+    """
+    if isinstance(value, int | float):
+        return value
+    return orjson.loads(value)
 
 
 def normalise_url(url: str) -> str:
@@ -39,12 +53,12 @@ def create_engine(url: str) -> sa.Engine:
         return sa.create_engine(
             url,
             json_serializer=_json_dumps,
-            json_deserializer=orjson.loads,
+            json_deserializer=_json_loads,
             pool_pre_ping=True,
             pool_size=5,
             max_overflow=10,
         )
-    engine = sa.create_engine(url, json_serializer=_json_dumps, json_deserializer=orjson.loads)
+    engine = sa.create_engine(url, json_serializer=_json_dumps, json_deserializer=_json_loads)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
@@ -52,8 +66,18 @@ def create_engine(url: str) -> sa.Engine:
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=10000")
+    # Switching a fresh file to WAL needs an exclusive lock, and SQLite answers "database
+    # is locked" at once (no busy wait) when another process is switching it too.
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+    cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()

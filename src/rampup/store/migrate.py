@@ -40,6 +40,11 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> None:
         with engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_ID})
+            elif conn.dialect.name == "sqlite":
+                # pysqlite runs DDL outside a transaction, so two processes could both
+                # see an empty file and both create tables. Take the write lock first
+                # (waiting up to busy_timeout); the loser then finds the schema at head.
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
     except sa.exc.OperationalError as exc:
@@ -49,8 +54,9 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> None:
                 return
         except sa.exc.SQLAlchemyError:
             pass
-        raise StoreError(f"cannot migrate the store at {engine.url!r}: {exc.orig}",
-                         fix="check RAMPUP_DATABASE_URL and that the database is reachable") from None
+        raise StoreError(
+            f"cannot migrate the store at {engine.url!r}: {exc.orig}",
+            fix="check RAMPUP_DATABASE_URL and that the database is reachable") from None
 
 
 def downgrade(engine: sa.Engine, revision: str) -> None:

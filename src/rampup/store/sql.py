@@ -132,10 +132,14 @@ class Store:
     def append_deployment(self, model: str, policy: dict[str, Any], actor: str,
                           reason: str = "") -> DeploymentRecord:
         now = time.time()
-        with self.engine.begin() as conn:
-            new_id = conn.execute(t.deployments.insert().values(
-                model=model, created_at=now, policy=policy, actor=actor, reason=reason
-            ).returning(t.deployments.c.id)).scalar_one()
+        try:
+            with self.engine.begin() as conn:
+                new_id = conn.execute(t.deployments.insert().values(
+                    model=model, created_at=now, policy=policy, actor=actor, reason=reason
+                ).returning(t.deployments.c.id)).scalar_one()
+        except sa.exc.IntegrityError:
+            raise NotFoundError(f"model {model!r} does not exist",
+                                fix="register a version of it before deploying") from None
         return DeploymentRecord(int(new_id), model, now, policy, actor, reason)
 
     def current_deployment(self, model: str) -> DeploymentRecord | None:
@@ -162,9 +166,10 @@ class Store:
         """Insert pre-serialised prediction rows; ids already present are skipped."""
         if not rows:
             return 0
+        # RETURNING, not rowcount: SQLAlchemy only guarantees rowcount for UPDATE/DELETE.
+        stmt = self._insert_ignore(t.predictions, ["id"]).returning(t.predictions.c.id)
         with self.engine.begin() as conn:
-            conn.execute(t.predictions.insert(), list(rows))
-        return len(rows)
+            return len(conn.execute(stmt, list(rows)).all())
 
     def get_predictions(self, ids: Iterable[str]) -> list[dict[str, Any]]:
         ids = list(ids)
@@ -247,8 +252,9 @@ class Store:
             for r in records:
                 stmt = self._insert_ignore(t.feedback, ["dedupe_key"]).values(
                     prediction_id=r.prediction_id, model=r.model, ts=r.ts, kind=r.kind,
-                    name=r.name, value=r.value, source=r.source, dedupe_key=r.dedupe_key)
-                out.append(conn.execute(stmt).rowcount == 1)
+                    name=r.name, value=r.value, source=r.source, dedupe_key=r.dedupe_key
+                ).returning(t.feedback.c.id)
+                out.append(conn.execute(stmt).first() is not None)
         return out
 
     def list_feedback(self, prediction_id: str) -> list[FeedbackRecord]:
