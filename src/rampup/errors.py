@@ -59,6 +59,12 @@ class ValidationError(RampupError):
     code = "invalid_input"
 
 
+class MalformedRequestError(ValidationError):
+    """The request body cannot be parsed at all (e.g. invalid JSON)."""
+
+    code = "malformed_request"
+
+
 class PayloadTooLargeError(ValidationError):
     """The request body or the number of records is over the configured limit."""
 

@@ -34,12 +34,18 @@ def _root(
 
 
 def _register_commands() -> None:
+    """Add every command module's commands to :data:`app` (once; safe to call again)."""
+    if getattr(app, "_rampup_registered", False):
+        return
     from rampup.cli import modules
 
     for module in modules.ALL:
         module.register(app)
+    app._rampup_registered = True  # type: ignore[attr-defined]
 
 
 def main() -> None:
-    _register_commands()
     app()
+
+
+_register_commands()

@@ -16,6 +16,7 @@ log = logging.getLogger("rampup.serving")
 
 STATUS: list[tuple[type[e.RampupError], int]] = [
     (e.PayloadTooLargeError, 413),
+    (e.MalformedRequestError, 400),
     (e.ValidationError, 422),
     (e.NotFoundError, 404),
     (e.ConflictError, 409),

@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from rampup.errors import PayloadTooLargeError, ValidationError
+from rampup.errors import MalformedRequestError, PayloadTooLargeError, ValidationError
 from rampup.registry.predictor import FeatureBatch
 from rampup.registry.schema import Feature, InputSchema
 
@@ -66,7 +66,7 @@ def parse_json(body: bytes) -> Any:
     try:
         return json.loads(body, parse_constant=NonFinite)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationError(f"the request body is not valid JSON: {exc}",
+        raise MalformedRequestError(f"the request body is not valid JSON: {exc}",
                               fix="send a JSON object (one record) or an array of objects",
                               field="body") from None
 
