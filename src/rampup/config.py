@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ class Settings(BaseSettings):
         return d if d.is_absolute() else (self.project_dir / d).resolve()
 
 
-_FROM_PROJECT = {
+_FROM_PROJECT: dict[str, Callable[[ProjectFile], Any]] = {
     "database_url": lambda p: p.database_url,
     "artifacts_dir": lambda p: Path(p.artifacts_dir),
     "host": lambda p: p.serving.host,

@@ -25,7 +25,8 @@ from rampup.errors import ConfigError
 
 PROJECT_FILE = "rampup.yaml"
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
-NAME_HELP = "lowercase letters, digits, '.', '_' or '-', starting with a letter or digit, at most 63"
+NAME_HELP = ("lowercase letters, digits, '.', '_' or '-', starting with a letter or digit, "
+             "at most 63")
 
 FlavorName = Literal["auto", "sklearn", "onnx", "mlflow", "python"]
 
@@ -49,7 +50,7 @@ class FeatureSpec(_Strict):
 class VersionSpec(_Strict):
     """A version declared in the project file; registered by ``rampup apply``/``serve``."""
 
-    artifact: str = Field(description="path to the artifact, or module:object for Python models")
+    artifact: str = Field(description="artifact path, or module:object for Python models")
     flavor: FlavorName = "auto"
     reference: str | None = Field(default=None, description="CSV/Parquet of training data")
     label_column: str | None = None
@@ -180,7 +181,8 @@ def parse_project(data: Any, source: str = PROJECT_FILE) -> ProjectFile:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{source} must hold a mapping at the top level, got {type(data).__name__}")
+        raise ConfigError(f"{source} must hold a mapping at the top level, "
+                          f"got {type(data).__name__}")
     try:
         return ProjectFile.model_validate(data)
     except pydantic.ValidationError as exc:

@@ -78,11 +78,10 @@ async def test_admin_disabled_without_token(tmp_path: pytest.TempPathFactory, st
                                             registry: Registry) -> None:
     settings = make_settings(tmp_path, admin_token=None)  # type: ignore[arg-type]
     app = create_app(settings, store=store)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://x") as c:
-            r = await c.put("/v1/admin/models/credit/deployment", json={"routes": {"v1": 100}},
-                            headers=AUTH)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://x") as c:
+        r = await c.put("/v1/admin/models/credit/deployment", json={"routes": {"v1": 100}},
+                        headers=AUTH)
     assert r.status_code == 403
     assert "RAMPUP_ADMIN_TOKEN" in r.json()["fix"]
 
@@ -92,13 +91,12 @@ async def test_predict_token(tmp_path: pytest.TempPathFactory, store: Store, reg
     settings: Settings = make_settings(tmp_path, predict_token="p-token")
     app = create_app(settings, store=store)
     rec = record(trained.frame, 0)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://x") as c:
-            assert (await c.post("/v1/models/credit/predict", json=rec)).status_code == 401
-            ok = await c.post("/v1/models/credit/predict", json=rec,
-                              headers={"authorization": "Bearer p-token"})
-            assert ok.status_code == 200
-            admin_ok = await c.post("/v1/models/credit/predict", json=rec, headers=AUTH)
-            assert admin_ok.status_code == 200
-            assert (await c.get("/v1/models")).status_code == 401
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://x") as c:
+        assert (await c.post("/v1/models/credit/predict", json=rec)).status_code == 401
+        ok = await c.post("/v1/models/credit/predict", json=rec,
+                          headers={"authorization": "Bearer p-token"})
+        assert ok.status_code == 200
+        admin_ok = await c.post("/v1/models/credit/predict", json=rec, headers=AUTH)
+        assert admin_ok.status_code == 200
+        assert (await c.get("/v1/models")).status_code == 401

@@ -53,7 +53,7 @@ async def test_unknown_feature(client: httpx.AsyncClient, trained: Trained) -> N
 
 async def test_nan_is_named(client: httpx.AsyncClient, trained: Trained) -> None:
     rec = record(trained.frame, 0)
-    body = ('{"age": 30, "income": NaN, "score": 600.0, "city": "rome"}').encode()
+    body = b'{"age": 30, "income": NaN, "score": 600.0, "city": "rome"}'
     r = await client.post("/v1/models/credit/predict", content=body,
                           headers={"content-type": "application/json"})
     assert r.status_code == 422

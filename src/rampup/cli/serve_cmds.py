@@ -21,7 +21,8 @@ def register(app: typer.Typer) -> None:
 @handle_errors
 def init(
     directory: Annotated[Path, typer.Argument(help="Folder to create the project in.")] = Path("."),
-    name: Annotated[str | None, typer.Option(help="Project name (default: the folder name).")] = None,
+    name: Annotated[str | None, typer.Option(
+        help="Project name (default: the folder name).")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing rampup.yaml.")] = False,
 ) -> None:
     """Scaffold a project: rampup.yaml, an artifacts folder and a runnable example."""

@@ -6,7 +6,8 @@ item sent twice yields the same key, so the store keeps one row.
 >>> item = FeedbackItem(request_id="abc", label=1, events=["clicked"])
 >>> [(r.kind, r.name, r.value) for r in to_records(item, "loan", now=1.0)]
 [('label', None, 1), ('event', 'clicked', 1)]
->>> to_records(item, "loan", now=1.0)[0].dedupe_key == to_records(item, "loan", now=2.0)[0].dedupe_key
+>>> first, again = to_records(item, "loan", now=1.0), to_records(item, "loan", now=2.0)
+>>> first[0].dedupe_key == again[0].dedupe_key
 True
 """
 

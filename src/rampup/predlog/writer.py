@@ -114,7 +114,7 @@ class LogWriter:
         return self
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Drain the queue and stop. Records still queued after ``timeout`` are counted as dropped."""
+        """Drain the queue and stop; records still queued after ``timeout`` count as dropped."""
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
@@ -247,7 +247,8 @@ class LogWriter:
                 self.stats.retries += 1
                 self.stats.last_error = str(exc.__cause__ or exc)[:500]
                 if attempt == 1 or attempt % 20 == 0:
-                    log.warning("prediction log: write failed (%s); retrying", self.stats.last_error)
+                    log.warning("prediction log: write failed (%s); retrying",
+                                self.stats.last_error)
                 if self._stopping and attempt >= 3:
                     self.stats.failed += len(rows)
                     log.error("prediction log: gave up on %d records at shutdown", len(rows))

@@ -50,7 +50,7 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owns = store is None
-        st_store = store or await asyncio.to_thread(
+        st_store: Store = store if store is not None else await asyncio.to_thread(
             Store.open, settings.resolved_database_url, migrate=settings.migrate)
         loader = load
         if loader is None:

@@ -63,6 +63,6 @@ class ServingMetrics:
         self.process_cpu.set(cpu.user + cpu.system)
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             merged = CollectorRegistry()
-            _mp.MultiProcessCollector(merged)
+            _mp.MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
             return generate_latest(merged), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -61,7 +61,8 @@ class LoadedVersion:
         self.ewma_s = dt if self.calls == 0 else 0.9 * self.ewma_s + 0.1 * dt
         self.calls += 1
         if len(out) != batch.n:
-            raise ModelError(f"version {self.name} returned {len(out)} outputs for {batch.n} inputs",
+            raise ModelError(f"version {self.name} returned {len(out)} outputs for "
+                             f"{batch.n} inputs",
                              fix="make predict return one output per input record")
         return out
 
