@@ -108,6 +108,10 @@ class ArtifactStore:
         if not source.exists():
             raise NotFoundError(f"artifact {source} does not exist",
                                 fix="check the path to the model file or folder")
+        if source.is_dir() and self.root.resolve().is_relative_to(source.resolve()):
+            raise ValidationError(f"the artifact folder {source} contains the artifact store",
+                                  fix="register the model's own folder, not a parent of "
+                                      f"{self.root}")
         target = self.version_dir(model, version)
         if target.exists():
             raise ConflictError(f"artifact folder {target} already exists",

@@ -162,6 +162,12 @@ class MlflowFlavor(Flavor):
             return SklearnPredictor(_sklearn_model(path, conf), schema, output, flavor="mlflow")
         return PyfuncPredictor(_load_pyfunc(path), schema, output)
 
+    def check_source(self, source: Source) -> None:
+        super().check_source(source)
+        if not self.detect(source):
+            raise FlavorError(f"{source} is not an MLflow model folder (no MLmodel file in it)",
+                              fix="pass the folder that mlflow.<flavor>.save_model wrote")
+
     def source_dir(self, source: Source) -> Path | None:
         return Path(source)
 
