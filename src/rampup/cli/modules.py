@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from rampup.cli import registry_cmds, serve_cmds
+from rampup.cli import log_cmds, registry_cmds, serve_cmds
 
-ALL: list[ModuleType] = [serve_cmds, registry_cmds]
+ALL: list[ModuleType] = [serve_cmds, registry_cmds, log_cmds]
