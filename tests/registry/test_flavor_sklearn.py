@@ -103,3 +103,21 @@ def test_classifier_without_probabilities_and_string_classes(registry: Registry,
 @pytest.mark.parametrize("name", ["m.joblib", "m.pkl", "m.PICKLE"])
 def test_detects_pickle_suffixes(tmp_path: Path, name: str) -> None:
     assert detect_flavor(tmp_path / name).name == "sklearn"
+
+
+def test_pipeline_alone_reveals_categorical_and_nullable_columns(registry: Registry,
+                                                                 loan: Trained) -> None:
+    """Without reference data, fitted encoders and imputers say what the columns hold."""
+    record = registry.register("loan", loan.path)
+    schema = InputSchema.from_dict(record.input_schema)
+    got = {f.name: (f.dtype, f.nullable, f.categories) for f in schema.features}
+    assert got == {
+        "income": ("float", True, None),
+        "age": ("float", True, None),
+        "city": ("str", True, ("lima", "oslo", "paris", "rome")),  # imputer fill left out
+        "employed": ("bool", True, None),
+    }
+    batch = FeatureBatch({"income": [None], "age": [33], "city": ["rome"],
+                          "employed": [False]}, 1)
+    rows = pd.DataFrame({"income": [np.nan], "age": [33], "city": ["rome"], "employed": [False]})
+    assert registry.load(record).predict(batch).predictions == loan.model.predict(rows).tolist()

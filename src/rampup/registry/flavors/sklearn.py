@@ -7,7 +7,9 @@
    its artifact store, which only an admin can write to.
 
 The input schema comes from ``feature_names_in_`` (a model fitted on a DataFrame; types
-default to float and are refined from the reference data) or, failing that, from
+default to float, except columns a ColumnTransformer sends to a fitted encoder with text
+categories (``str`` with those categories) or through an imputer (nullable); the
+reference data refines them) or, failing that, from
 ``n_features_in_`` (features named ``f0 .. f{n-1}``, replaced by the reference data's
 column names when given). A model with ``classes_`` is a classifier (``kind="class"``,
 with probabilities if it has ``predict_proba``); anything else returns a number.
@@ -55,6 +57,48 @@ def read_model(path: Path) -> Any:
                          fix="save the model with joblib.dump(model, 'model.joblib')") from None
 
 
+def _steps(est: Any) -> list[Any]:
+    steps = getattr(est, "steps", None)
+    return [s[1] for s in steps] if isinstance(steps, list) else [est]
+
+
+def _column_hints(est: Any) -> dict[str, Feature]:
+    """Types a fitted pipeline reveals about its raw input columns.
+
+    A column routed (by name, through a ColumnTransformer) to an encoder whose
+    ``categories_`` are strings or booleans is typed ``str``/``bool`` with those
+    categories; a column passing through an imputer is nullable.
+    """
+    first = _steps(est)[0]
+    if hasattr(first, "categories_") and hasattr(first, "feature_names_in_"):
+        routes = [(first, list(first.feature_names_in_))]
+    else:
+        routes = [(t, cols) for _, t, cols in getattr(first, "transformers_", [])
+                  if not isinstance(t, str)]
+    hints: dict[str, Feature] = {}
+    for trans, cols in routes:
+        if not (isinstance(cols, list | tuple | np.ndarray) and all(
+                isinstance(c, str) for c in cols)):
+            continue
+        steps = _steps(trans)
+        imputers = [s for s in steps if type(s).__name__.endswith("Imputer")]
+        fills = {getattr(s, "fill_value", None) for s in imputers
+                 if getattr(s, "strategy", None) == "constant"}
+        cats = next((s.categories_ for s in steps if hasattr(s, "categories_")), None)
+        for i, col in enumerate(cols):
+            values = (np.asarray(cats[i]).tolist()
+                      if cats is not None and len(cats) == len(cols) else [])
+            seen = [v for v in values if isinstance(v, str | bool) and v not in fills]
+            if seen and all(isinstance(v, bool) for v in seen):
+                hints[col] = Feature(col, "bool", nullable=bool(imputers))
+            elif seen and all(isinstance(v, str) for v in seen):
+                hints[col] = Feature(col, "str", nullable=bool(imputers),
+                                     categories=tuple(map(str, seen)))
+            elif imputers:
+                hints[col] = Feature(col, "float", nullable=True)
+    return hints
+
+
 def inspect_estimator(model: Any) -> tuple[InputSchema | None, OutputSpec]:
     """Schema and output of a fitted estimator (see the module docstring)."""
     if not callable(getattr(model, "predict", None)):
@@ -63,7 +107,8 @@ def inspect_estimator(model: Any) -> tuple[InputSchema | None, OutputSpec]:
     schema: InputSchema | None = None
     names = getattr(model, "feature_names_in_", None)
     if names is not None:
-        schema = InputSchema([Feature(str(n), "float") for n in names])
+        hints = _column_hints(model)
+        schema = InputSchema([hints.get(str(n), Feature(str(n), "float")) for n in names])
     else:
         n = getattr(model, "n_features_in_", None)
         if isinstance(n, int | np.integer):
