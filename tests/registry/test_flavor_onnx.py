@@ -121,5 +121,5 @@ def test_invalid_onnx_file(registry: Registry, tmp_path: Path) -> None:
 
     path = tmp_path / "broken.onnx"
     path.write_bytes(b"not a protobuf")
-    with pytest.raises(ModelError, match="onnxruntime cannot load broken.onnx"):
+    with pytest.raises(ModelError, match=r"onnxruntime cannot load broken\.onnx"):
         registry.register("m", path)
