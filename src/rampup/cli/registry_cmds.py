@@ -51,11 +51,11 @@ def _registry(ctx: typer.Context) -> Registry:
 
 
 def _when(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def _short(digest: str) -> str:
-    return digest.split(":", 1)[-1][:12]
+    return digest.split(":", 1)[-1][:8]
 
 
 def _schema_table(record: VersionRecord) -> Table:
@@ -113,9 +113,9 @@ def _profile_table(profile: dict[str, Any]) -> Table:
 
 def _print_version(record: VersionRecord, *, profile: bool) -> None:
     console.print(f"[bold]{record.model}@{record.version}[/]  flavor {record.flavor}  "
-                  f"hash {record.artifact_hash}", highlight=False)
+                  f"hash {record.artifact_hash}", highlight=False, soft_wrap=True)
     console.print(f"artifact {record.artifact_uri}, registered {_when(record.created_at)} UTC "
-                  f"by {record.created_by}", highlight=False)
+                  f"by {record.created_by}", highlight=False, soft_wrap=True)
     console.print(_schema_table(record))
     console.print(_output_line(record), highlight=False)
     if profile and record.profile:
@@ -177,15 +177,15 @@ def versions(
     for name in {r.model for r in records}:
         current = registry.store.current_deployment(name)
         routes[name] = current.policy.get("routes", {}) if current else {}
-    table = Table()
-    for col in ("model", "version", "flavor", "features", "output", "traffic", "hash",
-                "registered (UTC)", "by"):
-        table.add_column(col)
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for col in ("model", "version", "flavor", "inputs", "output", "traffic", "hash",
+                "registered UTC"):
+        table.add_column(col, no_wrap=True)
     for r in records:
         weight = routes[r.model].get(r.version)
         table.add_row(r.model, r.version, r.flavor, str(len(r.input_schema.get("features", []))),
                       str(r.output.get("kind")), f"{weight:g}%" if weight else "",
-                      _short(r.artifact_hash), _when(r.created_at), r.created_by)
+                      _short(r.artifact_hash), _when(r.created_at))
     console.print(table)
 
 
@@ -214,7 +214,7 @@ def show(
     for key, value in facts.items():
         shown = (", ".join(f"{k} {v}" for k, v in value.items()) if isinstance(value, dict)
                  else value)
-        console.print(f"{key}: {shown}", highlight=False)
+        console.print(f"{key}: {shown}", highlight=False, soft_wrap=True)
 
 
 @handle_errors

@@ -82,6 +82,12 @@ def _guarded(what: str, fn: Callable[[], T]) -> T:
                              "library versions installed here") from exc
 
 
+def _describe_source(source: Source) -> str:
+    """Where the artifact came from, as an absolute path when it is one."""
+    path = Path(source)
+    return str(path.resolve()) if path.exists() else str(source)
+
+
 @dataclass
 class _Reference:
     frame: pd.DataFrame | None = None
@@ -193,7 +199,7 @@ class Registry:
             break
         self.store.add_event(actor, "register", model=model, version=record.version, details={
             "flavor": record.flavor, "artifact_hash": record.artifact_hash,
-            "source": str(source)})
+            "source": record.metadata["source"]})
         self._deploy(model, record.version, actor, force=bool(deploy), skip=deploy is False)
         return record
 
@@ -234,7 +240,7 @@ class Registry:
             schema, output, profile = self._describe(fl, model, name, uri, ref, features)
             md = build_metadata(metadata, actor=actor, libraries=fl.library_versions(),
                                 git_commit=git_commit(fl.source_dir(source)),
-                                data_hash=ref.data_hash, source=str(source))
+                                data_hash=ref.data_hash, source=_describe_source(source))
             record = VersionRecord(
                 model=model, version=name, seq=seq, flavor=fl.name, artifact_uri=uri,
                 artifact_hash=digest, input_schema=schema.to_dict(), output=output.to_dict(),
