@@ -69,7 +69,7 @@ class Chunk:
 class InputFile:
     """An open input file. Use as a context manager; iterate :meth:`chunks` once."""
 
-    def __init__(self, path: Path, chunk_size: int) -> None:
+    def __init__(self, path: Path, chunk_size: int, block_size: int = BLOCK_SIZE) -> None:
         if chunk_size < 1:
             raise ValidationError(f"chunk size {chunk_size} is not positive",
                                   fix="use a chunk size of at least 1 row")
@@ -78,6 +78,7 @@ class InputFile:
         self.path = path
         self.kind: Kind = input_kind(path)
         self.chunk_size = chunk_size
+        self.block_size = block_size
         self.text = self.kind == "csv"
         self._invalid: list[tuple[int | None, int, int]] = []
         self._skipped: list[int] = []  # data-row numbers of malformed rows, for numbering
@@ -108,7 +109,7 @@ class InputFile:
 
     def _csv_options(self) -> dict[str, Any]:
         return {
-            "read_options": pacsv.ReadOptions(use_threads=False, block_size=BLOCK_SIZE),
+            "read_options": pacsv.ReadOptions(use_threads=False, block_size=self.block_size),
             "parse_options": pacsv.ParseOptions(delimiter=self._delimiter(),
                                                 newlines_in_values=True,
                                                 invalid_row_handler=self._on_invalid),
@@ -206,8 +207,13 @@ def _number(start: int, n: int, skipped: Arr) -> Arr:
     return candidates[~np.isin(candidates, ahead)][:n]
 
 
-def open_input(path: str | Path, chunk_size: int = 10_000) -> InputFile:
-    return InputFile(Path(path), chunk_size)
+def open_input(path: str | Path, chunk_size: int = 10_000,
+               block_size: int = BLOCK_SIZE) -> InputFile:
+    """Open a CSV or Parquet file for reading in chunks of ``chunk_size`` rows.
+
+    ``block_size``: bytes of CSV parsed at a time (Parquet reads by row batches).
+    """
+    return InputFile(Path(path), chunk_size, block_size)
 
 
 def estimate_csv_rows(path: str | Path, block: int = 1 << 22) -> int:
