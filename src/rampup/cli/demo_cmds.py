@@ -1,0 +1,62 @@
+"""``rampup demo``: the self-contained tour (what ``make demo`` runs)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rampup.cli._context import console, handle_errors, state
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
+
+
+def explicit_database_url(ctx: typer.Context) -> str | None:
+    """``--database-url`` when given on the command line; RAMPUP_DATABASE_URL is ignored."""
+    source = ctx.find_root().get_parameter_source("database_url")
+    # Compared by name: typer may ship its own copy of click's ParameterSource enum.
+    if source is not None and source.name == "COMMANDLINE":
+        return state(ctx).database_url
+    return None
+
+
+@handle_errors
+def demo(
+    ctx: typer.Context,
+    directory: Annotated[Path, typer.Option(
+        "--dir", help="Project folder to create or reuse.")] = Path("demo-project"),
+    port: Annotated[int, typer.Option(
+        min=0, max=65535, help="Port on 127.0.0.1 (if busy, the next 10 are tried; "
+                               "0: any free port).")] = 8000,
+    duration: Annotated[float | None, typer.Option(
+        min=0, help="Stop after this many seconds of traffic (default: run until Ctrl-C).")
+    ] = None,
+    rate: Annotated[float, typer.Option(
+        min=0.1, max=5000, help="Predictions per second to send.")] = 20.0,
+    seed: Annotated[int, typer.Option(help="Seed of the generated data and traffic.")] = 0,
+    fresh: Annotated[bool, typer.Option(
+        "--fresh", help="Rebuild the demo project: new data, models and store.")] = False,
+) -> None:
+    """Train, register and serve a demo model on generated loan applications, drive
+    traffic with delayed labels at it, and print what to open and try.
+
+    Needs no downloads and no database server: the store is a SQLite file in the
+    project folder (unless --database-url is given before 'demo').
+    """
+    from rampup.demo.runner import run_demo
+
+    try:
+        result = run_demo(directory, port=port, duration=duration, rate=rate, seed=seed,
+                          fresh=fresh, console=console,
+                          database_url=explicit_database_url(ctx))
+    except KeyboardInterrupt:
+        console.print("\n[yellow]demo interrupted[/] (rerun 'rampup demo' to continue "
+                      "where it stopped)")
+        sys.exit(130)
+    console.print(f"done in {result.seconds:.0f} s; rerun 'rampup demo --dir "
+                  f"{directory}' to continue, or add --fresh to start over", highlight=False,
+                  soft_wrap=True)
