@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from rampup.cli import demo_cmds, log_cmds, registry_cmds, serve_cmds
+from rampup.cli import batch_cmds, demo_cmds, log_cmds, registry_cmds, serve_cmds
 
-ALL: list[ModuleType] = [serve_cmds, registry_cmds, log_cmds, demo_cmds]
+ALL: list[ModuleType] = [serve_cmds, registry_cmds, batch_cmds, log_cmds, demo_cmds]

@@ -1,0 +1,104 @@
+"""``rampup predict-batch``: score a CSV or Parquet file into a Parquet file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from rampup.batch import BatchSummary, estimate_csv_rows, predict_batch
+from rampup.batch.reader import input_kind
+from rampup.cli._context import console, handle_errors, state
+from rampup.registry.registry import Registry
+
+
+def register(app: typer.Typer) -> None:
+    app.command("predict-batch")(predict_batch_cmd)
+
+
+@handle_errors
+def predict_batch_cmd(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Argument(help="The model to predict with.")],
+    input_path: Annotated[Path, typer.Argument(
+        metavar="INPUT", help="A .csv (optionally compressed, e.g. .csv.gz) or .parquet file.")],
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", help="The Parquet file to write (input columns + predictions).")],
+    errors: Annotated[Path | None, typer.Option(
+        "--errors", help="CSV of the rows that failed (default: <output stem>.errors.csv).")
+    ] = None,
+    key_column: Annotated[str | None, typer.Option(
+        "--key-column", help="Route each row by this column's value, sticky like the "
+                             "realtime request key (default: rows are routed at random).")
+    ] = None,
+    version: Annotated[str | None, typer.Option(
+        "--version", help="Use this version for every row instead of the deployment.")] = None,
+    chunk_size: Annotated[int, typer.Option(
+        "--chunk-size", min=1, help="Rows read, predicted and written at a time.")] = 10_000,
+    log: Annotated[bool, typer.Option(
+        "--log/--no-log", help="Log every prediction to the prediction log.")] = True,
+) -> None:
+    """Predict every row of a file in chunks with the model's current deployment.
+
+    Bad rows are written to the errors file with their row numbers (1-based, header
+    excluded) and the rest are predicted; the exit code stays 0.
+    """
+    st = state(ctx)
+    settings = st.settings
+    store = st.store()
+    registry = Registry.from_settings(settings, store)
+    estimate = None
+    if input_path.is_file() and input_kind(input_path) == "csv":
+        estimate = estimate_csv_rows(input_path)
+    progress = Progress(SpinnerColumn(), TextColumn("predicting [bold]{task.description}"),
+                        BarColumn(bar_width=None), MofNCompleteColumn(), TextColumn("rows"),
+                        TimeElapsedColumn(), TimeRemainingColumn(), console=console,
+                        transient=True)
+
+    with progress:
+        task = progress.add_task(model, total=estimate)
+
+        def update(done: int, total: int | None) -> None:
+            known = total if total is not None else estimate
+            if known is not None and done > known:
+                known = done
+            progress.update(task, completed=done, total=known)
+
+        summary = predict_batch(
+            store, registry, model, input_path, output, errors_path=errors,
+            key_column=key_column, version=version, chunk_size=chunk_size, log=log,
+            progress=update, actor="cli")
+    for warning in summary.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    console.print(summary_table(model, summary))
+    if summary.failed:
+        console.print(f"[yellow]{summary.failed:,} row(s) failed[/]: see {summary.errors}",
+                      highlight=False)
+
+
+def summary_table(model: str, summary: BatchSummary) -> Table:
+    table = Table(title=f"predict-batch {model}", title_justify="left", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value", justify="right")
+    table.add_row("rows", f"{summary.rows:,}")
+    table.add_row("predicted", f"[green]{summary.predicted:,}[/]")
+    table.add_row("failed", f"[red]{summary.failed:,}[/]" if summary.failed else "0")
+    for name, count in summary.versions.items():
+        share = count / summary.predicted if summary.predicted else 0.0
+        table.add_row(f"  by {name}", f"{count:,} ({share:.0%})")
+    table.add_row("output", str(summary.output))
+    table.add_row("errors", str(summary.errors) if summary.errors else "none")
+    table.add_row("rows/s", f"{summary.rows_per_second:,.0f} ({summary.seconds:.1f} s)")
+    table.add_row("request id", summary.request_id)
+    return table
