@@ -1,5 +1,106 @@
-"""rampup: from proof of concept to production for machine-learning models."""
+"""rampup: from proof of concept to production for machine-learning models.
+
+The public Python API. Names are imported lazily (``import rampup`` stays fast for the
+CLI); every name in ``__all__`` resolves on first use.
+
+>>> import rampup
+>>> rampup.DeploymentPolicy.single("v1").routes
+{'v1': 100.0}
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    # settings and the project file
+    "Settings": "rampup.config",
+    "load_settings": "rampup.config",
+    "ProjectFile": "rampup.project",
+    "load_project": "rampup.project",
+    # errors
+    "RampupError": "rampup.errors",
+    "ConfigError": "rampup.errors",
+    "NotFoundError": "rampup.errors",
+    "ConflictError": "rampup.errors",
+    "ValidationError": "rampup.errors",
+    "ModelError": "rampup.errors",
+    "MissingExtraError": "rampup.errors",
+    # store and registry
+    "Store": "rampup.store",
+    "Registry": "rampup.registry",
+    "ArtifactStore": "rampup.registry",
+    "InputSchema": "rampup.registry",
+    "Feature": "rampup.registry",
+    "OutputSpec": "rampup.registry",
+    "Predictor": "rampup.registry",
+    "FeatureBatch": "rampup.registry",
+    "PredictionBatch": "rampup.registry",
+    "compute_profile": "rampup.registry",
+    "infer_schema": "rampup.registry",
+    # deployments and routing
+    "DeploymentPolicy": "rampup.rollout.policy",
+    "Router": "rampup.rollout.router",
+    # serving
+    "create_app": "rampup.serving.app",
+    "Validator": "rampup.serving.validation",
+    # prediction log
+    "LogWriter": "rampup.predlog.writer",
+    "PredictionRecord": "rampup.predlog.writer",
+    "FeedbackItem": "rampup.predlog.feedback",
+    "export_predictions": "rampup.predlog.export",
+    # batch
+    "predict_batch": "rampup.batch",
+}
+
+__all__ = ["__version__", *sorted(_EXPORTS)]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rampup' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+if TYPE_CHECKING:
+    from rampup.batch import predict_batch
+    from rampup.config import Settings, load_settings
+    from rampup.errors import (
+        ConfigError,
+        ConflictError,
+        MissingExtraError,
+        ModelError,
+        NotFoundError,
+        RampupError,
+        ValidationError,
+    )
+    from rampup.predlog.export import export_predictions
+    from rampup.predlog.feedback import FeedbackItem
+    from rampup.predlog.writer import LogWriter, PredictionRecord
+    from rampup.project import ProjectFile, load_project
+    from rampup.registry import (
+        ArtifactStore,
+        Feature,
+        FeatureBatch,
+        InputSchema,
+        OutputSpec,
+        PredictionBatch,
+        Predictor,
+        Registry,
+        compute_profile,
+        infer_schema,
+    )
+    from rampup.rollout.policy import DeploymentPolicy
+    from rampup.rollout.router import Router
+    from rampup.serving.app import create_app
+    from rampup.serving.validation import Validator

@@ -44,6 +44,8 @@ class ServingMetrics:
                                    registry=r)
         self.log_queue = Gauge("rampup_predlog_queue_depth", "Prediction log records waiting",
                                registry=r, multiprocess_mode="livesum")
+        self.shadow = Counter("rampup_shadow_requests", "Mirrored (shadow) calls by outcome",
+                              ["model", "version", "outcome"], registry=r)
         self.batch_size = Histogram("rampup_batch_records", "Records per model call",
                                     ["model", "version"], registry=r,
                                     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from rampup.errors import ModelError, PayloadTooLargeError, RampupError
 from rampup.predlog.writer import PredictionRecord
 from rampup.registry.predictor import PredictionBatch
+from rampup.serving import shadow
 from rampup.serving.auth import require_predict
 from rampup.serving.errors import error_response
 from rampup.serving.ids import new_id
@@ -113,6 +114,10 @@ async def _predict(request: Request, name: str, pinned: str | None) -> Response:
         PredictionRecord(pid, rid, now, name, version, "answer", records[i], preds[i],
                          conf[i] if conf is not None else None, latency * 1000.0, None, key)
         for i, pid in enumerate(ids)]
+    if pinned is None and served.policy.mirrors:
+        mirrors = [v for v in served.router.mirrors() if v != version]
+        if mirrors:
+            shadow.schedule(st, name, mirrors, records, ids, rid, key)
     if not await st.writer.submit_async(log_records):
         m.log_dropped.inc(len(log_records))
     return response
