@@ -13,7 +13,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from tests.batch.conftest import NAMES, Trained, make_frame
 
 from rampup.batch.runner import predict_batch
 from rampup.errors import ModelError, NotFoundError, ValidationError
@@ -23,6 +22,7 @@ from rampup.registry.registry import Registry
 from rampup.rollout.policy import DeploymentPolicy
 from rampup.rollout.router import Router
 from rampup.store import Store
+from tests.batch.conftest import NAMES, Trained, make_frame
 
 # (0-based position in the frame, column, bad text) -> the field named in the errors file
 BAD_CELLS = [(3, "income", "abc"), (10, "age", ""), (20, "income", "nan"),

@@ -50,6 +50,7 @@ from rampup.store import Store
 log = logging.getLogger("rampup.batch")
 
 Progress = Callable[[int, int | None], None]
+LOG_DRAIN_TIMEOUT = 600.0  # seconds the end of a run waits for the prediction log to drain
 
 
 @dataclass
@@ -119,6 +120,8 @@ def predict_batch(
             errors.write(infile.take_invalid())
             out.commit()
             errors_written = errors.commit()
+            if writer is not None:
+                writer.flush(timeout=LOG_DRAIN_TIMEOUT)  # a batch run loses nothing...
         except BaseException:
             out.abort()
             errors.abort()
@@ -126,6 +129,10 @@ def predict_batch(
         finally:
             if writer is not None:
                 writer.stop()
+    if writer is not None and (writer.stats.dropped or writer.stats.failed):
+        lost = writer.stats.dropped + writer.stats.failed  # ...unless the store refused
+        run.warnings.append(f"{lost:,} prediction log records could not be written "
+                            f"({writer.stats.last_error or 'the store was too slow'})")
     summary = BatchSummary(
         rows=out.rows + errors.bad_rows, predicted=out.rows, failed=errors.bad_rows,
         versions=dict(run.counts), output=target, errors=errors_written,
@@ -309,5 +316,5 @@ def _column_warnings(infile: InputFile, versions: dict[str, Version],
             warnings.append(f"feature(s) {', '.join(nullable)} of {label} are not columns "
                             "of the input: taken as missing")
     for w in warnings:
-        log.warning(w)
+        log.info(w)
     return warnings
