@@ -15,7 +15,8 @@ from rampup.store import Store
 from rampup.store import schema as t
 from rampup.store.migrate import current_revision, downgrade, head_revision, upgrade
 
-TABLES = {"models", "versions", "deployments", "predictions", "feedback", "events"}
+TABLES = {"models", "versions", "deployments", "predictions", "feedback", "events",
+          "evaluations"}
 
 
 def schema_drift(engine: sa.Engine) -> list[object]:

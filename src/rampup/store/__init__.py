@@ -2,6 +2,7 @@
 
 from rampup.store.records import (
     DeploymentRecord,
+    EvaluationRecord,
     EventRecord,
     FeedbackRecord,
     ModelRecord,
@@ -9,5 +10,5 @@ from rampup.store.records import (
 )
 from rampup.store.sql import Store
 
-__all__ = ["DeploymentRecord", "EventRecord", "FeedbackRecord", "ModelRecord", "Store",
+__all__ = ["DeploymentRecord", "EvaluationRecord", "EventRecord", "FeedbackRecord", "ModelRecord", "Store",
            "VersionRecord"]

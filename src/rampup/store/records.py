@@ -52,6 +52,22 @@ class EventRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class EvaluationRecord:
+    """An evaluation, audit or comparison result kept with a version."""
+
+    id: int
+    model: str
+    version: str
+    kind: str  # "evaluation" | "audit" | "comparison" | ...
+    name: str
+    created_at: float
+    actor: str
+    passed: bool | None
+    summary: dict[str, Any]
+    result: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class FeedbackRecord:
     """One label or user event for a prediction id."""
 

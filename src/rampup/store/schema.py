@@ -101,3 +101,19 @@ events = sa.Table(
     sa.Column("details", sa.JSON, nullable=False),
     sa.Index("ix_events_model_id", "model", "id"),
 )
+
+evaluations = sa.Table(
+    "evaluations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model", sa.String(NAME), nullable=False),
+    sa.Column("version", sa.String(NAME), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False, server_default=""),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("actor", sa.String(255), nullable=False),
+    sa.Column("passed", sa.Boolean, nullable=True),
+    sa.Column("summary", sa.JSON, nullable=False),
+    sa.Column("result", sa.JSON, nullable=False),
+    sa.Index("ix_evaluations_model_version", "model", "version", "id"),
+)

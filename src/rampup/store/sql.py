@@ -15,6 +15,7 @@ from rampup.store.engine import create_engine
 from rampup.store.migrate import upgrade
 from rampup.store.records import (
     DeploymentRecord,
+    EvaluationRecord,
     EventRecord,
     FeedbackRecord,
     ModelRecord,
@@ -279,6 +280,34 @@ class Store:
             q = q.where(t.events.c.model == model)
         with self.engine.connect() as conn:
             return [EventRecord(r.id, r.ts, r.actor, r.action, r.model, r.version, r.details)
+                    for r in conn.execute(q)]
+
+    # -- evaluations (experiment record) ------------------------------------------------
+
+    def add_evaluation(self, model: str, version: str, kind: str, *, summary: dict[str, Any],
+                       result: dict[str, Any], passed: bool | None = None, name: str = "",
+                       actor: str = "cli") -> EvaluationRecord:
+        now = time.time()
+        with self.engine.begin() as conn:
+            new_id = conn.execute(t.evaluations.insert().values(
+                model=model, version=version, kind=kind, name=name, created_at=now,
+                actor=actor, passed=passed, summary=summary, result=result,
+            ).returning(t.evaluations.c.id)).scalar_one()
+        return EvaluationRecord(int(new_id), model, version, kind, name, now, actor, passed,
+                                summary, result)
+
+    def list_evaluations(self, model: str, version: str | None = None, kind: str | None = None,
+                         limit: int = 100) -> list[EvaluationRecord]:
+        """Newest first."""
+        q = (sa.select(t.evaluations).where(t.evaluations.c.model == model)
+             .order_by(t.evaluations.c.id.desc()).limit(limit))
+        if version is not None:
+            q = q.where(t.evaluations.c.version == version)
+        if kind is not None:
+            q = q.where(t.evaluations.c.kind == kind)
+        with self.engine.connect() as conn:
+            return [EvaluationRecord(r.id, r.model, r.version, r.kind, r.name, r.created_at,
+                                     r.actor, r.passed, r.summary, r.result)
                     for r in conn.execute(q)]
 
     # -- helpers ------------------------------------------------------------------------
