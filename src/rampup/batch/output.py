@@ -10,8 +10,14 @@ never leaves a file that looks finished.
 >>> from rampup.registry.schema import OutputSpec
 >>> prediction_type([OutputSpec("class", (0, 1), True), OutputSpec("class", (1, 2), True)])
 DataType(int64)
+>>> prediction_type([OutputSpec("class", (0, 1)), OutputSpec("number")])
+DataType(double)
+>>> prediction_type([OutputSpec("class", ("no", "yes")), OutputSpec("class", (True, False))])
+DataType(string)
 >>> proba_classes([OutputSpec("class", ("no", "yes"), True), OutputSpec("number")])
 ['no', 'yes']
+>>> prediction_array([{"label": "a"}, "b", None], pa.string()).to_pylist()
+['{"label":"a"}', 'b', None]
 """
 
 from __future__ import annotations
