@@ -16,7 +16,7 @@ from rampup.store import schema as t
 from rampup.store.migrate import current_revision, downgrade, head_revision, upgrade
 
 TABLES = {"models", "versions", "deployments", "predictions", "feedback", "events",
-          "evaluations"}
+          "evaluations", "rollouts", "rollout_checks"}
 
 
 def schema_drift(engine: sa.Engine) -> list[object]:

@@ -10,5 +10,5 @@ from rampup.store.records import (
 )
 from rampup.store.sql import Store
 
-__all__ = ["DeploymentRecord", "EvaluationRecord", "EventRecord", "FeedbackRecord", "ModelRecord", "Store",
-           "VersionRecord"]
+__all__ = ["DeploymentRecord", "EvaluationRecord", "EventRecord", "FeedbackRecord",
+           "ModelRecord", "Store", "VersionRecord"]

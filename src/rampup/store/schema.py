@@ -117,3 +117,41 @@ evaluations = sa.Table(
     sa.Column("result", sa.JSON, nullable=False),
     sa.Index("ix_evaluations_model_version", "model", "version", "id"),
 )
+
+rollouts = sa.Table(
+    "rollouts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model", sa.String(NAME), sa.ForeignKey("models.name"), nullable=False),
+    sa.Column("candidate", sa.String(NAME), nullable=False),
+    sa.Column("baseline", sa.String(NAME), nullable=False),
+    sa.Column("strategy", sa.String(16), nullable=False),
+    sa.Column("plan", sa.JSON, nullable=False),
+    sa.Column("state", sa.String(32), nullable=False),
+    sa.Column("step", sa.Integer, nullable=False),
+    sa.Column("step_started_at", sa.Float, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("actor", sa.String(255), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.Column("paused_state", sa.String(32), nullable=True),
+    sa.Column("promoted_at", sa.Float, nullable=True),
+    sa.Column("standby_released", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("salt", sa.String(64), nullable=False, server_default="rampup"),
+    sa.Column("revision", sa.Integer, nullable=False, server_default="0"),
+    sa.Index("ix_rollouts_model_id", "model", "id"),
+)
+
+rollout_checks = sa.Table(
+    "rollout_checks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("rollout_id", sa.Integer, sa.ForeignKey("rollouts.id"), nullable=False),
+    sa.Column("step", sa.Integer, nullable=False),
+    sa.Column("ts", sa.Float, nullable=False),
+    sa.Column("verdict", sa.String(16), nullable=False),
+    sa.Column("decision", sa.String(32), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.Column("results", sa.JSON, nullable=False),
+    sa.Index("ix_rollout_checks_rollout_id", "rollout_id", "id"),
+)

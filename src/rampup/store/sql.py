@@ -21,9 +21,10 @@ from rampup.store.records import (
     ModelRecord,
     VersionRecord,
 )
+from rampup.store.rollout_rows import RolloutRows
 
 
-class Store:
+class Store(RolloutRows):
     """Everything rampup keeps: registry, deployments, prediction log, feedback, events.
 
     Thread-safe (each call takes a pooled connection). Open with :meth:`open`, which
@@ -167,10 +168,29 @@ class Store:
         """Insert pre-serialised prediction rows; ids already present are skipped."""
         if not rows:
             return 0
+        if self.dialect == "postgresql":
+            return self._copy_predictions(rows)
         # RETURNING, not rowcount: SQLAlchemy only guarantees rowcount for UPDATE/DELETE.
         stmt = self._insert_ignore(t.predictions, ["id"]).returning(t.predictions.c.id)
         with self.engine.begin() as conn:
             return len(conn.execute(stmt, list(rows)).all())
+
+    def _copy_predictions(self, rows: Sequence[dict[str, Any]]) -> int:
+        """PostgreSQL: COPY into a session-local staging table, then one INSERT ... SELECT
+        that skips ids already stored (several times faster than batched INSERTs)."""
+        cols = [c.name for c in t.predictions.columns]
+        col_list = ", ".join(cols)
+        with self.engine.begin() as conn:
+            raw: Any = conn.connection.driver_connection
+            with raw.cursor() as cur:
+                cur.execute("CREATE TEMP TABLE IF NOT EXISTS rampup_predictions_stage "
+                            "(LIKE predictions INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+                with cur.copy(f"COPY rampup_predictions_stage ({col_list}) FROM STDIN") as cp:
+                    for row in rows:
+                        cp.write_row([row.get(c) for c in cols])
+                cur.execute(f"INSERT INTO predictions ({col_list}) SELECT {col_list} "
+                            "FROM rampup_predictions_stage ON CONFLICT (id) DO NOTHING")
+                return int(cur.rowcount)
 
     def get_predictions(self, ids: Iterable[str]) -> list[dict[str, Any]]:
         ids = list(ids)

@@ -1,0 +1,78 @@
+"""Store methods for rollouts and their check results (mixed into :class:`Store`).
+
+Rows are plain dicts; :mod:`rampup.rollout.store` turns them into state-machine objects.
+Updates are compare-and-set on ``revision`` so an operator's action and the controller
+never overwrite each other silently.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from rampup.errors import ConflictError
+from rampup.store import schema as t
+
+ACTIVE_STATES = ("pending", "shadow", "canary", "bluegreen", "awaiting_approval", "paused")
+
+
+class RolloutRows:
+    engine: sa.Engine
+
+    def insert_rollout(self, values: dict[str, Any]) -> int:
+        """Create a rollout; refused while the model has another active one."""
+        with self.engine.begin() as conn:
+            # Lock the model row (PostgreSQL) so two deploys cannot both pass the check.
+            conn.execute(sa.select(t.models.c.name).where(t.models.c.name == values["model"])
+                         .with_for_update())
+            active = conn.execute(sa.select(t.rollouts.c.id, t.rollouts.c.candidate).where(
+                t.rollouts.c.model == values["model"],
+                t.rollouts.c.state.in_(ACTIVE_STATES))).first()
+            if active is not None:
+                raise ConflictError(
+                    f"model {values['model']!r} already has an active rollout "
+                    f"(#{active.id} of {active.candidate})",
+                    fix=f"finish it first: rampup rollout abort {values['model']} "
+                        f"(or promote/approve it)")
+            new_id = conn.execute(t.rollouts.insert().values(**values)
+                                  .returning(t.rollouts.c.id)).scalar_one()
+        return int(new_id)
+
+    def get_rollout(self, rollout_id: int) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(t.rollouts).where(t.rollouts.c.id == rollout_id)).first()
+        return None if row is None else dict(row._mapping)
+
+    def list_rollouts(self, model: str | None = None, *, active_only: bool = False,
+                      limit: int = 50) -> list[dict[str, Any]]:
+        """Newest first."""
+        q = sa.select(t.rollouts).order_by(t.rollouts.c.id.desc()).limit(limit)
+        if model is not None:
+            q = q.where(t.rollouts.c.model == model)
+        if active_only:
+            q = q.where(t.rollouts.c.state.in_(ACTIVE_STATES))
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    def update_rollout(self, rollout_id: int, revision: int, values: dict[str, Any]) -> bool:
+        """Apply ``values`` if the row is still at ``revision``; returns False otherwise."""
+        with self.engine.begin() as conn:
+            res = conn.execute(t.rollouts.update().where(
+                t.rollouts.c.id == rollout_id, t.rollouts.c.revision == revision
+            ).values(**values, revision=revision + 1).returning(t.rollouts.c.id))
+            return res.first() is not None
+
+    def add_rollout_check(self, rollout_id: int, step: int, ts: float, verdict: str,
+                          decision: str, reason: str, results: list[dict[str, Any]]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(t.rollout_checks.insert().values(
+                rollout_id=rollout_id, step=step, ts=ts, verdict=verdict, decision=decision,
+                reason=reason, results=results))
+
+    def list_rollout_checks(self, rollout_id: int, limit: int = 200) -> list[dict[str, Any]]:
+        """Newest first."""
+        q = (sa.select(t.rollout_checks).where(t.rollout_checks.c.rollout_id == rollout_id)
+             .order_by(t.rollout_checks.c.id.desc()).limit(limit))
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
