@@ -1,0 +1,414 @@
+"""Serving benchmark: rampup against a bare Starlette endpoint on the same model.
+
+    python benchmarks/serving.py            # full run (10 s per measurement)
+    python benchmarks/serving.py --quick    # smoke run (~2 s per measurement)
+
+Configs, each its own uvicorn process (1 worker, same flags) pinned to one CPU, with
+wrk pinned to another: (a) bare Starlette calling the model, (b) rampup predict with
+the prediction log on and micro-batching off, (c) rampup with micro-batching on. Each
+runs at 1 and 16 connections after a warm-up. Then the prediction-log writer's
+throughput on SQLite and PostgreSQL. See benchmarks/README.md for how to read it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+import orjson
+import psutil
+from rich.console import Console
+
+from _logwriter import make_records, measure, scratch_postgres
+from _model import build, payloads
+from _report import CONFIGS, render, targets
+from _server import MODEL_NAME
+from _wrk import INSTALL_HINT, lua_script, run_wrk, wrk_path, wrk_version
+
+HERE = Path(__file__).resolve().parent
+PG_URL = os.environ.get("RAMPUP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+console = Console(width=None if sys.stdout.isatty() else 110)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--duration", type=float, default=None,
+                   help="measured seconds per config and connection count (default 10)")
+    p.add_argument("--warmup", type=float, default=None,
+                   help="seconds of warm-up before each measurement (default 2)")
+    p.add_argument("--rounds", type=int, default=None,
+                   help="interleaved rounds the duration is split into; medians are reported "
+                        "(default 2)")
+    p.add_argument("--quick", action="store_true",
+                   help="smoke run: 2 s measurements, 1 s warm-up, 20k log rows")
+    p.add_argument("--connections", default="1,16", help="comma-separated (default 1,16)")
+    p.add_argument("--configs", default="a,b,c", help="which of a,b,c to run")
+    p.add_argument("--log-rows", type=int, default=None,
+                   help="records for the log writer (default 200000)")
+    p.add_argument("--postgres-url", default=PG_URL, help="PostgreSQL for the log writer")
+    p.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL writer run")
+    p.add_argument("--no-log-writer", action="store_true", help="skip the log writer part")
+    p.add_argument("--py-spy", action="store_true",
+                   help="record a py-spy flame graph of each rampup measurement")
+    p.add_argument("--results", type=Path, default=HERE / "results", help="output folder")
+    p.add_argument("--check", action="store_true", help="exit 1 when a target fails")
+    args = p.parse_args(argv)
+    # --quick changes the defaults; explicit options still win.
+    defaults = {"duration": 2.0, "warmup": 1.0, "rounds": 1, "log_rows": 20_000} if args.quick \
+        else {"duration": 10.0, "warmup": 2.0, "rounds": 2, "log_rows": 200_000}
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    args.connections = [int(c) for c in str(args.connections).split(",")]
+    args.configs = [c.strip() for c in str(args.configs).split(",")]
+    return args
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def http(method: str, url: str, body: bytes | None = None,
+         timeout: float = 5.0) -> tuple[int, bytes]:
+    req = urllib.request.Request(url, data=body, method=method,
+                                 headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+class Server:
+    """A benchmark server subprocess (see _server.py)."""
+
+    def __init__(self, config: str, args: list[str], cpu: int | None, loop: str,
+                 http_impl: str, log: Path) -> None:
+        self.config = config
+        self.log = log
+        self.port = free_port()
+        cmd = [sys.executable, str(HERE / "_server.py"), *args, "--port", str(self.port),
+               "--loop", loop, "--http", http_impl]
+        if cpu is not None:
+            cmd += ["--cpu", str(cpu)]
+        # Output goes to a file: a full pipe would stall the server mid-measurement.
+        with log.open("wb") as out:
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server {self.config} exited early:\n{self.output()}")
+            try:
+                if http("GET", self.base + "/readyz", timeout=1.0)[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"server {self.config} was not ready after {timeout:.0f} s")
+
+    def stop(self) -> str:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.output()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def predict_path(config: str) -> str:
+    return "/predict" if config == "a" else f"/v1/models/{MODEL_NAME}/predict"
+
+
+def sanity_check(server: Server, body: dict[str, Any]) -> None:
+    """One real request: the endpoint answers 200 with a prediction before we time it."""
+    status, raw = http("POST", server.base + predict_path(server.config), orjson.dumps(body))
+    if status != 200:
+        raise RuntimeError(f"config {server.config}: POST returned {status}: {raw[:500]!r}")
+    doc = orjson.loads(raw)
+    pred = doc["predictions"][0] if server.config != "a" else doc
+    if "prediction" not in pred or "probabilities" not in pred:
+        raise RuntimeError(f"config {server.config}: unexpected response {doc}")
+
+
+def metric(text: str, name: str) -> float:
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith((name + " ", name + "{")):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def py_spy(pid: int, out: Path, seconds: float, cpu: int | None) -> subprocess.Popen[bytes] | None:
+    exe = shutil.which("py-spy")
+    if exe is None:
+        console.print("[yellow]py-spy not found (pip install py-spy); not profiling[/]")
+        return None
+
+    def pin() -> None:
+        if cpu is not None:
+            os.sched_setaffinity(0, {cpu})
+
+    return subprocess.Popen([exe, "record", "-p", str(pid), "-o", str(out), "-d",
+                             str(max(1, round(seconds))), "-r", "250", "--nonblocking"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=pin)
+
+
+def start_servers(args: argparse.Namespace, env: dict[str, Any], tmp: Path,
+                  model_path: Path, frame: Any, body: dict[str, Any]) -> dict[str, Server]:
+    specs = {
+        "a": ["bare", "--model", str(model_path)],
+        "b": ["rampup", "--project-dir", str(tmp / "project-b")],
+        "c": ["rampup", "--project-dir", str(tmp / "project-c"), "--batching"],
+    }
+    servers: dict[str, Server] = {}
+    for config in args.configs:
+        if config != "a":
+            (tmp / f"project-{config}").mkdir()
+            prepare_rampup(tmp / f"project-{config}", model_path, frame)
+        servers[config] = Server(config, specs[config], env["server_cpu"], env["loop"],
+                                 env["http"], tmp / f"server-{config}.log")
+    for server in servers.values():
+        server.wait_ready()
+        sanity_check(server, body)
+    return servers
+
+
+def measure_slot(server: Server, conns: int, args: argparse.Namespace, env: dict[str, Any],
+                 seconds: float, profile: bool) -> dict[str, Any]:
+    """Warm up, then one timed wrk run against one server."""
+    url = server.base + predict_path(server.config)
+    run_wrk(env["wrk"], url, env["script"], connections=conns, seconds=args.warmup,
+            cpu=env["wrk_cpu"])
+    spy = None
+    if profile:
+        out = args.results / f"profile-{server.config}-c{conns}-{env['stamp']}.svg"
+        spy = py_spy(server.proc.pid, out, seconds, env["wrk_cpu"])
+    proc = psutil.Process(server.proc.pid)
+    before = proc.cpu_times()
+    r = run_wrk(env["wrk"], url, env["script"], connections=conns, seconds=seconds,
+                cpu=env["wrk_cpu"])
+    after = proc.cpu_times()
+    if spy is not None:
+        spy.wait(60)
+    # The server's own CPU time per request (all its threads, the log writer included):
+    # unlike req/s it barely moves when other work shares the machine.
+    cpu_s = (after.user - before.user) + (after.system - before.system)
+    r["cpu_ms_per_req"] = cpu_s * 1000 / r["requests"] if r["requests"] else 0.0
+    return r
+
+
+def run_rounds(servers: dict[str, Server], args: argparse.Namespace,
+               env: dict[str, Any]) -> list[dict[str, Any]]:
+    """Interleave the configs in rounds, so a burst of outside load hits all of them."""
+    seconds = max(1, round(args.duration / args.rounds))
+    slots: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for k in range(args.rounds):
+        for conns in args.connections:
+            for config, server in servers.items():
+                console.print(f"  round {k + 1}/{args.rounds}: {CONFIGS[config]}, {conns} "
+                              f"conn(s): warm-up {args.warmup:g} s, measure {seconds} s")
+                profile = args.py_spy and config != "a" and k == 0
+                r = measure_slot(server, conns, args, env, seconds, profile)
+                slots.setdefault((config, conns), []).append(r)
+    rows = []
+    for conns in args.connections:
+        for config in servers:
+            rounds = slots[(config, conns)]
+            rows.append({
+                "config": config, "label": CONFIGS[config], "connections": conns,
+                "req_per_s": median(r["req_per_s"] for r in rounds),
+                "p50_ms": median(r["p50_us"] for r in rounds) / 1000,
+                "p90_ms": median(r["p90_us"] for r in rounds) / 1000,
+                "p99_ms": median(r["p99_us"] for r in rounds) / 1000,
+                "max_ms": max(r["max_us"] for r in rounds) / 1000,
+                "cpu_ms_per_req": median(r["cpu_ms_per_req"] for r in rounds),
+                "errors": sum(r["errors"] for r in rounds),
+                "requests": sum(r["requests"] for r in rounds), "rounds": rounds})
+    return rows
+
+
+def stop_servers(servers: dict[str, Server]) -> dict[str, float]:
+    """Stop every server (rampup drains its log on the way out); return log drops."""
+    dropped = {}
+    for config, server in servers.items():
+        if config != "a" and server.proc.poll() is None:
+            try:
+                _, text = http("GET", server.base + "/metrics")
+                dropped[config] = metric(text.decode(), "rampup_predlog_dropped_total")
+            except OSError:
+                pass
+        output = server.stop()
+        if server.proc.returncode not in (0, -signal.SIGINT):
+            console.print(f"[yellow]server {config} exited with {server.proc.returncode}:[/]"
+                          f"\n{output[-2000:]}")
+    return dropped
+
+
+def prepare_rampup(project: Path, model_path: Path, frame: Any) -> str:
+    """Register the model in a fresh project (SQLite store), as `rampup register` would."""
+    from rampup.config import Settings
+    from rampup.registry.registry import Registry
+    from rampup.store import Store
+
+    settings = Settings(project_dir=project)
+    store = Store.open(settings.resolved_database_url)
+    try:
+        record = Registry.from_settings(settings, store).register(
+            MODEL_NAME, model_path, reference=frame, label_column="y")
+    finally:
+        store.close()
+    return record.version
+
+
+def logged_rows(project: Path) -> int:
+    from rampup.config import Settings
+    from rampup.store import Store
+
+    store = Store.open(Settings(project_dir=project).resolved_database_url)
+    try:
+        return store.count_predictions(MODEL_NAME)
+    finally:
+        store.close()
+
+
+def bench_log_writer(args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
+    console.print(f"prediction-log writer: building {args.log_rows:,} records")
+    records = make_records(args.log_rows)
+    out = []
+    console.print("  sqlite ...")
+    out.append(measure(f"sqlite:///{tmp / 'predlog.db'}", records))
+    if args.no_postgres:
+        out.append({"backend": "postgresql", "skipped": "--no-postgres"})
+        return out
+    console.print("  postgresql ...")
+    try:
+        with scratch_postgres(args.postgres_url) as url:
+            out.append(measure(url, records))
+    except Exception as exc:  # an unreachable server is reported, not fatal
+        out.append({"backend": "postgresql", "skipped": f"{type(exc).__name__}: {exc}"[:200]})
+    return out
+
+
+def environment(args: argparse.Namespace, wrk: str) -> dict[str, Any]:
+    import pandas as pd
+    import sklearn
+    import starlette
+    import uvicorn
+
+    import rampup
+
+    cpus = sorted(os.sched_getaffinity(0))
+    pinned = len(cpus) >= 2
+    if not pinned:
+        console.print("[yellow]only one CPU available: server and wrk will share it[/]")
+    return {
+        "wrk": wrk, "wrk_version": wrk_version(wrk),
+        "server_cpu": cpus[0] if pinned else None, "wrk_cpu": cpus[1] if pinned else None,
+        "loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
+        "http": "httptools" if importlib.util.find_spec("httptools") else "h11",
+        "python": platform.python_version(), "platform": platform.platform(),
+        "cpu_count": os.cpu_count(), "cpu_model": _cpu_model(),
+        "versions": {"rampup": rampup.__version__, "scikit-learn": sklearn.__version__,
+                     "pandas": pd.__version__, "starlette": starlette.__version__,
+                     "uvicorn": uvicorn.__version__},
+        "duration_s": args.duration, "warmup_s": args.warmup,
+        "connections": args.connections, "rounds": args.rounds,
+        "loadavg_start": os.getloadavg(), "stamp": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"),
+    }
+
+
+def _load(avg: tuple[float, float, float]) -> str:
+    return "/".join(f"{v:.2f}" for v in avg)
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    wrk = wrk_path()
+    if wrk is None:
+        console.print(f"[red]{INSTALL_HINT}[/]")
+        return 2
+    env = environment(args, wrk)
+    args.results.mkdir(parents=True, exist_ok=True)
+    console.print(f"[bold]rampup serving benchmark[/] — {env['cpu_model']}, python "
+                  f"{env['python']}, server on CPU {env['server_cpu']}, wrk on CPU "
+                  f"{env['wrk_cpu']}, uvicorn loop={env['loop']} http={env['http']}")
+    with tempfile.TemporaryDirectory(prefix="rampup-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        env["tmp"] = tmp
+        console.print("fitting LogisticRegression (16 features, fitted on a DataFrame)")
+        model_path, frame = build(tmp)
+        bodies = payloads(frame)
+        env["script"] = tmp / "post.lua"
+        env["script"].write_text(lua_script(bodies))
+        console.print(f"starting servers {', '.join(args.configs)} (registering the model)")
+        servers = start_servers(args, env, tmp, model_path, frame, bodies[0])
+        try:
+            runs = run_rounds(servers, args, env)
+        finally:
+            dropped = stop_servers(servers)
+        logged = {c: logged_rows(tmp / f"project-{c}") for c in servers if c != "a"}
+        writers = [] if args.no_log_writer else bench_log_writer(args, tmp)
+    env["loadavg_end"] = os.getloadavg()
+    checks = targets(runs, writers)
+    console.print()
+    render(console, runs, writers, checks)
+    for config, n in logged.items():
+        served = sum(r["requests"] for r in runs if r["config"] == config)
+        console.print(f"config {config}: {n:,} predictions in the log, "
+                      f"{dropped.get(config, 0):g} dropped (timed requests: {served:,}; "
+                      "the rest are warm-up)")
+    console.print(f"load average before/after: {_load(env['loadavg_start'])} / "
+                  f"{_load(env['loadavg_end'])} on {env['cpu_count']} CPUs"
+                  + (" [yellow](other work was running: expect noise)[/]"
+                     if max(env["loadavg_start"][0], env["loadavg_end"][0]) > 0.5 else ""))
+    env["script"], env["tmp"] = str(env["script"]), str(env["tmp"])
+    result = {"environment": env, "runs": runs, "log_writer": writers, "targets": checks,
+              "logged_rows": logged, "log_dropped": dropped}
+    path = args.results / f"serving-{env['stamp']}.json"
+    path.write_text(json.dumps(result, indent=2))
+    console.print(f"results written to {path}")
+    failed = [c["name"] for c in checks if not c["passed"]]
+    return 1 if args.check and failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

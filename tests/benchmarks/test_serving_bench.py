@@ -1,0 +1,138 @@
+"""Smoke tests of benchmarks/serving.py: its parts run and its verdicts are right.
+
+No timing assertions: the numbers depend on the machine. The end-to-end run (servers
+and wrk) is marked slow and needs the ``wrk`` binary.
+"""
+
+from __future__ import annotations
+
+import doctest
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import sqlalchemy as sa
+
+from rampup.config import Settings
+from rampup.store import Store
+from rampup.store.engine import normalise_url
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def _load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"bench{name}", BENCH / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+logwriter = _load("_logwriter")
+report = _load("_report")
+wrk = _load("_wrk")
+
+
+def test_log_writer_part_writes_every_record_on_sqlite(tmp_path: Path) -> None:
+    records = logwriter.make_records(3000)
+    assert len(records[0].inputs) == 16
+    assert len({r.id for r in records}) == 3000
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    result = logwriter.measure(url, records,
+                               settings=Settings(project_dir=tmp_path, log_batch_size=500))
+    assert result["backend"] == "sqlite"
+    assert result["flushed"] is True
+    assert (result["written"], result["stored"], result["dropped"]) == (3000, 3000, 0)
+    assert result["batches"] >= 6  # 3000 rows in batches of at most 500
+    assert result["rows_per_s"] > 0
+    store = Store.open(url)
+    try:
+        row = store.get_predictions([records[0].id])[0]
+    finally:
+        store.close()
+    assert json.loads(row["inputs"]) == records[0].inputs
+
+
+@pytest.mark.postgres
+def test_scratch_postgres_schema_is_dropped(pg_available: bool) -> None:
+    from tests.conftest import PG_URL
+
+    records = logwriter.make_records(500)
+    with logwriter.scratch_postgres(PG_URL) as url:
+        schema = url.rsplit("%3D", 1)[1]
+        result = logwriter.measure(url, records)
+        assert (result["backend"], result["stored"]) == ("postgresql", 500)
+    engine = sa.create_engine(normalise_url(PG_URL))
+    try:
+        with engine.connect() as conn:
+            left = conn.execute(sa.text("SELECT count(*) FROM information_schema.schemata "
+                                        "WHERE schema_name = :s"), {"s": schema}).scalar()
+    finally:
+        engine.dispose()
+    assert left == 0
+
+
+def test_targets_fail_when_rampup_is_slow() -> None:
+    run = report.run
+    runs = [run("a", 1, 1000, 1.0, 2.0), run("b", 1, 500, 1.8, 3.0),
+            run("a", 16, 1200, 13.0, 20.0), run("b", 16, 1000, 16.0, 30.0),
+            run("c", 16, 1500, 10.0, 15.0)]
+    writers = [{"backend": "sqlite", "rows_per_s": 20_000.0},
+               {"backend": "postgresql", "rows_per_s": 3_000.0},
+               {"backend": "postgresql", "skipped": "unreachable"}]
+    checks = {c["name"]: c for c in report.targets(runs, writers)}
+    assert not checks["b/a throughput @ 1 conn"]["passed"]
+    assert checks["b/a throughput @ 16 conns"]["passed"]  # 1000 / 1200 = 0.83
+    added = checks["p50 added latency b - a @ 1 conn"]
+    assert added["measured"] == pytest.approx(0.8)
+    assert not added["passed"]
+    assert checks["c/a throughput @ 16 conns"]["measured"] == pytest.approx(1.25)
+    assert not checks["c/a throughput @ 16 conns"]["passed"]
+    # the writer is compared with the best rampup rate (1500 rows/s)
+    assert checks["log writer sqlite / serving rate"]["passed"]
+    assert checks["log writer postgresql / serving rate"]["measured"] == pytest.approx(2.0)
+    assert not checks["log writer postgresql / serving rate"]["passed"]
+    assert len(checks) == 6  # the skipped writer has no verdict
+
+
+def test_wrk_script_and_output() -> None:
+    script = wrk.lua_script([{"age": 30.0, "income": 5.5}])
+    assert '[==[{"age":30.0,"income":5.5}]==]' in script
+    assert "done = function" in script
+    out = wrk.parse_output('Running 1s test\nRESULT {"requests": 50, "duration_us": 500000, '
+                           '"status_errors": 2, "timeouts": 1, "p50_us": 1000}\n')
+    assert (out["req_per_s"], out["errors"]) == (100.0, 3)
+    with pytest.raises(RuntimeError, match="no RESULT line"):
+        wrk.parse_output("wrk crashed")
+
+
+@pytest.mark.parametrize("module", [report, wrk], ids=["_report", "_wrk"])
+def test_docstring_examples(module: ModuleType) -> None:
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0
+    assert result.failed == 0
+
+
+@pytest.mark.slow
+def test_quick_end_to_end_run(tmp_path: Path) -> None:
+    if shutil.which("wrk") is None:
+        pytest.skip("wrk is not installed (apt-get install -y wrk)")
+    out = subprocess.run(
+        [sys.executable, str(BENCH / "serving.py"), "--quick", "--duration", "1",
+         "--warmup", "1", "--connections", "1,4", "--no-postgres", "--log-rows", "1000",
+         "--results", str(tmp_path)], capture_output=True, text=True, timeout=600,
+        check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    (path,) = tmp_path.glob("serving-*.json")
+    result = json.loads(path.read_text())
+    assert {(r["config"], r["connections"]) for r in result["runs"]} == {
+        (c, n) for c in "abc" for n in (1, 4)}
+    assert all(r["errors"] == 0 and r["req_per_s"] > 0 for r in result["runs"])
+    assert all(n > 0 for n in result["logged_rows"].values())
+    assert "Targets" in out.stdout
