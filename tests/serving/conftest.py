@@ -70,7 +70,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
 
 def make_settings(tmp_path: Path, **kw: object) -> Settings:
     base: dict[str, object] = {"project_dir": tmp_path, "admin_token": ADMIN,
-                               "log_flush_interval": 0.02, "deployment_poll_interval": 0.1}
+                               "log_flush_interval": 0.02, "deployment_poll_interval": 0.1,
+                               "controller": False}
     base.update(kw)
     return Settings(**base)  # type: ignore[arg-type]
 

@@ -45,13 +45,17 @@ class Router:
         self._mirrors = [(v, pct / 100.0) for v, pct in policy.mirrors.items() if pct > 0]
 
     def route(self, key: str | None) -> str:
-        if len(self._bounds) == 1:
-            return self._bounds[0][1]
+        return self.assign(key)[0]
+
+    def assign(self, key: str | None) -> tuple[str, int]:
+        """(version, bucket): the bucket is the key's hash, or a random draw without a key."""
+        if len(self._bounds) == 1 and not key:
+            return self._bounds[0][1], -1
         b = bucket(self.policy.salt, key) if key else self._rng.randrange(TOTAL_BP)
         for upper, version in self._bounds:
             if b < upper:
-                return version
-        return self._bounds[-1][1]
+                return version, b
+        return self._bounds[-1][1], b
 
     def mirrors(self) -> list[str]:
         """Versions this request is copied to (each sampled independently)."""

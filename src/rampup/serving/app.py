@@ -14,7 +14,7 @@ import rampup
 from rampup.config import Settings
 from rampup.predlog.writer import LogWriter
 from rampup.project import ProjectFile
-from rampup.serving import errors, routes
+from rampup.serving import errors, rollout_routes, routes
 from rampup.serving.metrics import ServingMetrics
 from rampup.serving.predict import predict, predict_version
 from rampup.serving.runtime import LoadFn, Runtime
@@ -69,11 +69,19 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
         await asyncio.to_thread(runtime.refresh)
         state.ready = True
         state.poller = asyncio.create_task(poll_deployments(state))
+        controller = None
+        if settings.controller:
+            from rampup.rollout.controller import RolloutController
+
+            controller = RolloutController(st_store).start(settings.controller_interval)
         try:
             yield
         finally:
             state.ready = False
             state.poller.cancel()
+            if controller is not None:
+                controller[1].set()
+                await asyncio.to_thread(controller[0].join, 10.0)
             for t in list(state.shadow_tasks):
                 t.cancel()
             await asyncio.to_thread(writer.stop)
@@ -88,6 +96,7 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
     app.router.routes.append(Route("/v1/models/{name}/versions/{version}/predict",
                                    predict_version, methods=["POST"], name="predict_version"))
     app.include_router(routes.router)
+    app.include_router(rollout_routes.router)
     _document_raw_routes(app)
     return app
 

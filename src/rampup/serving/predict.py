@@ -14,8 +14,9 @@ from rampup.errors import ModelError, PayloadTooLargeError, RampupError
 from rampup.predlog.writer import PredictionRecord
 from rampup.registry.predictor import PredictionBatch
 from rampup.serving import shadow
-from rampup.serving.auth import require_predict
+from rampup.serving.auth import require_admin, require_predict
 from rampup.serving.errors import error_response
+from rampup.serving.human import HUMAN
 from rampup.serving.ids import new_id
 from rampup.serving.responses import dumps
 from rampup.serving.runtime import LoadedVersion, ServedModel
@@ -23,6 +24,8 @@ from rampup.serving.state import AppState, app_state
 from rampup.serving.validation import as_records, parse_json
 
 log = logging.getLogger("rampup.serving")
+
+FORCE_HEADER = "x-rampup-route"
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -72,12 +75,20 @@ async def _predict(request: Request, name: str, pinned: str | None) -> Response:
         served = st.runtime.get(name)
         records, _single = as_records(parse_json(body), st.settings.max_records)
         key = _request_key(request, served, records)
+        forced = request.headers.get(FORCE_HEADER)
+        if forced and pinned is None:
+            # QA: force a version with a header, admin token only.
+            require_admin(request, st.settings.admin_token)
+            pinned = forced
         if pinned is None:
-            version = served.router.route(key)
+            version, bucket = served.router.assign(key)
             lv = served.versions[version]
+            route = f"{version}; policy={served.deployment_id}" + (
+                f"; bucket={bucket}" if bucket >= 0 else "")
         else:
             lv = await _pinned(st, name, pinned)
             version = lv.name
+            route = f"{version}; {'forced' if forced else 'pinned'}"
         out = await _run(lv, records)
     except RampupError as exc:
         kind = exc.code
@@ -99,10 +110,12 @@ async def _predict(request: Request, name: str, pinned: str | None) -> Response:
     for i, pid in enumerate(ids):
         item = out.record(i)
         item["id"] = pid
+        if version == HUMAN:
+            item["status"] = "pending_human"
         preds.append(item)
     response = Response(
         dumps({"request_id": rid, "model": name, "version": version, "predictions": preds}),
-        200, headers={"x-request-id": rid, "x-model-version": version},
+        200, headers={"x-request-id": rid, "x-model-version": version, "x-route": route},
         media_type="application/json")
     latency = time.perf_counter() - t0
     m.requests.labels(name, version, "ok").inc()

@@ -14,6 +14,7 @@ from rampup.errors import NotFoundError, ValidationError
 from rampup.predlog.feedback import FeedbackItem, to_records
 from rampup.rollout.policy import DeploymentPolicy
 from rampup.serving.auth import require_admin, require_predict
+from rampup.serving.human import HUMAN
 from rampup.serving.responses import json_response
 from rampup.serving.state import AppState, app_state
 
@@ -154,7 +155,7 @@ async def set_deployment(request: Request, name: str, body: DeploymentBody) -> R
     st = app_state(request)
     require_admin(request, st.settings.admin_token)
     policy = DeploymentPolicy(routes=body.routes, mirrors=body.mirrors, standby=body.standby)
-    for v in policy.versions():
+    for v in policy.versions() - {HUMAN}:
         if await asyncio.to_thread(st.store.get_version, name, v) is None:
             raise NotFoundError(f"version {name}@{v} is not registered",
                                 fix="register it first (rampup register)", field=v)

@@ -22,6 +22,7 @@ from rampup.registry.schema import InputSchema, OutputSpec
 from rampup.rollout.policy import DeploymentPolicy
 from rampup.rollout.router import Router
 from rampup.serving.batching import MicroBatcher
+from rampup.serving.human import HUMAN, HumanPredictor, human_record
 from rampup.serving.validation import Validator
 from rampup.store import Store, VersionRecord
 
@@ -149,6 +150,8 @@ class Runtime:
         log.info("serving %s with deployment %d: %s", model, dep.id, policy.routes)
 
     def _load_version(self, model: str, version: str, spec: ModelSpec) -> LoadedVersion:
+        if version == HUMAN:
+            return LoadedVersion(human_record(model), HumanPredictor(), spec)
         record = self.store.get_version(model, version)
         if record is None:
             raise NotFoundError(f"version {model}@{version} is not registered",

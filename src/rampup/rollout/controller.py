@@ -1,0 +1,142 @@
+"""The rollout controller: judges every active rollout's current step and moves it on.
+
+:meth:`RolloutController.tick` is one pass (testable with an injected clock);
+:meth:`RolloutController.run` loops in a background thread of the server, but only in
+the process that holds the leader lock. State lives in the store, so a restarted
+controller resumes where the last one stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rampup.rollout.checks import parse_check
+from rampup.rollout.judge import judge_all
+from rampup.rollout.leader import Leader
+from rampup.rollout.machine import Decision, Rollout, decide
+from rampup.rollout.service import Rollouts, from_row
+from rampup.rollout.window import WindowStats, measure, paired
+from rampup.store import Store
+
+log = logging.getLogger("rampup.rollout")
+
+ACTOR = "rollout-controller"
+BASELINE_LOOKBACK_S = 300.0
+RECORD_EVERY_S = 10.0
+
+
+@dataclass
+class TickResult:
+    rollout_id: int
+    model: str
+    verdict: str
+    decision: str
+    reason: str
+
+
+class RolloutController:
+    def __init__(self, store: Store, *, clock: Callable[[], float] = time.time,
+                 rollouts: Rollouts | None = None, min_requests: int = 100,
+                 min_labelled: int = 50) -> None:
+        self.store = store
+        self.clock = clock
+        self.rollouts = rollouts or Rollouts(store, clock=clock)
+        self.min_requests = min_requests
+        self.min_labelled = min_labelled
+        self._last_record: dict[int, tuple[float, str, str]] = {}
+
+    def tick(self) -> list[TickResult]:
+        now = self.clock()
+        out: list[TickResult] = []
+        for row in self.store.list_rollouts(active_only=True, limit=1000):
+            r, rev = from_row(row)
+            try:
+                res = self._step(r, rev, now)
+            except Exception:  # one broken rollout must not stop the others
+                log.exception("rollout #%d of %s: tick failed", r.id, r.model)
+                continue
+            if res is not None:
+                out.append(res)
+        for row in self.store.list_rollouts(limit=50):
+            if row["state"] == "promoted" and not row["standby_released"]:
+                r, rev = from_row(row)
+                if r.promoted_at is not None and now - r.promoted_at >= r.plan.standby_keep_s:
+                    self.rollouts.release_standby(r, rev, ACTOR)
+        return out
+
+    def _step(self, r: Rollout, rev: int, now: float) -> TickResult | None:
+        step = r.current_step
+        if step is None or r.state not in ("shadow", "canary", "bluegreen"):
+            return None
+        checks = [parse_check(c) for c in r.plan.checks_for(step)]
+        since = r.step_started_at
+        if step.kind == "shadow":
+            cand = measure(self.store, r.model, r.candidate, since=since, until=now,
+                           roles=("shadow",))
+            base = measure(self.store, r.model, r.baseline, since=since, until=now,
+                           roles=("answer",))
+            pairs = paired(self.store, r.model, r.candidate, r.baseline, since=since, until=now)
+        else:
+            cand = measure(self.store, r.model, r.candidate, since=since, until=now,
+                           roles=("answer",))
+            base = self._baseline(r, since, now)
+            pairs = None
+        verdict = judge_all(checks, cand, base, pairs, alpha=r.plan.alpha,
+                            min_requests=self.min_requests, min_labelled=self.min_labelled)
+        failed = [f"{res.check_text} ({res.reason})" for res in verdict.results
+                  if res.verdict == "fail"]
+        decision = decide(r, now, verdict.verdict, cand.requests, failed)
+        self._record(r, now, verdict.verdict, decision,
+                     [res.to_dict() for res in verdict.results])
+        if decision.action == "advance" or decision.action == "promote":
+            self.rollouts.advance(r, rev, ACTOR, decision.reason)
+        elif decision.action == "fail":
+            self.rollouts.fail(r, rev, ACTOR, decision.reason)
+        return TickResult(r.id, r.model, verdict.verdict, decision.action, decision.reason)
+
+    def _baseline(self, r: Rollout, since: float, now: float) -> WindowStats:
+        """The baseline over the same window; when it gets no traffic there (blue/green,
+        canary 100%), its traffic just before the step began."""
+        base = measure(self.store, r.model, r.baseline, since=since, until=now,
+                       roles=("answer",))
+        if base.requests >= self.min_requests:
+            return base
+        span = max(now - since, BASELINE_LOOKBACK_S)
+        return measure(self.store, r.model, r.baseline, since=since - span, until=since,
+                       roles=("answer",))
+
+    def _record(self, r: Rollout, now: float, verdict: str, decision: Decision,
+                results: list[dict[str, object]]) -> None:
+        last = self._last_record.get(r.id)
+        changed = last is None or last[1] != verdict or last[2] != decision.action
+        if changed or decision.action != "wait" or now - last[0] >= RECORD_EVERY_S:
+            self.store.add_rollout_check(r.id, r.step, now, verdict, decision.action,
+                                         decision.reason, results)
+            self._last_record[r.id] = (now, verdict, decision.action)
+
+    # -- background loop ----------------------------------------------------------------
+
+    def run(self, stop: threading.Event, interval: float = 2.0) -> None:
+        """Loop until ``stop`` is set; acts only while holding the leader lock."""
+        leader = Leader(self.store, "rollout-controller")
+        try:
+            while not stop.is_set():
+                try:
+                    if leader.try_acquire():
+                        self.tick()
+                except Exception:
+                    log.exception("rollout controller pass failed; retrying")
+                stop.wait(interval)
+        finally:
+            leader.release()
+
+    def start(self, interval: float = 2.0) -> tuple[threading.Thread, threading.Event]:
+        stop = threading.Event()
+        thread = threading.Thread(target=self.run, args=(stop, interval),
+                                  name="rampup-rollout-controller", daemon=True)
+        thread.start()
+        return thread, stop

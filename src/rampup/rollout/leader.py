@@ -1,0 +1,94 @@
+"""Leader election: only one process runs the rollout controller (and later the alert
+evaluator). PostgreSQL: a session-level advisory lock held on a dedicated connection.
+SQLite: an exclusive ``flock`` on a file next to the database (one machine only)."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+from pathlib import Path
+from typing import IO, Any
+
+import sqlalchemy as sa
+
+from rampup.store import Store
+
+log = logging.getLogger("rampup.rollout")
+
+LOCK_KEY = 0x72616D71  # distinct from the migration lock
+
+
+class Leader:
+    def __init__(self, store: Store, name: str = "controller") -> None:
+        self.store = store
+        self.name = name
+        self._conn: sa.Connection | None = None
+        self._file: IO[Any] | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._conn is not None or self._file is not None
+
+    def try_acquire(self) -> bool:
+        if self.held:
+            return self._still_held()
+        if self.store.dialect == "postgresql":
+            conn = self.store.engine.connect()
+            got = bool(conn.execute(sa.text("SELECT pg_try_advisory_lock(:k, :n)"),
+                                    {"k": LOCK_KEY, "n": _name_key(self.name)}).scalar())
+            conn.commit()
+            if got:
+                self._conn = conn
+            else:
+                conn.close()
+            return got
+        path = self._lock_path()
+        f = open(path, "a+")  # noqa: SIM115 - kept open while leading
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.close()
+            return False
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        self._file = f
+        return True
+
+    def _still_held(self) -> bool:
+        if self._conn is None:
+            return True
+        try:
+            self._conn.execute(sa.text("SELECT 1"))
+            return True
+        except sa.exc.SQLAlchemyError:  # connection lost: the lock went with it
+            log.warning("lost the %s lock (connection dropped)", self.name)
+            self._conn = None
+            return False
+
+    def release(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(sa.exc.SQLAlchemyError):
+                self._conn.execute(sa.text("SELECT pg_advisory_unlock(:k, :n)"),
+                                   {"k": LOCK_KEY, "n": _name_key(self.name)})
+                self._conn.commit()
+            self._conn.close()
+            self._conn = None
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+    def _lock_path(self) -> Path:
+        db = self.store.engine.url.database
+        if not db or db == ":memory:":
+            return Path(f"/tmp/rampup-{os.getuid()}-{self.name}.lock")  # noqa: S108
+        return Path(f"{db}.{self.name}.lock")
+
+
+def _name_key(name: str) -> int:
+    return sum(ord(c) * 31**i for i, c in enumerate(name)) % 2_147_483_647
