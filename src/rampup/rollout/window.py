@@ -57,7 +57,7 @@ def _objects(values: Sequence[Any] = ()) -> ObjArray:
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays inside: == would be ambiguous
 class WindowStats:
     """Counts and samples for one version over a window.
 
@@ -128,7 +128,7 @@ class WindowStats:
                 "latency_p50": self.latency(0.5), "latency_p99": self.latency(0.99)}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PairedStats:
     """A shadow candidate and the primary on the same requests, aligned by position.
 
