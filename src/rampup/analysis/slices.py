@@ -136,7 +136,7 @@ class SliceTable:
 
 # -- counting -------------------------------------------------------------------------------
 
-def _atoms(g: Grouping, cell: IntArray, kk: int) -> tuple[IntArray, IntArray | None]:
+def atom_counts(g: Grouping, cell: IntArray, kk: int) -> tuple[IntArray, IntArray | None]:
     """Counts per disjoint atom ``(atoms, kk)`` and atom → slice membership (None: the
     atoms are the slices). Overlapping slices: one atom per distinct tag combination."""
     if g.codes is not None:
@@ -159,7 +159,7 @@ def _atoms(g: Grouping, cell: IntArray, kk: int) -> tuple[IntArray, IntArray | N
     return flat.reshape(len(uniques), kk).astype(np.int64, copy=False), member
 
 
-def _to_slices(atoms: IntArray, member: IntArray | None) -> IntArray:
+def to_slices(atoms: IntArray, member: IntArray | None) -> IntArray:
     """``(..., atoms, kk)`` → ``(..., slices, kk)``."""
     return atoms if member is None else np.einsum("...ak,as->...sk", atoms, member)
 
@@ -214,9 +214,9 @@ def slice_metrics(
     rows: list[SliceRow] = []
     stacks = []
     for g in groupings:
-        atoms, member = _atoms(g, cell, k * k)
+        atoms, member = atom_counts(g, cell, k * k)
         rows.extend(ctx.rows(g.name, g.labels, atoms, member))
-        stacks.append(_to_slices(atoms, member))
+        stacks.append(to_slices(atoms, member))
     if score_matrix is not None:
         pos = positive_index(cl, pos_label)
         masks = [None] + [g.mask(i) for g in groupings for i in range(len(g.labels))]
@@ -246,12 +246,12 @@ class _Ctx:
 
     def rows(self, grouping: str, labels: Sequence[str], atoms: IntArray,
              member: IntArray | None) -> list[SliceRow]:
-        counts = _to_slices(atoms, member)
+        counts = to_slices(atoms, member)
         sizes = counts.sum(-1)
         out = [SliceRow(grouping, label, int(sizes[i]), {}, {}) for i, label in enumerate(labels)]
         samples = None
         if self.bootstrap and self.metrics:
-            samples = _to_slices(resample_counts(atoms, self.bootstrap, self.rng), member)
+            samples = to_slices(resample_counts(atoms, self.bootstrap, self.rng), member)
         for m in self.metrics:
             v = self.values(counts, m)
             for i, r in enumerate(out):
@@ -263,36 +263,40 @@ class _Ctx:
         return out
 
 
+def score_values(name: str, t: IntArray, scores: FloatArray, pos: int | None,
+                 weights: npt.ArrayLike) -> FloatArray:
+    """``roc_auc`` or ``pr_auc`` for each row of a ``(B, n)`` weight matrix: of the positive
+    class (binary scores) or the macro one-vs-rest average (one score column per class)."""
+    fn = roc_auc_weighted if name == "roc_auc" else average_precision_weighted
+    if scores.ndim == 1 or (pos is not None and scores.shape[1] == 2):
+        p = pos if pos is not None else 1
+        columns = [(t == p, scores if scores.ndim == 1 else scores[:, p])]
+    else:
+        columns = [(t == j, scores[:, j]) for j in range(scores.shape[1])]
+    per = np.vstack([fn(y, s, weights) for y, s in columns])
+    ok = ~np.isnan(per)
+    mean = np.full(per.shape[1], np.nan)
+    np.divide(np.where(ok, per, 0).sum(0), ok.sum(0), out=mean, where=ok.sum(0) > 0)
+    return mean
+
+
 def _score_metric(row: SliceRow, name: str, t: IntArray, scores: FloatArray, pos: int | None,
                   mask: npt.NDArray[np.bool_] | None, bootstrap: int, ci: float,
                   rng: np.random.Generator) -> None:
-    """ROC AUC / PR AUC of one slice (binary: positive class; multiclass: macro one-vs-rest)."""
     tt = t if mask is None else t[mask]
     ss = scores if mask is None else scores[mask]
-    fn = roc_auc_weighted if name == "roc_auc" else average_precision_weighted
-    if ss.ndim == 1 or (pos is not None and ss.shape[1] == 2):
-        p = pos if pos is not None else 1
-        columns = [(tt == p, ss if ss.ndim == 1 else ss[:, p])]
-    else:
-        columns = [(tt == j, ss[:, j]) for j in range(ss.shape[1])]
-
-    def value(weights: IntArray) -> FloatArray:
-        per = np.vstack([fn(y, s, weights) for y, s in columns])
-        ok = ~np.isnan(per)
-        mean = np.full(per.shape[1], np.nan)
-        np.divide(np.where(ok, per, 0).sum(0), ok.sum(0), out=mean, where=ok.sum(0) > 0)
-        return mean
-
-    row.values[name] = float(value(np.ones((1, len(tt)), dtype=np.int64))[0])
+    row.values[name] = float(score_values(name, tt, ss, pos, np.ones((1, len(tt))))[0])
     if bootstrap:
-        draws = np.concatenate([value(w) for w in weight_chunks(len(tt), bootstrap, rng)])
+        draws = np.concatenate([score_values(name, tt, ss, pos, w)
+                                for w in weight_chunks(len(tt), bootstrap, rng)])
         lo, hi = percentile_interval(draws, ci)
         row.intervals[name] = (float(lo), float(hi))
 
 
 # -- regression -----------------------------------------------------------------------------
 
-def _weighted_regression(t: FloatArray, r: FloatArray, w: FloatArray, name: str) -> FloatArray:
+def weighted_regression(t: FloatArray, r: FloatArray, w: FloatArray, name: str) -> FloatArray:
+    """A regression metric for each row of a ``(B, n)`` weight matrix; ``r`` = pred - truth."""
     total = w.sum(1)
     with np.errstate(invalid="ignore", divide="ignore"):
         if name == "mae":
@@ -324,7 +328,7 @@ def _regression(y_true: Any, y_pred: Any, groups: Any, metrics: tuple[str, ...],
         st = RegressionStats.from_arrays(tt, pp)
         out = SliceRow(grouping, label, st.n, {m: st.metric(m) for m in metrics}, {})
         if bootstrap and st.n:
-            parts = [np.vstack([_weighted_regression(tt, pp - tt, w.astype(np.float64), m)
+            parts = [np.vstack([weighted_regression(tt, pp - tt, w.astype(np.float64), m)
                                 for m in metrics]) for w in weight_chunks(st.n, bootstrap, rng)]
             draws = np.concatenate(parts, axis=1)
             lo, hi = percentile_interval(draws, ci, axis=1)

@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from rampup.cli import batch_cmds, demo_cmds, log_cmds, registry_cmds, serve_cmds
+from rampup.cli import (
+    analysis_cmds,
+    batch_cmds,
+    demo_cmds,
+    log_cmds,
+    registry_cmds,
+    serve_cmds,
+)
 
-ALL: list[ModuleType] = [serve_cmds, registry_cmds, batch_cmds, log_cmds, demo_cmds]
+ALL: list[ModuleType] = [serve_cmds, registry_cmds, batch_cmds, log_cmds, analysis_cmds,
+                         demo_cmds]
