@@ -44,6 +44,14 @@ _EXPORTS: dict[str, str] = {
     # deployments and routing
     "DeploymentPolicy": "rampup.rollout.policy",
     "Router": "rampup.rollout.router",
+    # rollouts
+    "Plan": "rampup.rollout.plan",
+    "Rollouts": "rampup.rollout.service",
+    "RolloutController": "rampup.rollout.controller",
+    "parse_check": "rampup.rollout.checks",
+    "judge_all": "rampup.rollout.judge",
+    "measure": "rampup.rollout.window",
+    "Agreement": "rampup.rollout.agreement",
     # serving
     "create_app": "rampup.serving.app",
     "Validator": "rampup.serving.validation",
@@ -100,7 +108,14 @@ if TYPE_CHECKING:
         compute_profile,
         infer_schema,
     )
+    from rampup.rollout.agreement import Agreement
+    from rampup.rollout.checks import parse_check
+    from rampup.rollout.controller import RolloutController
+    from rampup.rollout.judge import judge_all
+    from rampup.rollout.plan import Plan
     from rampup.rollout.policy import DeploymentPolicy
     from rampup.rollout.router import Router
+    from rampup.rollout.service import Rollouts
+    from rampup.rollout.window import measure
     from rampup.serving.app import create_app
     from rampup.serving.validation import Validator

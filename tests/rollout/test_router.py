@@ -29,13 +29,22 @@ def test_weights_are_respected() -> None:
 def test_sticky_and_monotone_when_canary_grows() -> None:
     users = [f"user-{i}" for i in range(5000)]
     on_canary: set[str] = set()
-    for weight in (5, 25, 50, 100):
-        routes = {"v1": 100 - weight, "v2": weight} if weight < 100 else {"v2": 100}
+    for weight in (5, 25, 50, 75, 100):
+        routes = {"v2": weight, "v1": 100 - weight} if weight < 100 else {"v2": 100}
         router = Router(DeploymentPolicy.from_dict({"routes": routes}))
         now = {u for u in users if router.route(u) == "v2"}
         assert on_canary <= now, "a user on the canary was moved back"
         on_canary = now
     assert len(on_canary) == len(users)
+
+
+def test_canary_listed_first_owns_the_lowest_buckets() -> None:
+    from rampup.rollout.router import bucket
+
+    router = Router(DeploymentPolicy.from_dict({"routes": {"v2": 25, "v1": 75}}))
+    for i in range(2000):
+        key = f"k{i}"
+        assert (router.route(key) == "v2") == (bucket("rampup", key) < 2500)
 
 
 def test_policy_validation() -> None:

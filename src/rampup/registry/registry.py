@@ -173,7 +173,9 @@ class Registry:
         fl = detect_flavor(source) if flavor == "auto" else get_flavor(flavor)
         fl.check_source(source)
         digest = fl.fingerprint(source)
-        existing = self.store.find_version_by_hash(model, digest)
+        existing = next((v for v in self.store.list_versions(model)
+                         if v.artifact_hash == digest and fl.same_artifact(v.artifact_uri,
+                                                                           source)), None)
         if existing is not None:
             if version not in (None, existing.version):
                 raise ConflictError(

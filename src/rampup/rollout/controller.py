@@ -112,8 +112,9 @@ class RolloutController:
     def _record(self, r: Rollout, now: float, verdict: str, decision: Decision,
                 results: list[dict[str, object]]) -> None:
         last = self._last_record.get(r.id)
-        changed = last is None or last[1] != verdict or last[2] != decision.action
-        if changed or decision.action != "wait" or now - last[0] >= RECORD_EVERY_S:
+        due = last is None or last[1] != verdict or last[2] != decision.action or \
+            decision.action != "wait" or now - last[0] >= RECORD_EVERY_S
+        if due:
             self.store.add_rollout_check(r.id, r.step, now, verdict, decision.action,
                                          decision.reason, results)
             self._last_record[r.id] = (now, verdict, decision.action)

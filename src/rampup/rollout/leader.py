@@ -91,4 +91,4 @@ class Leader:
 
 
 def _name_key(name: str) -> int:
-    return sum(ord(c) * 31**i for i, c in enumerate(name)) % 2_147_483_647
+    return int(sum(ord(c) * 31**i for i, c in enumerate(name)) % 2_147_483_647)

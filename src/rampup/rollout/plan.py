@@ -8,7 +8,8 @@ each strategy; a plan file overrides them.
 ['canary 5%', 'canary 25%', 'canary 50%', 'canary 100%']
 >>> p.checks[0]
 'error_rate <= baseline + 0.01'
->>> Plan.model_validate({"steps": [{"shadow": 100}, {"approval": "look at agreement"}]}).steps[1].kind
+>>> steps = [{"shadow": 100}, {"approval": "look at agreement"}]
+>>> Plan.model_validate({"steps": steps}).steps[1].kind
 'approval'
 """
 
@@ -105,7 +106,7 @@ class Plan(BaseModel):
         if step.checks is not None:
             return step.checks
         if step.kind == "shadow":
-            return [c for c in SHADOW_CHECKS]
+            return list(SHADOW_CHECKS)
         return self.checks
 
     def scaled(self, factor: float) -> Plan:

@@ -6,7 +6,7 @@ Plain data; every change is stored as a new row of the deployment history.
 >>> p.primary
 'v1'
 >>> p.weights_bp()
-[('v2', 500), ('v1', 9500)]
+[('v1', 9500), ('v2', 500)]
 >>> sorted(p.versions())
 ['v1', 'v2']
 """
@@ -54,21 +54,21 @@ class DeploymentPolicy:
         return max(self.routes, key=lambda v: (self.routes[v], -list(self.routes).index(v)))
 
     def weights_bp(self) -> list[tuple[str, int]]:
-        """Routes as basis points, non-primary versions first (they own the low buckets).
+        """Routes as basis points, in the order they are listed: the first version owns the
+        lowest buckets, the next one the following range, and so on.
 
-        Keeping canaries on the lowest buckets makes assignment monotone: when a canary's
-        weight grows, every key that was on it stays on it.
+        With a fixed order, assignment is monotone: when a version's weight grows, every
+        key that was on it stays on it. Rollouts list the candidate first, so the canary
+        is exactly ``bucket < weight_bp``. The last route absorbs rounding.
         """
-        primary = self.primary
         out: list[tuple[str, int]] = []
         used = 0
-        for version, w in self.routes.items():
-            if version == primary:
-                continue
+        items = list(self.routes.items())
+        for version, w in items[:-1]:
             bp = round(float(w) * 100)
             out.append((version, bp))
             used += bp
-        out.append((primary, TOTAL_BP - used))
+        out.append((items[-1][0], TOTAL_BP - used))
         return out
 
     def versions(self) -> set[str]:

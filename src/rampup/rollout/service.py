@@ -216,8 +216,8 @@ class Rollouts:
             new = replace(r, state="promoted", promoted_at=now, updated_at=now, reason=reason)
             return self.transition(r, rev, new, actor, reason)
         new = replace(r.started(r.step + 1, now), reason=reason)
-        return self.transition(r, rev, new, actor,
-                               f"{reason}; step {r.step + 2}: {new.plan.steps[new.step].describe()}")
+        nxt = new.plan.steps[new.step].describe()
+        return self.transition(r, rev, new, actor, f"{reason}; step {r.step + 2}: {nxt}")
 
     def fail(self, r: Rollout, rev: int, actor: str, reason: str) -> Rollout:
         now = self.clock()

@@ -84,6 +84,7 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
                 await asyncio.to_thread(controller[0].join, 10.0)
             for t in list(state.shadow_tasks):
                 t.cancel()
+            runtime.close()
             await asyncio.to_thread(writer.stop)
             if owns:
                 st_store.close()

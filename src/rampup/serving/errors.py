@@ -38,12 +38,15 @@ def status_for(exc: e.RampupError) -> int:
 
 
 def error_response(exc: e.RampupError, request_id: str | None = None,
-                   status: int | None = None) -> Response:
+                   status: int | None = None,
+                   extra_headers: dict[str, str] | None = None) -> Response:
     body = exc.to_dict()
     if request_id:
         body["request_id"] = request_id
     code = status or status_for(exc)
     headers = {"x-request-id": request_id} if request_id else None
+    if extra_headers:
+        headers = {**(headers or {}), **extra_headers}
     if code == 401:
         headers = {**(headers or {}), "www-authenticate": "Bearer"}
     return json_response(body, code, headers)

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
+from rampup.analysis.audit import check_deploy_gate
 from rampup.store import Store
 
 
 def deploy_gate(store: Store, model: str, version: str, force: bool, actor: str) -> None:
     """Refuse a version that fails the audit attached to its model (unless forced)."""
-    try:
-        from rampup.analysis.audit import check_deploy_gate
-    except ImportError:  # pragma: no cover - the analysis package is part of rampup
-        return
     check_deploy_gate(store, model, version, force=force, actor=actor)

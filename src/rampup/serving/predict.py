@@ -102,7 +102,8 @@ async def _predict(request: Request, name: str, pinned: str | None) -> Response:
                 PredictionRecord(rid if len(records) == 1 else f"{rid}-{i}", rid, now, name,
                                  version, "answer", rec, None, None, ms, exc.message, key)
                 for i, rec in enumerate(records)])
-        return error_response(exc, rid)
+        return error_response(exc, rid, extra_headers={"x-model-version": version}
+                              if version != "-" else None)
     finally:
         m.in_flight.dec()
     ids = [rid] if len(records) == 1 else [f"{rid}-{i}" for i in range(len(records))]

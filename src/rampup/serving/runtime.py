@@ -13,6 +13,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from rampup.errors import ModelError, NotFoundError
@@ -42,6 +43,7 @@ class LoadedVersion:
         self.output = OutputSpec.from_dict(record.output)
         ignore = [spec.request_key.field] if spec.request_key.field else []
         self.validator = Validator(self.schema, ignore=ignore)
+        self.executor: Executor | None = None  # set by the runtime; None: asyncio's default
         self.ewma_s = 0.0  # smoothed duration of one predict call
         self.calls = 0
         self.batcher: MicroBatcher | None = None
@@ -49,15 +51,18 @@ class LoadedVersion:
             self.batcher = MicroBatcher(self.run, max_batch_size=spec.batching.max_batch_size,
                                         max_wait=spec.batching.max_wait_ms / 1000.0)
 
-    async def run(self, batch: FeatureBatch) -> PredictionBatch:
-        """Call the model: inline when it is known to be fast, else on a worker thread."""
-        if self.calls >= 3 and self.ewma_s < INLINE_BUDGET_S:
+    async def run(self, batch: FeatureBatch,
+                  executor: Executor | None = None) -> PredictionBatch:
+        """Call the model: inline when it is known to be fast, else on a worker thread
+        (``executor``: shadow calls get their own pool so a hung mirror cannot starve
+        the primary)."""
+        if executor is None and self.calls >= 3 and self.ewma_s < INLINE_BUDGET_S:
             t0 = time.perf_counter()
             out = self.predictor.predict(batch)
         else:
             t0 = time.perf_counter()
-            out = await asyncio.get_running_loop().run_in_executor(None, self.predictor.predict,
-                                                                   batch)
+            out = await asyncio.get_running_loop().run_in_executor(
+                executor or self.executor, self.predictor.predict, batch)
         dt = time.perf_counter() - t0
         self.ewma_s = dt if self.calls == 0 else 0.9 * self.ewma_s + 0.1 * dt
         self.calls += 1
@@ -99,6 +104,10 @@ class Runtime:
         self.models: dict[str, ServedModel] = {}
         self._pinned: dict[tuple[str, str], LoadedVersion] = {}
         self.load_errors: dict[str, str] = {}
+        # Model calls and shadow calls run on separate pools, apart from the store's
+        # threads (asyncio.to_thread), so a slow or hung model cannot block the others.
+        self.model_executor = ThreadPoolExecutor(8, thread_name_prefix="rampup-model")
+        self.shadow_executor = ThreadPoolExecutor(4, thread_name_prefix="rampup-shadow")
         self.last_refresh = 0.0
 
     def spec(self, model: str) -> ModelSpec:
@@ -151,12 +160,20 @@ class Runtime:
 
     def _load_version(self, model: str, version: str, spec: ModelSpec) -> LoadedVersion:
         if version == HUMAN:
-            return LoadedVersion(human_record(model), HumanPredictor(), spec)
+            lv = LoadedVersion(human_record(model), HumanPredictor(), spec)
+            lv.executor = self.model_executor
+            return lv
         record = self.store.get_version(model, version)
         if record is None:
             raise NotFoundError(f"version {model}@{version} is not registered",
                                 fix="register it before deploying it")
-        return LoadedVersion(record, self._load(record), spec)
+        lv = LoadedVersion(record, self._load(record), spec)
+        lv.executor = self.model_executor
+        return lv
+
+    def close(self) -> None:
+        self.model_executor.shutdown(wait=False, cancel_futures=True)
+        self.shadow_executor.shutdown(wait=False, cancel_futures=True)
 
     def pinned(self, model: str, version: str) -> LoadedVersion:
         """A specific version (for /versions/{v}/predict), loaded on first use."""

@@ -19,9 +19,6 @@ from rampup.serving.state import AppState
 
 log = logging.getLogger("rampup.serving")
 
-MAX_IN_FLIGHT = 64
-TIMEOUT_S = 5.0
-
 
 def schedule(st: AppState, model: str, versions: list[str], records: list[Any],
              ids: list[str], request_id: str, key: str | None) -> None:
@@ -32,7 +29,7 @@ def schedule(st: AppState, model: str, versions: list[str], records: list[Any],
         lv = served.versions.get(version)
         if lv is None:
             continue
-        if len(st.shadow_tasks) >= MAX_IN_FLIGHT:
+        if len(st.shadow_tasks) >= st.settings.shadow_max_in_flight:
             st.metrics.shadow.labels(model, version, "dropped").inc()
             continue
         task = asyncio.create_task(_mirror(st, model, lv, records, ids, request_id, key))
@@ -47,13 +44,14 @@ async def _mirror(st: AppState, model: str, lv: LoadedVersion, records: list[Any
     confidence: list[float | None] | None = None
     error: str | None = None
     outcome = "ok"
+    timeout = st.settings.shadow_timeout
     try:
         batch = lv.validator.validate(records)
-        out = await asyncio.wait_for(lv.run(batch), TIMEOUT_S)
+        out = await asyncio.wait_for(lv.run(batch, st.runtime.shadow_executor), timeout)
         outputs = [out.record(i) for i in range(len(out))]
         confidence = out.confidence
     except TimeoutError:
-        error, outcome = f"shadow call timed out after {TIMEOUT_S:g} s", "timeout"
+        error, outcome = f"shadow call timed out after {timeout:g} s", "timeout"
     except RampupError as exc:
         error, outcome = exc.message, "error"
     except Exception as exc:

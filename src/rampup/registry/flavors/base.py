@@ -92,6 +92,11 @@ class Flavor(ABC):
     def locate(self, uri: str, artifacts: ArtifactStore) -> Location:
         return artifacts.path(uri)
 
+    def same_artifact(self, uri: str, source: Source) -> bool:
+        """Whether a stored version (its ``uri``) with the same hash is this ``source``.
+        A file is its content; flavors whose spec names more (an object in a file) refine."""
+        return True
+
     def stored_path(self, uri: str, artifacts: ArtifactStore) -> Path | None:
         """The copy in the artifact store whose hash is the version's (``None``: no copy)."""
         return artifacts.path(uri)

@@ -216,6 +216,10 @@ class PythonFlavor(Flavor):
             raise NotFoundError(f"Python file {target} does not exist",
                                 fix="check the path before ':' in path/to/file.py:Name")
 
+    def same_artifact(self, uri: str, source: Source) -> bool:
+        """Two objects of one file are different models."""
+        return uri.rsplit(":", 1)[-1] == _spec(source)[1]
+
     def fingerprint(self, source: Source) -> str:
         target, _, is_file = _spec(source)
         return hash_path(Path(target) if is_file else _module_file(target))
