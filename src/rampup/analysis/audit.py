@@ -62,6 +62,7 @@ from rampup.analysis.confusion import METRICS
 from rampup.analysis.errors import errors_of
 from rampup.analysis.groupings import Grouping, by_expressions, by_values
 from rampup.analysis.regression import REGRESSION_METRICS
+from rampup.analysis.report import Report
 from rampup.analysis.slices import SCORE_METRICS, SliceRow, slice_metrics
 from rampup.errors import ForbiddenError, ValidationError
 from rampup.store import Store
@@ -389,6 +390,22 @@ def run_audit(spec: AuditSpec, data: pd.DataFrame, y_true: Any, y_pred: Any, *,
 
 def _num(x: float) -> float | None:
     return None if x is None or np.isnan(x) else float(x)
+
+
+def audit_report(result: AuditResult, *, meta: dict[str, Any] | None = None) -> Report:
+    """The result as a :class:`~rampup.analysis.report.Report` (``data``: ``to_dict()``)."""
+    verdict = "PASSED" if result.passed else "FAILED"
+    report = Report(f"Audit {result.name!r}: {verdict}", meta=dict(meta or {}),
+                    data={"audit": result.to_dict()})
+    status = {True: "pass", False: "FAIL", None: "skipped"}
+    report.section("Checks").table(
+        ["check", "result", "value", "threshold", "n", "detail"],
+        [[c.name, status[c.passed], c.value, f"{c.op} {c.threshold:g}", c.n, c.detail]
+         for c in result.checks])
+    if result.failed:
+        report.warnings.append(f"{len(result.failed)} check(s) failed: "
+                               + ", ".join(result.failed))
+    return report
 
 
 # -- attaching to a model and the deployment gate ------------------------------------------

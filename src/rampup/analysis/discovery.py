@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from rampup.analysis.report import Report
 from rampup.errors import ValidationError
 
 Arr = np.ndarray[Any, Any]
@@ -243,3 +244,19 @@ def discover_slices(frame: pd.DataFrame, errors: Arr, *, features: Sequence[str]
         masks[f.name] = np.asarray(a[:, key].all(axis=1), dtype=bool)
     findings.sort(key=lambda f: (-f.excess_errors, f.p_value, f.name))
     return Discovery(n, total, rate, len(keys), alpha, findings, masks)
+
+
+def add_discovery_section(report: Report, d: Discovery) -> None:
+    """Append the discovered slices to ``report`` (and their data to ``report.data``)."""
+    section = report.section("Slices where the model is significantly worse")
+    section.text(f"{d.tested} candidate slices tested (one or two feature values, numeric "
+                 f"features in quantile bins); Benjamini-Hochberg false discovery rate "
+                 f"{d.alpha:g}; overall error rate {100 * d.error_rate:.2f}%.")
+    if not d.findings:
+        section.text("No slice is significantly worse than overall.")
+    else:
+        section.table(["slice", "n", "errors", "error rate %", "lift", "excess errors",
+                       "q-value"],
+                      [[f.name, f.n, f.errors, 100 * f.error_rate, f.lift, f.excess_errors,
+                        f.q_value] for f in d.findings])
+    report.data["discovery"] = d.to_dict()

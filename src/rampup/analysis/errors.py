@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from rampup.analysis.report import Report
 from rampup.errors import ValidationError
 
 Arr = np.ndarray[Any, Any]
@@ -279,3 +280,30 @@ def analyse_errors(errors: Arr, tags: Tags, *, baseline_errors: Arr | None = Non
 
 def _finite(x: float | None) -> float | None:
     return None if x is None or not np.isfinite(x) else float(x)
+
+
+def _pct(x: float | None) -> float | None:
+    return None if x is None or not np.isfinite(x) else 100 * x
+
+
+def error_report(a: ErrorAnalysis, *, title: str = "Error analysis by tag",
+                 meta: Mapping[str, Any] | None = None) -> Report:
+    """The table as a :class:`~rampup.analysis.report.Report` (percentages, and points
+    of overall error rate for gap and potential); ``report.data`` holds ``to_dict()``."""
+    report = Report(title, meta=dict(meta or {}), data={"error_analysis": a.to_dict()})
+    overall = report.section("Overall").items([
+        ("examples", a.n), ("errors", a.errors), ("error rate %", _pct(a.error_rate))])
+    if a.baseline_name is not None or a.baseline_error_rate is not None:
+        overall.items([("baseline", a.baseline_name or "given"),
+                       ("baseline error rate %", _pct(a.baseline_error_rate))])
+    rows = [[r.tag, r.n, _pct(r.data_share), _pct(r.error_share), _pct(r.error_rate),
+             _pct(r.baseline_error_rate), _pct(r.gap), _pct(r.potential), r.action]
+            for r in a.rows]
+    report.section("Tags, most to gain first").table(
+        ["tag", "n", "data %", "errors %", "error rate %", "baseline %", "gap (pts)",
+         "potential (pts)", "action"], rows,
+        note="potential = max(gap, 0) x share of data: how many points the overall error "
+             "rate drops if the model reaches the baseline on the tag")
+    if not a.rows:
+        report.warnings.append("no tags given: pass tag columns or a tag file")
+    return report

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rampup.analysis.report import Report
 from rampup.errors import ValidationError
 
 Arr = np.ndarray[Any, Any]
@@ -419,6 +420,41 @@ def label_report(r: Ratings, *, reference: Mapping[Any, Any] | None = None,
         confusion=annotator_confusion(c).tolist(),
         uncertain_share=uncertain_share(r, uncertain),
         disputed=disputed_items(r, top), human=human_level(r, reference=reference, tags=tags))
+
+
+def labels_document(rep: LabelReport, *, meta: dict[str, Any] | None = None) -> Report:
+    """The label report as a :class:`~rampup.analysis.report.Report`."""
+    doc = Report("Label consistency", meta=dict(meta or {}), data={"labels": rep.to_dict()})
+    doc.section("Agreement").items([
+        ("items", rep.n_items), ("ratings", rep.n_ratings),
+        ("annotators", ", ".join(rep.annotators)), ("percent agreement", rep.percent_agreement),
+        ("Fleiss' kappa", rep.fleiss_kappa), ("Krippendorff's alpha (nominal)",
+                                              rep.krippendorff_alpha),
+        *([("Cohen's kappa", rep.cohen_kappa)] if rep.cohen_kappa is not None else []),
+        ("uncertain/unintelligible share", rep.uncertain_share)])
+    doc.section("Per category").table(
+        ["category", "Fleiss' kappa", "specific agreement"],
+        [[c, rep.category_kappa[c], rep.specific_agreement[c]] for c in rep.categories])
+    doc.section("Confusion between annotators").table(
+        ["", *rep.categories], [[c, *row] for c, row in zip(rep.categories, rep.confusion,
+                                                             strict=True)],
+        note="pairs of annotators on the same item: one said the row, the other the column")
+    if len(rep.pairwise) > 1:
+        doc.section("Pairs of annotators").table(
+            ["annotator", "annotator", "Cohen's kappa", "shared items"],
+            [[a, b, k, n] for (a, b), (k, n) in rep.pairwise.items()])
+    doc.section("Most disputed items").table(
+        ["item", "ratings", "agreement", "labels"],
+        [[_plain(d.item), d.n_ratings, d.agreement,
+          ", ".join(f"{k}: {v}" for k, v in d.labels.items())] for d in rep.disputed])
+    human = doc.section("Human-level performance").items(
+        [("accuracy", rep.human.accuracy), ("ratings with a reference", rep.human.n)])
+    human.table(["annotator", "accuracy", "n"],
+                [[a, acc, n] for a, (acc, n) in rep.human.per_annotator.items()])
+    if rep.human.per_tag:
+        human.table(["tag", "accuracy", "n"],
+                    [[t, acc, n] for t, (acc, n) in rep.human.per_tag.items()])
+    return doc
 
 
 def _num(x: float) -> float | None:

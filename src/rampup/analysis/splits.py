@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rampup.analysis.report import Report
 from rampup.errors import ValidationError
 
 Arr = np.ndarray[Any, Any]
@@ -197,3 +198,23 @@ def split_report(split: Split, columns: Mapping[str, Any], *,
                 fraction_to={s: float(c / total) if total else 0.0
                              for s, c in zip(split.names, row, strict=True)}))
     return report
+
+
+def split_document(report: SplitReport, *, meta: dict[str, Any] | None = None) -> Report:
+    """The split report as a :class:`~rampup.analysis.report.Report`."""
+    doc = Report("Train/dev/test split", meta=dict(meta or {}), data={"split": report.to_dict()})
+    names = list(report.sizes)
+    total = sum(report.sizes.values()) or 1
+    sizes = doc.section("Sizes").table(
+        ["split", "rows", "share %", "asked %"],
+        [[s, report.sizes[s], 100 * report.sizes[s] / total, 100 * report.ratios[s]]
+         for s in names])
+    if report.groups is not None:
+        sizes.text(f"{report.groups} groups, each in exactly one split.")
+    doc.section("Each slice's share of each split").table(
+        ["column", "value", "n", "all %", *(f"{s} %" for s in names)],
+        [[r.column, r.value, r.n, 100 * r.share, *(100 * r.share_in[s] for s in names)]
+         for r in report.rows],
+        note=f"largest difference from a slice's overall share: "
+             f"{100 * report.max_deviation():.2f} points")
+    return doc
