@@ -11,8 +11,9 @@ from rampup.cli import (
     log_cmds,
     quality_cmds,
     registry_cmds,
+    rollout_cmds,
     serve_cmds,
 )
 
-ALL: list[ModuleType] = [serve_cmds, registry_cmds, batch_cmds, log_cmds, analysis_cmds,
-                         quality_cmds, demo_cmds]
+ALL: list[ModuleType] = [serve_cmds, registry_cmds, rollout_cmds, batch_cmds, log_cmds,
+                         analysis_cmds, quality_cmds, demo_cmds]
