@@ -97,6 +97,23 @@ def render(console: Console, runs: Sequence[dict[str, Any]],
         if any(r["config"] == key for r in runs):
             console.print(f"  {key}: {text}")
 
+    if writers:
+        _render_writers(console, runs, writers)
+
+    c = Table(title="Targets (foundation issue)", title_justify="left")
+    for col in ("target", "measured", "goal", "verdict"):
+        c.add_column(col, justify="left" if col == "target" else "right")
+    for chk in checks:
+        unit = chk["unit"]
+        measured = f"{chk['measured']:.2f}{unit}" if unit else f"{chk['measured']:.2f}x"
+        goal = f"{chk['op']} {chk['goal']:g}{unit}" if unit else f"{chk['op']} {chk['goal']:g}x"
+        verdict = "[green]PASS[/]" if chk["passed"] else "[red]FAIL[/]"
+        c.add_row(chk["name"], measured, goal, verdict)
+    console.print(c)
+
+
+def _render_writers(console: Console, runs: Sequence[dict[str, Any]],
+                    writers: Sequence[dict[str, Any]]) -> None:
     w = Table(title="Prediction-log writer: LogWriter + Store, 16-feature records",
               title_justify="left")
     for col in ("backend", "rows", "seconds", "rows/s", "x serving rate", "dropped/failed"):
@@ -110,14 +127,3 @@ def render(console: Console, runs: Sequence[dict[str, Any]],
         w.add_row(row["backend"], f"{row['rows']:,}", f"{row['seconds']:.2f}",
                   f"{row['rows_per_s']:,.0f}", factor, f"{row['dropped']}/{row['failed']}")
     console.print(w)
-
-    c = Table(title="Targets (foundation issue)", title_justify="left")
-    for col in ("target", "measured", "goal", "verdict"):
-        c.add_column(col, justify="left" if col == "target" else "right")
-    for chk in checks:
-        unit = chk["unit"]
-        measured = f"{chk['measured']:.2f}{unit}" if unit else f"{chk['measured']:.2f}x"
-        goal = f"{chk['op']} {chk['goal']:g}{unit}" if unit else f"{chk['op']} {chk['goal']:g}x"
-        verdict = "[green]PASS[/]" if chk["passed"] else "[red]FAIL[/]"
-        c.add_row(chk["name"], measured, goal, verdict)
-    console.print(c)

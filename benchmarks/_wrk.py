@@ -56,8 +56,8 @@ def wrk_path() -> str | None:
 
 def wrk_version(wrk: str) -> str:
     out = subprocess.run([wrk, "--version"], capture_output=True, text=True, check=False)
-    return (out.stdout or out.stderr).splitlines()[0].strip() if (out.stdout or out.stderr) \
-        else "unknown"
+    lines = (out.stdout or out.stderr).splitlines()
+    return lines[0].split(" Copyright")[0].strip() if lines else "unknown"
 
 
 def lua_script(bodies: Sequence[dict[str, Any]]) -> str:

@@ -136,3 +136,25 @@ def test_quick_end_to_end_run(tmp_path: Path) -> None:
     assert all(r["errors"] == 0 and r["req_per_s"] > 0 for r in result["runs"])
     assert all(n > 0 for n in result["logged_rows"].values())
     assert "Targets" in out.stdout
+
+
+def test_report_renders_tables_and_verdicts() -> None:
+    import io
+
+    from rich.console import Console
+
+    run = report.run
+    runs = [run("a", 1, 1000, 1.0, 2.0), run("b", 1, 900, 1.2, 2.5),
+            run("a", 16, 1000, 14.0, 20.0), run("b", 16, 850, 17.0, 25.0),
+            run("c", 16, 1300, 11.0, 16.0)]
+    writers = [{"backend": "sqlite", "rows": 1000, "seconds": 0.1, "rows_per_s": 10_000.0,
+                "dropped": 0, "failed": 0},
+               {"backend": "postgresql", "skipped": "unreachable"}]
+    buf = io.StringIO()
+    report.render(Console(file=buf, width=140), runs, writers, report.targets(runs, writers))
+    text = buf.getvalue()
+    assert "b rampup" in text
+    assert "0.90x" in text  # b/a at 1 connection
+    assert "skipped: unreachable" in text
+    assert text.count("PASS") == 4
+    assert text.count("FAIL") == 1  # c/a = 1.3 at 16 connections
