@@ -97,7 +97,9 @@ def test_min_support_excludes_small_slices() -> None:
 def test_candidates_bins_values_and_missing() -> None:
     df = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, np.nan],
                        "flag": [True, False] * 4, "city": ["a", "a", "b", None] * 2})
-    conds, a = candidate_conditions(df, ["x", "flag", "city"], n_bins=2)
+    cand = candidate_conditions(df, ["x", "flag", "city"], n_bins=2)
+    conds = cand.conditions
+    a = np.column_stack([cand.mask(j) for j in range(len(conds))])
     names = [str(c) for c in conds]
     assert names == ["x<=4", "x>4", "x missing", "flag=True", "flag=False", "city=a",
                      "city=b", "city missing"]

@@ -2,9 +2,10 @@
 
 Candidate slices are the values of each feature (numeric features cut into quantile
 bins; a missing value is a slice of its own) and every pair of them from two different
-features. All counts come from one indicator matrix ``A`` (examples x candidates):
-support is ``A.sum(0)``, errors ``e @ A``, and for pairs ``A.T @ A`` and
-``A[e].T @ A[e]`` — two matrix products, no loop over slices.
+features. Each feature is coded once (one condition index per row), so the counts of
+every slice are ``np.bincount`` of those codes (weighted by the error flags for the
+errors), and those of every pair one ``bincount`` of combined codes per pair of
+features: no loop over rows or slices, memory linear in the rows.
 
 Each candidate with at least ``min_support`` examples is tested one-sided against the
 rest of the data with Fisher's exact test (the hypergeometric tail: given the total
@@ -135,50 +136,93 @@ class Discovery:
                 "findings": [f.to_dict() for f in self.findings]}
 
 
+@dataclass(frozen=True)
+class Candidates:
+    """Single-feature conditions; ``codes[i, f]`` is the index (into ``conditions``) of
+    the condition row ``i`` meets on feature ``f``, or -1 (a value outside the
+    ``max_values`` most frequent)."""
+
+    conditions: list[Condition]
+    codes: Arr
+    feature_of: Arr  # per condition: its feature's column in ``codes``
+
+    def mask(self, j: int) -> Arr:
+        out: Arr = self.codes[:, self.feature_of[j]] == j
+        return out
+
+
 def candidate_conditions(frame: pd.DataFrame, features: Sequence[str], *, n_bins: int = 4,
-                         max_values: int = 20) -> tuple[list[Condition], Arr]:
-    """Single-feature conditions and their n x m indicator matrix.
+                         max_values: int = 20) -> Candidates:
+    """Single-feature conditions: each feature is a partition of the rows.
 
     Numeric features with more than ``n_bins`` distinct values are cut at their
     quantiles; others give one condition per value (the ``max_values`` most frequent).
+    A missing value is a condition of its own.
     """
     conds: list[Condition] = []
-    cols: list[Arr] = []
-    for name in features:
+    codes = np.full((len(frame), len(features)), -1, dtype=np.int64)
+    feature_of: list[int] = []
+    for f, name in enumerate(features):
         if name not in frame.columns:
             raise ValidationError(f"feature {name!r} is not in the data",
                                   fix=f"use one of: {', '.join(map(str, frame.columns))}")
         s = frame[name]
         missing = s.isna().to_numpy()
+        base = len(conds)
         numeric = (pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
                    and s.nunique() > n_bins)
         if numeric:
             x = s.to_numpy(dtype=np.float64, na_value=np.nan)
             edges = np.unique(np.quantile(x[~missing], np.linspace(0, 1, n_bins + 1)))
             inner = edges[1:-1]
-            bins = np.searchsorted(inner, x, side="left")
-            for b in range(len(inner) + 1):
-                conds.append(Condition(name, low=float(inner[b - 1]) if b else None,
-                                       high=float(inner[b]) if b < len(inner) else None,
-                                       numeric=True))
-                cols.append((bins == b) & ~missing)
+            conds += [Condition(name, low=float(inner[b - 1]) if b else None,
+                                high=float(inner[b]) if b < len(inner) else None, numeric=True)
+                      for b in range(len(inner) + 1)]
+            codes[:, f] = base + np.searchsorted(inner, x, side="left")
         else:
-            codes, uniques = pd.factorize(s)
-            freq = np.bincount(codes[codes >= 0], minlength=len(uniques))
-            for j in np.argsort(-freq, kind="stable")[:max_values]:
-                conds.append(Condition(name, value=uniques[j]))
-                cols.append(codes == j)
+            value_codes, uniques = pd.factorize(s)
+            freq = np.bincount(value_codes[value_codes >= 0], minlength=len(uniques))
+            top = np.argsort(-freq, kind="stable")[:max_values]
+            lut = np.full(len(uniques) + 1, -1, dtype=np.int64)  # last: NaN's -1 code
+            lut[top] = base + np.arange(len(top))
+            conds += [Condition(name, value=uniques[j]) for j in top]
+            codes[:, f] = lut[value_codes]
         if missing.any():
+            codes[missing, f] = len(conds)
             conds.append(Condition(name, missing=True))
-            cols.append(missing)
-    a = np.column_stack(cols) if cols else np.zeros((len(frame), 0), dtype=bool)
-    return conds, a
+        feature_of += [f] * (len(conds) - base)
+    return Candidates(conds, codes, np.array(feature_of, dtype=np.int64))
 
 
 def _sf(k: Arr, population: Arr | int, successes: Arr | int, draws: Arr) -> Arr:
     """P(X >= k) for X hypergeometric: Fisher's exact test, one-sided (more errors)."""
     out: Arr = stats.hypergeom.sf(k - 1, population, successes, draws)
     return np.clip(out, 0.0, 1.0)
+
+
+def _pair_counts(cand: Candidates, e: Arr, min_support: int,
+                 ) -> tuple[list[tuple[int, int]], Arr, Arr]:
+    """Every pair of conditions on two different features with enough support: one
+    ``bincount`` per pair of features."""
+    m = len(cand.conditions)
+    keys: list[tuple[int, int]] = []
+    sup: list[Arr] = []
+    err: list[Arr] = []
+    n_feat = cand.codes.shape[1]
+    for f in range(n_feat):
+        for g in range(f + 1, n_feat):
+            a, b = cand.codes[:, f], cand.codes[:, g]
+            ok = (a >= 0) & (b >= 0)
+            cell = a[ok] * m + b[ok]
+            s_ = np.bincount(cell, minlength=m * m)
+            found = np.flatnonzero(s_ >= min_support)
+            if len(found):
+                keys += [(int(c // m), int(c % m)) for c in found]
+                sup.append(s_[found])
+                err.append(np.bincount(cell, weights=e[ok], minlength=m * m)[found])
+    if not keys:
+        return keys, np.zeros(0), np.zeros(0)
+    return keys, np.concatenate(sup).astype(np.float64), np.concatenate(err)
 
 
 def discover_slices(frame: pd.DataFrame, errors: Arr, *, features: Sequence[str] | None = None,
@@ -194,29 +238,25 @@ def discover_slices(frame: pd.DataFrame, errors: Arr, *, features: Sequence[str]
         raise ValidationError(f"alpha = {alpha} must be between 0 and 1",
                               fix="use e.g. 0.05")
     feats = list(frame.columns) if features is None else list(features)
-    conds, a = candidate_conditions(frame, feats, n_bins=n_bins, max_values=max_values)
+    cand = candidate_conditions(frame, feats, n_bins=n_bins, max_values=max_values)
+    conds, m = cand.conditions, len(cand.conditions)
     total = int(e.sum())
     rate = total / n if n else 0.0
-    af = a.astype(np.float64)
-    support = af.sum(axis=0)
-    errs = e.astype(np.float64) @ af
+    support = np.zeros(m)
+    errs = np.zeros(m)
+    for f in range(len(feats)):
+        c = cand.codes[:, f]
+        ok = c >= 0
+        support += np.bincount(c[ok], minlength=m)
+        errs += np.bincount(c[ok], weights=e[ok], minlength=m)
     single = np.flatnonzero(support >= min_support)
-    feature_of = np.array([feats.index(c.feature) for c in conds], dtype=np.int64)
-
     keys: list[tuple[int, ...]] = [(int(i),) for i in single]
-    sup = list(support[single])
-    err = list(errs[single])
-    if pairs and len(conds) > 1:
-        co = af.T @ af
-        ae = af[e]
-        co_err = ae.T @ ae
-        ii, jj = np.triu_indices(len(conds), k=1)
-        ok = (feature_of[ii] != feature_of[jj]) & (co[ii, jj] >= min_support)
-        ii, jj = ii[ok], jj[ok]
-        keys += [(int(i), int(j)) for i, j in zip(ii, jj, strict=True)]
-        sup += list(co[ii, jj])
-        err += list(co_err[ii, jj])
-    sup_a, err_a = np.asarray(sup), np.asarray(err)
+    sup_a, err_a = support[single], errs[single]
+    if pairs:
+        pair_keys, pair_sup, pair_err = _pair_counts(cand, e.astype(np.float64), min_support)
+        keys += pair_keys
+        sup_a = np.concatenate([sup_a, pair_sup])
+        err_a = np.concatenate([err_a, pair_err])
     if len(keys) == 0 or total == 0:
         return Discovery(n, total, rate, len(keys), alpha, [])
     p = _sf(err_a, n, total, sup_a)
@@ -231,17 +271,20 @@ def discover_slices(frame: pd.DataFrame, errors: Arr, *, features: Sequence[str]
         within = _sf(k, support[pair_idx].astype(np.int64), errs[pair_idx].astype(np.int64), s_)
         q_within = stats.false_discovery_control(within.max(axis=1), method="bh")
         hit[n_single:] &= q_within <= alpha
-    keep = np.flatnonzero(hit)
     findings: list[Finding] = []
     masks: dict[str, Arr] = {}
-    for h in keep:
+    for h in np.flatnonzero(hit):
         key = keys[h]
-        f = Finding(conditions=tuple(conds[i] for i in key), n=int(sup_a[h]),
-                    errors=int(err_a[h]), error_rate=float(err_a[h] / sup_a[h]),
-                    lift=float(err_a[h] / sup_a[h] / rate), excess_errors=float(
-                        err_a[h] - sup_a[h] * rate), p_value=float(p[h]), q_value=float(q[h]))
-        findings.append(f)
-        masks[f.name] = np.asarray(a[:, key].all(axis=1), dtype=bool)
+        found = Finding(conditions=tuple(conds[i] for i in key), n=int(sup_a[h]),
+                        errors=int(err_a[h]), error_rate=float(err_a[h] / sup_a[h]),
+                        lift=float(err_a[h] / sup_a[h] / rate),
+                        excess_errors=float(err_a[h] - sup_a[h] * rate),
+                        p_value=float(p[h]), q_value=float(q[h]))
+        findings.append(found)
+        mask = cand.mask(key[0])
+        for j in key[1:]:
+            mask = mask & cand.mask(j)
+        masks[found.name] = mask
     findings.sort(key=lambda f: (-f.excess_errors, f.p_value, f.name))
     return Discovery(n, total, rate, len(keys), alpha, findings, masks)
 
