@@ -11,6 +11,7 @@ import time
 import pytest
 
 from rampup.errors import ConflictError, ValidationError
+from rampup.rollout.machine import Rollout
 from rampup.rollout.plan import Plan, Step
 from tests.rollout.conftest import AUTH, Harness
 
@@ -19,6 +20,21 @@ def plan(*weights: float, checks: list[str], kind: str = "canary") -> Plan:
     return Plan(strategy="canary", checks=checks,
                 steps=[Step(kind=kind, weight=w, min_duration_s=0, min_requests=50)  # type: ignore[arg-type]
                        for w in weights])
+
+
+async def until_decided(harness: Harness, n: int, *, seed: int, label: bool = True,
+                        bursts: int = 4) -> Rollout | None:
+    """Traffic and a controller pass, repeated while the judge still waits for evidence
+    (a loaded CI machine makes latencies noisy; the controller would keep collecting)."""
+    r = None
+    for i in range(bursts):
+        await harness.refresh()
+        await harness.traffic(n, seed=seed * 100 + i, label=label)
+        await harness.tick()
+        r = harness.rollouts.status("m").rollout
+        if r is not None and r.state != "canary":
+            break
+    return r
 
 
 def versions(responses: list) -> list[str]:  # type: ignore[type-arg]
@@ -54,10 +70,7 @@ async def test_slow_candidate_is_rolled_back(harness: Harness) -> None:
     harness.register("v2", "Slow")
     harness.rollouts.deploy("m", "v2", plan=plan(50, 100, checks=[
         "latency_p99 <= 1.2 * baseline"]))
-    await harness.refresh()
-    await harness.traffic(300, seed=3, label=False)
-    await harness.tick()
-    r = harness.rollouts.status("m").rollout
+    r = await until_decided(harness, 300, seed=3, label=False)
     assert r is not None
     assert r.state == "rolled_back", r.reason
     assert "latency_p99" in r.reason
@@ -67,10 +80,7 @@ async def test_inaccurate_candidate_is_rolled_back(harness: Harness) -> None:
     harness.register("v2", "Inaccurate")
     harness.rollouts.deploy("m", "v2", plan=plan(50, 100, checks=[
         "accuracy >= baseline - 0.02"]))
-    await harness.refresh()
-    await harness.traffic(400, seed=4)
-    await harness.tick()
-    r = harness.rollouts.status("m").rollout
+    r = await until_decided(harness, 400, seed=4)
     assert r is not None
     assert r.state == "rolled_back", r.reason
     assert "accuracy" in r.reason

@@ -33,7 +33,7 @@ class ActionBody(BaseModel):
 
 
 def _service(st: AppState) -> Rollouts:
-    from rampup.serving.gates import deploy_gate
+    from rampup.rollout.gates import deploy_gate
 
     return Rollouts(st.store, gate=deploy_gate)
 

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from rampup.errors import NotFoundError, ValidationError
 from rampup.predlog.feedback import FeedbackItem, to_records
+from rampup.rollout.gates import deploy_gate
 from rampup.rollout.policy import DeploymentPolicy
 from rampup.serving.auth import require_admin, require_predict
 from rampup.serving.human import HUMAN
@@ -143,6 +144,7 @@ class DeploymentBody(BaseModel):
                                       description="version -> percent of requests shadowed")
     standby: str | None = None
     reason: str = ""
+    force: bool = Field(default=False, description="deploy even if the audit gate fails")
 
 
 def _actor(request: Request) -> str:
@@ -155,10 +157,14 @@ async def set_deployment(request: Request, name: str, body: DeploymentBody) -> R
     st = app_state(request)
     require_admin(request, st.settings.admin_token)
     policy = DeploymentPolicy(routes=body.routes, mirrors=body.mirrors, standby=body.standby)
+    current = await asyncio.to_thread(st.store.current_deployment, name)
+    serving_now = set(DeploymentPolicy.from_dict(current.policy).routes) if current else set()
     for v in policy.versions() - {HUMAN}:
         if await asyncio.to_thread(st.store.get_version, name, v) is None:
             raise NotFoundError(f"version {name}@{v} is not registered",
                                 fix="register it first (rampup register)", field=v)
+        if v in policy.routes and v not in serving_now:
+            await asyncio.to_thread(deploy_gate, st.store, name, v, body.force, _actor(request))
     dep = await asyncio.to_thread(st.store.append_deployment, name, policy.to_dict(),
                                   _actor(request), body.reason)
     await asyncio.to_thread(st.store.add_event, _actor(request), "deploy", model=name,
