@@ -134,11 +134,22 @@ class SklearnPredictor:
         names = getattr(model, "feature_names_in_", None)
         self._frame_columns = [str(n) for n in names] if names is not None else None
         self._numeric = all(f.dtype != "str" for f in schema.features)
+        # All-float inputs become one float block (much cheaper than a column-wise frame).
+        self._float_block = all(f.dtype == "float" for f in schema.features)
         self._proba = output.has_probabilities and hasattr(model, "predict_proba")
+        self._argmax = self._proba and _predict_is_argmax(model)
+        classes = getattr(model, "classes_", None)
+        self._classes = np.asarray(classes) if classes is not None else None
 
     def _inputs(self, batch: FeatureBatch) -> Any:
-        if self._frame_columns is not None:
-            return batch.to_frame()[self._frame_columns]
+        cols = self._frame_columns
+        if cols is not None:
+            if self._float_block and set(cols) <= set(batch.columns):
+                import pandas as pd
+
+                return pd.DataFrame(batch.to_numpy(cols), columns=cols)
+            frame = batch.to_frame()
+            return frame if list(frame.columns) == cols else frame[cols]
         names = self.input_schema.names
         return batch.to_numpy(names, np.float64 if self._numeric else object)
 
@@ -146,9 +157,31 @@ class SklearnPredictor:
         x = self._inputs(batch)
         if self._proba:
             proba = np.asarray(self.model.predict_proba(x))
-            preds = self.model.predict(x)
+            if self._argmax and self._classes is not None:
+                # One model call: for these estimators predict() is exactly this argmax.
+                preds = self._classes[np.argmax(proba, axis=1)]
+            else:
+                preds = self.model.predict(x)
             return class_batch(preds, proba, self.output.classes)
         return PredictionBatch(as_records(self.model.predict(x), batch.n))
+
+
+# Final estimators whose predict() is classes_[argmax(predict_proba())], ties included.
+# (Not SVC(probability=True): its probabilities come from a separate Platt fit.)
+_ARGMAX_ESTIMATORS = frozenset({
+    "LogisticRegression", "LogisticRegressionCV", "SGDClassifier", "DecisionTreeClassifier",
+    "RandomForestClassifier", "ExtraTreesClassifier", "ExtraTreeClassifier",
+    "GradientBoostingClassifier", "HistGradientBoostingClassifier", "KNeighborsClassifier",
+    "GaussianNB", "MultinomialNB", "BernoulliNB", "ComplementNB", "CategoricalNB",
+    "MLPClassifier", "LinearDiscriminantAnalysis", "QuadraticDiscriminantAnalysis",
+})
+
+
+def _predict_is_argmax(model: Any) -> bool:
+    final = model
+    while hasattr(final, "steps"):  # Pipeline (possibly nested)
+        final = final.steps[-1][1]
+    return type(final).__name__ in _ARGMAX_ESTIMATORS
 
 
 class SklearnFlavor(Flavor):
