@@ -228,7 +228,13 @@ def audit_cmd(
 ) -> None:
     """Run an audit (overall and per-slice minimums, fairness gaps, must-get-right sets).
 
-    Exits with code 1 when a check fails, so CI can stop on it.
+    Exits with code 1 when a check fails, so CI can stop on it. An audit file (YAML):
+
+    {name: release, min_support: 30, checks: [{type: overall, metric: accuracy, min: 0.9},
+    {type: slice, metric: recall, by: region, min: 0.8}, {type: slice, metric: mae,
+    where: "age >= 65", max: 3}, {type: max_gap, metric: selection_rate, attribute: gender,
+    max_gap: 0.05}, {type: must_get_right, where: "kind == 'navigational'"},
+    {type: must_get_right, ids: [17, 42], min_accuracy: 1.0}]}
     """
     audit = load_audit_spec(spec)
     st = state(ctx)
