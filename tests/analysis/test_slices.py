@@ -129,6 +129,25 @@ def test_score_metrics_per_slice_match_sklearn() -> None:
         assert lo < r.values["roc_auc"] < hi
     with pytest.raises(ValidationError, match="need scores"):
         slice_metrics(df["y"], df["p"], df["city"], ("roc_auc",))
+    tags = slice_metrics(df["y"], df["p"], by_tags(df[["noisy", "accent"]]), ("roc_auc",),
+                         scores=df["score"])
+    for r in tags.rows:
+        m = df[r.slice].to_numpy()
+        assert r.values["roc_auc"] == pytest.approx(skm.roc_auc_score(df["y"][m],
+                                                                      df["score"][m]))
+
+
+def test_multiclass_score_metrics_per_slice_are_macro_one_vs_rest() -> None:
+    rng = np.random.default_rng(13)
+    y = rng.integers(0, 3, 1500)
+    logits = rng.normal(size=(1500, 3)) + 1.5 * np.eye(3)[y]
+    proba = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    g = rng.choice(["u", "v"], 1500)
+    table = slice_metrics(y, proba.argmax(1), g, ("roc_auc",), scores=proba)
+    for r in table.rows:
+        m = g == r.slice
+        assert r.values["roc_auc"] == pytest.approx(
+            skm.roc_auc_score(y[m], proba[m], multi_class="ovr"))
 
 
 def test_regression_slices_match_sklearn() -> None:
@@ -183,3 +202,22 @@ def test_groupings_must_fit_the_rows() -> None:
         slice_metrics([0, 1, 1], [0, 1, 0], Grouping("g", ("a",), codes=np.zeros(2, np.int64)))
     with pytest.raises(ValidationError, match="regression metric"):
         slice_metrics([0, 1], [0, 1], ["a", "b"], ("accuracy", "mae"))
+
+
+def test_fast_paths_give_the_same_slices() -> None:
+    """Small integers, booleans and categoricals skip hashing; the slices are the same."""
+    rng = np.random.default_rng(12)
+    ints = rng.integers(-3, 4, 2000)
+    y, p = rng.integers(0, 2, 2000), rng.integers(0, 2, 2000)
+    as_text = slice_metrics(y, p, ints.astype(object), ("accuracy",))
+    as_int = slice_metrics(y, p, ints, ("accuracy",))
+    assert [(r.slice, r.n, r.values) for r in as_int.rows] == [
+        (r.slice, r.n, r.values) for r in as_text.rows]
+    cities = pd.Series(rng.choice(["oslo", "rome", None], 2000), name="city")
+    cat = slice_metrics(y, p, cities.astype("category"), ("accuracy",))
+    obj = slice_metrics(y, p, cities, ("accuracy",))
+    assert [(r.slice, r.n, r.values) for r in cat.rows] == [
+        (r.slice, r.n, r.values) for r in obj.rows]
+    flags = slice_metrics(y.astype(bool), p.astype(bool), y == 1, ("accuracy",))
+    assert [r.slice for r in flags.rows] == ["False", "True"]
+    assert flags.classes == (False, True)

@@ -79,7 +79,33 @@ def sorted_classes(values: Iterable[Any]) -> tuple[Any, ...]:
         return tuple(sorted(distinct, key=str))
 
 
+def small_int_codes(values: Any, span: int = 1 << 20) -> tuple[IntArray, list[Any]] | None:
+    """Fast path for integer (or boolean) arrays with a small range: sorted distinct
+    values and the code of each, with two passes of ``bincount`` instead of hashing.
+
+    >>> codes, uniques = small_int_codes(np.array([7, 3, 7, 5]))
+    >>> codes.tolist(), uniques
+    ([2, 0, 2, 1], [3, 5, 7])
+    """
+    a = values.to_numpy() if isinstance(values, pd.Series) else values
+    if not isinstance(a, np.ndarray) or a.ndim != 1 or a.dtype.kind not in "biu" or not len(a):
+        return None
+    lo, hi = int(a.min()), int(a.max())
+    if hi - lo > span:
+        return None
+    shifted = a.astype(np.int64) - lo if lo or a.dtype != np.int64 else a
+    present = np.bincount(shifted, minlength=hi - lo + 1) > 0
+    lut = np.cumsum(present, dtype=np.int64) - 1
+    uniques = (np.flatnonzero(present) + lo).tolist()
+    if a.dtype.kind == "b":
+        uniques = [bool(u) for u in uniques]
+    return lut[shifted], uniques
+
+
 def _factorize(values: Any, what: str) -> tuple[IntArray, list[Any]]:
+    fast = small_int_codes(values)
+    if fast is not None:
+        return fast
     codes, uniques = pd.factorize(values if isinstance(values, pd.Series)
                                   else np.asarray(values), use_na_sentinel=True)
     if len(codes) and codes.min() < 0:
@@ -88,13 +114,7 @@ def _factorize(values: Any, what: str) -> tuple[IntArray, list[Any]]:
     return codes.astype(np.int64, copy=False), [py_value(u) for u in uniques]
 
 
-def encode(values: Any, classes: Sequence[Any], what: str = "labels") -> IntArray:
-    """Class index of each value (hash-based, O(n)); unknown or missing values are errors.
-
-    >>> encode(["b", "a", "b"], ("a", "b")).tolist()
-    [1, 0, 1]
-    """
-    codes, uniques = _factorize(values, what)
+def _recode(codes: IntArray, uniques: list[Any], classes: Sequence[Any], what: str) -> IntArray:
     index = {c: i for i, c in enumerate(classes)}
     unknown = [u for u in uniques if u not in index]
     if unknown:
@@ -104,7 +124,18 @@ def encode(values: Any, classes: Sequence[Any], what: str = "labels") -> IntArra
             fix="pass the full class list, or check that labels and predictions use the "
                 "same type (e.g. 1 and '1' differ)")
     lut = np.array([index[u] for u in uniques], dtype=np.int64)
-    return lut[codes] if len(lut) else codes
+    if not len(lut) or np.array_equal(lut, np.arange(len(lut))):
+        return codes
+    return lut[codes]
+
+
+def encode(values: Any, classes: Sequence[Any], what: str = "labels") -> IntArray:
+    """Class index of each value (hash-based, O(n)); unknown or missing values are errors.
+
+    >>> encode(["b", "a", "b"], ("a", "b")).tolist()
+    [1, 0, 1]
+    """
+    return _recode(*_factorize(values, what), classes, what)
 
 
 def encode_pair(y_true: Any, y_pred: Any, classes: Sequence[Any] | None = None,
@@ -113,12 +144,13 @@ def encode_pair(y_true: Any, y_pred: Any, classes: Sequence[Any] | None = None,
     if len(y_true) != len(y_pred):
         raise ValidationError(f"{len(y_true)} labels but {len(y_pred)} predictions",
                               fix="pass one prediction per label")
+    ct, ut = _factorize(y_true, "labels")
+    cp, up = _factorize(y_pred, "predictions")
     if classes is None:
-        _, ut = _factorize(y_true, "labels")
-        _, up = _factorize(y_pred, "predictions")
         classes = sorted_classes([*ut, *up])
     classes = tuple(py_value(c) for c in classes)
-    return encode(y_true, classes, "labels"), encode(y_pred, classes, "predictions"), classes
+    return (_recode(ct, ut, classes, "labels"), _recode(cp, up, classes, "predictions"),
+            classes)
 
 
 def positive_index(classes: Sequence[Any], pos_label: Any = None) -> int | None:

@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from rampup.analysis.confusion import small_int_codes
 from rampup.errors import ValidationError
 
 IntArray = npt.NDArray[np.int64]
@@ -80,6 +81,16 @@ def by_values(values: Any, name: str | None = None) -> Grouping:
     """One slice per distinct value (sorted); missing values form the slice ``(missing)``."""
     name = name if name is not None else str(getattr(values, "name", None) or "group")
     arr = values if isinstance(values, pd.Series) else np.asarray(values)
+    if isinstance(arr, pd.Series) and isinstance(arr.dtype, pd.CategoricalDtype):
+        cats = arr.cat.categories
+        raw = arr.cat.codes.to_numpy()
+        fast = small_int_codes(np.where(raw < 0, len(cats), raw))
+        assert fast is not None  # small non-negative integers
+        labels = [_label(cats[u]) if u < len(cats) else MISSING for u in fast[1]]
+        return Grouping(name, tuple(labels), codes=fast[0])
+    fast = small_int_codes(arr)
+    if fast is not None:
+        return Grouping(name, tuple(_label(u) for u in fast[1]), codes=fast[0])
     try:
         codes, uniques = pd.factorize(arr, sort=True, use_na_sentinel=True)
     except TypeError:  # values that do not compare: keep them in text order

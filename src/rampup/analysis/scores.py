@@ -164,3 +164,66 @@ def average_precision_weighted(positive: npt.ArrayLike, score: npt.ArrayLike,
     np.divide(tps, total, out=recall, where=total > 0)
     gain = np.diff(recall, axis=1, prepend=0.0)
     return np.where(total[:, 0] > 0, (gain * precision).sum(1), np.nan)
+
+
+def _at(cum: FloatArray, idx: npt.NDArray[np.intp]) -> FloatArray:
+    """``cum[:, idx]`` with index -1 meaning "before the first column" (zero)."""
+    out = cum[:, np.maximum(idx, 0)]
+    out[:, idx < 0] = 0.0
+    return out
+
+
+def grouped_score_metric(name: str, positive: npt.ArrayLike, score: npt.ArrayLike,
+                         codes: npt.ArrayLike, n_groups: int, weights: npt.ArrayLike, *,
+                         presorted: bool = False) -> FloatArray:
+    """ROC AUC (``roc_auc``) or average precision (``pr_auc``) of every group of a
+    partition at once, for each row of a ``(B, n)`` weight matrix → ``(B, n_groups)``.
+
+    One sort by (group, score) serves all groups and resamples; within-group running
+    sums are global cumulative sums minus each group's start. NaN where a group lacks a
+    class (AUC) or positives (AP), or has no rows. ``presorted``: the weight columns
+    are for the rows in that sorted order — for bootstrap multiplicities, which are
+    exchangeable, this skips a gather of the whole matrix.
+    """
+    y = np.asarray(positive, dtype=bool)
+    s = np.asarray(score, dtype=np.float64)
+    c = np.asarray(codes, dtype=np.int64)
+    w = np.asarray(weights, dtype=np.float64)
+    out = np.full((w.shape[0], n_groups), np.nan)
+    if not len(s):
+        return out
+    key = -s if name == "pr_auc" else s
+    order = np.lexsort((key, c))
+    ks, cs = key[order], c[order]
+    if not presorted:
+        w = w[:, order]
+    new_group = np.r_[True, np.diff(cs) != 0]
+    new_tie = new_group | np.r_[True, np.diff(ks) != 0]
+    gstarts = np.flatnonzero(new_group)
+    row_group = np.cumsum(new_group) - 1
+    pos = w * y[order]
+    neg = w - pos
+    cpos, cneg = np.cumsum(pos, axis=1), np.cumsum(neg, axis=1)
+    tie_first = np.flatnonzero(new_tie)
+    tie_id = np.cumsum(new_tie) - 1
+    first = tie_first[tie_id]  # first row of each row's tie group
+    last = np.r_[tie_first[1:], len(s)][tie_id] - 1  # last row of it
+    total_pos = np.add.reduceat(pos, gstarts, axis=1)
+    if name == "roc_auc":
+        neg_before = _at(cneg, first - 1)  # negatives ranked strictly below, globally
+        neg_tied = cneg[:, last] - neg_before
+        neg_before -= _at(cneg, gstarts - 1)[:, row_group]  # ... within the row's group
+        num = np.add.reduceat(pos * (neg_before + 0.5 * neg_tied), gstarts, axis=1)
+        den = total_pos * np.add.reduceat(neg, gstarts, axis=1)
+    else:
+        base_pos = _at(cpos, gstarts - 1)[:, row_group]
+        tp_in = cpos[:, last] - base_pos  # true positives down to the end of the tie
+        seen_in = tp_in + cneg[:, last] - _at(cneg, gstarts - 1)[:, row_group]
+        precision = np.zeros_like(tp_in)
+        np.divide(tp_in, seen_in, out=precision, where=seen_in > 0)
+        num = np.add.reduceat(pos * precision, gstarts, axis=1)
+        den = total_pos
+    values = np.full(num.shape, np.nan)
+    np.divide(num, den, out=values, where=den > 0)
+    out[:, cs[gstarts]] = values
+    return out

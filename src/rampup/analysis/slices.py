@@ -58,6 +58,7 @@ from rampup.analysis.regression import REGRESSION_METRICS, RegressionStats, as_f
 from rampup.analysis.scores import (
     average_precision_weighted,
     check_scores,
+    grouped_score_metric,
     roc_auc_weighted,
 )
 from rampup.errors import ValidationError
@@ -219,12 +220,19 @@ def slice_metrics(
         stacks.append(to_slices(atoms, member))
     if score_matrix is not None:
         pos = positive_index(cl, pos_label)
-        masks = [None] + [g.mask(i) for g in groupings for i in range(len(g.labels))]
-        all_rows = [overall, *rows]
+        parts: list[tuple[list[SliceRow], IntArray]] = [([overall], np.zeros(len(t), np.int64))]
+        done = 0
+        for g in groupings:
+            mine = rows[done:done + len(g.labels)]
+            done += len(g.labels)
+            if g.codes is not None:
+                parts.append((mine, g.codes))
+            else:  # overlapping slices: one pass each
+                parts.extend(([r], np.where(g.mask(i), 0, -1)) for i, r in enumerate(mine))
         for m in metrics:
             if m in SCORE_METRICS:
-                for r, mask in zip(all_rows, masks, strict=True):
-                    _score_metric(r, m, t, score_matrix, pos, mask, bootstrap, ci, rng)
+                for part_rows, codes in parts:
+                    _score_rows(part_rows, m, t, score_matrix, pos, codes, bootstrap, ci, rng)
     counts = np.concatenate(stacks).reshape(-1, k, k) if stacks else np.zeros((0, k, k))
     return SliceTable(metrics, overall, tuple(rows), cl, counts.astype(np.int64), ci, bootstrap)
 
@@ -280,17 +288,40 @@ def score_values(name: str, t: IntArray, scores: FloatArray, pos: int | None,
     return mean
 
 
-def _score_metric(row: SliceRow, name: str, t: IntArray, scores: FloatArray, pos: int | None,
-                  mask: npt.NDArray[np.bool_] | None, bootstrap: int, ci: float,
-                  rng: np.random.Generator) -> None:
-    tt = t if mask is None else t[mask]
-    ss = scores if mask is None else scores[mask]
-    row.values[name] = float(score_values(name, tt, ss, pos, np.ones((1, len(tt))))[0])
+def _grouped(name: str, t: IntArray, scores: FloatArray, pos: int | None, codes: IntArray,
+             n_groups: int, weights: npt.ArrayLike, presorted: bool = False) -> FloatArray:
+    """Score metric per group ``(B, n_groups)``; multiclass: macro one-vs-rest."""
+    if scores.ndim == 1 or (pos is not None and scores.shape[1] == 2):
+        p = pos if pos is not None else 1
+        return grouped_score_metric(name, t == p, scores if scores.ndim == 1 else scores[:, p],
+                                    codes, n_groups, weights, presorted=presorted)
+    per = np.stack([grouped_score_metric(name, t == j, scores[:, j], codes, n_groups, weights,
+                                         presorted=presorted)
+                    for j in range(scores.shape[1])])
+    ok = ~np.isnan(per)
+    mean = np.full(per.shape[1:], np.nan)
+    np.divide(np.where(ok, per, 0).sum(0), ok.sum(0), out=mean, where=ok.sum(0) > 0)
+    return mean
+
+
+def _score_rows(rows: list[SliceRow], name: str, t: IntArray, scores: FloatArray,
+                pos: int | None, codes: IntArray, bootstrap: int, ci: float,
+                rng: np.random.Generator) -> None:
+    """ROC AUC / PR AUC of the slices of a partition (``codes``; -1 = in none of them),
+    with intervals from row resamples shared by all of them."""
+    keep = codes >= 0
+    if not keep.all():
+        t, scores, codes = t[keep], scores[keep], codes[keep]
+    value = _grouped(name, t, scores, pos, codes, len(rows), np.ones((1, len(t))))[0]
+    for i, r in enumerate(rows):
+        r.values[name] = float(value[i])
     if bootstrap:
-        draws = np.concatenate([score_values(name, tt, ss, pos, w)
-                                for w in weight_chunks(len(tt), bootstrap, rng)])
+        # multiplicities are exchangeable: draw them for the sorted rows directly
+        draws = np.concatenate([_grouped(name, t, scores, pos, codes, len(rows), w, True)
+                                for w in weight_chunks(len(t), bootstrap, rng)])
         lo, hi = percentile_interval(draws, ci)
-        row.intervals[name] = (float(lo), float(hi))
+        for i, r in enumerate(rows):
+            r.intervals[name] = (float(lo[i]), float(hi[i]))
 
 
 # -- regression -----------------------------------------------------------------------------
