@@ -174,3 +174,31 @@ def test_errors_name_the_problem_and_the_fix(project: Project) -> None:
                         "--slice", "nope >> 2")
     assert bad_slice.exit_code == 2
     assert "slice expression" in bad_slice.output
+
+
+def test_evaluate_a_regressor(tmp_path: Path) -> None:
+    from sklearn.linear_model import LinearRegression
+
+    root = tmp_path / "reg"
+    root.mkdir()
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"x": rng.normal(size=400), "g": rng.choice(["a", "b"], 400)})
+    df["y"] = 2 * df["x"] + rng.normal(0, np.where(df["g"] == "b", 1.0, 0.2))
+    model = LinearRegression().fit(df[["x"]], df["y"])
+    joblib.dump(model, root / "lr.joblib")
+    settings = load_settings(root)[0]
+    store = Store.open(settings.resolved_database_url)
+    Registry.from_settings(settings, store).register(
+        "price", root / "lr.joblib", reference=df[["x", "y"]], label_column="y")
+    store.close()
+    df.to_csv(root / "hold.csv", index=False)
+    cli = Project(root, root / "hold.csv", df, {})
+    result = cli("evaluate", "price@v1", "-d", str(root / "hold.csv"), "-l", "y", "-s", "g",
+                 "--format", "json", "--no-store")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)["data"]
+    assert doc["kind"] == "regression"
+    residual = model.predict(df[["x"]]) - df["y"]
+    assert doc["mae"] == pytest.approx(np.abs(residual).mean())
+    by_slice = {s["slice"]: s["values"]["mae"] for s in doc["slices"]["slices"]}
+    assert by_slice["b"] > by_slice["a"]
