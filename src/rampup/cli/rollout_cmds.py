@@ -12,10 +12,10 @@ import typer
 from rich.table import Table
 
 from rampup.cli._context import console, handle_errors, state
+from rampup.rollout.gates import deploy_gate
 from rampup.rollout.machine import Rollout
 from rampup.rollout.plan import Strategy, load_plan
 from rampup.rollout.service import Rollouts, RolloutStatus
-from rampup.rollout.gates import deploy_gate
 
 rollout_app = typer.Typer(help="Watch and steer the active rollout of a model.",
                           no_args_is_help=True)
