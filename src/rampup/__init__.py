@@ -52,6 +52,22 @@ _EXPORTS: dict[str, str] = {
     "judge_all": "rampup.rollout.judge",
     "measure": "rampup.rollout.window",
     "Agreement": "rampup.rollout.agreement",
+    # analysis
+    "evaluate": "rampup.analysis.evaluate",
+    "evaluate_predictions": "rampup.analysis.evaluate",
+    "compare_versions": "rampup.analysis.evaluate",
+    "classification_report": "rampup.analysis.metrics",
+    "regression_report": "rampup.analysis.metrics",
+    "slice_metrics": "rampup.analysis.slices",
+    "compare": "rampup.analysis.compare",
+    "analyse_errors": "rampup.analysis.errors",
+    "discover_slices": "rampup.analysis.discovery",
+    "run_audit": "rampup.analysis.audit",
+    "load_audit_spec": "rampup.analysis.audit",
+    "stratified_split": "rampup.analysis.splits",
+    "cohen_kappa": "rampup.analysis.labels",
+    "fleiss_kappa": "rampup.analysis.labels",
+    "krippendorff_alpha": "rampup.analysis.labels",
     # serving
     "create_app": "rampup.serving.app",
     "Validator": "rampup.serving.validation",
@@ -81,6 +97,15 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from rampup.analysis.audit import load_audit_spec, run_audit
+    from rampup.analysis.compare import compare
+    from rampup.analysis.discovery import discover_slices
+    from rampup.analysis.errors import analyse_errors
+    from rampup.analysis.evaluate import compare_versions, evaluate, evaluate_predictions
+    from rampup.analysis.labels import cohen_kappa, fleiss_kappa, krippendorff_alpha
+    from rampup.analysis.metrics import classification_report, regression_report
+    from rampup.analysis.slices import slice_metrics
+    from rampup.analysis.splits import stratified_split
     from rampup.batch import predict_batch
     from rampup.config import Settings, load_settings
     from rampup.errors import (

@@ -179,14 +179,35 @@ def versions(
         routes[name] = current.policy.get("routes", {}) if current else {}
     table = Table(box=None, pad_edge=False, header_style="bold")
     for col in ("model", "version", "flavor", "inputs", "output", "traffic", "hash",
-                "registered UTC"):
-        table.add_column(col, no_wrap=True)
+                "registered UTC", "metrics", "audit"):
+        table.add_column(col, no_wrap=col not in ("metrics",))
     for r in records:
         weight = routes[r.model].get(r.version)
+        metrics, audit = _experiment(registry.store, r)
         table.add_row(r.model, r.version, r.flavor, str(len(r.input_schema.get("features", []))),
                       str(r.output.get("kind")), f"{weight:g}%" if weight else "",
-                      _short(r.artifact_hash), _when(r.created_at))
+                      _short(r.artifact_hash), _when(r.created_at), metrics, audit)
     console.print(table)
+
+
+KEY_METRICS = ("accuracy", "roc_auc", "f1_macro", "mae", "rmse", "r2")
+
+
+def _experiment(store: Any, r: VersionRecord) -> tuple[str, str]:
+    """The experiment record beside each version: its params/metrics and the latest
+    stored evaluation and audit (``rampup evaluate`` / ``rampup audit``)."""
+    shown: dict[str, Any] = {}
+    user = r.metadata.get("metrics") if isinstance(r.metadata.get("metrics"), dict) else {}
+    shown.update({k: v for k, v in (user or {}).items() if isinstance(v, int | float)})
+    evals = store.list_evaluations(r.model, r.version, kind="evaluation", limit=1)
+    if evals:
+        summary = evals[0].summary or {}
+        shown.update({k: summary[k] for k in KEY_METRICS
+                      if isinstance(summary.get(k), int | float)})
+    metrics = ", ".join(f"{k} {v:.3g}" for k, v in list(shown.items())[:4])
+    audits = store.list_evaluations(r.model, r.version, kind="audit", limit=1)
+    audit = "" if not audits else ("[green]pass[/]" if audits[0].passed else "[red]fail[/]")
+    return metrics, audit
 
 
 @handle_errors
