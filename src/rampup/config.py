@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     log_block_timeout: float = Field(default=0.05, ge=0)
     deployment_poll_interval: float = Field(default=0.5, gt=0)
     migrate: bool = True
+    shadow_timeout: float = Field(default=5.0, gt=0)
+    shadow_max_in_flight: int = Field(default=64, ge=1)
     controller: bool = Field(default=True, description="run the rollout controller (leader only)")
     controller_interval: float = Field(default=2.0, gt=0)
 
