@@ -1,0 +1,89 @@
+"""The metric catalogue: every metric a chart, a check or an alert rule can name.
+
+Names are flat strings. Per-feature, per-class and per-event metrics carry the item in
+brackets: ``feature[income].missing_fraction``, ``class_share[1]``, ``event_rate[clicked]``,
+``custom[brightness].mean``. Drift metrics (``drift.*``) are added by the drift package.
+
+>>> parse_metric("feature[income].missing_fraction")
+MetricName(family='feature', item='income', stat='missing_fraction')
+>>> parse_metric("latency_p99")
+MetricName(family='latency_p99', item=None, stat=None)
+>>> is_known("class_share[1]"), is_known("speed")
+(True, False)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Protocol
+
+# software
+SOFTWARE = ("requests", "throughput", "errors", "error_rate", "latency_p50", "latency_p90",
+            "latency_p95", "latency_p99", "latency_mean", "in_flight", "cpu_percent",
+            "memory_rss_mb", "log_queue_depth", "shadow_queue_depth", "batch_queue_depth",
+            "log_dropped")
+# output (whole window)
+OUTPUT = ("null_fraction", "confidence_mean", "confidence_p10", "output_mean",
+          "output_length_mean", "repeated_query_rate", "input_length_mean")
+# performance (once labels arrive; attributed to the prediction's window)
+PERFORMANCE = ("labelled", "label_rate", "accuracy", "error_rate_labelled", "precision_macro",
+               "recall_macro", "f1_macro", "mae", "rmse")
+# families with an item in brackets and an optional stat
+FEATURE_STATS = ("count", "missing_fraction", "mean", "std", "min", "max", "unseen_fraction",
+                 "length_mean")
+FAMILIES = {
+    "feature": FEATURE_STATS,
+    "custom": ("mean", "std", "min", "max", "count"),
+    "class_share": (),
+    "event_rate": (),
+    "precision": (),
+    "recall": (),
+    "f1": (),
+}
+
+_ITEM = re.compile(r"^(?P<family>[a-z_]+)\[(?P<item>[^\]]+)\](?:\.(?P<stat>[a-z_0-9]+))?$")
+
+
+@dataclass(frozen=True)
+class MetricName:
+    family: str
+    item: str | None
+    stat: str | None
+
+
+def parse_metric(name: str) -> MetricName:
+    m = _ITEM.match(name)
+    if m:
+        return MetricName(m["family"], m["item"], m["stat"])
+    return MetricName(name, None, None)
+
+
+def is_known(name: str) -> bool:
+    if name.startswith("drift."):
+        return True
+    m = parse_metric(name)
+    if m.item is None:
+        return name in SOFTWARE or name in OUTPUT or name in PERFORMANCE
+    stats = FAMILIES.get(m.family)
+    if stats is None:
+        return False
+    return (m.stat is None and not stats) or (m.stat in stats)
+
+
+class MetricSource(Protocol):
+    """What checks, alert rules and the dashboard read metrics through.
+
+    ``value``: one number for ``metric`` over the window ``[now - window_s, now)``, merged
+    across replicas (and across versions when ``version`` is None); None when there is no
+    data. ``series``: ``(window_start, value)`` points every ``step_s`` seconds.
+    """
+
+    def value(self, model: str, metric: str, *, version: str | None = None,
+              role: str = "answer", stage: str | None = None, window_s: float = 300.0,
+              now: float | None = None) -> float | None: ...
+
+    def series(self, model: str, metric: str, *, version: str | None = None,
+               role: str = "answer", stage: str | None = None, since: float,
+               until: float | None = None, step_s: float = 60.0
+               ) -> list[tuple[float, float | None]]: ...
