@@ -9,14 +9,13 @@ controller resumes where the last one stopped.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from rampup.rollout.checks import parse_check
 from rampup.rollout.judge import judge_all
-from rampup.rollout.leader import Leader
+from rampup.rollout.leader import LeaderLoop
 from rampup.rollout.machine import Decision, Rollout, decide
 from rampup.rollout.service import Rollouts, from_row
 from rampup.rollout.window import WindowStats, measure, paired
@@ -121,23 +120,6 @@ class RolloutController:
 
     # -- background loop ----------------------------------------------------------------
 
-    def run(self, stop: threading.Event, interval: float = 2.0) -> None:
-        """Loop until ``stop`` is set; acts only while holding the leader lock."""
-        leader = Leader(self.store, "rollout-controller")
-        try:
-            while not stop.is_set():
-                try:
-                    if leader.try_acquire():
-                        self.tick()
-                except Exception:
-                    log.exception("rollout controller pass failed; retrying")
-                stop.wait(interval)
-        finally:
-            leader.release()
-
-    def start(self, interval: float = 2.0) -> tuple[threading.Thread, threading.Event]:
-        stop = threading.Event()
-        thread = threading.Thread(target=self.run, args=(stop, interval),
-                                  name="rampup-rollout-controller", daemon=True)
-        thread.start()
-        return thread, stop
+    def start(self, interval: float = 2.0) -> LeaderLoop:
+        """Tick every ``interval`` seconds in the background, on the leader only."""
+        return LeaderLoop(self.store, "rollout-controller", self.tick, interval).start()

@@ -8,6 +8,8 @@ import contextlib
 import fcntl
 import logging
 import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -92,3 +94,45 @@ class Leader:
 
 def _name_key(name: str) -> int:
     return int(sum(ord(c) * 31**i for i, c in enumerate(name)) % 2_147_483_647)
+
+
+class LeaderLoop:
+    """Call ``tick`` every ``interval`` seconds on a daemon thread, but only while this
+    process holds the leader lock ``name``; errors are logged and the loop goes on.
+
+    Used by the rollout controller and the alert evaluator.
+    """
+
+    def __init__(self, store: Store, name: str, tick: Callable[[], object],
+                 interval: float) -> None:
+        self.store = store
+        self.name = name
+        self.tick = tick
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> LeaderLoop:
+        self._thread = threading.Thread(target=self._run, name=f"rampup-{self.name}",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        leader = Leader(self.store, self.name)
+        try:
+            while not self._stop.is_set():
+                try:
+                    if leader.try_acquire():
+                        self.tick()
+                except Exception:
+                    log.exception("%s pass failed; retrying", self.name)
+                self._stop.wait(self.interval)
+        finally:
+            leader.release()

@@ -80,8 +80,7 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
             state.ready = False
             state.poller.cancel()
             if controller is not None:
-                controller[1].set()
-                await asyncio.to_thread(controller[0].join, 10.0)
+                await asyncio.to_thread(controller.stop)
             for t in list(state.shadow_tasks):
                 t.cancel()
             runtime.close()
