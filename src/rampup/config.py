@@ -44,6 +44,13 @@ class Settings(BaseSettings):
     shadow_max_in_flight: int = Field(default=64, ge=1)
     controller: bool = Field(default=True, description="run the rollout controller (leader only)")
     controller_interval: float = Field(default=2.0, gt=0)
+    monitor: bool = Field(default=True,
+                          description="streaming monitoring (RAMPUP_MONITOR=false: off)")
+    monitor_window_s: float = Field(default=60.0, ge=1, le=86_400)
+    monitor_flush_interval: float = Field(default=5.0, gt=0)
+    monitor_keep_s: float = Field(default=600.0, ge=0,
+                                  description="closed windows kept in memory for late feedback")
+    monitor_retention_days: float = Field(default=30.0, gt=0)
 
     @property
     def resolved_database_url(self) -> str:

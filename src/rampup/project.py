@@ -28,6 +28,9 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 NAME_HELP = ("lowercase letters, digits, '.', '_' or '-', starting with a letter or digit, "
              "at most 63")
 
+METRIC_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+IMPORT_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
 FlavorName = Literal["auto", "sklearn", "onnx", "mlflow", "python"]
 
 
@@ -90,6 +93,20 @@ class ModelSpec(_Strict):
     batching: Batching = Field(default_factory=Batching)
     request_key: RequestKey = Field(default_factory=RequestKey)
     output_labels: dict[str, str] | None = None
+    input_metrics: dict[str, str] = Field(
+        default_factory=dict, description="user-defined input metrics: name -> "
+        "'module:function' taking one input record and returning a number")
+
+    @field_validator("input_metrics")
+    @classmethod
+    def _input_metrics(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, path in v.items():
+            if not METRIC_NAME_RE.match(name):
+                raise ValueError(f"input metric name {name!r}: use lowercase letters, digits "
+                                 "and '_' (at most 63)")
+            if not IMPORT_RE.match(path):
+                raise ValueError(f"input metric {name!r}: {path!r} is not 'module:function'")
+        return v
 
     @field_validator("versions")
     @classmethod

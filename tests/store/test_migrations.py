@@ -16,7 +16,7 @@ from rampup.store import schema as t
 from rampup.store.migrate import current_revision, downgrade, head_revision, upgrade
 
 TABLES = {"models", "versions", "deployments", "predictions", "feedback", "events",
-          "evaluations", "rollouts", "rollout_checks"}
+          "evaluations", "rollouts", "rollout_checks", "metric_windows"}
 
 
 def schema_drift(engine: sa.Engine) -> list[object]:

@@ -1,2 +1,2 @@
-"""Monitoring: streaming, mergeable aggregates per model × version × role × stage × window,
+"""Monitoring: streaming, mergeable aggregates per model x version x role x stage x window,
 snapshots in the store, the metric catalogue, queries, alerts."""

@@ -22,7 +22,7 @@ from typing import Protocol
 SOFTWARE = ("requests", "throughput", "errors", "error_rate", "latency_p50", "latency_p90",
             "latency_p95", "latency_p99", "latency_mean", "in_flight", "cpu_percent",
             "memory_rss_mb", "log_queue_depth", "shadow_queue_depth", "batch_queue_depth",
-            "log_dropped")
+            "log_dropped", "predictions", "invalid_input_rate")
 # output (whole window)
 OUTPUT = ("null_fraction", "confidence_mean", "confidence_p10", "output_mean",
           "output_length_mean", "repeated_query_rate", "input_length_mean")
@@ -34,7 +34,7 @@ FEATURE_STATS = ("count", "missing_fraction", "mean", "std", "min", "max", "unse
                  "length_mean")
 FAMILIES = {
     "feature": FEATURE_STATS,
-    "custom": ("mean", "std", "min", "max", "count"),
+    "custom": ("mean", "std", "min", "max", "count", "errors"),
     "class_share": (),
     "event_rate": (),
     "precision": (),

@@ -12,6 +12,8 @@ from starlette.routing import Route
 
 import rampup
 from rampup.config import Settings
+from rampup.monitor import routes as monitor_routes
+from rampup.monitor.setup import start_monitoring
 from rampup.predlog.writer import LogWriter
 from rampup.project import ProjectFile
 from rampup.serving import errors, rollout_routes, routes
@@ -66,6 +68,7 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
         runtime = Runtime(st_store, loader, project)
         state = AppState(settings, project, st_store, runtime, writer, metrics, owns_store=owns)
         app.state.rampup = state
+        monitoring = start_monitoring(state)
         await asyncio.to_thread(runtime.refresh)
         state.ready = True
         state.poller = asyncio.create_task(poll_deployments(state))
@@ -85,6 +88,8 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
                 t.cancel()
             runtime.close()
             await asyncio.to_thread(writer.stop)
+            if monitoring is not None:
+                await asyncio.to_thread(monitoring.stop)
             if owns:
                 st_store.close()
 
@@ -97,6 +102,7 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
                                    predict_version, methods=["POST"], name="predict_version"))
     app.include_router(routes.router)
     app.include_router(rollout_routes.router)
+    app.include_router(monitor_routes.router)
     _document_raw_routes(app)
     return app
 

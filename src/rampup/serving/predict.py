@@ -98,10 +98,14 @@ async def _predict(request: Request, name: str, pinned: str | None) -> Response:
         if isinstance(exc, ModelError) and records:
             # A model failure is a prediction too: log it with its error for analysis.
             now, ms = time.time(), (time.perf_counter() - t0) * 1000.0
-            await st.writer.submit_async([
-                PredictionRecord(rid if len(records) == 1 else f"{rid}-{i}", rid, now, name,
-                                 version, "answer", rec, None, None, ms, exc.message, key)
-                for i, rec in enumerate(records)])
+            failed = [PredictionRecord(rid if len(records) == 1 else f"{rid}-{i}", rid, now,
+                                       name, version, "answer", rec, None, None, ms,
+                                       exc.message, key) for i, rec in enumerate(records)]
+            if st.monitor is not None:
+                st.monitor.offer(failed)
+            await st.writer.submit_async(failed)
+        elif st.monitor is not None and name in st.runtime.models:
+            st.monitor.note_error(name, version, kind, (time.perf_counter() - t0) * 1000.0)
         return error_response(exc, rid, extra_headers={"x-model-version": version}
                               if version != "-" else None)
     finally:
@@ -132,8 +136,12 @@ async def _predict(request: Request, name: str, pinned: str | None) -> Response:
         mirrors = [v for v in served.router.mirrors() if v != version]
         if mirrors:
             shadow.schedule(st, name, mirrors, records, ids, rid, key)
+    if st.monitor is not None:
+        st.monitor.offer(log_records)
     if not await st.writer.submit_async(log_records):
         m.log_dropped.inc(len(log_records))
+        if st.monitor is not None:
+            st.monitor.note_dropped(name, version, len(log_records))
     return response
 
 

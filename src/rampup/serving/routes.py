@@ -117,6 +117,8 @@ async def feedback(request: Request, name: str, body: FeedbackBody) -> Response:
     now = time.time()
     records = [r for item in items for r in to_records(item, name, now)]
     fresh = await asyncio.to_thread(st.store.add_feedback, records)
+    if st.monitor is not None:
+        st.monitor.feedback([r for r, new in zip(records, fresh, strict=True) if new])
     return json_response({"accepted": sum(fresh), "duplicates": len(fresh) - sum(fresh)})
 
 

@@ -63,6 +63,8 @@ async def _mirror(st: AppState, model: str, lv: LoadedVersion, records: list[Any
                              records[i], outputs[i] if outputs else None,
                              confidence[i] if confidence else None, latency, error, key)
             for i, pid in enumerate(ids)]
+    if st.monitor is not None:
+        st.monitor.offer(recs)
     if not st.writer.try_submit(recs):
         st.metrics.log_dropped.inc(len(recs))
         st.writer.stats.dropped += len(recs)

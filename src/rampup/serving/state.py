@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
@@ -14,6 +15,9 @@ from rampup.project import ProjectFile
 from rampup.serving.metrics import ServingMetrics
 from rampup.serving.runtime import Runtime
 from rampup.store import Store
+
+if TYPE_CHECKING:
+    from rampup.monitor.recorder import Monitor
 
 log = logging.getLogger("rampup.serving")
 
@@ -30,6 +34,7 @@ class AppState:
     poller: asyncio.Task[None] | None = None
     shadow_tasks: set[asyncio.Task[None]] = field(default_factory=set)
     ready: bool = False
+    monitor: Monitor | None = None  # None: monitoring is off (RAMPUP_MONITOR=false)
 
 
 def app_state(request: Request) -> AppState:

@@ -155,3 +155,19 @@ rollout_checks = sa.Table(
     sa.Column("results", sa.JSON, nullable=False),
     sa.Index("ix_rollout_checks_rollout_id", "rollout_id", "id"),
 )
+
+metric_windows = sa.Table(
+    "metric_windows",
+    metadata,
+    sa.Column("model", sa.String(NAME), primary_key=True),
+    sa.Column("version", sa.String(NAME), primary_key=True),
+    sa.Column("role", sa.String(16), primary_key=True),
+    sa.Column("stage", sa.String(NAME), primary_key=True),
+    sa.Column("window_start", sa.Float, primary_key=True),
+    sa.Column("replica", sa.String(128), primary_key=True),
+    sa.Column("window_s", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Index("ix_metric_windows_model_start", "model", "window_start"),
+    sa.Index("ix_metric_windows_start", "window_start"),
+)

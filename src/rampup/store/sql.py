@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from rampup.errors import ConflictError, NotFoundError, StoreError
 from rampup.store import schema as t
 from rampup.store.engine import create_engine
+from rampup.store.metric_rows import MetricRows
 from rampup.store.migrate import upgrade
 from rampup.store.records import (
     DeploymentRecord,
@@ -24,7 +25,7 @@ from rampup.store.records import (
 from rampup.store.rollout_rows import RolloutRows
 
 
-class Store(RolloutRows):
+class Store(RolloutRows, MetricRows):
     """Everything rampup keeps: registry, deployments, prediction log, feedback, events.
 
     Thread-safe (each call takes a pooled connection). Open with :meth:`open`, which

@@ -1,0 +1,130 @@
+"""Update a window aggregate from a batch of prediction records (vectorised per feature).
+
+Pure: no store, no clock. The records are :class:`~rampup.predlog.writer.PredictionRecord`
+objects (or anything with the same attributes), all of one window key.
+
+>>> from rampup.predlog.writer import PredictionRecord
+>>> from rampup.monitor.features import VersionInfo
+>>> info = VersionInfo.from_parts({"features": [{"name": "x", "dtype": "float"}]},
+...                               {"kind": "class", "classes": [0, 1]}, None)
+>>> recs = [PredictionRecord(f"r{i}", f"r{i}", 0.0, "m", "v1", "answer", {"x": float(i)},
+...                          {"prediction": i % 2}, 0.9, 2.0) for i in range(4)]
+>>> agg = WindowAggregate()
+>>> ingest(agg, recs, info)
+>>> agg.requests, agg.features["x"].moments.mean, agg.output.classes.counts
+(4, 1.5, {'0': 2, '1': 2})
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from rampup.monitor.aggregates import CustomAgg, WindowAggregate
+from rampup.monitor.features import FeatureAgg, VersionInfo
+from rampup.monitor.repeats import RepeatDetector
+
+CustomFn = Callable[[Any], Any]
+TIMEOUT = "timeout"
+MODEL_ERROR = "model_error"
+
+
+class RecordLike(Protocol):
+    id: str
+    request_id: str
+    ts: float
+    model: str
+    version: str
+    role: str
+    stage: str | None
+    inputs: Any
+    outputs: Any
+    confidence: float | None
+    latency_ms: float
+    error: str | None
+    request_key: str | None
+
+
+def first_of_request(r: RecordLike) -> bool:
+    """One record per HTTP request counts it: ``rid``, ``rid-0`` or their shadows."""
+    base = r.id.split("~", 1)[0]
+    rid = r.request_id
+    return base == rid or (len(base) == len(rid) + 2 and base.endswith("-0")
+                           and base.startswith(rid))
+
+
+def error_kind(error: str) -> str:
+    return TIMEOUT if "timed out" in error else MODEL_ERROR
+
+
+def input_length(value: Any) -> float:
+    """Length of a text or list input; for an object, the summed lengths of its text and
+    list fields."""
+    if isinstance(value, str | list):
+        return float(len(value))
+    if isinstance(value, dict):
+        return float(sum(len(v) for v in value.values() if isinstance(v, str | list)))
+    return 0.0
+
+
+def ingest(agg: WindowAggregate, records: Sequence[RecordLike], info: VersionInfo, *,
+           custom: Mapping[str, CustomFn] | None = None,
+           detector: RepeatDetector | None = None) -> None:
+    """Add ``records`` (one window key) to ``agg``."""
+    if not records:
+        return
+    agg.predictions += len(records)
+    latencies = []
+    for r in records:
+        if first_of_request(r):
+            agg.requests += 1
+            latencies.append(r.latency_ms)
+            if r.error is not None:
+                kind = error_kind(r.error)
+                agg.errors[kind] = agg.errors.get(kind, 0) + 1
+    agg.latency.update_many(latencies)
+    inputs = [r.inputs if isinstance(r.inputs, dict) else {} for r in records]
+    for f in info.features:
+        fa = agg.features.get(f.name)
+        if fa is None:
+            fa = agg.features[f.name] = FeatureAgg.new(f)
+        fa.update([d.get(f.name) for d in inputs], f)
+    if info.free_form or info.has_text:
+        agg.input_length.update_many(np.fromiter(
+            (input_length(r.inputs) for r in records), dtype=np.float64, count=len(records)))
+    if custom:
+        _custom(agg, records, custom)
+    ok = [r for r in records if r.error is None]
+    if ok:
+        agg.output.update([r.outputs for r in ok], [r.confidence for r in ok], info.output_kind)
+    if detector is not None:
+        for r in records:
+            if r.request_key is not None and r.role == "answer":
+                agg.keyed += 1
+                repeated, exact = detector.check(r.model, r.request_key, r.inputs, r.ts,
+                                                 r.request_id)
+                agg.repeated += repeated
+                agg.repeated_exact += exact
+
+
+def _custom(agg: WindowAggregate, records: Sequence[RecordLike],
+            custom: Mapping[str, CustomFn]) -> None:
+    for name, fn in custom.items():
+        c = agg.custom.get(name)
+        if c is None:
+            c = agg.custom[name] = CustomAgg()
+        values = []
+        for r in records:
+            try:
+                v = float(fn(r.inputs))
+            except Exception:  # a user's function must never break monitoring
+                c.errors += 1
+                continue
+            if math.isfinite(v):
+                values.append(v)
+            else:
+                c.errors += 1
+        c.moments.update_many(np.asarray(values, dtype=np.float64))

@@ -1,0 +1,100 @@
+"""Snapshots: this replica's windows upserted into the store, and memory kept bounded.
+
+A flush writes every window changed since the last flush, whole (the replica's row of a
+window is replaced, never incremented, so a retried flush cannot double count). After
+a flush, closed windows that are clean and untouched for ``keep_s`` leave memory; a late
+label for one of them loads the stored row back (:meth:`Monitor._ensure_loaded`). If the
+store stays unreachable, dirty windows are kept up to ``max_windows``, then the oldest
+are dropped and counted (``stats.windows_lost``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rampup.monitor.aggregates import WindowAggregate, WindowKey
+
+if TYPE_CHECKING:
+    from rampup.monitor.recorder import Monitor
+
+log = logging.getLogger("rampup.monitor")
+
+
+@dataclass
+class Slot:
+    agg: WindowAggregate
+    dirty: bool
+    touched: float
+
+
+def window_row(key: WindowKey, window_s: float, replica: str, now: float,
+               data: dict[str, Any]) -> dict[str, Any]:
+    return {"model": key.model, "version": key.version, "role": key.role,
+            "stage": key.stage, "window_start": key.start, "window_s": window_s,
+            "replica": replica, "updated_at": now, "data": data}
+
+
+class SnapshotWriter:
+    def __init__(self, monitor: Monitor, *, keep_s: float, retention_days: float,
+                 max_windows: int) -> None:
+        self.monitor = monitor
+        self.keep_s = keep_s
+        self.retention_days = retention_days
+        self.max_windows = max_windows
+
+    def flush(self) -> int:
+        m = self.monitor
+        lock, windows = m.locked_windows()
+        now = m.clock()
+        t0 = time.perf_counter()
+        with lock:
+            dirty = [(k, s) for k, s in windows.items() if s.dirty]
+            rows = [window_row(k, m.window_s, m.replica, now, s.agg.to_dict())
+                    for k, s in dirty]
+            for _, s in dirty:
+                s.dirty = False
+        written = 0
+        if rows:
+            try:
+                written = m.store.upsert_metric_windows(rows)
+            except Exception as exc:  # the store may be down: keep the windows, retry
+                with lock:
+                    for k, _ in dirty:
+                        if k in windows:
+                            windows[k].dirty = True
+                m.stats.flush_errors += 1
+                m.stats.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                log.warning("monitor: snapshot flush failed (%s); will retry",
+                            m.stats.last_error)
+        m.stats.flushes += 1
+        m.stats.rows_written += written
+        m.stats.last_flush_s = time.perf_counter() - t0
+        self._evict(now)
+        return written
+
+    def _evict(self, now: float) -> None:
+        lock, windows = self.monitor.locked_windows()
+        w = self.monitor.window_s
+        with lock:
+            old = [k for k, s in windows.items()
+                   if not s.dirty and max(k.start + w, s.touched) + self.keep_s <= now]
+            for k in old:
+                del windows[k]
+            extra = len(windows) - self.max_windows
+            if extra > 0:
+                for k in sorted(windows, key=lambda k: k.start)[:extra]:
+                    del windows[k]
+                self.monitor.stats.windows_lost += extra
+                log.error("monitor: %d unflushed windows dropped (store unreachable?)", extra)
+
+    def cleanup(self) -> int:
+        m = self.monitor
+        before = m.clock() - self.retention_days * 86_400.0
+        try:
+            return m.store.delete_metric_windows(before)
+        except Exception as exc:
+            log.warning("monitor: retention cleanup failed: %s", exc)
+            return 0
