@@ -17,14 +17,8 @@ from typer.testing import CliRunner
 
 from rampup.cli import app
 from rampup.config import Settings
-from rampup.demo.runner import (
-    MARKER,
-    BackgroundServer,
-    DemoResult,
-    bind_port,
-    prepare_project,
-    run_demo,
-)
+from rampup.demo.runner import MARKER, DemoResult, prepare_project, run_demo
+from rampup.demo.server import BackgroundServer, bind_port
 from rampup.errors import ConflictError, RampupError
 from rampup.scaffold import scaffold
 from rampup.serving.app import create_app
@@ -89,7 +83,8 @@ def test_fast_end_to_end_run(first_run: FirstRun) -> None:
                      f"rampup predict-batch {MODEL} data/batch_input.csv -o scored.parquet",
                      f"rampup log export {MODEL} --since 1h -o log.parquet",
                      "/v1/admin/models/loan-default/deployment", '"v2": 10',
-                     "requests", "log queue", "summary", "with their label joined"):
+                     "requests", "log queue", "summary", "with their label joined",
+                     "rollout tour skipped: --duration 2.5 s is shorter than the tour"):
         assert expected in text, expected
 
 
@@ -151,9 +146,11 @@ def test_cli_demo_ignores_rampup_database_url(first_run: FirstRun,
     monkeypatch.setenv("RAMPUP_ADMIN_TOKEN", "from-the-environment")
     before = first_run.result.directory / "tokens.txt"
     outcome = CliRunner().invoke(app, ["demo", "--dir", str(first_run.result.directory),
-                                       "--duration", "1", "--port", "0", "--rate", "10"])
+                                       "--duration", "1", "--port", "0", "--rate", "10",
+                                       "--no-tour"])
     assert outcome.exit_code == 0, outcome.output
     assert "summary" in outcome.output
+    assert "rollout tour" not in outcome.output  # --no-tour: not even "skipped"
     assert "rampup.db" in outcome.output
     assert "from-the-environment" not in before.read_text()
 

@@ -33,26 +33,33 @@ def demo(
         min=0, max=65535, help="Port on 127.0.0.1 (if busy, the next 10 are tried; "
                                "0: any free port).")] = 8000,
     duration: Annotated[float | None, typer.Option(
-        min=0, help="Stop after this many seconds of traffic (default: run until Ctrl-C).")
-    ] = None,
+        min=0, help="Stop after this many seconds of traffic (default: run until Ctrl-C); "
+                    "shorter than the rollout tour skips the tour.")] = None,
     rate: Annotated[float, typer.Option(
-        min=0.1, max=5000, help="Predictions per second to send.")] = 20.0,
+        min=0.1, max=5000, help="Predictions per second to send.")] = 50.0,
     seed: Annotated[int, typer.Option(help="Seed of the generated data and traffic.")] = 0,
     fresh: Annotated[bool, typer.Option(
         "--fresh", help="Rebuild the demo project: new data, models and store.")] = False,
+    no_tour: Annotated[bool, typer.Option(
+        "--no-tour", help="Skip the rollout tour (v1 stays live for you to roll out v2).")
+    ] = False,
 ) -> None:
     """Train, register and serve a demo model on generated loan applications, drive
-    traffic with delayed labels at it, and print what to open and try.
+    traffic with delayed labels at it, and print what to open and try. Then a rollout
+    tour (about a minute): v2, trained on fresher data, goes through shadow and a canary
+    (10% → 50% → 100%) and is promoted; a broken v3 is rolled back automatically.
 
     Needs no downloads and no database server: the store is a SQLite file in the
     project folder (unless --database-url is given before 'demo').
     """
+    from rampup.demo.rollout_tour import TourPlan
     from rampup.demo.runner import run_demo
 
     try:
         result = run_demo(directory, port=port, duration=duration, rate=rate, seed=seed,
                           fresh=fresh, console=console,
-                          database_url=explicit_database_url(ctx))
+                          database_url=explicit_database_url(ctx),
+                          tour=None if no_tour else TourPlan())
     except KeyboardInterrupt:
         console.print("\n[yellow]demo interrupted[/] (rerun 'rampup demo' to continue "
                       "where it stopped)")

@@ -20,13 +20,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
 
 from rampup.demo.traffic import TrafficStats
+from rampup.rollout.agreement import AgreementResult
+from rampup.rollout.machine import Rollout
+from rampup.rollout.plan import Plan
 
 
 class Steps:
@@ -160,3 +165,188 @@ def show_summary(console: Console, stats: TrafficStats, *, logged: int, labelled
     for name, value in rows:
         table.add_row(f"[bold]{name}[/]", escape(value))
     console.print(Panel(table, title="rampup demo: summary", expand=False))
+
+
+# -- the rollout tour -------------------------------------------------------------------------
+
+def show_tour_intro(console: Console, rate: float, estimate_s: float, v2: Plan,
+                    v3: Plan) -> None:
+    steps = " → ".join(s.describe() for s in v2.steps)
+    console.print()
+    console.rule(f"[bold]rollout tour[/] [dim](about {estimate_s:.0f} s at {rate:g} "
+                 "predictions/s; --no-tour skips it)[/]")
+    console.print(f"v2 replaces v1: {steps}, then promoted. Every step is held for "
+                  f"{v2.steps[0].min_duration_s:g} s and {v2.steps[0].min_requests} requests "
+                  "and judged by the server's rollout controller with these checks:\n  "
+                  + "\n  ".join(escape(c) for c in v2.checks)
+                  + f"\nThen a broken v3 goes out on {v3.steps[0].describe()} and is rolled "
+                    "back automatically.", highlight=False)
+
+
+def show_candidate(console: Console, version: str, metadata: dict[str, Any],
+                   baseline: str, baseline_metadata: dict[str, Any]) -> None:
+    """What the candidate is and which data it learned from (next to the baseline's)."""
+    algorithm = str(metadata.get("algorithm", "?")).replace("_", " ")
+    auc = (metadata.get("metrics") or {}).get("auc")
+    base_auc = (baseline_metadata.get("metrics") or {}).get("auc")
+    text = f"\n[bold]{version}[/]: {algorithm}"
+    trained = metadata.get("trained_on") or {}
+    if trained.get("rows"):
+        text += f", trained on {trained['rows']:,} applications of {_span(trained)}"
+        base = baseline_metadata.get("trained_on") or {}
+        if base.get("rows"):
+            text += f" ({baseline} learned from {_span(base)}: {version}'s data is fresher)"
+    if isinstance(auc, float):
+        text += f"; holdout AUC {auc:.3f}"
+        if isinstance(base_auc, float):
+            text += f" ({baseline}: {base_auc:.3f})"
+    console.print(text, highlight=False)
+
+
+def _span(trained: dict[str, Any]) -> str:
+    start, end = _when(trained["from"]), _when(trained["to"])
+    same_day = start[:10] == end[:10]
+    return f"{start}-{end[11:]}" if same_day else f"{start} to {end}"
+
+
+def _when(iso: Any) -> str:
+    """``2024-01-29T00:33:10+00:00`` as ``2024-01-29 00:33``."""
+    return str(iso)[:16].replace("T", " ")
+
+
+def step_doing(r: Rollout) -> str:
+    step = r.current_step
+    return step.describe() if step is not None else r.state
+
+
+def _step_meaning(r: Rollout) -> str:
+    step = r.current_step
+    cand, base = r.candidate, r.baseline
+    if step is None:
+        return ""
+    if step.kind == "shadow":
+        return (f"{step.weight:g}% of requests also go to {cand}, off the hot path; callers "
+                f"get {base}'s answers")
+    if step.kind == "canary" and step.weight >= 100:
+        return f"{cand} answers every request; {base} stays loaded as a warm standby"
+    if step.kind == "canary":
+        return (f"{cand} answers {step.weight:g}% of the requests (sticky per user), "
+                f"{base} the rest")
+    return step.describe()
+
+
+def show_step_start(console: Console, r: Rollout) -> None:
+    console.print(f"[cyan]▶[/] {r.candidate} step {r.step + 1}/{len(r.plan.steps)} "
+                  f"[bold]{escape(step_doing(r))}[/]: {escape(_step_meaning(r))}",
+                  highlight=False)
+
+
+def metric_text(check: str, value: Any) -> str:
+    """A check's number the way people read it.
+
+    >>> metric_text("latency_p99 <= 1.2 * baseline", 12.345), metric_text("accuracy", 0.8712)
+    ('12.3 ms', '87.1%')
+    """
+    if not isinstance(value, int | float):
+        return "-"
+    metric = check.split()[0]
+    if metric.startswith("latency"):
+        return f"{value:.1f} ms"
+    if metric in ("error_rate", "accuracy", "agreement"):
+        return f"{value:.1%}"
+    if metric == "requests":
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
+def check_table(results: list[dict[str, Any]], candidate: str, baseline: str) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), show_edge=False, pad_edge=False)
+    table.add_column("check", no_wrap=True)
+    for col in (candidate, baseline, "limit", "n"):
+        table.add_column(col, justify="right", no_wrap=True)
+    table.add_column("verdict")
+    colours = {"pass": "green", "fail": "red", "wait": "yellow"}
+    for res in results:
+        check = str(res.get("check", ""))
+        verdict = str(res.get("verdict", ""))
+        n = res.get("n")
+        table.add_row(escape(check), metric_text(check, res.get("value")),
+                      metric_text(check, res.get("baseline_value")),
+                      metric_text(check, res.get("threshold")),
+                      f"{n:,}" if isinstance(n, int) else "-",
+                      f"[{colours.get(verdict, 'white')}]{verdict}[/]")
+    return table
+
+
+def agreement_text(result: AgreementResult, candidate: str, baseline: str) -> str:
+    if not result.n or result.agreement is None:
+        return f"no requests paired {candidate} with {baseline} yet"
+    per_class = "; ".join(f"where {baseline} said {k}: {v:.1%}"
+                          for k, v in sorted(result.per_class.items()))
+    text = (f"{candidate} agreed with {baseline} on {result.agreement:.1%} of {result.n:,} "
+            f"mirrored requests ({per_class})")
+    if result.labelled and result.primary_accuracy is not None \
+            and result.candidate_accuracy is not None:
+        text += (f"; of the {result.labelled:,} labelled so far, {baseline} got "
+                 f"{result.primary_accuracy:.1%} right and {candidate} "
+                 f"{result.candidate_accuracy:.1%}")
+    return text
+
+
+def show_step_done(console: Console, r: Rollout, index: int, final: dict[str, Any] | None,
+                   elapsed: float | None, agreement: AgreementResult | None) -> None:
+    step = r.plan.steps[index]
+    took = f" after {elapsed:.0f} s" if elapsed is not None else ""
+    if final is None:
+        console.print(f"  [yellow]·[/] {escape(step.describe())} ended{took} without a "
+                      "verdict", highlight=False)
+        return
+    passed = final["verdict"] == "pass"
+    mark, word = ("[green]✓[/]", "passed") if passed else ("[red]✗[/]", "failed")
+    console.print(f"  {mark} {escape(step.describe())} {word}{took}", highlight=False)
+    if agreement is not None:
+        console.print(Padding(escape(agreement_text(agreement, r.candidate, r.baseline)),
+                              (0, 0, 0, 4)), highlight=False)
+    console.print(Padding(check_table(list(final.get("results") or []), r.candidate,
+                                      r.baseline), (0, 0, 0, 4)))
+
+
+def show_outcome(console: Console, r: Rollout, policy: dict[str, Any]) -> None:
+    routes = routes_text(policy)
+    if r.state == "promoted":
+        console.print(f"[green bold]{r.candidate} promoted[/]: live routes {routes}; "
+                      f"{r.baseline} stays warm for {r.plan.standby_keep_s:g} s so a rollback "
+                      "is instant", highlight=False)
+    elif r.state == "rolled_back":
+        console.print(f"[red bold]{r.candidate} rolled back automatically[/]: live routes "
+                      f"{routes}\n  why: {escape(r.reason)}", highlight=False)
+    else:
+        console.print(f"[yellow]{r.candidate}: {r.state}[/]: {escape(r.reason)}; live routes "
+                      f"{routes}", highlight=False)
+
+
+def show_bad_version(console: Console, path: str, added: bool) -> None:
+    what = "registered" if added else "already registered"
+    console.print(f"\n[bold]v3[/] ({what} from {path}): v1 behind a new feature step with a "
+                  "bug; it fails on about 20% of applications", highlight=False)
+
+
+def show_do_it_yourself(console: Console, model: str, project: str, plans: list[str],
+                        seconds: float) -> None:
+    shadow_plan, canary_plan = plans
+    commands = f"""\
+cd {project}
+rampup rollout status {model}       # the last rollout: steps, check values, verdicts
+rampup deploy {model} v3 --strategy canary --plan {canary_plan}
+                                        # v3 again: watch the controller roll it back
+rampup rollback {model}             # during a rollout: all traffic to the baseline at once
+rampup deploy {model} v1 --strategy canary
+                                        # the default plan: 5% → 25% → 50% → 100%, 2 min each
+# with 'rampup demo --no-tour' v1 stays live; then roll v2 out yourself:
+rampup deploy {model} v2 --strategy canary --plan {shadow_plan}"""
+    console.rule(f"[bold]rollout tour done[/] [dim]in {seconds:.0f} s[/]")
+    console.print("[bold]Do it yourself[/] in another terminal while the demo runs:")
+    code = Syntax(commands, "bash", theme="ansi_dark", background_color="default")
+    text = code.highlight(commands)
+    text.rstrip()
+    console.print(text, soft_wrap=True)

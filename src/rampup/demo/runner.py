@@ -1,31 +1,32 @@
-"""``rampup demo``: a project, two trained versions, a live server and traffic, in one command.
+"""``rampup demo``: a project, trained versions, a live server, traffic and a rollout tour,
+in one command.
 
-:func:`run_demo` creates (or reuses) a project folder, trains v1 and v2 on generated loan
-applications, registers both (v1 deployed, v2 waiting for you to roll it out), writes
-an admin token, serves the model in-process on 127.0.0.1, drives traffic with delayed
-labels at it, prints what to open and try and a live status line, and on Ctrl-C (or
-after ``duration`` seconds) shuts down gracefully and prints what the store holds.
+:func:`run_demo` creates (or reuses) a project folder, trains v1 on generated loan
+applications and v2 on fresher ones, registers both (v1 deployed), writes an admin
+token, serves the model in-process on 127.0.0.1 (rollout controller every 0.5 s), drives
+traffic with delayed labels at it and prints what to open and try. Then the rollout tour
+(:mod:`rampup.demo.rollout_tour`) rolls v2 out through shadow and a canary and shows a
+broken v3 rolled back; a live status line follows. On Ctrl-C (or after ``duration``
+seconds) it shuts down gracefully and prints what the store holds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import json
+import logging
 import os
 import secrets
 import shutil
 import signal
-import socket
-import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from pydantic import SecretStr
 from rich.console import Console
 from sqlalchemy.engine import make_url
@@ -33,9 +34,11 @@ from sqlalchemy.engine import make_url
 from rampup.config import Settings
 from rampup.demo import display
 from rampup.demo.data import FEATURES, LABEL, LoanGenerator
+from rampup.demo.rollout_tour import Tour, TourPlan, train_fresh_v2, write_plans
+from rampup.demo.server import HOST, BackgroundServer
 from rampup.demo.traffic import TrafficStats, drive, generator_source
 from rampup.demo.train import build_demo_artifacts
-from rampup.errors import ConflictError, RampupError
+from rampup.errors import ConflictError
 from rampup.project import load_project
 from rampup.registry.registry import Registry
 from rampup.scaffold import scaffold
@@ -43,14 +46,15 @@ from rampup.serving.app import create_app
 from rampup.store import Store
 
 MODEL = "loan-default"
-HOST = "127.0.0.1"
-PORT_TRIES = 11  # the asked port and the next 10
 MARKER = ".rampup-demo"
 DATA_FILES = ("model_v1.joblib", "model_v2.joblib", "reference.parquet", "holdout.parquet",
               "batch_input.csv", "metrics.json")
 _OWNED = ("rampup.yaml", "rampup.db", "rampup.db-wal", "rampup.db-shm", "tokens.txt",
-          "data", "artifacts", "example", MARKER)
+          "data", "artifacts", "example", "plans", MARKER)
 FOREVER_S = 7 * 24 * 3600.0  # "until Ctrl-C" still gives the load generator a bound
+CONTROLLER_INTERVAL_S = 0.5  # the rollout controller's pass, short so the tour moves quickly
+DEFAULT_RATE = 50.0  # predictions/s: the tour's 10% canary gets its 100 requests in ~20 s
+TOUR = TourPlan()
 
 PROJECT_YAML = """\
 # Written by 'rampup demo' (rewritten on each run: copy it to start a project of your own).
@@ -99,67 +103,6 @@ class DemoResult:
     seconds: float
 
 
-class BackgroundServer:
-    """uvicorn serving an ASGI app on 127.0.0.1 from a daemon thread (own event loop)."""
-
-    def __init__(self, app: Any, *, port: int = 0, tries: int = PORT_TRIES) -> None:
-        self._sock = bind_port(port, tries)
-        self.port = int(self._sock.getsockname()[1])
-        self.url = f"http://{HOST}:{self.port}"
-        config = uvicorn.Config(app, log_config=None, log_level="warning", access_log=False,
-                                lifespan="on", ws="none", timeout_graceful_shutdown=10)
-        self.server = uvicorn.Server(config)
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="rampup-demo-server",
-                                        daemon=True)
-
-    def _run(self) -> None:
-        try:
-            self.server.run(sockets=[self._sock])
-        except BaseException as exc:  # SystemExit from a failed startup, too
-            self.error = exc
-
-    def start(self, timeout: float = 60.0) -> BackgroundServer:
-        """Start serving; return once the app's startup (models loaded) is done."""
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self.server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                why = f" ({type(self.error).__name__}: {self.error})" if self.error else ""
-                raise RampupError(f"the demo server did not start{why}",
-                                  fix="see the log lines above; rerun with --fresh to "
-                                      "rebuild the demo project")
-            time.sleep(0.02)
-        return self
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Graceful shutdown: in-flight requests finish and the prediction log drains."""
-        self.server.should_exit = True
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-        self._sock.close()
-
-
-def bind_port(port: int, tries: int = PORT_TRIES) -> socket.socket:
-    """A socket bound to 127.0.0.1 on ``port`` or, if busy, one of the next ports
-    (``port=0``: any free port)."""
-    candidates = [0] if port == 0 else list(range(port, min(port + tries, 65536)))
-    for candidate in candidates:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((HOST, candidate))
-        except OSError as exc:
-            sock.close()
-            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-                continue
-            raise
-        return sock
-    raise ConflictError(f"ports {candidates[0]}-{candidates[-1]} on {HOST} are all in use",
-                        fix="pass another --port (0 picks any free port)")
-
-
 # -- the project ----------------------------------------------------------------------------
 
 def prepare_project(directory: Path, *, fresh: bool, rate: float,
@@ -201,12 +144,18 @@ def write_tokens(directory: Path) -> tuple[str, Path]:
 
 
 def _train(data: Path, seed: int, n_train: int) -> tuple[dict[str, Any], bool]:
-    """Holdout metrics of v1 and v2; trains only when a data file is missing."""
+    """Holdout metrics of v1 and v2; trains only when a data file is missing.
+
+    v2 is trained again on fresher applications than v1 (a later range of the same
+    generator), replacing the one :func:`build_demo_artifacts` fits on v1's rows.
+    """
     metrics_file = data / "metrics.json"
     if all((data / f).exists() for f in DATA_FILES):
         return dict(json.loads(metrics_file.read_text(encoding="utf-8"))), False
     art = build_demo_artifacts(data, seed=seed, n_train=n_train)
-    info = {"seed": seed, "n_train": n_train, **art.metrics}
+    fresh = train_fresh_v2(data, seed=seed, n_train=n_train)
+    info = {"seed": seed, "n_train": n_train, **art.metrics, "v2": fresh["metrics"],
+            "v1_trained_on": fresh["v1_trained_on"], "v2_trained_on": fresh["trained_on"]}
     metrics_file.write_text(json.dumps(info, indent=2), encoding="utf-8")
     return info, True
 
@@ -219,11 +168,13 @@ def _register(registry: Registry, data: Path, metrics: dict[str, Any]) -> list[s
         if registry.store.get_version(MODEL, version) is not None:
             continue
         added.append(version)
+        span = metrics.get(f"{version}_trained_on")
+        extra = {"trained_on": span} if span else {}
         registry.register(
             MODEL, data / f"model_{version}.joblib", version=version,
             reference=data / "reference.parquet", label_column=LABEL, actor="demo",
             metadata={"algorithm": algorithm, "metrics": metrics.get(version, {}),
-                      "trained_by": "rampup demo"},
+                      "trained_by": "rampup demo", **extra},
             deploy=None if version == "v1" else False)
     return added
 
@@ -240,13 +191,17 @@ def _count(store: Store, since: float) -> tuple[int, int, int]:
 # -- the run ----------------------------------------------------------------------------------
 
 def run_demo(directory: Path, *, port: int = 8000, duration: float | None = None,
-             rate: float = 20.0, seed: int = 0, fresh: bool = False,
+             rate: float = DEFAULT_RATE, seed: int = 0, fresh: bool = False,
              console: Console | None = None, database_url: str | None = None,
-             n_train: int = 20_000, status_every: float = 10.0) -> DemoResult:
+             n_train: int = 20_000, status_every: float = 10.0,
+             tour: TourPlan | None = TOUR, stop_after_tour: bool = False) -> DemoResult:
     """Run the demo until Ctrl-C, or for ``duration`` seconds of traffic; see the module doc.
 
     The store is the SQLite file ``rampup.db`` in ``directory`` unless ``database_url``
     is given. Tokens and URLs in ``RAMPUP_*`` variables are ignored: the demo makes its own.
+    ``tour`` is the rollout tour's plan (None: no tour). A ``duration`` shorter than the
+    tour's estimate skips it; traffic that ends mid-tour aborts the tour's rollout.
+    ``stop_after_tour`` ends the traffic once the tour is over (scripted runs, tests).
     """
     started = time.perf_counter()
     console = console or Console()
@@ -257,19 +212,22 @@ def run_demo(directory: Path, *, port: int = 8000, duration: float | None = None
         note(f"{'reused' if reused else 'created'} {display.relative(root)}")
     with steps.step("models", "generating data, training v1 and v2") as note:
         metrics, trained = _train(root / "data", seed, n_train)
+        write_plans(root / "plans", tour or TourPlan())
         note(f"{'trained' if trained else 'reused'} v1 (logistic regression) and v2 "
-             "(gradient boosting); holdout AUC "
+             "(gradient boosting on fresher applications); holdout AUC "
              + " / ".join(f"{metrics[v]['auc']:.3f}" for v in ("v1", "v2") if v in metrics))
     token, tokens_file = write_tokens(root)
     store_url = database_url or f"sqlite:///{root / 'rampup.db'}"
     store_text = (display.relative(root / "rampup.db") if database_url is None
                   else make_url(database_url).render_as_string(hide_password=True))
     settings = Settings(project_dir=root, artifacts_dir=Path("artifacts"), database_url=store_url,
-                        admin_token=SecretStr(token), predict_token=None, host=HOST, port=port)
+                        admin_token=SecretStr(token), predict_token=None, host=HOST, port=port,
+                        controller=True, controller_interval=CONTROLLER_INTERVAL_S)
     store = Store.open(store_url)
     try:
+        registry = Registry.from_settings(settings, store)
         with steps.step("registry", "registering v1 and v2 with their reference data") as note:
-            added = _register(Registry.from_settings(settings, store), root / "data", metrics)
+            added = _register(registry, root / "data", metrics)
             dep = store.current_deployment(MODEL)
             note(f"{'registered' if added else 'reused'} v1 and v2; live routes: "
                  f"{display.routes_text(dep.policy if dep else {})}")
@@ -277,8 +235,11 @@ def run_demo(directory: Path, *, port: int = 8000, duration: float | None = None
         run = _Run(console, steps, app, port=port, rate=rate, seed=seed, duration=duration,
                    status_every=status_every, token=token, project=display.relative(root),
                    store=store_text, tokens=display.relative(tokens_file))
+        run.tour = _tour(console, store, registry, root, tour, rate=rate, duration=duration)
+        run.stop_after_tour = stop_after_tour
         since = time.time()
-        stats = asyncio.run(run.main())
+        with _hide_model_tracebacks():
+            stats = asyncio.run(run.main())
         logged, labelled, total = _count(store, since)
     finally:
         store.close()
@@ -290,8 +251,41 @@ def run_demo(directory: Path, *, port: int = 8000, duration: float | None = None
                       seconds=round(time.perf_counter() - started, 3))
 
 
+@contextlib.contextmanager
+def _hide_model_tracebacks() -> Iterator[None]:
+    """Leave out the server's traceback of each failed prediction while the demo runs: the
+    broken v3 of the tour fails on purpose, and the failures show as 5xx counts, in the
+    prediction log and in the rollout's checks."""
+    logger = logging.getLogger("rampup.serving")
+
+    def keep(record: logging.LogRecord) -> bool:
+        return not str(record.msg).endswith("raised while predicting")
+
+    logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        logger.removeFilter(keep)
+
+
+def _tour(console: Console, store: Store, registry: Registry, root: Path,
+          plan: TourPlan | None, *, rate: float, duration: float | None) -> Tour | None:
+    """The rollout tour, unless switched off or longer than ``duration`` (then say so)."""
+    if plan is None:
+        return None
+    estimate = plan.estimate_s(rate)
+    if duration is not None and duration < estimate:
+        console.print(f"[dim]rollout tour skipped: --duration {duration:g} s is shorter than "
+                      f"the tour (about {estimate:.0f} s at {rate:g}/s); run without "
+                      "--duration to see it, or pass --no-tour[/]", highlight=False)
+        return None
+    return Tour(store, registry, console, model=MODEL, data=root / "data",
+                project=display.relative(root), plan=plan, rate=rate)
+
+
 class _Run:
-    """The asynchronous part: server, example request, traffic with status, shutdown."""
+    """The asynchronous part: server, example request, traffic with status, the rollout
+    tour, shutdown."""
 
     def __init__(self, console: Console, steps: display.Steps, app: Any, *, port: int,
                  rate: float, seed: int, duration: float | None, status_every: float,
@@ -303,6 +297,8 @@ class _Run:
         self.stop = asyncio.Event()
         self.stats = TrafficStats()
         self.server: BackgroundServer | None = None
+        self.tour: Tour | None = None
+        self.stop_after_tour = False
 
     def _interrupt(self) -> None:
         if self.stop.is_set():
@@ -359,8 +355,9 @@ class _Run:
         display.show_tour(self.console, url=self.url, model=MODEL, project=self.project,
                           store=self.store, tokens=self.tokens, traffic=traffic,
                           commands=commands)
-        self.console.print(f"\nlive status every {self.status_every:g} s; Ctrl-C stops the "
-                           "demo", highlight=False)
+        during = " (after the rollout tour)" if self.tour is not None else ""
+        self.console.print(f"\nlive status every {self.status_every:g} s{during}; Ctrl-C stops "
+                           "the demo", highlight=False)
 
     async def _traffic(self, client: httpx.AsyncClient) -> None:
         def progress(stats: TrafficStats) -> None:
@@ -370,12 +367,36 @@ class _Run:
             self.url, MODEL, generator_source(LoanGenerator(self.seed + 1)),
             rate_per_s=self.rate, stop=self.stop, seed=self.seed, on_progress=progress,
             duration_s=FOREVER_S if self.duration is None else self.duration))
+        tour = asyncio.create_task(self.tour.run()) if self.tour is not None else None
+        next_status = time.monotonic() + self.status_every
         while not traffic.done():
-            await asyncio.wait({traffic}, timeout=self.status_every)
-            if not traffic.done():
-                self.console.print(await self._status(client), highlight=False,
-                                   soft_wrap=True)
+            waiting: set[asyncio.Task[Any]] = {traffic}
+            if tour is not None and not tour.done():
+                waiting.add(tour)
+            await asyncio.wait(waiting, timeout=max(0.0, next_status - time.monotonic()),
+                               return_when=asyncio.FIRST_COMPLETED)
+            if tour is not None and tour.done() and self.stop_after_tour:
+                self.stop.set()
+            if not traffic.done() and time.monotonic() >= next_status:
+                next_status = time.monotonic() + self.status_every
+                if tour is None or tour.done():  # the tour prints its own progress
+                    self.console.print(await self._status(client), highlight=False,
+                                       soft_wrap=True)
         self.stats = traffic.result()
+        if tour is not None:
+            await self._end_tour(tour)
+
+    async def _end_tour(self, tour: asyncio.Task[Any]) -> None:
+        """Surface the tour's error, or cut it cleanly when the traffic stopped first."""
+        if tour.done():
+            tour.result()
+            return
+        tour.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await tour
+        assert self.tour is not None
+        note = await asyncio.to_thread(self.tour.cut)
+        self.console.print(f"[yellow]{note or 'rollout tour cut short'}[/]", highlight=False)
 
     async def _status(self, client: httpx.AsyncClient) -> str:
         depth = routes = "?"

@@ -1,0 +1,188 @@
+"""The demo's rollout tour: fresher v2, broken v3, plans, reset/cut, and a real run."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from rampup.config import Settings
+from rampup.demo.data import FEATURES, LoanGenerator
+from rampup.demo.rollout_tour import (
+    PLAN_FILES,
+    V3_FILE,
+    Tour,
+    TourPlan,
+    register_bad_v3,
+    write_plans,
+)
+from rampup.demo.runner import MODEL, _register, _train, run_demo
+from rampup.errors import ModelError
+from rampup.registry.registry import Registry
+from rampup.registry.schema import InputSchema
+from rampup.rollout.plan import load_plan
+from rampup.serving.validation import Validator
+from rampup.store import Store
+
+#: The tour on a fast plan: bigger first steps, no holds, checks that need no labels.
+FAST = TourPlan(weights=(50.0, 100.0), bad_weights=(50.0, 100.0), hold_s=0.0,
+                checks=("error_rate <= baseline + 0.01",), warmup_s=1.0, timeout_s=90.0)
+
+
+@dataclass
+class Project:
+    root: Path
+    store: Store
+    registry: Registry
+    metrics: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """v1 and the fresher v2 trained small and registered, as the demo does."""
+    root = tmp_path_factory.mktemp("tour")
+    metrics, _ = _train(root / "data", 0, 400)
+    settings = Settings(project_dir=root)
+    store = Store.open(settings.resolved_database_url)
+    registry = Registry.from_settings(settings, store)
+    _register(registry, root / "data", metrics)
+    yield Project(root, store, registry, metrics)
+    store.close()
+
+
+def quiet() -> tuple[Console, io.StringIO]:
+    out = io.StringIO()
+    return Console(file=out, width=100, color_system=None), out
+
+
+def test_v2_learns_from_fresher_applications_than_v1(project: Project) -> None:
+    v1 = project.registry.get(MODEL, "v1").metadata
+    v2 = project.registry.get(MODEL, "v2").metadata
+    assert v2["algorithm"] == "gradient_boosting"
+    assert v1["trained_on"]["rows"] == v2["trained_on"]["rows"] == 400
+    assert v2["trained_on"]["from"] > v1["trained_on"]["to"]
+    assert v2["metrics"]["auc"] > 0.6
+
+
+def test_plan_files_hold_the_tour_plans(tmp_path: Path) -> None:
+    paths = write_plans(tmp_path / "plans", FAST)
+    assert [p.name for p in paths] == list(PLAN_FILES)
+    assert load_plan(paths[0]) == FAST.v2_plan()
+    assert load_plan(paths[1]) == FAST.v3_plan()
+    assert [s.describe() for s in FAST.v2_plan().steps] == ["shadow 100%", "canary 50%",
+                                                             "canary 100%"]
+    assert FAST.estimate_s(rate=60) < TourPlan().estimate_s(rate=60)
+    assert TourPlan().estimate_s(rate=20) > TourPlan().estimate_s(rate=50)
+
+
+def test_bad_v3_fails_on_a_fifth_and_otherwise_answers_like_v1(project: Project) -> None:
+    data = project.root / "data"
+    assert register_bad_v3(project.registry, MODEL, data) is True
+    assert register_bad_v3(project.registry, MODEL, data) is False
+    assert (data / V3_FILE).exists()
+    v1, v3 = (project.registry.get(MODEL, v) for v in ("v1", "v3"))
+    assert v3.flavor == "python"
+    assert v3.input_schema == v1.input_schema
+    p1, p3 = project.registry.load(v1), project.registry.load(v3)
+    validator = Validator(InputSchema.from_dict(v1.input_schema))
+    records = [{k: r[k] for k in FEATURES} for r in LoanGenerator(9).records(150)]
+    expected = p1.predict(validator.validate(records))
+    failed = 0
+    for i, rec in enumerate(records):
+        try:
+            got = p3.predict(validator.validate([rec]))
+        except (KeyError, ModelError):
+            failed += 1
+            continue
+        want = expected.record(i)
+        assert got.record(0)["prediction"] == want["prediction"]
+        assert got.record(0)["probabilities"] == pytest.approx(want["probabilities"])
+    assert 0.12 < failed / len(records) < 0.28, failed
+
+
+def test_reset_restores_v1_and_cut_aborts_the_tours_rollout(project: Project) -> None:
+    c, _ = quiet()
+    tour = Tour(project.store, project.registry, c, model=MODEL, data=project.root / "data",
+                project="p", plan=FAST, rate=50)
+    r = tour.rollouts.deploy(MODEL, "v2", plan=FAST.v2_plan(), actor="test")
+    assert r is not None
+    assert tour.cut() is None  # not the tour's rollout: left alone
+    tour.started.append(r.id)
+    note = tour.cut()
+    assert note is not None
+    assert "aborted" in note
+    latest = tour.rollouts.latest(MODEL)
+    assert latest is not None
+    assert latest[0].state == "aborted"
+    tour.rollouts.deploy(MODEL, "v2", plan=FAST.v2_plan(), actor="test")
+    tour.rollouts.promote(MODEL, actor="test")
+    reset = tour._reset()
+    assert reset is not None
+    assert "v1 takes all traffic again" in reset
+    dep = project.store.current_deployment(MODEL)
+    assert dep is not None
+    assert dep.policy["routes"] == {"v1": 100.0}
+    assert tour._reset() is None
+
+
+@pytest.mark.slow
+def test_the_tour_promotes_v2_and_rolls_v3_back(tmp_path: Path) -> None:
+    c, out = quiet()
+    result = run_demo(tmp_path / "demo", port=0, duration=150, rate=60, console=c,
+                      n_train=1000, status_every=2.0, tour=FAST, stop_after_tour=True)
+    text = out.getvalue()
+    assert result.stats.elapsed_s < 120, text
+    store = Store.open(f"sqlite:///{result.directory / 'rampup.db'}")
+    try:
+        rollouts = {r["candidate"]: r for r in store.list_rollouts(MODEL)}
+        dep = store.current_deployment(MODEL)
+    finally:
+        store.close()
+    assert rollouts["v2"]["state"] == "promoted", text
+    assert rollouts["v3"]["state"] == "rolled_back", text
+    assert "error_rate" in rollouts["v3"]["reason"]
+    assert dep is not None
+    assert dep.policy["routes"] == {"v2": 100.0}
+    for expected in ("rollout tour", "agreed with v1 on", "canary 50% passed",
+                     "v2 promoted", "v3 rolled back automatically", "why: checks failed",
+                     f"rampup rollout status {MODEL}", f"rampup rollback {MODEL}",
+                     f"rampup deploy {MODEL} v2 --strategy canary"):
+        assert expected in text, expected
+    assert result.stats.server_errors > 0  # v3's failures reached some users
+
+
+def test_ctrl_c_during_the_tour_aborts_its_rollout(tmp_path: Path) -> None:
+    c, out = quiet()
+    plan = TourPlan(weights=(50.0, 100.0), bad_weights=(50.0,), hold_s=60.0, warmup_s=0.0,
+                    checks=("error_rate <= baseline + 0.01",))
+
+    def interrupt_once_v2_is_in_shadow() -> None:
+        deadline = time.monotonic() + 60
+        while "v2 step 1/3" not in out.getvalue():
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_once_v2_is_in_shadow, daemon=True).start()
+    result = run_demo(tmp_path / "demo", port=0, duration=None, rate=30, console=c,
+                      n_train=400, tour=plan)
+    text = out.getvalue()
+    assert "rollout tour cut short: the rollout of v2 was aborted" in text, text
+    store = Store.open(f"sqlite:///{result.directory / 'rampup.db'}")
+    try:
+        (latest,) = store.list_rollouts(MODEL, limit=1)
+        dep = store.current_deployment(MODEL)
+    finally:
+        store.close()
+    assert (latest["candidate"], latest["state"]) == ("v2", "aborted")
+    assert dep is not None
+    assert dep.policy["routes"] == {"v1": 100.0}
