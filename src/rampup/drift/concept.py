@@ -1,0 +1,148 @@
+"""Concept drift: realised performance over windows against the reference performance.
+
+Labels arrive late and are attributed to the window of their **prediction**, so an old
+window's accuracy firms up as its labels come in. Each window reports the realised
+accuracy with a Wilson interval and, for calibrated classifiers, a label-free estimate:
+an unlabelled prediction made with confidence ``c`` is right with probability ``c``, so
+
+    expected accuracy = (correct labelled + Σ c over unlabelled) / (labelled + unlabelled)
+
+with a band of ``z·sqrt(Σ c(1-c)) / n`` (the unknown outcomes' spread) plus an optional
+``calibration_error`` (e.g. the reference's expected calibration error) times the
+unlabelled share. With no labels it is the mean confidence; as labels arrive it becomes
+the realised accuracy. A window is **degraded** when its accuracy is significantly below
+the reference (one-sided two-proportion test when the reference size is known, else the
+Wilson interval's upper end below it) and the drop is at least ``min_drop``.
+
+>>> ts = np.arange(8.0)
+>>> correct = np.array([1, 1, 1, 0, np.nan, np.nan, 0, 0])
+>>> conf = np.array([0.9, 0.8, 0.9, 0.7, 0.6, 0.5, 0.6, 0.6])
+>>> w = performance_windows(ts, correct, conf, [0.0, 4.0, 8.0], Reference(0.9))
+>>> [(x.labelled, x.accuracy, round(x.expected, 3), x.source) for x in w]
+[(4, 0.75, 0.75, 'labels'), (2, 0.0, 0.275, 'mixed')]
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy import stats as sps
+
+from rampup.drift.stats import wilson
+
+DEGRADED = "degraded"
+OK = "ok"
+NO_DATA = "no data"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The performance to compare against: accuracy and, when known, on how many rows."""
+
+    accuracy: float
+    n: int | None = None
+    source: str = "given"
+
+
+@dataclass(frozen=True)
+class WindowPerformance:
+    start: float
+    end: float
+    predictions: int
+    labelled: int
+    correct: int
+    accuracy: float
+    lo: float
+    hi: float
+    expected: float
+    expected_lo: float
+    expected_hi: float
+    source: str  # labels | mixed | estimate | none
+    drop: float
+    p_value: float
+    verdict: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (None if isinstance(v, float) and math.isnan(v) else v)
+                for k, v in asdict(self).items()}
+
+
+def _below(acc: float, n: int, ref: Reference, alpha: float) -> float:
+    """One-sided p-value that the window's accuracy is below the reference's."""
+    if n == 0 or math.isnan(acc):
+        return math.nan
+    if ref.n:
+        pool = (acc * n + ref.accuracy * ref.n) / (n + ref.n)
+        se = math.sqrt(pool * (1 - pool) * (1 / n + 1 / ref.n))
+    else:
+        se = math.sqrt(max(ref.accuracy * (1 - ref.accuracy), 1e-12) / n)
+    if se == 0:
+        return 0.0 if acc < ref.accuracy else 1.0
+    return float(sps.norm.sf((ref.accuracy - acc) / se))
+
+
+def window_performance(start: float, end: float, correct: npt.NDArray[np.float64],
+                       confidence: npt.NDArray[np.float64], ref: Reference, *,
+                       min_drop: float = 0.02, alpha: float = 0.05, level: float = 0.95,
+                       calibration_error: float = 0.0) -> WindowPerformance:
+    """One window. ``correct``: 1/0 per prediction, NaN when unlabelled; ``confidence``:
+    NaN when the model gave none."""
+    labelled = ~np.isnan(correct)
+    k, n = int(np.nansum(correct)), int(labelled.sum())
+    acc = k / n if n else math.nan
+    lo, hi = wilson(k, n, level)
+    pending = ~labelled & ~np.isnan(confidence)
+    c = confidence[pending]
+    n_est = n + len(c)
+    z = float(sps.norm.ppf(0.5 + level / 2))
+    if n_est:
+        expected = (k + float(c.sum())) / n_est
+        half = z * math.sqrt(float((c * (1 - c)).sum())) / n_est \
+            + calibration_error * len(c) / n_est
+        e_lo, e_hi = max(0.0, expected - half), min(1.0, expected + half)
+    else:
+        expected = e_lo = e_hi = math.nan
+    source = ("none" if n_est == 0 else "labels" if len(c) == 0 and n
+              else "estimate" if n == 0 else "mixed")
+    best = acc if source == "labels" else expected
+    drop = ref.accuracy - best if not math.isnan(best) else math.nan
+    if source == "labels":
+        p = _below(acc, n, ref, alpha)
+        significant = p <= alpha
+    else:  # the band stands in for the test when some outcomes are estimated
+        p = math.nan
+        significant = not math.isnan(e_hi) and e_hi < ref.accuracy
+    verdict = NO_DATA if source == "none" else \
+        DEGRADED if significant and drop >= min_drop else OK
+    return WindowPerformance(start, end, len(correct), n, k, acc, lo, hi, expected, e_lo,
+                             e_hi, source, drop, p, verdict)
+
+
+def performance_windows(ts: Sequence[float] | npt.NDArray[Any],
+                        correct: Sequence[float] | npt.NDArray[Any],
+                        confidence: Sequence[float] | npt.NDArray[Any],
+                        edges: Sequence[float], ref: Reference, **kwargs: Any,
+                        ) -> list[WindowPerformance]:
+    """Per window ``[edges[i], edges[i+1])`` of prediction time (see the module doc)."""
+    t = np.asarray(ts, dtype=np.float64)
+    y = np.asarray(correct, dtype=np.float64)
+    c = np.asarray(confidence, dtype=np.float64)
+    out = []
+    for a, b in itertools.pairwise(edges):
+        m = (t >= a) & (t < b)
+        out.append(window_performance(float(a), float(b), y[m], c[m], ref, **kwargs))
+    return out
+
+
+def accuracy_drop(windows: Sequence[WindowPerformance]) -> float:
+    """The latest window's drop below the reference (positive = worse), NaN without data."""
+    for w in reversed(windows):
+        if w.source != "none":
+            return w.drop
+    return math.nan

@@ -1,0 +1,304 @@
+"""One feature, reference against current: the test, the effect size and the distances.
+
+By column type (the defaults; see :class:`~rampup.drift.report.DriftConfig`):
+
+=============  ==========================================  =================================
+kind           test (p-value)                              effect size (practical minimum)
+=============  ==========================================  =================================
+numeric, raw   two-sample KS (exact / asymptotic)          Wasserstein / reference spread
+numeric, bins  binned KS, null simulated at n (calibrate)  Wasserstein of the quantile
+                                                           functions / reference spread
+categorical    chi-square homogeneity, sparse pooled       Jensen-Shannon distance
+binary         two-proportion z                            |change in share|
+missing        two-proportion z                            |change in missing fraction|
+=============  ==========================================  =================================
+
+Numeric results also carry PSI, JS and Hellinger on the reference-quantile bins with
+their no-drift thresholds at this window size, so a team used to "PSI ≥ 0.2" can see what
+the threshold really is at n rows. The functions take sorted arrays or count vectors and
+return a :class:`~rampup.drift.report.TestResult` whose verdict is set later (after the
+correction across features).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from rampup.drift.calibrate import NullCache, NullDistribution
+from rampup.drift.report import DriftConfig, Histogram, TestResult
+from rampup.drift.stats import (
+    FloatArray,
+    IntArray,
+    chi2_homogeneity,
+    distances,
+    js_distance,
+    ks_test_from_statistic,
+    ks_wasserstein_sorted,
+    psi,
+    two_proportion_z,
+    wasserstein_quantiles,
+)
+
+OTHER = "__other__"
+EFFECT_W = "wasserstein/std"
+EFFECT_W_IQR = "wasserstein/iqr"
+
+
+def quantile_edges(ref_sorted: FloatArray) -> FloatArray:
+    """Inner bin edges at the reference's 20-quantiles (deciles under 1000 values), taken
+    as data values and deduplicated: the same rule as the stored reference profile."""
+    n = len(ref_sorted)
+    step = 5 if n >= 1000 else 10
+    ranks = np.ceil(np.arange(step, 100, step) / 100 * n).astype(np.int64) - 1
+    return np.unique(ref_sorted[ranks])
+
+
+def counts_on(edges: FloatArray, sorted_values: FloatArray) -> IntArray:
+    """Counts per bin ``edges[i-1] <= v < edges[i]`` (outer bins open) of sorted values."""
+    cut = np.searchsorted(sorted_values, edges, side="left")
+    return np.diff(np.concatenate([[0], cut, [len(sorted_values)]])).astype(np.int64)
+
+
+def _spread(std: float | None, iqr: float | None, how: str) -> float:
+    value = iqr if how == "iqr" else std
+    return float(value) if value is not None and math.isfinite(value) else math.nan
+
+
+def _effect(w: float, spread: float) -> float:
+    if math.isnan(w):
+        return math.nan
+    if not spread > 0:
+        return 0.0 if w == 0 else math.inf  # a constant reference that moved
+    return w / spread
+
+
+def _binned_metrics(ref_counts: IntArray, cur_counts: IntArray, null: NullDistribution,
+                    alpha: float) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for name, value in distances(ref_counts, cur_counts).items():
+        out[name] = value
+        out[f"{name}_threshold"] = null.threshold(name, alpha)
+        out[f"{name}_p"] = null.p_value(name, value)
+    return out
+
+
+def _not_tested(feature: str, kind: str, test: str, effect_name: str, config: DriftConfig,
+                n_ref: int, n_cur: int, note: str) -> TestResult:
+    return TestResult(feature, kind, test, math.nan, math.nan, math.nan, effect_name,
+                      config.minimum(feature, kind), n_ref, n_cur, notes=(note,))
+
+
+def _min(config: DriftConfig, feature: str, kind: str, family: str) -> float:
+    """The practical minimum; outputs and labels use their family's (numeric/categorical)
+    unless the config names them."""
+    return config.minimum(feature, kind if kind in config.min_effect else family)
+
+
+def _too_few(n_ref: int, n_cur: int, config: DriftConfig) -> str | None:
+    if min(n_ref, n_cur) < config.min_rows:
+        return (f"too few values to test ({n_ref} reference, {n_cur} current; "
+                f"at least {config.min_rows} each)")
+    return None
+
+
+# -- numeric ------------------------------------------------------------------------------
+
+def numeric_samples(feature: str, ref: FloatArray, cur: FloatArray, config: DriftConfig,
+                    cache: NullCache, kind: str = "numeric") -> TestResult:
+    """Exact mode: KS on the raw values; ``ref`` and ``cur`` sorted, finite."""
+    effect_name = EFFECT_W_IQR if config.spread == "iqr" else EFFECT_W
+    short = _too_few(len(ref), len(cur), config)
+    if short:
+        return _not_tested(feature, kind, "ks", effect_name, config, len(ref), len(cur), short)
+    d, w = ks_wasserstein_sorted(ref, cur)
+    p = ks_test_from_statistic(d, ref, cur)
+    q25, q75 = np.quantile(ref, [0.25, 0.75])
+    spread = _spread(float(ref.std()), float(q75 - q25), config.spread)
+    edges = quantile_edges(ref)
+    rc, cc = counts_on(edges, ref), counts_on(edges, cur)
+    metrics = {"ks": d, "wasserstein": w, "mean_ref": float(ref.mean()),
+               "mean_cur": float(cur.mean()), "std_ref": float(ref.std()),
+               "std_cur": float(cur.std()),
+               **_binned_metrics(rc, cc, cache.get(rc, len(cur)), config.alpha)}
+    hist = Histogram(tuple(rc.tolist()), tuple(cc.tolist()),
+                     edges=("-inf", *edges.tolist(), "inf"))
+    return TestResult(feature, kind, "ks", d, p, _effect(w, spread), effect_name,
+                      _min(config, feature, kind, "numeric"), len(ref), len(cur), metrics,
+                      histogram=hist)
+
+
+def _edges(profile: Mapping[str, Any]) -> FloatArray:
+    return np.array([float(e) for e in profile["bins"]], dtype=np.float64)
+
+
+def rebin(cur: Mapping[str, Any], ref: Mapping[str, Any]) -> tuple[IntArray, bool]:
+    """The current profile's counts on the reference's bins, and whether they are exact.
+
+    Exact when both profiles share the bins (the monitor counts windows on the
+    reference's bins). Otherwise they are read off the current distribution function,
+    interpolated through its own bin edges (exact cumulative counts there) and its
+    quantiles: an approximation, flagged in the result.
+    """
+    ref_edges = _edges(ref)
+    if cur.get("bins") is not None and len(cur["bins"]) == len(ref["bins"]) and \
+            np.array_equal(_edges(cur), ref_edges):
+        return np.asarray(cur["counts"], dtype=np.int64), True
+    n = int(cur["count"])
+    xs: list[float] = []
+    fs: list[float] = []
+    if cur.get("bins") is not None:
+        own = _edges(cur)[1:-1]
+        below = np.cumsum(cur["counts"])[:-1]
+        xs += own.tolist()
+        fs += (below / n).tolist()
+    if cur.get("quantiles") is not None:
+        q = np.asarray(cur["quantiles"], dtype=np.float64)
+        xs += q.tolist()
+        fs += np.linspace(0.0, 1.0, len(q)).tolist()
+    order = np.argsort(xs, kind="stable")
+    x = np.asarray(xs)[order]
+    f = np.maximum.accumulate(np.asarray(fs)[order])
+    cdf = np.interp(ref_edges[1:-1], x, f, left=0.0, right=1.0)
+    expected = np.diff(np.concatenate([[0.0], cdf, [1.0]])) * n
+    # Largest-remainder rounding keeps the total at n.
+    counts = np.floor(expected).astype(np.int64)
+    short = n - int(counts.sum())
+    if short > 0:
+        counts[np.argsort(-(expected - counts), kind="stable")[:short]] += 1
+    return counts, False
+
+
+def numeric_profiles(feature: str, ref: Mapping[str, Any], cur: Mapping[str, Any],
+                     config: DriftConfig, cache: NullCache, kind: str = "numeric",
+                     ) -> TestResult:
+    """Stored mode: binned KS on the reference's bins, calibrated at the window's size;
+    the effect from the two quantile functions."""
+    effect_name = EFFECT_W_IQR if config.spread == "iqr" else EFFECT_W
+    n_ref, n_cur = int(ref.get("count") or 0), int(cur.get("count") or 0)
+    short = _too_few(n_ref, n_cur, config)
+    if short or ref.get("bins") is None or cur.get("quantiles") is None:
+        return _not_tested(feature, kind, "binned_ks", effect_name, config, n_ref, n_cur,
+                           short or "no values to compare")
+    rc = np.asarray(ref["counts"], dtype=np.int64)
+    cc, exact = rebin(cur, ref)
+    null = cache.get(rc, int(cc.sum()))
+    binned = _binned_metrics(rc, cc, null, config.alpha)
+    d, p = binned["binned_ks"], binned["binned_ks_p"]
+    rq, cq = ref["quantiles"], cur["quantiles"]
+    w = wasserstein_quantiles(rq, cq) if len(rq) == len(cq) else math.nan
+    grid = np.linspace(0.0, 1.0, len(rq))
+    iqr = float(np.interp(0.75, grid, rq) - np.interp(0.25, grid, rq))
+    spread = _spread(ref.get("std"), iqr, config.spread)
+    metrics = {"wasserstein": w, "mean_ref": _f(ref.get("mean")),
+               "mean_cur": _f(cur.get("mean")), "std_ref": _f(ref.get("std")),
+               "std_cur": _f(cur.get("std")), **binned}
+    notes = () if exact else ("window counted on its own bins: re-binned approximately",)
+    hist = Histogram(tuple(rc.tolist()), tuple(cc.tolist()), edges=tuple(ref["bins"]))
+    return TestResult(feature, kind, "binned_ks", d, p, _effect(w, spread), effect_name,
+                      _min(config, feature, kind, "numeric"), n_ref, n_cur, metrics, notes,
+                      histogram=hist)
+
+
+def _f(v: Any) -> float:
+    return float(v) if v is not None else math.nan
+
+
+# -- categorical ---------------------------------------------------------------------------
+
+def align_categories(ref: Mapping[str, int], cur: Mapping[str, int],
+                     known: Sequence[str] | None = None,
+                     ) -> tuple[list[str], IntArray, IntArray, dict[str, int], tuple[str, ...]]:
+    """Reference and current counts on one list of categories, and the unseen ones.
+
+    A current category the reference never had (and the schema does not list) is unseen
+    and kept as its own column. When the reference lumped its rare values into
+    ``__other__``, a current category it does not name may be one of them: it joins
+    ``__other__`` and is not called unseen.
+    """
+    notes: list[str] = []
+    cur_map: dict[str, int] = {}
+    lumped = 0
+    for k, v in cur.items():
+        if k not in ref and OTHER in ref and k != OTHER:
+            cur_map[OTHER] = cur_map.get(OTHER, 0) + int(v)
+            lumped += 1
+        else:
+            cur_map[k] = cur_map.get(k, 0) + int(v)
+    if lumped:
+        notes.append(f"{lumped} current value(s) not among the reference's named categories "
+                     "compared with its __other__ bucket")
+    labels = list(ref) + [k for k in cur_map if k not in ref]
+    known_set = set(known or ())
+    unseen = {k: cur_map[k] for k in labels if k not in ref and k != OTHER
+              and k not in known_set and cur_map[k] > 0}
+    rc = np.array([int(ref.get(k, 0)) for k in labels], dtype=np.int64)
+    cc = np.array([int(cur_map.get(k, 0)) for k in labels], dtype=np.int64)
+    return labels, rc, cc, unseen, tuple(notes)
+
+
+def categorical_counts(feature: str, ref: Mapping[str, int], cur: Mapping[str, int],
+                       config: DriftConfig, cache: NullCache,
+                       known: Sequence[str] | None = None, kind: str = "categorical",
+                       ) -> TestResult:
+    """Chi-square homogeneity (or the z-test for two values) on category counts."""
+    labels, rc, cc, unseen, notes = align_categories(ref, cur, known)
+    n_ref, n_cur = int(rc.sum()), int(cc.sum())
+    binary = len(labels) == 2 and not unseen and kind == "categorical"
+    short = _too_few(n_ref, n_cur, config)
+    if short:
+        return _not_tested(feature, "binary" if binary else kind, "z" if binary else "chi2",
+                           "js_distance", config, n_ref, n_cur, short)
+    if unseen:
+        shown = ", ".join(f"{k!r} ({v})" for k, v in list(unseen.items())[:5])
+        notes += (f"unseen categories: {shown}"
+                  + (f" and {len(unseen) - 5} more" if len(unseen) > 5 else ""),)
+    hist = Histogram(tuple(rc.tolist()), tuple(cc.tolist()), labels=tuple(labels))
+    js = js_distance(rc, cc)
+    null = cache.get(rc, n_cur)
+    metrics = {"js": js, "js_threshold": null.threshold("js", config.alpha),
+               "psi": psi(rc, cc), "psi_threshold": null.threshold("psi", config.alpha),
+               "unseen_fraction": sum(unseen.values()) / n_cur}
+    if binary:
+        # The share of the value that is rarer in the reference ("the positive").
+        j = int(np.argmin(rc)) if rc[0] != rc[1] else 1
+        t = two_proportion_z(int(rc[j]), n_ref, int(cc[j]), n_cur)
+        metrics.update(share_ref=t.p_ref, share_cur=t.p_cur)
+        return TestResult(feature, "binary", "z", t.z, t.p_value, abs(t.difference),
+                          f"abs_change[{labels[j]}]", config.minimum(feature, "binary"),
+                          n_ref, n_cur, metrics, notes, unseen, hist)
+    chi = chi2_homogeneity(rc, cc)
+    metrics.update(dof=float(chi.dof), cramers_v=chi.cramers_v)
+    if chi.merged:
+        notes += (f"{len(chi.merged)} sparse categories pooled for the chi-square test",)
+    return TestResult(feature, kind, "chi2", chi.statistic, chi.p_value, js, "js_distance",
+                      _min(config, feature, kind, "categorical"), n_ref, n_cur, metrics, notes,
+                      unseen, hist)
+
+
+# -- missing values -----------------------------------------------------------------------
+
+def missing_change(feature: str, ref_missing: int, ref_rows: int, cur_missing: int,
+                   cur_rows: int, config: DriftConfig) -> TestResult | None:
+    """The change of the missing fraction (None when neither side has missing values)."""
+    if ref_missing == 0 and cur_missing == 0:
+        return None
+    short = _too_few(ref_rows, cur_rows, config)
+    if short:
+        return _not_tested(feature, "missing", "z", "abs_change", config, ref_rows,
+                           cur_rows, short)
+    t = two_proportion_z(ref_missing, ref_rows, cur_missing, cur_rows)
+    return TestResult(feature, "missing", "z", t.z, t.p_value, abs(t.difference), "abs_change",
+                      config.minimum(feature, "missing"), ref_rows, cur_rows,
+                      {"missing_ref": t.p_ref, "missing_cur": t.p_cur})
+
+
+def rows_of(profile: Mapping[str, Any], rows: int | None = None) -> tuple[int, int]:
+    """(missing, rows) of a feature profile; ``rows`` (the table's) when all are missing."""
+    count = int(profile.get("count") or 0)
+    mf = float(profile.get("missing_fraction") or 0.0)
+    total = int(rows or 0) if mf >= 1.0 else round(count / (1.0 - mf))
+    return total - count, total

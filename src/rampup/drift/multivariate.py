@@ -1,0 +1,129 @@
+"""Multivariate drift: can a classifier tell current rows from reference rows?
+
+Per-feature tests miss changes in how features move together (a correlation that flips
+leaves every marginal alone). A domain classifier sees the joint distribution: label the
+reference rows 0 and the current rows 1, fit a model on one half of the rows and score
+the other half, then swap the halves (2-fold cross-fitting). Without drift no model can
+separate them, so on rows it was not fitted on its scores are independent of the labels
+and the one-sided Mann-Whitney test of the held-out ROC AUC (AUC = U / (n_ref * n_cur))
+is exact. The p-value is the Bonferroni combination of the two halves (``2 * min``).
+Pooling out-of-fold scores of ordinary k-fold cross-validation into one Mann-Whitney test
+looks similar but is not valid: it false-alarms on about 12 % of no-drift windows at a
+5 % level (the fold models share training rows). Cost is bounded by subsampling each side
+to ``max_rows`` rows (about 0.3 s for 2000 + 2000 rows x 20 features, one thread).
+
+A drift verdict needs the p-value at ``alpha`` and an AUC of at least ``min_auc``
+(0.55 by default: a classifier that is right 55 % of the time on a pair).
+
+>>> rng = np.random.default_rng(0)
+>>> x = rng.normal(size=(600, 2))
+>>> ref = pd.DataFrame(x[:300], columns=["a", "b"])
+>>> cur = pd.DataFrame({"a": x[300:, 0], "b": -x[300:, 0] + 0.1 * x[300:, 1]})
+>>> r = domain_classifier(ref, cur, model="hgb", seed=0)
+>>> r.drifted, round(r.auc, 1) >= 0.9
+(True, True)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+from rampup.drift.report import DomainResult
+from rampup.errors import ValidationError
+
+MODELS = ("hgb", "logistic")
+
+
+def _subsample(df: pd.DataFrame, n: int, rng: np.random.Generator) -> pd.DataFrame:
+    if len(df) <= n:
+        return df
+    return df.iloc[np.sort(rng.choice(len(df), size=n, replace=False))]
+
+
+def _encode(ref: pd.DataFrame, cur: pd.DataFrame, columns: Sequence[str]
+            ) -> tuple[np.ndarray[Any, Any], list[bool]]:
+    """Both tables as one float matrix: numbers as they are (NaN kept), everything else
+    as category codes (rarest past the 250th lumped together, unseen ones too)."""
+    both = pd.concat([ref[list(columns)], cur[list(columns)]], ignore_index=True)
+    cols: list[np.ndarray[Any, Any]] = []
+    categorical: list[bool] = []
+    for c in columns:
+        s = both[c]
+        if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+            cols.append(s.to_numpy(dtype=np.float64, na_value=np.nan))
+            categorical.append(False)
+            continue
+        text = s.astype("string")
+        top = text.iloc[:len(ref)].value_counts().index[:250]
+        codes = pd.Categorical(text, categories=top).codes.astype(np.float64)
+        codes[(codes < 0) & text.notna().to_numpy()] = 250  # unseen or rare
+        codes[text.isna().to_numpy()] = np.nan
+        cols.append(codes)
+        categorical.append(True)
+    return np.column_stack(cols), categorical
+
+
+def _model(name: str, categorical: list[bool], seed: int) -> Any:
+    if name == "hgb":
+        from sklearn.ensemble import HistGradientBoostingClassifier
+        return HistGradientBoostingClassifier(
+            max_iter=50, learning_rate=0.1, max_leaf_nodes=15, early_stopping=False,
+            categorical_features=np.asarray(categorical) if any(categorical) else None,
+            random_state=seed)
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    return make_pipeline(SimpleImputer(strategy="median"), StandardScaler(),
+                         LogisticRegression(max_iter=1000))
+
+
+def domain_classifier(reference: pd.DataFrame, current: pd.DataFrame,
+                      columns: Sequence[str] | None = None, *, model: str = "hgb",
+                      max_rows: int = 2000, alpha: float = 0.05,
+                      min_auc: float = 0.55, seed: int = 0) -> DomainResult:
+    """Held-out ROC AUC of reference-vs-current (mean of two halves), with its p-value.
+
+    ``columns`` defaults to the columns both tables share. ``model``: ``hgb``
+    (histogram gradient boosting: interactions and non-linear changes) or ``logistic``
+    (linear, for small windows).
+    """
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold
+
+    if model not in MODELS:
+        raise ValidationError(f"unknown domain classifier {model!r}", fix="use hgb or logistic")
+    cols = list(columns) if columns is not None else \
+        [c for c in reference.columns if c in current.columns]
+    if not cols:
+        raise ValidationError("the two tables share no columns",
+                              fix="compare tables with the same feature columns")
+    rng = np.random.default_rng(seed)
+    ref = _subsample(reference, max_rows, rng)
+    cur = _subsample(current, max_rows, rng)
+    n_ref, n_cur = len(ref), len(cur)
+    if min(n_ref, n_cur) < 4:
+        return DomainResult(math.nan, math.nan, n_ref, n_cur, model, 0, min_auc=min_auc,
+                            alpha=alpha)
+    x, categorical = _encode(ref, cur, cols)
+    y = np.r_[np.zeros(n_ref, dtype=np.int64), np.ones(n_cur, dtype=np.int64)]
+    halves = StratifiedKFold(n_splits=2, shuffle=True, random_state=seed)
+    aucs, ps = [], []
+    # One thread: OpenMP spinning on a busy machine costs more than it saves at this size.
+    with threadpool_limits(limits=1):
+        for fit, held in halves.split(x, y):
+            clf = _model(model, categorical, seed).fit(x[fit], y[fit])
+            s = clf.predict_proba(x[held])[:, 1]
+            aucs.append(float(roc_auc_score(y[held], s)))
+            yh = y[held]
+            ps.append(float(sps.mannwhitneyu(s[yh == 1], s[yh == 0],
+                                             alternative="greater").pvalue))
+    return DomainResult(float(np.mean(aucs)), min(1.0, 2 * min(ps)), n_ref, n_cur, model, 2,
+                        min_auc=min_auc, alpha=alpha)
