@@ -92,7 +92,12 @@ def ingest(agg: WindowAggregate, records: Sequence[RecordLike], info: VersionInf
         if fa is None:
             fa = agg.features[f.name] = FeatureAgg.new(f)
         fa.update([d.get(f.name) for d in inputs], f)
-    if info.free_form or info.has_text:
+    if info.has_text:  # the summed length of the text features
+        text = [f.name for f in info.features if f.kind == "text"]
+        agg.input_length.update_many(np.fromiter(
+            (sum(len(v) for k in text if isinstance(v := d.get(k), str)) for d in inputs),
+            dtype=np.float64, count=len(inputs)))
+    elif info.free_form:
         agg.input_length.update_many(np.fromiter(
             (input_length(r.inputs) for r in records), dtype=np.float64, count=len(records)))
     if custom:

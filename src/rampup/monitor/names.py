@@ -42,7 +42,8 @@ FAMILIES = {
     "f1": (),
 }
 
-_ITEM = re.compile(r"^(?P<family>[a-z_]+)\[(?P<item>[^\]]+)\](?:\.(?P<stat>[a-z_0-9]+))?$")
+_ITEM = re.compile(
+    r"^(?P<family>[a-z_][a-z0-9_]*)\[(?P<item>[^\]]+)\](?:\.(?P<stat>[a-z_0-9]+))?$")
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ HUMAN = "human"
 @dataclass
 class MonitorStats:
     processed: int = 0
+    rounds: int = 0  # completed process() calls
     dropped: int = 0  # records not taken because the intake was full
     feedback: int = 0
     flushes: int = 0
@@ -141,6 +142,7 @@ class Monitor:
         self._ingest(records)
         self._process_errors()
         self._process_feedback()
+        self.stats.rounds += 1
         return self.stats.processed
 
     def _ingest(self, records: list[RecordLike]) -> None:

@@ -28,4 +28,5 @@ def start_monitoring(state: AppState) -> MonitorLoop | None:
                             input_metrics=fns,
                             prometheus=MonitorPrometheus(state.metrics.registry))
     return MonitorLoop(state.monitor, sampler=app_sampler(state),
-                       flush_interval=s.monitor_flush_interval).start()
+                       tick=s.monitor_interval, flush_interval=s.monitor_flush_interval
+                       ).start()
