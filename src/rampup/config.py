@@ -53,13 +53,6 @@ class Settings(BaseSettings):
     monitor_keep_s: float = Field(default=600.0, ge=0,
                                   description="closed windows kept in memory for late feedback")
     monitor_retention_days: float = Field(default=30.0, gt=0)
-    monitor: bool = Field(default=True,
-                          description="streaming monitoring (RAMPUP_MONITOR=false: off)")
-    monitor_window_s: float = Field(default=60.0, ge=1, le=86_400)
-    monitor_flush_interval: float = Field(default=5.0, gt=0)
-    monitor_keep_s: float = Field(default=600.0, ge=0,
-                                  description="closed windows kept in memory for late feedback")
-    monitor_retention_days: float = Field(default=30.0, gt=0)
 
     @property
     def resolved_database_url(self) -> str:
