@@ -159,3 +159,27 @@ def test_merging_versions_with_different_bins_drops_only_the_histogram() -> None
     assert a.features["x"].hist is None
     assert a.features["x"].count == counts
     assert a.predictions == 200
+
+
+def test_repeats_with_a_schema_and_free_form() -> None:
+    base = make_records(3, seed=9, keys=0, error_rate=0.0)
+    for r in base:
+        r.request_key = "alice"
+    first, second, third = base
+    second.inputs = {**first.inputs, "note": "  " + str(first.inputs["note"]).upper()}
+    second.ts = first.ts + 5
+    third.inputs = dict(first.inputs)
+    third.ts = first.ts + 500  # past the horizon: not a repeat
+    agg = WindowAggregate()
+    ingest(agg, base, info(), detector=RepeatDetector(horizon_s=60))
+    assert (agg.keyed, agg.repeated, agg.repeated_exact) == (3, 1, 0)
+
+    free = info().__class__.free()
+    for r, text in zip(base, ["Where is  Oslo?", "where is oslo?", "where is oslo?"],
+                       strict=True):
+        r.inputs = {"q": text}
+        r.ts = first.ts
+    agg = WindowAggregate()
+    ingest(agg, base, free, detector=RepeatDetector())
+    assert (agg.keyed, agg.repeated, agg.repeated_exact) == (3, 2, 1)
+    assert agg.input_length.mean == pytest.approx((15 + 14 + 14) / 3)

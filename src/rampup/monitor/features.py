@@ -136,16 +136,20 @@ class FeatureAgg:
             agg.cats = TopCounts(CATEGORY_CAPACITY)
         return agg
 
+    def update_floats(self, x: _F64) -> None:
+        """A numeric feature's values as floats, NaN where missing."""
+        nan = np.isnan(x)
+        n_nan = int(nan.sum())
+        self.missing += n_nan
+        self.count += len(x) - n_nan
+        present = x[~nan] if n_nan else x
+        self.moments.update_many(present[np.isfinite(present)])
+        if self.hist is not None:
+            self.hist.update_many(present)
+
     def update(self, values: list[Any], info: FeatureInfo) -> None:
         if self.kind == "numeric":
-            x = as_floats(values)
-            finite = x[np.isfinite(x)]
-            nan = int(np.isnan(x).sum())
-            self.missing += nan
-            self.count += len(values) - nan
-            self.moments.update_many(finite)
-            if self.hist is not None:
-                self.hist.update_many(x[~np.isnan(x)])
+            self.update_floats(as_floats(values))
             return
         present = [v for v in values if not _is_missing(v)]
         self.missing += len(values) - len(present)

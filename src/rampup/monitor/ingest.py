@@ -24,8 +24,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from rampup.monitor.aggregates import CustomAgg, WindowAggregate
-from rampup.monitor.features import FeatureAgg, VersionInfo
-from rampup.monitor.repeats import RepeatDetector
+from rampup.monitor.features import FeatureAgg, VersionInfo, as_floats
+from rampup.monitor.repeats import RepeatDetector, column_fingerprints, fingerprints
 
 CustomFn = Callable[[Any], Any]
 TIMEOUT = "timeout"
@@ -87,11 +87,17 @@ def ingest(agg: WindowAggregate, records: Sequence[RecordLike], info: VersionInf
                 agg.errors[kind] = agg.errors.get(kind, 0) + 1
     agg.latency.update_many(latencies)
     inputs = [r.inputs if isinstance(r.inputs, dict) else {} for r in records]
+    columns = {f.name: [d.get(f.name) for d in inputs] for f in info.features}
+    floats: dict[str, np.ndarray[Any, np.dtype[np.float64]]] = {}
     for f in info.features:
         fa = agg.features.get(f.name)
         if fa is None:
             fa = agg.features[f.name] = FeatureAgg.new(f)
-        fa.update([d.get(f.name) for d in inputs], f)
+        if f.kind == "numeric":
+            x = floats[f.name] = as_floats(columns[f.name])
+            fa.update_floats(x)
+        else:
+            fa.update(columns[f.name], f)
     if info.has_text:  # the summed length of the text features
         text = [f.name for f in info.features if f.kind == "text"]
         agg.input_length.update_many(np.fromiter(
@@ -106,13 +112,34 @@ def ingest(agg: WindowAggregate, records: Sequence[RecordLike], info: VersionInf
     if ok:
         agg.output.update([r.outputs for r in ok], [r.confidence for r in ok], info.output_kind)
     if detector is not None:
-        for r in records:
-            if r.request_key is not None and r.role == "answer":
-                agg.keyed += 1
-                repeated, exact = detector.check(r.model, r.request_key, r.inputs, r.ts,
-                                                 r.request_id)
-                agg.repeated += repeated
-                agg.repeated_exact += exact
+        _repeats(agg, records, info, detector, floats, columns)
+
+
+def _repeats(agg: WindowAggregate, records: Sequence[RecordLike], info: VersionInfo,
+             detector: RepeatDetector, floats: dict[str, np.ndarray[Any, Any]],
+             columns: dict[str, list[Any]]) -> None:
+    idx = [i for i, r in enumerate(records) if r.request_key is not None and r.role == "answer"]
+    if not idx:
+        return
+    keyed = [records[i] for i in idx]
+    if info.features:  # reuse the columns already extracted for the feature aggregates
+        exact, near = column_fingerprints(
+            [floats[n][idx] for n in floats],
+            [[_hashable(columns[f.name][i]) for i in idx] for f in info.features
+             if f.kind != "numeric"], len(idx))
+    else:
+        exact, near = fingerprints([r.inputs for r in keyed], (), ())
+    for r, e, n in zip(keyed, exact, near, strict=True):
+        assert r.request_key is not None
+        repeated, same = detector.check_fingerprints(r.model, r.request_key, e, n, r.ts,
+                                                     r.request_id)
+        agg.keyed += 1
+        agg.repeated += repeated
+        agg.repeated_exact += same
+
+
+def _hashable(v: Any) -> Any:
+    return v if v is None or isinstance(v, str | int | float | bool) else repr(v)
 
 
 def _custom(agg: WindowAggregate, records: Sequence[RecordLike],
