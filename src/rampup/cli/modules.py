@@ -8,6 +8,7 @@ from rampup.cli import (
     analysis_cmds,
     batch_cmds,
     demo_cmds,
+    drift_cmds,
     log_cmds,
     quality_cmds,
     registry_cmds,
@@ -16,4 +17,4 @@ from rampup.cli import (
 )
 
 ALL: list[ModuleType] = [serve_cmds, registry_cmds, rollout_cmds, batch_cmds, log_cmds,
-                         analysis_cmds, quality_cmds, demo_cmds]
+                         analysis_cmds, quality_cmds, drift_cmds, demo_cmds]

@@ -33,13 +33,16 @@ from rampup.drift.report import DriftConfig, Histogram, TestResult
 from rampup.drift.stats import (
     FloatArray,
     IntArray,
+    _abs_linear_area,
     chi2_homogeneity,
     distances,
     js_distance,
+    kolmogorov_sf,
     ks_test_from_statistic,
     ks_wasserstein_sorted,
     psi,
     two_proportion_z,
+    wasserstein_cdfs,
     wasserstein_quantiles,
 )
 
@@ -172,27 +175,74 @@ def rebin(cur: Mapping[str, Any], ref: Mapping[str, Any]) -> tuple[IntArray, boo
     return counts, False
 
 
+def _binned_w(rc: IntArray, cc: IntArray, ref: Mapping[str, Any], edges: FloatArray
+              ) -> float:
+    """W1 from two histograms on the reference's bins, assuming the window has the
+    reference's shape within each bin (its mass rescaled), the shape read off the
+    reference's quantiles. Uniform spreading within bins would overstate the distance in
+    the open outer bins, which stretch to the extremes."""
+    rq = ref.get("quantiles")
+    inner = edges[1:-1]
+    if rq is None or len(inner) == 0:
+        return math.nan
+    q = np.asarray(rq, dtype=np.float64)
+    x = np.union1d(q, inner[(inner > q[0]) & (inner < q[-1])])
+    fq = np.interp(x, q, np.linspace(0.0, 1.0, len(q)))  # reference CDF from quantiles
+    # bin of each point (points on an edge start the next bin's span), and its share
+    j = np.searchsorted(inner, x, side="right")
+    f_edges = np.interp(np.concatenate([[q[0]], inner, [q[-1]]]), q,
+                        np.linspace(0.0, 1.0, len(q)))
+    lo_f, hi_f = f_edges[np.minimum(j, len(inner))], f_edges[np.minimum(j + 1, len(inner) + 1)]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        u = np.clip(np.where(hi_f > lo_f, (fq - lo_f) / (hi_f - lo_f), 1.0), 0.0, 1.0)
+    r, c = rc / rc.sum(), cc / cc.sum()
+    cum_r, cum_c = np.concatenate([[0.0], np.cumsum(r)]), np.concatenate([[0.0], np.cumsum(c)])
+    gap = (cum_r[j] - cum_c[j]) + (r[j] - c[j]) * u
+    # at an inner edge the bin just ended: its gap is the next bin's starting gap, the same
+    return float(_abs_linear_area(gap[:-1], gap[1:], np.diff(x)).sum())
+
+
+def _quantile_spread(q: Sequence[float], how: str, std: float | None) -> float:
+    grid = np.linspace(0.0, 1.0, len(q))
+    iqr = float(np.interp(0.75, grid, q) - np.interp(0.25, grid, q))
+    if how == "std" and std is None:
+        return iqr / 1.349  # the standard deviation of a normal with this IQR
+    return _spread(std, iqr, how)
+
+
 def numeric_profiles(feature: str, ref: Mapping[str, Any], cur: Mapping[str, Any],
                      config: DriftConfig, cache: NullCache, kind: str = "numeric",
                      ) -> TestResult:
     """Stored mode: binned KS on the reference's bins, calibrated at the window's size;
-    the effect from the two quantile functions."""
+    the effect is the Wasserstein distance of the two histograms (of the quantile
+    functions when the window had to be re-binned). Profiles with quantiles but no
+    histogram go to :func:`numeric_quantiles`."""
     effect_name = EFFECT_W_IQR if config.spread == "iqr" else EFFECT_W
     n_ref, n_cur = int(ref.get("count") or 0), int(cur.get("count") or 0)
     short = _too_few(n_ref, n_cur, config)
-    if short or ref.get("bins") is None or cur.get("quantiles") is None:
+    if short:
+        return _not_tested(feature, kind, "binned_ks", effect_name, config, n_ref, n_cur, short)
+    if ref.get("bins") is None or (cur.get("bins") is None and cur.get("quantiles") is None):
+        if ref.get("quantiles") is not None and cur.get("quantiles") is not None:
+            return numeric_quantiles(feature, ref, cur, config, kind)
         return _not_tested(feature, kind, "binned_ks", effect_name, config, n_ref, n_cur,
-                           short or "no values to compare")
+                           "no histogram or quantiles to compare")
     rc = np.asarray(ref["counts"], dtype=np.int64)
     cc, exact = rebin(cur, ref)
     null = cache.get(rc, int(cc.sum()))
     binned = _binned_metrics(rc, cc, null, config.alpha)
     d, p = binned["binned_ks"], binned["binned_ks_p"]
-    rq, cq = ref["quantiles"], cur["quantiles"]
-    w = wasserstein_quantiles(rq, cq) if len(rq) == len(cq) else math.nan
-    grid = np.linspace(0.0, 1.0, len(rq))
-    iqr = float(np.interp(0.75, grid, rq) - np.interp(0.25, grid, rq))
-    spread = _spread(ref.get("std"), iqr, config.spread)
+    rq, cq = ref.get("quantiles"), cur.get("quantiles")
+    if not exact and rq is not None and cq is not None and len(rq) == len(cq):
+        w = wasserstein_quantiles(rq, cq)
+    else:
+        w = _binned_w(rc, cc, ref, _edges(ref))
+        # W1 >= |mean difference|: catches mass beyond the reference's range (the open
+        # outer bins cannot show how far out it went).
+        if ref.get("mean") is not None and cur.get("mean") is not None:
+            w = max(w, abs(float(cur["mean"]) - float(ref["mean"])))
+    spread = _quantile_spread(rq, config.spread, ref.get("std")) if rq is not None else \
+        _spread(ref.get("std"), None, config.spread)
     metrics = {"wasserstein": w, "mean_ref": _f(ref.get("mean")),
                "mean_cur": _f(cur.get("mean")), "std_ref": _f(ref.get("std")),
                "std_cur": _f(cur.get("std")), **binned}
@@ -201,6 +251,31 @@ def numeric_profiles(feature: str, ref: Mapping[str, Any], cur: Mapping[str, Any
     return TestResult(feature, kind, "binned_ks", d, p, _effect(w, spread), effect_name,
                       _min(config, feature, kind, "numeric"), n_ref, n_cur, metrics, notes,
                       histogram=hist)
+
+
+def numeric_quantiles(feature: str, ref: Mapping[str, Any], cur: Mapping[str, Any],
+                      config: DriftConfig, kind: str = "numeric") -> TestResult:
+    """Two quantile functions only (e.g. sketches of model scores): the KS statistic
+    read off the interpolated distribution functions, with Smirnov's asymptotic p-value,
+    and the Wasserstein distance of the quantile functions. Approximate: the quantiles'
+    resolution (and a sketch's error) limits what a very large window can resolve."""
+    n_ref, n_cur = int(ref.get("count") or 0), int(cur.get("count") or 0)
+    rq = np.asarray(ref["quantiles"], dtype=np.float64)
+    cq = np.asarray(cur["quantiles"], dtype=np.float64)
+    grid_r = np.linspace(0.0, 1.0, len(rq))
+    grid_c = np.linspace(0.0, 1.0, len(cq))
+    x = np.union1d(rq, cq)
+    gap = np.interp(x, rq, grid_r) - np.interp(x, cq, grid_c)
+    d = float(np.abs(gap).max())
+    w = wasserstein_quantiles(rq, cq) if len(rq) == len(cq) else wasserstein_cdfs(
+        x, np.interp(x, rq, grid_r), np.interp(x, cq, grid_c))
+    effect_name = EFFECT_W_IQR if config.spread == "iqr" else EFFECT_W
+    spread = _quantile_spread(rq.tolist(), config.spread, ref.get("std"))
+    return TestResult(feature, kind, "quantile_ks", d, kolmogorov_sf(d, n_ref, n_cur),
+                      _effect(w, spread), effect_name, _min(config, feature, kind, "numeric"),
+                      n_ref, n_cur, {"wasserstein": w, "mean_ref": _f(ref.get("mean")),
+                                     "mean_cur": _f(cur.get("mean"))},
+                      ("compared through quantiles only: approximate",))
 
 
 def _f(v: Any) -> float:
@@ -267,8 +342,9 @@ def categorical_counts(feature: str, ref: Mapping[str, int], cur: Mapping[str, i
         j = int(np.argmin(rc)) if rc[0] != rc[1] else 1
         t = two_proportion_z(int(rc[j]), n_ref, int(cc[j]), n_cur)
         metrics.update(share_ref=t.p_ref, share_cur=t.p_cur)
+        notes += (f"share of {labels[j]!r}: {t.p_ref:.3f} -> {t.p_cur:.3f}",)
         return TestResult(feature, "binary", "z", t.z, t.p_value, abs(t.difference),
-                          f"abs_change[{labels[j]}]", config.minimum(feature, "binary"),
+                          "abs_change", config.minimum(feature, "binary"),
                           n_ref, n_cur, metrics, notes, unseen, hist)
     chi = chi2_homogeneity(rc, cc)
     metrics.update(dof=float(chi.dof), cramers_v=chi.cramers_v)

@@ -31,8 +31,9 @@ from rampup.drift.profiles import feature_entries, window_profile
 from rampup.drift.report import DriftConfig, TestResult, decide
 from rampup.registry.profile import compute_profile
 from rampup.registry.schema import Feature, InputSchema
+from rampup.rollout.agreement import canonical
 
-__all__ = ["decide", "output_profile", "output_results", "output_schema"]
+__all__ = ["decide", "monitor_outputs", "output_profile", "output_results", "output_schema"]
 
 COLUMNS = ("prediction", "confidence")
 
@@ -64,11 +65,32 @@ def output_profile(df: pd.DataFrame, reference: Mapping[str, Any] | None = None
                 output_schema(frame).features[0].dtype == "str":
             frame["prediction"] = frame["prediction"].map(
                 lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
-                else str(v))
+                else canonical(v))
     schema = output_schema(frame)
     if reference is not None:
         return window_profile(frame, reference, schema)
     return compute_profile(frame, schema, data_hash="outputs")
+
+
+def monitor_outputs(output: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The monitor's window ``output`` section as output profile entries: class counts,
+    and numeric predictions and confidences as quantiles (the monitor keeps sketches)."""
+    if not output:
+        return {"features": {}}
+    entries: dict[str, Any] = {}
+    classes, values, conf = output.get("classes"), output.get("values"), \
+        output.get("confidence")
+    if classes:
+        counts = {str(k): int(v) for k, v in classes["counts"].items()}
+        entries["prediction"] = {"kind": "categorical", "count": sum(counts.values()),
+                                 "missing_fraction": 0.0, "counts": counts}
+    elif values:
+        entries["prediction"] = {"kind": "numeric", "missing_fraction": 0.0, "bins": None,
+                                 **values}
+    if conf:
+        entries["confidence"] = {"kind": "numeric", "missing_fraction": 0.0, "bins": None,
+                                 **conf}
+    return {"rows": output.get("count"), "features": entries}
 
 
 def output_results(reference: Mapping[str, Any], current: Mapping[str, Any],

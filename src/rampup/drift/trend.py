@@ -5,6 +5,7 @@ consecutive window and, per feature, the series of effect sizes and verdicts.
 :func:`pattern` names the shape from the effect series:
 
 * ``stable``: no window drifted;
+* ``persistent``: every window drifted (the change is older than the range);
 * ``sudden``: a step (two flat levels) explains the series better than a straight line;
   ``since`` is the first window of the upper level;
 * ``gradual``: a rising line explains it better than a step;
@@ -15,6 +16,8 @@ consecutive window and, per feature, the series of effect sizes and verdicts.
 ('sudden', 3)
 >>> pattern([0.0, 0.05, 0.1, 0.15, 0.2, 0.25], [False, False, True, True, True, True])
 ('gradual', 2)
+>>> pattern([0.5, 0.4, 0.45], [True, True, True])
+('persistent', 0)
 """
 
 from __future__ import annotations
@@ -28,8 +31,8 @@ import numpy as np
 
 from rampup.drift.report import DriftReport
 
-STABLE, SUDDEN, GRADUAL, TRANSIENT, UNCLEAR = "stable", "sudden", "gradual", "transient", \
-    "unclear"
+STABLE, PERSISTENT, SUDDEN, GRADUAL, TRANSIENT, UNCLEAR = (
+    "stable", "persistent", "sudden", "gradual", "transient", "unclear")
 
 
 def _sse(x: np.ndarray[Any, Any]) -> float:
@@ -45,6 +48,8 @@ def pattern(effects: Sequence[float], drifted: Sequence[bool]) -> tuple[str, int
     if not flags.any():
         return STABLE, None
     first = int(np.argmax(flags))
+    if flags.all():
+        return PERSISTENT, 0
     if ok.sum() < 4:
         return UNCLEAR, first
     if not flags[-1]:
@@ -56,7 +61,7 @@ def pattern(effects: Sequence[float], drifted: Sequence[bool]) -> tuple[str, int
     line = float(((y - (slope * x + icept)) ** 2).sum())
     splits = [(_sse(y[:k]) + _sse(y[k:]), k) for k in range(1, len(y))]
     step, k = min(splits)
-    if step <= line:
+    if step <= line or slope <= 0:
         return SUDDEN, int(idx[k])
     return GRADUAL, first
 

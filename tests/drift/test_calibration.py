@@ -1,0 +1,115 @@
+"""Calibration: false-alarm rates near the nominal level on seeded no-drift data, at the
+window sizes of the issue, in stored (profile) and exact (raw rows) mode; detection of
+seeded shifts. The quick versions use few repetitions with a wide tolerance; the
+thorough one is marked slow."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+from rampup.drift.calibrate import GAUSSIAN_MIN_EXPECTED, NullCache, _multinomial_rows
+from rampup.drift.features import numeric_profiles, numeric_samples
+from rampup.drift.profiles import window_profile
+from rampup.drift.report import DriftConfig, decide
+from rampup.registry.profile import compute_profile, infer_schema
+
+CONFIG = DriftConfig()
+
+
+def _reference(rng: np.random.Generator, n_ref: int) -> tuple[np.ndarray, dict]:
+    ref = np.sort(rng.normal(size=n_ref))
+    df = pd.DataFrame({"x": ref})
+    return ref, compute_profile(df, infer_schema(df))
+
+
+def _verdicts(n: int, shift: float, reps: int, seed: int, n_ref: int = 20_000
+              ) -> tuple[float, float]:
+    """Share of drift verdicts (stored mode, raw mode) over ``reps`` seeded windows."""
+    rng = np.random.default_rng(seed)
+    cache = NullCache(CONFIG.reps)
+    stored = raw = 0
+    for _ in range(reps):
+        ref, prof = _reference(rng, n_ref)
+        cur = np.sort(rng.normal(shift, 1.0, n))
+        window = window_profile(pd.DataFrame({"x": cur}), prof)
+        s = numeric_profiles("x", prof["features"]["x"], window["features"]["x"], CONFIG, cache)
+        r = numeric_samples("x", ref, cur, CONFIG, cache)
+        stored += decide([s], 0.05, "bh")[0].drifted
+        raw += decide([r], 0.05, "bh")[0].drifted
+    return stored / reps, raw / reps
+
+
+def _plausible(rate: float, reps: int, nominal: float = 0.05) -> bool:
+    """Not significantly above the nominal level (one-sided binomial test at 1 %)."""
+    return float(sps.binomtest(round(rate * reps), reps, nominal,
+                               alternative="greater").pvalue) > 0.01
+
+
+@pytest.mark.parametrize("n", [50, 200, 1000, 20_000])
+def test_false_alarms_near_nominal(n: int) -> None:
+    reps = 60
+    stored, raw = _verdicts(n, 0.0, reps, seed=n)
+    assert _plausible(stored, reps), stored
+    assert _plausible(raw, reps), raw
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("n", [50, 200, 1000, 20_000])
+def test_false_alarms_near_nominal_thorough(n: int) -> None:
+    reps = 400
+    stored, raw = _verdicts(n, 0.0, reps, seed=10 + n)
+    assert _plausible(stored, reps), stored
+    assert _plausible(raw, reps), raw
+    if n <= 200:  # where the practical minimum does not bite, the level is used, not wasted
+        assert stored > 0.01 and raw > 0.01
+
+
+@pytest.mark.parametrize(("n", "shift"), [(300, 0.5), (1000, 0.25)])
+def test_seeded_shifts_are_detected(n: int, shift: float) -> None:
+    stored, raw = _verdicts(n, shift, 20, seed=7)
+    assert stored >= 0.9 and raw >= 0.9
+
+
+def test_tiny_real_shift_on_a_huge_window_is_significant_but_small() -> None:
+    rng = np.random.default_rng(8)
+    ref, prof = _reference(rng, 50_000)
+    cur = np.sort(rng.normal(0.05, 1.0, 50_000))
+    r = decide([numeric_samples("x", ref, cur, CONFIG, NullCache())], 0.05, "bh")[0]
+    assert r.p_value < 1e-6
+    assert r.verdict == "significant, small"
+    assert r.effect == pytest.approx(0.05, abs=0.02)
+
+
+def test_null_cache_is_shared_and_deterministic() -> None:
+    a, b = NullCache(reps=300, seed=1), NullCache(reps=300, seed=1)
+    counts = [50, 50, 50, 50]
+    n1 = a.get(counts, 100)
+    a.get([1, 2, 3, 4], 100)  # another key first must not change the draws
+    assert a.get(counts, 100) is n1 and len(a) == 2
+    np.testing.assert_array_equal(n1.values["psi"], b.get(counts, 100).values["psi"])
+    assert n1.threshold("psi", 0.05) == pytest.approx(np.quantile(n1.values["psi"], 0.95))
+
+
+def test_psi_threshold_shrinks_with_the_window() -> None:
+    cache = NullCache(reps=500)
+    counts = [500] * 20
+    small, large = cache.get(counts, 100), cache.get(counts, 5000)
+    assert small.threshold("psi", 0.05) > 0.1  # a fixed 0.1 false-alarms on small windows
+    assert large.threshold("psi", 0.05) < 0.02
+
+
+@pytest.mark.parametrize("n", [20, 40_000])
+def test_window_draws_have_multinomial_moments(n: int) -> None:
+    rng = np.random.default_rng(9)
+    p = np.tile([0.1, 0.2, 0.3, 0.4], (20_000, 1))
+    exact = n * 0.1 < GAUSSIAN_MIN_EXPECTED
+    draws = _multinomial_rows(rng, n, p)
+    assert draws.dtype.kind == ("i" if exact else "f")
+    np.testing.assert_allclose(draws.sum(axis=1), n)
+    np.testing.assert_allclose(draws.mean(axis=0), n * p[0], rtol=0.02)
+    cov = np.cov(draws.T)
+    want = n * (np.diag(p[0]) - np.outer(p[0], p[0]))
+    np.testing.assert_allclose(cov, want, rtol=0.06, atol=0.06 * n * 0.04)
