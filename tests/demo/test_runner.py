@@ -84,7 +84,9 @@ def test_fast_end_to_end_run(first_run: FirstRun) -> None:
                      f"rampup log export {MODEL} --since 1h -o log.parquet",
                      "/v1/admin/models/loan-default/deployment", '"v2": 10',
                      "requests", "log queue", "summary", "with their label joined",
-                     "rollout tour skipped: --duration 2.5 s is shorter than the tour"):
+                     "rollout tour skipped: --duration 2.5 s is shorter than the tour",
+                     "rampup deploy loan-default v2 --strategy canary --plan "
+                     "plans/shadow-then-canary.yaml", "rampup rollback loan-default"):
         assert expected in text, expected
 
 

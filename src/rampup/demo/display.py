@@ -85,13 +85,21 @@ def json_lines(record: dict[str, Any], width: int = 62) -> str:
 
 
 def try_commands(url: str, model: str, record: dict[str, Any], response: dict[str, Any],
-                 label: Any, token: str, project: str) -> str:
-    """The shell commands to try, with the server's real answer filled in."""
+                 label: Any, token: str, project: str, *, tour: bool = False) -> str:
+    """The shell commands to try, with the server's real answer filled in. Without the
+    rollout tour they include rolling v2 out yourself."""
     first = response["predictions"][0]
     proba = (first.get("probabilities") or {}).get("1")
     answer = (f"{response['version']} says {first['prediction']}"
               + (f" (P(default) {proba:.3f})" if proba is not None else ""))
     rid = response["request_id"]
+    rollout = "" if tour else f"""
+# roll v2 out: shadow, then 10% → 50% → 100% of the traffic, judged by checks
+rampup deploy {model} v2 --strategy canary --plan plans/shadow-then-canary.yaml
+rampup rollout status {model}
+rampup rollback {model}          # during the rollout: all traffic back to v1 at once
+"""
+    by_hand = "after the tour, set" if tour else "or set"
     return f"""\
 # predict one loan application (a real generated record)
 curl -s {url}/v1/models/{model}/predict \\
@@ -109,8 +117,8 @@ cd {project}
 rampup versions
 rampup predict-batch {model} data/batch_input.csv -o scored.parquet
 rampup log export {model} --since 1h -o log.parquet
-
-# send 10% of the traffic to v2 (needs the admin token, also in tokens.txt)
+{rollout}
+# {by_hand} the traffic policy by hand (needs the admin token, also in tokens.txt)
 curl -s -X PUT \\
   {url}/v1/admin/models/{model}/deployment \\
   -H 'authorization: Bearer {token}' \\
@@ -172,13 +180,21 @@ def show_summary(console: Console, stats: TrafficStats, *, logged: int, labelled
 def show_tour_intro(console: Console, rate: float, estimate_s: float, v2: Plan,
                     v3: Plan) -> None:
     steps = " → ".join(s.describe() for s in v2.steps)
+    first, last = v2.steps[0], v2.steps[-1]
+    lines = []
+    for check in v2.checks:
+        skipped = last.checks is not None and check not in last.checks
+        note = (f"  [dim](not at {last.weight:g}%: the baseline serves "
+                "nothing then to compare with)[/]") if skipped else ""
+        lines.append(f"  {escape(check)}{note}")
+    if first.kind == "shadow":
+        lines.append(f"  [dim]in shadow: {escape(', '.join(v2.checks_for(first)))}[/]")
     console.print()
     console.rule(f"[bold]rollout tour[/] [dim](about {estimate_s:.0f} s at {rate:g} "
                  "predictions/s; --no-tour skips it)[/]")
-    console.print(f"v2 replaces v1: {steps}, then promoted. Every step is held for "
-                  f"{v2.steps[0].min_duration_s:g} s and {v2.steps[0].min_requests} requests "
-                  "and judged by the server's rollout controller with these checks:\n  "
-                  + "\n  ".join(escape(c) for c in v2.checks)
+    console.print(f"v2 replaces v1: {steps}, then promoted. Each step is held at least "
+                  f"{first.min_duration_s:g} s and {first.min_requests} requests, then judged "
+                  "by the server's rollout controller:\n" + "\n".join(lines)
                   + f"\nThen a broken v3 goes out on {v3.steps[0].describe()} and is rolled "
                     "back automatically.", highlight=False)
 
@@ -264,7 +280,7 @@ def check_table(results: list[dict[str, Any]], candidate: str, baseline: str) ->
     table.add_column("check", no_wrap=True)
     for col in (candidate, baseline, "limit", "n"):
         table.add_column(col, justify="right", no_wrap=True)
-    table.add_column("verdict")
+    table.add_column("", no_wrap=True)
     colours = {"pass": "green", "fail": "red", "wait": "yellow"}
     for res in results:
         check = str(res.get("check", ""))
@@ -306,9 +322,9 @@ def show_step_done(console: Console, r: Rollout, index: int, final: dict[str, An
     console.print(f"  {mark} {escape(step.describe())} {word}{took}", highlight=False)
     if agreement is not None:
         console.print(Padding(escape(agreement_text(agreement, r.candidate, r.baseline)),
-                              (0, 0, 0, 4)), highlight=False)
+                              (0, 0, 0, 2)), highlight=False)
     console.print(Padding(check_table(list(final.get("results") or []), r.candidate,
-                                      r.baseline), (0, 0, 0, 4)))
+                                      r.baseline), (0, 0, 0, 2)))
 
 
 def show_outcome(console: Console, r: Rollout, policy: dict[str, Any]) -> None:

@@ -71,7 +71,19 @@ class TourPlan:
 
     def _steps(self, weights: Sequence[float]) -> list[Step]:
         return [Step(kind="canary", weight=w, min_duration_s=self.hold_s,
-                     min_requests=self.min_requests) for w in weights]
+                     min_requests=self.min_requests,
+                     checks=self.alone_checks() if w >= 100 else None) for w in weights]
+
+    def alone_checks(self) -> list[str] | None:
+        """The checks of a step where the candidate takes all traffic: no latency checks.
+
+        The baseline serves nothing then, so its latency comes from before the step, and
+        a machine that is busier now than a minute ago would be blamed on the candidate.
+        Latency is judged on the partial steps, where both serve side by side; error rate
+        and accuracy do not move with the machine's load.
+        """
+        kept = [c for c in self.checks if not c.startswith("latency")]
+        return kept if kept and len(kept) < len(self.checks) else None
 
     def v2_plan(self) -> Plan:
         shadow = Step(kind="shadow", weight=self.shadow_percent, min_duration_s=self.hold_s,

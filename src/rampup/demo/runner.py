@@ -351,7 +351,7 @@ class _Run:
         traffic = (f"~{self.rate:g} predictions/s {until}; 80% get their true label 2-10 s "
                    "later; ~1% are bad on purpose (422)")
         commands = display.try_commands(self.url, MODEL, record, response, label, self.token,
-                                        self.project)
+                                        self.project, tour=self.tour is not None)
         display.show_tour(self.console, url=self.url, model=MODEL, project=self.project,
                           store=self.store, tokens=self.tokens, traffic=traffic,
                           commands=commands)
