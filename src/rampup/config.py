@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     shadow_max_in_flight: int = Field(default=64, ge=1)
     controller: bool = Field(default=True, description="run the rollout controller (leader only)")
     controller_interval: float = Field(default=2.0, gt=0)
+    alerts: bool = Field(default=True, description="run the alert evaluator (leader only)")
+    alerts_interval: float = Field(default=10.0, gt=0, description="seconds between passes")
     monitor: bool = Field(default=True,
                           description="streaming monitoring (RAMPUP_MONITOR=false: off)")
     monitor_window_s: float = Field(default=60.0, ge=1, le=86_400)

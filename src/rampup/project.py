@@ -21,6 +21,7 @@ import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from rampup.alerts.spec import AlertingSpec, AlertRuleSpec
 from rampup.errors import ConfigError
 
 PROJECT_FILE = "rampup.yaml"
@@ -96,6 +97,7 @@ class ModelSpec(_Strict):
     input_metrics: dict[str, str] = Field(
         default_factory=dict, description="user-defined input metrics: name -> "
         "'module:function' taking one input record and returning a number")
+    alerts: list[AlertRuleSpec] = Field(default_factory=list, description="alert rules")
 
     @field_validator("input_metrics")
     @classmethod
@@ -129,6 +131,7 @@ class ProjectFile(_Strict):
     artifacts_dir: str = "artifacts"
     serving: ServingSpec = Field(default_factory=ServingSpec)
     models: dict[str, ModelSpec] = Field(default_factory=dict)
+    alerting: AlertingSpec = Field(default_factory=AlertingSpec)
 
     @field_validator("models")
     @classmethod
@@ -158,6 +161,8 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[st
     current: Any = model
     for part in loc[:-1]:
         if isinstance(current, type) and issubclass(current, BaseModel):
+            if isinstance(part, int):  # a list index: the list was unwrapped already
+                continue
             field = current.model_fields.get(str(part))
             if field is None:
                 return []
@@ -174,7 +179,7 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[st
             else:
                 break
     if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
+        return [f.alias or n for n, f in current.model_fields.items()]
     return []
 
 

@@ -16,7 +16,8 @@ from rampup.store import schema as t
 from rampup.store.migrate import current_revision, downgrade, head_revision, upgrade
 
 TABLES = {"models", "versions", "deployments", "predictions", "feedback", "events",
-          "evaluations", "rollouts", "rollout_checks", "metric_windows"}
+          "evaluations", "rollouts", "rollout_checks", "metric_windows",
+          "alert_rules", "alert_states", "alert_events"}
 
 
 def schema_drift(engine: sa.Engine) -> list[object]:

@@ -11,12 +11,13 @@ from fastapi import FastAPI
 from starlette.routing import Route
 
 import rampup
+from rampup.alerts.runner import start_alerts
 from rampup.config import Settings
 from rampup.monitor import routes as monitor_routes
 from rampup.monitor.setup import start_monitoring
 from rampup.predlog.writer import LogWriter
 from rampup.project import ProjectFile
-from rampup.serving import errors, rollout_routes, routes
+from rampup.serving import alert_routes, errors, rollout_routes, routes
 from rampup.serving.metrics import ServingMetrics
 from rampup.serving.predict import predict, predict_version
 from rampup.serving.runtime import LoadFn, Runtime
@@ -69,6 +70,7 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
         state = AppState(settings, project, st_store, runtime, writer, metrics, owns_store=owns)
         app.state.rampup = state
         monitoring = start_monitoring(state)
+        alerting = await asyncio.to_thread(start_alerts, state)
         await asyncio.to_thread(runtime.refresh)
         state.ready = True
         state.poller = asyncio.create_task(poll_deployments(state))
@@ -84,6 +86,8 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
             state.poller.cancel()
             if controller is not None:
                 await asyncio.to_thread(controller.stop)
+            if alerting is not None:
+                await asyncio.to_thread(alerting.stop)
             for t in list(state.shadow_tasks):
                 t.cancel()
             runtime.close()
@@ -103,6 +107,7 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
     app.include_router(routes.router)
     app.include_router(rollout_routes.router)
     app.include_router(monitor_routes.router)
+    app.include_router(alert_routes.router)
     _document_raw_routes(app)
     return app
 

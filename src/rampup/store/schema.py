@@ -171,3 +171,47 @@ metric_windows = sa.Table(
     sa.Index("ix_metric_windows_model_start", "model", "window_start"),
     sa.Index("ix_metric_windows_start", "window_start"),
 )
+
+alert_rules = sa.Table(
+    "alert_rules",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model", sa.String(NAME), nullable=False),
+    sa.Column("name", sa.String(NAME), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("spec", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("actor", sa.String(255), nullable=False, server_default=""),
+    sa.Index("ux_alert_rules_model_name", "model", "name", unique=True),
+)
+
+alert_states = sa.Table(
+    "alert_states",
+    metadata,
+    sa.Column("model", sa.String(NAME), primary_key=True),
+    sa.Column("rule", sa.String(NAME), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("since", sa.Float, nullable=True),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+)
+
+alert_events = sa.Table(
+    "alert_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model", sa.String(NAME), nullable=False),
+    sa.Column("rule", sa.String(NAME), nullable=False),
+    sa.Column("ts", sa.Float, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("state", sa.String(16), nullable=True),
+    sa.Column("value", sa.Float, nullable=True),
+    sa.Column("threshold", sa.Float, nullable=True),
+    sa.Column("severity", sa.String(16), nullable=True),
+    sa.Column("message", sa.Text, nullable=False, server_default=""),
+    sa.Column("details", sa.JSON, nullable=False),
+    sa.Index("ix_alert_events_model_rule_id", "model", "rule", "id"),
+    sa.Index("ix_alert_events_model_ts", "model", "ts"),
+)

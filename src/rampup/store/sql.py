@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from rampup.errors import ConflictError, NotFoundError, StoreError
 from rampup.store import schema as t
+from rampup.store.alert_rows import AlertRows
 from rampup.store.engine import create_engine
 from rampup.store.metric_rows import MetricRows
 from rampup.store.migrate import upgrade
@@ -25,7 +26,7 @@ from rampup.store.records import (
 from rampup.store.rollout_rows import RolloutRows
 
 
-class Store(RolloutRows, MetricRows):
+class Store(RolloutRows, MetricRows, AlertRows):
     """Everything rampup keeps: registry, deployments, prediction log, feedback, events.
 
     Thread-safe (each call takes a pooled connection). Open with :meth:`open`, which

@@ -1,0 +1,238 @@
+"""Deliver notifications off the evaluator's thread, on a bounded pool with deadlines.
+
+:meth:`Dispatcher.submit` never blocks: a full queue drops the notification (counted and
+reported). A watchdog gives up on a delivery that runs past its notifier's deadline
+(counted as timed out) and starts a replacement worker, so one hanging notifier cannot
+starve the others; the number of abandoned threads is bounded too. Every outcome goes
+to ``on_result`` (the evaluator writes it to the alert history).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rampup.alerts.notifiers import Notifier
+
+log = logging.getLogger("rampup.alerts")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    notifier: str
+    ok: bool
+    error: str | None
+    elapsed_s: float
+    alert: Mapping[str, Any]
+
+
+@dataclass
+class NotifierStats:
+    sent: int = 0
+    failed: int = 0
+    timed_out: int = 0
+    dropped: int = 0
+
+
+@dataclass
+class _Job:
+    name: str
+    notifier: Notifier | None
+    alert: Mapping[str, Any]
+
+
+@dataclass
+class _Slot:
+    job: _Job | None = None
+    started: float = 0.0
+    abandoned: bool = False
+    thread: threading.Thread | None = field(default=None, repr=False)
+
+
+ResultFn = Callable[[Delivery], None]
+
+
+class Dispatcher:
+    def __init__(self, notifiers: Mapping[str, Notifier], *, workers: int = 4,
+                 queue_size: int = 1000, on_result: ResultFn | None = None,
+                 max_abandoned: int = 16, watch_interval: float = 0.1) -> None:
+        self.notifiers = dict(notifiers)
+        self.workers = workers
+        self.on_result = on_result
+        self.max_abandoned = max_abandoned
+        self.watch_interval = watch_interval
+        self.stats: dict[str, NotifierStats] = {}
+        self._queue: queue.Queue[_Job] = queue.Queue(maxsize=queue_size)
+        self._slots: list[_Slot] = []
+        self._abandoned = 0
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._started = False
+        self._watchdog: threading.Thread | None = None
+
+    # -- public -------------------------------------------------------------------------
+
+    def submit(self, names: Sequence[str], alert: Mapping[str, Any]) -> int:
+        """Queue ``alert`` for each named notifier; returns how many were queued."""
+        self._start()
+        queued = 0
+        for name in names:
+            notifier = self.notifiers.get(name)
+            if notifier is None:
+                self._report(Delivery(name, False, f"unknown notifier {name!r} (known: "
+                                      f"{', '.join(sorted(self.notifiers))})", 0.0, alert))
+                continue
+            try:
+                self._queue.put_nowait(_Job(name, notifier, alert))
+                queued += 1
+            except queue.Full:
+                with self._lock:
+                    self._stat(name).dropped += 1
+                self._report(Delivery(name, False, "notification queue full; dropped", 0.0,
+                                      alert), count=False)
+        return queued
+
+    def send_now(self, names: Sequence[str], alert: Mapping[str, Any]) -> list[Delivery]:
+        """Deliver on the calling thread and return the outcomes (``rampup alerts test``)."""
+        out = []
+        for name in names:
+            notifier = self.notifiers.get(name)
+            if notifier is None:
+                out.append(Delivery(name, False, f"unknown notifier {name!r}", 0.0, alert))
+                continue
+            out.append(_deliver(_Job(name, notifier, alert)))
+        return out
+
+    def drain(self, timeout: float = 10.0) -> bool:
+        """Wait until nothing is queued or running (abandoned deliveries aside)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                busy = any(s.job is not None and not s.abandoned for s in self._slots)
+            if not busy and self._queue.empty():
+                return True
+            time.sleep(0.005)
+        return False
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Finish queued deliveries (up to ``timeout``), then stop the workers and the
+        watchdog; nothing is reported after this returns (abandoned deliveries aside)."""
+        self.drain(timeout)
+        self._closed.set()
+        with self._lock:
+            threads = [s.thread for s in self._slots if not s.abandoned and s.thread]
+        if self._watchdog is not None:
+            threads.append(self._watchdog)
+        for t in threads:
+            if t is not threading.current_thread():
+                t.join(1.0)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Per notifier: sent, failed, timed_out, dropped (every configured one listed)."""
+        with self._lock:
+            for name in self.notifiers:
+                self._stat(name)
+            return {n: vars(s).copy() for n, s in sorted(self.stats.items())}
+
+    # -- workers ------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+            for _ in range(self.workers):
+                self._spawn()
+            self._watchdog = threading.Thread(target=self._watch, daemon=True,
+                                              name="rampup-alert-watchdog")
+            self._watchdog.start()
+
+    def _spawn(self) -> None:  # caller holds the lock
+        slot = _Slot()
+        slot.thread = threading.Thread(target=self._work, args=(slot,), daemon=True,
+                                       name=f"rampup-notify-{len(self._slots)}")
+        self._slots.append(slot)
+        slot.thread.start()
+
+    def _work(self, slot: _Slot) -> None:
+        while not self._closed.is_set():
+            try:
+                job = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            with self._lock:
+                slot.job, slot.started = job, time.monotonic()
+            result = _deliver(job)
+            with self._lock:
+                abandoned = slot.abandoned
+                slot.job = None
+                if abandoned:  # the watchdog reported it (and maybe replaced this worker)
+                    self._abandoned -= 1
+                    slot.abandoned = False
+                    live = sum(1 for s in self._slots if not s.abandoned)
+                    if live > self.workers:
+                        self._slots.remove(slot)
+                        return
+            if not abandoned:
+                self._report(result)
+
+    def _watch(self) -> None:
+        while not self._closed.wait(self.watch_interval):
+            self.reap()
+
+    def reap(self) -> None:
+        """Give up on deliveries past their deadline; replace their workers."""
+        now = time.monotonic()
+        late: list[tuple[_Job, float]] = []
+        with self._lock:
+            for slot in list(self._slots):
+                job = slot.job
+                if job is None or slot.abandoned or job.notifier is None:
+                    continue
+                if now - slot.started > job.notifier.deadline_s:
+                    slot.abandoned = True
+                    self._abandoned += 1
+                    self._stat(job.name).timed_out += 1
+                    late.append((job, now - slot.started))
+                    if self._abandoned <= self.max_abandoned:
+                        self._spawn()
+        for job, elapsed in late:
+            log.warning("notifier %s still running after %.1f s; given up", job.name, elapsed)
+            self._report(Delivery(job.name, False, f"timed out after {elapsed:.1f} s (deadline "
+                                  f"{job.notifier.deadline_s if job.notifier else 0:g} s)",
+                                  elapsed, job.alert), count=False)
+
+    def _report(self, d: Delivery, *, count: bool = True) -> None:
+        if count:
+            with self._lock:
+                st = self._stat(d.notifier)
+                if d.ok:
+                    st.sent += 1
+                else:
+                    st.failed += 1
+        if not d.ok:
+            log.warning("notifier %s failed: %s", d.notifier, d.error)
+        if self.on_result is not None:
+            try:
+                self.on_result(d)
+            except Exception:  # recording must not kill the worker
+                log.exception("recording a notification outcome failed")
+
+    def _stat(self, name: str) -> NotifierStats:
+        return self.stats.setdefault(name, NotifierStats())
+
+
+def _deliver(job: _Job) -> Delivery:
+    t0 = time.monotonic()
+    assert job.notifier is not None
+    try:
+        job.notifier.send(job.alert)
+    except Exception as exc:  # any notifier failure is reported, never raised
+        return Delivery(job.name, False, str(exc) or type(exc).__name__,
+                        time.monotonic() - t0, job.alert)
+    return Delivery(job.name, True, None, time.monotonic() - t0, job.alert)

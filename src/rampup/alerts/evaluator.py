@@ -1,0 +1,206 @@
+"""The alert evaluator: every few seconds, on the leader only, measure each enabled rule's
+metric, advance its state, write the history, notify and act.
+
+:meth:`AlertEvaluator.tick` is one pass (testable with an injected clock);
+:meth:`AlertEvaluator.run` loops in a background thread of the server while holding the
+``alert-evaluator`` leader lock. States live in the store, so a new leader carries on
+where the last one stopped (a firing alert is not notified again).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from rampup.alerts.actions import ActionContext, ActionRegistry
+from rampup.alerts.dispatch import Delivery, Dispatcher
+from rampup.alerts.machine import AlertState, Step, advance
+from rampup.alerts.notifiers import LogNotifier, Notifier
+from rampup.alerts.rules import AlertRule
+from rampup.monitor.names import MetricSource
+from rampup.rollout.leader import Leader
+from rampup.store import Store
+
+log = logging.getLogger("rampup.alerts")
+
+LOCK_NAME = "alert-evaluator"
+
+
+@dataclass
+class Evaluation:
+    """What one tick did for one rule."""
+
+    rule: str
+    model: str
+    value: float | None
+    state: str
+    transition: tuple[str, str] | None = None
+    notified: str | None = None
+    actions: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+
+class AlertEvaluator:
+    def __init__(self, store: Store, source: MetricSource, *,
+                 notifiers: Mapping[str, Notifier] | None = None,
+                 actions: ActionRegistry | None = None,
+                 clock: Callable[[], float] = time.time, base_url: str | None = None,
+                 workers: int = 4, dispatcher: Dispatcher | None = None) -> None:
+        self.store = store
+        self.source = source
+        self.actions = actions or ActionRegistry()
+        self.clock = clock
+        self.base_url = (base_url or "").rstrip("/")
+        self.dispatcher = dispatcher or Dispatcher(
+            notifiers if notifiers is not None else {"log": LogNotifier()}, workers=workers)
+        self.dispatcher.on_result = self._record_delivery
+
+    # -- one pass -----------------------------------------------------------------------
+
+    def tick(self) -> list[Evaluation]:
+        now = self.clock()
+        rules = [AlertRule.from_row(r) for r in self.store.list_alert_rules(enabled_only=True)]
+        states = self.store.alert_states()
+        out: list[Evaluation] = []
+        saves: list[tuple[str, str, str, float | None, dict[str, Any]]] = []
+        events: list[dict[str, Any]] = []
+        for rule in rules:
+            prev = AlertState.from_dict(states.get((rule.model, rule.name)))
+            value, error = self._measure(rule, now)
+            step = advance(rule, prev, value, now)
+            ev = Evaluation(rule.name, rule.model, value, step.state.state, step.transition,
+                            error=error)
+            saves.append((rule.model, rule.name, step.state.state, step.state.since,
+                          step.state.to_dict()))
+            events += self._history(rule, prev, step, now)
+            if step.notify is not None:
+                alert = self.payload(rule, step, now)
+                self.dispatcher.submit(rule.spec.notify, alert)
+                ev.notified = step.notify
+            if step.run_actions:
+                ev.actions = self._act(rule, step, now, events)
+            out.append(ev)
+        if saves:
+            self.store.save_alert_states(saves)
+        self.store.add_alert_events(events)
+        return out
+
+    def _measure(self, rule: AlertRule, now: float) -> tuple[float | None, str | None]:
+        try:
+            value = self.source.value(rule.model, rule.metric, version=rule.spec.version,
+                                      role=rule.spec.role, stage=rule.spec.stage,
+                                      window_s=rule.window_s, now=now)
+        except Exception as exc:  # a broken metric must not stop the other rules
+            log.warning("alert %s: reading %s failed: %s", rule.key, rule.metric, exc)
+            return None, f"{type(exc).__name__}: {exc}"
+        return (None if value is None else float(value)), None
+
+    def _history(self, rule: AlertRule, prev: AlertState, step: Step,
+                 now: float) -> list[dict[str, Any]]:
+        base = {"model": rule.model, "rule": rule.name, "ts": now, "value": step.state.value,
+                "threshold": rule.condition.threshold, "severity": rule.severity,
+                "message": step.message}
+        rows = []
+        if step.transition is not None:
+            rows.append({**base, "kind": "state", "state": step.transition[1],
+                         "details": {"from": step.transition[0],
+                                     "condition": rule.condition.text}})
+        if step.state.no_data and not prev.no_data:
+            rows.append({**base, "kind": "no_data", "state": step.state.state,
+                         "details": {"no_data": rule.no_data}})
+        return rows
+
+    def _act(self, rule: AlertRule, step: Step, now: float,
+             events: list[dict[str, Any]]) -> dict[str, str]:
+        ctx = ActionContext(self.store, rule, self.payload(rule, step, now), now)
+        results: dict[str, str] = {}
+        for name in rule.spec.actions:
+            try:
+                text = self.actions.run(name, ctx)
+                kind = "action"
+            except Exception as exc:  # an action failing is recorded, never fatal
+                log.exception("alert %s: action %s failed", rule.key, name)
+                text = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+                kind = "action_failed"
+            results[name] = text
+            events.append({"model": rule.model, "rule": rule.name, "ts": now, "kind": kind,
+                           "state": step.state.state, "value": step.state.value,
+                           "threshold": rule.condition.threshold, "severity": rule.severity,
+                           "message": text, "details": {"action": name}})
+        return results
+
+    # -- notifications ------------------------------------------------------------------
+
+    def payload(self, rule: AlertRule, step: Step, now: float) -> dict[str, Any]:
+        """The alert as notifiers receive it (JSON-able)."""
+        s = step.state
+        m, r = quote(rule.model, safe=""), quote(rule.name, safe="")
+        return {
+            "rule": rule.name, "model": rule.model, "state": step.notify or s.state,
+            "severity": rule.severity, "metric": rule.metric, "op": rule.condition.op,
+            "condition": rule.condition.text, "value": s.value,
+            "threshold": rule.condition.threshold, "window_s": rule.window_s,
+            "for_s": rule.for_s, "started_at": s.started_at, "resolved_at": s.resolved_at,
+            "ts": now, "message": step.message, "repeat": step.repeat,
+            "version": rule.spec.version, "role": rule.spec.role, "stage": rule.spec.stage,
+            "labels": dict(rule.spec.labels), "description": rule.spec.description,
+            "links": {
+                "alerts": f"{self.base_url}/v1/models/{m}/alerts",
+                "history": f"{self.base_url}/v1/admin/models/{m}/alerts/{r}/history",
+                "metric": f"{self.base_url}/v1/models/{m}/metrics?metric="
+                          f"{quote(rule.metric, safe='')}",
+            },
+        }
+
+    def _record_delivery(self, d: Delivery) -> None:
+        a = d.alert
+        self.store.add_alert_events([{
+            "model": a.get("model", ""), "rule": a.get("rule", ""), "ts": self.clock(),
+            "kind": "notified" if d.ok else "notify_failed", "state": a.get("state"),
+            "value": a.get("value"), "threshold": a.get("threshold"),
+            "severity": a.get("severity"),
+            "message": f"{d.notifier}: ok" if d.ok else f"{d.notifier}: {d.error}",
+            "details": {"notifier": d.notifier, "elapsed_s": round(d.elapsed_s, 4),
+                        "error": d.error, "repeat": a.get("repeat", False)}}])
+
+    # -- background loop ----------------------------------------------------------------
+
+    def run(self, stop: threading.Event, interval: float = 10.0) -> None:
+        """Loop until ``stop`` is set; evaluates only while holding the leader lock."""
+        leader = Leader(self.store, LOCK_NAME)
+        try:
+            while not stop.is_set():
+                try:
+                    if leader.try_acquire():
+                        self.tick()
+                except Exception:
+                    log.exception("alert evaluation failed; retrying")
+                stop.wait(interval)
+        finally:
+            leader.release()
+
+    def start(self, interval: float = 10.0) -> AlertLoop:
+        stop = threading.Event()
+        thread = threading.Thread(target=self.run, args=(stop, interval),
+                                  name="rampup-alert-evaluator", daemon=True)
+        thread.start()
+        return AlertLoop(self, thread, stop)
+
+
+@dataclass
+class AlertLoop:
+    """A running evaluator; :meth:`stop` ends it and lets queued notifications finish."""
+
+    evaluator: AlertEvaluator
+    thread: threading.Thread
+    stop_event: threading.Event
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.stop_event.set()
+        self.thread.join(timeout)
+        self.evaluator.dispatcher.close(min(timeout, 5.0))

@@ -1,0 +1,53 @@
+"""Alerts inside ``rampup serve``: sync the project's rules, then run the evaluator in a
+background thread (acting only on the replica that holds the leader lock)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from rampup.alerts.evaluator import AlertEvaluator, AlertLoop
+from rampup.alerts.notifiers import build_notifiers
+from rampup.alerts.service import Alerts
+from rampup.monitor.names import MetricSource
+from rampup.store import Store
+
+if TYPE_CHECKING:
+    from rampup.config import Settings
+    from rampup.monitor.recorder import Monitor
+    from rampup.project import ProjectFile
+    from rampup.serving.state import AppState
+
+log = logging.getLogger("rampup.alerts")
+
+
+def default_source(store: Store, monitor: Monitor | None = None) -> MetricSource:
+    """Metrics from the store's snapshots merged across replicas (plus this process's
+    unflushed windows when its ``monitor`` is given)."""
+    from rampup.monitor.query import StoreMetricSource
+
+    return StoreMetricSource(store, monitor=monitor)
+
+
+def start_evaluator(store: Store, settings: Settings, project: ProjectFile,
+                    source: MetricSource) -> AlertLoop | None:
+    """Re-sync the project file's rules (runtime rules stay); start the evaluator when
+    ``settings.alerts`` is on. Returns the running loop (stop it on shutdown) or None."""
+    sync = Alerts(store, alerting=project.alerting).sync_project(project)
+    if sync.added or sync.updated or sync.removed:
+        log.info("alert rules synced from the project file: %d added, %d updated, %d removed",
+                 len(sync.added), len(sync.updated), len(sync.removed))
+    for key in sync.overridden:
+        log.info("alert rule %s: the runtime rule of that name overrides the project's", key)
+    if not settings.alerts:
+        return None
+    evaluator = AlertEvaluator(store, source, notifiers=build_notifiers(project.alerting),
+                               base_url=project.alerting.base_url,
+                               workers=project.alerting.notify_workers)
+    return evaluator.start(settings.alerts_interval)
+
+
+def start_alerts(state: AppState) -> AlertLoop | None:
+    """One call from ``create_app``'s lifespan (after monitoring started)."""
+    return start_evaluator(state.store, state.settings, state.project,
+                           default_source(state.store, state.monitor))
