@@ -57,7 +57,8 @@ def test_a_second_change_after_the_cooldown_alarms_again() -> None:
     stream = (rng.random(9000) < probs).astype(float)
     found = AlarmStream(PageHinkley(), cooldown=500).run(stream)
     assert len(found) == 2
-    assert 3000 < found[0].index < 3300 and 6000 < found[1].index < 6300
+    assert 3000 < found[0].index < 3300
+    assert 6000 < found[1].index < 6300
 
 
 def test_adwin_window_statistics_match_numpy() -> None:
@@ -94,7 +95,8 @@ def test_ddm_warns_before_it_alarms() -> None:
         elif warned_since is None:
             warned_since = i
     assert i == 3744
-    assert warned_since is not None and 3000 < warned_since < i
+    assert warned_since is not None
+    assert 3000 < warned_since < i
 
 
 def test_page_hinkley_watches_falls_too() -> None:

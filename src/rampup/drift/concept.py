@@ -10,9 +10,12 @@ an unlabelled prediction made with confidence ``c`` is right with probability ``
 with a band of ``z·sqrt(Σ c(1-c)) / n`` (the unknown outcomes' spread) plus an optional
 ``calibration_error`` (e.g. the reference's expected calibration error) times the
 unlabelled share. With no labels it is the mean confidence; as labels arrive it becomes
-the realised accuracy. A window is **degraded** when its accuracy is significantly below
-the reference (one-sided two-proportion test when the reference size is known, else the
-Wilson interval's upper end below it) and the drop is at least ``min_drop``.
+the realised accuracy. A window is **degraded** when its accuracy (realised, or blended)
+is significantly below the reference (one-sided two-proportion z-test when the reference
+size is known, else a one-sample z-test against it) and the drop is at least
+``min_drop``. Label-free estimates cannot see a change in the relation between inputs
+and labels that leaves confidences alone: they catch models that grow unsure, labels
+catch the rest.
 
 >>> ts = np.arange(8.0)
 >>> correct = np.array([1, 1, 1, 0, np.nan, np.nan, 0, 0])
@@ -73,7 +76,7 @@ class WindowPerformance:
                 for k, v in asdict(self).items()}
 
 
-def _below(acc: float, n: int, ref: Reference, alpha: float) -> float:
+def _below(acc: float, n: int, ref: Reference) -> float:
     """One-sided p-value that the window's accuracy is below the reference's."""
     if n == 0 or math.isnan(acc):
         return math.nan
@@ -112,14 +115,12 @@ def window_performance(start: float, end: float, correct: npt.NDArray[np.float64
               else "estimate" if n == 0 else "mixed")
     best = acc if source == "labels" else expected
     drop = ref.accuracy - best if not math.isnan(best) else math.nan
-    if source == "labels":
-        p = _below(acc, n, ref, alpha)
-        significant = p <= alpha
-    else:  # the band stands in for the test when some outcomes are estimated
-        p = math.nan
-        significant = not math.isnan(e_hi) and e_hi < ref.accuracy
+    # Tested like realised accuracy on n_est predictions; estimated outcomes get the
+    # benefit of the calibration error first.
+    margin = calibration_error * len(c) / n_est if n_est else 0.0
+    p = _below(min(1.0, best + margin), n_est, ref) if n_est else math.nan
     verdict = NO_DATA if source == "none" else \
-        DEGRADED if significant and drop >= min_drop else OK
+        DEGRADED if p <= alpha and drop >= min_drop else OK
     return WindowPerformance(start, end, len(correct), n, k, acc, lo, hi, expected, e_lo,
                              e_hi, source, drop, p, verdict)
 

@@ -62,7 +62,7 @@ def _encode(ref: pd.DataFrame, cur: pd.DataFrame, columns: Sequence[str]
             continue
         text = s.astype("string")
         top = text.iloc[:len(ref)].value_counts().index[:250]
-        codes = pd.Categorical(text, categories=top).codes.astype(np.float64)
+        codes = pd.Index(top).get_indexer(text).astype(np.float64)
         codes[(codes < 0) & text.notna().to_numpy()] = 250  # unseen or rare
         codes[text.isna().to_numpy()] = np.nan
         cols.append(codes)
