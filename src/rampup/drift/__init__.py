@@ -1,0 +1,53 @@
+"""Drift: data drift (a window's profile against the reference profile) and concept drift
+(performance over time), with calibrated decisions and streaming detectors.
+
+* :func:`check_model` / :func:`check_frames`: everything ``rampup drift`` reports, for a
+  live model (stored profiles) or two tables of rows; :func:`drift_metrics` turns the
+  result into ``drift.*``/``concept.*`` metrics for alert rules;
+* :func:`compare_profiles` / :func:`compare_frames`: the per-feature report alone;
+* :func:`domain_classifier`: the multivariate test; :func:`performance_windows`: accuracy
+  per window with Wilson intervals and label-free estimates;
+* :class:`ADWIN`, :class:`PageHinkley`, :class:`DDM` and :class:`AlarmStream`: streaming
+  detectors with de-duplication and cooldown;
+* :func:`render_html`: the self-contained HTML report.
+"""
+
+from rampup.drift.adwin import ADWIN
+from rampup.drift.calibrate import NullCache
+from rampup.drift.check import DriftCheck, check_frames, check_model
+from rampup.drift.concept import Reference, WindowPerformance, performance_windows
+from rampup.drift.detectors import DDM, AlarmStream, PageHinkley, make_detector
+from rampup.drift.frames import compare_frames
+from rampup.drift.html import render_html
+from rampup.drift.metrics import drift_metrics
+from rampup.drift.multivariate import domain_classifier
+from rampup.drift.profiles import compare_profiles, window_profile
+from rampup.drift.report import DomainResult, DriftConfig, DriftReport, TestResult
+from rampup.drift.trend import Trend, pattern
+
+__all__ = [
+    "ADWIN",
+    "DDM",
+    "AlarmStream",
+    "DomainResult",
+    "DriftCheck",
+    "DriftConfig",
+    "DriftReport",
+    "NullCache",
+    "PageHinkley",
+    "Reference",
+    "TestResult",
+    "Trend",
+    "WindowPerformance",
+    "check_frames",
+    "check_model",
+    "compare_frames",
+    "compare_profiles",
+    "domain_classifier",
+    "drift_metrics",
+    "make_detector",
+    "pattern",
+    "performance_windows",
+    "render_html",
+    "window_profile",
+]
