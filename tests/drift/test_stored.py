@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from rampup.cli import app
 from rampup.config import load_settings
-from rampup.drift.check import check_model
+from rampup.drift.check import check_model, latest_metrics
 from rampup.drift.frames import compare_frames
 from rampup.drift.source import reference_performance, resolve_version
 from rampup.errors import NotFoundError, ValidationError
@@ -153,6 +153,14 @@ def test_concept_drift_from_delayed_labels(filled: Store) -> None:
     m = check.metrics()
     assert m["concept.accuracy_drop"] == pytest.approx(0.1, abs=0.04)
     assert m["drift.feature[x].effect"] == pytest.approx(0.3, abs=0.05)
+
+
+def test_latest_metrics_for_alert_rules(filled: Store) -> None:
+    m = latest_metrics(filled, "m", now=T0 + N * DT, window_s=N * DT)
+    assert m["drift.share_drifted"] == pytest.approx(0.25)
+    assert m["drift.feature[x].drifted"] == 1.0
+    assert "concept.accuracy_drop" in m
+    assert latest_metrics(filled, "m", now=T0 - 10_000, window_s=60) == {}
 
 
 def test_output_drift_against_a_baseline_range(filled: Store) -> None:

@@ -3,7 +3,8 @@
 
 * :func:`check_model` / :func:`check_frames`: everything ``rampup drift`` reports, for a
   live model (stored profiles) or two tables of rows; :func:`drift_metrics` turns the
-  result into ``drift.*``/``concept.*`` metrics for alert rules;
+  result into ``drift.*``/``concept.*`` metrics for alert rules, and
+  :func:`latest_metrics` does both for the last window of a live model;
 * :func:`compare_profiles` / :func:`compare_frames`: the per-feature report alone;
 * :func:`domain_classifier`: the multivariate test; :func:`performance_windows`: accuracy
   per window with Wilson intervals and label-free estimates;
@@ -14,7 +15,7 @@
 
 from rampup.drift.adwin import ADWIN
 from rampup.drift.calibrate import NullCache
-from rampup.drift.check import DriftCheck, check_frames, check_model
+from rampup.drift.check import DriftCheck, check_frames, check_model, latest_metrics
 from rampup.drift.concept import Reference, WindowPerformance, performance_windows
 from rampup.drift.detectors import DDM, AlarmStream, PageHinkley, make_detector
 from rampup.drift.frames import compare_frames
@@ -45,6 +46,7 @@ __all__ = [
     "compare_profiles",
     "domain_classifier",
     "drift_metrics",
+    "latest_metrics",
     "make_detector",
     "pattern",
     "performance_windows",

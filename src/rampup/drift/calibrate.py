@@ -97,7 +97,7 @@ class NullDistribution:
         exceed = len(null) - int(np.searchsorted(null, observed - 1e-12, side="left"))
         p = (1 + exceed) / (len(null) + 1)
         if exceed == 0 and statistic == "binned_ks":
-            p = min(p, kolmogorov_sf(observed, self.n, self.n_ref))
+            p = min(p, kolmogorov_sf(observed, self.n, self.n_ref, exact_up_to=0))
         return float(p)
 
     def threshold(self, statistic: str, alpha: float) -> float:

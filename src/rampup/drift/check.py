@@ -201,6 +201,20 @@ def check_model(store: Store, model: str, *, since: float, until: float,
                       {**meta, "windows": windows})
 
 
+def latest_metrics(store: Store, model: str, *, now: float, window_s: float = 3600.0,
+                   version: str | None = None, config: DriftConfig | None = None,
+                   concept: bool = True, cache: NullCache | None = None) -> dict[str, float]:
+    """``drift.*``/``concept.*`` metrics of ``[now - window_s, now)`` for alert rules
+    (empty when the range has no predictions). Pass a long-lived ``cache`` when called
+    periodically, so calibrations are reused."""
+    try:
+        check = check_model(store, model, since=now - window_s, until=now, version=version,
+                            config=config, concept=concept, cache=cache)
+    except ValidationError:
+        return {}
+    return check.metrics()
+
+
 def _empty(config: DriftConfig) -> DriftReport:
     return DriftReport((), config.alpha, config.correction, {"rows": 0})
 

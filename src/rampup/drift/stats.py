@@ -83,14 +83,15 @@ def ks_wasserstein_sorted(a: FloatArray, b: FloatArray) -> tuple[float, float]:
     return d, w
 
 
-def kolmogorov_sf(d: float, n_a: int, n_b: int) -> float:
-    """Smirnov's asymptotic p-value of a two-sided two-sample KS statistic ``d``: what
-    :func:`scipy.stats.ks_2samp` uses for large samples (the one-sample law at the
-    effective size ``n·m/(n+m)``), and its limit (Kolmogorov's distribution, within 1 %
-    and slightly larger, but a thousand times faster) above 10 000 effective rows."""
+def kolmogorov_sf(d: float, n_a: int, n_b: int, *, exact_up_to: int = 2000) -> float:
+    """Smirnov's asymptotic p-value of a two-sided two-sample KS statistic ``d``: the
+    one-sample law at the effective size ``n·m/(n+m)``, as :func:`scipy.stats.ks_2samp`
+    uses for large samples, up to ``exact_up_to`` effective rows; above, its limit
+    (Kolmogorov's distribution: slightly larger, so conservative, within 1 % near the
+    usual levels, and thousands of times faster than the finite law there)."""
     m, n = sorted((float(n_a), float(n_b)), reverse=True)
     en = max(1.0, float(np.round(m * n / (m + n))))
-    if en > KS_EXACT_MAX:
+    if en > exact_up_to:
         return float(np.clip(special.kolmogorov(math.sqrt(en) * d), 0.0, 1.0))
     return float(np.clip(sps.kstwo.sf(d, en), 0.0, 1.0))
 
