@@ -9,7 +9,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from rampup.alerts.evaluator import LOCK_NAME, AlertEvaluator
+from rampup.alerts.evaluator import AlertEvaluator, lock_name
 from rampup.alerts.notifiers import LogNotifier, WebhookNotifier
 from rampup.alerts.service import Alerts
 from rampup.rollout.leader import Leader
@@ -148,9 +148,12 @@ def test_a_broken_metric_is_no_data_and_others_go_on(store: Store, source: FakeS
                                                      clock: Clock) -> None:
     alerts = setup(store, condition="error_rate > 0.05")
     alerts.add("credit", {"name": "slow", "condition": "latency_p99 > 100"})
-    source.fail.add("error_rate")
+    source.set("credit", "error_rate", 0.01)
     source.set("credit", "latency_p99", 250.0)
     ev = AlertEvaluator(store, source, clock=clock, notifiers={"hook": LogNotifier("hook")})
+    ev.tick()
+    source.fail.add("error_rate")
+    clock.advance(10)
     by_rule = {e.rule: e for e in ev.tick()}
     assert by_rule["errors"].error == "RuntimeError: cannot read error_rate"
     assert by_rule["errors"].state == "ok"
@@ -159,6 +162,8 @@ def test_a_broken_metric_is_no_data_and_others_go_on(store: Store, source: FakeS
     clock.advance(10)
     ev.tick()  # the gap is recorded once, not on every pass
     assert len(store.list_alert_events("credit", "errors", kinds=["no_data"])) == 1
+    status = Alerts(store).status("credit")
+    assert [s.state.no_data for s in status if s.rule.name == "errors"] == [True]
     ev.dispatcher.close()
 
 
@@ -200,6 +205,8 @@ def test_only_the_leader_evaluates_and_another_replica_takes_over(store: Store) 
     assert Alerts(store).status("credit")[0].state.state == "firing"
     fired = store.list_alert_events("credit", "errors", kinds=["state"])
     assert [e["state"] for e in fired] == ["firing"]  # the new leader did not fire again
-    lock = Leader(store, LOCK_NAME)  # released on stop
+    if store.dialect == "postgresql":  # advisory locks span the database: one per schema
+        assert lock_name(store).startswith("alert-evaluator:t_")
+    lock = Leader(store, lock_name(store))  # released on stop
     assert lock.try_acquire()
     lock.release()

@@ -35,7 +35,7 @@ _EXAMPLES = ("e.g. 'error_rate > 0.05', 'latency_p99 > 300 for 5m', "
              "'feature[income].missing_fraction > 0.2'")
 _OP = re.compile(r"<=|>=|==|=<|=>|!=|<|>|=|!")
 _NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
-_FOR = re.compile(r"^(?P<num>.*?)\s+for\s+(?P<dur>\S+)$", re.IGNORECASE)
+_FOR = re.compile(r"^(?P<num>.*?)\s+for\s+(?P<dur>\S.*)$", re.IGNORECASE)
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 

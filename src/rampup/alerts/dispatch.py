@@ -74,6 +74,7 @@ class Dispatcher:
         self._closed = threading.Event()
         self._started = False
         self._watchdog: threading.Thread | None = None
+        self._silenced = False
 
     # -- public -------------------------------------------------------------------------
 
@@ -119,18 +120,29 @@ class Dispatcher:
             time.sleep(0.005)
         return False
 
-    def close(self, timeout: float = 5.0) -> None:
-        """Finish queued deliveries (up to ``timeout``), then stop the workers and the
-        watchdog; nothing is reported after this returns (abandoned deliveries aside)."""
+    def close(self, timeout: float = 2.0) -> None:
+        """Give queued deliveries up to ``timeout`` to finish, drop the rest (reported as
+        dropped), stop the workers and the watchdog. Nothing is reported afterwards."""
+        deadline = time.monotonic() + timeout
         self.drain(timeout)
         self._closed.set()
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            with self._lock:
+                self._stat(job.name).dropped += 1
+            self._report(Delivery(job.name, False, "dropped at shutdown", 0.0, job.alert),
+                         count=False)
         with self._lock:
             threads = [s.thread for s in self._slots if not s.abandoned and s.thread]
         if self._watchdog is not None:
             threads.append(self._watchdog)
         for t in threads:
             if t is not threading.current_thread():
-                t.join(1.0)
+                t.join(max(0.0, deadline - time.monotonic()) + 0.3)
+        self._silenced = True
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Per notifier: sent, failed, timed_out, dropped (every configured one listed)."""
@@ -208,6 +220,8 @@ class Dispatcher:
                                   elapsed, job.alert), count=False)
 
     def _report(self, d: Delivery, *, count: bool = True) -> None:
+        if self._silenced:
+            return
         if count:
             with self._lock:
                 st = self._stat(d.notifier)

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+import sqlalchemy as sa
+
 from rampup.alerts.actions import ActionContext, ActionRegistry
 from rampup.alerts.dispatch import Delivery, Dispatcher
 from rampup.alerts.machine import AlertState, Step, advance
@@ -110,7 +112,8 @@ class AlertEvaluator:
             rows.append({**base, "kind": "state", "state": step.transition[1],
                          "details": {"from": step.transition[0],
                                      "condition": rule.condition.text}})
-        if step.state.no_data and not prev.no_data:
+        if step.state.no_data and not prev.no_data and prev.evaluated_at is not None:
+            # data stopped coming (a rule that never had any is not news)
             rows.append({**base, "kind": "no_data", "state": step.state.state,
                          "details": {"no_data": rule.no_data}})
         return rows
@@ -172,7 +175,7 @@ class AlertEvaluator:
 
     def run(self, stop: threading.Event, interval: float = 10.0) -> None:
         """Loop until ``stop`` is set; evaluates only while holding the leader lock."""
-        leader = Leader(self.store, LOCK_NAME)
+        leader = Leader(self.store, lock_name(self.store))
         try:
             while not stop.is_set():
                 try:
@@ -192,6 +195,16 @@ class AlertEvaluator:
         return AlertLoop(self, thread, stop)
 
 
+def lock_name(store: Store) -> str:
+    """The leader lock's name. PostgreSQL advisory locks span the whole database, so the
+    schema is part of the name: installations in different schemas elect separately."""
+    if store.dialect != "postgresql":
+        return LOCK_NAME
+    with store.engine.connect() as conn:
+        schema = conn.execute(sa.text("SELECT current_schema()")).scalar()
+    return f"{LOCK_NAME}:{schema}"
+
+
 @dataclass
 class AlertLoop:
     """A running evaluator; :meth:`stop` ends it and lets queued notifications finish."""
@@ -203,4 +216,4 @@ class AlertLoop:
     def stop(self, timeout: float = 10.0) -> None:
         self.stop_event.set()
         self.thread.join(timeout)
-        self.evaluator.dispatcher.close(min(timeout, 5.0))
+        self.evaluator.dispatcher.close(min(timeout, 2.0))

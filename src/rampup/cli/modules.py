@@ -5,11 +5,13 @@ from __future__ import annotations
 from types import ModuleType
 
 from rampup.cli import (
+    alert_cmds,
     analysis_cmds,
     batch_cmds,
     demo_cmds,
     drift_cmds,
     log_cmds,
+    monitor_cmds,
     quality_cmds,
     registry_cmds,
     rollout_cmds,
@@ -17,4 +19,5 @@ from rampup.cli import (
 )
 
 ALL: list[ModuleType] = [serve_cmds, registry_cmds, rollout_cmds, batch_cmds, log_cmds,
-                         analysis_cmds, quality_cmds, drift_cmds, demo_cmds]
+                         analysis_cmds, quality_cmds, drift_cmds, monitor_cmds, alert_cmds,
+                         demo_cmds]
