@@ -81,7 +81,8 @@ def memory(url: str, frame: pd.DataFrame, features: list[str], rows: list[dict[s
     store = Store.open(url)
     register(store, frame, features)
     dt = 1.0 / rate
-    clock = SimClock(1_700_000_000.0)
+    base = 1_700_000_000.0
+    clock = SimClock(base)
     mon = Monitor(store, clock=clock, replica="bench")
     per_tick, per_flush = int(0.5 * rate), int(5 * rate)
     marks: dict[int, dict[str, Any]] = {}
@@ -90,7 +91,7 @@ def memory(url: str, frame: pd.DataFrame, features: list[str], rows: list[dict[s
     busy = 0.0
     for start in range(0, total, per_tick):
         n = min(per_tick, total - start)
-        for req in records(rows, start, n, clock.t, dt):
+        for req in records(rows, start, n, base, dt):
             mon.offer(req)
         done += n
         clock.t += n * dt

@@ -232,6 +232,19 @@ def test_flush_failure_keeps_windows_until_the_store_is_back(tmp_path: object) -
     fixed.close()
 
 
+def test_unflushable_windows_are_capped(tmp_path: object) -> None:
+    broken = Store.open(f"sqlite:///{tmp_path}/empty.db", migrate=False)
+    clock = Clock(T0)
+    mon = Monitor(broken, clock=clock, max_windows=3, replica="r1")
+    mon.offer(make_records(500, seed=1, dt=1.0))  # 500 s: 9 windows
+    mon.process()
+    assert mon.flush() == 0
+    assert mon.windows_in_memory() == 3
+    assert mon.stats.windows_lost == 6
+    assert {k.start for k in mon.snapshot()} == {W0 + 60 * i for i in (6, 7, 8)}  # newest
+    broken.close()
+
+
 def test_retention_cleanup(store: Store) -> None:
     clock = Clock(T0)
     mon = Monitor(store, clock=clock, retention_days=1, replica="r1")

@@ -169,16 +169,18 @@ def sections_for(metrics: Iterable[str]) -> set[str]:
     return out
 
 
-def catalogue(agg: WindowAggregate, infos: Iterable[VersionInfo]) -> dict[str, list[str]]:
+def catalogue(agg: WindowAggregate, infos: Iterable[VersionInfo],
+              custom_names: Iterable[str] = ()) -> dict[str, list[str]]:
     """Every concrete metric name for a model: from its versions' schemas and outputs,
-    and from what the recent windows saw (features, classes, events, custom metrics)."""
+    its declared input metrics, and what the recent windows saw (features, classes,
+    events, custom metrics)."""
     infos = list(infos)
     features: dict[str, str] = {f.name: f.kind for i in infos for f in i.features}
     features.update({n: f.kind for n, f in agg.features.items() if n not in features})
     classes = sorted({c for i in infos for c in (i.classes or ())}
                      | set(agg.output.classes.counts) | set(agg.performance.classes()))
     events = sorted(set(KNOWN_EVENTS) | set(agg.events.counts))
-    custom = sorted(agg.custom)
+    custom = sorted(set(agg.custom) | set(custom_names))
     names = [*SOFTWARE, *OUTPUT, *PERFORMANCE]
     names += [f"feature[{n}].{s}" for n, k in features.items()
               for s in FEATURE_KIND_STATS.get(k, ())]

@@ -120,7 +120,10 @@ class Monitor:
 
     def feedback(self, records: Sequence[FeedbackRecord]) -> None:
         """Newly stored feedback (duplicates already filtered by the store)."""
-        self._feedback.extend(records)
+        if len(self._feedback) < self.max_pending:
+            self._feedback.extend(records)
+        else:
+            self.stats.dropped += len(records)
 
     @property
     def pending(self) -> int:

@@ -27,6 +27,7 @@ from rampup.serving.state import AppState, app_state
 
 router = APIRouter()
 
+CATALOGUE_S = 3 * 3600.0  # recent windows read for items (events, classes) seen
 DEFAULT_METRICS = ("requests", "throughput", "error_rate", "latency_p50", "latency_p99")
 _DURATION = re.compile(r"^(?P<n>\d+(?:\.\d+)?)(?P<unit>ms|s|m|h|d|w)?$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86_400.0, "w": 604_800.0}
@@ -149,10 +150,12 @@ async def metrics_catalogue(request: Request, name: str) -> Response:
         versions = st.store.list_versions(name)
         infos = [VersionInfo.from_parts(v.input_schema, v.output, v.profile) for v in versions]
         source = StoreMetricSource(st.store, monitor=st.monitor)
-        agg, _ = source.aggregate(name, since=now - 86_400.0, until=now + 1.0,
+        agg, _ = source.aggregate(name, since=now - CATALOGUE_S, until=now + 1.0,
                                   sections={"inputs", "output", "events", "performance"})
-        keys = st.store.metric_window_keys(name, now - 86_400.0)
-        out = catalogue(agg or WindowAggregate(), infos)
+        keys = st.store.metric_window_keys(name, now - CATALOGUE_S)
+        spec = st.project.models.get(name)
+        out = catalogue(agg or WindowAggregate(), infos,
+                        spec.input_metrics if spec is not None else ())
         return {"model": name, "versions": [v.version for v in versions],
                 "windows": [{"version": v, "role": r, "stage": s or None} for v, r, s in keys],
                 **out}
