@@ -41,6 +41,7 @@ async def serve(store: Store, tmp_path: Path, trained: Trained, project: Project
     app = create_app(settings, project, store=store)
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://rampup") as client:
+        client.app = app  # type: ignore[attr-defined]
         yield client
 
 

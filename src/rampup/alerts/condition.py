@@ -74,13 +74,13 @@ def known_metrics_help() -> str:
         f"{fam}[ITEM]" + (f".{{{','.join(stats)}}}" if stats else "")
         for fam, stats in names.FAMILIES.items())
     flat = ", ".join((*names.SOFTWARE, *names.OUTPUT, *names.PERFORMANCE))
-    return f"{flat}; per item: {fams}; drift.* (from the drift package)"
+    return f"{flat}; per item: {fams}; drift.* and concept.* (from the drift package)"
 
 
 def canonical_metric(name: str) -> str | None:
     """The catalogue name ``name`` refers to (``latency_p99_ms`` -> ``latency_p99``)."""
-    if names.is_known(name):
-        return name
+    if names.is_known(name) or (name.startswith("concept.") and len(name) > 8):
+        return name  # concept.* comes from the drift package, like drift.*
     if name.startswith("latency_") and name.endswith("_ms") and names.is_known(name[:-3]):
         return name[:-3]
     return None

@@ -23,10 +23,11 @@ log = logging.getLogger("rampup.alerts")
 
 def default_source(store: Store, monitor: Monitor | None = None) -> MetricSource:
     """Metrics from the store's snapshots merged across replicas (plus this process's
-    unflushed windows when its ``monitor`` is given)."""
+    unflushed windows when its ``monitor`` is given), and drift metrics."""
+    from rampup.alerts.sources import AlertSource
     from rampup.monitor.query import StoreMetricSource
 
-    return StoreMetricSource(store, monitor=monitor)
+    return AlertSource(store, StoreMetricSource(store, monitor=monitor))
 
 
 def start_evaluator(store: Store, settings: Settings, project: ProjectFile,
