@@ -97,3 +97,10 @@ def test_small_statistics() -> None:
     h = Histogram([float("-inf"), 0.0, float("inf")])
     with pytest.raises(ValueError, match="different bin edges"):
         h.merge(Histogram([float("-inf"), 1.0, float("inf")]))
+
+
+def test_unhashable_class_outputs_are_counted_as_text() -> None:
+    o = OutputAgg()
+    o.update([{"prediction": [1, 2]}, {"prediction": [1, 2]}, {"prediction": "a"}],
+             [None] * 3, "class")
+    assert o.classes.counts == {"[1,2]": 2, "a": 1}

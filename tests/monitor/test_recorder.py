@@ -273,3 +273,21 @@ def test_loop_thread_processes_flushes_and_stops(sqlite_store: Store) -> None:
     src = StoreMetricSource(sqlite_store)
     assert src.value("m", "predictions", window_s=600) == 25
     assert mon.stats.failures == 0
+
+
+def test_pipeline_stages_have_their_own_windows(sqlite_store: Store) -> None:
+    register(sqlite_store)
+    clock = Clock(T0 + 30)
+    mon = Monitor(sqlite_store, clock=clock, replica="r1")
+    whole = make_records(30, seed=1)
+    vad = make_records(30, seed=2)
+    for r in vad:
+        r.stage = "vad"
+    mon.offer(whole)
+    mon.offer(vad[:12])  # the stage ended 12 requests early (no speech)
+    mon.process()
+    mon.flush()
+    src = StoreMetricSource(sqlite_store, clock=clock)
+    assert src.value("m", "predictions") == 30  # stage=None: the model's own records
+    assert src.value("m", "predictions", stage="vad") == 12
+    assert src.value("m", "predictions", stage="asr") is None

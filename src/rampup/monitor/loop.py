@@ -61,6 +61,7 @@ class MonitorLoop:
 
     def _round(self, *, flush: bool) -> None:
         m = self.monitor
+        t0 = time.thread_time()
         try:
             m.process()
             if self.sampler is not None:
@@ -71,3 +72,9 @@ class MonitorLoop:
             m.stats.failures += 1
             m.stats.last_error = f"{type(exc).__name__}: {exc}"[:500]
             log.exception("monitor round failed; continuing")
+        finally:
+            # this thread's CPU: what monitoring costs the process besides offer()
+            spent = time.thread_time() - t0
+            m.stats.cpu_s += spent
+            if m.prometheus is not None:
+                m.prometheus.cpu.inc(spent)

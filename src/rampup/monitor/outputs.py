@@ -20,6 +20,7 @@ new one added, so a window always reflects each prediction's latest label.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -70,33 +71,38 @@ class OutputAgg:
     def update(self, outputs: list[Any], confidences: list[float | None],
                output_kind: str) -> None:
         """``outputs``: the response items (``{"prediction": ...}``) of successful records."""
-        classes: list[str] = []
-        numbers: list[float] = []
-        lengths: list[float] = []
+        preds = []
         for item in outputs:
-            if isinstance(item, dict):
+            if type(item) is dict:
                 if item.get("status") == "pending_human":
                     self.pending += 1
                     continue
-                pred = item.get("prediction")
+                preds.append(item.get("prediction"))
             else:
-                pred = item
-            self.n += 1
-            if is_empty(pred):
-                self.null += 1
-                continue
-            if output_kind == "class" or (output_kind == "free" and isinstance(
-                    pred, str | bool | int)):
-                classes.append(canon(pred))
-            if output_kind != "class" and isinstance(pred, int | float) and not isinstance(
-                    pred, bool):
-                numbers.append(float(pred))
-            if isinstance(pred, str | list):
-                lengths.append(float(len(pred)))
-        if classes:
-            self.classes.update_many(classes)
-        if numbers:
-            self.values.update_many(numbers)
+                preds.append(item)
+        self.n += len(preds)
+        present = [p for p in preds if p is not None and not is_empty(p)]
+        self.null += len(preds) - len(present)
+        if output_kind == "class":
+            try:
+                kinds = Counter(present)  # few distinct classes: canonicalise each once
+            except TypeError:  # unhashable "classes" (lists, objects)
+                kinds = Counter(canon(p) for p in present)
+        elif output_kind == "free":
+            kinds = Counter(p for p in present if isinstance(p, str | bool | int))
+        else:
+            kinds = Counter()
+        if kinds:
+            classes: dict[str, int] = {}
+            for value, n in kinds.items():
+                key = canon(value)
+                classes[key] = classes.get(key, 0) + n
+            self.classes.add_counts(classes)
+        if output_kind != "class":
+            numbers = [float(p) for p in present if type(p) is float or type(p) is int]
+            if numbers:
+                self.values.update_many(numbers)
+        lengths = [float(len(p)) for p in present if isinstance(p, str | list)]
         if lengths:
             self.length.update_many(np.asarray(lengths, dtype=np.float64))
         conf = [c for c in confidences if c is not None]

@@ -20,6 +20,7 @@ name                                           labels
 ``rampup_labels_total``                        model, version, role
 ``rampup_labels_correct_total``                model, version, role (classification)
 ``rampup_monitor_dropped_total``               (records the monitor could not take)
+``rampup_monitor_cpu_seconds_total``           (CPU time of the monitor thread)
 =============================================  ======================================
 
 Label cardinality is bounded: at most :data:`MAX_FEATURES` features, :data:`MAX_CLASSES`
@@ -66,6 +67,8 @@ class MonitorPrometheus:
         self.dropped = Counter("rampup_monitor_dropped",
                                "Prediction records the monitor could not take (overload)",
                                registry=r)
+        self.cpu = Counter("rampup_monitor_cpu_seconds",
+                           "CPU time spent by the monitor thread", registry=r)
         self._classes: dict[tuple[str, str], set[str]] = {}
         self._events: dict[tuple[str, str], set[str]] = {}
 
