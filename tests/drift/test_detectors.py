@@ -29,12 +29,17 @@ def alarms(detector: object, stream: np.ndarray) -> list[int]:
 
 # Golden: the exact step of each raw detection on error_stream(42) (change at 3000).
 @pytest.mark.parametrize(("name", "golden"), [
-    ("adwin", [3071, 3103, 3135, 3167, 3199]),
+    ("adwin", [3103, 3111, 3119, 3127, 3143, 3191, 3239]),
     ("page_hinkley", [3059]),
     ("ddm", [3744]),
 ])
 def test_golden_alarm_indices(name: str, golden: list[int]) -> None:
     assert alarms(make_detector(name), error_stream(42)) == golden
+
+
+def test_golden_adwin_with_the_literature_defaults() -> None:
+    # delta 0.002, a check every 32 values, both directions (Bifet & Gavalda's settings)
+    assert alarms(ADWIN(), error_stream(42)) == [3103, 3135, 3167, 3231, 3327]
 
 
 @pytest.mark.parametrize("name", ["adwin", "page_hinkley", "ddm"])
@@ -47,8 +52,8 @@ def test_cooldown_turns_repeats_into_one_alarm() -> None:
     watch = AlarmStream(make_detector("adwin"), cooldown=1000, stream="errors")
     found = watch.run(error_stream(42).tolist(), times=[float(t) for t in range(6000)])
     assert [(a.index, a.ts, a.detector, a.stream) for a in found] == \
-        [(3071, 3071.0, "adwin", "errors")]
-    assert watch.suppressed == 4
+        [(3103, 3103.0, "adwin", "errors")]
+    assert watch.suppressed == 6
 
 
 def test_a_second_change_after_the_cooldown_alarms_again() -> None:

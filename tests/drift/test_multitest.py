@@ -63,6 +63,11 @@ def test_outputs_are_their_own_family() -> None:
     assert out[0].q_value == pytest.approx(0.24)
 
 
+def test_unknown_kinds_are_refused() -> None:
+    with pytest.raises(ValidationError, match="unknown test kind"):
+        decide([_r("a", 0.1, kind="weird")], 0.05, "bh")
+
+
 def test_config_validation() -> None:
     with pytest.raises(ValidationError, match="alpha"):
         DriftConfig(alpha=1.5)

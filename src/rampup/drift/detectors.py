@@ -129,14 +129,16 @@ class DDM:
 
 
 DETECTORS: dict[str, Callable[[], Detector]] = {
-    "adwin": lambda: ADWIN(delta=0.01, direction="up"),
+    "adwin": lambda: ADWIN(delta=0.001, clock=8, direction="up"),
     "page_hinkley": PageHinkley,
     "ddm": DDM,
 }
 
 
 def make_detector(name: str = "adwin") -> Detector:
-    """A detector by name with rampup's defaults (ADWIN: ``delta = 0.01``, rises only)."""
+    """A detector by name with rampup's defaults for error streams. ADWIN: ``delta =
+    0.001``, a check every 8 values, rises only (in the benchmark: no false alarm in 700
+    Bernoulli(0.1) streams of 10 000 steps, median delay 263 steps for 0.10 -> 0.20)."""
     try:
         return DETECTORS[name]()
     except KeyError:

@@ -144,15 +144,15 @@ def _jsonable(v: Any) -> Any:
 def decide(results: Sequence[TestResult], alpha: float, correction: str) -> list[TestResult]:
     """Adjust p-values within each family (inputs, outputs) and set each verdict."""
     out = list(results)
+    unknown = {r.kind for r in out} - set(INPUT_KINDS + OUTPUT_KINDS)
+    if unknown:
+        raise ValidationError(f"unknown test kind(s) {sorted(unknown)}",
+                              fix=f"use one of {', '.join(INPUT_KINDS + OUTPUT_KINDS)}")
     for kinds in (INPUT_KINDS, OUTPUT_KINDS):
         idx = [i for i, r in enumerate(out) if r.kind in kinds]
         qs = adjust([out[i].p_value for i in idx], correction)
         for i, q in zip(idx, qs, strict=True):
             out[i] = replace(out[i], q_value=q, verdict=_verdict(out[i], q, alpha))
-    for i, r in enumerate(out):
-        if r.kind not in INPUT_KINDS + OUTPUT_KINDS:
-            q = r.p_value
-            out[i] = replace(r, q_value=q, verdict=_verdict(r, q, alpha))
     return out
 
 
