@@ -97,6 +97,9 @@ def test_rules_lifecycle(tmp_path: Path) -> None:
     assert "removed m/slow" in run(tmp_path, "alerts", "remove", "m", "slow")
     out = run(tmp_path, "alerts", "add", "m", "x", "-c", "latncy_p99 > 1", code=2)
     assert "did you mean 'latency_p99'" in out
+    out = run(tmp_path, "alerts", "add", "m", "x", "-c", "feature[incme].missing > 1", code=2)
+    assert "unknown metric 'feature[incme].missing'" in out  # brackets are not markup
+    assert "METRIC OP NUMBER [for DURATION]" in out
     out = run(tmp_path, "alerts", "add", "m", "x", "-c", "error_rate > 1", "-a", "page",
               code=2)
     assert "unknown action(s) page" in out

@@ -27,6 +27,8 @@ from rampup.errors import ValidationError
     ("custom[brightness].mean <= -1.5e-3", "custom[brightness].mean", "<=", -0.0015, None),
     ("throughput < 1", "throughput", "<", 1.0, None),
     ("drift.psi(output) > 0.2 for 10m", "drift.psi(output)", ">", 0.2, 600.0),
+    ("concept.accuracy_drop > 0.05", "concept.accuracy_drop", ">", 0.05, None),
+    ("drift.feature[age].effect > 0.5", "drift.feature[age].effect", ">", 0.5, None),
     ("accuracy < .8", "accuracy", "<", 0.8, None),
 ])
 def test_parses(text: str, metric: str, op: str, threshold: float, for_s: float | None) -> None:
@@ -53,6 +55,7 @@ def test_breached_follows_the_operator() -> None:
     ("eror_rate > 0.1", "did you mean 'error_rate'"),
     ("feature[x].median > 1", "unknown metric 'feature[x].median'"),
     ("speed > 3", "unknown metric 'speed'"),
+    ("concept. > 3", "unknown metric 'concept.'"),
     ("error_rate 0.1", "expected an operator"),
     ("error_rate == 0.1", "unsupported operator '=='"),
     ("error_rate => 0.1", "unsupported operator '=>'"),

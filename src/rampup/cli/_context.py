@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from rampup.config import Settings, load_settings
 from rampup.errors import RampupError
@@ -73,9 +74,10 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except RampupError as exc:
-            err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+            # messages quote user text such as feature[income]: not rich markup
+            err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
             if exc.fix:
-                err_console.print(f"[bold]fix:[/] {exc.fix}", highlight=False)
+                err_console.print(f"[bold]fix:[/] {escape(exc.fix)}", highlight=False)
             sys.exit(2)
 
     return wrapper  # type: ignore[return-value]

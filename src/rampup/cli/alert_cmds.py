@@ -97,7 +97,7 @@ def add_cmd(
     model: Model,
     name: Annotated[str | None, typer.Argument(help="Rule name (or give --file).")] = None,
     condition: Annotated[str | None, typer.Option(
-        "--condition", "-c", help="METRIC OP NUMBER [for DURATION], e.g. "
+        "--condition", "-c", help="METRIC OP NUMBER \\[for DURATION], e.g. "
         "'error_rate > 0.05 for 5m'.")] = None,
     file: Annotated[Path | None, typer.Option(
         "--file", "-f", help="YAML with one rule, a list, or {alerts: [...]}.")] = None,
