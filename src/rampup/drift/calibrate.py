@@ -37,14 +37,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from rampup.drift.stats import (
-    FloatArray,
-    binned_ks_many,
-    hellinger_many,
-    js_many,
-    kolmogorov_sf,
-    psi_many,
-)
+from rampup.drift.stats import FloatArray, distances_many, kolmogorov_sf
 
 #: the binned statistics a null distribution holds, by name.
 STATISTICS = ("binned_ks", "psi", "js", "hellinger")
@@ -139,10 +132,5 @@ class NullCache:
         g = rng.standard_gamma(np.broadcast_to(shape, (self.reps, len(ref))))
         p = g / g.sum(axis=1, keepdims=True)
         counts = _multinomial_rows(rng, n, p)
-        values = {
-            "binned_ks": binned_ks_many(ref, counts),
-            "psi": psi_many(ref, counts),
-            "js": js_many(ref, counts),
-            "hellinger": hellinger_many(ref, counts),
-        }
+        values = distances_many(ref, counts)
         return NullDistribution(n, int(ref.sum()), {k: np.sort(v) for k, v in values.items()})

@@ -231,22 +231,31 @@ def binned_ks_many(ref_counts: npt.NDArray[Any], cur_counts: npt.NDArray[Any]) -
     return np.asarray(np.abs(q - p).max(axis=-1), dtype=np.float64)
 
 
-def distances(ref_counts: npt.ArrayLike, cur_counts: npt.ArrayLike) -> dict[str, float]:
-    """All four histogram statistics at once (one pass over the proportions):
-    ``binned_ks``, ``psi``, ``js`` and ``hellinger``."""
+def distances_many(ref_counts: npt.ArrayLike, cur_counts: npt.ArrayLike
+                   ) -> dict[str, FloatArray]:
+    """All four histogram statistics of one reference histogram against each row of
+    ``cur_counts`` (one pass over the proportions): ``binned_ks``, ``psi``, ``js`` and
+    ``hellinger``."""
     rc = np.asarray(ref_counts, dtype=np.float64)
-    cc = np.asarray(cur_counts, dtype=np.float64)
-    p, q = rc / rc.sum(), cc / cc.sum()
-    ps = (rc + PSI_PSEUDO_COUNT) / (rc.sum() + PSI_PSEUDO_COUNT * len(rc))
-    qs = (cc + PSI_PSEUDO_COUNT) / (cc.sum() + PSI_PSEUDO_COUNT * len(cc))
+    cc = np.atleast_2d(np.asarray(cur_counts, dtype=np.float64))
+    k = rc.shape[-1]
+    p = rc / rc.sum()
+    q = cc / cc.sum(axis=1, keepdims=True)
+    ps = (rc + PSI_PSEUDO_COUNT) / (rc.sum() + PSI_PSEUDO_COUNT * k)
+    qs = (cc + PSI_PSEUDO_COUNT) / (cc.sum(axis=1, keepdims=True) + PSI_PSEUDO_COUNT * k)
     m = (p + q) / 2
     with np.errstate(invalid="ignore", divide="ignore"):
-        div = (np.where(p > 0, p * np.log2(p / m), 0.0).sum()
-               + np.where(q > 0, q * np.log2(q / m), 0.0).sum()) / 2
-    return {"binned_ks": float(np.abs(np.cumsum(q) - np.cumsum(p)).max()),
-            "psi": float(((qs - ps) * np.log(qs / ps)).sum()),
-            "js": float(math.sqrt(min(1.0, max(0.0, div)))),
-            "hellinger": float(math.sqrt(max(0.0, 1.0 - float(np.sqrt(p * q).sum()))))}
+        div = (np.where(p > 0, p * np.log2(p / m), 0.0).sum(axis=1)
+               + np.where(q > 0, q * np.log2(q / m), 0.0).sum(axis=1)) / 2
+    return {"binned_ks": np.abs(np.cumsum(q, axis=1) - np.cumsum(p)).max(axis=1),
+            "psi": ((qs - ps) * np.log(qs / ps)).sum(axis=1),
+            "js": np.sqrt(np.clip(div, 0.0, 1.0)),
+            "hellinger": np.sqrt(np.clip(1.0 - np.sqrt(p * q).sum(axis=1), 0.0, 1.0))}
+
+
+def distances(ref_counts: npt.ArrayLike, cur_counts: npt.ArrayLike) -> dict[str, float]:
+    """:func:`distances_many` of one current histogram."""
+    return {k: float(v[0]) for k, v in distances_many(ref_counts, cur_counts).items()}
 
 
 # -- counts --------------------------------------------------------------------------------
