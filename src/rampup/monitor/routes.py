@@ -30,6 +30,7 @@ router = APIRouter()
 CATALOGUE_S = 3 * 3600.0  # recent windows read for items (events, classes) seen
 DEFAULT_METRICS = ("requests", "throughput", "error_rate", "latency_p50", "latency_p99")
 _DURATION = re.compile(r"^(?P<n>\d+(?:\.\d+)?)(?P<unit>ms|s|m|h|d|w)?$")
+_ROLE = re.compile(r"^[a-z][a-z_]{0,15}$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86_400.0, "w": 604_800.0}
 
 
@@ -99,9 +100,9 @@ def _params(request: Request, now: float) -> dict[str, Any]:
                               f"over {until - since:.0f} s",
                               fix="use a larger step or a shorter range", field="step")
     role = q.get("role", "answer")
-    if role not in ("answer", "shadow"):
-        raise ValidationError(f"role={role!r} is not a role", fix="use answer or shadow",
-                              field="role")
+    if not _ROLE.match(role):
+        raise ValidationError(f"role={role!r} is not a role",
+                              fix="use answer (the default) or shadow", field="role")
     return {"metrics": metrics or list(DEFAULT_METRICS), "since": since, "until": until,
             "step": step, "version": q.get("version") or None, "role": role,
             "stage": q.get("stage") or None}
@@ -111,11 +112,12 @@ def _params(request: Request, now: float) -> dict[str, Any]:
             summary="Metric series merged across replicas",
             description="`metric` (repeatable or comma-separated; names from "
                         "`/metrics/catalogue`), `version` (default: all versions merged), "
-                        "`role` (answer|shadow), `stage`, `since`/`until` (epoch seconds, "
-                        "ISO 8601, or relative like `-1h`; default the last hour), `step` "
-                        "(seconds or `5m`; default 60). Each series holds `[bucket_start, "
-                        "value]` pairs, value null without data; `summary` is each metric "
-                        "over the whole range.")
+                        "`role` (answer, shadow), `stage` (a pipeline stage; default: the "
+                        "model's own records), `since`/`until` (epoch seconds, ISO 8601, "
+                        "or relative like `-1h`; default the last hour), `step` (seconds "
+                        "or `5m`; default 60). Each series holds `[bucket_start, value]` "
+                        "pairs, value null without data; `summary` is each metric over the "
+                        "whole range.")
 async def metrics_series(request: Request, name: str) -> Response:
     st = app_state(request)
     _check_read(request, st)
