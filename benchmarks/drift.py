@@ -77,6 +77,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rows", type=int, default=100_000, help="rows per side in the speed test")
     p.add_argument("--columns", type=int, default=20)
     p.add_argument("--repeats", type=int, default=5, help="timed runs of each speed task")
+    p.add_argument("--parts", default="calibration,speed,concept",
+                   help="which parts to run, comma-separated (default: all three)")
     p.add_argument("--quick", action="store_true",
                    help="a smoke run (few repetitions, smaller speed data): not a verdict")
     p.add_argument("--save", type=Path, default=None,
@@ -322,20 +324,32 @@ def others() -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    console.print(f"[bold]calibration[/]: {len(SHIFTS)} shifts x {len(SIZES)} sizes x "
-                  f"{args.reps} repetitions")
-    cal = calibration(args.reps)
-    console.print(f"[bold]speed[/]: {args.rows:,} + {args.rows:,} rows x {args.columns}")
-    sp = speed(args.rows, args.columns, args.repeats)
-    console.print(f"[bold]concept drift[/]: {args.streams} streams per scenario")
-    con = concept(args.streams)
+    parts = {p.strip() for p in args.parts.split(",")}
+    unknown = parts - {"calibration", "speed", "concept"}
+    if unknown:
+        raise SystemExit(f"unknown part(s) {sorted(unknown)}: use calibration, speed, concept")
+    cal = sp = con = None
+    if "calibration" in parts:
+        console.print(f"[bold]calibration[/]: {len(SHIFTS)} shifts x {len(SIZES)} sizes x "
+                      f"{args.reps} repetitions")
+        cal = calibration(args.reps)
+    if "speed" in parts:
+        console.print(f"[bold]speed[/]: {args.rows:,} + {args.rows:,} rows x {args.columns}")
+        sp = speed(args.rows, args.columns, args.repeats)
+    if "concept" in parts:
+        console.print(f"[bold]concept drift[/]: {args.streams} streams per scenario")
+        con = concept(args.streams)
     console.print(f"\ndrift benchmark ({platform.processor() or platform.machine()}, "
-                  f"{os.cpu_count()} CPUs, Python {platform.python_version()})"
+                  f"{os.cpu_count()} CPUs, Python {platform.python_version()}, load average "
+                  f"{os.getloadavg()[0]:.1f})"
                   + (" [yellow]--quick: a smoke run, not a verdict[/]" if args.quick else ""))
-    results = []
-    for table, ok in (calibration_table(cal), speed_table(sp), concept_table(con)):
-        console.print(table)
-        results += ok
+    results: list[bool] = []
+    tables = [calibration_table(cal) if cal else None, speed_table(sp) if sp else None,
+              concept_table(con) if con else None]
+    for made in tables:
+        if made is not None:
+            console.print(made[0])
+            results += made[1]
     found = others()
     console.print("comparison with Evidently/NannyML: " + (
         f"{', '.join(found)} installed but not wired in this script" if found

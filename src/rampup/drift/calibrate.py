@@ -30,9 +30,9 @@ True
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -41,6 +41,7 @@ from rampup.drift.stats import FloatArray, distances_many, kolmogorov_sf
 
 #: the binned statistics a null distribution holds, by name.
 STATISTICS = ("binned_ks", "psi", "js", "hellinger")
+T = TypeVar("T")
 DEFAULT_REPS = 1000
 #: every bin expects this many values: draw windows from the multinomial's normal limit.
 GAUSSIAN_MIN_EXPECTED = 100.0
@@ -113,6 +114,7 @@ class NullCache:
     reps: int = DEFAULT_REPS
     seed: int = 0
     _cache: dict[tuple[Any, ...], NullDistribution] = field(default_factory=dict, repr=False)
+    _memo: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False)
 
     def get(self, ref_counts: Sequence[int] | npt.NDArray[Any], n: int) -> NullDistribution:
         ref = np.asarray(ref_counts, dtype=np.int64)
@@ -124,6 +126,14 @@ class NullCache:
 
     def __len__(self) -> int:
         return len(self._cache)
+
+    def memo(self, key: tuple[Any, ...], make: Callable[[], T]) -> T:
+        """Anything else derived from a reference alone (e.g. its bin geometry), kept
+        with the calibrations."""
+        full = ("memo", *key)
+        if full not in self._memo:
+            self._memo[full] = make()
+        return self._memo[full]  # type: ignore[no-any-return]
 
     def _simulate(self, ref: npt.NDArray[np.int64], n: int) -> NullDistribution:
         rng = np.random.default_rng([self.seed, n, zlib.crc32(ref.tobytes())])

@@ -175,8 +175,24 @@ def rebin(cur: Mapping[str, Any], ref: Mapping[str, Any]) -> tuple[IntArray, boo
     return counts, False
 
 
-def _binned_w(rc: IntArray, cc: IntArray, ref: Mapping[str, Any], edges: FloatArray
-              ) -> float:
+def _bin_geometry(quantiles: Sequence[float], inner: FloatArray
+                  ) -> tuple[FloatArray, IntArray, FloatArray]:
+    """Points (the reference's quantiles and inner edges), the bin of each point, and the
+    share of its bin's reference mass below it (from the quantiles)."""
+    q = np.asarray(quantiles, dtype=np.float64)
+    grid = np.linspace(0.0, 1.0, len(q))
+    x = np.union1d(q, inner[(inner > q[0]) & (inner < q[-1])])
+    fq = np.interp(x, q, grid)  # reference CDF from its quantiles
+    j = np.searchsorted(inner, x, side="right").astype(np.int64)
+    f_edges = np.interp(np.concatenate([[q[0]], inner, [q[-1]]]), q, grid)
+    lo_f, hi_f = f_edges[np.minimum(j, len(inner))], f_edges[np.minimum(j + 1, len(inner) + 1)]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        u = np.clip(np.where(hi_f > lo_f, (fq - lo_f) / (hi_f - lo_f), 1.0), 0.0, 1.0)
+    return x, j, u
+
+
+def _binned_w(rc: IntArray, cc: IntArray, ref: Mapping[str, Any], edges: FloatArray,
+              cache: NullCache) -> float:
     """W1 from two histograms on the reference's bins, assuming the window has the
     reference's shape within each bin (its mass rescaled), the shape read off the
     reference's quantiles. Uniform spreading within bins would overstate the distance in
@@ -185,20 +201,12 @@ def _binned_w(rc: IntArray, cc: IntArray, ref: Mapping[str, Any], edges: FloatAr
     inner = edges[1:-1]
     if rq is None or len(inner) == 0:
         return math.nan
-    q = np.asarray(rq, dtype=np.float64)
-    x = np.union1d(q, inner[(inner > q[0]) & (inner < q[-1])])
-    fq = np.interp(x, q, np.linspace(0.0, 1.0, len(q)))  # reference CDF from quantiles
-    # bin of each point (points on an edge start the next bin's span), and its share
-    j = np.searchsorted(inner, x, side="right")
-    f_edges = np.interp(np.concatenate([[q[0]], inner, [q[-1]]]), q,
-                        np.linspace(0.0, 1.0, len(q)))
-    lo_f, hi_f = f_edges[np.minimum(j, len(inner))], f_edges[np.minimum(j + 1, len(inner) + 1)]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        u = np.clip(np.where(hi_f > lo_f, (fq - lo_f) / (hi_f - lo_f), 1.0), 0.0, 1.0)
+    x, j, u = cache.memo(("bins", np.asarray(rq, dtype=np.float64).tobytes(),
+                          inner.tobytes()), lambda: _bin_geometry(rq, inner))
     r, c = rc / rc.sum(), cc / cc.sum()
     cum_r, cum_c = np.concatenate([[0.0], np.cumsum(r)]), np.concatenate([[0.0], np.cumsum(c)])
-    gap = (cum_r[j] - cum_c[j]) + (r[j] - c[j]) * u
     # at an inner edge the bin just ended: its gap is the next bin's starting gap, the same
+    gap = (cum_r[j] - cum_c[j]) + (r[j] - c[j]) * u
     return float(_abs_linear_area(gap[:-1], gap[1:], np.diff(x)).sum())
 
 
@@ -236,7 +244,7 @@ def numeric_profiles(feature: str, ref: Mapping[str, Any], cur: Mapping[str, Any
     if not exact and rq is not None and cq is not None and len(rq) == len(cq):
         w = wasserstein_quantiles(rq, cq)
     else:
-        w = _binned_w(rc, cc, ref, _edges(ref))
+        w = _binned_w(rc, cc, ref, _edges(ref), cache)
         # W1 >= |mean difference|: catches mass beyond the reference's range (the open
         # outer bins cannot show how far out it went).
         if ref.get("mean") is not None and cur.get("mean") is not None:
