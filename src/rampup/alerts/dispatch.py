@@ -51,6 +51,7 @@ class _Slot:
     job: _Job | None = None
     started: float = 0.0
     abandoned: bool = False
+    finishing: bool = False  # delivered, being reported: the watchdog leaves it alone
     thread: threading.Thread | None = field(default=None, repr=False)
 
 
@@ -74,6 +75,7 @@ class Dispatcher:
         self._closed = threading.Event()
         self._started = False
         self._watchdog: threading.Thread | None = None
+        self._pending = 0  # queued or running, not yet reported
         self._silenced = False
 
     # -- public -------------------------------------------------------------------------
@@ -89,7 +91,9 @@ class Dispatcher:
                                       f"{', '.join(sorted(self.notifiers))})", 0.0, alert))
                 continue
             try:
-                self._queue.put_nowait(_Job(name, notifier, alert))
+                with self._lock:
+                    self._queue.put_nowait(_Job(name, notifier, alert))
+                    self._pending += 1
                 queued += 1
             except queue.Full:
                 with self._lock:
@@ -110,13 +114,13 @@ class Dispatcher:
         return out
 
     def drain(self, timeout: float = 10.0) -> bool:
-        """Wait until nothing is queued or running (abandoned deliveries aside)."""
+        """Wait until every submitted delivery is done and reported (given up ones count
+        as done)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
-                busy = any(s.job is not None and not s.abandoned for s in self._slots)
-            if not busy and self._queue.empty():
-                return True
+                if self._pending == 0:
+                    return True
             time.sleep(0.005)
         return False
 
@@ -133,6 +137,7 @@ class Dispatcher:
                 break
             with self._lock:
                 self._stat(job.name).dropped += 1
+                self._pending -= 1
             self._report(Delivery(job.name, False, "dropped at shutdown", 0.0, job.alert),
                          count=False)
         with self._lock:
@@ -181,17 +186,20 @@ class Dispatcher:
                 slot.job, slot.started = job, time.monotonic()
             result = _deliver(job)
             with self._lock:
-                abandoned = slot.abandoned
-                slot.job = None
-                if abandoned:  # the watchdog reported it (and maybe replaced this worker)
+                if slot.abandoned:  # the watchdog reported it (and maybe replaced us)
+                    slot.job = None
                     self._abandoned -= 1
                     slot.abandoned = False
                     live = sum(1 for s in self._slots if not s.abandoned)
                     if live > self.workers:
                         self._slots.remove(slot)
                         return
-            if not abandoned:
-                self._report(result)
+                    continue
+                slot.finishing = True
+            self._report(result)
+            with self._lock:  # done only once reported, so drain() covers the recording
+                slot.job, slot.finishing = None, False
+                self._pending -= 1
 
     def _watch(self) -> None:
         while not self._closed.wait(self.watch_interval):
@@ -204,7 +212,7 @@ class Dispatcher:
         with self._lock:
             for slot in list(self._slots):
                 job = slot.job
-                if job is None or slot.abandoned or job.notifier is None:
+                if job is None or slot.abandoned or slot.finishing or job.notifier is None:
                     continue
                 if now - slot.started > job.notifier.deadline_s:
                     slot.abandoned = True
@@ -218,6 +226,8 @@ class Dispatcher:
             self._report(Delivery(job.name, False, f"timed out after {elapsed:.1f} s (deadline "
                                   f"{job.notifier.deadline_s if job.notifier else 0:g} s)",
                                   elapsed, job.alert), count=False)
+            with self._lock:
+                self._pending -= 1
 
     def _report(self, d: Delivery, *, count: bool = True) -> None:
         if self._silenced:
