@@ -10,7 +10,6 @@ where the last one stopped (a firing alert is not notified again).
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from rampup.alerts.machine import AlertState, Step, advance
 from rampup.alerts.notifiers import LogNotifier, Notifier
 from rampup.alerts.rules import AlertRule
 from rampup.monitor.names import MetricSource
-from rampup.rollout.leader import Leader
+from rampup.rollout.leader import LeaderLoop
 from rampup.store import Store
 
 log = logging.getLogger("rampup.alerts")
@@ -173,26 +172,11 @@ class AlertEvaluator:
 
     # -- background loop ----------------------------------------------------------------
 
-    def run(self, stop: threading.Event, interval: float = 10.0) -> None:
-        """Loop until ``stop`` is set; evaluates only while holding the leader lock."""
-        leader = Leader(self.store, lock_name(self.store))
-        try:
-            while not stop.is_set():
-                try:
-                    if leader.try_acquire():
-                        self.tick()
-                except Exception:
-                    log.exception("alert evaluation failed; retrying")
-                stop.wait(interval)
-        finally:
-            leader.release()
-
-    def start(self, interval: float = 10.0) -> AlertLoop:
-        stop = threading.Event()
-        thread = threading.Thread(target=self.run, args=(stop, interval),
-                                  name="rampup-alert-evaluator", daemon=True)
-        thread.start()
-        return AlertLoop(self, thread, stop)
+    def start(self, interval: float = 10.0) -> LeaderLoop:
+        """Evaluate every ``interval`` seconds on the leader only; stopping lets queued
+        notifications finish (up to 2 s)."""
+        return LeaderLoop(self.store, lock_name(self.store), self.tick, interval,
+                          on_stop=lambda t: self.dispatcher.close(min(t, 2.0))).start()
 
 
 def lock_name(store: Store) -> str:
@@ -205,15 +189,4 @@ def lock_name(store: Store) -> str:
     return f"{LOCK_NAME}:{schema}"
 
 
-@dataclass
-class AlertLoop:
-    """A running evaluator; :meth:`stop` ends it and lets queued notifications finish."""
 
-    evaluator: AlertEvaluator
-    thread: threading.Thread
-    stop_event: threading.Event
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self.stop_event.set()
-        self.thread.join(timeout)
-        self.evaluator.dispatcher.close(min(timeout, 2.0))

@@ -6,10 +6,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from rampup.alerts.evaluator import AlertEvaluator, AlertLoop
+from rampup.alerts.evaluator import AlertEvaluator
 from rampup.alerts.notifiers import build_notifiers
 from rampup.alerts.service import Alerts
 from rampup.monitor.names import MetricSource
+from rampup.rollout.leader import LeaderLoop
 from rampup.store import Store
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ def default_source(store: Store, monitor: Monitor | None = None) -> MetricSource
 
 
 def start_evaluator(store: Store, settings: Settings, project: ProjectFile,
-                    source: MetricSource) -> AlertLoop | None:
+                    source: MetricSource) -> LeaderLoop | None:
     """Re-sync the project file's rules (runtime rules stay); start the evaluator when
     ``settings.alerts`` is on. Returns the running loop (stop it on shutdown) or None."""
     sync = Alerts(store, alerting=project.alerting).sync_project(project)
@@ -48,7 +49,7 @@ def start_evaluator(store: Store, settings: Settings, project: ProjectFile,
     return evaluator.start(settings.alerts_interval)
 
 
-def start_alerts(state: AppState) -> AlertLoop | None:
+def start_alerts(state: AppState) -> LeaderLoop | None:
     """One call from ``create_app``'s lifespan (after monitoring started)."""
     return start_evaluator(state.store, state.settings, state.project,
                            default_source(state.store, state.monitor))

@@ -38,6 +38,11 @@ class Leader:
             return self._still_held()
         if self.store.dialect == "postgresql":
             conn = self.store.engine.connect()
+            if ":" not in self.name:
+                # Advisory locks span the whole database: installations in different
+                # schemas must elect separately.
+                schema = conn.execute(sa.text("SELECT current_schema()")).scalar()
+                self.name = f"{self.name}:{schema}"
             got = bool(conn.execute(sa.text("SELECT pg_try_advisory_lock(:k, :n)"),
                                     {"k": LOCK_KEY, "n": _name_key(self.name)}).scalar())
             conn.commit()
@@ -104,11 +109,12 @@ class LeaderLoop:
     """
 
     def __init__(self, store: Store, name: str, tick: Callable[[], object],
-                 interval: float) -> None:
+                 interval: float, on_stop: Callable[[float], object] | None = None) -> None:
         self.store = store
         self.name = name
         self.tick = tick
         self.interval = interval
+        self.on_stop = on_stop
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -123,6 +129,8 @@ class LeaderLoop:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        if self.on_stop is not None:
+            self.on_stop(timeout)
 
     def _run(self) -> None:
         leader = Leader(self.store, self.name)
