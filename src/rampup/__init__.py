@@ -68,6 +68,23 @@ _EXPORTS: dict[str, str] = {
     "cohen_kappa": "rampup.analysis.labels",
     "fleiss_kappa": "rampup.analysis.labels",
     "krippendorff_alpha": "rampup.analysis.labels",
+    # monitoring and alerts
+    "Monitor": "rampup.monitor.recorder",
+    "StoreMetricSource": "rampup.monitor.query",
+    "window_profile": "rampup.monitor.query",
+    "QuantileSketch": "rampup.monitor.sketch",
+    "Alerts": "rampup.alerts.service",
+    "parse_condition": "rampup.alerts.condition",
+    # drift
+    "check_model": "rampup.drift",
+    "check_frames": "rampup.drift",
+    "compare_profiles": "rampup.drift",
+    "compare_frames": "rampup.drift",
+    "drift_metrics": "rampup.drift",
+    "domain_classifier": "rampup.drift",
+    "ADWIN": "rampup.drift",
+    "PageHinkley": "rampup.drift",
+    "DDM": "rampup.drift",
     # serving
     "create_app": "rampup.serving.app",
     "Validator": "rampup.serving.validation",
@@ -106,7 +123,23 @@ if TYPE_CHECKING:
     from rampup.analysis.metrics import classification_report, regression_report
     from rampup.analysis.slices import slice_metrics
     from rampup.analysis.splits import stratified_split
+    from rampup.alerts.condition import parse_condition
+    from rampup.alerts.service import Alerts
     from rampup.batch import predict_batch
+    from rampup.drift import (
+        ADWIN,
+        DDM,
+        PageHinkley,
+        check_frames,
+        check_model,
+        compare_frames,
+        compare_profiles,
+        domain_classifier,
+        drift_metrics,
+    )
+    from rampup.monitor.query import StoreMetricSource, window_profile
+    from rampup.monitor.recorder import Monitor
+    from rampup.monitor.sketch import QuantileSketch
     from rampup.config import Settings, load_settings
     from rampup.errors import (
         ConfigError,
