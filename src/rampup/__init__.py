@@ -114,6 +114,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from rampup.alerts.condition import parse_condition
+    from rampup.alerts.service import Alerts
     from rampup.analysis.audit import load_audit_spec, run_audit
     from rampup.analysis.compare import compare
     from rampup.analysis.discovery import discover_slices
@@ -123,9 +125,8 @@ if TYPE_CHECKING:
     from rampup.analysis.metrics import classification_report, regression_report
     from rampup.analysis.slices import slice_metrics
     from rampup.analysis.splits import stratified_split
-    from rampup.alerts.condition import parse_condition
-    from rampup.alerts.service import Alerts
     from rampup.batch import predict_batch
+    from rampup.config import Settings, load_settings
     from rampup.drift import (
         ADWIN,
         DDM,
@@ -137,10 +138,6 @@ if TYPE_CHECKING:
         domain_classifier,
         drift_metrics,
     )
-    from rampup.monitor.query import StoreMetricSource, window_profile
-    from rampup.monitor.recorder import Monitor
-    from rampup.monitor.sketch import QuantileSketch
-    from rampup.config import Settings, load_settings
     from rampup.errors import (
         ConfigError,
         ConflictError,
@@ -150,6 +147,9 @@ if TYPE_CHECKING:
         RampupError,
         ValidationError,
     )
+    from rampup.monitor.query import StoreMetricSource, window_profile
+    from rampup.monitor.recorder import Monitor
+    from rampup.monitor.sketch import QuantileSketch
     from rampup.predlog.export import export_predictions
     from rampup.predlog.feedback import FeedbackItem
     from rampup.predlog.writer import LogWriter, PredictionRecord
