@@ -67,10 +67,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=None,
                    help="runs per bad candidate (default 3; --quick 1)")
     p.add_argument("--rounds", type=int, default=None,
-                   help="interleaved shadow rounds (default 8; --quick 2)")
+                   help="interleaved shadow rounds (default 16; --quick 2)")
     p.add_argument("--seconds", type=float, default=None,
-                   help="measured seconds per shadow phase and round (default 5; --quick 3)")
-    p.add_argument("--warmup", type=float, default=1.5, help="warm-up seconds per phase")
+                   help="measured seconds per shadow phase and round (default 3; --quick 3)")
+    p.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds per phase")
     p.add_argument("--timeout", type=float, default=60.0,
                    help="give up on a canary run after this many seconds")
     p.add_argument("--only", default="a,b,c", help="which parts to run (a,b,c)")
@@ -80,7 +80,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "candidate is not rolled back")
     args = p.parse_args(argv)
     quick = {"repeats": 1, "rounds": 2, "seconds": 3.0}
-    full = {"repeats": 3, "rounds": 8, "seconds": 5.0}
+    full = {"repeats": 3, "rounds": 16, "seconds": 3.0}
     for key, value in (quick if args.quick else full).items():
         if getattr(args, key) is None:
             setattr(args, key, value)
@@ -164,8 +164,8 @@ class Server:
 # -- the measurements ---------------------------------------------------------------------
 
 class OutsideLoad:
-    """How busy the server's CPU was with other processes (this machine may be shared):
-    the CPU's busy time minus the server process's own CPU time, over the wall time."""
+    """How busy a CPU was with other processes (this machine may be shared): the CPU's
+    busy time minus the CPU time of the process pinned to it, over the wall time."""
 
     def __init__(self, proc: psutil.Process, cpu: int | None) -> None:
         self.proc, self.cpu = proc, cpu
@@ -180,7 +180,7 @@ class OutsideLoad:
         return time.monotonic(), busy, own.user + own.system
 
     def share(self) -> float | None:
-        """Since creation: the share of the server's CPU other processes used."""
+        """Since creation: the share of the CPU other processes used."""
         if self.cpu is None:
             return None
         t1, busy1, own1 = self._now()
@@ -190,12 +190,14 @@ class OutsideLoad:
 
 class Bench:
     def __init__(self, args: argparse.Namespace, server: Server, token: str,
-                 cpu: int | None) -> None:
+                 cpu: int | None, client_cpu: int | None) -> None:
         self.args, self.server = args, server
         self.admin = httpx.AsyncClient(base_url=server.base, trust_env=False, timeout=30.0,
                                        headers={"authorization": f"Bearer {token}"})
         self.proc = psutil.Process(server.proc.pid)
         self.cpu: int | None = cpu
+        self.me = psutil.Process()
+        self.client_cpu: int | None = client_cpu
         self.seed = 0
         self.prefix = f"/v1/admin/models/{MODEL_NAME}"
 
@@ -288,6 +290,7 @@ class Bench:
                 load = self.load()
                 await load.run(a.warmup)
                 outside = OutsideLoad(self.proc, self.cpu)
+                outside_client = OutsideLoad(self.me, self.client_cpu)
                 before = self.proc.cpu_times()
                 samples = await load.run(a.seconds)
                 after = self.proc.cpu_times()
@@ -296,12 +299,14 @@ class Bench:
                     "ms": ok.ms, "p99_ms": ok.quantile(0.99), "requests": samples.count(),
                     "errors": samples.count() - ok.count(), "missed": load.stats.missed,
                     "cpu_s": (after.user - before.user) + (after.system - before.system),
-                    "outside_load": outside.share()}
+                    "outside_load": outside.share(),
+                    "outside_load_client": outside_client.share()}
                 m = measured[kind, phase]
-                other = "-" if m["outside_load"] is None else f"{m['outside_load']:.0%}"
+                other = "/".join("-" if x is None else f"{x:.0%}"
+                                 for x in (m["outside_load"], m["outside_load_client"]))
                 console.print(f"  round {k + 1}/{a.rounds}: {kind} model, shadow {phase}: "
-                              f"p99 {m['p99_ms']:.1f} ms, other load on the server's CPU "
-                              f"{other}", highlight=False)
+                              f"p99 {m['p99_ms']:.1f} ms; other processes on the server/"
+                              f"client CPU {other}", highlight=False)
             rounds.append(measured)
         await self.set_policy({"v1": 100.0}, {}, "benchmark: done")
         out: dict[str, Any] = {kind: summarize_shadow(
@@ -322,8 +327,8 @@ class Bench:
 
 
 async def run_all(args: argparse.Namespace, server: Server, token: str,
-                  cpu: int | None) -> dict[str, Any]:
-    bench = Bench(args, server, token, cpu)
+                  cpu: int | None, client_cpu: int | None) -> dict[str, Any]:
+    bench = Bench(args, server, token, cpu, client_cpu)
     results: dict[str, Any] = {"canary": {}, "shadow": None}
     try:
         for part, candidate in (("a", "flaky"), ("b", "slow")):
@@ -382,7 +387,8 @@ def main(argv: list[str] | None = None) -> int:
             server.wait_ready()
             if env["client_cpu"] is not None:
                 os.sched_setaffinity(0, {env["client_cpu"]})
-            results = asyncio.run(run_all(args, server, token, env["server_cpu"]))
+            results = asyncio.run(run_all(args, server, token, env["server_cpu"],
+                                          env["client_cpu"]))
         finally:
             server.stop()
         if server.proc.returncode not in (0, -signal.SIGINT):

@@ -17,6 +17,7 @@ from rich.console import Console
 from rampup.config import Settings
 from rampup.demo.data import FEATURES, LoanGenerator
 from rampup.demo.rollout_tour import (
+    ACTOR,
     PLAN_FILES,
     V3_FILE,
     Tour,
@@ -112,10 +113,10 @@ def test_reset_restores_v1_and_cut_aborts_the_tours_rollout(project: Project) ->
     c, _ = quiet()
     tour = Tour(project.store, project.registry, c, model=MODEL, data=project.root / "data",
                 project="p", plan=FAST, rate=50)
-    r = tour.rollouts.deploy(MODEL, "v2", plan=FAST.v2_plan(), actor="test")
-    assert r is not None
+    tour.rollouts.deploy(MODEL, "v2", plan=FAST.v2_plan(), actor="someone")
     assert tour.cut() is None  # not the tour's rollout: left alone
-    tour.started.append(r.id)
+    tour.rollouts.abort(MODEL, actor="someone")
+    tour.rollouts.deploy(MODEL, "v2", plan=FAST.v2_plan(), actor=ACTOR)
     note = tour.cut()
     assert note is not None
     assert "aborted" in note

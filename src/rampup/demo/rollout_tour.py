@@ -233,7 +233,6 @@ class Tour:
         self.model, self.data, self.project = model, data, project
         self.plan, self.rate = plan, rate
         self.rollouts = Rollouts(store)
-        self.started: list[int] = []
         self.result = TourResult()
 
     async def run(self) -> TourResult:
@@ -283,7 +282,6 @@ class Tour:
             return
         if r is None:  # pragma: no cover - the model always has a deployment here
             return
-        self.started.append(r.id)
         final = await self._follow(r)
         self.result.states[version] = final.state
 
@@ -350,9 +348,11 @@ class Tour:
         return latest[0] if latest else r
 
     def cut(self) -> str | None:
-        """Abort the tour's unfinished rollout (the demo stops mid-tour)."""
+        """Abort the tour's unfinished rollout (the demo stops mid-tour). A rollout is the
+        tour's when the tour started it: by its actor, so one whose start was still on its
+        way when the tour was cancelled counts too."""
         active = self.rollouts.active(self.model)
-        if active is None or active[0].id not in self.started:
+        if active is None or active[0].actor != ACTOR:
             return None
         self.rollouts.abort(self.model, actor=ACTOR,
                             reason="the demo stopped before the tour finished")
