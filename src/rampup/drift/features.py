@@ -177,8 +177,8 @@ def rebin(cur: Mapping[str, Any], ref: Mapping[str, Any]) -> tuple[IntArray, boo
 
 def _bin_geometry(quantiles: Sequence[float], inner: FloatArray
                   ) -> tuple[FloatArray, IntArray, FloatArray]:
-    """Points (the reference's quantiles and inner edges), the bin of each point, and the
-    share of its bin's reference mass below it (from the quantiles)."""
+    """Steps between the points (the reference's quantiles and inner edges), the bin of
+    each point, and the share of its bin's reference mass below it (from the quantiles)."""
     q = np.asarray(quantiles, dtype=np.float64)
     grid = np.linspace(0.0, 1.0, len(q))
     x = np.union1d(q, inner[(inner > q[0]) & (inner < q[-1])])
@@ -188,7 +188,7 @@ def _bin_geometry(quantiles: Sequence[float], inner: FloatArray
     lo_f, hi_f = f_edges[np.minimum(j, len(inner))], f_edges[np.minimum(j + 1, len(inner) + 1)]
     with np.errstate(invalid="ignore", divide="ignore"):
         u = np.clip(np.where(hi_f > lo_f, (fq - lo_f) / (hi_f - lo_f), 1.0), 0.0, 1.0)
-    return x, j, u
+    return np.diff(x), j, u
 
 
 def _binned_w(rc: IntArray, cc: IntArray, ref: Mapping[str, Any], edges: FloatArray,
@@ -201,13 +201,15 @@ def _binned_w(rc: IntArray, cc: IntArray, ref: Mapping[str, Any], edges: FloatAr
     inner = edges[1:-1]
     if rq is None or len(inner) == 0:
         return math.nan
-    x, j, u = cache.memo(("bins", np.asarray(rq, dtype=np.float64).tobytes(),
-                          inner.tobytes()), lambda: _bin_geometry(rq, inner))
+    # Keyed by the quantile list's identity: the memo keeps the list alive, so the id
+    # cannot be reused while the entry exists.
+    steps, j, u, _ = cache.memo(("bins", id(rq), len(inner)),
+                                lambda: (*_bin_geometry(rq, inner), rq))
     r, c = rc / rc.sum(), cc / cc.sum()
     cum_r, cum_c = np.concatenate([[0.0], np.cumsum(r)]), np.concatenate([[0.0], np.cumsum(c)])
     # at an inner edge the bin just ended: its gap is the next bin's starting gap, the same
     gap = (cum_r[j] - cum_c[j]) + (r[j] - c[j]) * u
-    return float(_abs_linear_area(gap[:-1], gap[1:], np.diff(x)).sum())
+    return float(_abs_linear_area(gap[:-1], gap[1:], steps).sum())
 
 
 def _quantile_spread(q: Sequence[float], how: str, std: float | None) -> float:
@@ -249,8 +251,12 @@ def numeric_profiles(feature: str, ref: Mapping[str, Any], cur: Mapping[str, Any
         # outer bins cannot show how far out it went).
         if ref.get("mean") is not None and cur.get("mean") is not None:
             w = max(w, abs(float(cur["mean"]) - float(ref["mean"])))
-    spread = _quantile_spread(rq, config.spread, ref.get("std")) if rq is not None else \
-        _spread(ref.get("std"), None, config.spread)
+    if rq is not None:
+        spread = cache.memo(("spread", id(rq), config.spread, ref.get("std")),
+                            lambda: (_quantile_spread(rq, config.spread, ref.get("std")),
+                                     rq))[0]
+    else:
+        spread = _spread(ref.get("std"), None, config.spread)
     metrics = {"wasserstein": w, "mean_ref": _f(ref.get("mean")),
                "mean_cur": _f(cur.get("mean")), "std_ref": _f(ref.get("std")),
                "std_cur": _f(cur.get("std")), **binned}
