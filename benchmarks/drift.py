@@ -14,7 +14,8 @@
 2. **Speed**: the full per-feature report on 100 000 reference + 100 000 current rows x
    20 numeric columns (target <= 1 s) and its peak memory (tracemalloc, target <= 2x the
    data); from stored profiles, 20 features (target <= 10 ms, whatever the rows behind
-   them), for a window size seen before (calibration cached) and a new one.
+   them): for a window size seen before (calibration cached), a new size (its null is
+   simulated) and a first call (the reference's bin geometry too).
 3. **Concept drift**: seeded Bernoulli error streams, 0.10 -> 0.20 and 0.10 -> 0.30 at
    step 10 000 of 20 000: false alarms before the change per 10 000 steps and the
    median detection delay, per detector (ADWIN is the default). Targets for the default:
@@ -211,53 +212,63 @@ def speed(rows: int, columns: int, repeats: int) -> dict[str, Any]:
     reference = compute_profile(ref, schema)
     profile_s = time.perf_counter() - t0
     stored: dict[str, Any] = {}
+    other = window_profile(pd.DataFrame(rng.normal(size=(777, columns)), columns=names),
+                           reference, schema)
     for label, n in (("1k-row window", 1000), (f"{rows // 1000}k-row window", rows),
                      ("1M-row window", 1_000_000)):
         window = window_profile(
             pd.DataFrame(rng.normal(0.02, 1.0, size=(n, columns)), columns=names),
             reference, schema)
-        colds = []
-        for _ in range(max(repeats, 5)):  # a new window size: the null is simulated
-            cache = NullCache()
-            t0 = time.perf_counter()
-            compare_profiles(reference, window, cache=cache)
-            colds.append(time.perf_counter() - t0)
-        cold = median(colds)
-        warm = []
+        runs: dict[str, list[float]] = {k: [] for k in ("first", "first_cpu", "cold",
+                                                        "cold_cpu", "warm", "warm_cpu")}
+
         for _ in range(max(repeats, 5)):
-            t0 = time.perf_counter()
-            compare_profiles(reference, window, cache=cache)
-            warm.append(time.perf_counter() - t0)
-        stored[label] = {"cold_s": cold, "warm_s": median(warm)}
+            _timed(runs, "first", reference, window, NullCache())  # nothing cached
+            cache = NullCache()
+            compare_profiles(reference, other, cache=cache)  # knows the reference ...
+            _timed(runs, "cold", reference, window, cache)  # ... not this window size
+        for _ in range(max(repeats, 5) * 4):
+            _timed(runs, "warm", reference, window, cache)
+        stored[label] = {f"{k}_s": median(v) for k, v in runs.items()}
     return {"rows": rows, "columns": columns, "raw_s": median(raw_times),
             "raw_min_s": min(raw_times), "peak_bytes": peak, "data_bytes": data_bytes,
             "reference_profile_s": profile_s, "stored": stored}
 
 
+def _timed(runs: dict[str, list[float]], kind: str, reference: dict[str, Any],
+           window: dict[str, Any], cache: NullCache) -> None:
+    t0, c0 = time.perf_counter(), time.process_time()
+    compare_profiles(reference, window, cache=cache)
+    runs[kind].append(time.perf_counter() - t0)
+    runs[f"{kind}_cpu"].append(time.process_time() - c0)
+
+
 def speed_table(sp: dict[str, Any]) -> tuple[Table, list[bool]]:
-    t = Table(title="2. speed", title_justify="left", header_style="bold")
-    for col in ("task", "time", "target", "result"):
+    t = Table(title="2. speed (wall-clock medians, judged; CPU time of this process for "
+                    "context on a shared machine)", title_justify="left", header_style="bold")
+    for col in ("task", "time", "CPU", "target", "result"):
         t.add_column(col, justify="left" if col == "task" else "right")
     ok = [sp["raw_s"] <= RAW_TARGET_S]
     t.add_row(f"exact: {sp['rows']:,} + {sp['rows']:,} rows x {sp['columns']} numeric, "
               "full per-feature report (median)",
-              f"{sp['raw_s'] * 1000:.0f} ms", "<= 1 s", "PASS" if ok[0] else "FAIL")
+              f"{sp['raw_s'] * 1000:.0f} ms", "-", "<= 1 s", "PASS" if ok[0] else "FAIL")
     ratio = sp["peak_bytes"] / sp["data_bytes"]
     ok.append(ratio <= MEMORY_TARGET)
     t.add_row(f"exact: peak memory ({sp['peak_bytes'] / 1e6:.1f} MB traced, data "
-              f"{sp['data_bytes'] / 1e6:.1f} MB)", f"{ratio:.2f}x data", "<= 2x",
+              f"{sp['data_bytes'] / 1e6:.1f} MB)", f"{ratio:.2f}x data", "-", "<= 2x",
               "PASS" if ok[-1] else "FAIL")
+    what = {"warm": "window size seen before", "cold": "new window size: null simulated",
+            "first": "first call: bins and null computed"}
     for label, s in sp["stored"].items():
-        for kind in ("warm", "cold"):
+        for kind in ("warm", "cold", "first"):
             passed = s[f"{kind}_s"] <= STORED_TARGET_S
             ok.append(passed)
-            what = ("calibration cached" if kind == "warm"
-                    else "new window size: null simulated")
-            t.add_row(f"stored profiles: {sp['columns']} features, {label} ({what})",
-                      f"{s[f'{kind}_s'] * 1000:.2f} ms", "<= 10 ms", "PASS" if passed else "FAIL")
+            t.add_row(f"stored profiles: {sp['columns']} features, {label} ({what[kind]})",
+                      f"{s[f'{kind}_s'] * 1000:.2f} ms", f"{s[f'{kind}_cpu_s'] * 1000:.2f} ms",
+                      "<= 10 ms", "PASS" if passed else "FAIL")
     t.add_row("(reference profile at registration, once: "
               f"{sp['rows']:,} rows x {sp['columns']})",
-              f"{sp['reference_profile_s'] * 1000:.0f} ms", "-", "-")
+              f"{sp['reference_profile_s'] * 1000:.0f} ms", "-", "-", "-")
     return t, ok
 
 
