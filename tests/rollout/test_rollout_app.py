@@ -262,3 +262,18 @@ async def test_admin_api_deploy_and_status(harness: Harness) -> None:
     bad = await harness.client.post("/v1/admin/models/m/deploy", headers=AUTH, json={
         "version": "v2", "plan": {"steps": [{"canary": 15}], "checks": ["speed < fast"]}})
     assert bad.status_code in (400, 409, 422)
+
+
+async def test_rollback_after_an_automatic_rollback_does_not_revive_the_candidate(
+        harness: Harness) -> None:
+    harness.register("v2", "Flaky")
+    harness.rollouts.deploy("m", "v2", plan=plan(30, 100, checks=[
+        "error_rate <= baseline + 0.01"]))
+    r = await until_decided(harness, 400, seed=21)
+    assert r is not None
+    assert r.state == "rolled_back"
+    with pytest.raises(ConflictError, match="already back on v1"):
+        harness.rollouts.rollback("m")
+    status = harness.rollouts.status("m")
+    assert status.policy is not None
+    assert status.policy.routes == {"v1": 100.0}

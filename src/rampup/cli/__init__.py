@@ -3,6 +3,14 @@ registers itself on :data:`app`."""
 
 from __future__ import annotations
 
+import os
+
+# Serving answers small requests from worker threads; OpenMP pools (e.g. scikit-learn's
+# HistGradientBoosting) spun up per call cost more than they save there (measured: 21.8
+# vs 6.8 ms per call, p99 475 vs 24 ms). One thread unless the user says otherwise;
+# set before any numeric library is loaded.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 from pathlib import Path
 from typing import Annotated
 

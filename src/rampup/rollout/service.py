@@ -200,6 +200,15 @@ class Rollouts:
             self.transition(r, rev, new, actor, new.reason)
             return policy_for(new)
         history = self.store.deployment_history(model, limit=2)
+        if latest is not None and latest[0].state in ("rolled_back", "aborted") and history \
+                and history[0].policy == policy_for(latest[0]).to_dict():
+            # The previous row is the failed rollout's own step: never bring it back.
+            r = latest[0]
+            raise ConflictError(
+                f"{model} is already back on {r.baseline}: rollout #{r.id} of {r.candidate} "
+                f"was {r.state.replace('_', ' ')} ({r.reason})",
+                fix=f"to try {r.candidate} again, start a new rollout: rampup deploy {model} "
+                    f"{r.candidate}")
         if len(history) < 2:
             raise ConflictError(f"{model} has no earlier deployment to roll back to",
                                 fix="deploy another version instead")
