@@ -31,6 +31,8 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) \
+		|| echo "benchmarks/serving.py needs wrk: apt-get install wrk"
 	$(BIN)/python benchmarks/serving.py
 
 clean:
