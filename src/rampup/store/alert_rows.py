@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from rampup.errors import ConflictError
 from rampup.store import schema as t
+from rampup.store.engine import insert_ignore
 
 
 @dataclass
@@ -76,7 +77,7 @@ class AlertRows:
                     wanted.add(key)
                     row = rows.get(key)
                     if row is None:
-                        conn.execute(self._insert_ignore(r, ["model", "name"]).values(
+                        conn.execute(insert_ignore(self.engine, r, ["model", "name"]).values(
                             model=model, name=name, source="project", enabled=enabled,
                             spec=spec, created_at=now, updated_at=now, actor=actor))
                         out.added.append(f"{model}/{name}")
@@ -149,7 +150,7 @@ class AlertRows:
                 done = conn.execute(s.update().where(s.c.model == model, s.c.rule == rule)
                                     .values(**values).returning(s.c.rule)).first()
                 if done is None:
-                    conn.execute(self._insert_ignore(s, ["model", "rule"]).values(
+                    conn.execute(insert_ignore(self.engine, s, ["model", "rule"]).values(
                         model=model, rule=rule, **values))
 
     # -- history ------------------------------------------------------------------------
@@ -185,6 +186,3 @@ class AlertRows:
             q = q.where(e.c.kind.in_(list(kinds)))
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(q)]
-
-    def _insert_ignore(self, table: sa.Table, keys: list[str]) -> Any:  # pragma: no cover
-        raise NotImplementedError  # provided by Store

@@ -29,6 +29,21 @@ def _json_loads(value: Any) -> Any:
     return orjson.loads(value)
 
 
+def insert_ignore(engine: sa.Engine, table: sa.Table, keys: list[str]) -> Any:
+    """``INSERT ... ON CONFLICT (keys) DO NOTHING`` for the engine's dialect."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from rampup.errors import StoreError
+
+    name = engine.dialect.name
+    if name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=keys)
+    if name == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
+    raise StoreError(f"unsupported database dialect {name!r}",  # pragma: no cover
+                     fix="use SQLite or PostgreSQL")
+
+
 def normalise_url(url: str) -> str:
     """Pick the psycopg (v3) driver for plain ``postgresql://`` URLs.
 

@@ -7,12 +7,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
-from rampup.errors import ConflictError, NotFoundError, StoreError
+from rampup.errors import ConflictError, NotFoundError
 from rampup.store import schema as t
 from rampup.store.alert_rows import AlertRows
-from rampup.store.engine import create_engine
+from rampup.store.engine import create_engine, insert_ignore
 from rampup.store.metric_rows import MetricRows
 from rampup.store.migrate import upgrade
 from rampup.store.records import (
@@ -335,12 +334,7 @@ class Store(RolloutRows, MetricRows, AlertRows):
     # -- helpers ------------------------------------------------------------------------
 
     def _insert_ignore(self, table: sa.Table, keys: list[str]) -> Any:
-        if self.dialect == "postgresql":
-            return postgresql.insert(table).on_conflict_do_nothing(index_elements=keys)
-        if self.dialect == "sqlite":
-            return sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
-        raise StoreError(f"unsupported database dialect {self.dialect!r}",  # pragma: no cover
-                         fix="use SQLite or PostgreSQL")
+        return insert_ignore(self.engine, table, keys)
 
 
 def _version(r: Any) -> VersionRecord:
