@@ -229,3 +229,32 @@ def test_cli_stored_mode(tmp_path: Path) -> None:
     result = runner.invoke(app, [*args, "--html", str(html), "--fail-on-drift"])
     assert result.exit_code == 1
     assert "<svg" in html.read_text()
+
+
+def test_output_drift_against_the_stored_reference_outputs(store: Store) -> None:
+    """Registration stores the model's outputs on its reference data (profile["output"]):
+    output drift then needs no baseline range."""
+    from rampup.drift.output import output_profile
+
+    record = register(store)
+    ref = frame(5000, 1)
+    rng = np.random.default_rng(5)
+    outputs = pd.DataFrame({"prediction": (ref["x"] > 10).astype(int),
+                            "confidence": rng.uniform(0.8, 1.0, len(ref))})
+    profile = dict(record.profile or {})
+    profile["output"] = output_profile(outputs)
+    with store.engine.begin() as conn:
+        from rampup.store import schema as t
+
+        conn.execute(t.versions.update().where(t.versions.c.model == "m")
+                     .values(profile=profile))
+    fill(store)
+    half = T0 + N * DT / 2
+    early = check_model(store, "m", since=T0, until=half, concept=False)
+    late = check_model(store, "m", since=half, until=T0 + N * DT, concept=False)
+    by_name = {r.feature: r for r in late.report.outputs}
+    assert set(by_name) == {"prediction", "confidence"}
+    assert by_name["prediction"].drifted  # x moved up by 0.5 sd: more 1s than at reference
+    assert not by_name["confidence"].drifted
+    assert not any(r.drifted for r in early.report.outputs)
+    assert not any("output drift skipped" in n for n in late.notes)

@@ -223,3 +223,15 @@ def test_reference_as_dataframe_and_empty_data(registry: Registry, loan: Trained
     assert record.metadata["training_data_hash"].startswith("sha256:")
     with pytest.raises(ValidationError, match="no rows"):
         registry.register("empty", loan.path, reference=pd.DataFrame(columns=loan.frame.columns))
+
+
+def test_registration_profiles_the_models_outputs_on_its_reference(
+        registry: Registry, loan: Trained) -> None:
+    rec = registry.register("loan", loan.path, reference=loan.reference)
+    assert rec.profile is not None
+    outputs = rec.profile["output"]["features"]
+    assert set(outputs) == {"prediction", "confidence"}
+    counts = outputs["prediction"]["counts"]
+    expected = pd.Series(loan.model.predict(loan.frame.drop(columns="default")))
+    assert counts == {str(k): int(v) for k, v in expected.value_counts().items()}
+    assert outputs["confidence"]["kind"] == "numeric"

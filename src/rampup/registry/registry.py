@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -52,7 +53,9 @@ if TYPE_CHECKING:
     from rampup.config import Settings
 
 T = TypeVar("T")
+log = logging.getLogger("rampup.registry")
 SMOKE_ROWS = 100
+OUTPUT_ROWS = 5000  # reference rows the model predicts at registration (its output profile)
 
 
 @dataclass(frozen=True)
@@ -285,6 +288,10 @@ class Registry:
         if df is not None:
             batch = reference_batch(df, schema, SMOKE_ROWS)
             self._smoke_test(label, predictor, batch)
+            if profile is not None:
+                outputs = _reference_outputs(label, predictor, df, schema)
+                if outputs is not None:
+                    profile["output"] = outputs
         return schema, output, profile
 
     @staticmethod
@@ -363,3 +370,23 @@ class Registry:
         path = Path(artifact)
         source = path if path.is_absolute() else base / path
         return detect_flavor(source), source
+
+
+def _reference_outputs(label: str, predictor: Predictor, df: pd.DataFrame,
+                       schema: InputSchema) -> dict[str, Any] | None:
+    """The model's outputs on (a seeded sample of) its reference data, profiled like
+    features: output drift then needs no baseline period. None when the model cannot
+    predict the sample (the smoke test already passed on the first rows, so this is
+    rare: logged, registration goes on)."""
+    from rampup.drift.output import output_profile
+
+    sample = df.sample(OUTPUT_ROWS, random_state=0) if len(df) > OUTPUT_ROWS else df
+    try:
+        result = predictor.predict(reference_batch(sample, schema, len(sample)))
+        frame = pd.DataFrame({"prediction": pd.Series(result.predictions, dtype=object)})
+        if result.confidence is not None:
+            frame["confidence"] = pd.to_numeric(pd.Series(result.confidence, dtype=object))
+        return output_profile(frame)
+    except Exception as exc:  # an output profile is a bonus, never a reason to refuse
+        log.warning("%s: no reference output profile: %s: %s", label, type(exc).__name__, exc)
+        return None
