@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     controller_interval: float = Field(default=2.0, gt=0)
     alerts: bool = Field(default=True, description="run the alert evaluator (leader only)")
     alerts_interval: float = Field(default=10.0, gt=0, description="seconds between passes")
+    drift_check_interval: float = Field(
+        default=60.0, gt=0, description="seconds a model's drift check is reused by the alert "
+        "rules that read drift.* / concept.* metrics before it runs again")
     monitor: bool = Field(default=True,
                           description="streaming monitoring (RAMPUP_MONITOR=false: off)")
     monitor_window_s: float = Field(default=60.0, ge=1, le=86_400)

@@ -53,5 +53,11 @@ async def test_drift_metrics_fire_a_rule(sqlite_store: Store, tmp_path: Path,
     assert {r.rule: r.state for r in ev.tick()} == {"age-drift": "firing",
                                                     "inputs-drift": "firing"}
     ev.dispatcher.close()
+    fired = {e["rule"]: e["message"] for e in sqlite_store.list_alert_events("credit")
+             if e["kind"] == "state" and e["state"] == "firing"}
+    # the alarm says which feature moved and by how much, not only the share
+    assert "drifting: age (effect " in fired["inputs-drift"]
+    assert fired["inputs-drift"].startswith("drift.share_drifted = ")
+    assert source.explain("credit", "requests") is None
     clock.advance(61)  # past the TTL: measured again
     assert source.drift_metrics("credit", None, 600.0) is not first

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote
 
@@ -74,6 +74,9 @@ class AlertEvaluator:
             prev = AlertState.from_dict(states.get((rule.model, rule.name)))
             value, error = self._measure(rule, now)
             step = advance(rule, prev, value, now)
+            if step.notify == "firing" or (step.transition is not None
+                                           and step.transition[1] == "pending"):
+                step = self._explained(rule, step, now)
             ev = Evaluation(rule.name, rule.model, value, step.state.state, step.transition,
                             error=error)
             saves.append((rule.model, rule.name, step.state.state, step.state.since,
@@ -100,6 +103,20 @@ class AlertEvaluator:
             log.warning("alert %s: reading %s failed: %s", rule.key, rule.metric, exc)
             return None, f"{type(exc).__name__}: {exc}"
         return (None if value is None else float(value)), None
+
+    def _explained(self, rule: AlertRule, step: Step, now: float) -> Step:
+        """The step with the source's account of the metric appended to its message (drift
+        alerts say which features moved and by how much), when the source offers one."""
+        explain = getattr(self.source, "explain", None)
+        if explain is None:
+            return step
+        try:
+            text = explain(rule.model, rule.metric, version=rule.spec.version,
+                           window_s=rule.window_s, now=now)
+        except Exception as exc:  # an explanation is a bonus: never fail the alert over it
+            log.warning("alert %s: explaining %s failed: %s", rule.key, rule.metric, exc)
+            return step
+        return replace(step, message=f"{step.message}; {text}") if text else step
 
     def _history(self, rule: AlertRule, prev: AlertState, step: Step,
                  now: float) -> list[dict[str, Any]]:

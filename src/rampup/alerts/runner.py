@@ -22,13 +22,15 @@ if TYPE_CHECKING:
 log = logging.getLogger("rampup.alerts")
 
 
-def default_source(store: Store, monitor: Monitor | None = None) -> MetricSource:
+def default_source(store: Store, monitor: Monitor | None = None, *,
+                   drift_ttl_s: float = 60.0) -> MetricSource:
     """Metrics from the store's snapshots merged across replicas (plus this process's
-    unflushed windows when its ``monitor`` is given), and drift metrics."""
+    unflushed windows when its ``monitor`` is given), and drift metrics (a model's drift
+    check reused for ``drift_ttl_s`` seconds)."""
     from rampup.alerts.sources import AlertSource
     from rampup.monitor.query import StoreMetricSource
 
-    return AlertSource(store, StoreMetricSource(store, monitor=monitor))
+    return AlertSource(store, StoreMetricSource(store, monitor=monitor), ttl_s=drift_ttl_s)
 
 
 def start_evaluator(store: Store, settings: Settings, project: ProjectFile,
@@ -52,4 +54,5 @@ def start_evaluator(store: Store, settings: Settings, project: ProjectFile,
 def start_alerts(state: AppState) -> LeaderLoop | None:
     """One call from ``create_app``'s lifespan (after monitoring started)."""
     return start_evaluator(state.store, state.settings, state.project,
-                           default_source(state.store, state.monitor))
+                           default_source(state.store, state.monitor,
+                                          drift_ttl_s=state.settings.drift_check_interval))

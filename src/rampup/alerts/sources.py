@@ -52,6 +52,16 @@ class AlertSource:
         return self.base.series(model, metric, version=version, role=role, stage=stage,
                                 since=since, until=until, step_s=step_s)
 
+    def explain(self, model: str, metric: str, *, version: str | None = None,
+                window_s: float = 300.0, now: float | None = None) -> str | None:
+        """What an alert on ``metric`` should add to its message: for drift and concept
+        metrics, which features drift and by how much (from the same cached check)."""
+        if not metric.startswith(DRIFT_PREFIXES):
+            return None
+        from rampup.drift.metrics import drift_summary
+
+        return drift_summary(self.drift_metrics(model, version, window_s, now)) or None
+
     def drift_metrics(self, model: str, version: str | None, window_s: float,
                       now: float | None = None) -> dict[str, float]:
         """The drift package's metrics of ``[now - window_s, now)`` (cached)."""

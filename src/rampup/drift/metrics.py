@@ -60,3 +60,38 @@ def drift_metrics(report: DriftReport | None = None,
         if not math.isnan(drop):
             out["concept.accuracy_drop"] = drop
     return {k: float(v) for k, v in out.items() if not math.isnan(v)}
+
+
+def drift_summary(metrics: dict[str, float], top: int = 5) -> str:
+    """A one-line account of drift metrics for an alert message: which features drift
+    and by how much (largest effect first), the output's effect and the accuracy drop.
+
+    >>> drift_summary({"drift.share_drifted": 0.5,
+    ...                "drift.feature[income].effect": 0.31,
+    ...                "drift.feature[income].drifted": 1.0,
+    ...                "drift.feature[age].effect": 0.02, "drift.feature[age].drifted": 0.0,
+    ...                "drift.feature[region].effect": 0.12,
+    ...                "drift.feature[region].drifted": 1.0,
+    ...                "drift.output": 0.08, "concept.accuracy_drop": 0.064})
+    'drifting: income (effect 0.31), region (effect 0.12); output effect 0.08; accuracy drop 0.064'
+    >>> drift_summary({"drift.share_drifted": 0.0})
+    'no feature drifts'
+    """
+    drifted = []
+    for key, value in metrics.items():
+        if key.startswith("drift.feature[") and key.endswith("].drifted") and value >= 1.0:
+            name = key[len("drift.feature["):-len("].drifted")]
+            drifted.append((metrics.get(f"drift.feature[{name}].effect", math.nan), name))
+    drifted.sort(key=lambda e: (-e[0] if not math.isnan(e[0]) else math.inf, e[1]))
+    parts = []
+    if drifted:
+        shown = [f"{name} (effect {effect:.2g})" for effect, name in drifted[:top]]
+        more = f" and {len(drifted) - top} more" if len(drifted) > top else ""
+        parts.append("drifting: " + ", ".join(shown) + more)
+    elif "drift.share_drifted" in metrics:
+        parts.append("no feature drifts")
+    if "drift.output" in metrics:
+        parts.append(f"output effect {metrics['drift.output']:.2g}")
+    if "concept.accuracy_drop" in metrics:
+        parts.append(f"accuracy drop {metrics['concept.accuracy_drop']:.2g}")
+    return "; ".join(parts)
