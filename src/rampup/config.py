@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     controller_interval: float = Field(default=2.0, gt=0)
     alerts: bool = Field(default=True, description="run the alert evaluator (leader only)")
     alerts_interval: float = Field(default=10.0, gt=0, description="seconds between passes")
+    retrain: bool = Field(default=True, description="run scheduled and queued retraining "
+                          "runs (leader only)")
+    retrain_interval: float = Field(default=5.0, gt=0,
+                                    description="seconds between retraining loop passes")
     drift_check_interval: float = Field(
         default=60.0, gt=0, description="seconds a model's drift check is reused by the alert "
         "rules that read drift.* / concept.* metrics before it runs again")

@@ -53,6 +53,12 @@ class ConflictError(RampupError):
     code = "conflict"
 
 
+class RetrainRefusedError(ConflictError):
+    """A retraining run may not start now (a guard: cooldown, data, concurrency, ...)."""
+
+    code = "retrain_refused"
+
+
 class ValidationError(RampupError):
     """Input data does not match what the model expects."""
 

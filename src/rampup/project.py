@@ -19,10 +19,13 @@ from typing import Any, Literal
 
 import pydantic
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rampup.alerts.spec import AlertingSpec, AlertRuleSpec
+from rampup.automation.spec import AutomationSpec
 from rampup.errors import ConfigError
+from rampup.retrain.spec import RetrainSpec
+from rampup.serving.pipeline_spec import PipelineSpec, check_pipelines
 
 PROJECT_FILE = "rampup.yaml"
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
@@ -98,6 +101,21 @@ class ModelSpec(_Strict):
         default_factory=dict, description="user-defined input metrics: name -> "
         "'module:function' taking one input record and returning a number")
     alerts: list[AlertRuleSpec] = Field(default_factory=list, description="alert rules")
+    automation: AutomationSpec = Field(
+        default_factory=AutomationSpec, description="automation level, confidence threshold, "
+        "audit rate and review queue settings")
+    retrain: RetrainSpec | None = Field(default=None, description="the training entry point, "
+                                        "its data, guards, evaluation and rollout")
+    pipeline: PipelineSpec | None = Field(default=None, description="stages (each a model "
+                                          "of this project) run in order; see "
+                                          "rampup.serving.pipeline_spec")
+
+    @model_validator(mode="after")
+    def _pipeline_has_no_versions(self) -> ModelSpec:
+        if self.pipeline is not None and self.versions:
+            raise ValueError("a pipeline has no versions of its own: give its stage models "
+                             "versions instead")
+        return self
 
     @field_validator("input_metrics")
     @classmethod
@@ -138,7 +156,12 @@ class ProjectFile(_Strict):
     def _model_names(cls, v: dict[str, ModelSpec]) -> dict[str, ModelSpec]:
         for name in v:
             check_name(name, "model")
+        check_pipelines({n: m.pipeline for n, m in v.items() if m.pipeline is not None}, v)
         return v
+
+    def pipelines(self) -> dict[str, PipelineSpec]:
+        """The models that are pipelines."""
+        return {n: m.pipeline for n, m in self.models.items() if m.pipeline is not None}
 
 
 def check_name(name: str, what: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from rampup.alerts.actions import ActionRegistry
 from rampup.alerts.evaluator import AlertEvaluator
 from rampup.alerts.notifiers import build_notifiers
 from rampup.alerts.service import Alerts
@@ -34,7 +35,8 @@ def default_source(store: Store, monitor: Monitor | None = None, *,
 
 
 def start_evaluator(store: Store, settings: Settings, project: ProjectFile,
-                    source: MetricSource) -> LeaderLoop | None:
+                    source: MetricSource, actions: ActionRegistry | None = None
+                    ) -> LeaderLoop | None:
     """Re-sync the project file's rules (runtime rules stay); start the evaluator when
     ``settings.alerts`` is on. Returns the running loop (stop it on shutdown) or None."""
     sync = Alerts(store, alerting=project.alerting).sync_project(project)
@@ -47,12 +49,14 @@ def start_evaluator(store: Store, settings: Settings, project: ProjectFile,
         return None
     evaluator = AlertEvaluator(store, source, notifiers=build_notifiers(project.alerting),
                                base_url=project.alerting.base_url,
-                               workers=project.alerting.notify_workers)
+                               workers=project.alerting.notify_workers, actions=actions)
     return evaluator.start(settings.alerts_interval)
 
 
-def start_alerts(state: AppState) -> LeaderLoop | None:
-    """One call from ``create_app``'s lifespan (after monitoring started)."""
+def start_alerts(state: AppState, actions: ActionRegistry | None = None) -> LeaderLoop | None:
+    """One call from ``create_app``'s lifespan (after monitoring started); ``actions``
+    replaces the built-in action registry (retraining gives its ``retrain`` action)."""
     return start_evaluator(state.store, state.settings, state.project,
                            default_source(state.store, state.monitor,
-                                          drift_ttl_s=state.settings.drift_check_interval))
+                                          drift_ttl_s=state.settings.drift_check_interval),
+                           actions)

@@ -12,12 +12,22 @@ from starlette.routing import Route
 
 import rampup
 from rampup.alerts.runner import start_alerts
+from rampup.automation.runtime import start_automation
 from rampup.config import Settings
+from rampup.dashboard.routes import dashboard_routes
 from rampup.monitor import routes as monitor_routes
 from rampup.monitor.setup import start_monitoring
 from rampup.predlog.writer import LogWriter
 from rampup.project import ProjectFile
-from rampup.serving import alert_routes, errors, rollout_routes, routes
+from rampup.retrain.loop import start_retraining
+from rampup.serving import (
+    alert_routes,
+    errors,
+    retrain_routes,
+    review_routes,
+    rollout_routes,
+    routes,
+)
 from rampup.serving.metrics import ServingMetrics
 from rampup.serving.predict import predict, predict_version
 from rampup.serving.runtime import LoadFn, Runtime
@@ -70,7 +80,10 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
         state = AppState(settings, project, st_store, runtime, writer, metrics, owns_store=owns)
         app.state.rampup = state
         monitoring = start_monitoring(state)
-        alerting = await asyncio.to_thread(start_alerts, state)
+        automation = await asyncio.to_thread(start_automation, state)
+        retraining = await asyncio.to_thread(start_retraining, state)
+        app.state.retraining = retraining
+        alerting = await asyncio.to_thread(start_alerts, state, retraining.actions)
         await asyncio.to_thread(runtime.refresh)
         state.ready = True
         state.poller = asyncio.create_task(poll_deployments(state))
@@ -88,9 +101,11 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
                 await asyncio.to_thread(controller.stop)
             if alerting is not None:
                 await asyncio.to_thread(alerting.stop)
+            await asyncio.to_thread(retraining.stop)
             for t in list(state.shadow_tasks):
                 t.cancel()
             runtime.close()
+            await asyncio.to_thread(automation.stop)
             await asyncio.to_thread(writer.stop)
             if monitoring is not None:
                 await asyncio.to_thread(monitoring.stop)
@@ -108,6 +123,10 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
     app.include_router(rollout_routes.router)
     app.include_router(monitor_routes.router)
     app.include_router(alert_routes.router)
+    app.include_router(retrain_routes.router)
+    app.include_router(review_routes.router)
+    app.router.routes.extend(review_routes.page_routes())
+    app.router.routes.extend(dashboard_routes())
     _document_raw_routes(app)
     return app
 

@@ -22,10 +22,12 @@ from rampup.store.records import (
     ModelRecord,
     VersionRecord,
 )
+from rampup.store.retrain_rows import RetrainRows
+from rampup.store.review_rows import ReviewRows
 from rampup.store.rollout_rows import RolloutRows
 
 
-class Store(RolloutRows, MetricRows, AlertRows):
+class Store(RolloutRows, MetricRows, AlertRows, RetrainRows, ReviewRows):
     """Everything rampup keeps: registry, deployments, prediction log, feedback, events.
 
     Thread-safe (each call takes a pooled connection). Open with :meth:`open`, which
