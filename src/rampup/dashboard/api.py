@@ -1,0 +1,328 @@
+"""Page-shaped payloads for the dashboard, one call per panel.
+
+Each function reads the store once for its panel (the metric windows of the whole range
+in one query, all versions and roles together) and shapes the numbers with
+:mod:`rampup.dashboard.panels`. ``now`` is passed in; the routes pass the clock.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rampup.alerts.service import Alerts
+from rampup.dashboard import panels
+from rampup.dashboard.panels import Grid
+from rampup.errors import NotFoundError, ValidationError
+from rampup.monitor.aggregates import NO_STAGE, SECTIONS, WindowAggregate, WindowKey
+from rampup.project import ProjectFile
+from rampup.rollout.policy import DeploymentPolicy
+from rampup.rollout.service import from_row, rollout_dict
+
+if TYPE_CHECKING:
+    from rampup.monitor.recorder import Monitor
+    from rampup.store import Store
+
+#: range name -> (seconds, chart step, heat-map step)
+RANGES: dict[str, tuple[float, float, float]] = {
+    "15m": (900.0, 60.0, 60.0),
+    "1h": (3600.0, 60.0, 300.0),
+    "6h": (21_600.0, 300.0, 900.0),
+    "24h": (86_400.0, 600.0, 3600.0),
+    "7d": (604_800.0, 3600.0, 21_600.0),
+}
+SOFTWARE = ("throughput", "error_rate", "latency_p50", "latency_p95", "latency_p99",
+            "in_flight", "cpu_percent", "memory_rss_mb", "invalid_input_rate")
+GROUP_OUTPUTS = ("confidence_mean", "null_fraction", "output_mean")
+PERFORMANCE = ("accuracy", "label_rate", "f1_macro", "mae")
+HEALTH_WINDOW_S = 300.0
+OVERVIEW_RANGE_S = 3600.0
+
+
+def parse_range(text: str | None) -> tuple[float, float, float]:
+    """The seconds, chart step and heat-map step of a range name.
+
+    >>> parse_range("1h")
+    (3600.0, 60.0, 300.0)
+    """
+    key = text or "1h"
+    if key not in RANGES:
+        raise ValidationError(f"range={key!r} is not a range",
+                              fix=f"use one of {', '.join(RANGES)}", field="range")
+    return RANGES[key]
+
+
+@dataclass
+class Sources:
+    """What the panels read: the store, the project file and this replica's monitor."""
+
+    store: Store
+    project: ProjectFile
+    monitor: Monitor | None = None
+
+    def windows(self, model: str, since: float, until: float, sections: set[str] | None,
+                *, version: str | None = None) -> list[tuple[WindowKey, WindowAggregate]]:
+        """All windows of the model's own records (every version and role) in range, in
+        one query; this replica's in-memory windows replace its stored rows."""
+        rows = self.store.metric_windows(model, since=since, until=until, stage=NO_STAGE,
+                                         version=version)
+        live: dict[WindowKey, WindowAggregate] = {}
+        replica = None
+        if self.monitor is not None:
+            replica = self.monitor.replica
+            live = {k: a for k, a in self.monitor.snapshot(model, since=since,
+                                                           until=until).items()
+                    if k.stage == NO_STAGE and (version is None or k.version == version)}
+        out = list(live.items())
+        want = set(SECTIONS) if sections is None else sections
+        for r in rows:
+            key = WindowKey(r["model"], r["version"], r["role"], r["stage"], r["window_start"])
+            if r["replica"] == replica and key in live:
+                continue
+            out.append((key, WindowAggregate.from_dict(r["data"], want)))
+        return out
+
+    def known_model(self, model: str) -> None:
+        if self.store.get_model(model) is None:
+            known = ", ".join(m.name for m in self.store.list_models()) or "none"
+            raise NotFoundError(f"model {model!r} does not exist (known: {known})",
+                                fix="check the model name", field="name")
+
+    def policy(self, model: str) -> tuple[DeploymentPolicy | None, int | None]:
+        dep = self.store.current_deployment(model)
+        if dep is None:
+            return None, None
+        return DeploymentPolicy.from_dict(dep.policy), dep.id
+
+    def reference(self, model: str, version: str | None) -> tuple[str | None, dict[str, Any]]:
+        """The reference version (the primary, else the newest) and its profile features."""
+        versions = self.store.list_versions(model)
+        rec = next((v for v in versions if v.version == version), None)
+        if rec is None and versions:
+            rec = versions[-1]
+        if rec is None or not rec.profile:
+            return (rec.version if rec else None), {}
+        feats = rec.profile.get("features") or {}
+        return rec.version, dict(feats)
+
+    def slo(self, model: str) -> dict[str, Any]:
+        spec = self.project.models.get(model)
+        return spec.slo.model_dump() if spec is not None else {}
+
+    def automation(self, model: str) -> str | None:
+        spec = self.project.models.get(model)
+        level = getattr(spec, "automation", None) if spec is not None else None
+        if level is None:
+            return None
+        return str(getattr(level, "level", level))
+
+
+def _group(key: WindowKey) -> str:
+    return f"{key.version} · {key.role}"
+
+
+def _by_group(windows: Iterable[tuple[WindowKey, WindowAggregate]], grid: Grid
+              ) -> dict[str, list[WindowAggregate | None]]:
+    grouped: dict[str, list[tuple[float, WindowAggregate]]] = {}
+    for key, agg in windows:
+        grouped.setdefault(_group(key), []).append((key.start, agg))
+    return {g: panels.bucket(ws, grid) for g, ws in sorted(grouped.items())}
+
+
+def _per_group(buckets: dict[str, list[WindowAggregate | None]], metrics: Iterable[str],
+               grid: Grid, now: float) -> dict[str, dict[str, panels.Series]]:
+    out: dict[str, dict[str, panels.Series]] = {m: {} for m in metrics}
+    for g, bs in buckets.items():
+        for m, s in panels.series(bs, out, grid, now=now).items():
+            if any(v is not None for v in s):
+                out[m][g] = s
+    return out
+
+
+def _present(s: dict[str, panels.Series]) -> dict[str, panels.Series]:
+    return {k: v for k, v in s.items() if any(x is not None for x in v)}
+
+
+def model_metrics(src: Sources, model: str, range_name: str | None, now: float
+                  ) -> dict[str, Any]:
+    """Everything over time on a model page: software per version and role, inputs,
+    outputs, performance and the drift heat map, from one read of the windows."""
+    src.known_model(model)
+    range_s, step, heat_step = parse_range(range_name)
+    grid = Grid.for_range(range_s, now=now, step=step)
+    windows = src.windows(model, grid.since, now + 1.0, None)
+    groups = _by_group(windows, grid)
+    answer = panels.merge_buckets([b for g, b in groups.items() if g.endswith("· answer")])
+    policy, _ = src.policy(model)
+    ref_version, reference = src.reference(model, policy.primary if policy else None)
+
+    feats: dict[str, Any] = {}
+    for name, entry in reference.items():
+        kind = entry.get("kind")
+        stat = {"numeric": "mean", "categorical": "unseen_fraction",
+                "text": "length_mean"}.get(str(kind), "count")
+        s = panels.series(answer, [f"feature[{name}].missing_fraction",
+                                   f"feature[{name}].{stat}"], grid, now=now)
+        feats[name] = {"kind": kind, "stat": stat,
+                       "missing_fraction": s[f"feature[{name}].missing_fraction"],
+                       "values": s[f"feature[{name}].{stat}"],
+                       "reference_missing": entry.get("missing_fraction"),
+                       "reference_mean": entry.get("mean")}
+    seen: dict[str, set[str]] = {"classes": set(), "events": set(), "custom": set()}
+    for b in answer:
+        if b is not None:
+            seen["classes"].update(b.output.classes.counts)
+            seen["events"].update(b.events.counts)
+            seen["custom"].update(b.custom)
+    classes = sorted(seen["classes"])
+    outputs = {
+        "class_share": _present({c: panels.series(answer, [f"class_share[{c}]"], grid,
+                                                  now=now)[f"class_share[{c}]"]
+                                 for c in classes}),
+        "events": _present({e: panels.series(answer, [f"event_rate[{e}]"], grid,
+                                             now=now)[f"event_rate[{e}]"]
+                            for e in sorted(seen["events"])}),
+        "repeated_query_rate": panels.series(answer, ["repeated_query_rate"], grid,
+                                             now=now)["repeated_query_rate"],
+        **_per_group(groups, GROUP_OUTPUTS, grid, now),
+    }
+    custom = _present({c: panels.series(answer, [f"custom[{c}].mean"], grid,
+                                        now=now)[f"custom[{c}].mean"]
+                       for c in sorted(seen["custom"])})
+
+    heat_grid = grid.coarser(heat_step)
+    primary = [(k.start, a) for k, a in windows
+               if k.version == ref_version and k.role == "answer"]
+    cells = panels.drift_cells(panels.bucket(primary, heat_grid), reference)
+    return {
+        "model": model, "range": range_name or "1h", "now": now, "since": grid.since,
+        "step": step, "t": grid.times(), "groups": list(groups), "slo": src.slo(model),
+        "software": _per_group(groups, SOFTWARE, grid, now),
+        "inputs": {"features": feats, "custom": custom,
+                   "input_length_mean": panels.series(answer, ["input_length_mean"], grid,
+                                                      now=now)["input_length_mean"]},
+        "outputs": outputs,
+        "performance": _per_group(groups, PERFORMANCE, grid, now),
+        "drift": {"reference_version": ref_version, "statistic": "js", "step": heat_step,
+                  "t": heat_grid.times(), "features": list(cells),
+                  "cells": [cells[f] for f in cells], "warn": panels.DRIFT_WARN,
+                  "alert": panels.DRIFT_ALERT, **panels.drift_status(cells)},
+        "points": sum(1 for v in (_per_group(groups, ["requests"], grid, now)["requests"]
+                                  .values()) for x in v if x),
+    }
+
+
+def feature_histogram(src: Sources, model: str, feature: str, since: float, until: float
+                      ) -> dict[str, Any]:
+    """Reference against live distribution of one feature over ``[since, until)`` (the
+    primary version's answers: the heat map's cell)."""
+    src.known_model(model)
+    if until <= since:
+        raise ValidationError("until must be after since", fix="swap them", field="until")
+    policy, _ = src.policy(model)
+    version, reference = src.reference(model, policy.primary if policy else None)
+    entry = reference.get(feature)
+    if entry is None:
+        raise NotFoundError(f"feature {feature!r} is not in {model}@{version}'s reference "
+                            "profile", fix="pick one of " + (", ".join(reference) or "none"),
+                            field="feature")
+    merged = WindowAggregate()
+    for key, agg in src.windows(model, since, until, {"inputs"}, version=version):
+        if key.role == "answer":
+            merged.merge(agg)
+    out = panels.histogram(feature, entry, merged.features.get(feature))
+    return {"model": model, "version": version, "since": since, "until": until, **out}
+
+
+def deployment(src: Sources, model: str, now: float) -> dict[str, Any]:
+    """The live split, the latest rollout with its checks, and the deployment history."""
+    src.known_model(model)
+    policy, dep_id = src.policy(model)
+    rows = src.store.list_rollouts(model, limit=10)
+    rollouts = [rollout_dict(from_row(r)[0]) for r in rows]
+    checks = src.store.list_rollout_checks(rows[0]["id"], limit=100) if rows else []
+    history = [{"id": d.id, "created_at": d.created_at, "policy": d.policy, "actor": d.actor,
+                "reason": d.reason} for d in src.store.deployment_history(model, 50)]
+    return {"model": model, "now": now, "deployment_id": dep_id,
+            "policy": policy.to_dict() if policy else None,
+            "versions": [v.version for v in src.store.list_versions(model)],
+            "rollout": rollouts[0] if rollouts else None, "rollouts": rollouts,
+            "checks": checks, "history": history, "automation": src.automation(model)}
+
+
+def alerts(src: Sources, model: str, limit: int = 50) -> dict[str, Any]:
+    """Rule states (firing first) and recent alert history."""
+    src.known_model(model)
+    service = Alerts(src.store, alerting=src.project.alerting)
+    order = {"firing": 0, "pending": 1, "ok": 2, "resolved": 3, "disabled": 4}
+    rules = []
+    for r in service.status(model):
+        state = r.state.state if r.rule.enabled else "disabled"
+        rules.append({"name": r.rule.name, "state": state, "severity": r.rule.severity,
+                      "condition": r.rule.condition.text, "metric": r.rule.condition.metric,
+                      "value": r.state.value, "threshold": r.rule.condition.threshold,
+                      "since": r.state.since, "scope": r.rule.scope()})
+    rules.sort(key=lambda a: (order.get(str(a["state"]), 9), str(a["name"])))
+    return {"model": model, "rules": rules,
+            "counts": dict(Counter(str(a["state"]) for a in rules)),
+            "history": service.history(model, limit=limit)}
+
+
+def _health(values: dict[str, float | None], slo: dict[str, Any]) -> str:
+    if not values.get("requests"):
+        return "no_data"
+    err, p99 = values.get("error_rate"), values.get("latency_p99")
+    max_err = slo.get("max_error_rate")
+    max_p99 = slo.get("latency_p99_ms")
+    if (max_err is not None and err is not None and err > max_err) or (
+            max_p99 is not None and p99 is not None and p99 > max_p99):
+        return "critical"
+    if err is not None and err > 0.05:
+        return "warning"
+    return "ok"
+
+
+def overview(src: Sources, now: float) -> dict[str, Any]:
+    """One row per model: health, split, rollout, automation, alarms, drift, traffic."""
+    models = []
+    service = Alerts(src.store, alerting=src.project.alerting)
+    for m in src.store.list_models():
+        grid = Grid.for_range(OVERVIEW_RANGE_S, now=now, step=60.0)
+        windows = src.windows(m.name, grid.since, now + 1.0, {"inputs"})
+        answer = [(k.start, a) for k, a in windows if k.role == "answer"]
+        buckets = panels.bucket(answer, grid)
+        spark = panels.series(buckets, ["throughput"], grid, now=now)["throughput"]
+        recent = WindowAggregate()
+        for start, a in answer:
+            if start >= now - HEALTH_WINDOW_S:
+                recent.merge(a)
+        span = min(HEALTH_WINDOW_S, now - grid.since)
+        values = {k: v[0] for k, v in panels.series(
+            [recent], ["requests", "throughput", "error_rate", "latency_p99"],
+            Grid(now - span, span, 1), now=now).items()}
+        slo = src.slo(m.name)
+        policy, dep_id = src.policy(m.name)
+        ref_version, reference = src.reference(m.name, policy.primary if policy else None)
+        heat = grid.coarser(300.0)
+        cells = panels.drift_cells(panels.bucket(
+            [(k.start, a) for k, a in windows if k.role == "answer"
+             and k.version == ref_version], heat), reference)
+        drift = panels.drift_status(cells)
+        drift.pop("latest")
+        states = [r.state.state for r in service.status(m.name) if r.rule.enabled]
+        active = src.store.list_rollouts(m.name, active_only=True, limit=1)
+        rollout = rollout_dict(from_row(active[0])[0]) if active else None
+        models.append({
+            "name": m.name, "description": m.description,
+            "health": _health(values, slo), "values": values, "slo": slo,
+            "deployment_id": dep_id, "policy": policy.to_dict() if policy else None,
+            "rollout": None if rollout is None else {
+                k: rollout[k] for k in ("candidate", "baseline", "state", "step", "strategy")},
+            "automation": src.automation(m.name),
+            "alerts": {"firing": states.count("firing"), "pending": states.count("pending"),
+                       "rules": len(states)},
+            "drift": drift, "spark": {"t": grid.times(), "throughput": spark},
+        })
+    return {"now": now, "models": models}

@@ -1,0 +1,125 @@
+"""HTTP for the dashboard: the pages (``/``, ``/dashboard``, ``/dashboard/models/{name}``),
+their JSON panels under ``/dashboard/api/`` and the static files (our CSS/JS and the
+vendored chart library), all served by rampup itself.
+
+Pages are shells without data (no token needed to load them); every panel's data comes
+from a JSON route that takes the same token as the other read APIs (``require_predict``),
+and admin buttons call the existing admin API with the admin token the page keeps in
+``sessionStorage``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+import rampup
+from rampup.dashboard import api
+from rampup.monitor.routes import parse_time
+from rampup.serving.auth import require_predict
+from rampup.serving.responses import json_response
+from rampup.serving.state import AppState, app_state
+
+HERE = Path(__file__).parent
+STATIC = "/dashboard/static"
+#: no inline scripts, nothing from elsewhere: an injected tag cannot run even if some
+#: text escaped its escaping.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+       "img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+       "form-action 'self'")
+
+_env = Environment(loader=FileSystemLoader(HERE / "templates"),
+                   autoescape=select_autoescape(default=True, default_for_string=True),
+                   trim_blocks=True, lstrip_blocks=True)
+
+
+def _page(template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    html = _env.get_template(template).render(static=STATIC, version=rampup.__version__,
+                                              ranges=list(api.RANGES), **context)
+    return HTMLResponse(html, status, headers={"content-security-policy": CSP,
+                                               "x-content-type-options": "nosniff",
+                                               "cache-control": "no-store"})
+
+
+def _sources(st: AppState) -> api.Sources:
+    return api.Sources(st.store, st.project, st.monitor)
+
+
+def _read(request: Request) -> AppState:
+    st = app_state(request)
+    require_predict(request, st.settings.predict_token, st.settings.admin_token)
+    return st
+
+
+async def overview_page(request: Request) -> Response:
+    return _page("overview.html", title="Models")
+
+
+async def model_page(request: Request) -> Response:
+    st = app_state(request)
+    name = request.path_params["name"]
+    if await asyncio.to_thread(st.store.get_model, name) is None:
+        return _page("missing.html", 404, title="Unknown model", name=name)
+    return _page("model.html", title=name, name=name)
+
+
+async def overview_data(request: Request) -> Response:
+    st = _read(request)
+    return json_response(await asyncio.to_thread(api.overview, _sources(st), time.time()))
+
+
+async def metrics_data(request: Request) -> Response:
+    st = _read(request)
+    name = request.path_params["name"]
+    doc = await asyncio.to_thread(api.model_metrics, _sources(st), name,
+                                  request.query_params.get("range"), time.time())
+    return json_response(doc)
+
+
+async def histogram_data(request: Request) -> Response:
+    st = _read(request)
+    now = time.time()
+    q = request.query_params
+    since = parse_time(q["since"], "since", now) if "since" in q else now - 3600.0
+    until = parse_time(q["until"], "until", now) if "until" in q else now + 1.0
+    doc = await asyncio.to_thread(api.feature_histogram, _sources(st),
+                                  request.path_params["name"], request.path_params["feature"],
+                                  since, until)
+    return json_response(doc)
+
+
+async def deployment_data(request: Request) -> Response:
+    st = _read(request)
+    doc = await asyncio.to_thread(api.deployment, _sources(st), request.path_params["name"],
+                                  time.time())
+    return json_response(doc)
+
+
+async def alerts_data(request: Request) -> Response:
+    st = _read(request)
+    doc = await asyncio.to_thread(api.alerts, _sources(st), request.path_params["name"])
+    return json_response(doc)
+
+
+def dashboard_routes() -> list[BaseRoute]:
+    """The routes to add to the app (see :func:`rampup.serving.app.create_app`)."""
+    m = "/dashboard/api/models/{name}"
+    return [
+        Route("/", overview_page, methods=["GET"], name="dashboard_root"),
+        Route("/dashboard", overview_page, methods=["GET"], name="dashboard"),
+        Route("/dashboard/models/{name}", model_page, methods=["GET"], name="dashboard_model"),
+        Route("/dashboard/api/overview", overview_data, methods=["GET"]),
+        Route(m + "/metrics", metrics_data, methods=["GET"]),
+        Route(m + "/deployment", deployment_data, methods=["GET"]),
+        Route(m + "/alerts", alerts_data, methods=["GET"]),
+        Route(m + "/drift/{feature}", histogram_data, methods=["GET"]),
+        Mount(STATIC, StaticFiles(directory=HERE / "static"), name="dashboard_static"),
+    ]
