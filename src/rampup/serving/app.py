@@ -15,6 +15,7 @@ from rampup.alerts.runner import start_alerts
 from rampup.automation.runtime import start_automation
 from rampup.config import Settings
 from rampup.dashboard.routes import dashboard_routes
+from rampup.monitor import pipeline_routes
 from rampup.monitor import routes as monitor_routes
 from rampup.monitor.setup import start_monitoring
 from rampup.predlog.writer import LogWriter
@@ -122,6 +123,7 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
     app.include_router(routes.router)
     app.include_router(rollout_routes.router)
     app.include_router(monitor_routes.router)
+    app.include_router(pipeline_routes.router)
     app.include_router(alert_routes.router)
     app.include_router(retrain_routes.router)
     app.include_router(review_routes.router)

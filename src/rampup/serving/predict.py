@@ -13,7 +13,7 @@ from starlette.responses import Response
 from rampup.errors import ModelError, PayloadTooLargeError, RampupError
 from rampup.predlog.writer import PredictionRecord
 from rampup.registry.predictor import PredictionBatch
-from rampup.serving import shadow
+from rampup.serving import pipeline, shadow
 from rampup.serving.auth import require_admin, require_predict
 from rampup.serving.errors import error_response
 from rampup.serving.human import HUMAN
@@ -52,7 +52,11 @@ def _request_key(request: Request, served: ServedModel, records: list[Any]) -> s
 
 
 async def predict(request: Request) -> Response:
-    return await _predict(request, request.path_params["name"], None)
+    name = request.path_params["name"]
+    pipe = pipeline.pipeline_of(app_state(request), name)
+    if pipe is not None:  # a pipeline of stages: rampup.serving.pipeline
+        return await pipeline.predict(request, name, pipe)
+    return await _predict(request, name, None)
 
 
 async def predict_version(request: Request) -> Response:
@@ -69,6 +73,7 @@ async def _predict(request: Request, name: str, pinned: str | None) -> Response:
     version = "-"
     records: list[Any] = []
     key: str | None = None
+    auto = st.automation
     try:
         require_predict(request, st.settings.predict_token, st.settings.admin_token)
         body = await _read_body(request, st.settings.max_body_bytes)
@@ -89,7 +94,11 @@ async def _predict(request: Request, name: str, pinned: str | None) -> Response:
             lv = await _pinned(st, name, pinned)
             version = lv.name
             route = f"{version}; {'forced' if forced else 'pinned'}"
-        out = await _run(lv, records)
+        if auto is not None and pinned is None and auto.skips_model(name):
+            lv.validator.validate(records)  # human_only: bad input is still a 422, but
+            out, version = PredictionBatch([None] * len(records)), HUMAN  # no model call
+        else:
+            out = await _run(lv, records)
     except RampupError as exc:
         kind = exc.code
         m.errors.labels(name, version, kind).inc()
@@ -118,8 +127,10 @@ async def _predict(request: Request, name: str, pinned: str | None) -> Response:
         if version == HUMAN:
             item["status"] = "pending_human"
         preds.append(item)
+    shown = preds if auto is None or pinned is not None else auto.annotate(
+        name, version, lv.output, records, out, ids, rid, preds)
     response = Response(
-        dumps({"request_id": rid, "model": name, "version": version, "predictions": preds}),
+        dumps({"request_id": rid, "model": name, "version": version, "predictions": shown}),
         200, headers={"x-request-id": rid, "x-model-version": version, "x-route": route},
         media_type="application/json")
     latency = time.perf_counter() - t0

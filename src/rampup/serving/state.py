@@ -17,6 +17,7 @@ from rampup.serving.runtime import Runtime
 from rampup.store import Store
 
 if TYPE_CHECKING:
+    from rampup.automation.runtime import AutomationRuntime
     from rampup.monitor.recorder import Monitor
 
 log = logging.getLogger("rampup.serving")
@@ -35,6 +36,7 @@ class AppState:
     shadow_tasks: set[asyncio.Task[None]] = field(default_factory=set)
     ready: bool = False
     monitor: Monitor | None = None  # None: monitoring is off (RAMPUP_MONITOR=false)
+    automation: AutomationRuntime | None = None  # levels and the review queue writer
 
 
 def app_state(request: Request) -> AppState:

@@ -1,0 +1,31 @@
+"""The reviewers' web page: one HTML file (Jinja2, autoescaped), no CDN, no build step.
+
+The page calls the JSON review API with ``fetch``; item inputs are inserted with
+``textContent`` so nothing a user sent can run as markup.
+
+>>> "<script>" in render_page("x<script>")
+False
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@lru_cache(maxsize=1)
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                              undefined=jinja2.StrictUndefined)
+
+
+def render_page(model: str) -> str:
+    return _env().get_template("review.html").render(model=model)
+
+
+def render_index(models: list[str]) -> str:
+    return _env().get_template("review_index.html").render(models=models)

@@ -1,0 +1,127 @@
+"""Automation metrics and reviewer consistency, computed from review items and labels.
+
+Pure functions of plain rows (dicts as the store returns them). Label consistency reuses
+:mod:`rampup.analysis.labels`; nothing is re-derived here.
+
+>>> items = [{"reason": "low_confidence", "status": "decided", "created_at": 0.0,
+...           "decided_at": 30.0, "suggestion": {"prediction": 1}, "final_label": 1},
+...          {"reason": "audit", "status": "decided", "created_at": 0.0, "decided_at": 60.0,
+...           "suggestion": {"prediction": 0}, "final_label": 1},
+...          {"reason": "low_confidence", "status": "open", "created_at": 90.0,
+...           "decided_at": None, "suggestion": {"prediction": 0}, "final_label": None}]
+>>> m = automation_metrics(items, n_answered=10, now=100.0)
+>>> m["automation_rate"], m["queue_length"], m["wait_s"]["p50"]
+(0.8, 1, 45.0)
+>>> m["accuracy"]["automated"]["value"], m["accuracy"]["model_on_reviewed"]["value"]
+(0.0, 1.0)
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from rampup.analysis.labels import Ratings, label_report
+from rampup.automation.consensus import label_key
+from rampup.drift.stats import wilson
+
+ROUTED = ("low_confidence", "assist", "shadow", "human_only")  # humans decide these
+
+
+def percentiles(values: Sequence[float]) -> dict[str, float | None]:
+    if not values:
+        return {"p50": None, "p90": None, "p99": None, "max": None}
+    a = np.asarray(values, dtype=float)
+    p = np.percentile(a, [50, 90, 99])
+    return {"p50": float(p[0]), "p90": float(p[1]), "p99": float(p[2]), "max": float(a.max())}
+
+
+def _rate(k: int, n: int) -> dict[str, Any]:
+    if n == 0:
+        return {"value": None, "n": 0, "ci": None}
+    lo, hi = wilson(k, n)
+    return {"value": k / n, "n": n, "ci": [lo, hi]}
+
+
+def _same(a: Any, b: Any) -> bool:
+    return label_key(a) == label_key(b) or str(a) == str(b)
+
+
+def _prediction(item: dict[str, Any]) -> Any:
+    s = item.get("suggestion")
+    return s.get("prediction") if isinstance(s, dict) else None
+
+
+def automation_metrics(items: Sequence[dict[str, Any]], n_answered: int,
+                       now: float) -> dict[str, Any]:
+    """Automation rate, queue length, wait-time percentiles and accuracy of automated
+    (audited) vs reviewed predictions, over the given items and answered count."""
+    routed = sum(1 for i in items if i["reason"] in ROUTED)
+    pending = [i for i in items if i["status"] in ("open", "disputed")]
+    decided = [i for i in items if i["decided_at"] is not None]
+    labelled = [i for i in decided if i["status"] == "decided" and _prediction(i) is not None]
+    audits = [i for i in labelled if i["reason"] == "audit"]
+    reviewed = [i for i in labelled if i["reason"] != "audit"]
+    return {
+        "answered": n_answered,
+        "routed_to_humans": routed,
+        "automation_rate": (n_answered - routed) / n_answered if n_answered else None,
+        "queue_length": len(pending),
+        "disputed": sum(1 for i in pending if i["status"] == "disputed"),
+        "by_reason": dict(Counter(i["reason"] for i in items)),
+        "by_status": dict(Counter(i["status"] for i in items)),
+        "wait_s": percentiles([i["decided_at"] - i["created_at"] for i in decided]),
+        "open_age_s": percentiles([now - i["created_at"] for i in pending]),
+        "accuracy": {
+            "automated": _rate(sum(_same(_prediction(i), i["final_label"]) for i in audits),
+                               len(audits)),
+            "model_on_reviewed": _rate(sum(_same(_prediction(i), i["final_label"])
+                                           for i in reviewed), len(reviewed)),
+        },
+    }
+
+
+def per_class_agreement(items: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Model-vs-human agreement per final (human) label, on decided items."""
+    out: dict[str, list[int]] = {}
+    for i in items:
+        if i["status"] != "decided" or _prediction(i) is None:
+            continue
+        k = out.setdefault(str(i["final_label"]), [0, 0])
+        k[0] += _same(_prediction(i), i["final_label"])
+        k[1] += 1
+    return {c: _rate(k, n) for c, (k, n) in sorted(out.items())}
+
+
+def consistency(labels: Sequence[dict[str, Any]], items: Sequence[dict[str, Any]],
+                adjudicated: Sequence[dict[str, Any]] = (), *,
+                uncertain: str | None = "uncertain") -> dict[str, Any]:
+    """Reviewer agreement (percent, Cohen's kappa for two reviewers, Fleiss' kappa),
+    confusion between reviewers, disputed items, human-level accuracy per reviewer and
+    per class (against adjudicated labels where there are some, else against the other
+    reviewers' majority), and model-vs-human agreement per class."""
+    multi = Counter(r["item_id"] for r in labels)
+    rows = [r for r in labels if multi[r["item_id"]] >= 2]
+    out: dict[str, Any] = {"items_with_several_reviewers": len({r["item_id"] for r in rows}),
+                           "model_vs_human": per_class_agreement(items)}
+    if not rows:
+        out["labels"] = None
+        return out
+    values = [orjson_text(r["label"]) for r in rows]
+    r = Ratings.from_long([x["item_id"] for x in rows], [x["reviewer"] for x in rows], values)
+    reference = {a["item_id"]: orjson_text(a["label"]) for a in adjudicated} or None
+    final = {i["id"]: orjson_text(i["final_label"]) for i in items
+             if i["final_label"] is not None}
+    tags = {f"class={c}": np.array([final.get(x["item_id"]) == c for x in rows])
+            for c in sorted(set(final.values()))}
+    unc = (orjson_text(uncertain),) if uncertain else ()
+    out["labels"] = label_report(r, reference=reference, tags=tags, uncertain=unc).to_dict()
+    return out
+
+
+def orjson_text(value: Any) -> str:
+    """A label as text for the agreement tables (strings stay as they are)."""
+    return value if isinstance(value, str) else label_key(value).decode()

@@ -1,0 +1,238 @@
+"""The review queue and automation level over HTTP, and the reviewers' web page.
+
+Reviewer endpoints need the predict token when one is set (the admin token works too):
+reviewers are users of the service, not operators. Setting the level and adjudicating
+need the admin token. The reviewer is named by the ``x-reviewer`` header or a
+``reviewer`` field in the body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from rampup.automation.page import render_index, render_page
+from rampup.automation.queue import item_view
+from rampup.automation.service import Automation
+from rampup.errors import NotFoundError
+from rampup.serving.auth import require_admin, require_predict
+from rampup.serving.responses import json_response
+from rampup.serving.state import AppState, app_state
+
+router = APIRouter(tags=["review"])
+PREFIX = "/v1/models/{name}/review"
+
+
+class ReviewerBody(BaseModel):
+    reviewer: str | None = Field(default=None, description="default: the x-reviewer header")
+    note: str = Field(default="", max_length=2000)
+
+
+class DecideBody(ReviewerBody):
+    label: Any = Field(description="one of the item's choices (or any JSON value when the "
+                       "item has none); the uncertain label is always allowed")
+
+
+class LevelBody(BaseModel):
+    level: Literal["human_only", "shadow", "ai_assist", "partial", "full"] | None = Field(
+        description="the new level; null: back to the project file's level")
+    reason: str = ""
+
+
+def _service(st: AppState) -> Automation:
+    return Automation(st.store, st.project)
+
+
+def _reviewer(request: Request, body: ReviewerBody | None) -> str:
+    if body is not None and body.reviewer:
+        return body.reviewer
+    return request.headers.get("x-reviewer", "")
+
+
+def _check(request: Request, st: AppState) -> None:
+    require_predict(request, st.settings.predict_token, st.settings.admin_token)
+
+
+async def _flushed(st: AppState) -> None:
+    """Items queued by this process reach the store before a reviewer asks for them."""
+    if st.automation is not None and st.automation.pending:
+        await asyncio.to_thread(st.automation.flush, 5.0)
+
+
+def _model(st: AppState, name: str) -> None:
+    if name not in st.runtime.models and name not in st.project.models:
+        known = ", ".join(sorted(st.runtime.models)) or "none"
+        raise NotFoundError(f"model {name!r} is not served here (served: {known})",
+                            fix="check the model name", field="name")
+
+
+@router.get(PREFIX + "/items", summary="Review items (queue order); status: open, disputed, "
+            "pending (open + disputed), decided, uncertain, or empty for all")
+async def list_items(request: Request, name: str, status: str = "pending",
+                     reason: str | None = None, limit: int = 100) -> Response:
+    st = app_state(request)
+    _check(request, st)
+    await _flushed(st)
+    rows = await asyncio.to_thread(_service(st).queue().list, name, status or None,
+                                   reason=reason, limit=min(max(limit, 1), 1000))
+    now = time.time()
+    return json_response({"items": [item_view(r, now) for r in rows]})
+
+
+@router.post(PREFIX + "/next", summary="Claim the next item for this reviewer (null: none)")
+async def next_item(request: Request, name: str, body: ReviewerBody | None = None) -> Response:
+    st = app_state(request)
+    _check(request, st)
+    _model(st, name)
+    await _flushed(st)
+    row = await asyncio.to_thread(_service(st).queue().next, name, _reviewer(request, body),
+                                  time.time())
+    return json_response({"item": item_view(row, time.time()) if row else None,
+                          "choices": _choices(st, name, row)})
+
+
+@router.get(PREFIX + "/items/{item_id}", summary="One review item with its reviewers' labels")
+async def get_item(request: Request, name: str, item_id: str) -> Response:
+    st = app_state(request)
+    _check(request, st)
+    await _flushed(st)
+    svc = _service(st)
+    row = await asyncio.to_thread(svc.queue().get, name, item_id)
+    labels = await asyncio.to_thread(st.store.list_review_labels, name, item_ids=[item_id],
+                                     kinds=("label", "skip", "adjudicate"))
+    return json_response({"item": item_view(row, time.time()),
+                          "choices": _choices(st, name, row),
+                          "labels": [{k: r[k] for k in ("reviewer", "kind", "label", "ts",
+                                                        "note")} for r in labels]})
+
+
+@router.post(PREFIX + "/items/{item_id}/claim", summary="Claim a given item")
+async def claim(request: Request, name: str, item_id: str,
+                body: ReviewerBody | None = None) -> Response:
+    st = app_state(request)
+    _check(request, st)
+    await _flushed(st)
+    row = await asyncio.to_thread(_service(st).queue().claim, name, item_id,
+                                  _reviewer(request, body), time.time())
+    return json_response({"item": item_view(row, time.time())})
+
+
+@router.post(PREFIX + "/items/{item_id}/decide",
+             summary="Label a claimed item; the final decision becomes the prediction's label")
+async def decide(request: Request, name: str, item_id: str, body: DecideBody) -> Response:
+    st = app_state(request)
+    _check(request, st)
+    row = await asyncio.to_thread(_service(st).queue().decide, name, item_id,
+                                  _reviewer(request, body), body.label, time.time(),
+                                  note=body.note)
+    _feed_monitor(st, row)
+    return json_response({"item": item_view(row, time.time())})
+
+
+@router.post(PREFIX + "/items/{item_id}/skip", summary="Give a claimed item back")
+async def skip(request: Request, name: str, item_id: str,
+               body: ReviewerBody | None = None) -> Response:
+    st = app_state(request)
+    _check(request, st)
+    row = await asyncio.to_thread(_service(st).queue().skip, name, item_id,
+                                  _reviewer(request, body), time.time(),
+                                  body.note if body else "")
+    return json_response({"item": item_view(row, time.time())})
+
+
+@router.post(PREFIX + "/items/{item_id}/adjudicate",
+             summary="Set the final label of an open or disputed item (admin)")
+async def adjudicate(request: Request, name: str, item_id: str, body: DecideBody) -> Response:
+    st = app_state(request)
+    require_admin(request, st.settings.admin_token)
+    row = await asyncio.to_thread(_service(st).queue().adjudicate, name, item_id,
+                                  _reviewer(request, body) or "admin", body.label,
+                                  time.time(), note=body.note)
+    _feed_monitor(st, row)
+    return json_response({"item": item_view(row, time.time())})
+
+
+@router.get(PREFIX + "/agreement", summary="Reviewer agreement, confusion, disputed items, "
+            "human-level accuracy and model-vs-human agreement per class")
+async def agreement(request: Request, name: str, since: float | None = None) -> Response:
+    st = app_state(request)
+    _check(request, st)
+    return json_response(await asyncio.to_thread(_service(st).consistency, name, since=since))
+
+
+@router.get("/v1/models/{name}/automation", tags=["automation"],
+            summary="Level, automation rate, queue length, wait times, accuracy")
+async def metrics(request: Request, name: str, since: float | None = None) -> Response:
+    st = app_state(request)
+    _check(request, st)
+    await _flushed(st)
+    return json_response(await asyncio.to_thread(_service(st).metrics, name, since=since,
+                                                 now=time.time()))
+
+
+@router.get("/v1/admin/models/{name}/automation", tags=["automation"],
+            summary="The automation level (project file or run-time override) and history")
+async def get_level(request: Request, name: str) -> Response:
+    st = app_state(request)
+    require_admin(request, st.settings.admin_token)
+    svc = _service(st)
+    level = await asyncio.to_thread(svc.level, name)
+    return json_response({**level, "history": await asyncio.to_thread(svc.history, name)})
+
+
+@router.put("/v1/admin/models/{name}/automation", tags=["automation"],
+            summary="Set the automation level (recorded in the history; overrides the "
+            "project file until reset with level: null)")
+async def set_level(request: Request, name: str, body: LevelBody) -> Response:
+    st = app_state(request)
+    require_admin(request, st.settings.admin_token)
+    actor = request.headers.get("x-rampup-actor", "admin-api")[:255]
+    svc = _service(st)
+    if body.level is None:
+        out = await asyncio.to_thread(svc.reset_level, name, actor=actor, reason=body.reason)
+    else:
+        out = await asyncio.to_thread(svc.set_level, name, body.level, actor=actor,
+                                      reason=body.reason, now=time.time())
+    if st.automation is not None:
+        await asyncio.to_thread(st.automation.refresh)
+    return json_response(out)
+
+
+def _choices(st: AppState, name: str, row: dict[str, Any] | None) -> list[Any] | None:
+    if row is None or row["choices"] is None:
+        return None
+    spec = _service(st).spec(name)
+    unc = spec.uncertain_label
+    return [*row["choices"], *([unc] if unc and unc not in row["choices"] else [])]
+
+
+def _feed_monitor(st: AppState, row: dict[str, Any]) -> None:
+    if st.monitor is not None and row["status"] == "decided":
+        from rampup.automation.queue import feedback_for
+
+        st.monitor.feedback([feedback_for(row, row["final_label"], row["decided_at"])])
+
+
+# -- the reviewers' page ----------------------------------------------------------------------
+
+async def index_page(request: Request) -> Response:
+    st = app_state(request)
+    return HTMLResponse(render_index(sorted(set(st.runtime.models) | set(st.project.models))))
+
+
+async def review_page(request: Request) -> Response:
+    st = app_state(request)
+    name = request.path_params["name"]
+    _model(st, name)
+    return HTMLResponse(render_page(name))
+
+
+def page_routes() -> list[Route]:
+    return [Route("/review", index_page, methods=["GET"], name="review_index"),
+            Route("/review/{name}", review_page, methods=["GET"], name="review_page")]
