@@ -24,14 +24,19 @@ log = logging.getLogger("rampup.alerts")
 
 
 def default_source(store: Store, monitor: Monitor | None = None, *,
-                   drift_ttl_s: float = 60.0) -> MetricSource:
+                   drift_ttl_s: float = 60.0, project: ProjectFile | None = None
+                   ) -> MetricSource:
     """Metrics from the store's snapshots merged across replicas (plus this process's
     unflushed windows when its ``monitor`` is given), and drift metrics (a model's drift
-    check reused for ``drift_ttl_s`` seconds)."""
+    check reused for ``drift_ttl_s`` seconds). With the ``project``, a rule of a pipeline
+    with ``stage: NAME`` reads that stage's windows."""
     from rampup.alerts.sources import AlertSource
+    from rampup.monitor.pipelines import stage_map
     from rampup.monitor.query import StoreMetricSource
 
-    return AlertSource(store, StoreMetricSource(store, monitor=monitor), ttl_s=drift_ttl_s)
+    stages = stage_map(project) if project is not None else None
+    return AlertSource(store, StoreMetricSource(store, monitor=monitor, stages=stages),
+                       ttl_s=drift_ttl_s)
 
 
 def start_evaluator(store: Store, settings: Settings, project: ProjectFile,
@@ -58,5 +63,6 @@ def start_alerts(state: AppState, actions: ActionRegistry | None = None) -> Lead
     replaces the built-in action registry (retraining gives its ``retrain`` action)."""
     return start_evaluator(state.store, state.settings, state.project,
                            default_source(state.store, state.monitor,
-                                          drift_ttl_s=state.settings.drift_check_interval),
+                                          drift_ttl_s=state.settings.drift_check_interval,
+                                          project=state.project),
                            actions)

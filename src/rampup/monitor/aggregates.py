@@ -80,6 +80,7 @@ class WindowAggregate:
         self.latency = QuantileSketch()  # milliseconds, one value per request
         self.gauges: dict[str, Gauge] = {}
         self.log_dropped = 0
+        self.early_stops = 0  # pipeline records answered by a stage before the last
         # inputs
         self.features: dict[str, FeatureAgg] = {}
         self.input_length = Moments()
@@ -114,6 +115,7 @@ class WindowAggregate:
         for name, g in other.gauges.items():
             self.gauge(name).merge(g)
         self.log_dropped += other.log_dropped
+        self.early_stops += other.early_stops
         for name, f in other.features.items():
             mine = self.features.get(name)
             if mine is None:
@@ -140,7 +142,7 @@ class WindowAggregate:
             "software": {"requests": self.requests, "predictions": self.predictions,
                          "errors": self.errors, "latency_ms": self.latency.to_dict(),
                          "gauges": {k: g.to_dict() for k, g in self.gauges.items()},
-                         "log_dropped": self.log_dropped},
+                         "log_dropped": self.log_dropped, "early_stops": self.early_stops},
             "inputs": {"features": {k: f.to_dict() for k, f in self.features.items()},
                        "length": self.input_length.to_dict(),
                        "custom": {k: c.to_dict() for k, c in self.custom.items()}},
@@ -164,6 +166,7 @@ class WindowAggregate:
         a.latency = QuantileSketch.from_dict(sw["latency_ms"])
         a.gauges = {str(k): Gauge.from_dict(v) for k, v in sw["gauges"].items()}
         a.log_dropped = int(sw["log_dropped"])
+        a.early_stops = int(sw.get("early_stops", 0))
         want = SECTIONS if sections is None else sections
         if "inputs" in want:
             inp = d["inputs"]

@@ -65,6 +65,7 @@ _SIMPLE: dict[str, Callable[[WindowAggregate, float], float | None]] = {
     else None,
     "repeated_query_rate": lambda a, _s: _ratio(a.repeated, a.keyed),
     "input_length_mean": lambda a, _s: a.input_length.mean if a.input_length.count else None,
+    "early_stop_rate": lambda a, _s: _ratio(a.early_stops, a.predictions),
     "labelled": lambda a, _s: float(a.performance.labelled),
     "label_rate": lambda a, _s: _ratio(a.performance.labelled, a.predictions),
     "accuracy": lambda a, _s: a.performance.accuracy(),

@@ -49,8 +49,9 @@ class RecordLike(Protocol):
 
 
 def first_of_request(r: RecordLike) -> bool:
-    """One record per HTTP request counts it: ``rid``, ``rid-0`` or their shadows."""
-    base = r.id.split("~", 1)[0]
+    """One record per HTTP request counts it: ``rid``, ``rid-0``, their shadows, or their
+    pipeline stage rows (``rid/1``, ``rid-0/1``)."""
+    base = r.id.split("~", 1)[0].split("/", 1)[0]
     rid = r.request_id
     return base == rid or (len(base) == len(rid) + 2 and base.endswith("-0")
                            and base.startswith(rid))
@@ -111,6 +112,8 @@ def ingest(agg: WindowAggregate, records: Sequence[RecordLike], info: VersionInf
     ok = [r for r in records if r.error is None]
     if ok:
         agg.output.update([r.outputs for r in ok], [r.confidence for r in ok], info.output_kind)
+        agg.early_stops += sum(1 for r in ok if type(r.outputs) is dict
+                               and r.outputs.get("early_stop") is True)
     if detector is not None:
         _repeats(agg, records, info, detector, floats, columns)
 

@@ -25,7 +25,7 @@ SOFTWARE = ("requests", "throughput", "errors", "error_rate", "latency_p50", "la
             "log_dropped", "predictions", "invalid_input_rate")
 # output (whole window)
 OUTPUT = ("null_fraction", "confidence_mean", "confidence_p10", "output_mean",
-          "output_length_mean", "repeated_query_rate", "input_length_mean")
+          "output_length_mean", "repeated_query_rate", "input_length_mean", "early_stop_rate")
 # performance (once labels arrive; attributed to the prediction's window)
 PERFORMANCE = ("labelled", "label_rate", "accuracy", "error_rate_labelled", "precision_macro",
                "recall_macro", "f1_macro", "mae", "rmse")

@@ -9,13 +9,18 @@ Conventions: a window belongs to a range when its *start* does (``since <= start
 until``); ``version=None`` merges every version; ``stage=None`` means the model's own
 records (not a pipeline stage's); throughput divides by the time the range covers up to
 ``now``.
+
+A pipeline's stage rows live under the stage's model with ``stage="<pipeline>/<stage>"``
+(see :mod:`rampup.serving.pipeline`); given ``stages`` (from
+:func:`rampup.monitor.pipelines.stage_map`), a read of ``(pipeline, stage=NAME)`` is
+served from there, so checks and alert rules can name a pipeline's stage directly.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rampup.monitor.aggregates import NO_STAGE, SECTIONS, WindowAggregate, WindowKey
@@ -32,10 +37,12 @@ MAX_POINTS = 10_000
 
 class StoreMetricSource:
     def __init__(self, store: Store, *, monitor: Monitor | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 stages: Mapping[str, Mapping[str, tuple[str, str]]] | None = None) -> None:
         self.store = store
         self.monitor = monitor
         self.clock = clock
+        self.stages = stages or {}
 
     # -- the MetricSource interface ------------------------------------------------------
 
@@ -116,6 +123,8 @@ class StoreMetricSource:
     def _windows(self, model: str, since: float, until: float, version: str | None,
                  role: str, stage: str | None, sections: set[str] | None
                  ) -> list[tuple[WindowKey, WindowAggregate]]:
+        if stage and stage in self.stages.get(model, {}):
+            model, stage = self.stages[model][stage]  # a pipeline's stage: its model's rows
         stage_key = stage or NO_STAGE
         rows = self.store.metric_windows(model, since=since, until=until, version=version,
                                          role=role, stage=stage_key)

@@ -20,6 +20,7 @@ from rampup.errors import NotFoundError, ValidationError
 from rampup.monitor.aggregates import WindowAggregate
 from rampup.monitor.compute import catalogue, check_metric
 from rampup.monitor.features import VersionInfo
+from rampup.monitor.pipelines import stage_map
 from rampup.monitor.query import MAX_POINTS, StoreMetricSource, window_profile
 from rampup.serving.auth import require_predict
 from rampup.serving.responses import json_response
@@ -77,7 +78,7 @@ def _check_read(request: Request, st: AppState) -> None:
 
 
 async def _known_model(st: AppState, name: str) -> None:
-    if name in st.runtime.models:
+    if name in st.runtime.models or name in st.project.pipelines():
         return
     if await asyncio.to_thread(st.store.get_model, name) is None:
         raise NotFoundError(f"model {name!r} does not exist", fix="check the model name",
@@ -124,7 +125,8 @@ async def metrics_series(request: Request, name: str) -> Response:
     now = time.time()
     p = _params(request, now)
     await _known_model(st, name)
-    source = StoreMetricSource(st.store, monitor=st.monitor)
+    source = StoreMetricSource(st.store, monitor=st.monitor,
+                               stages=stage_map(st.project))
 
     def read() -> tuple[dict[str, list[tuple[float, float | None]]], dict[str, float | None]]:
         series = source.series_many(name, p["metrics"], version=p["version"], role=p["role"],
@@ -151,7 +153,8 @@ async def metrics_catalogue(request: Request, name: str) -> Response:
     def read() -> dict[str, Any]:
         versions = st.store.list_versions(name)
         infos = [VersionInfo.from_parts(v.input_schema, v.output, v.profile) for v in versions]
-        source = StoreMetricSource(st.store, monitor=st.monitor)
+        source = StoreMetricSource(st.store, monitor=st.monitor,
+                               stages=stage_map(st.project))
         agg, _ = source.aggregate(name, since=now - CATALOGUE_S, until=now + 1.0,
                                   sections={"inputs", "output", "events", "performance"})
         keys = st.store.metric_window_keys(name, now - CATALOGUE_S)

@@ -51,6 +51,9 @@ class FeedbackItem(BaseModel):
     feedback_id: str | None = Field(default=None, max_length=64,
                                     description="idempotency key; by default the content is")
     source: str = Field(default="user", max_length=64)
+    stage: str | None = Field(default=None, max_length=63,
+                              description="for a pipeline: the stage this feedback is about "
+                                          "(default: the end-to-end output)")
 
     @model_validator(mode="after")
     def _something(self) -> FeedbackItem:

@@ -16,6 +16,7 @@ from rampup.rollout.gates import deploy_gate
 from rampup.rollout.policy import DeploymentPolicy
 from rampup.serving.auth import require_admin, require_predict
 from rampup.serving.human import HUMAN
+from rampup.serving.pipeline import resolve_feedback
 from rampup.serving.responses import json_response
 from rampup.serving.state import AppState, app_state
 
@@ -101,6 +102,8 @@ async def feedback(request: Request, name: str, body: FeedbackBody) -> Response:
         raise ValidationError(f"{len(items)} feedback items, over the limit of "
                               f"{st.settings.max_records}", fix="send them in smaller groups",
                               field="body")
+    # pipeline feedback naming a stage is about that stage's row (owned by its model)
+    items, stage_owner = resolve_feedback(st.project, name, items)
     ids = list({i.request_id for i in items})
     owners = await _find_predictions(st, ids)
     missing = [i for i in ids if i not in owners]
@@ -109,13 +112,14 @@ async def feedback(request: Request, name: str, body: FeedbackBody) -> Response:
                             + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""),
                             fix="use the request_id (or a prediction's id) returned by predict",
                             field="request_id", unknown=missing[:20])
-    wrong = [i for i in ids if owners[i] != name]
+    wrong = [i for i in ids if owners[i] != stage_owner.get(i, name)]
     if wrong:
         raise NotFoundError(f"request id {wrong[0]!r} belongs to model {owners[wrong[0]]!r}, "
                             f"not {name!r}", fix=f"post it to /v1/models/{owners[wrong[0]]}"
                             "/feedback", field="request_id")
     now = time.time()
-    records = [r for item in items for r in to_records(item, name, now)]
+    records = [r for item in items
+               for r in to_records(item, stage_owner.get(item.request_id, name), now)]
     fresh = await asyncio.to_thread(st.store.add_feedback, records)
     if st.monitor is not None:
         st.monitor.feedback([r for r, new in zip(records, fresh, strict=True) if new])
