@@ -53,7 +53,9 @@ async def test_runs_every_stage_and_logs_each(client: httpx.AsyncClient, store: 
     assert body["version"] == r.headers["x-model-version"] == "v1+v1"
     assert body["versions"] == {"vad": "v1", "asr": "v1"}
     [pred] = body["predictions"]
-    assert pred["id"] == rid and pred["stage"] == "asr" and pred["early_stop"] is False
+    assert pred["id"] == rid
+    assert pred["stage"] == "asr"
+    assert pred["early_stop"] is False
     ratio = pred["stages"]["vad"]["probabilities"]["speech"]
     assert pred["prediction"] == f"words:{round(10 * ratio)}"
     assert pred["stages"]["vad"]["prediction"] == "speech"
@@ -65,7 +67,8 @@ async def test_runs_every_stage_and_logs_each(client: httpx.AsyncClient, store: 
     assert (e2e["model"], e2e["version"], e2e["stage"]) == ("transcribe", "v1+v1", None)
     assert (vad["model"], vad["stage"]) == ("vad", "transcribe/vad")
     assert (asr["model"], asr["stage"]) == ("asr", "transcribe/asr")
-    assert '"speech_ratio"' in str(asr["inputs"]) and '"energy"' not in str(asr["inputs"])
+    assert '"speech_ratio"' in str(asr["inputs"])
+    assert '"energy"' not in str(asr["inputs"])
     assert e2e["latency_ms"] >= asr["latency_ms"]
 
 
@@ -75,7 +78,8 @@ async def test_early_stop_per_record(client: httpx.AsyncClient, store: Store) ->
     preds = r.json()["predictions"]
     assert [p["stage"] for p in preds] == ["vad", "asr", "vad"]
     assert [p["early_stop"] for p in preds] == [True, False, True]
-    assert preds[0]["prediction"] == "no_speech" and "asr" not in preds[0]["stages"]
+    assert preds[0]["prediction"] == "no_speech"
+    assert "asr" not in preds[0]["stages"]
     rid = r.json()["request_id"]
     await flushed(client)
     ids = {row["id"] for row in rows(store, rid)}
@@ -120,7 +124,8 @@ async def test_bad_input_names_field_and_stage(client: httpx.AsyncClient) -> Non
     r = await client.post(P, json={"audio_len": 3.0})
     assert r.status_code == 422
     body = r.json()
-    assert body["field"] == "energy" and body["stage"] == "vad"
+    assert body["field"] == "energy"
+    assert body["stage"] == "vad"
     assert "stage 'vad'" in body["message"]
     r = await client.post(P, json={"energy": 0.9, "audio_len": "long"})
     assert r.status_code == 422
@@ -134,7 +139,8 @@ async def test_stage_failure_is_a_5xx_naming_the_stage(client: httpx.AsyncClient
     r = await client.post(P, json=speech(0.9, 666.0))
     assert r.status_code == 500
     body = r.json()
-    assert body["error"] == "pipeline_error" and body["stage"] == "asr"
+    assert body["error"] == "pipeline_error"
+    assert body["stage"] == "asr"
     assert "stage 'asr' (asr@v1) failed" in body["message"]
     rid = body["request_id"]
     await flushed(client)
@@ -152,7 +158,8 @@ async def test_stage_not_deployed(store: Store, settings: Settings) -> None:
     async with serve(store, settings) as c:
         r = await c.post(P, json=speech())
     assert r.status_code == 500
-    assert r.json()["stage"] == "asr" and "not deployed" in r.json()["message"]
+    assert r.json()["stage"] == "asr"
+    assert "not deployed" in r.json()["message"]
 
 
 async def test_feedback_end_to_end_and_per_stage(client: httpx.AsyncClient,
@@ -170,11 +177,13 @@ async def test_feedback_end_to_end_and_per_stage(client: httpx.AsyncClient,
         got = {(row.prediction_id, row.model) for row in conn.execute(f.select())}
     assert got == {(rid, "transcribe"), (f"{rid}/0", "vad")}
     bad = await client.post(fb, json={"request_id": rid, "label": 1, "stage": "nope"})
-    assert bad.status_code == 422 and bad.json()["field"] == "stage"
+    assert bad.status_code == 422
+    assert bad.json()["field"] == "stage"
     assert "stages: vad, asr" in bad.json()["message"]
     direct = await client.post("/v1/models/vad/feedback",
                                json={"request_id": f"{rid}/0", "events": ["clicked"]})
     assert direct.status_code == 200
     wrong = await client.post("/v1/models/vad/feedback",
                               json={"request_id": rid, "label": 1, "stage": "vad"})
-    assert wrong.status_code == 422 and "not a pipeline" in wrong.json()["message"]
+    assert wrong.status_code == 422
+    assert "not a pipeline" in wrong.json()["message"]

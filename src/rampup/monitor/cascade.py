@@ -61,6 +61,9 @@ class Method:
                 "rel_floor": self.rel_floor, "abs_floor": self.abs_floor}
 
 
+DEFAULT_METHOD = Method()
+
+
 @dataclass(frozen=True)
 class Baseline:
     median: float
@@ -85,7 +88,7 @@ class Change:
                 "direction": "up" if self.direction > 0 else "down"}
 
 
-def baseline_of(values: Sequence[float], method: Method = Method()) -> Baseline | None:
+def baseline_of(values: Sequence[float], method: Method = DEFAULT_METHOD) -> Baseline | None:
     """Median and floored scaled MAD of ``values`` (None if too few)."""
     if len(values) < method.min_baseline:
         return None
@@ -96,7 +99,7 @@ def baseline_of(values: Sequence[float], method: Method = Method()) -> Baseline 
 
 
 def first_change(series: Series, *, baseline: tuple[float, float],
-                 method: Method = Method()) -> tuple[Baseline | None, Change | None]:
+                 method: Method = DEFAULT_METHOD) -> tuple[Baseline | None, Change | None]:
     """The baseline of ``series`` over ``[baseline[0], baseline[1])`` and its first
     sustained departure after ``baseline[1]`` (None: no baseline, or no change)."""
     b0, b1 = baseline
@@ -189,7 +192,7 @@ class CascadeResult:
 
 def cascade(stages: Sequence[tuple[str, Mapping[str, Series]]], *,
             baseline: tuple[float, float], end_to_end: tuple[str, Series] | None = None,
-            method: Method = Method()) -> CascadeResult:
+            method: Method = DEFAULT_METHOD) -> CascadeResult:
     """``stages``: (stage name, {metric: series}) in pipeline order. Each series is
     judged against its own baseline; stages are ordered by their first change."""
     results = []

@@ -18,7 +18,7 @@ labels arrive on the request id).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rampup.errors import NotFoundError
@@ -73,11 +73,11 @@ def cascade_report(source: StoreMetricSource, project: ProjectFile, pipeline: st
                    metric: str, since: float, until: float, step_s: float,
                    baseline: tuple[float, float],
                    stage_metrics: Sequence[str] | None = None,
-                   method: Method = Method()) -> dict[str, Any]:
+                   method: Method | None = None) -> dict[str, Any]:
     """Read every stage's series and the end-to-end ``metric``; judge them (see
     :mod:`rampup.monitor.cascade`). The payload is documented on the HTTP route."""
     pipe = pipeline_or_404(project, pipeline)
-    stages: list[tuple[str, dict[str, Series]]] = []
+    stages: list[tuple[str, Mapping[str, Series]]] = []
     models = {}
     for s in pipe.stages:
         metrics = list(stage_metrics) if stage_metrics else default_stage_metrics(
@@ -90,7 +90,8 @@ def cascade_report(source: StoreMetricSource, project: ProjectFile, pipeline: st
         models[s.stage] = s.model
     e2e = source.series_many(pipeline, [metric], since=since, until=until,
                              step_s=step_s)[metric]
-    result = cascade(stages, baseline=baseline, end_to_end=(metric, e2e), method=method)
+    result = cascade(stages, baseline=baseline, end_to_end=(metric, e2e),
+                     method=method or Method())
     body = result.to_dict()
     for st in body["stages"]:
         st["model"] = models[st["stage"]]
