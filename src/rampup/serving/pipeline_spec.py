@@ -123,8 +123,15 @@ def stage_tag(pipeline: str, stage: str) -> str:
 
 def check_pipelines(pipelines: Mapping[str, PipelineSpec], models: Mapping[str, Any]) -> None:
     """Cross-model checks: every stage names a model of the project that is not itself a
-    pipeline (so there are no cycles), and every stage tag fits the store."""
+    pipeline (so there are no cycles), every stage tag fits the store, and the
+    pipeline's alert rules name its stages."""
     for name, spec in pipelines.items():
+        for rule in getattr(models.get(name), "alerts", []):
+            if rule.stage is not None and rule.stage not in spec.names():
+                where = f"models.{name}.alerts[{rule.name}].stage"
+                raise ConfigError(f"{where}: {rule.stage!r} is not a stage of {name!r} "
+                                  f"(stages: {', '.join(spec.names())})",
+                                  fix="name one of its stages", field=where)
         for s in spec.stages:
             where = f"models.{name}.pipeline.stages[{s.stage}]"
             if s.model == name or (s.model in pipelines and name in
