@@ -282,7 +282,7 @@ review_labels = sa.Table(
     sa.Column("item_id", sa.String(ID), nullable=False),
     sa.Column("model", sa.String(NAME), nullable=False),
     sa.Column("reviewer", sa.String(255), nullable=False),
-    sa.Column("kind", sa.String(8), nullable=False),  # "label" | "skip"
+    sa.Column("kind", sa.String(16), nullable=False),  # label | skip | adjudicate
     sa.Column("ts", sa.Float, nullable=False),
     sa.Column("label", sa.JSON, nullable=True),
     sa.Column("note", sa.Text, nullable=False, server_default=""),

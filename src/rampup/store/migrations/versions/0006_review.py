@@ -50,7 +50,7 @@ def upgrade() -> None:
         sa.Column("item_id", sa.String(64), nullable=False),
         sa.Column("model", sa.String(63), nullable=False),
         sa.Column("reviewer", sa.String(255), nullable=False),
-        sa.Column("kind", sa.String(8), nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("ts", sa.Float, nullable=False),
         sa.Column("label", sa.JSON, nullable=True),
         sa.Column("note", sa.Text, nullable=False, server_default=""),
