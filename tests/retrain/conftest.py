@@ -62,7 +62,8 @@ class World:
 
     def retrainer(self, project: ProjectFile, clock: Any = None) -> Retrainer:
         kw = {"clock": clock} if clock is not None else {}
-        return Retrainer(self.registry, project, ROOT, runs_dir=self.project_dir / "runs", **kw)
+        return Retrainer(self.registry, project, self.project_dir,
+                         runs_dir=self.project_dir / "runs", **kw)
 
     def log(self, frame: pd.DataFrame, *, ts: float, version: str = "v1",
             labels: bool = True, prefix: str = "r") -> list[str]:
@@ -86,6 +87,12 @@ class World:
 
 
 FEATURE_NAMES = ["age", "income", "score", "city"]
+
+
+@pytest.fixture(autouse=True)
+def entry_points_importable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Training subprocesses import ``tests.retrain.entry`` from the repository."""
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
 
 
 @pytest.fixture

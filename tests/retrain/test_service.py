@@ -30,26 +30,34 @@ def test_a_better_candidate_is_registered_evaluated_replayed_and_rolled_out(
     r = world.retrainer(make_project(world.trained.reference_path))
     seen: list[tuple[str, str]] = []
     run = r.request("credit", actor="alice", reason="drift", details={"ticket": 7})
-    assert run["state"] == "queued" and run["details"]["new_labels"] == 600
+    assert run["state"] == "queued"
+    assert run["details"]["new_labels"] == 600
     done = r.execute(run["id"], notify=lambda stage, msg: seen.append((stage, msg)))
     assert done["state"] == "rolled_out", (done["error"], done["reasons"])
-    assert done["verdict"] == "pass" and done["candidate"] == "v2"
+    assert done["verdict"] == "pass"
+    assert done["candidate"] == "v2"
     ds = done["dataset"]
-    assert ds["rows"]["reference"] == 2000 and ds["rows"]["log_labelled"] == 600
-    assert ds["rows"]["holdout"] == 180 and ds["rows"]["train"] == 2420
+    assert ds["rows"]["reference"] == 2000
+    assert ds["rows"]["log_labelled"] == 600
+    assert ds["rows"]["holdout"] == 180
+    assert ds["rows"]["train"] == 2420
     assert len(ds["sha256"]) == 64
     ev = done["evaluation"]
     acc = next(d for d in ev["deltas"] if d["metric"] == "accuracy")
-    assert acc["delta"] > 0.2 and acc["significant"]
-    assert done["replay"]["compared"] == 300 and done["replay"]["agreement"] < 0.9
+    assert acc["delta"] > 0.2
+    assert acc["significant"]
+    assert done["replay"]["compared"] == 300
+    assert done["replay"]["agreement"] < 0.9
     assert done["replay"]["candidate_accuracy"] > done["replay"]["production_accuracy"]
     v2 = world.registry.get("credit", "v2")
     assert v2.metadata["params"] == {"log_weight": 5.0}
     assert v2.metadata["retrain"]["run"] == run["id"]
     assert v2.metadata["metrics"]["holdout_accuracy"] > 0.8
-    assert v2.profile is not None and v2.profile["rows"] == 2420
+    assert v2.profile is not None
+    assert v2.profile["rows"] == 2420
     active = Rollouts(world.store).active("credit")
-    assert active is not None and active[0].candidate == "v2"
+    assert active is not None
+    assert active[0].candidate == "v2"
     assert done["rollout_id"] == active[0].id
     assert _policy(world)["routes"] == {"v2": 50.0, "v1": 50.0}
     assert [s for s, _ in seen] == ["running", "dataset", "trained", "registered",
@@ -70,9 +78,11 @@ def test_a_worse_candidate_is_not_rolled_out(world: World) -> None:
                            entry_point="tests.retrain.entry:inverted", replay_last=0)
     before = _policy(world)
     done = world.retrainer(project).execute(world.retrainer(project).request("credit")["id"])
-    assert done["state"] == "rejected" and done["verdict"] == "fail"
+    assert done["state"] == "rejected"
+    assert done["verdict"] == "fail"
     assert "worse than the champion" in done["reasons"][0]
-    assert done["candidate"] == "v2" and done["replay"] is None
+    assert done["candidate"] == "v2"
+    assert done["replay"] is None
     assert _policy(world) == before
     assert Rollouts(world.store).active("credit") is None
 
@@ -92,7 +102,8 @@ def test_a_failing_entry_point_leaves_the_deployment_alone(
     done = r.execute(r.request("credit")["id"])
     assert done["state"] == "failed"
     assert expected in done["error"]
-    assert done["candidate"] is None and done["finished_at"] is not None
+    assert done["candidate"] is None
+    assert done["finished_at"] is not None
     assert [v.version for v in world.registry.versions("credit")] == ["v1"]
     assert world.store.deployment_history("credit") == before
     assert any(e.action == "retrain_failed" for e in world.store.list_events("credit"))
@@ -116,7 +127,8 @@ def test_guards_refuse_with_a_reason(world: World) -> None:
     assert "only 30 new labelled prediction(s)" in info.value.message
     assert info.value.to_dict()["guard"] == "min_new_labels"
     refused = [e for e in world.store.list_events("credit") if e.action == "retrain_refused"]
-    assert refused[0].actor == "bob" and refused[0].details["guard"] == "min_new_labels"
+    assert refused[0].actor == "bob"
+    assert refused[0].details["guard"] == "min_new_labels"
     first = r.request("credit", force=True)
     with pytest.raises(RetrainRefusedError, match="run #1 is queued; one run at a time"):
         r.request("credit", force=True)
@@ -154,4 +166,5 @@ def test_the_dataset_keeps_answers_once_with_their_latest_label(world: World) ->
     log_w = train.loc[train["_source"] == "log", "sample_weight"]
     assert 0.3 < log_w.min() <= log_w.max() < 0.36  # about 100 s old, half-life 60 s
     assert train.loc[train["_source"] == "reference", "sample_weight"].iloc[0] < 1e-10
-    assert info.weighted and sum(info.label_counts.values()) == 2030
+    assert info.weighted
+    assert sum(info.label_counts.values()) == 2030

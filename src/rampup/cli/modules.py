@@ -14,10 +14,12 @@ from rampup.cli import (
     monitor_cmds,
     quality_cmds,
     registry_cmds,
+    retrain_cmds,
     rollout_cmds,
     serve_cmds,
 )
 
 ALL: list[ModuleType] = [serve_cmds, registry_cmds, rollout_cmds, batch_cmds, log_cmds,
                          analysis_cmds, quality_cmds, drift_cmds, monitor_cmds, alert_cmds,
+                         retrain_cmds,
                          demo_cmds]
