@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
+from rampup.serving.app import create_app
+from rampup.store import Store
 from tests.dashboard.conftest import ADMIN, traffic
-from tests.serving.conftest import Trained
+from tests.serving.conftest import Trained, make_settings
 
 AUTH = {"authorization": f"Bearer {ADMIN}"}
 
@@ -26,10 +29,10 @@ async def test_pages_are_served_with_a_strict_csp(client: httpx.AsyncClient) -> 
 
 
 async def test_unknown_model_page_is_404_and_escaped(client: httpx.AsyncClient) -> None:
-    r = await client.get("/dashboard/models/%3Cscript%3Ealert(1)%3C%2Fscript%3E")
+    r = await client.get("/dashboard/models/%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E")
     assert r.status_code == 404
-    assert "<script>alert(1)</script>" not in r.text
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in r.text
+    assert "<img src=x" not in r.text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in r.text
 
 
 async def test_static_files_include_the_vendored_chart_library(
@@ -172,17 +175,14 @@ async def test_alerts_panel(client: httpx.AsyncClient, trained: Trained) -> None
     assert sum(d["counts"].values()) == 1
 
 
-async def test_read_token_is_required_when_set(client: httpx.AsyncClient) -> None:
-    settings = client.app.state.rampup.settings  # type: ignore[attr-defined]
-    from pydantic import SecretStr
-
-    settings.predict_token = SecretStr("reader")
-    try:
-        assert (await client.get("/dashboard/api/overview")).status_code == 401
-        ok = await client.get("/dashboard/api/overview",
-                              headers={"authorization": "Bearer reader"})
-        assert ok.status_code == 200
-        assert (await client.get("/dashboard")).status_code == 200  # the shell needs none
-    finally:
-        settings.predict_token = None
-
+async def test_read_token_is_required_when_set(store: Store, tmp_path: Path) -> None:
+    app = create_app(make_settings(tmp_path, predict_token="reader"), store=store)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://rampup") as c:
+            assert (await c.get("/dashboard/api/overview")).status_code == 401
+            ok = await c.get("/dashboard/api/overview",
+                             headers={"authorization": "Bearer reader"})
+            assert ok.status_code == 200
+            assert ok.json()["models"] == []
+            assert (await c.get("/dashboard")).status_code == 200  # the shell needs none

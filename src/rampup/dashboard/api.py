@@ -112,12 +112,16 @@ class Sources:
         return spec.slo.model_dump() if spec is not None else {}
 
     def automation(self, model: str) -> str | None:
-        spec = self.project.models.get(model)
-        level = getattr(spec, "automation", None) if spec is not None else None
-        if level is None:
-            return None
-        return str(getattr(level, "level", level))
+        """The model's automation level (run-time override, else the project file's)."""
+        from rampup.automation.service import Automation
 
+        level = Automation(self.store, self.project).level(model).get("level")
+        return None if level is None else str(level)
+
+    def pipeline(self, model: str) -> list[str] | None:
+        """The stage names when the model is a pipeline."""
+        spec = self.project.pipelines().get(model)
+        return None if spec is None else [s.stage for s in spec.stages]
 
 def _group(key: WindowKey) -> str:
     return f"{key.version} · {key.role}"
@@ -154,7 +158,7 @@ def model_metrics(src: Sources, model: str, range_name: str | None, now: float
     grid = Grid.for_range(range_s, now=now, step=step)
     windows = src.windows(model, grid.since, now + 1.0, None)
     groups = _by_group(windows, grid)
-    answer = panels.merge_buckets([b for g, b in groups.items() if g.endswith("· answer")])
+    answer = panels.merge_buckets([b for g, b in groups.items() if g.endswith("· answer")], grid)
     policy, _ = src.policy(model)
     ref_version, reference = src.reference(model, policy.primary if policy else None)
 
@@ -249,7 +253,8 @@ def deployment(src: Sources, model: str, now: float) -> dict[str, Any]:
             "policy": policy.to_dict() if policy else None,
             "versions": [v.version for v in src.store.list_versions(model)],
             "rollout": rollouts[0] if rollouts else None, "rollouts": rollouts,
-            "checks": checks, "history": history, "automation": src.automation(model)}
+            "checks": checks, "history": history, "automation": src.automation(model),
+            "pipeline": src.pipeline(model)}
 
 
 def alerts(src: Sources, model: str, limit: int = 50) -> dict[str, Any]:
@@ -295,10 +300,12 @@ def overview(src: Sources, now: float) -> dict[str, Any]:
         buckets = panels.bucket(answer, grid)
         spark = panels.series(buckets, ["throughput"], grid, now=now)["throughput"]
         recent = WindowAggregate()
+        first = now
         for start, a in answer:
             if start >= now - HEALTH_WINDOW_S:
                 recent.merge(a)
-        span = min(HEALTH_WINDOW_S, now - grid.since)
+                first = min(first, start)
+        span = max(now - max(first, now - HEALTH_WINDOW_S), 1.0)
         values = {k: v[0] for k, v in panels.series(
             [recent], ["requests", "throughput", "error_rate", "latency_p99"],
             Grid(now - span, span, 1), now=now).items()}

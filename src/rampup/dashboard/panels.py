@@ -83,11 +83,11 @@ def bucket(windows: Iterable[tuple[float, WindowAggregate]], grid: Grid
     return out
 
 
-def merge_buckets(columns: Sequence[Sequence[WindowAggregate | None]]
+def merge_buckets(columns: Sequence[Sequence[WindowAggregate | None]], grid: Grid
                   ) -> list[WindowAggregate | None]:
-    """Bucket-wise merge of several bucket lists of the same grid (fresh aggregates)."""
+    """Bucket-wise merge of several bucket lists of the grid (fresh aggregates)."""
     if not columns:
-        return []
+        return [None] * grid.n
     out: list[WindowAggregate | None] = []
     for parts in zip(*columns, strict=True):
         present = [p for p in parts if p is not None]

@@ -187,7 +187,8 @@
     box.dataset.points = String(points);
     box.dataset.series = String(labels.length);
     const plot = box.querySelector('.plot');
-    const key = labels.join('\u0000') + '|' + spec.slo + '|' + spec.ref;
+    const sparse = labels.map((l) => (spec.series[l] || []).filter((v) => v !== null && v !== undefined).length < 3);
+    const key = labels.join('\u0000') + '|' + spec.slo + '|' + spec.ref + '|' + sparse.join(',');
     let entry = charts.get(id);
     if (!labels.length || !points) {
       if (entry) { entry.u.destroy(); charts.delete(id); }
@@ -208,6 +209,7 @@
     const u = new uPlot({
       width, height: spec.height || 180,
       cursor: { drag: { x: false, y: false } },
+      legend: { show: spec.legend !== false },
       scales: { x: { time: true }, y: { range: (self, lo, hi) => {
         const extra = [spec.slo, spec.ref].filter((v) => v !== null && v !== undefined);
         let a = Math.min(lo ?? 0, ...extra, spec.zero === false ? Infinity : 0);
@@ -218,7 +220,7 @@
       axes: [axis, Object.assign({ size: 60, values: (self, ticks) => ticks.map((v) => spec.pct ? R.pct(v) : R.num(v)) }, axis)],
       series: [{ value: (self, v) => (v ? new Date(v * 1000).toLocaleTimeString() : '–') },
         ...labels.map((l, i) => ({ label: l, stroke: colors[i % colors.length], width: 1.5,
-          spanGaps: false, points: { show: false }, value: (self, v) => (v === null ? '–' : fmt(v)) }))],
+          spanGaps: false, points: { show: sparse[i], size: 6 }, value: (self, v) => (v === null ? '–' : fmt(v)) }))],
       hooks: { draw: [hline(spec.slo, css('--bad'), [6, 4]), hline(spec.ref, css('--muted'), [3, 3])] },
     }, data, plot);
     charts.set(id, { u, key });

@@ -19,6 +19,7 @@
     ['invalid_input_rate', 'Invalid input rate', '%', () => null],
   ];
   let last = null;  // the latest metrics payload
+  let lastDeployment = null;
   let selected = null;  // heat-map cell {feature, i}
 
   const safeId = (s) => String(s).replace(/[^A-Za-z0-9_-]/g, (c) => '_' + c.charCodeAt(0).toString(16));
@@ -96,7 +97,7 @@
       ? new Date(t * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : '' })));
     R.replace(root, cells);
     R.replace($('drift-legend'), el('div', { class: 'legend-scale' }, el('span', { text: '0' }), el('span', { class: 'bar' }),
-      el('span', { text: String(h.alert * 1.5) + '+' }),
+      el('span', { text: R.num(h.alert * 1.5) + '+' }),
       R.chip('latest: ' + ({ ok: 'no drift', warning: 'worth a look', drift: 'drifting', no_data: 'no data' })[h.level] +
         (h.feature ? ' (' + h.feature + ' ' + R.num(h.distance, 3) + ')' : ''), h.level)));
   }
@@ -212,6 +213,7 @@
 
   async function refreshDeployment() {
     const d = await R.api(base + '/deployment');
+    lastDeployment = d;
     drawSplit(d); drawRollout(d); drawChecks(d); drawTimeline(d); drawAdmin(d);
   }
 
@@ -265,7 +267,7 @@
     drawDrift(d);
     await Promise.all([refreshDeployment(), refreshAlarms(), explore()]);
     if (!catalogued) { catalogued = true; catalogue().catch(() => { catalogued = false; }); }
-    if (window.RampupExtras) await window.RampupExtras(model);
+    if (window.RampupExtras) await window.RampupExtras(model, lastDeployment);
   }
   R.poll(refresh);
 })();

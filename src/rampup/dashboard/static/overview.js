@@ -68,7 +68,7 @@
     R.replace(root, cards.map(([c]) => c));
     for (const [, spark, m] of cards) {
       R.chart(spark, 'spark-' + m.name, { title: 'requests/s, last hour', t: m.spark.t,
-        series: { [m.name]: m.spark.throughput }, unit: 'req/s', height: 90, slo: m.slo && m.slo.expected_qps });
+        series: { [m.name]: m.spark.throughput }, unit: 'req/s', height: 90, legend: false, slo: m.slo && m.slo.expected_qps });
     }
   }
 
