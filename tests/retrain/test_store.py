@@ -51,5 +51,5 @@ def test_labels_and_recent_predictions(store: Store) -> None:
     assert store.count_new_labels("m", 25.0) == 1
     last = store.recent_predictions("m", 2)
     assert [(r["id"], r["label"]) for r in last] == [("p1", None), ("p3", 1)]
-    assert [(r["id"], r["label"]) for r in store.recent_predictions("m", 10)][0] == ("p0", 1)
+    assert next((r["id"], r["label"]) for r in store.recent_predictions("m", 10)) == ("p0", 1)
     assert store.recent_predictions("m", 10, version="v2") == []
