@@ -209,7 +209,7 @@ def model_metrics(src: Sources, model: str, range_name: str | None, now: float
                                                       now=now)["input_length_mean"]},
         "outputs": outputs,
         "performance": _per_group(groups, PERFORMANCE, grid, now),
-        "drift": {"reference_version": ref_version, "statistic": "js", "step": heat_step,
+        "drift": {"reference_version": ref_version, "statistic": "js_corrected", "step": heat_step,
                   "t": heat_grid.times(), "features": list(cells),
                   "cells": [cells[f] for f in cells], "warn": panels.DRIFT_WARN,
                   "alert": panels.DRIFT_ALERT, **panels.drift_status(cells)},

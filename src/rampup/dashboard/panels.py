@@ -164,10 +164,30 @@ def _ref_vector(entry: Mapping[str, Any]) -> list[float] | None:
     return None
 
 
+def corrected_js(distance: Any, bins: int, n: Any, n_ref: float) -> Any:
+    """Jensen-Shannon distance less its sampling noise.
+
+    Two samples of one distribution on ``bins`` bins, of ``n`` and ``n_ref`` values, have
+    an expected JS divergence (bits) of about (bins - 1)/(8 ln 2) * (1/n + 1/n_ref), so a
+    window of 75 values on 20 bins sits near 0.2 by chance alone. This subtracts that
+    expectation from the divergence (clipped at 0) and takes the square root again, so
+    thresholds mean the same at any traffic level.
+
+    >>> round(float(corrected_js(0.2, 20, 75, 1e9)), 3)
+    0.0
+    >>> round(float(corrected_js(0.5, 20, 10_000, 10_000)), 3)
+    0.499
+    """
+    noise = (bins - 1) / (8 * math.log(2)) * (1 / np.asarray(n, dtype=np.float64)
+                                              + 1 / max(n_ref, 1.0))
+    return np.sqrt(np.clip(np.asarray(distance, dtype=np.float64) ** 2 - noise, 0.0, 1.0))
+
+
 def drift_cells(buckets: Sequence[WindowAggregate | None],
                 reference: Mapping[str, Any]) -> dict[str, Series]:
-    """Per reference feature, the Jensen-Shannon distance (0 same .. 1 disjoint) of each
-    bucket's distribution to the reference; None with fewer than ``MIN_CELL_COUNT``
+    """Per reference feature, the noise-corrected Jensen-Shannon distance (0 same .. 1
+    disjoint, see :func:`corrected_js`) of each bucket's distribution to the reference;
+    None with fewer than ``MIN_CELL_COUNT``
     values or when the window was not counted on the reference's bins."""
     out: dict[str, Series] = {}
     for name, entry in reference.items():
@@ -185,7 +205,9 @@ def drift_cells(buckets: Sequence[WindowAggregate | None],
                 where.append(i)
         cells: Series = [None] * len(buckets)
         if rows:
-            d = js_many(np.asarray(ref), np.asarray(rows))
+            cur = np.asarray(rows)
+            d = corrected_js(js_many(np.asarray(ref), cur), len(ref), cur.sum(axis=1),
+                             sum(ref))
             for i, v in zip(where, d.tolist(), strict=True):
                 cells[i] = _clean(float(v))
         out[name] = cells
@@ -241,12 +263,13 @@ def histogram(feature: str, entry: Mapping[str, Any], window: FeatureAgg | None
         return [c / total for c in v] if v and total else []
 
     n = window.count + window.missing if window is not None else 0
-    distance = None
-    if ref is not None and cur is not None and len(cur) == len(ref):
-        distance = _clean(float(js_many(np.asarray(ref), np.asarray([cur]))[0]))
+    distance = raw = None
+    if ref is not None and cur is not None and len(cur) == len(ref) and sum(cur):
+        raw = _clean(float(js_many(np.asarray(ref), np.asarray([cur]))[0]))
+        distance = _clean(float(corrected_js(raw, len(ref), sum(cur), sum(ref))))
     return {"feature": feature, "kind": kind, "labels": labels,
             "reference": fractions(ref), "current": fractions(cur),
             "reference_missing": entry.get("missing_fraction"),
             "current_missing": (window.missing / n) if window is not None and n else None,
             "current_count": window.count if window is not None else 0,
-            "distance": distance}
+            "distance": distance, "raw_distance": raw}

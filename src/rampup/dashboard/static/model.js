@@ -69,7 +69,7 @@
 
   function drawDrift(d) {
     const h = d.drift;
-    $('drift-note').textContent = 'Jensen–Shannon distance of each feature (rows) against ' +
+    $('drift-note').textContent = 'Jensen–Shannon distance (less its sampling noise) of each feature (rows) against ' +
       (h.reference_version ? h.reference_version + "'s reference profile" : 'the reference') +
       ' per ' + Math.round(h.step / 60) + ' min (columns), primary version\'s answers. ≥ ' + h.warn +
       ': worth a look, ≥ ' + h.alert + ': drifting. Click a cell for the histograms.';
