@@ -15,6 +15,7 @@ import typer
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+from typer.core import TyperGroup
 
 from rampup.alerts.condition import format_duration, parse_duration
 from rampup.cli._context import console, handle_errors
@@ -27,8 +28,25 @@ STATE_STYLE = {"ok": "green", "pending": "yellow", "firing": "bold red", "resolv
 TOP_FEATURES = 5
 
 
+class _MonitorGroup(TyperGroup):
+    """``rampup monitor MODEL`` stays the live view; ``rampup monitor cascade PIPELINE``
+    is a subcommand: any first word that is not a subcommand goes to ``live``."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # typer's own click
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["live", *args]
+        return super().parse_args(ctx, args)
+
+
 def register(app: typer.Typer) -> None:
-    app.command("monitor")(monitor)
+    from rampup.cli.cascade_cmds import cascade
+
+    group = typer.Typer(cls=_MonitorGroup, no_args_is_help=True,
+                        help="Live view of a model (rampup monitor MODEL); cascade view of "
+                             "a pipeline (rampup monitor cascade PIPELINE).")
+    group.command("live")(monitor)
+    group.command("cascade")(cascade)
+    app.add_typer(group, name="monitor")
 
 
 @handle_errors

@@ -11,7 +11,7 @@ the stages by their first change.
 **Method: a robust z-score with a for-duration.** The baseline of a series is the
 median ``m`` and the scaled median absolute deviation ``s = 1.4826 * MAD`` of its
 values in the baseline period (robust to a few outliers, unlike mean/std). ``s`` is
-floored at ``rel_floor * |m|`` (default 5 %) and at ``abs_floor`` so a flat baseline
+floored at ``rel_floor * |m|`` (default 1 %) and at ``abs_floor`` so a flat baseline
 (a constant error rate of 0, a stable class share) does not turn noise into infinite
 scores. After the baseline, a window scores ``z = (value - m) / s``; the series has
 *changed* at the first window of the first run of ``for_windows`` observed windows
@@ -52,7 +52,7 @@ class Method:
     threshold: float = 4.0
     for_windows: int = 3
     min_baseline: int = 5
-    rel_floor: float = 0.05
+    rel_floor: float = 0.01
     abs_floor: float = 1e-9
 
     def to_dict(self) -> dict[str, Any]:
