@@ -43,23 +43,30 @@ def demo(
     no_tour: Annotated[bool, typer.Option(
         "--no-tour", help="Skip the rollout tour (v1 stays live for you to roll out v2).")
     ] = False,
+    no_story: Annotated[bool, typer.Option(
+        "--no-story", help="Skip the incident and drift chapters after the tour.")] = False,
 ) -> None:
     """Train, register and serve a demo model on generated loan applications, drive
     traffic with delayed labels at it, and print what to open and try. Then a rollout
     tour (about a minute): v2, trained on fresher data, goes through shadow and a canary
     (10% → 50% → 100%) and is promoted; a broken v3 is rolled back automatically.
+    Then the story goes on (a few minutes): an incident (a broken upstream field and a
+    slow dependency) fires alarms that resolve after the repair; the applicants drift and
+    the drift alarm names the features; the concept drifts and the accuracy alarm fires.
 
     Needs no downloads and no database server: the store is a SQLite file in the
     project folder (unless --database-url is given before 'demo').
     """
     from rampup.demo.rollout_tour import TourPlan
     from rampup.demo.runner import run_demo
+    from rampup.demo.story import StoryPlan
 
     try:
         result = run_demo(directory, port=port, duration=duration, rate=rate, seed=seed,
                           fresh=fresh, console=console,
                           database_url=explicit_database_url(ctx),
-                          tour=None if no_tour else TourPlan())
+                          tour=None if no_tour else TourPlan(),
+                          story=None if no_story else StoryPlan())
     except KeyboardInterrupt:
         console.print("\n[yellow]demo interrupted[/] (rerun 'rampup demo' to continue "
                       "where it stopped)")

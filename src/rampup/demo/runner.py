@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from pydantic import SecretStr
@@ -33,10 +33,13 @@ from sqlalchemy.engine import make_url
 
 from rampup.config import Settings
 from rampup.demo import display
+from rampup.demo.alarms import AlarmWatcher
 from rampup.demo.data import FEATURES, LABEL, LoanGenerator
 from rampup.demo.rollout_tour import Tour, TourPlan, train_fresh_v2, write_plans
+from rampup.demo.scenario import Scenario, with_dependency
 from rampup.demo.server import HOST, BackgroundServer
-from rampup.demo.traffic import TrafficStats, drive, generator_source
+from rampup.demo.story import StoryPlan, alert_rules_yaml
+from rampup.demo.traffic import TrafficStats, drive
 from rampup.demo.train import build_demo_artifacts
 from rampup.errors import ConflictError
 from rampup.project import load_project
@@ -53,8 +56,12 @@ _OWNED = ("rampup.yaml", "rampup.db", "rampup.db-wal", "rampup.db-shm", "tokens.
           "data", "artifacts", "example", "plans", MARKER)
 FOREVER_S = 7 * 24 * 3600.0  # "until Ctrl-C" still gives the load generator a bound
 CONTROLLER_INTERVAL_S = 0.5  # the rollout controller's pass, short so the tour moves quickly
+# Short monitor windows and frequent alert passes: alarms fire and resolve within a minute
+# (a real deployment keeps the 60 s windows and 10 s passes of the defaults).
+MONITOR_WINDOW_S, MONITOR_FLUSH_S, ALERTS_INTERVAL_S, DRIFT_CHECK_S = 10.0, 2.0, 2.0, 5.0
 DEFAULT_RATE = 50.0  # predictions/s: the tour's 10% canary gets its 100 requests in ~20 s
 TOUR = TourPlan()
+STORY = StoryPlan()
 
 PROJECT_YAML = """\
 # Written by 'rampup demo' (rewritten on each run: copy it to start a project of your own).
@@ -84,7 +91,7 @@ models:
       expected_qps: {rate:g}
       max_error_rate: 0.01
       key_metrics: [roc_auc, accuracy]
-"""
+{alerts}"""
 
 
 @dataclass(frozen=True)
@@ -124,7 +131,8 @@ def prepare_project(directory: Path, *, fresh: bool, rate: float,
         scaffold(directory, name="loan-demo", force=True)  # artifacts/ and example/
         (directory / MARKER).write_text("created by 'rampup demo'\n", encoding="utf-8")
     database = f"database_url: {json.dumps(database_url)}\n" if database_url else ""
-    text = PROJECT_YAML.format(database=database, model=MODEL, label=LABEL, rate=rate)
+    text = PROJECT_YAML.format(database=database, model=MODEL, label=LABEL, rate=rate,
+                               alerts=alert_rules_yaml(indent=4))
     project_file = directory / "rampup.yaml"
     if not project_file.exists() or project_file.read_text(encoding="utf-8") != text:
         project_file.write_text(text, encoding="utf-8")
@@ -194,14 +202,19 @@ def run_demo(directory: Path, *, port: int = 8000, duration: float | None = None
              rate: float = DEFAULT_RATE, seed: int = 0, fresh: bool = False,
              console: Console | None = None, database_url: str | None = None,
              n_train: int = 20_000, status_every: float = 10.0,
-             tour: TourPlan | None = TOUR, stop_after_tour: bool = False) -> DemoResult:
+             tour: TourPlan | None = TOUR, story: StoryPlan | None = STORY,
+             stop_after_tour: bool = False) -> DemoResult:
     """Run the demo until Ctrl-C, or for ``duration`` seconds of traffic; see the module doc.
 
     The store is the SQLite file ``rampup.db`` in ``directory`` unless ``database_url``
     is given. Tokens and URLs in ``RAMPUP_*`` variables are ignored: the demo makes its own.
     ``tour`` is the rollout tour's plan (None: no tour). A ``duration`` shorter than the
     tour's estimate skips it; traffic that ends mid-tour aborts the tour's rollout.
-    ``stop_after_tour`` ends the traffic once the tour is over (scripted runs, tests).
+    ``story`` plans the chapters after the tour (:mod:`rampup.demo.story`: an incident,
+    then data and concept drift, with their alarms; None: none), run when ``duration``
+    leaves room for them.
+    ``stop_after_tour`` ends the traffic once the tour (and the story) is over (scripted
+    runs, tests).
     """
     started = time.perf_counter()
     console = console or Console()
@@ -222,7 +235,9 @@ def run_demo(directory: Path, *, port: int = 8000, duration: float | None = None
                   else make_url(database_url).render_as_string(hide_password=True))
     settings = Settings(project_dir=root, artifacts_dir=Path("artifacts"), database_url=store_url,
                         admin_token=SecretStr(token), predict_token=None, host=HOST, port=port,
-                        controller=True, controller_interval=CONTROLLER_INTERVAL_S)
+                        controller=True, controller_interval=CONTROLLER_INTERVAL_S,
+                        monitor_window_s=MONITOR_WINDOW_S, monitor_flush_interval=MONITOR_FLUSH_S,
+                        alerts_interval=ALERTS_INTERVAL_S, drift_check_interval=DRIFT_CHECK_S)
     store = Store.open(store_url)
     try:
         registry = Registry.from_settings(settings, store)
@@ -231,14 +246,21 @@ def run_demo(directory: Path, *, port: int = 8000, duration: float | None = None
             dep = store.current_deployment(MODEL)
             note(f"{'registered' if added else 'reused'} v1 and v2; live routes: "
                  f"{display.routes_text(dep.policy if dep else {})}")
-        app = create_app(settings, load_project(root / "rampup.yaml"))
+        scenario = Scenario(seed=seed + 1)
+        app = create_app(settings, load_project(root / "rampup.yaml"),
+                         load=with_dependency(registry.load, scenario))
         run = _Run(console, steps, app, port=port, rate=rate, seed=seed, duration=duration,
                    status_every=status_every, token=token, project=display.relative(root),
-                   store=store_text, tokens=display.relative(tokens_file))
+                   store=store_text, tokens=display.relative(tokens_file), scenario=scenario)
         run.tour = _tour(console, store, registry, root, tour, rate=rate, duration=duration)
+        run.watcher = AlarmWatcher(store, console, MODEL)
+        run.chapters = [run.tour] if run.tour is not None else []
+        if story is not None and _room_for_story(console, tour, story, rate=rate,
+                                                 duration=duration):
+            run.chapters += story.chapters(scenario, run.watcher, console)
         run.stop_after_tour = stop_after_tour
         since = time.time()
-        with _hide_model_tracebacks():
+        with _quiet_logs():
             stats = asyncio.run(run.main())
         logged, labelled, total = _count(store, since)
     finally:
@@ -252,20 +274,26 @@ def run_demo(directory: Path, *, port: int = 8000, duration: float | None = None
 
 
 @contextlib.contextmanager
-def _hide_model_tracebacks() -> Iterator[None]:
+def _quiet_logs() -> Iterator[None]:
     """Leave out the server's traceback of each failed prediction while the demo runs: the
     broken v3 of the tour fails on purpose, and the failures show as 5xx counts, in the
-    prediction log and in the rollout's checks."""
-    logger = logging.getLogger("rampup.serving")
+    prediction log and in the rollout's checks. Likewise the log notifier's one JSON line
+    per alarm: the demo's alarm watcher prints each alarm readably."""
+    serving, alerts = logging.getLogger("rampup.serving"), logging.getLogger("rampup.alerts")
 
     def keep(record: logging.LogRecord) -> bool:
         return not str(record.msg).endswith("raised while predicting")
 
-    logger.addFilter(keep)
+    def keep_alert(record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("alert %s %s/%s")
+
+    serving.addFilter(keep)
+    alerts.addFilter(keep_alert)
     try:
         yield
     finally:
-        logger.removeFilter(keep)
+        serving.removeFilter(keep)
+        alerts.removeFilter(keep_alert)
 
 
 def _tour(console: Console, store: Store, registry: Registry, root: Path,
@@ -283,13 +311,34 @@ def _tour(console: Console, store: Store, registry: Registry, root: Path,
                 project=display.relative(root), plan=plan, rate=rate)
 
 
+def _room_for_story(console: Console, tour: TourPlan | None, story: StoryPlan, *,
+                    rate: float, duration: float | None) -> bool:
+    """True unless ``duration`` leaves no room for the story after the tour (then say so)."""
+    need = story.estimate_s() + (tour.estimate_s(rate) if tour is not None else 0.0)
+    if duration is None or duration >= need:
+        return True
+    console.print(f"[dim]incident and drift chapters skipped: they need about {need:.0f} s of "
+                  "traffic; run without --duration to see them[/]", highlight=False)
+    return False
+
+
+class Chapter(Protocol):
+    """A part of the demo's story, run while the traffic flows."""
+
+    async def run(self) -> Any: ...
+
+    def cut(self) -> str | None:
+        """Undo what an unfinished run left behind; a note to print, if any."""
+
+
 class _Run:
-    """The asynchronous part: server, example request, traffic with status, the rollout
-    tour, shutdown."""
+    """The asynchronous part: server, example request, traffic with status, the story
+    (rollout tour, incident, drift), shutdown."""
 
     def __init__(self, console: Console, steps: display.Steps, app: Any, *, port: int,
                  rate: float, seed: int, duration: float | None, status_every: float,
-                 token: str, project: str, store: str, tokens: str) -> None:
+                 token: str, project: str, store: str, tokens: str,
+                 scenario: Scenario | None = None) -> None:
         self.console, self.steps, self.app = console, steps, app
         self.port, self.url, self.rate, self.seed = port, "", rate, seed
         self.duration, self.status_every, self.token = duration, status_every, token
@@ -298,6 +347,10 @@ class _Run:
         self.stats = TrafficStats()
         self.server: BackgroundServer | None = None
         self.tour: Tour | None = None
+        self.chapters: list[Chapter] = []
+        self.current: Chapter | None = None
+        self.scenario = scenario or Scenario(seed=seed + 1)
+        self.watcher: AlarmWatcher | None = None
         self.stop_after_tour = False
 
     def _interrupt(self) -> None:
@@ -364,39 +417,55 @@ class _Run:
             self.stats = stats
 
         traffic = asyncio.create_task(drive(
-            self.url, MODEL, generator_source(LoanGenerator(self.seed + 1)),
+            self.url, MODEL, self.scenario.records(),
             rate_per_s=self.rate, stop=self.stop, seed=self.seed, on_progress=progress,
             duration_s=FOREVER_S if self.duration is None else self.duration))
-        tour = asyncio.create_task(self.tour.run()) if self.tour is not None else None
+        story = asyncio.create_task(self._story()) if self.chapters else None
+        watching = asyncio.Event()
+        watcher = (asyncio.create_task(self.watcher.run(watching))
+                   if self.watcher is not None else None)
         next_status = time.monotonic() + self.status_every
         while not traffic.done():
             waiting: set[asyncio.Task[Any]] = {traffic}
-            if tour is not None and not tour.done():
-                waiting.add(tour)
+            if story is not None and not story.done():
+                waiting.add(story)
             await asyncio.wait(waiting, timeout=max(0.0, next_status - time.monotonic()),
                                return_when=asyncio.FIRST_COMPLETED)
-            if tour is not None and tour.done() and self.stop_after_tour:
+            if story is not None and story.done() and self.stop_after_tour:
                 self.stop.set()
             if not traffic.done() and time.monotonic() >= next_status:
                 next_status = time.monotonic() + self.status_every
-                if tour is None or tour.done():  # the tour prints its own progress
+                if story is None or story.done() or self.current is not self.tour:
+                    # the tour prints its own progress; the other chapters want the numbers
                     self.console.print(await self._status(client), highlight=False,
                                        soft_wrap=True)
         self.stats = traffic.result()
-        if tour is not None:
-            await self._end_tour(tour)
+        if story is not None:
+            await self._end_story(story)
+        if watcher is not None:
+            watching.set()
+            await watcher
 
-    async def _end_tour(self, tour: asyncio.Task[Any]) -> None:
-        """Surface the tour's error, or cut it cleanly when the traffic stopped first."""
-        if tour.done():
-            tour.result()
+    async def _story(self) -> None:
+        for chapter in self.chapters:
+            self.current = chapter
+            await chapter.run()
+        self.current = None
+
+    async def _end_story(self, story: asyncio.Task[Any]) -> None:
+        """Surface the story's error, or cut it cleanly when the traffic stopped first."""
+        if story.done():
+            story.result()
             return
-        tour.cancel()
+        story.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await tour
-        assert self.tour is not None
-        note = await asyncio.to_thread(self.tour.cut)
-        self.console.print(f"[yellow]{note or 'rollout tour cut short'}[/]", highlight=False)
+            await story
+        if self.current is not None:
+            note = await asyncio.to_thread(self.current.cut)
+            if self.current is self.tour:
+                note = note or "rollout tour cut short"
+            if note:
+                self.console.print(f"[yellow]{note}[/]", highlight=False)
 
     async def _status(self, client: httpx.AsyncClient) -> str:
         depth = routes = "?"
@@ -405,4 +474,12 @@ class _Run:
             depth = str(body["prediction_log"]["queue_depth"])
             models = (await client.get("/v1/models")).json()["models"]
             routes = ", ".join(display.routes_text(m) for m in models if m["name"] == MODEL)
-        return display.status_line(self.stats, depth, routes or "?")
+        line = display.status_line(self.stats, depth, routes or "?")
+        firing: list[str] = []
+        with contextlib.suppress(httpx.HTTPError, ValueError, KeyError, TypeError):
+            alerts = (await client.get(f"/v1/models/{MODEL}/alerts")).json()["alerts"]
+            firing = [a["name"] for a in alerts if a["state"] == "firing"]
+        world = self.scenario.describe()
+        if firing or world != "healthy":
+            line += f" · world: {world} · firing: {', '.join(firing) or 'none'}"
+        return line

@@ -1,0 +1,188 @@
+"""The demo's story after the rollout tour: an incident, then drift, with the alarms that
+catch them.
+
+* :class:`Incident` (monitoring): the credit bureau's feed breaks, so ``credit_score``
+  arrives empty in most applications, and the bureau lookup the model calls slows down.
+  The ``credit-score-missing`` and ``latency-slo`` alarms fire; the feed is repaired and
+  both resolve.
+* :class:`Drift` (drift detection): applicants change (data drift: lower incomes and
+  scores, more small-business loans, a new region): ``input-drift`` fires and names the
+  features that moved and by how much. Later the relation between inputs and defaults
+  changes (concept drift): once the delayed labels arrive, ``accuracy-drop`` fires.
+
+Each chapter turns the :class:`~rampup.demo.scenario.Scenario` the traffic and the model
+read, and waits for the server's alert evaluator to notice (the :class:`AlarmWatcher`
+prints the alarms as they fire and resolve). The rules are in the demo's ``rampup.yaml``
+(:data:`ALERT_RULES`), so ``rampup alerts list`` shows the same ones.
+
+>>> [r["name"] for r in ALERT_RULES]
+['credit-score-missing', 'latency-slo', 'input-drift', 'accuracy-drop']
+>>> "feature[credit_score].missing_fraction > 0.2" in alert_rules_yaml(indent=4)
+True
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from rich.console import Console
+
+from rampup.demo.alarms import AlarmWatcher
+from rampup.demo.scenario import Scenario
+
+BROKEN_FIELD = "credit_score"
+ALERT_RULES: list[dict[str, Any]] = [
+    {"name": "credit-score-missing", "severity": "critical", "window": "20s", "for": "5s",
+     "condition": f"feature[{BROKEN_FIELD}].missing_fraction > 0.2",
+     "description": "credit_score arrives empty: the credit bureau feed is broken upstream"},
+    {"name": "latency-slo", "severity": "warning", "window": "20s", "for": "5s",
+     "condition": "latency_p99_ms > 100",
+     "description": "p99 latency at twice the SLO (50 ms): a dependency or the model is slow"},
+    {"name": "input-drift", "severity": "warning", "window": "40s", "for": "5s",
+     "condition": "drift.share_drifted > 0.2",
+     "description": "over a fifth of the inputs drift against the reference (after BH)"},
+    {"name": "accuracy-drop", "severity": "critical", "window": "40s", "for": "5s",
+     "condition": "concept.accuracy_drop > 0.07",
+     "description": "realised accuracy 7 points below the reference (labels arrive late)"},
+]
+
+
+def alert_rules_yaml(indent: int) -> str:
+    """:data:`ALERT_RULES` as the ``alerts:`` block of a model in ``rampup.yaml``."""
+    text = yaml.safe_dump({"alerts": ALERT_RULES}, sort_keys=False, width=200)
+    pad = " " * indent
+    return "".join(pad + line for line in text.splitlines(keepends=True))
+
+
+@dataclass(frozen=True)
+class StoryPlan:
+    """How the chapters after the tour run (tests shorten them)."""
+
+    missing_share: float = 0.6  # share of rows whose credit_score arrives empty
+    dependency_ms: float = 150.0  # the slow lookup's latency during the incident
+    incident_min_s: float = 15.0
+    incident_max_s: float = 90.0
+    settle_s: float = 120.0  # wait for the incident's alarms to resolve
+    data_drift: float = 0.6
+    ramp_s: float = 15.0
+    concept_drift: float = 1.0
+    drift_timeout_s: float = 150.0
+
+    def estimate_s(self) -> float:
+        """Roughly how long the chapters take on an idle machine."""
+        return self.incident_min_s + 30.0 + self.ramp_s + 30.0 + 45.0
+
+    def chapters(self, scenario: Scenario, watcher: AlarmWatcher,
+                 console: Console) -> list[Incident | Drift]:
+        return [Incident(scenario, watcher, console, share=self.missing_share,
+                         dependency_ms=self.dependency_ms, min_s=self.incident_min_s,
+                         max_s=self.incident_max_s, settle_s=self.settle_s),
+                Drift(scenario, watcher, console, data_drift=self.data_drift,
+                      ramp_s=self.ramp_s, concept_drift=self.concept_drift,
+                      timeout_s=self.drift_timeout_s)]
+
+
+@dataclass
+class ChapterResult:
+    fired: dict[str, float] = field(default_factory=dict)  # rule -> seconds to fire
+    resolved: dict[str, float] = field(default_factory=dict)  # rule -> seconds to resolve
+    seconds: float = 0.0
+
+
+class Incident:
+    """A broken upstream field and a slow dependency, then the repair (see the module doc).
+
+    The incident lasts until both alarms fired (at least ``min_s``, at most ``max_s``);
+    then the scenario is repaired and the chapter waits up to ``settle_s`` for both to
+    resolve.
+    """
+
+    rules = ("credit-score-missing", "latency-slo")
+
+    def __init__(self, scenario: Scenario, watcher: AlarmWatcher, console: Console, *,
+                 share: float = 0.6, dependency_ms: float = 150.0, min_s: float = 15.0,
+                 max_s: float = 90.0, settle_s: float = 120.0) -> None:
+        self.scenario, self.watcher, self.console = scenario, watcher, console
+        self.share, self.dependency_ms = share, dependency_ms
+        self.min_s, self.max_s, self.settle_s = min_s, max_s, settle_s
+        self.result = ChapterResult()
+
+    async def run(self) -> ChapterResult:
+        c, t0 = self.console, time.monotonic()
+        c.rule("[bold]incident[/]: a broken upstream feed and a slow dependency")
+        c.print(f"The credit bureau feed breaks: [bold]{BROKEN_FIELD}[/] arrives empty in "
+                f"{self.share:.0%} of applications, and the bureau lookup the model calls "
+                f"now takes {self.dependency_ms:g} ms. Watch the alarms "
+                "(rules in rampup.yaml; 'rampup alerts status loan-default').",
+                highlight=False)
+        self.scenario.break_field(BROKEN_FIELD, self.share)
+        self.scenario.slow_dependency(self.dependency_ms)
+        fired = await self.watcher.wait_for(list(self.rules), "firing", self.max_s)
+        self.result.fired = fired
+        if len(fired) < len(self.rules):
+            missing = ", ".join(r for r in self.rules if r not in fired)
+            c.print(f"[yellow]{missing} did not fire within {self.max_s:g} s[/]",
+                    highlight=False)
+        await asyncio.sleep(max(0.0, self.min_s - (time.monotonic() - t0)))
+        self.scenario.repair()
+        c.print("The feed is repaired and the lookup is fast again; the alarms resolve once "
+                "their windows hold healthy traffic only.", highlight=False)
+        self.result.resolved = await self.watcher.wait_for(list(self.rules), "resolved",
+                                                           self.settle_s)
+        self.result.seconds = time.monotonic() - t0
+        return self.result
+
+    def cut(self) -> str | None:
+        self.scenario.repair()
+        return None
+
+
+class Drift:
+    """Data drift, then concept drift on top (see the module doc). The world stays
+    drifted afterwards: that is what retraining is for."""
+
+    rules = ("input-drift", "accuracy-drop")
+
+    def __init__(self, scenario: Scenario, watcher: AlarmWatcher, console: Console, *,
+                 data_drift: float = 0.6, ramp_s: float = 15.0, concept_drift: float = 1.0,
+                 timeout_s: float = 150.0) -> None:
+        self.scenario, self.watcher, self.console = scenario, watcher, console
+        self.data_drift, self.ramp_s = data_drift, ramp_s
+        self.concept_drift, self.timeout_s = concept_drift, timeout_s
+        self.result = ChapterResult()
+
+    async def run(self) -> ChapterResult:
+        c, t0 = self.console, time.monotonic()
+        c.rule("[bold]data drift[/]: the applicants change")
+        c.print(f"Over {self.ramp_s:g} s, applications shift (data_drift → "
+                f"{self.data_drift:g}): lower incomes and credit scores, more small-business "
+                "loans, employment history missing more often, and a region the model never "
+                "saw. The drift alarm names the features and their effect sizes.",
+                highlight=False)
+        steps = 5
+        for i in range(1, steps + 1):
+            self.scenario.drift(data=self.data_drift * i / steps)
+            await asyncio.sleep(self.ramp_s / steps)
+        fired = await self.watcher.wait_for(["input-drift"], "firing", self.timeout_s)
+        self.result.fired.update(fired)
+        if not fired:
+            c.print(f"[yellow]input-drift did not fire within {self.timeout_s:g} s[/]")
+        c.rule("[bold]concept drift[/]: the same inputs, a different outcome")
+        c.print("Now defaults follow a new pattern (concept_drift → "
+                f"{self.concept_drift:g}): income stops protecting, small-business loans, the "
+                "southwest and renters default far more often. Inputs look the same, so only "
+                "the labels, arriving 2-10 s late, can show it.", highlight=False)
+        self.scenario.drift(concept=self.concept_drift)
+        fired = await self.watcher.wait_for(["accuracy-drop"], "firing", self.timeout_s)
+        self.result.fired.update(fired)
+        if not fired:
+            c.print(f"[yellow]accuracy-drop did not fire within {self.timeout_s:g} s[/]")
+        self.result.seconds = time.monotonic() - t0
+        return self.result
+
+    def cut(self) -> str | None:
+        return None
