@@ -24,8 +24,11 @@ async def test_full_model_decides(client: httpx.AsyncClient, trained: Trained,
                                   store: Store) -> None:
     body = await predict_many(client, trained.frame, 5)
     for p in body["predictions"]:
-        assert p["status"] == "decided" and p["decided_by"] == "model"
-        assert "review_id" not in p and p["prediction"] in (0, 1) and "confidence" in p
+        assert p["status"] == "decided"
+        assert p["decided_by"] == "model"
+        assert "review_id" not in p
+        assert p["prediction"] in (0, 1)
+        assert "confidence" in p
     await flushed(client)
     assert items_of(store) == {}
 
@@ -35,7 +38,8 @@ async def test_partial_threshold_routes_low_confidence(client: httpx.AsyncClient
     body = await predict_many(client, trained.frame, 60)
     preds = body["predictions"]
     low = [p for p in preds if p["confidence"] < 0.75]
-    assert low and len(low) < len(preds)  # the model is unsure on some, sure on others
+    assert low
+    assert len(low) < len(preds)
     for p in preds:
         if p["confidence"] < 0.75:
             assert (p["status"], p["decided_by"], p["review_id"]) == (
@@ -48,10 +52,12 @@ async def test_partial_threshold_routes_low_confidence(client: httpx.AsyncClient
     items = items_of(store)
     assert set(items) == {p["id"] for p in low}
     one = items[low[0]["id"]]
-    assert one["reason"] == "low_confidence" and one["status"] == "open"
+    assert one["reason"] == "low_confidence"
+    assert one["status"] == "open"
     assert one["suggestion"]["prediction"] == low[0]["prediction"]
     assert one["confidence"] == pytest.approx(low[0]["confidence"])
-    assert one["choices"] == [0, 1] and one["inputs"]["city"] in ("paris", "rome", "oslo")
+    assert one["choices"] == [0, 1]
+    assert one["inputs"]["city"] in ("paris", "rome", "oslo")
 
 
 @pytest.mark.parametrize("automation", [
@@ -64,16 +70,19 @@ async def test_per_class_threshold_and_seeded_audit(client: httpx.AsyncClient,
                      if p["confidence"] < (0.9 if p["prediction"] == 1 else 0.6)}
     expect_audit = {p["id"] for p in preds if p["id"] not in expect_review
                     and audit_draw(7, p["id"]) < 0.3}
-    assert expect_audit and expect_review
+    assert expect_audit
+    assert expect_review
     await flushed(client)
     items = items_of(store)
     assert {i for i, r in items.items() if r["reason"] == "low_confidence"} == expect_review
     assert {i for i, r in items.items() if r["reason"] == "audit"} == expect_audit
     audit = next(r for r in items.values() if r["reason"] == "audit")
-    assert audit["weight"] == pytest.approx(1 / 0.3) and audit["priority"] == 0
+    assert audit["weight"] == pytest.approx(1 / 0.3)
+    assert audit["priority"] == 0
     # an audited record is still the model's decision in the response
     by_id = {p["id"]: p for p in preds}
-    assert by_id[audit["id"]]["status"] == "decided" and "review_id" not in by_id[audit["id"]]
+    assert by_id[audit["id"]]["status"] == "decided"
+    assert "review_id" not in by_id[audit["id"]]
 
 
 @pytest.mark.parametrize("automation", [{"level": "ai_assist"}], indirect=True)
@@ -82,7 +91,8 @@ async def test_ai_assist_returns_a_suggestion(client: httpx.AsyncClient, trained
     preds = (await predict_many(client, trained.frame, 3))["predictions"]
     for p in preds:
         assert (p["status"], p["decided_by"]) == ("suggestion", "human")
-        assert p["prediction"] in (0, 1) and p["review_id"] == p["id"]
+        assert p["prediction"] in (0, 1)
+        assert p["review_id"] == p["id"]
     await flushed(client)
     assert {r["reason"] for r in items_of(store).values()} == {"assist"}
 
@@ -95,11 +105,13 @@ async def test_shadow_hides_the_model_and_logs_it(client: httpx.AsyncClient,
         assert p == {"id": p["id"], "prediction": None, "status": "pending_review",
                      "decided_by": "human", "review_id": p["id"]}
     await flushed(client)
-    [row] = [r for r in store.get_predictions([body["predictions"][0]["id"]])]
-    assert '"prediction":' in row["outputs"] and row["confidence"] is not None  # logged
+    [row] = list(store.get_predictions([body["predictions"][0]["id"]]))
+    assert '"prediction":' in row["outputs"]
+    assert row["confidence"] is not None
     r = await client.get(f"{BASE}/review/items")
     [first, *_] = r.json()["items"]
-    assert first["reason"] == "shadow" and first["suggestion"] is None  # hidden from reviewers
+    assert first["reason"] == "shadow"
+    assert first["suggestion"] is None
 
 
 @pytest.mark.parametrize("automation", [{"level": "human_only"}], indirect=True)
@@ -121,7 +133,7 @@ async def test_human_only_does_not_call_the_model(client: httpx.AsyncClient,
 @pytest.mark.parametrize("automation", [{"level": "full"}], indirect=True)
 async def test_level_change_through_admin_api(client: httpx.AsyncClient, trained: Trained,
                                               store: Store) -> None:
-    r = await client.put(f"/v1/admin/models/credit/automation", json={"level": "ai_assist",
+    r = await client.put("/v1/admin/models/credit/automation", json={"level": "ai_assist",
                          "reason": "pilot"})
     assert r.status_code == 401
     r = await client.put("/v1/admin/models/credit/automation",
@@ -142,7 +154,8 @@ async def test_level_change_through_admin_api(client: httpx.AsyncClient, trained
     assert [e.details["to"] for e in events] == ["full", "ai_assist"]
     bad = await client.put("/v1/admin/models/credit/automation", json={"level": "most"},
                            headers=AUTH)
-    assert bad.status_code == 422 and bad.json()["field"] == "level"
+    assert bad.status_code == 422
+    assert bad.json()["field"] == "level"
 
 
 async def test_level_set_elsewhere_reaches_the_server(client: httpx.AsyncClient,
@@ -152,7 +165,8 @@ async def test_level_set_elsewhere_reaches_the_server(client: httpx.AsyncClient,
     Automation(store).set_level("credit", "shadow", actor="cli:test", now=0.0)
     runtime_of(client).refresh()  # what the background thread does every second
     p = (await predict_many(client, trained.frame, 1))["predictions"][0]
-    assert p["status"] == "pending_review" and p["prediction"] is None
+    assert p["status"] == "pending_review"
+    assert p["prediction"] is None
 
 
 @pytest.mark.parametrize("automation", [{"level": "full"}], indirect=True)

@@ -113,7 +113,8 @@ def test_levels_and_counts(store: Store, queue: ReviewQueue) -> None:
     store.set_automation_level("m", "partial", actor="a", reason="r", now=1.0)
     store.set_automation_level("m", "full", actor="b", reason="", now=2.0)
     assert store.automation_levels()["m"]["level"] == "full"
-    assert store.clear_automation_level("m") and not store.clear_automation_level("m")
+    assert store.clear_automation_level("m")
+    assert not store.clear_automation_level("m")
     assert store.review_queue_lengths() == {"m": 3}
     assert store.review_status_counts("m") == {"open": 3}
     assert store.release_review_claim("p1", "ana") is False

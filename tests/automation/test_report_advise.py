@@ -72,13 +72,18 @@ def stream(n: int, seed: int) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any
 def test_advise_on_a_seeded_stream() -> None:
     conf, ok = stream(5000, seed=3)
     a = advise(conf, ok, target=0.05)
-    assert a.threshold is not None and a.error_upper is not None and a.share is not None
+    assert a.threshold is not None
+    assert a.error_upper is not None
+    assert a.share is not None
     # truth: error among conf >= t is (1 - t) / 2 -> 0.05 at t = 0.9; the upper bound
     # keeps the advice a little above that; share of uniform(0.5, 1) above t = 2 (1 - t)
     assert 0.9 <= a.threshold < 0.95
-    assert a.error_upper <= 0.05 and a.share == pytest.approx(2 * (1 - a.threshold), abs=0.03)
-    assert a.share_ci is not None and a.share_ci[0] < a.share < a.share_ci[1]
-    assert "would automate" in a.message and a.to_dict()["curve"]
+    assert a.error_upper <= 0.05
+    assert a.share == pytest.approx(2 * (1 - a.threshold), abs=0.03)
+    assert a.share_ci is not None
+    assert a.share_ci[0] < a.share < a.share_ci[1]
+    assert "would automate" in a.message
+    assert a.to_dict()["curve"]
 
 
 def test_advise_is_honest_about_small_samples() -> None:
@@ -86,7 +91,8 @@ def test_advise_is_honest_about_small_samples() -> None:
     assert advise(conf, ok, target=0.05).threshold is None
     conf, ok = stream(200, seed=1)
     a = advise(conf, ok, target=0.01)  # too strict for 200 items
-    assert a.threshold is None and "no threshold" in a.message
+    assert a.threshold is None
+    assert "no threshold" in a.message
 
 
 def test_advise_weights_audit_samples() -> None:
@@ -97,7 +103,9 @@ def test_advise_weights_audit_samples() -> None:
     ok = np.r_[rng.random(300) < 0.7, rng.random(100) < 0.995]
     w = np.r_[np.ones(300), np.full(100, 10.0)]
     a = advise(conf, ok, w, target=0.05)
-    assert a.threshold is not None and a.share is not None and a.share > 0.7
+    assert a.threshold is not None
+    assert a.share is not None
+    assert a.share > 0.7
 
 
 def test_calibration_fits_and_applies() -> None:
@@ -135,7 +143,8 @@ def test_project_file_section_is_validated() -> None:
         "audit_rate": 0.02, "reviewers_per_item": 2, "claim_ttl": 120,
         "labels": ["fraud", "ok"], "uncertain_label": "unreadable", "seed": 3}}}})
     a = p.models["m"].automation
-    assert a.threshold_for("fraud") == 0.97 and a.allowed_labels() == ["fraud", "ok",
+    assert a.threshold_for("fraud") == 0.97
+    assert a.allowed_labels() == ["fraud", "ok",
                                                                          "unreadable"]
     for bad, word in [({"level": "mostly"}, "level"), ({"threshold": 2}, "threshold"),
                       ({"class_thresholds": {"a": 1.5}}, "class_thresholds"),

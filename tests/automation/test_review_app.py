@@ -37,8 +37,10 @@ async def test_decision_becomes_the_label_in_the_joined_log(
         client: httpx.AsyncClient, trained: Trained, store: Store, tmp_path: Path) -> None:
     preds = (await predict_many(client, trained.frame, 3))["predictions"]
     item = await nxt(client, "ana")
-    assert item is not None and item["id"] == preds[0]["id"]  # oldest first
-    assert item["claimed_by"] == "ana" and item["suggestion"]["prediction"] in (0, 1)
+    assert item is not None
+    assert item["id"] == preds[0]["id"]
+    assert item["claimed_by"] == "ana"
+    assert item["suggestion"]["prediction"] in (0, 1)
     r = await client.post(f"{REVIEW}/next", json={"reviewer": "ana"})
     assert r.json()["item"]["id"] == item["id"]  # a live claim is handed back, not a new one
     assert r.json()["choices"] == [0, 1, "uncertain"]
@@ -71,7 +73,8 @@ async def test_two_reviewers_then_a_dispute_and_a_tie_breaker(
     assert r.json()["item"]["status"] == "open"  # needs a second reviewer
     assert (await nxt(client, "ana")) is None  # ana already labelled it
     b = await nxt(client, "bo")
-    assert b is not None and b["id"] == p["id"]
+    assert b is not None
+    assert b["id"] == p["id"]
     r = await decide(client, b["id"], "bo", "bad")
     assert r.json()["item"]["status"] == "disputed"
     assert store.list_feedback(p["id"]) == []  # no label until the dispute is settled
@@ -96,27 +99,34 @@ async def test_bad_review_input_gets_a_clear_4xx(client: httpx.AsyncClient, trai
     assert item is not None
     r = await decide(client, item["id"], "ana", "maybe")
     assert r.status_code == 422
-    assert r.json()["field"] == "label" and "'good', 'bad', 'uncertain'" in r.json()["fix"]
+    assert r.json()["field"] == "label"
+    assert "'good', 'bad', 'uncertain'" in r.json()["fix"]
     r = await client.post(f"{REVIEW}/items/{item['id']}/decide", json={"label": "good"})
-    assert r.status_code == 422 and r.json()["field"] == "reviewer"
+    assert r.status_code == 422
+    assert r.json()["field"] == "reviewer"
     r = await decide(client, "nope", "ana", "good")
-    assert r.status_code == 404 and r.json()["field"] == "review_id"
+    assert r.status_code == 404
+    assert r.json()["field"] == "review_id"
     r = await decide(client, item["id"], "bo", "good")
-    assert r.status_code == 409 and "claimed by 'ana'" in r.json()["message"]
+    assert r.status_code == 409
+    assert "claimed by 'ana'" in r.json()["message"]
     assert (await decide(client, item["id"], "ana", "good")).status_code == 200
     r = await decide(client, item["id"], "ana", "bad")
-    assert r.status_code == 409 and "already decided" in r.json()["message"]
+    assert r.status_code == 409
+    assert "already decided" in r.json()["message"]
     assert r.json()["field"] == "review_id"
     other = await nxt(client, "ana")
     assert other is not None
     await asyncio.sleep(0.3)  # the 0.2 s claim expires
     r = await decide(client, other["id"], "ana", "good")
-    assert r.status_code == 409 and "expired" in r.json()["message"]
+    assert r.status_code == 409
+    assert "expired" in r.json()["message"]
     assert "claim it again" in r.json()["fix"]
     r = await client.post(f"{REVIEW}/items/{other['id']}/claim", json={"reviewer": "ana"})
     assert r.status_code == 200
     r = await client.get(f"{REVIEW}/items", params={"status": "maybe"})
-    assert r.status_code == 422 and r.json()["field"] == "status"
+    assert r.status_code == 422
+    assert r.json()["field"] == "status"
     r = await client.post("/v1/models/nope/review/next", headers={"x-reviewer": "ana"})
     assert r.status_code == 404
 
@@ -129,9 +139,11 @@ async def test_skip_adjudicate_and_uncertain(client: httpx.AsyncClient, trained:
     first = await nxt(client, "ana")
     assert first is not None
     r = await client.post(f"{REVIEW}/items/{first['id']}/skip", json={"reviewer": "ana"})
-    assert r.status_code == 200 and r.json()["item"]["claimed_by"] is None
+    assert r.status_code == 200
+    assert r.json()["item"]["claimed_by"] is None
     second = await nxt(client, "ana")
-    assert second is not None and second["id"] != first["id"]  # skipped: not offered again
+    assert second is not None
+    assert second["id"] != first["id"]
     r = await decide(client, second["id"], "ana", "uncertain")
     assert r.json()["item"]["status"] == "uncertain"
     assert store.list_feedback(second["id"]) == []  # nobody could tell: no label
@@ -145,21 +157,28 @@ async def test_skip_adjudicate_and_uncertain(client: httpx.AsyncClient, trained:
     assert r.json()["item"]["decided_by"] == "adjudicator:lead"
     assert [f.value for f in store.list_feedback(preds[2]["id"])] == ["bad"]
     m = (await client.get(f"{BASE}/automation")).json()
-    assert m["level"] == "ai_assist" and m["automation_rate"] == 0.0
-    assert m["queue_length"] == 1 and m["by_status"]["uncertain"] == 1
+    assert m["level"] == "ai_assist"
+    assert m["automation_rate"] == 0.0
+    assert m["queue_length"] == 1
+    assert m["by_status"]["uncertain"] == 1
 
 
 async def test_review_page_and_metrics_endpoint(client: httpx.AsyncClient, trained: Trained,
                                                 store: Store) -> None:
     await predict_many(client, trained.frame, 40)
     r = await client.get("/review")
-    assert r.status_code == 200 and '/review/credit' in r.text
+    assert r.status_code == 200
+    assert '/review/credit' in r.text
     r = await client.get("/review/credit")
-    assert r.status_code == 200 and "Review queue" in r.text and 'data-model="credit"' in r.text
-    assert "http://" not in r.text and "https://" not in r.text  # no CDN
+    assert r.status_code == 200
+    assert "Review queue" in r.text
+    assert 'data-model="credit"' in r.text
+    assert "http://" not in r.text
+    assert "https://" not in r.text
     assert (await client.get("/review/nope")).status_code == 404
     m = (await client.get(f"{BASE}/automation")).json()
-    assert m["answered"] == 40 and 0 < m["automation_rate"] < 1
+    assert m["answered"] == 40
+    assert 0 < m["automation_rate"] < 1
     assert m["queue_length"] == m["routed_to_humans"]
     prom = (await client.get("/metrics")).text
     assert 'rampup_automation_decisions_total{model="credit",status="decided"}' in prom

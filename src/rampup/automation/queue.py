@@ -149,13 +149,13 @@ class ReviewQueue:
         if label is None or label == "":
             raise ValidationError("the label is missing", field="label",
                                   fix=_choices_fix(row, self.spec_for(model)))
-        choices = _choices(row, self.spec_for(model))
+        allowed = choices(row, self.spec_for(model))
         try:
-            return match_choice(label, choices)
+            return match_choice(label, allowed)
         except LookupError:
             raise ValidationError(f"label {label!r} is not one of this item's labels",
                                   field="label", fix=_choices_fix(row, self.spec_for(model)),
-                                  allowed=choices) from None
+                                  allowed=allowed) from None
 
     @staticmethod
     def _holds_claim(row: dict[str, Any], reviewer: str, now: float) -> None:
@@ -174,20 +174,21 @@ class ReviewQueue:
                             fix="claim it first (POST .../claim or next)", field="review_id")
 
 
-def _choices(row: dict[str, Any], spec: AutomationSpec) -> list[Any] | None:
-    choices = row["choices"]
-    if choices is None:
+def choices(row: dict[str, Any], spec: AutomationSpec) -> list[Any] | None:
+    """The labels a reviewer may give an item: its choices plus the uncertain label."""
+    base = row["choices"]
+    if base is None:
         return None
     extra = [spec.uncertain_label] if spec.uncertain_label and \
-        spec.uncertain_label not in choices else []
-    return [*choices, *extra]
+        spec.uncertain_label not in base else []
+    return [*base, *extra]
 
 
 def _choices_fix(row: dict[str, Any], spec: AutomationSpec) -> str:
-    choices = _choices(row, spec)
-    if choices is None:
+    allowed = choices(row, spec)
+    if allowed is None:
         return "send 'label': the correct output (any JSON value)"
-    return "send 'label' as one of: " + ", ".join(repr(c) for c in choices)
+    return "send 'label' as one of: " + ", ".join(repr(c) for c in allowed)
 
 
 def _open(row: dict[str, Any]) -> None:

@@ -125,3 +125,25 @@ def consistency(labels: Sequence[dict[str, Any]], items: Sequence[dict[str, Any]
 def orjson_text(value: Any) -> str:
     """A label as text for the agreement tables (strings stay as they are)."""
     return value if isinstance(value, str) else label_key(value).decode()
+
+
+def _pct(x: Any) -> str:
+    return "-" if not isinstance(x, int | float) else f"{x:.1%}"
+
+
+def status_line(m: dict[str, Any]) -> str:
+    """One line of a model's automation metrics (as :func:`automation_metrics` plus
+    ``model`` and ``level`` give them; the CLI and the demo print it).
+
+    >>> status_line({"model": "loan", "level": "partial", "automation_rate": 0.8,
+    ...              "queue_length": 3, "wait_s": {"p50": 12.0},
+    ...              "accuracy": {"automated": {"value": 0.97}}})
+    'loan [partial] automated 80.0% · queue 3 · wait p50 12 s · audited accuracy 97.0%'
+    """
+    wait = m.get("wait_s") or {}
+    p50 = wait.get("p50")
+    auto = (m.get("accuracy") or {}).get("automated") or {}
+    return (f"{m['model']} [{m['level']}] automated {_pct(m.get('automation_rate'))}"
+            f" · queue {m.get('queue_length', 0)}"
+            f" · wait p50 {'-' if p50 is None else f'{p50:.0f}'} s"
+            f" · audited accuracy {_pct(auto.get('value'))}")

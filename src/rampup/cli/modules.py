@@ -7,6 +7,7 @@ from types import ModuleType
 from rampup.cli import (
     alert_cmds,
     analysis_cmds,
+    automation_cmds,
     batch_cmds,
     demo_cmds,
     drift_cmds,
@@ -15,11 +16,12 @@ from rampup.cli import (
     quality_cmds,
     registry_cmds,
     retrain_cmds,
+    review_cmds,
     rollout_cmds,
     serve_cmds,
 )
 
 ALL: list[ModuleType] = [serve_cmds, registry_cmds, rollout_cmds, batch_cmds, log_cmds,
                          analysis_cmds, quality_cmds, drift_cmds, monitor_cmds, alert_cmds,
-                         retrain_cmds,
+                         retrain_cmds, automation_cmds, review_cmds,
                          demo_cmds]

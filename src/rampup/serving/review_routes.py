@@ -18,7 +18,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from rampup.automation.page import render_index, render_page
-from rampup.automation.queue import item_view
+from rampup.automation.queue import choices, item_view
 from rampup.automation.service import Automation
 from rampup.errors import NotFoundError
 from rampup.serving.auth import require_admin, require_predict
@@ -205,11 +205,7 @@ async def set_level(request: Request, name: str, body: LevelBody) -> Response:
 
 
 def _choices(st: AppState, name: str, row: dict[str, Any] | None) -> list[Any] | None:
-    if row is None or row["choices"] is None:
-        return None
-    spec = _service(st).spec(name)
-    unc = spec.uncertain_label
-    return [*row["choices"], *([unc] if unc and unc not in row["choices"] else [])]
+    return None if row is None else choices(row, _service(st).spec(name))
 
 
 def _feed_monitor(st: AppState, row: dict[str, Any]) -> None:
