@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import ast
 import operator
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +50,7 @@ from rampup.errors import ConfigError, ModelError
 STAGE_TAG_MAX = 63  # the store's stage column
 INPUT = "input"
 ALIASES = {"label": "prediction"}
+STAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
 
 class PipelineError(ModelError):
@@ -74,6 +76,14 @@ class StageSpec(_Strict):
     @property
     def stage(self) -> str:
         return self.name or self.model
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str | None) -> str | None:
+        if v is not None and not STAGE_NAME.match(v):
+            raise ValueError(f"stage name {v!r}: use lowercase letters, digits, '.', '_' or "
+                             "'-', starting with a letter or digit")
+        return v
 
     @field_validator("stop_when")
     @classmethod
