@@ -1,0 +1,57 @@
+"""The demo's story after the tour, end to end on a live server: the incident's alarms fire
+and resolve; data drift fires the drift alarm naming features; concept drift fires the
+accuracy alarm once labels arrive."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from rampup.demo.runner import run_demo
+from rampup.demo.story import ALERT_RULES, StoryPlan, alert_rules_yaml
+from rampup.project import load_project
+from rampup.store import Store
+
+MODEL = "loan-default"
+FAST = StoryPlan(incident_min_s=8.0, incident_max_s=60.0, settle_s=90.0, ramp_s=4.0,
+                 drift_timeout_s=120.0)
+
+
+def test_the_rules_are_valid_project_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "rampup.yaml"
+    path.write_text(f"models:\n  {MODEL}:\n{alert_rules_yaml(indent=4)}", encoding="utf-8")
+    rules = load_project(path).models[MODEL].alerts
+    assert [r.name for r in rules] == [r["name"] for r in ALERT_RULES]
+    assert rules[0].for_ == "5s"
+
+
+@pytest.mark.slow
+def test_incident_and_drift_fire_their_alarms_and_the_incident_resolves(
+        tmp_path: Path) -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=160, color_system=None)
+    result = run_demo(tmp_path / "demo", port=0, duration=None, rate=50, console=console,
+                      n_train=1000, status_every=5.0, tour=None, story=FAST,
+                      stop_after_tour=True)
+    text = out.getvalue()
+    store = Store.open(f"sqlite:///{result.directory / 'rampup.db'}")
+    try:
+        events = store.list_alert_events(MODEL, kinds=["state"], limit=None, oldest_first=True)
+    finally:
+        store.close()
+    fired = {e["rule"]: e["message"] for e in events if e["state"] == "firing"}
+    resolved = {e["rule"] for e in events if e["state"] == "resolved"}
+    assert {"credit-score-missing", "input-drift", "accuracy-drop"} <= set(fired), text
+    assert "credit-score-missing" in resolved, text
+    assert fired["credit-score-missing"].startswith(
+        "feature[credit_score].missing_fraction = "), text
+    assert "drifting: " in fired["input-drift"] and "effect" in fired["input-drift"]
+    assert "accuracy drop" in fired["accuracy-drop"]
+    for expected in ("incident: a broken upstream feed", "ALARM credit-score-missing",
+                     "resolved credit-score-missing", "data drift: the applicants change",
+                     "ALARM input-drift", "concept drift", "ALARM accuracy-drop"):
+        assert expected in text, (expected, text)
+    assert result.stats.server_errors == 0
