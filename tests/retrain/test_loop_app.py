@@ -145,3 +145,26 @@ async def test_admin_api_approval_and_replay(sqlite_store: Store, tmp_path: Path
         dep = sqlite_store.current_deployment("credit")
         assert dep is not None
         assert dep.policy["routes"] == {"v2": 50.0, "v1": 50.0}
+
+
+async def test_the_background_loop_executes_queued_runs(sqlite_store: Store, tmp_path: Path,
+                                                        trained: Trained) -> None:
+    proj = project(trained, entry_point=None, command="echo broken >&2; exit 1  # {output}")
+    async with serve(sqlite_store, tmp_path, trained, proj, alerts=False,
+                     retrain_interval=0.05) as c:
+        assert c.app.state.retraining.loop is not None  # type: ignore[attr-defined]
+        started = await c.post("/v1/models/credit/retrain", json={"force": True},
+                               headers=AUTH)
+        assert started.status_code == 202, started.text
+        deadline = time.time() + 30
+        run: dict[str, Any] = {}
+        while time.time() < deadline:
+            run = (await c.get("/v1/models/credit/retrain/runs/1", headers=AUTH)).json()["run"]
+            if run["state"] not in ("queued", "running"):
+                break
+            await asyncio.sleep(0.05)
+        assert run["state"] == "failed"
+        assert run["error"] == "the training entry point exited with code 1: broken"
+        dep = sqlite_store.current_deployment("credit")
+        assert dep is not None
+        assert dep.policy["routes"] == {"v1": 100.0}

@@ -16,7 +16,7 @@ when the log has fewer than :data:`MIN_LOG_HOLDOUT` of them, or a fixed test set
 ...         {"id": "b", "ts": 12.0, "label": None, "inputs": '{"x": 2.0}', "outputs": "{}"}]
 >>> frame, dropped = log_frame(rows, ["x"], "y")
 >>> frame[["x", "y", "_ts"]].values.tolist(), dropped
-([[1.5, 0.0, 11.0]], 1)
+([[1.5, 0, 11.0]], 1)
 >>> recency_weights(np.array([100.0, 90.0]), now=100.0, half_life=10.0).tolist()
 [1.0, 0.5]
 """
