@@ -73,8 +73,16 @@ _EXPORTS: dict[str, str] = {
     "StoreMetricSource": "rampup.monitor.query",
     "window_profile": "rampup.monitor.query",
     "QuantileSketch": "rampup.monitor.sketch",
+    "cascade": "rampup.monitor.cascade",
+    "cascade_report": "rampup.monitor.pipelines",
     "Alerts": "rampup.alerts.service",
     "parse_condition": "rampup.alerts.condition",
+    # automation levels and the review queue
+    "AutomationSpec": "rampup.automation.spec",
+    "Automation": "rampup.automation.service",
+    "ReviewQueue": "rampup.automation.queue",
+    "advise": "rampup.automation.advise",
+    "fit_calibrator": "rampup.automation.confidence",
     # drift
     "check_model": "rampup.drift",
     "check_frames": "rampup.drift",
@@ -125,6 +133,11 @@ if TYPE_CHECKING:
     from rampup.analysis.metrics import classification_report, regression_report
     from rampup.analysis.slices import slice_metrics
     from rampup.analysis.splits import stratified_split
+    from rampup.automation.advise import advise
+    from rampup.automation.confidence import fit_calibrator
+    from rampup.automation.queue import ReviewQueue
+    from rampup.automation.service import Automation
+    from rampup.automation.spec import AutomationSpec
     from rampup.batch import predict_batch
     from rampup.config import Settings, load_settings
     from rampup.drift import (
@@ -147,6 +160,8 @@ if TYPE_CHECKING:
         RampupError,
         ValidationError,
     )
+    from rampup.monitor.cascade import cascade
+    from rampup.monitor.pipelines import cascade_report
     from rampup.monitor.query import StoreMetricSource, window_profile
     from rampup.monitor.recorder import Monitor
     from rampup.monitor.sketch import QuantileSketch
