@@ -144,3 +144,24 @@ def test_pipeline_alert_rules_name_its_stages() -> None:
     doc["models"]["transcribe"]["alerts"][0]["stage"] = "vda"
     with pytest.raises(ConfigError, match="'vda' is not a stage of 'transcribe'"):
         parse_project(doc)
+
+
+async def test_project_rule_on_a_stage_runs_in_the_app(store: Store,
+                                                       settings: Settings) -> None:
+    doc: dict[str, Any] = {"models": {**PROJECT["models"]}}
+    doc["models"]["transcribe"] = {**doc["models"]["transcribe"], "alerts": [
+        {"name": "little-speech", "condition": "class_share[speech] < 0.5", "stage": "vad",
+         "window": "10m"}]}
+    proj = parse_project(doc)
+    register(store, settings)
+    async with serve(store, settings, proj) as c:
+        for e in (0.1, 0.9):
+            assert (await c.post(P, json=speech(e))).status_code == 200
+        await settle(c)
+        source = default_source(store, monitor_of(c), project=proj)
+        result = Alerts(store).test("transcribe", "little-speech", source)
+        assert result.value == pytest.approx(0.5)
+        assert not result.breached
+        r = await c.get("/v1/models/transcribe/alerts")
+        assert r.status_code == 200, r.text
+        assert [a["name"] for a in r.json()["alerts"]] == ["little-speech"]
