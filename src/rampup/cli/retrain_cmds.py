@@ -7,7 +7,6 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -21,8 +20,7 @@ from rampup.retrain.service import Retrainer
 class _RunByDefault(TyperGroup):
     """``rampup retrain MODEL`` means ``rampup retrain run MODEL``."""
 
-    def resolve_command(self, ctx: click.Context, args: list[str]
-                        ) -> tuple[str | None, click.Command | None, list[str]]:
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         if args and args[0] not in self.commands and not args[0].startswith("-"):
             args = ["run", *args]
         return super().resolve_command(ctx, args)
