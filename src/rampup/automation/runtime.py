@@ -60,6 +60,7 @@ class AutomationRuntime:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._children: dict[tuple[str, str], Any] = {}
         r = registry or CollectorRegistry()
         self.decisions = Counter("rampup_automation_decisions",
                                  "Answered records by automation status (decided, suggestion, "
@@ -97,7 +98,7 @@ class AutomationRuntime:
             for item in preds:
                 item["status"] = "decided"
                 item["decided_by"] = "model"
-            self.decisions.labels(model, "decided").inc(len(preds))
+            self._count(model, "decided", len(preds))
             return preds
         conf = self._confidence(model, version, spec, records, out)
         now = self._clock()
@@ -125,8 +126,14 @@ class AutomationRuntime:
                 shown.append({"id": pid, "prediction": None, "status": item["status"],
                               "decided_by": dec.decided_by, "review_id": pid})
         for status, n in counts.items():
-            self.decisions.labels(model, status).inc(n)
+            self._count(model, status, n)
         return shown
+
+    def _count(self, model: str, status: str, n: int) -> None:
+        child = self._children.get((model, status))
+        if child is None:  # labels() is a lock + dict lookup; keep the child instead
+            child = self._children[(model, status)] = self.decisions.labels(model, status)
+        child.inc(n)
 
     def _confidence(self, model: str, version: str, spec: AutomationSpec,
                     records: list[Any], out: PredictionBatch) -> list[float | None] | None:
