@@ -83,6 +83,10 @@ _EXPORTS: dict[str, str] = {
     "ReviewQueue": "rampup.automation.queue",
     "advise": "rampup.automation.advise",
     "fit_calibrator": "rampup.automation.confidence",
+    # retraining
+    "Retrainer": "rampup.retrain.service",
+    "RetrainSpec": "rampup.retrain.spec",
+    "replay": "rampup.retrain.replay",
     # drift
     "check_model": "rampup.drift",
     "check_frames": "rampup.drift",
@@ -181,6 +185,9 @@ if TYPE_CHECKING:
         compute_profile,
         infer_schema,
     )
+    from rampup.retrain.replay import replay
+    from rampup.retrain.service import Retrainer
+    from rampup.retrain.spec import RetrainSpec
     from rampup.rollout.agreement import Agreement
     from rampup.rollout.checks import parse_check
     from rampup.rollout.controller import RolloutController
