@@ -3,6 +3,7 @@ logging under each stage's model, errors naming the stage, feedback."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import httpx
 import pytest
 
 from rampup.config import Settings
+from rampup.rollout.window import measure, paired
 from rampup.store import Store
 from tests.serving.conftest import ADMIN, make_settings
 from tests.serving.pipeline_app import MODULE, register, serve, speech
@@ -118,6 +120,11 @@ async def test_canary_of_one_stage(client: httpx.AsyncClient, store: Store,
     assert any(row.role == "shadow" and row.id.endswith("/1~v1") for row in got)
     versions = {row["version"] for chunk in store.iter_predictions("transcribe") for row in chunk}
     assert versions == {"v1+v1", "v1+v2"}
+    # the stage's rollout judges these rows: its canary and the mirrored pairs
+    canary = measure(store, "asr", "v2", since=0.0, until=time.time() + 1)
+    assert canary.requests == 2 * sum(v == "v2" for v in seen.values())
+    pairs = paired(store, "asr", "v1", "v2", since=0.0, until=time.time() + 1)
+    assert pairs.n == canary.requests
 
 
 async def test_bad_input_names_field_and_stage(client: httpx.AsyncClient) -> None:
