@@ -127,6 +127,15 @@ async def test_canary_of_one_stage(client: httpx.AsyncClient, store: Store,
     assert pairs.n == canary.requests
 
 
+async def test_describe(client: httpx.AsyncClient) -> None:
+    r = await client.get("/v1/models/transcribe")
+    assert r.status_code == 200
+    stages = r.json()["pipeline"]["stages"]
+    assert [(s["stage"], s["model"], s["routes"]) for s in stages] == [
+        ("vad", "vad", {"v1": 100.0}), ("asr", "asr", {"v1": 100.0})]
+    assert stages[0]["stop_when"] == "label == 'no_speech'"
+
+
 async def test_bad_input_names_field_and_stage(client: httpx.AsyncClient) -> None:
     r = await client.post(P, json={"audio_len": 3.0})
     assert r.status_code == 422

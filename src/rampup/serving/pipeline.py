@@ -311,6 +311,20 @@ async def predict(request: Request, name: str, pipe: PipelineSpec) -> Response:
     return response
 
 
+def describe_pipeline(st: AppState, name: str) -> dict[str, Any]:
+    """``GET /v1/models/{pipeline}``: the stages and each stage model's live policy."""
+    pipe = st.project.pipelines()[name]
+    stages = []
+    for s in pipe.stages:
+        served = st.runtime.models.get(s.model)
+        stages.append({"stage": s.stage, "model": s.model, "tag": stage_tag(name, s.stage),
+                       "stop_when": s.stop_when, "inputs": s.inputs,
+                       "deployment_id": served.deployment_id if served else None,
+                       "routes": served.policy.routes if served else None,
+                       "mirrors": served.policy.mirrors if served else None})
+    return {"name": name, "pipeline": {"stages": stages}}
+
+
 # -- feedback ------------------------------------------------------------------------------
 
 def resolve_feedback(project: ProjectFile, name: str, items: list[FeedbackItem]

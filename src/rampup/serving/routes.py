@@ -16,7 +16,7 @@ from rampup.rollout.gates import deploy_gate
 from rampup.rollout.policy import DeploymentPolicy
 from rampup.serving.auth import require_admin, require_predict
 from rampup.serving.human import HUMAN
-from rampup.serving.pipeline import resolve_feedback
+from rampup.serving.pipeline import describe_pipeline, resolve_feedback
 from rampup.serving.responses import json_response
 from rampup.serving.state import AppState, app_state
 
@@ -73,6 +73,8 @@ async def list_models(request: Request) -> Response:
 async def get_model(request: Request, name: str) -> Response:
     st = app_state(request)
     _check_read(request, st)
+    if name in st.project.pipelines():
+        return json_response(describe_pipeline(st, name))
     served = st.runtime.get(name)
     return json_response({
         "name": name, "deployment_id": served.deployment_id, "policy": served.policy.to_dict(),
