@@ -1,6 +1,9 @@
 """HTTP: the cascade view of a pipeline (which stage's metrics changed first).
 
 ``GET /v1/models/{pipeline}/cascade?metric=accuracy&since=-6h&baseline=2h&step=5m``
+
+The parameters and the JSON payload (shaped for a dashboard panel) are documented in
+:data:`DESCRIPTION`, which is also the route's description at ``/docs``.
 """
 
 from __future__ import annotations

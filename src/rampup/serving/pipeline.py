@@ -21,6 +21,12 @@ a stage that raises, is not deployed, or gets an invalid value from an earlier s
 a 5xx :class:`~rampup.serving.pipeline_spec.PipelineError` naming the stage; failed rows
 are logged with their error at the stage and end to end. The model-level automation hook
 of plain models does not run inside a pipeline.
+
+Known limits: a request's input errors are counted in the pipeline's end-to-end windows
+(``invalid_input_rate``), not the stage's; a stage window counts a multi-record request
+as a request (latency, errors) only when the request's first record reached the stage
+(every record still counts as a prediction); mirrored stage calls are logged as the
+stage model's shadows without the stage tag (the stage's rollout pairs them all the same).
 """
 
 from __future__ import annotations
