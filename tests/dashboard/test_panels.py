@@ -136,3 +136,19 @@ def test_histograms_numeric_and_categorical() -> None:
     assert empty["distance"] is None
     incomparable = _numeric(np.ones(5))
     assert histogram("x", REF, incomparable)["current"] == []
+
+
+def test_drift_cells_on_a_coarser_grid_add_counts() -> None:
+    rng = np.random.default_rng(5)
+    fine = []
+    for _ in range(4):
+        w = WindowAggregate()
+        w.features["x"] = _numeric(rng.multinomial(20, _probs()))  # too few alone
+        fine.append(w)
+    alone = drift_cells(fine, {"x": REF})["x"]
+    assert alone == [None] * 4
+    coarse = drift_cells(fine, {"x": REF}, into=[0, 0, 1, None], n=2)["x"]
+    assert coarse[0] is not None  # 40 values together
+    assert coarse[1] is None  # 20 values
+    single = merge_buckets([fine], Grid(0.0, 60.0, 4))
+    assert single[0] is fine[0]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from rampup.alerts.service import Alerts
 from rampup.dashboard import panels
+from rampup.dashboard.cache import BucketCache, Group, grouped_buckets
 from rampup.dashboard.panels import Grid
 from rampup.errors import NotFoundError, ValidationError
 from rampup.monitor.aggregates import NO_STAGE, SECTIONS, WindowAggregate, WindowKey
@@ -61,6 +62,13 @@ class Sources:
     store: Store
     project: ProjectFile
     monitor: Monitor | None = None
+    cache: BucketCache | None = None
+
+    def buckets(self, model: str, grid: Grid, until: float, sections: set[str] | None
+                ) -> dict[Group, list[WindowAggregate | None]]:
+        """The grid's buckets per (version, role), through the cache."""
+        return grouped_buckets(self.store, model, grid, until, sections,
+                               monitor=self.monitor, cache=self.cache)
 
     def windows(self, model: str, since: float, until: float, sections: set[str] | None,
                 *, version: str | None = None) -> list[tuple[WindowKey, WindowAggregate]]:
@@ -123,16 +131,8 @@ class Sources:
         spec = self.project.pipelines().get(model)
         return None if spec is None else [s.stage for s in spec.stages]
 
-def _group(key: WindowKey) -> str:
-    return f"{key.version} · {key.role}"
-
-
-def _by_group(windows: Iterable[tuple[WindowKey, WindowAggregate]], grid: Grid
-              ) -> dict[str, list[WindowAggregate | None]]:
-    grouped: dict[str, list[tuple[float, WindowAggregate]]] = {}
-    for key, agg in windows:
-        grouped.setdefault(_group(key), []).append((key.start, agg))
-    return {g: panels.bucket(ws, grid) for g, ws in sorted(grouped.items())}
+def _label(group: Group) -> str:
+    return f"{group[0]} · {group[1]}"
 
 
 def _per_group(buckets: dict[str, list[WindowAggregate | None]], metrics: Iterable[str],
@@ -156,9 +156,9 @@ def model_metrics(src: Sources, model: str, range_name: str | None, now: float
     src.known_model(model)
     range_s, step, heat_step = parse_range(range_name)
     grid = Grid.for_range(range_s, now=now, step=step)
-    windows = src.windows(model, grid.since, now + 1.0, None)
-    groups = _by_group(windows, grid)
-    answer = panels.merge_buckets([b for g, b in groups.items() if g.endswith("· answer")], grid)
+    raw = src.buckets(model, grid, now + 1.0, None)
+    groups = {_label(g): b for g, b in raw.items()}
+    answer = panels.merge_buckets([b for g, b in raw.items() if g[1] == "answer"], grid)
     policy, _ = src.policy(model)
     ref_version, reference = src.reference(model, policy.primary if policy else None)
 
@@ -197,9 +197,9 @@ def model_metrics(src: Sources, model: str, range_name: str | None, now: float
                        for c in sorted(seen["custom"])})
 
     heat_grid = grid.coarser(heat_step)
-    primary = [(k.start, a) for k, a in windows
-               if k.version == ref_version and k.role == "answer"]
-    cells = panels.drift_cells(panels.bucket(primary, heat_grid), reference)
+    primary = raw.get((ref_version or "", "answer"), [None] * grid.n)
+    cells = panels.drift_cells(primary, reference, n=heat_grid.n,
+                               into=[heat_grid.index(t) for t in grid.times()])
     return {
         "model": model, "range": range_name or "1h", "now": now, "since": grid.since,
         "step": step, "t": grid.times(), "groups": list(groups), "slo": src.slo(model),
@@ -295,27 +295,26 @@ def overview(src: Sources, now: float) -> dict[str, Any]:
     service = Alerts(src.store, alerting=src.project.alerting)
     for m in src.store.list_models():
         grid = Grid.for_range(OVERVIEW_RANGE_S, now=now, step=60.0)
-        windows = src.windows(m.name, grid.since, now + 1.0, {"inputs"})
-        answer = [(k.start, a) for k, a in windows if k.role == "answer"]
-        buckets = panels.bucket(answer, grid)
+        policy, dep_id = src.policy(m.name)
+        ref_version, reference = src.reference(m.name, policy.primary if policy else None)
+        raw = src.buckets(m.name, grid, now + 1.0, {"inputs"})
+        buckets = panels.merge_buckets([b for g, b in raw.items() if g[1] == "answer"], grid)
         spark = panels.series(buckets, ["throughput"], grid, now=now)["throughput"]
         recent = WindowAggregate()
         first = now
-        for start, a in answer:
-            if start >= now - HEALTH_WINDOW_S:
-                recent.merge(a)
-                first = min(first, start)
+        for t, b in zip(grid.times(), buckets, strict=True):
+            if b is not None and t >= now - HEALTH_WINDOW_S:
+                recent.merge(b)
+                first = min(first, t)
         span = max(now - max(first, now - HEALTH_WINDOW_S), 1.0)
         values = {k: v[0] for k, v in panels.series(
             [recent], ["requests", "throughput", "error_rate", "latency_p99"],
             Grid(now - span, span, 1), now=now).items()}
         slo = src.slo(m.name)
-        policy, dep_id = src.policy(m.name)
-        ref_version, reference = src.reference(m.name, policy.primary if policy else None)
+        primary = raw.get((ref_version or "", "answer"), [None] * grid.n)
         heat = grid.coarser(300.0)
-        cells = panels.drift_cells(panels.bucket(
-            [(k.start, a) for k, a in windows if k.role == "answer"
-             and k.version == ref_version], heat), reference)
+        cells = panels.drift_cells(primary, reference, n=heat.n,
+                                   into=[heat.index(t) for t in grid.times()])
         drift = panels.drift_status(cells)
         drift.pop("latest")
         states = [r.state.state for r in service.status(m.name) if r.rule.enabled]

@@ -85,14 +85,15 @@ def bucket(windows: Iterable[tuple[float, WindowAggregate]], grid: Grid
 
 def merge_buckets(columns: Sequence[Sequence[WindowAggregate | None]], grid: Grid
                   ) -> list[WindowAggregate | None]:
-    """Bucket-wise merge of several bucket lists of the grid (fresh aggregates)."""
+    """Bucket-wise merge of several bucket lists of the grid. A bucket with one part is
+    that part itself (callers read buckets; they never change them)."""
     if not columns:
         return [None] * grid.n
     out: list[WindowAggregate | None] = []
     for parts in zip(*columns, strict=True):
         present = [p for p in parts if p is not None]
-        merged = None
-        if present:
+        merged = present[0] if len(present) == 1 else None  # shared, read-only
+        if len(present) > 1:
             merged = WindowAggregate()
             for p in present:
                 merged.merge(p)
@@ -183,33 +184,41 @@ def corrected_js(distance: Any, bins: int, n: Any, n_ref: float) -> Any:
     return np.sqrt(np.clip(np.asarray(distance, dtype=np.float64) ** 2 - noise, 0.0, 1.0))
 
 
-def drift_cells(buckets: Sequence[WindowAggregate | None],
-                reference: Mapping[str, Any]) -> dict[str, Series]:
+def drift_cells(buckets: Sequence[WindowAggregate | None], reference: Mapping[str, Any],
+                *, into: Sequence[int | None] | None = None, n: int | None = None
+                ) -> dict[str, Series]:
     """Per reference feature, the noise-corrected Jensen-Shannon distance (0 same .. 1
     disjoint, see :func:`corrected_js`) of each bucket's distribution to the reference;
-    None with fewer than ``MIN_CELL_COUNT``
-    values or when the window was not counted on the reference's bins."""
+    None with fewer than ``MIN_CELL_COUNT`` values or when the window was not counted on
+    the reference's bins.
+
+    ``into`` puts bucket ``i`` in cell ``into[i]`` of ``n`` cells (a coarser grid; see
+    :meth:`Grid.coarser`): the buckets' counts are added, no aggregate is merged.
+    """
+    n_cells = len(buckets) if n is None else n
+    target = list(range(len(buckets))) if into is None else list(into)
     out: dict[str, Series] = {}
     for name, entry in reference.items():
         ref = _ref_vector(entry)
         if ref is None:
             continue
-        rows: list[list[float]] = []
-        where: list[int] = []
+        sums: dict[int, np.ndarray[Any, Any]] = {}
         for i, b in enumerate(buckets):
             f = b.features.get(name) if b is not None else None
-            vec = _window_vector(f, entry) if f is not None and f.count >= MIN_CELL_COUNT \
-                else None
-            if vec is not None and len(vec) == len(ref):
-                rows.append(vec)
-                where.append(i)
-        cells: Series = [None] * len(buckets)
-        if rows:
-            cur = np.asarray(rows)
+            j = target[i]
+            vec = _window_vector(f, entry) if f is not None and j is not None else None
+            if vec is None or len(vec) != len(ref) or j is None:
+                continue
+            v = np.asarray(vec)
+            sums[j] = sums[j] + v if j in sums else v
+        cells: Series = [None] * n_cells
+        where = [j for j in sorted(sums) if sums[j].sum() >= MIN_CELL_COUNT]
+        if where:
+            cur = np.stack([sums[j] for j in where])
             d = corrected_js(js_many(np.asarray(ref), cur), len(ref), cur.sum(axis=1),
                              sum(ref))
-            for i, v in zip(where, d.tolist(), strict=True):
-                cells[i] = _clean(float(v))
+            for j, v in zip(where, d.tolist(), strict=True):
+                cells[j] = _clean(float(v))
         out[name] = cells
     return out
 
@@ -263,8 +272,9 @@ def histogram(feature: str, entry: Mapping[str, Any], window: FeatureAgg | None
         return [c / total for c in v] if v and total else []
 
     n = window.count + window.missing if window is not None else 0
-    distance = raw = None
-    if ref is not None and cur is not None and len(cur) == len(ref) and sum(cur):
+    distance: float | None = None
+    raw: float | None = None
+    if ref is not None and cur is not None and len(cur) == len(ref) and sum(cur) > 0:
         raw = _clean(float(js_many(np.asarray(ref), np.asarray([cur]))[0]))
         distance = _clean(float(corrected_js(raw, len(ref), sum(cur), sum(ref))))
     return {"feature": feature, "kind": kind, "labels": labels,

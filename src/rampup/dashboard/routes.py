@@ -23,6 +23,7 @@ from starlette.staticfiles import StaticFiles
 
 import rampup
 from rampup.dashboard import api
+from rampup.dashboard.cache import BucketCache
 from rampup.monitor.routes import parse_time
 from rampup.serving.auth import require_predict
 from rampup.serving.responses import json_response
@@ -49,8 +50,11 @@ def _page(template: str, status: int = 200, **context: Any) -> HTMLResponse:
                                                "cache-control": "no-store"})
 
 
-def _sources(st: AppState) -> api.Sources:
-    return api.Sources(st.store, st.project, st.monitor)
+def _sources(request: Request, st: AppState) -> api.Sources:
+    cache = getattr(request.app.state, "dashboard_cache", None)
+    if cache is None:  # one per app, made on first use (no module state)
+        cache = request.app.state.dashboard_cache = BucketCache()
+    return api.Sources(st.store, st.project, st.monitor, cache)
 
 
 def _read(request: Request) -> AppState:
@@ -73,13 +77,13 @@ async def model_page(request: Request) -> Response:
 
 async def overview_data(request: Request) -> Response:
     st = _read(request)
-    return json_response(await asyncio.to_thread(api.overview, _sources(st), time.time()))
+    return json_response(await asyncio.to_thread(api.overview, _sources(request, st), time.time()))
 
 
 async def metrics_data(request: Request) -> Response:
     st = _read(request)
     name = request.path_params["name"]
-    doc = await asyncio.to_thread(api.model_metrics, _sources(st), name,
+    doc = await asyncio.to_thread(api.model_metrics, _sources(request, st), name,
                                   request.query_params.get("range"), time.time())
     return json_response(doc)
 
@@ -90,7 +94,7 @@ async def histogram_data(request: Request) -> Response:
     q = request.query_params
     since = parse_time(q["since"], "since", now) if "since" in q else now - 3600.0
     until = parse_time(q["until"], "until", now) if "until" in q else now + 1.0
-    doc = await asyncio.to_thread(api.feature_histogram, _sources(st),
+    doc = await asyncio.to_thread(api.feature_histogram, _sources(request, st),
                                   request.path_params["name"], request.path_params["feature"],
                                   since, until)
     return json_response(doc)
@@ -98,14 +102,14 @@ async def histogram_data(request: Request) -> Response:
 
 async def deployment_data(request: Request) -> Response:
     st = _read(request)
-    doc = await asyncio.to_thread(api.deployment, _sources(st), request.path_params["name"],
-                                  time.time())
+    doc = await asyncio.to_thread(api.deployment, _sources(request, st),
+                                  request.path_params["name"], time.time())
     return json_response(doc)
 
 
 async def alerts_data(request: Request) -> Response:
     st = _read(request)
-    doc = await asyncio.to_thread(api.alerts, _sources(st), request.path_params["name"])
+    doc = await asyncio.to_thread(api.alerts, _sources(request, st), request.path_params["name"])
     return json_response(doc)
 
 
