@@ -3,8 +3,8 @@
 The page calls the JSON review API with ``fetch``; item inputs are inserted with
 ``textContent`` so nothing a user sent can run as markup.
 
->>> "<script>" in render_page("x<script>")
-False
+>>> "x&lt;script&gt;" in render_page("x<script>"), "x<script>" in render_page("x<script>")
+(True, False)
 """
 
 from __future__ import annotations
