@@ -4,6 +4,7 @@ tick (schedule, stale runs), a fixed test set, a plan file and the model's audit
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -129,3 +130,23 @@ def test_test_set_plan_file_and_failed_audit(world: World, tmp_path: Path) -> No
     assert active is not None
     assert active[0].plan.strategy == "shadow"
     assert active[0].id == approved["rollout_id"]
+
+
+def test_stopping_the_server_cancels_a_running_job(world: World) -> None:
+    world.log(drifted(60, seed=61), ts=time.time() - 60)
+    r = world.retrainer(make_project(entry_point="tests.retrain.entry:hang", timeout="60s"))
+    run = r.request("credit")
+    result: list[dict[str, object]] = []
+    thread = threading.Thread(target=lambda: result.append(r.execute(run["id"])))
+    started = time.monotonic()
+    thread.start()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not (world.project_dir / "runs" / "credit" /
+                                               "run-1" / "train.log").exists():
+        time.sleep(0.05)
+    r.cancel.set()
+    thread.join(20)
+    assert time.monotonic() - started < 15
+    assert result[0]["state"] == "failed"
+    assert result[0]["error"] == "cancelled: the server stopped during the run"
+    assert r.tick() == []  # queued runs wait for the next leader

@@ -20,11 +20,13 @@ import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 TAIL_CHARS = 4000
+POLL_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -34,12 +36,15 @@ class JobResult:
     seconds: float
     log_path: str
     log_tail: str
+    cancelled: bool = False
 
     @property
     def ok(self) -> bool:
-        return self.returncode == 0 and not self.timed_out
+        return self.returncode == 0 and not self.timed_out and not self.cancelled
 
     def failure(self) -> str:
+        if self.cancelled:
+            return "cancelled: the server stopped during the run"
         if self.timed_out:
             return f"the training entry point timed out after {self.seconds:.1f} s"
         last = [line for line in self.log_tail.strip().splitlines() if line.strip()]
@@ -75,8 +80,10 @@ def tail(path: Path, chars: int = TAIL_CHARS) -> str:
 
 
 def run_job(argv: list[str] | str, *, cwd: Path, log_path: Path, timeout: float,
-            env: dict[str, str] | None = None) -> JobResult:
-    """Run ``argv`` (a list, or a shell string) and wait at most ``timeout`` seconds."""
+            env: dict[str, str] | None = None,
+            cancel: threading.Event | None = None) -> JobResult:
+    """Run ``argv`` (a list, or a shell string) and wait at most ``timeout`` seconds;
+    setting ``cancel`` ends it early (the server is stopping)."""
     environ = dict(os.environ)
     environ["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(cwd), environ.get("PYTHONPATH", "")) if p)
@@ -88,15 +95,24 @@ def run_job(argv: list[str] | str, *, cwd: Path, log_path: Path, timeout: float,
         proc = subprocess.Popen(
             argv, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=environ, shell=isinstance(argv, str), start_new_session=True)
-        timed_out = False
+        timed_out = cancelled = False
+        deadline = started + timeout
+        code: int | None = None
         try:
-            code: int | None = proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+            while code is None:
+                try:
+                    code = proc.wait(min(POLL_S, max(deadline - time.monotonic(), 0.0)))
+                except subprocess.TimeoutExpired:
+                    cancelled = cancel is not None and cancel.is_set()
+                    timed_out = time.monotonic() >= deadline
+                    if cancelled or timed_out:
+                        _kill_group(proc)
+                        code = proc.returncode
+        except BaseException:  # Ctrl-C in the CLI: the job's own session would outlive us
             _kill_group(proc)
-            code = proc.returncode
-    return JobResult(code, timed_out, time.monotonic() - started, str(log_path),
-                     tail(log_path))
+            raise
+    return JobResult(code, timed_out and not cancelled, time.monotonic() - started,
+                     str(log_path), tail(log_path), cancelled)
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

@@ -25,6 +25,8 @@ class Retraining:
     loop: LeaderLoop | None = None
 
     def stop(self, timeout: float = 10.0) -> None:
+        """End a running training job (its run is recorded as failed), then the loop."""
+        self.retrainer.cancel.set()
         if self.loop is not None:
             self.loop.stop(timeout)
 

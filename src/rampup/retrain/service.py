@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -67,6 +68,7 @@ class Retrainer:
         self.clock = clock
         self.gate = gate
         self.runs_dir = runs_dir or self.project_dir / "retrain"
+        self.cancel = threading.Event()  # set on shutdown: a running job is ended
 
     # -- configuration ------------------------------------------------------------------
 
@@ -169,6 +171,9 @@ class Retrainer:
                           f"{run['reason']}")
         try:
             return self._execute(self.get(run_id), notify)
+        except KeyboardInterrupt:
+            self._finish(run_id, "failed", notify, error="interrupted (Ctrl-C)")
+            raise
         except Exception as exc:  # any step failing ends the run, never the server
             message = exc.message if isinstance(exc, RampupError) else \
                 f"{type(exc).__name__}: {exc}"
@@ -269,7 +274,7 @@ class Retrainer:
         else:
             argv = job.command_argv(spec.command or "", values)
         return job.run_job(argv, cwd=self.project_dir, log_path=run_dir / "train.log",
-                           timeout=spec.timeout_s)
+                           timeout=spec.timeout_s, cancel=self.cancel)
 
     # -- after the verdict --------------------------------------------------------------
 
@@ -337,7 +342,8 @@ class Retrainer:
                 except (RetrainRefusedError, NotFoundError) as exc:
                     log.debug("scheduled retraining of %s not started: %s", model, exc)
         queued = self.store.list_retrain_runs(states=["queued"], limit=100)
-        return [self.execute(r["id"], notify) for r in reversed(queued)]
+        return [self.execute(r["id"], notify) for r in reversed(queued)
+                if not self.cancel.is_set()]
 
     def alert_action(self, ctx: ActionContext) -> str:
         """The ``retrain`` alert action: queue a run saying which alert asked and why."""
