@@ -74,11 +74,13 @@ def test_thread_writes_and_refreshes(sqlite_store: Store) -> None:
                            refresh_interval=0.02).start()
     try:
         annotate(rt, [{}], [0.5])
-        assert rt.flush(2.0)
+        assert rt.flush(10.0)
         assert len(sqlite_store.list_review_items("m")) == 1
         sqlite_store.set_automation_level("m", "full", actor="t", reason="", now=1.0)
-        deadline = time.monotonic() + 5
-        while rt.level("m") != "full" and time.monotonic() < deadline:
+        deadline = time.monotonic() + 10
+        # refresh() sets the levels first and the queue lengths last: wait for both
+        while (rt.level("m") != "full" or rt.queue_lengths != {"m": 1}) and \
+                time.monotonic() < deadline:
             time.sleep(0.01)
         assert rt.level("m") == "full"
         assert rt.queue_lengths == {"m": 1}
