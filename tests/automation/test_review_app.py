@@ -91,7 +91,7 @@ async def test_two_reviewers_then_a_dispute_and_a_tie_breaker(
 
 
 @pytest.mark.parametrize("automation", [{"level": "ai_assist", "labels": ["good", "bad"],
-                                         "claim_ttl": 0.2}], indirect=True)
+                                         "claim_ttl": 1.0}], indirect=True)
 async def test_bad_review_input_gets_a_clear_4xx(client: httpx.AsyncClient, trained: Trained,
                                                  store: Store) -> None:
     await predict_many(client, trained.frame, 2)
@@ -117,7 +117,7 @@ async def test_bad_review_input_gets_a_clear_4xx(client: httpx.AsyncClient, trai
     assert r.json()["field"] == "review_id"
     other = await nxt(client, "ana")
     assert other is not None
-    await asyncio.sleep(0.3)  # the 0.2 s claim expires
+    await asyncio.sleep(1.1)  # the 1 s claim expires
     r = await decide(client, other["id"], "ana", "good")
     assert r.status_code == 409
     assert "expired" in r.json()["message"]
