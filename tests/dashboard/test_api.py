@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from rampup.monitor.aggregates import WindowAggregate
 from rampup.serving.app import create_app
 from rampup.store import Store
 from tests.dashboard.conftest import ADMIN, traffic
@@ -186,3 +187,31 @@ async def test_read_token_is_required_when_set(store: Store, tmp_path: Path) -> 
             assert ok.status_code == 200
             assert ok.json()["models"] == []
             assert (await c.get("/dashboard")).status_code == 200  # the shell needs none
+
+
+async def test_overview_warms_the_model_pages(client: httpx.AsyncClient,
+                                              trained: Trained) -> None:
+    await traffic(client, trained.frame, 20, labels=False)
+    app = client.app  # type: ignore[attr-defined]
+    store = app.state.rampup.store
+    doc = WindowAggregate()
+    doc.requests = 5
+    start = time.time() // 60 * 60 - 7200
+    store.upsert_metric_windows([{  # another replica's closed windows, two hours ago
+        "model": "credit", "version": "v1", "role": "answer", "stage": "",
+        "window_start": start + 60 * i, "window_s": 60.0, "replica": "other",
+        "updated_at": start, "data": doc.to_dict()} for i in range(3)])
+    assert (await client.get("/dashboard/api/overview")).status_code == 200
+    tasks = set(app.state.dashboard_tasks)
+    assert tasks
+    for t in tasks:
+        await t
+    cache = app.state.dashboard_cache
+    filled = len(cache)
+    assert filled > 0
+    await client.get("/dashboard/api/overview")  # within a minute: no second warm-up
+    assert not app.state.dashboard_tasks
+    hits = cache.hits
+    r = await client.get("/dashboard/api/models/credit/metrics", params={"range": "24h"})
+    assert r.status_code == 200
+    assert cache.hits > hits

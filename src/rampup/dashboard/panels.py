@@ -142,15 +142,25 @@ def _cat_vector(counts: Mapping[str, float], other: float, keys: Sequence[str]) 
 
 def _window_vector(f: FeatureAgg | None, entry: Mapping[str, Any]) -> list[float] | None:
     """The window's counts on the reference's bins/categories (None: not comparable)."""
+    ref = _ref_vector(entry)
+    if ref is None:
+        return None
+    v = _counts_on(f, str(entry.get("kind")), len(ref), _categories(entry))
+    return None if v is None else v.tolist()
+
+
+def _counts_on(f: FeatureAgg | None, kind: str, n_bins: int, keys: Sequence[str]
+               ) -> np.ndarray[Any, Any] | None:
+    """:func:`_window_vector` with the reference's shape worked out by the caller."""
     if f is None or f.count == 0:
         return None
-    if entry.get("kind") == "numeric":
-        ref = _ref_numeric(entry)
-        if f.hist is None or ref is None or len(f.hist.counts) != len(ref):
+    if kind == "numeric":
+        if f.hist is None or len(f.hist.counts) != n_bins:
             return None
-        return [float(c) for c in f.hist.counts]
-    if entry.get("kind") == "categorical" and f.cats is not None:
-        return _cat_vector(f.cats.counts, float(f.cats.other), _categories(entry))
+        return f.hist.counts.astype(np.float64)
+    if kind == "categorical" and f.cats is not None:
+        v = _cat_vector(f.cats.counts, float(f.cats.other), keys)
+        return np.asarray(v) if len(v) == n_bins else None
     return None
 
 
@@ -202,15 +212,15 @@ def drift_cells(buckets: Sequence[WindowAggregate | None], reference: Mapping[st
         ref = _ref_vector(entry)
         if ref is None:
             continue
+        kind, keys = str(entry.get("kind")), _categories(entry)
         sums: dict[int, np.ndarray[Any, Any]] = {}
         for i, b in enumerate(buckets):
-            f = b.features.get(name) if b is not None else None
             j = target[i]
-            vec = _window_vector(f, entry) if f is not None and j is not None else None
-            if vec is None or len(vec) != len(ref) or j is None:
+            if b is None or j is None:
                 continue
-            v = np.asarray(vec)
-            sums[j] = sums[j] + v if j in sums else v
+            v = _counts_on(b.features.get(name), kind, len(ref), keys)
+            if v is not None:
+                sums[j] = sums[j] + v if j in sums else v
         cells: Series = [None] * n_cells
         where = [j for j in sorted(sums) if sums[j].sum() >= MIN_CELL_COUNT]
         if where:

@@ -11,6 +11,8 @@ and admin buttons call the existing admin API with the admin token the page keep
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ from rampup.serving.responses import json_response
 from rampup.serving.state import AppState, app_state
 
 HERE = Path(__file__).parent
+log = logging.getLogger("rampup.dashboard")
 STATIC = "/dashboard/static"
 #: no inline scripts, nothing from elsewhere: an injected tag cannot run even if some
 #: text escaped its escaping.
@@ -75,9 +78,44 @@ async def model_page(request: Request) -> Response:
     return _page("model.html", title=name, name=name)
 
 
+WARM_RANGES = ("1h", "24h")
+WARM_EVERY_S = 60.0
+
+
+def _warm(src: api.Sources, models: list[str], now: float) -> None:
+    """Decode the default and the longest common range of each model into the cache, so
+    a click from the overview to a model page finds its buckets ready."""
+    for name in models:
+        for r in WARM_RANGES:
+            try:
+                api.model_metrics(src, name, r, now)
+            except Exception:  # a model removed meanwhile, the store closing: skip
+                log.debug("dashboard warm-up of %s (%s) failed", name, r, exc_info=True)
+
+
+def _start_warm(request: Request, src: api.Sources, models: list[str], now: float) -> None:
+    state = request.app.state
+    last: dict[str, float] = getattr(state, "dashboard_warmed", None) or {}
+    state.dashboard_warmed = last
+    due = [m for m in models if now - last.get(m, -math.inf) >= WARM_EVERY_S]
+    if not due:
+        return
+    for m in due:
+        last[m] = now
+    tasks: set[asyncio.Task[None]] = getattr(state, "dashboard_tasks", None) or set()
+    state.dashboard_tasks = tasks
+    task = asyncio.get_running_loop().create_task(asyncio.to_thread(_warm, src, due, now))
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+
+
 async def overview_data(request: Request) -> Response:
     st = _read(request)
-    return json_response(await asyncio.to_thread(api.overview, _sources(request, st), time.time()))
+    src = _sources(request, st)
+    now = time.time()
+    doc = await asyncio.to_thread(api.overview, src, now)
+    _start_warm(request, src, [m["name"] for m in doc["models"]], now)
+    return json_response(doc)
 
 
 async def metrics_data(request: Request) -> Response:
