@@ -168,3 +168,32 @@ def test_untrusted_text_is_shown_as_text(live: Live, tmp_path: Path) -> None:
     assert d.execute_script("return window.__xss === undefined")
     assert d.execute_script("return document.querySelectorAll('img').length") == 0
     assert console_errors(d) == []
+
+
+def test_pipeline_stages_side_by_side(tmp_path: Path, sqlite_store: Store) -> None:
+    from selenium.webdriver.common.by import By
+
+    from tests.serving.pipeline_app import project, register, speech
+
+    browser, chromedriver = browser_or_skip()
+    settings = make_settings(tmp_path, monitor_interval=0.05, monitor_flush_interval=0.5)
+    register(sqlite_store, settings)
+    server = BackgroundServer(create_app(settings, project(), store=sqlite_store)).start()
+    d = open_browser(browser, chromedriver)
+    try:
+        with httpx.Client(base_url=server.url) as c:
+            for i in range(20):
+                r = c.post("/v1/models/transcribe/predict", json=speech(0.95 - i * 0.02))
+                assert r.status_code == 200, r.text
+        d.get(server.url + "/dashboard/models/transcribe")
+        body = wait_for(lambda: d.find_element(By.CSS_SELECTOR, "#pipeline .panel-body"),
+                        what="the pipeline panel")
+        assert body.get_attribute("data-stages") == "2"
+        names = [e.text for e in d.find_elements(By.CSS_SELECTOR, "#pipeline .stage h3")]
+        assert names == ["1. vad", "2. asr"]
+        click(d, d.find_element(By.CSS_SELECTOR, 'a[href="#pipeline"]'))
+        d.save_screenshot(str(artifacts_dir() / "pipeline.png"))
+        assert console_errors(d) == []
+    finally:
+        d.quit()
+        server.stop()

@@ -92,9 +92,20 @@ class Sources:
             out.append((key, WindowAggregate.from_dict(r["data"], want)))
         return out
 
+    def models(self) -> dict[str, str]:
+        """Every model (registered ones and the project's pipelines) -> description."""
+        out = {m.name: m.description for m in self.store.list_models()}
+        for name in self.project.pipelines():
+            spec = self.project.models[name]
+            out.setdefault(name, spec.description)
+        return dict(sorted(out.items()))
+
+    def exists(self, model: str) -> bool:
+        return model in self.project.pipelines() or self.store.get_model(model) is not None
+
     def known_model(self, model: str) -> None:
-        if self.store.get_model(model) is None:
-            known = ", ".join(m.name for m in self.store.list_models()) or "none"
+        if not self.exists(model):
+            known = ", ".join(self.models()) or "none"
             raise NotFoundError(f"model {model!r} does not exist (known: {known})",
                                 fix="check the model name", field="name")
 
@@ -293,11 +304,11 @@ def overview(src: Sources, now: float) -> dict[str, Any]:
     """One row per model: health, split, rollout, automation, alarms, drift, traffic."""
     models = []
     service = Alerts(src.store, alerting=src.project.alerting)
-    for m in src.store.list_models():
+    for name, description in src.models().items():
         grid = Grid.for_range(OVERVIEW_RANGE_S, now=now, step=60.0)
-        policy, dep_id = src.policy(m.name)
-        ref_version, reference = src.reference(m.name, policy.primary if policy else None)
-        raw = src.buckets(m.name, grid, now + 1.0, {"inputs"})
+        policy, dep_id = src.policy(name)
+        ref_version, reference = src.reference(name, policy.primary if policy else None)
+        raw = src.buckets(name, grid, now + 1.0, {"inputs"})
         buckets = panels.merge_buckets([b for g, b in raw.items() if g[1] == "answer"], grid)
         spark = panels.series(buckets, ["throughput"], grid, now=now)["throughput"]
         recent = WindowAggregate()
@@ -310,23 +321,23 @@ def overview(src: Sources, now: float) -> dict[str, Any]:
         values = {k: v[0] for k, v in panels.series(
             [recent], ["requests", "throughput", "error_rate", "latency_p99"],
             Grid(now - span, span, 1), now=now).items()}
-        slo = src.slo(m.name)
+        slo = src.slo(name)
         primary = raw.get((ref_version or "", "answer"), [None] * grid.n)
         heat = grid.coarser(300.0)
         cells = panels.drift_cells(primary, reference, n=heat.n,
                                    into=[heat.index(t) for t in grid.times()])
         drift = panels.drift_status(cells)
         drift.pop("latest")
-        states = [r.state.state for r in service.status(m.name) if r.rule.enabled]
-        active = src.store.list_rollouts(m.name, active_only=True, limit=1)
+        states = [r.state.state for r in service.status(name) if r.rule.enabled]
+        active = src.store.list_rollouts(name, active_only=True, limit=1)
         rollout = rollout_dict(from_row(active[0])[0]) if active else None
         models.append({
-            "name": m.name, "description": m.description,
+            "name": name, "description": description,
             "health": _health(values, slo), "values": values, "slo": slo,
             "deployment_id": dep_id, "policy": policy.to_dict() if policy else None,
             "rollout": None if rollout is None else {
                 k: rollout[k] for k in ("candidate", "baseline", "state", "step", "strategy")},
-            "automation": src.automation(m.name),
+            "automation": src.automation(name),
             "alerts": {"firing": states.count("firing"), "pending": states.count("pending"),
                        "rules": len(states)},
             "drift": drift, "spark": {"t": grid.times(), "throughput": spark},

@@ -73,7 +73,7 @@ async def overview_page(request: Request) -> Response:
 async def model_page(request: Request) -> Response:
     st = app_state(request)
     name = request.path_params["name"]
-    if await asyncio.to_thread(st.store.get_model, name) is None:
+    if not await asyncio.to_thread(_sources(request, st).exists, name):
         return _page("missing.html", 404, title="Unknown model", name=name)
     return _page("model.html", title=name, name=name)
 

@@ -205,7 +205,7 @@
     const fmt = spec.pct ? R.pct : (v) => R.num(v) + (spec.unit ? ' ' + spec.unit : '');
     const grid = { stroke: css('--line'), width: 1 };
     const axis = { stroke: css('--muted'), grid, ticks: grid };
-    const width = Math.max(280, plot.clientWidth || parent.clientWidth / 2 || 420);
+    const width = Math.max(240, plot.clientWidth || parent.clientWidth || 420);
     const u = new uPlot({
       width, height: spec.height || 180,
       cursor: { drag: { x: false, y: false } },

@@ -33,21 +33,25 @@
     R.replace(body, head, el('div', { class: 'charts', id: 'pipeline-e2e' }), cols);
     R.chart(document.getElementById('pipeline-e2e'), 'chart-pipeline-e2e', { title: 'end to end · ' + d.metric,
       t: e2e.series.map((p) => p[0]), series: { [d.metric]: e2e.series.map((p) => p[1]) } });
-    stages.forEach((name, i) => {
+    const placed = stages.map((name, i) => {
       const s = byName[name];
-      if (!s) return;
+      if (!s) return null;
       const col = el('div', { class: 'stage' + (s.first_change ? ' changed' : '') },
-        el('h3', {}, String(i + 1) + '. ' + name + ' '), el('div', { class: 'muted', text: s.model + (s.first_change ? ' · rank ' + s.rank : '') }),
+        el('h3', { text: String(i + 1) + '. ' + name }), el('div', { class: 'muted', text: s.model + (s.first_change ? ' · rank ' + s.rank : '') }),
         el('div', { class: 'chips' }, s.changed_metrics.length ? s.changed_metrics.map((m) => R.chip(m, 'warning')) : [R.chip('no change', 'ok')]));
       const charts = el('div', {});
       col.appendChild(charts);
       cols.appendChild(col);
+      return [s, i, charts];
+    });
+    // every column is in place before any chart measures its width
+    for (const [s, i, charts] of placed.filter(Boolean)) {
       const shown = [...s.metrics].sort((a, b) => (b.change ? 1 : 0) - (a.change ? 1 : 0)).slice(0, 3);
       for (const m of shown) {
         R.chart(charts, 'chart-stage-' + i + '-' + m.metric.replace(/[^A-Za-z0-9_-]/g, '_'), { title: m.metric, height: 120, legend: false,
           t: m.series.map((p) => p[0]), series: { [m.metric]: m.series.map((p) => p[1]) }, ref: m.baseline ? m.baseline.median : null });
       }
-    });
+    }
   }
 
   // -- review queue and automation metrics ---------------------------------------------
