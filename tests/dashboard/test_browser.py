@@ -75,6 +75,7 @@ def set_token(driver: Any, token: str) -> None:
 
 def test_overview_and_model_page_with_traffic_and_rollback(live: Live) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
 
     d = live.driver
     with Traffic(live.url, "credit", live.trained.frame), httpx.Client(base_url=live.url) as c:
@@ -82,6 +83,9 @@ def test_overview_and_model_page_with_traffic_and_rollback(live: Live) -> None:
                  ["requests"], what="traffic in the monitor")
         r = c.post("/v1/admin/models/credit/deploy", headers=AUTH,
                    json={"version": "v2", "strategy": "canary", "reason": "try v2"})
+        assert r.status_code == 201, r.text
+        r = c.post("/v1/admin/models/credit/alerts", headers=AUTH,
+                   json={"name": "slow", "condition": "latency_p99 > 5000"})
         assert r.status_code == 201, r.text
 
         d.get(live.url + "/")
@@ -105,6 +109,19 @@ def test_overview_and_model_page_with_traffic_and_rollback(live: Live) -> None:
         click(d, cell)
         wait_for(lambda: int(d.find_element(By.ID, "histogram-rows")
                              .get_attribute("data-bins")) > 1, what="histograms")
+
+        link = wait_for(lambda: d.find_element(By.CSS_SELECTOR, "#alarm-rules a"),
+                        what="the alarm's metric link")
+        assert link.text == "latency_p99"
+        click(d, link)
+        wait_for(lambda: chart_points(d, "chart-explore") > 0, what="the alarm's metric chart")
+
+        Select(d.find_element(By.ID, "range")).select_by_value("15m")
+        wait_for(lambda: d.find_element(By.TAG_NAME, "body").get_attribute("data-range")
+                 == "15m" and chart_points(d, "chart-throughput") > 0,
+                 what="charts redrawn for the new range")
+        assert d.execute_script(
+            "return document.querySelectorAll('#chart-throughput .uplot').length") == 1
 
         rollback = d.find_element(By.CSS_SELECTOR, 'button[data-action="rollback"]')
         assert not rollback.is_enabled()  # no token yet

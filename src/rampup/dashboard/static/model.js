@@ -263,6 +263,7 @@
     const d = await R.api(base + '/metrics?range=' + encodeURIComponent(R.range()));
     last = d;
     document.body.dataset.points = String(d.points);
+    document.body.dataset.range = d.range;
     drawMetrics(d);
     drawDrift(d);
     await Promise.all([refreshDeployment(), refreshAlarms(), explore()]);
