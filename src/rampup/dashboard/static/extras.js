@@ -55,6 +55,12 @@
   }
 
   // -- review queue and automation metrics ---------------------------------------------
+  // {value, n, ci: [lo, hi]} -> "91.0% (n 200, 87.1–93.9%)"
+  function rate(r) {
+    if (!r || r.value === null || r.value === undefined) return 'no audited items yet';
+    return R.pct(r.value) + ' (n ' + r.n + (r.ci ? ', ' + R.pct(r.ci[0]) + '–' + R.pct(r.ci[1]) : '') + ')';
+  }
+
   async function review(model) {
     const name = encodeURIComponent(model);
     const [m, items] = await Promise.all([
@@ -69,8 +75,8 @@
         el('dt', { text: 'automation rate' }), el('dd', { text: R.pct(m.automation_rate) + ' of ' + m.answered + ' answered' }),
         el('dt', { text: 'queue' }), el('dd', { text: m.queue_length + ' waiting' + (m.disputed ? ', ' + m.disputed + ' disputed' : '') }),
         el('dt', { text: 'wait (p50 / p90)' }), el('dd', { text: R.num(w.p50) + ' s / ' + R.num(w.p90) + ' s' }),
-        el('dt', { text: 'accuracy automated' }), el('dd', { text: R.pct(m.accuracy && m.accuracy.automated) }),
-        el('dt', { text: 'model on reviewed' }), el('dd', { text: R.pct(m.accuracy && m.accuracy.model_on_reviewed) })),
+        el('dt', { text: 'accuracy automated' }), el('dd', { text: rate(m.accuracy && m.accuracy.automated) }),
+        el('dt', { text: 'model on reviewed' }), el('dd', { text: rate(m.accuracy && m.accuracy.model_on_reviewed) })),
       el('p', {}, el('a', { href: '/review/' + name, text: 'Open the review page →' })),
       items.items.length ? R.table(['waiting', 'reason', 'status', 'confidence', 'suggestion', 'labels'], items.items.map((i) => [
         R.num(i.age_s) + ' s', i.reason, R.chip(i.status, i.status === 'disputed' ? 'warning' : null), R.num(i.confidence),

@@ -219,7 +219,10 @@
 
   // -- alarms --------------------------------------------------------------------------
   function metricLink(metric) {
-    return el('a', { href: '#explore', text: metric, onclick: () => explore(metric) });
+    // drift.* and concept.* come from the drift checks, not from windows: their panels
+    if (metric.startsWith('drift.')) return el('a', { href: '#drift', text: metric });
+    if (metric.startsWith('concept.')) return el('a', { href: '#performance', text: metric });
+    return el('a', { href: '#explore', text: metric, onclick: () => explore(metric).catch((e) => R.banner(e.message)) });
   }
 
   async function refreshAlarms() {
