@@ -28,6 +28,7 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
 
+from rampup.demo.dashboard_links import dashboard_urls
 from rampup.demo.traffic import TrafficStats
 from rampup.rollout.agreement import AgreementResult
 from rampup.rollout.machine import Rollout
@@ -117,6 +118,13 @@ cd {project}
 rampup versions
 rampup predict-batch {model} data/batch_input.csv -o scored.parquet
 rampup log export {model} --since 1h -o log.parquet
+
+# alarms, drift, the review queue (or {url}/review/{model}) and retraining
+rampup alerts list {model}
+rampup drift {model} --window 5m --windows 5
+rampup review list {model}
+rampup automation metrics {model}
+rampup retrain list {model}
 {rollout}
 # {by_hand} the traffic policy by hand (needs the admin token, also in tokens.txt)
 curl -s -X PUT \\
@@ -128,9 +136,11 @@ curl -s -X PUT \\
 
 def show_tour(console: Console, *, url: str, model: str, project: str, store: str,
               tokens: str, traffic: str, commands: str) -> None:
-    """The panel of URLs, then the commands to try."""
+    """The panel of URLs (the dashboard first), then the commands to try."""
     table = Table.grid(padding=(0, 2))
-    for name, value in (("API docs", f"{url}/docs"), ("metrics", f"{url}/metrics"),
+    for name, value in (*dashboard_urls(url, model),
+                        ("review queue", f"{url}/review/{model}"),
+                        ("API docs", f"{url}/docs"), ("metrics", f"{url}/metrics"),
                         ("readiness", f"{url}/readyz"), ("models", f"{url}/v1/models"),
                         ("project", project), ("store", store),
                         ("admin token", f"{tokens} (mode 0600)"), ("traffic", traffic)):

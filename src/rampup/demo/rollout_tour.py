@@ -282,10 +282,10 @@ class Tour:
             return
         if r is None:  # pragma: no cover - the model always has a deployment here
             return
-        final = await self._follow(r)
+        final = await self.follow(r)
         self.result.states[version] = final.state
 
-    async def _follow(self, r: Rollout) -> Rollout:
+    async def follow(self, r: Rollout) -> Rollout:
         """Print each step as the controller moves the rollout; return it once finished."""
         c = self.console
         display.show_step_start(c, r)

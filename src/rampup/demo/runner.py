@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
+import yaml
 from pydantic import SecretStr
 from rich.console import Console
 from sqlalchemy.engine import make_url
@@ -35,6 +36,9 @@ from rampup.config import Settings
 from rampup.demo import display
 from rampup.demo.alarms import AlarmWatcher
 from rampup.demo.data import FEATURES, LABEL, LoanGenerator
+from rampup.demo.retrain_chapter import retrain_yaml
+from rampup.demo.reviewer import ReviewerStats, review
+from rampup.demo.reviewer import status as automation_status
 from rampup.demo.rollout_tour import Tour, TourPlan, train_fresh_v2, write_plans
 from rampup.demo.scenario import Scenario, with_dependency
 from rampup.demo.server import HOST, BackgroundServer
@@ -59,6 +63,9 @@ CONTROLLER_INTERVAL_S = 0.5  # the rollout controller's pass, short so the tour 
 # Short monitor windows and frequent alert passes: alarms fire and resolve within a minute
 # (a real deployment keeps the 60 s windows and 10 s passes of the defaults).
 MONITOR_WINDOW_S, MONITOR_FLUSH_S, ALERTS_INTERVAL_S, DRIFT_CHECK_S = 10.0, 2.0, 2.0, 5.0
+REVIEW_THRESHOLD, AUDIT_RATE = 0.6, 0.02  # ~6% of requests + 2% audits go to the queue
+REVIEWER_ACCURACY, REVIEWER_SECONDS = 0.95, (0.05, 0.2)  # the simulated person
+RETRAIN_INTERVAL_S = 2.0  # the retraining loop's pass: a queued run starts within 2 s
 DEFAULT_RATE = 50.0  # predictions/s: the tour's 10% canary gets its 100 requests in ~20 s
 TOUR = TourPlan()
 STORY = StoryPlan()
@@ -91,7 +98,12 @@ models:
       expected_qps: {rate:g}
       max_error_rate: 0.01
       key_metrics: [roc_auc, accuracy]
-{alerts}"""
+    automation:                     # the model decides when confident; the rest waits for a person
+      level: partial
+      threshold: {threshold:g}                # max class probability below this: review queue
+      audit_rate: {audit:g}               # and this share of confident decisions is audited
+      labels: [0, 1]
+{alerts}{retrain}"""
 
 
 @dataclass(frozen=True)
@@ -108,6 +120,7 @@ class DemoResult:
     total_predictions: int
     tokens_file: Path
     seconds: float
+    reviewed: int = 0  # review items the simulated reviewer decided (their labels join too)
 
 
 # -- the project ----------------------------------------------------------------------------
@@ -132,11 +145,18 @@ def prepare_project(directory: Path, *, fresh: bool, rate: float,
         (directory / MARKER).write_text("created by 'rampup demo'\n", encoding="utf-8")
     database = f"database_url: {json.dumps(database_url)}\n" if database_url else ""
     text = PROJECT_YAML.format(database=database, model=MODEL, label=LABEL, rate=rate,
-                               alerts=alert_rules_yaml(indent=4))
+                               alerts=alert_rules_yaml(indent=4), retrain=_retrain_yaml(),
+                               threshold=REVIEW_THRESHOLD, audit=AUDIT_RATE)
     project_file = directory / "rampup.yaml"
     if not project_file.exists() or project_file.read_text(encoding="utf-8") != text:
         project_file.write_text(text, encoding="utf-8")
     return reused
+
+
+def _retrain_yaml() -> str:
+    """The model's ``retrain:`` section (entry point, data, guards, rollout plan)."""
+    text = yaml.safe_dump({"retrain": retrain_yaml()}, sort_keys=False, width=200)
+    return "".join("    " + line for line in text.splitlines(keepends=True))
 
 
 def write_tokens(directory: Path) -> tuple[str, Path]:
@@ -237,7 +257,8 @@ def run_demo(directory: Path, *, port: int = 8000, duration: float | None = None
                         admin_token=SecretStr(token), predict_token=None, host=HOST, port=port,
                         controller=True, controller_interval=CONTROLLER_INTERVAL_S,
                         monitor_window_s=MONITOR_WINDOW_S, monitor_flush_interval=MONITOR_FLUSH_S,
-                        alerts_interval=ALERTS_INTERVAL_S, drift_check_interval=DRIFT_CHECK_S)
+                        alerts_interval=ALERTS_INTERVAL_S, drift_check_interval=DRIFT_CHECK_S,
+                        retrain_interval=RETRAIN_INTERVAL_S)
     store = Store.open(store_url)
     try:
         registry = Registry.from_settings(settings, store)
@@ -257,7 +278,11 @@ def run_demo(directory: Path, *, port: int = 8000, duration: float | None = None
         run.chapters = [run.tour] if run.tour is not None else []
         if story is not None and _room_for_story(console, tour, story, rate=rate,
                                                  duration=duration):
-            run.chapters += story.chapters(scenario, run.watcher, console)
+            follower = run.tour or Tour(store, registry, console, model=MODEL,
+                                        data=root / "data", project=display.relative(root),
+                                        plan=TourPlan(), rate=rate)
+            run.chapters += story.chapters(scenario, run.watcher, console,
+                                           follow=follower.follow)
         run.stop_after_tour = stop_after_tour
         since = time.time()
         with _quiet_logs():
@@ -269,6 +294,7 @@ def run_demo(directory: Path, *, port: int = 8000, duration: float | None = None
                          store=store_text)
     return DemoResult(directory=root, url=run.url, port=run.port, reused=reused, stats=stats,
                       predictions_logged=logged, labels_joined=labelled,
+                      reviewed=run.reviewed.decided,
                       total_predictions=total, tokens_file=tokens_file,
                       seconds=round(time.perf_counter() - started, 3))
 
@@ -351,6 +377,7 @@ class _Run:
         self.current: Chapter | None = None
         self.scenario = scenario or Scenario(seed=seed + 1)
         self.watcher: AlarmWatcher | None = None
+        self.reviewed = ReviewerStats()
         self.stop_after_tour = False
 
     def _interrupt(self) -> None:
@@ -381,7 +408,7 @@ class _Run:
             await asyncio.to_thread(server.start)
             busy = f" (port {self.port} was busy)" if self.port not in (0, server.port) else ""
             self.port, self.url = server.port, server.url
-            note(f"{server.url}{busy}")
+            note(f"{server.url}{busy} · dashboard: {server.url}/")
         try:
             async with httpx.AsyncClient(base_url=server.url, trust_env=False,
                                          timeout=10.0) as client:
@@ -416,10 +443,13 @@ class _Run:
         def progress(stats: TrafficStats) -> None:
             self.stats = stats
 
+        truths: dict[str, Any] = {}
         traffic = asyncio.create_task(drive(
             self.url, MODEL, self.scenario.records(),
             rate_per_s=self.rate, stop=self.stop, seed=self.seed, on_progress=progress,
-            duration_s=FOREVER_S if self.duration is None else self.duration))
+            duration_s=FOREVER_S if self.duration is None else self.duration, truths=truths))
+        reviewing = asyncio.Event()
+        reviewer = asyncio.create_task(self._review(client, truths, reviewing))
         story = asyncio.create_task(self._story()) if self.chapters else None
         watching = asyncio.Event()
         watcher = (asyncio.create_task(self.watcher.run(watching))
@@ -445,6 +475,24 @@ class _Run:
         if watcher is not None:
             watching.set()
             await watcher
+        reviewing.set()
+        await reviewer
+
+    async def _review(self, client: httpx.AsyncClient, truths: dict[str, Any],
+                      stop: asyncio.Event) -> None:
+        """A simulated person working through the review queue (the model is at
+        ``partial``): knows the true outcome, is right 95% of the time."""
+        seed = self.seed
+        while not stop.is_set():
+            try:
+                self.reviewed = await review(
+                    self.url, MODEL, reviewer="demo-reviewer", client=client, stop=stop,
+                    truth=lambda item: truths.get(str(item["id"])), seed=seed,
+                    accuracy=REVIEWER_ACCURACY, seconds_per_item=REVIEWER_SECONDS)
+            except httpx.HTTPError:  # a hiccup (e.g. at shutdown): take a breath, go on
+                seed += 1
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1.0)
 
     async def _story(self) -> None:
         for chapter in self.chapters:
@@ -482,4 +530,6 @@ class _Run:
         world = self.scenario.describe()
         if firing or world != "healthy":
             line += f" · world: {world} · firing: {', '.join(firing) or 'none'}"
+        with contextlib.suppress(httpx.HTTPError, ValueError, KeyError, TypeError):
+            line += f"\n          {await automation_status(self.url, MODEL, client=client)}"
         return line

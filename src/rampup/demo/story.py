@@ -9,6 +9,11 @@ catch them.
   scores, more small-business loans, a new region): ``input-drift`` fires and names the
   features that moved and by how much. Later the relation between inputs and defaults
   changes (concept drift): once the delayed labels arrive, ``accuracy-drop`` fires.
+* :class:`Retrain` (the retraining loop): ``accuracy-drop`` has ``actions: [retrain]``,
+  so the server's retraining loop assembles a dataset (reference + labelled log), trains,
+  registers, evaluates against the champion, replays logged requests and starts a
+  shadow → canary rollout; the chapter prints each step and follows the rollout to its
+  end.
 
 Each chapter turns the :class:`~rampup.demo.scenario.Scenario` the traffic and the model
 read, and waits for the server's alert evaluator to notice (the :class:`AlarmWatcher`
@@ -25,14 +30,20 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 from rich.console import Console
+from rich.markup import escape
 
 from rampup.demo.alarms import AlarmWatcher
+from rampup.demo.retrain_chapter import RetrainStory
 from rampup.demo.scenario import Scenario
+from rampup.rollout.machine import Rollout
+from rampup.rollout.service import Rollouts
+from rampup.store import Store
 
 BROKEN_FIELD = "credit_score"
 ALERT_RULES: list[dict[str, Any]] = [
@@ -46,8 +57,9 @@ ALERT_RULES: list[dict[str, Any]] = [
      "condition": "drift.share_drifted > 0.2",
      "description": "over a fifth of the inputs drift against the reference (after BH)"},
     {"name": "accuracy-drop", "severity": "critical", "window": "40s", "for": "5s",
-     "condition": "concept.accuracy_drop > 0.07",
-     "description": "realised accuracy 7 points below the reference (labels arrive late)"},
+     "condition": "concept.accuracy_drop > 0.07", "actions": ["retrain"],
+     "description": "realised accuracy 7 points below the reference (labels arrive late); "
+                    "starts a retraining run"},
 ]
 
 
@@ -56,6 +68,9 @@ def alert_rules_yaml(indent: int) -> str:
     text = yaml.safe_dump({"alerts": ALERT_RULES}, sort_keys=False, width=200)
     pad = " " * indent
     return "".join(pad + line for line in text.splitlines(keepends=True))
+
+
+Follow = Callable[[Rollout], Awaitable[Rollout]]
 
 
 @dataclass(frozen=True)
@@ -71,19 +86,27 @@ class StoryPlan:
     ramp_s: float = 15.0
     concept_drift: float = 1.0
     drift_timeout_s: float = 150.0
+    retrain_timeout_s: float = 300.0  # training, evaluation and replay (not the rollout)
 
     def estimate_s(self) -> float:
         """Roughly how long the chapters take on an idle machine."""
-        return self.incident_min_s + 30.0 + self.ramp_s + 30.0 + 45.0
+        return self.incident_min_s + 30.0 + self.ramp_s + 30.0 + 45.0 + 90.0
 
-    def chapters(self, scenario: Scenario, watcher: AlarmWatcher,
-                 console: Console) -> list[Incident | Drift]:
-        return [Incident(scenario, watcher, console, share=self.missing_share,
-                         dependency_ms=self.dependency_ms, min_s=self.incident_min_s,
-                         max_s=self.incident_max_s, settle_s=self.settle_s),
-                Drift(scenario, watcher, console, data_drift=self.data_drift,
-                      ramp_s=self.ramp_s, concept_drift=self.concept_drift,
-                      timeout_s=self.drift_timeout_s)]
+    def chapters(self, scenario: Scenario, watcher: AlarmWatcher, console: Console, *,
+                 follow: Follow | None = None) -> list[Incident | Drift | Retrain]:
+        """The chapters; with ``follow`` (prints a rollout's steps until it ends) the
+        retraining chapter too."""
+        out: list[Incident | Drift | Retrain] = [
+            Incident(scenario, watcher, console, share=self.missing_share,
+                     dependency_ms=self.dependency_ms, min_s=self.incident_min_s,
+                     max_s=self.incident_max_s, settle_s=self.settle_s),
+            Drift(scenario, watcher, console, data_drift=self.data_drift,
+                  ramp_s=self.ramp_s, concept_drift=self.concept_drift,
+                  timeout_s=self.drift_timeout_s)]
+        if follow is not None:
+            out.append(Retrain(watcher.store, console, follow, model=watcher.model,
+                               since=watcher.since, timeout_s=self.retrain_timeout_s))
+        return out
 
 
 @dataclass
@@ -183,6 +206,63 @@ class Drift:
             c.print(f"[yellow]accuracy-drop did not fire within {self.timeout_s:g} s[/]")
         self.result.seconds = time.monotonic() - t0
         return self.result
+
+    def cut(self) -> str | None:
+        return None
+
+
+class Retrain:
+    """From the accuracy alarm to a retrained version in production (see the module doc)."""
+
+    def __init__(self, store: Store, console: Console, follow: Follow, *, model: str,
+                 since: float, timeout_s: float = 300.0, poll_s: float = 1.0) -> None:
+        self.store, self.console, self.follow = store, console, follow
+        self.model, self.since = model, since
+        self.timeout_s, self.poll_s = timeout_s, poll_s
+        self.run_row: dict[str, Any] | None = None
+        self.rollout: Rollout | None = None
+
+    async def run(self) -> dict[str, Any] | None:
+        c = self.console
+        c.rule("[bold]retraining[/]: from the alarm to a new version in production")
+        c.print("accuracy-drop has 'actions: [retrain]' (rampup.yaml), and the model's "
+                "'retrain:' section names the training entry point, the data and the rollout "
+                "plan. The server's retraining loop takes it from here "
+                f"('rampup retrain list {self.model}').", highlight=False)
+        story = RetrainStory(self.store, self.model, since=self.since,
+                             emit=lambda line: c.print(line, highlight=False, soft_wrap=True))
+        deadline = time.monotonic() + self.timeout_s
+        run: dict[str, Any] | None = None
+        while time.monotonic() < deadline:
+            await asyncio.to_thread(story.poll)
+            runs = await asyncio.to_thread(self.store.list_retrain_runs, self.model,
+                                           since=self.since, limit=1)
+            run = runs[0] if runs else None
+            if run is None and await asyncio.to_thread(self._refused):
+                return None
+            if run is not None and run["state"] not in ("queued", "running"):
+                break
+            await asyncio.sleep(self.poll_s)
+        else:
+            c.print(f"[yellow]no retraining run finished within {self.timeout_s:g} s[/] "
+                    f"(see 'rampup retrain status {self.model}')", highlight=False)
+            return run
+        self.run_row = run
+        if run is not None and run["state"] == "rolled_out":
+            active = await asyncio.to_thread(Rollouts(self.store).active, self.model)
+            if active is not None and active[0].candidate == run["candidate"]:
+                self.rollout = await self.follow(active[0])
+        return run
+
+    def _refused(self) -> bool:
+        """True (and say why) when the alarm's retrain action was refused by a guard."""
+        failed = self.store.list_alert_events(self.model, since=self.since,
+                                              kinds=["action_failed"], limit=1)
+        if not failed:
+            return False
+        self.console.print(f"[yellow]retraining refused[/]: {escape(failed[0]['message'])}",
+                           highlight=False, soft_wrap=True)
+        return True
 
     def cut(self) -> str | None:
         return None

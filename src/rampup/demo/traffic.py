@@ -29,7 +29,7 @@ import itertools
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +44,7 @@ LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 DEFAULT_EVENTS: Mapping[str, float] = {"repeated_query": 0.03, "clicked": 0.10}
 EVENT_DELAY_S = (0.2, 2.0)
 FEEDBACK_CHUNK = 200
+TRUTHS_KEPT = 100_000
 _CATCH_UP_S = 1.0  # behind schedule by more than this: skip the missed slots, no burst
 
 
@@ -167,7 +168,8 @@ class _Driver:
     def __init__(self, client: httpx.AsyncClient, model: str, *, features: Sequence[str],
                  label: str, concurrency: int, key_pool: int, label_delay_s: tuple[float, float],
                  label_fraction: float, event_rates: Mapping[str, float], bad_fraction: float,
-                 seed: int, on_progress: Callable[[TrafficStats], None] | None) -> None:
+                 seed: int, on_progress: Callable[[TrafficStats], None] | None,
+                 truths: MutableMapping[str, Any] | None = None) -> None:
         self.client = client
         self.predict_url = f"/v1/models/{model}/predict"
         self.feedback_url = f"/v1/models/{model}/feedback"
@@ -178,6 +180,7 @@ class _Driver:
         self.rng = np.random.default_rng(seed)
         self.stats = TrafficStats(latency=LatencySample(seed=seed))
         self.on_progress = on_progress
+        self.truths = truths
         self.slots = asyncio.Semaphore(concurrency)
         self.tasks: set[asyncio.Task[None]] = set()
         self.pending: list[tuple[float, int, str, dict[str, Any]]] = []  # (due, seq, kind, item)
@@ -225,10 +228,21 @@ class _Driver:
             else:
                 s.ok += 1
                 s.latency.add(ms)
-                self._schedule_feedback(str(response.json()["request_id"]), label)
+                request_id = str(response.json()["request_id"])
+                self._remember(request_id, label)
+                self._schedule_feedback(request_id, label)
         finally:
             self.slots.release()
             self.tick()
+
+    def _remember(self, request_id: str, label: Any) -> None:
+        """Keep the true label by request id (for a simulated reviewer), newest
+        ``TRUTHS_KEPT`` only."""
+        if self.truths is None or label is None:
+            return
+        self.truths[request_id] = label
+        if len(self.truths) > TRUTHS_KEPT:
+            del self.truths[next(iter(self.truths))]
 
     def _schedule_feedback(self, request_id: str, label: Any) -> None:
         if label is not None and self.rng.random() < self.label_fraction:
@@ -290,6 +304,7 @@ async def drive(
     on_progress: Callable[[TrafficStats], None] | None = None,
     stop: asyncio.Event | None = None, seed: int = 0, timeout_s: float = 10.0,
     features: Sequence[str] = FEATURES, label: str = LABEL,
+    truths: MutableMapping[str, Any] | None = None,
 ) -> TrafficStats:
     """Send predictions for rows of ``records_source`` to ``model`` at ``base_url``.
 
@@ -298,7 +313,8 @@ async def drive(
     bounds is required). In-flight requests are then awaited; labels not yet due are
     sent at once with ``send_pending_labels`` (so the log ends complete), otherwise
     they are counted in ``labels_pending``. ``headers`` go with every request (e.g. a
-    prediction token).
+    prediction token). ``truths``, when given, receives request id → true label of each
+    answered request (the newest 100,000), for a simulated reviewer.
     """
     check_local(base_url)
     if duration_s is None and max_requests is None:
@@ -320,7 +336,7 @@ async def drive(
         d = _Driver(client, model, features=features, label=label, concurrency=concurrency,
                     key_pool=key_pool, label_delay_s=(lo, hi), label_fraction=label_fraction,
                     event_rates=event_rates, bad_fraction=bad_fraction, seed=seed,
-                    on_progress=on_progress)
+                    on_progress=on_progress, truths=truths)
         done = asyncio.Event()
         feedback = asyncio.create_task(d.feedback_loop(done))
         try:
