@@ -17,7 +17,7 @@ from rampup.store import Store
 
 MODEL = "loan-default"
 FAST = StoryPlan(incident_min_s=8.0, incident_max_s=60.0, settle_s=90.0, ramp_s=4.0,
-                 drift_timeout_s=120.0)
+                 drift_timeout_s=120.0, retrain_timeout_s=120.0, follow_rollout=False)
 
 
 def test_the_rules_are_valid_project_yaml(tmp_path: Path) -> None:
@@ -29,7 +29,7 @@ def test_the_rules_are_valid_project_yaml(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_incident_and_drift_fire_their_alarms_and_the_incident_resolves(
+def test_incident_drift_and_retraining_on_a_live_demo(
         tmp_path: Path) -> None:
     out = io.StringIO()
     console = Console(file=out, width=160, color_system=None)
@@ -40,18 +40,28 @@ def test_incident_and_drift_fire_their_alarms_and_the_incident_resolves(
     store = Store.open(f"sqlite:///{result.directory / 'rampup.db'}")
     try:
         events = store.list_alert_events(MODEL, kinds=["state"], limit=None, oldest_first=True)
+        runs = store.list_retrain_runs(MODEL)
+        rollouts = store.list_rollouts(MODEL)
     finally:
         store.close()
+    # the accuracy alarm's retrain action: a run, started by that alert, rolled out
+    (run,) = runs
+    assert (run["trigger"], run["state"]) == ("alert", "rolled_out"), (run, text)
+    assert run["details"]["alert"] == "accuracy-drop"
+    assert rollouts[0]["candidate"] == run["candidate"]
     fired = {e["rule"]: e["message"] for e in events if e["state"] == "firing"}
     resolved = {e["rule"] for e in events if e["state"] == "resolved"}
     assert {"credit-score-missing", "input-drift", "accuracy-drop"} <= set(fired), text
     assert "credit-score-missing" in resolved, text
     assert fired["credit-score-missing"].startswith(
         "feature[credit_score].missing_fraction = "), text
-    assert "drifting: " in fired["input-drift"] and "effect" in fired["input-drift"]
+    assert "drifting: " in fired["input-drift"]
+    assert "effect" in fired["input-drift"]
     assert "accuracy drop" in fired["accuracy-drop"]
     for expected in ("incident: a broken upstream feed", "ALARM credit-score-missing",
                      "resolved credit-score-missing", "data drift: the applicants change",
-                     "ALARM input-drift", "concept drift", "ALARM accuracy-drop"):
+                     "ALARM input-drift", "concept drift", "ALARM accuracy-drop",
+                     "retraining run #1 started: alert accuracy-drop fired",
+                     f"trained and registered {MODEL}@", "replay of "):
         assert expected in text, (expected, text)
     assert result.stats.server_errors == 0

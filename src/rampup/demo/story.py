@@ -87,6 +87,7 @@ class StoryPlan:
     concept_drift: float = 1.0
     drift_timeout_s: float = 150.0
     retrain_timeout_s: float = 300.0  # training, evaluation and replay (not the rollout)
+    follow_rollout: bool = True  # follow the retrained version's rollout to its end
 
     def estimate_s(self) -> float:
         """Roughly how long the chapters take on an idle machine."""
@@ -104,7 +105,8 @@ class StoryPlan:
                   ramp_s=self.ramp_s, concept_drift=self.concept_drift,
                   timeout_s=self.drift_timeout_s)]
         if follow is not None:
-            out.append(Retrain(watcher.store, console, follow, model=watcher.model,
+            out.append(Retrain(watcher.store, console,
+                               follow if self.follow_rollout else None, model=watcher.model,
                                since=watcher.since, timeout_s=self.retrain_timeout_s))
         return out
 
@@ -214,7 +216,7 @@ class Drift:
 class Retrain:
     """From the accuracy alarm to a retrained version in production (see the module doc)."""
 
-    def __init__(self, store: Store, console: Console, follow: Follow, *, model: str,
+    def __init__(self, store: Store, console: Console, follow: Follow | None, *, model: str,
                  since: float, timeout_s: float = 300.0, poll_s: float = 1.0) -> None:
         self.store, self.console, self.follow = store, console, follow
         self.model, self.since = model, since
@@ -251,7 +253,9 @@ class Retrain:
         if run is not None and run["state"] == "rolled_out":
             active = await asyncio.to_thread(Rollouts(self.store).active, self.model)
             if active is not None and active[0].candidate == run["candidate"]:
-                self.rollout = await self.follow(active[0])
+                self.rollout = active[0]
+                if self.follow is not None:
+                    self.rollout = await self.follow(active[0])
         return run
 
     def _refused(self) -> bool:
