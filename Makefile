@@ -22,7 +22,7 @@ test: $(STAMP) lint typecheck
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null \
 		|| (apt-get update -qq && apt-get install -y -qq chromium chromium-driver) \
 		|| echo "the dashboard's browser tests need: apt-get install chromium chromium-driver"
-	$(BIN)/pytest --cov --cov-report=term:skip-covered
+	$(BIN)/pytest --cov --cov-report=term:skip-covered --durations=15
 
 test-fast: $(STAMP)
 	$(BIN)/pytest -m "not slow" -x -q

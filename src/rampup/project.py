@@ -81,6 +81,9 @@ class Batching(_Strict):
     enabled: bool = True
     max_batch_size: int = Field(default=64, ge=1, le=10_000)
     max_wait_ms: float = Field(default=2.0, ge=0, le=100)
+    max_in_flight: int = Field(
+        default=1, ge=1, le=64, description="batches of one version running at once; raise it "
+        "for models that release the GIL (ONNX, numpy-heavy) on several cores")
 
 
 class RequestKey(_Strict):

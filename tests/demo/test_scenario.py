@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from rampup.demo.scenario import Scenario, WithDependency, with_dependency
@@ -58,7 +59,7 @@ def test_drift_switches_apply_to_the_next_rows() -> None:
 def test_the_slow_dependency_delays_every_call_and_delegates_the_rest() -> None:
     s = Scenario(seed=0)
     inner = Echo()
-    record = VersionRecord(model="m", version="v1", seq=1, flavor="python", artifact_uri="",
+    record = VersionRecord(model="m", version="v1", seq=1, flavor="sklearn", artifact_uri="",
                            artifact_hash="", input_schema={}, output={}, profile=None,
                            metadata={}, created_at=0.0, created_by="t")
     wrapped = with_dependency(lambda rec: inner, s)(record)
@@ -76,3 +77,6 @@ def test_the_slow_dependency_delays_every_call_and_delegates_the_rest() -> None:
     assert slow >= 0.06 > fast
     assert inner.calls == 2
     assert s.describe() == "feature lookup +60 ms"
+    # the speech pipeline's Python-flavor stages call no bureau: not wrapped
+    python = dataclasses.replace(record, flavor="python")
+    assert with_dependency(lambda rec: inner, s)(python) is inner

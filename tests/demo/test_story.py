@@ -17,7 +17,8 @@ from rampup.store import Store
 
 MODEL = "loan-default"
 FAST = StoryPlan(incident_min_s=8.0, incident_max_s=60.0, settle_s=90.0, ramp_s=4.0,
-                 drift_timeout_s=120.0, retrain_timeout_s=120.0, follow_rollout=False)
+                 drift_timeout_s=120.0, retrain_timeout_s=120.0, follow_rollout=False,
+                 alert_window_s=12.0, drift_window_s=25.0)
 
 
 def test_the_rules_are_valid_project_yaml(tmp_path: Path) -> None:

@@ -109,3 +109,49 @@ async def test_error_propagates_for_single() -> None:
     b.expect()
     with pytest.raises(ValueError, match="bad input"):
         await b.submit(one(1))
+
+
+class Slow(Doubler):
+    """Takes ``delay`` seconds per call (off the event loop, like a model on a thread)."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+        self.running = 0
+        self.most = 0
+
+    async def __call__(self, batch: FeatureBatch) -> PredictionBatch:
+        self.running += 1
+        self.most = max(self.most, self.running)
+        await asyncio.sleep(self.delay)
+        self.running -= 1
+        return await super().__call__(batch)
+
+
+async def test_requests_arriving_during_a_call_go_together_in_the_next() -> None:
+    model = Slow(0.05)
+    b = MicroBatcher(model, max_wait=0.0)  # max_in_flight=1: one call at a time
+
+    async def request(x: float, after: float) -> list[float]:
+        await asyncio.sleep(after)
+        b.expect()
+        return (await b.submit(one(x))).predictions
+
+    outs = await asyncio.gather(request(1, 0), *(request(x, 0.01) for x in range(2, 12)))
+    assert outs == [[2]] + [[2 * x] for x in range(2, 12)]
+    assert model.calls == [1, 10]  # the ten that came during the first call share one
+    assert model.most == 1
+
+
+async def test_max_in_flight_allows_parallel_calls() -> None:
+    model = Slow(0.05)
+    b = MicroBatcher(model, max_wait=0.0, max_in_flight=4)
+
+    async def request(x: float, after: float) -> list[float]:
+        await asyncio.sleep(after)
+        b.expect()
+        return (await b.submit(one(x))).predictions
+
+    await asyncio.gather(*(request(x, 0.005 * x) for x in range(4)))
+    assert model.most > 1
+    assert len(model.calls) > 1

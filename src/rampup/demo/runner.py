@@ -34,13 +34,14 @@ from sqlalchemy.engine import make_url
 
 from rampup.config import Settings
 from rampup.demo import display
+from rampup.demo import pipeline as speech
 from rampup.demo.alarms import AlarmWatcher
 from rampup.demo.data import FEATURES, LABEL, LoanGenerator
 from rampup.demo.retrain_chapter import retrain_yaml
 from rampup.demo.reviewer import ReviewerStats, review
 from rampup.demo.reviewer import status as automation_status
 from rampup.demo.rollout_tour import Tour, TourPlan, train_fresh_v2, write_plans
-from rampup.demo.scenario import Scenario, with_dependency
+from rampup.demo.scenario import TRANSCRIPT, Scenario, with_dependency
 from rampup.demo.server import HOST, BackgroundServer
 from rampup.demo.story import StoryPlan, alert_rules_yaml
 from rampup.demo.traffic import TrafficStats, drive
@@ -65,6 +66,7 @@ CONTROLLER_INTERVAL_S = 0.5  # the rollout controller's pass, short so the tour 
 MONITOR_WINDOW_S, MONITOR_FLUSH_S, ALERTS_INTERVAL_S, DRIFT_CHECK_S = 10.0, 2.0, 2.0, 5.0
 REVIEW_THRESHOLD, AUDIT_RATE = 0.6, 0.02  # ~6% of requests + 2% audits go to the queue
 REVIEWER_ACCURACY, REVIEWER_SECONDS = 0.95, (0.05, 0.2)  # the simulated person
+SPEECH_RATE, SPEECH_FEATURES = 5.0, ("energy", "audio_len", "words")  # the pipeline's traffic
 RETRAIN_INTERVAL_S = 2.0  # the retraining loop's pass: a queued run starts within 2 s
 DEFAULT_RATE = 50.0  # predictions/s: the tour's 10% canary gets its 100 requests in ~20 s
 TOUR = TourPlan()
@@ -103,7 +105,7 @@ models:
       threshold: {threshold:g}                # max class probability below this: review queue
       audit_rate: {audit:g}               # and this share of confident decisions is audited
       labels: [0, 1]
-{alerts}{retrain}"""
+{alerts}{retrain}{pipeline}"""
 
 
 @dataclass(frozen=True)
@@ -125,8 +127,8 @@ class DemoResult:
 
 # -- the project ----------------------------------------------------------------------------
 
-def prepare_project(directory: Path, *, fresh: bool, rate: float,
-                    database_url: str | None) -> bool:
+def prepare_project(directory: Path, *, fresh: bool, rate: float, database_url: str | None,
+                    rules: list[dict[str, Any]] | None = None) -> bool:
     """Create the demo project folder, or reuse it (returns True then)."""
     is_demo = (directory / MARKER).exists()
     if (directory / "rampup.yaml").exists() and not is_demo:
@@ -145,8 +147,10 @@ def prepare_project(directory: Path, *, fresh: bool, rate: float,
         (directory / MARKER).write_text("created by 'rampup demo'\n", encoding="utf-8")
     database = f"database_url: {json.dumps(database_url)}\n" if database_url else ""
     text = PROJECT_YAML.format(database=database, model=MODEL, label=LABEL, rate=rate,
-                               alerts=alert_rules_yaml(indent=4), retrain=_retrain_yaml(),
-                               threshold=REVIEW_THRESHOLD, audit=AUDIT_RATE)
+                               alerts=alert_rules_yaml(indent=4, rules=rules),
+                               retrain=_retrain_yaml(),
+                               threshold=REVIEW_THRESHOLD, audit=AUDIT_RATE,
+                               pipeline=_pipeline_yaml())
     project_file = directory / "rampup.yaml"
     if not project_file.exists() or project_file.read_text(encoding="utf-8") != text:
         project_file.write_text(text, encoding="utf-8")
@@ -157,6 +161,12 @@ def _retrain_yaml() -> str:
     """The model's ``retrain:`` section (entry point, data, guards, rollout plan)."""
     text = yaml.safe_dump({"retrain": retrain_yaml()}, sort_keys=False, width=200)
     return "".join("    " + line for line in text.splitlines(keepends=True))
+
+
+def _pipeline_yaml() -> str:
+    """The speech pipeline's models (``vad`` → ``asr`` as ``transcribe``)."""
+    text = yaml.safe_dump(speech.project_models(), sort_keys=False, width=200)
+    return "".join("  " + line for line in text.splitlines(keepends=True))
 
 
 def write_tokens(directory: Path) -> tuple[str, Path]:
@@ -204,6 +214,8 @@ def _register(registry: Registry, data: Path, metrics: dict[str, Any]) -> list[s
             metadata={"algorithm": algorithm, "metrics": metrics.get(version, {}),
                       "trained_by": "rampup demo", **extra},
             deploy=None if version == "v1" else False)
+    if registry.store.get_version("asr", "v1") is None:
+        speech.register(registry)  # the speech pipeline's two stages (Python objects)
     return added
 
 
@@ -241,7 +253,8 @@ def run_demo(directory: Path, *, port: int = 8000, duration: float | None = None
     root = Path(directory).resolve()
     steps = display.Steps(console)
     with steps.step("project", "preparing the project folder") as note:
-        reused = prepare_project(root, fresh=fresh, rate=rate, database_url=database_url)
+        reused = prepare_project(root, fresh=fresh, rate=rate, database_url=database_url,
+                                 rules=(story or STORY).rules())
         note(f"{'reused' if reused else 'created'} {display.relative(root)}")
     with steps.step("models", "generating data, training v1 and v2") as note:
         metrics, trained = _train(root / "data", seed, n_train)
@@ -443,6 +456,11 @@ class _Run:
         def progress(stats: TrafficStats) -> None:
             self.stats = stats
 
+        speaking = asyncio.create_task(drive(
+            self.url, speech.PIPELINE, self.scenario.speech(), rate_per_s=SPEECH_RATE,
+            stop=self.stop, seed=self.seed + 5, bad_fraction=0.0, event_rates={},
+            duration_s=FOREVER_S if self.duration is None else self.duration,
+            features=SPEECH_FEATURES, label=TRANSCRIPT))
         truths: dict[str, Any] = {}
         traffic = asyncio.create_task(drive(
             self.url, MODEL, self.scenario.records(),
@@ -477,6 +495,8 @@ class _Run:
             await watcher
         reviewing.set()
         await reviewer
+        with contextlib.suppress(httpx.HTTPError):
+            await speaking
 
     async def _review(self, client: httpx.AsyncClient, truths: dict[str, Any],
                       stop: asyncio.Event) -> None:

@@ -35,6 +35,7 @@ from rampup.registry.schema import InputSchema, OutputSpec
 from rampup.store import VersionRecord
 
 CHUNK = 32  # rows drawn per generator call: a switch takes effect within ~1 s at 50/s
+TRANSCRIPT = "transcript"  # the speech rows' label column
 
 
 @dataclass
@@ -46,6 +47,7 @@ class Scenario:
     broken_field: str | None = None
     broken_share: float = 0.0
     dependency_ms: float = 0.0
+    pipeline_drift: bool = False  # the speech pipeline's microphone gain rises
     _rng: np.random.Generator = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -80,6 +82,8 @@ class Scenario:
             parts.append(f"data drift {self.generator.data_drift:g}")
         if self.generator.concept_drift:
             parts.append(f"concept drift {self.generator.concept_drift:g}")
+        if self.pipeline_drift:
+            parts.append("microphone gain up")
         return ", ".join(parts) or "healthy"
 
     # -- what the traffic sends ----------------------------------------------------------
@@ -90,6 +94,17 @@ class Scenario:
             for row in self.generator.records(CHUNK):
                 if self.broken_field and self._rng.random() < self.broken_share:
                     row[self.broken_field] = None
+                yield row
+
+
+    def speech(self) -> Iterator[dict[str, Any]]:
+        """Requests for the demo's speech pipeline, each with its true transcript."""
+        from rampup.demo.pipeline import requests, transcript
+
+        rng = np.random.default_rng([self.seed, 23])
+        while True:
+            for row in requests(rng, CHUNK, drift=self.pipeline_drift):
+                row[TRANSCRIPT] = transcript(row)
                 yield row
 
 
@@ -122,9 +137,11 @@ class WithDependency:
 
 def with_dependency(load: Callable[[VersionRecord], Predictor],
                     scenario: Scenario) -> Callable[[VersionRecord], Predictor]:
-    """A version loader for ``create_app(load=...)`` wrapping every version it loads."""
+    """A version loader for ``create_app(load=...)`` wrapping every loan-model version it
+    loads (the speech pipeline's Python-flavor stages call no bureau)."""
 
     def loader(record: VersionRecord) -> Predictor:
-        return WithDependency(load(record), scenario)
+        predictor = load(record)
+        return predictor if record.flavor == "python" else WithDependency(predictor, scenario)
 
     return loader

@@ -46,26 +46,36 @@ from rampup.rollout.service import Rollouts
 from rampup.store import Store
 
 BROKEN_FIELD = "credit_score"
-ALERT_RULES: list[dict[str, Any]] = [
-    {"name": "credit-score-missing", "severity": "critical", "window": "20s", "for": "5s",
-     "condition": f"feature[{BROKEN_FIELD}].missing_fraction > 0.2",
-     "description": "credit_score arrives empty: the credit bureau feed is broken upstream"},
-    {"name": "latency-slo", "severity": "warning", "window": "20s", "for": "5s",
-     "condition": "latency_p99_ms > 100",
-     "description": "p99 latency at twice the SLO (50 ms): a dependency or the model is slow"},
-    {"name": "input-drift", "severity": "warning", "window": "40s", "for": "5s",
-     "condition": "drift.share_drifted > 0.2",
-     "description": "over a fifth of the inputs drift against the reference (after BH)"},
-    {"name": "accuracy-drop", "severity": "critical", "window": "40s", "for": "5s",
-     "condition": "concept.accuracy_drop > 0.07", "actions": ["retrain"],
-     "description": "realised accuracy 7 points below the reference (labels arrive late); "
-                    "starts a retraining run"},
-]
+def alert_rules(window_s: float = 20.0, drift_window_s: float = 40.0) -> list[dict[str, Any]]:
+    """The demo model's alert rules (tests shorten the windows)."""
+    w, dw = f"{window_s:g}s", f"{drift_window_s:g}s"
+    return [
+        {"name": "credit-score-missing", "severity": "critical", "window": w, "for": "5s",
+         "condition": f"feature[{BROKEN_FIELD}].missing_fraction > 0.2",
+         "description": "credit_score arrives empty: the credit bureau feed is broken "
+                        "upstream"},
+        {"name": "latency-slo", "severity": "warning", "window": w, "for": "5s",
+         "condition": "latency_p99_ms > 150",
+         "description": "p99 latency at three times the SLO (50 ms): a dependency or the "
+                        "model is slow"},
+        {"name": "input-drift", "severity": "warning", "window": dw, "for": "5s",
+         "condition": "drift.share_drifted > 0.2",
+         "description": "over a fifth of the inputs drift against the reference (after BH)"},
+        {"name": "accuracy-drop", "severity": "critical", "window": dw, "for": "5s",
+         "condition": "concept.accuracy_drop > 0.07", "actions": ["retrain"],
+         "description": "realised accuracy 7 points below the reference (labels arrive "
+                        "late); starts a retraining run"},
+    ]
 
 
-def alert_rules_yaml(indent: int) -> str:
-    """:data:`ALERT_RULES` as the ``alerts:`` block of a model in ``rampup.yaml``."""
-    text = yaml.safe_dump({"alerts": ALERT_RULES}, sort_keys=False, width=200)
+ALERT_RULES = alert_rules()
+
+
+def alert_rules_yaml(indent: int, rules: list[dict[str, Any]] | None = None) -> str:
+    """The rules (default :data:`ALERT_RULES`) as the ``alerts:`` block of a model in
+    ``rampup.yaml``."""
+    text = yaml.safe_dump({"alerts": rules if rules is not None else ALERT_RULES},
+                          sort_keys=False, width=200)
     pad = " " * indent
     return "".join(pad + line for line in text.splitlines(keepends=True))
 
@@ -78,7 +88,7 @@ class StoryPlan:
     """How the chapters after the tour run (tests shorten them)."""
 
     missing_share: float = 0.6  # share of rows whose credit_score arrives empty
-    dependency_ms: float = 150.0  # the slow lookup's latency during the incident
+    dependency_ms: float = 250.0  # the slow lookup's latency during the incident
     incident_min_s: float = 15.0
     incident_max_s: float = 90.0
     settle_s: float = 120.0  # wait for the incident's alarms to resolve
@@ -88,6 +98,11 @@ class StoryPlan:
     drift_timeout_s: float = 150.0
     retrain_timeout_s: float = 300.0  # training, evaluation and replay (not the rollout)
     follow_rollout: bool = True  # follow the retrained version's rollout to its end
+    alert_window_s: float = 20.0  # the incident's rules
+    drift_window_s: float = 40.0  # the drift rules (a drift check needs more rows)
+
+    def rules(self) -> list[dict[str, Any]]:
+        return alert_rules(self.alert_window_s, self.drift_window_s)
 
     def estimate_s(self) -> float:
         """Roughly how long the chapters take on an idle machine."""
@@ -129,7 +144,7 @@ class Incident:
     rules = ("credit-score-missing", "latency-slo")
 
     def __init__(self, scenario: Scenario, watcher: AlarmWatcher, console: Console, *,
-                 share: float = 0.6, dependency_ms: float = 150.0, min_s: float = 15.0,
+                 share: float = 0.6, dependency_ms: float = 250.0, min_s: float = 15.0,
                  max_s: float = 90.0, settle_s: float = 120.0) -> None:
         self.scenario, self.watcher, self.console = scenario, watcher, console
         self.share, self.dependency_ms = share, dependency_ms
@@ -188,6 +203,10 @@ class Drift:
                 "loans, employment history missing more often, and a region the model never "
                 "saw. The drift alarm names the features and their effect sizes.",
                 highlight=False)
+        self.scenario.pipeline_drift = True
+        c.print("Meanwhile the speech pipeline's microphone gain rises: 'rampup monitor cascade "
+                "transcribe' (and its dashboard page) shows vad's inputs moving before the "
+                "end-to-end accuracy drops.", highlight=False)
         steps = 5
         for i in range(1, steps + 1):
             self.scenario.drift(data=self.data_drift * i / steps)

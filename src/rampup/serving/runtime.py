@@ -49,7 +49,8 @@ class LoadedVersion:
         self.batcher: MicroBatcher | None = None
         if spec.batching.enabled:
             self.batcher = MicroBatcher(self.run, max_batch_size=spec.batching.max_batch_size,
-                                        max_wait=spec.batching.max_wait_ms / 1000.0)
+                                        max_wait=spec.batching.max_wait_ms / 1000.0,
+                                        max_in_flight=spec.batching.max_in_flight)
 
     async def run(self, batch: FeatureBatch,
                   executor: Executor | None = None) -> PredictionBatch:
