@@ -126,7 +126,9 @@ async def test_alarm_fires_and_resolves_on_real_traffic(sqlite_store: Store, tmp
         "alerting": {"base_url": "http://dash.example",
                      "notifiers": {"hook": {"type": "webhook", "url": receiver.url}}},
         "models": {"credit": {"alerts": [{
-            "name": "errors", "condition": "error_rate > 0.3 for 500ms", "window": "1s",
+            # 2 s over 1 s monitor windows: a full window plus the current one, so a window
+            # that has just begun (a few records, maybe all good) cannot resolve the alarm
+            "name": "errors", "condition": "error_rate > 0.3 for 500ms", "window": "2s",
             "severity": "critical", "notify": ["hook", "log"], "cooldown": "1h"}]}}})
     async with serve(sqlite_store, tmp_path, trained, project) as c:
         seen: list[str] = []

@@ -308,12 +308,7 @@ async def predict(request: Request, name: str, pipe: PipelineSpec) -> Response:
         p["id"], rid, now, name, version, "answer", records[i],
         {k: v for k, v in p.items() if k not in ("stages", "id")},
         p.get("confidence"), latency * 1000.0, None, run.key) for i, p in enumerate(preds)]
-    if st.monitor is not None:
-        st.monitor.offer(logged)
-    if not await st.writer.submit_async(logged):
-        m.log_dropped.inc(len(logged))
-        if st.monitor is not None:
-            st.monitor.note_dropped(name, version, len(logged))
+    await st.record(name, version, logged)
     return response
 
 

@@ -147,12 +147,7 @@ async def _predict(request: Request, name: str, pinned: str | None) -> Response:
         mirrors = [v for v in served.router.mirrors() if v != version]
         if mirrors:
             shadow.schedule(st, name, mirrors, records, ids, rid, key)
-    if st.monitor is not None:
-        st.monitor.offer(log_records)
-    if not await st.writer.submit_async(log_records):
-        m.log_dropped.inc(len(log_records))
-        if st.monitor is not None:
-            st.monitor.note_dropped(name, version, len(log_records))
+    await st.record(name, version, log_records)
     return response
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 
 from rampup.config import Settings
-from rampup.predlog.writer import LogWriter
+from rampup.predlog.writer import LogWriter, PredictionRecord
 from rampup.project import ProjectFile
 from rampup.serving.metrics import ServingMetrics
 from rampup.serving.runtime import Runtime
@@ -37,6 +37,16 @@ class AppState:
     ready: bool = False
     monitor: Monitor | None = None  # None: monitoring is off (RAMPUP_MONITOR=false)
     automation: AutomationRuntime | None = None  # levels and the review queue writer
+
+    async def record(self, model: str, version: str, records: list[PredictionRecord]) -> None:
+        """Answered predictions: offered to the monitor and queued for the log writer
+        (a full queue drops after its timeout, counted on both)."""
+        if self.monitor is not None:
+            self.monitor.offer(records)
+        if not await self.writer.submit_async(records):
+            self.metrics.log_dropped.inc(len(records))
+            if self.monitor is not None:
+                self.monitor.note_dropped(model, version, len(records))
 
 
 def app_state(request: Request) -> AppState:
