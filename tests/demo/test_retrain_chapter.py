@@ -48,7 +48,7 @@ def test_the_demo_model_is_retrained_and_rolled_out(sqlite_store: Store, tmp_pat
     out = v1.predict(FeatureBatch.from_records(records, FEATURES))
     now = time.time()
     sqlite_store.insert_predictions([
-        PredictionRecord(f"p{i}", f"p{i}", now - 300 + i * 0.1, "loan-default", "v1", "answer",
+        PredictionRecord(f"p{i}", f"p{i}", now - 100 + i * 0.05, "loan-default", "v1", "answer",
                          rec, out.record(i), None, 1.0, None, None).to_row()
         for i, rec in enumerate(records)])
     sqlite_store.add_feedback([

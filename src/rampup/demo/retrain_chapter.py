@@ -79,10 +79,10 @@ def retrain_yaml(reference: str = "data/reference.parquet") -> dict[str, Any]:
     """The ``retrain:`` section of the demo's model (demo-speed guards and plan)."""
     return {
         "entry_point": "rampup.demo.retrain_chapter:train",
-        "params": {"kind": "gbm", "log_weight": 3.0},
+        "params": {"kind": "gbm", "log_weight": 5.0},
         "label_column": LABEL,
         "reference": reference,
-        "since": "1h",
+        "since": "2m",  # the drifted minutes: the world the new version must learn
         "evaluation": {"holdout": 0.3, "metric": "accuracy", "tolerance": 0.01},
         "guards": {"min_new_labels": 200, "cooldown": "10m", "max_runs_per_day": 20},
         "timeout": "5m",

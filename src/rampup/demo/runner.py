@@ -65,7 +65,7 @@ CONTROLLER_INTERVAL_S = 0.5  # the rollout controller's pass, short so the tour 
 # (a real deployment keeps the 60 s windows and 10 s passes of the defaults).
 MONITOR_WINDOW_S, MONITOR_FLUSH_S, ALERTS_INTERVAL_S, DRIFT_CHECK_S = 10.0, 2.0, 2.0, 5.0
 REVIEW_THRESHOLD, AUDIT_RATE = 0.6, 0.02  # ~6% of requests + 2% audits go to the queue
-REVIEWER_ACCURACY, REVIEWER_SECONDS = 0.95, (0.05, 0.2)  # the simulated person
+REVIEWER_ACCURACY, REVIEWER_SECONDS = 0.95, (0.02, 0.1)  # the simulated person
 SPEECH_RATE, SPEECH_FEATURES = 5.0, ("energy", "audio_len", "words")  # the pipeline's traffic
 RETRAIN_INTERVAL_S = 2.0  # the retraining loop's pass: a queued run starts within 2 s
 DEFAULT_RATE = 50.0  # predictions/s: the tour's 10% canary gets its 100 requests in ~20 s

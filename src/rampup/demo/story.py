@@ -246,7 +246,7 @@ class Retrain:
     async def run(self) -> dict[str, Any] | None:
         c = self.console
         c.rule("[bold]retraining[/]: from the alarm to a new version in production")
-        c.print("accuracy-drop has 'actions: [retrain]' (rampup.yaml), and the model's "
+        c.print("accuracy-drop has 'actions: \\[retrain]' (rampup.yaml), and the model's "
                 "'retrain:' section names the training entry point, the data and the rollout "
                 "plan. The server's retraining loop takes it from here "
                 f"('rampup retrain list {self.model}').", highlight=False)
