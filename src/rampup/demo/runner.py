@@ -68,6 +68,7 @@ REVIEW_THRESHOLD, AUDIT_RATE = 0.6, 0.02  # ~6% of requests + 2% audits go to th
 REVIEWER_ACCURACY, REVIEWER_SECONDS = 0.95, (0.02, 0.1)  # the simulated person
 SPEECH_RATE, SPEECH_FEATURES = 5.0, ("energy", "audio_len", "words")  # the pipeline's traffic
 RETRAIN_INTERVAL_S = 2.0  # the retraining loop's pass: a queued run starts within 2 s
+RETRAIN_ROLLOUT_S = 900.0  # the demo gives the retrained version's rollout this long
 DEFAULT_RATE = 50.0  # predictions/s: the tour's 10% canary gets its 100 requests in ~20 s
 TOUR = TourPlan()
 STORY = StoryPlan()
@@ -291,9 +292,10 @@ def run_demo(directory: Path, *, port: int = 8000, duration: float | None = None
         run.chapters = [run.tour] if run.tour is not None else []
         if story is not None and _room_for_story(console, tour, story, rate=rate,
                                                  duration=duration):
-            follower = run.tour or Tour(store, registry, console, model=MODEL,
-                                        data=root / "data", project=display.relative(root),
-                                        plan=TourPlan(), rate=rate)
+            # follows the retrained version's rollout (its canary steps wait for labels)
+            follower = Tour(store, registry, console, model=MODEL, data=root / "data",
+                            project=display.relative(root),
+                            plan=TourPlan(timeout_s=RETRAIN_ROLLOUT_S), rate=rate)
             run.chapters += story.chapters(scenario, run.watcher, console,
                                            follow=follower.follow)
         run.stop_after_tour = stop_after_tour
