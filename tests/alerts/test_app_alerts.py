@@ -187,6 +187,8 @@ async def test_a_hanging_notifier_does_not_slow_predictions(sqlite_store: Store,
 
         during = await drive(c, trained, 0.0, failing, timeout=20, seed=5)
         assert failing()
+        stopping = time.monotonic()
+    stopped_in = time.monotonic() - stopping
     # every pass re-notified into a command that hangs until it is killed: predictions
     # went on at the same speed
     assert np.median(during) < max(3 * np.median(before), 0.05)
@@ -194,4 +196,7 @@ async def test_a_hanging_notifier_does_not_slow_predictions(sqlite_store: Store,
     failed = [e["message"] for e in sqlite_store.list_alert_events(
         "credit", "always", kinds=["notify_failed"], oldest_first=True)]
     assert "ran longer than 1 s and was killed" in failed[0]
-    assert failed[-1] == "stuck: dropped at shutdown"  # the backlog did not hold up the stop
+    # the backlog did not hold up the stop: what was still queued was dropped (whether
+    # anything was queued at that moment is a race), the hung commands were killed
+    assert stopped_in < 3.0
+    assert all(m == "stuck: dropped at shutdown" or "ran longer than 1 s" in m for m in failed)
