@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
-import yaml
 from pydantic import SecretStr
 from rich.console import Console
 from sqlalchemy.engine import make_url
@@ -43,7 +42,7 @@ from rampup.demo.reviewer import status as automation_status
 from rampup.demo.rollout_tour import Tour, TourPlan, train_fresh_v2, write_plans
 from rampup.demo.scenario import TRANSCRIPT, Scenario, with_dependency
 from rampup.demo.server import HOST, BackgroundServer
-from rampup.demo.story import StoryPlan, alert_rules_yaml
+from rampup.demo.story import StoryPlan, alert_rules_yaml, yaml_block
 from rampup.demo.traffic import TrafficStats, drive
 from rampup.demo.train import build_demo_artifacts
 from rampup.errors import ConflictError
@@ -160,14 +159,12 @@ def prepare_project(directory: Path, *, fresh: bool, rate: float, database_url: 
 
 def _retrain_yaml() -> str:
     """The model's ``retrain:`` section (entry point, data, guards, rollout plan)."""
-    text = yaml.safe_dump({"retrain": retrain_yaml()}, sort_keys=False, width=200)
-    return "".join("    " + line for line in text.splitlines(keepends=True))
+    return yaml_block({"retrain": retrain_yaml()}, 4)
 
 
 def _pipeline_yaml() -> str:
     """The speech pipeline's models (``vad`` → ``asr`` as ``transcribe``)."""
-    text = yaml.safe_dump(speech.project_models(), sort_keys=False, width=200)
-    return "".join("  " + line for line in text.splitlines(keepends=True))
+    return yaml_block(speech.project_models(), 2)
 
 
 def write_tokens(directory: Path) -> tuple[str, Path]:

@@ -71,13 +71,21 @@ def alert_rules(window_s: float = 20.0, drift_window_s: float = 40.0) -> list[di
 ALERT_RULES = alert_rules()
 
 
+def yaml_block(data: dict[str, Any], indent: int) -> str:
+    """``data`` as YAML lines indented by ``indent`` spaces (a section of rampup.yaml).
+
+    >>> print(yaml_block({"a": {"b": 1}}, 2), end="")
+      a:
+        b: 1
+    """
+    text = yaml.safe_dump(data, sort_keys=False, width=200)
+    return "".join(" " * indent + line for line in text.splitlines(keepends=True))
+
+
 def alert_rules_yaml(indent: int, rules: list[dict[str, Any]] | None = None) -> str:
     """The rules (default :data:`ALERT_RULES`) as the ``alerts:`` block of a model in
     ``rampup.yaml``."""
-    text = yaml.safe_dump({"alerts": rules if rules is not None else ALERT_RULES},
-                          sort_keys=False, width=200)
-    pad = " " * indent
-    return "".join(pad + line for line in text.splitlines(keepends=True))
+    return yaml_block({"alerts": rules if rules is not None else ALERT_RULES}, indent)
 
 
 Follow = Callable[[Rollout], Awaitable[Rollout]]
