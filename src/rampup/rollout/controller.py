@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rampup.errors import ConflictError
 from rampup.rollout.checks import parse_check
 from rampup.rollout.judge import judge_all
 from rampup.rollout.leader import LeaderLoop
@@ -55,6 +56,11 @@ class RolloutController:
             r, rev = from_row(row)
             try:
                 res = self._step(r, rev, now)
+            except ConflictError:  # someone (CLI, API, another pass) moved it first: the
+                # compare-and-set kept their change; the next pass judges the new state
+                log.info("rollout #%d of %s changed during the pass; re-read next pass",
+                         r.id, r.model)
+                continue
             except Exception:  # one broken rollout must not stop the others
                 log.exception("rollout #%d of %s: tick failed", r.id, r.model)
                 continue
