@@ -18,7 +18,8 @@ from rampup.store.migrate import current_revision, downgrade, head_revision, upg
 TABLES = {"models", "versions", "deployments", "predictions", "feedback", "events",
           "evaluations", "rollouts", "rollout_checks", "metric_windows",
           "alert_rules", "alert_states", "alert_events",
-          "review_items", "review_labels", "automation_levels", "retrain_runs"}
+          "review_items", "review_labels", "automation_levels", "retrain_runs",
+          "dead_letters"}
 
 
 def schema_drift(engine: sa.Engine) -> list[object]:

@@ -20,8 +20,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-import sqlalchemy as sa
 
+from rampup.runtime import (
+    DeadLetters,
+    Supervised,
+    Supervisor,
+    WorkerContext,
+    classify,
+    describe,
+    map_isolated,
+    write_isolated,
+)
 from rampup.store import Store
 
 log = logging.getLogger("rampup.predlog")
@@ -63,6 +72,10 @@ class PredictionRecord:
             "error": self.error, "request_key": self.request_key,
         }
 
+    def to_payload(self) -> dict[str, Any]:
+        """The record as it was handed over (for a dead letter: nothing serialised)."""
+        return {k: getattr(self, k) for k in self.__slots__}
+
 
 def _dumps(value: Any) -> str:
     try:
@@ -77,51 +90,70 @@ class WriterStats:
     written: int = 0
     dropped: int = 0
     failed: int = 0
+    dead_letters: int = 0
     duplicates: int = 0
     batches: int = 0
     retries: int = 0
     last_error: str | None = None
 
 
+WORKER = "log-writer"
+STALL_AFTER_S = 120.0  # a batch insert, or one retry wait, never takes this long
+
+
 class LogWriter:
-    """Background writer of prediction records into the store."""
+    """Background writer of prediction records into the store, run by a
+    :class:`~rampup.runtime.Supervisor` (its own when none is given).
+
+    A record that cannot be serialised or stored goes to the dead letters and the rest
+    of its batch is written (:func:`~rampup.runtime.write_isolated`); while the store is
+    unreachable the batch is retried and the queue holds the rest; if the thread dies
+    anyway, the batch it held goes back to the front of the queue and the supervisor
+    starts it again.
+    """
 
     def __init__(self, store: Store, *, queue_size: int = 100_000, batch_size: int = 2000,
                  flush_interval: float = 0.2, block_timeout: float = 0.05,
-                 retry_backoff: float = 0.5) -> None:
+                 retry_backoff: float = 0.5, dead_letters: DeadLetters | None = None) -> None:
         self.store = store
         self.queue_size = queue_size
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.block_timeout = block_timeout
         self.retry_backoff = retry_backoff
+        self.dead_letters = dead_letters or DeadLetters(store)
         self.stats = WriterStats()
         self._queue: deque[PredictionRecord] = deque()
         self._pending_ids: set[str] = set()
         self._cond = threading.Condition()
+        self._batch: list[PredictionRecord] = []  # taken from the queue, not yet written
         self._in_flight = 0
         self._stopping = False
-        self._thread: threading.Thread | None = None
+        self._handle: Supervised | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
 
-    def start(self) -> LogWriter:
-        if self._thread is None:
+    def start(self, supervisor: Supervisor | None = None) -> LogWriter:
+        if self._handle is None:
             self._stopping = False
-            self._thread = threading.Thread(target=self._run, name="rampup-log-writer",
-                                            daemon=True)
-            self._thread.start()
+            self._handle = (supervisor or Supervisor()).start(
+                WORKER, self._run, stall_after=STALL_AFTER_S)
         return self
 
     def stop(self, timeout: float = 30.0) -> None:
         """Drain the queue and stop; records still queued after ``timeout`` count as dropped."""
+        handle = self._handle
+        if handle is not None:
+            handle.request_stop()  # first: the loop may end as soon as it sees _stopping
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        if handle is not None:
+            handle.join(timeout)
+            self._handle = None
         with self._cond:
+            self._queue.extendleft(reversed(self._batch))
+            self._batch = []
             if self._queue:
                 lost = len(self._queue)
                 self.stats.dropped += lost
@@ -205,8 +237,13 @@ class LogWriter:
 
     # -- the writer thread --------------------------------------------------------------
 
-    def _run(self) -> None:
+    def _run(self, ctx: WorkerContext) -> None:
+        with self._cond:  # a batch held when the last run died goes first
+            self._queue.extendleft(reversed(self._batch))
+            self._batch = []
+            self._in_flight = 0
         while True:
+            ctx.beat()
             with self._cond:
                 if not self._queue and not self._stopping:
                     self._cond.wait(self.flush_interval)
@@ -215,37 +252,40 @@ class LogWriter:
                         return
                     continue
                 n = min(len(self._queue), self.batch_size)
-                batch = [self._queue.popleft() for _ in range(n)]
+                self._batch = [self._queue.popleft() for _ in range(n)]
                 self._in_flight = n
-            try:
-                self._write(batch)
-            finally:
-                with self._cond:
-                    self._in_flight = 0
-                    self._pending_ids.difference_update(r.id for r in batch)
-                    self._cond.notify_all()
+            batch = self._batch
+            self._write(batch, ctx)
+            with self._cond:
+                self._batch = []
+                self._in_flight = 0
+                self._pending_ids.difference_update(r.id for r in batch)
+                self._cond.notify_all()
 
-    def _write(self, batch: list[PredictionRecord]) -> None:
-        rows = [r.to_row() for r in batch]
+    def _write(self, batch: list[PredictionRecord], ctx: WorkerContext) -> None:
+        dead_before = self.stats.dead_letters
+        rows = map_isolated(batch, PredictionRecord.to_row, self._dead_record)
         attempt = 0
         while True:
             try:
                 # ids already stored are skipped, so a retry after an ambiguous failure
                 # (committed, but the connection dropped) never duplicates a record.
-                n = self.store.insert_predictions(rows)
+                n = write_isolated(rows, self.store.insert_predictions, self._dead_row)
                 self.stats.written += n
-                self.stats.duplicates += len(rows) - n
+                self.stats.duplicates += len(batch) - n - (self.stats.dead_letters
+                                                           - dead_before)
                 self.stats.batches += 1
+                if self.dead_letters.stats.pending:
+                    self.dead_letters.flush()
                 return
-            except sa.exc.IntegrityError:
-                self._write_one_by_one(rows)
-                return
-            except sa.exc.SQLAlchemyError as exc:
+            except Exception as exc:
+                if classify(exc) != "transient":
+                    raise  # a bug or a broken store: the supervisor restarts us
                 # The store is down or busy: keep the records and retry, unless shutting down
                 # has gone on too long (stop() then counts what is left as dropped).
                 attempt += 1
                 self.stats.retries += 1
-                self.stats.last_error = str(exc.__cause__ or exc)[:500]
+                self.stats.last_error = describe(exc)
                 if attempt == 1 or attempt % 20 == 0:
                     log.warning("prediction log: write failed (%s); retrying",
                                 self.stats.last_error)
@@ -253,15 +293,16 @@ class LogWriter:
                     self.stats.failed += len(rows)
                     log.error("prediction log: gave up on %d records at shutdown", len(rows))
                     return
+                ctx.beat()
                 time.sleep(min(self.retry_backoff * attempt, 5.0))
 
-    def _write_one_by_one(self, rows: list[dict[str, Any]]) -> None:
-        for row in rows:
-            try:
-                self.store.insert_predictions([row])
-                self.stats.written += 1
-            except sa.exc.IntegrityError as exc:
-                self.stats.failed += 1
-                self.stats.last_error = str(exc.orig)[:500]
-                log.error("prediction log: record %s rejected: %s", row["id"], exc.orig)
-        self.stats.batches += 1
+    def _dead_record(self, record: PredictionRecord, exc: BaseException) -> None:
+        self.stats.dead_letters += 1
+        self.stats.last_error = describe(exc)
+        self.dead_letters.add(WORKER, exc, record.to_payload(), key=record.id,
+                              model=record.model)
+
+    def _dead_row(self, row: dict[str, Any], exc: BaseException) -> None:
+        self.stats.dead_letters += 1
+        self.stats.last_error = describe(exc)
+        self.dead_letters.add(WORKER, exc, row, key=row["id"], model=row["model"])

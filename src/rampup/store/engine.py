@@ -65,8 +65,12 @@ def create_engine(url: str) -> sa.Engine:
             import psycopg  # noqa: F401
         except ImportError:  # pragma: no cover - depends on the install
             raise MissingExtraError("psycopg", "postgres", "a PostgreSQL store") from None
+        # a server that stops answering (partition, not refusal) must not hang a worker
+        # for the kernel's TCP timeout: its supervisor would only see a stall
+        connect_args = {} if "connect_timeout" in url else {"connect_timeout": 10}
         return sa.create_engine(
             url,
+            connect_args=connect_args,
             json_serializer=_json_dumps,
             json_deserializer=_json_loads,
             pool_pre_ping=True,

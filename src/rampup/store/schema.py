@@ -299,3 +299,19 @@ automation_levels = sa.Table(
     sa.Column("actor", sa.String(255), nullable=False),
     sa.Column("reason", sa.Text, nullable=False, server_default=""),
 )
+
+dead_letters = sa.Table(
+    "dead_letters",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ts", sa.Float, nullable=False),
+    sa.Column("worker", sa.String(NAME), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("key", sa.String(255), nullable=True),  # the record's id, when it has one
+    sa.Column("model", sa.String(NAME), nullable=True),
+    sa.Column("payload", sa.Text, nullable=False),  # made safe: escaped, size-capped
+    sa.Column("payload_chars", sa.Integer, nullable=False),  # before the cap
+    sa.Column("replica", sa.String(128), nullable=False, server_default=""),
+    sa.Index("ix_dead_letters_ts", "ts"),
+    sa.Index("ix_dead_letters_worker_ts", "worker", "ts"),
+)

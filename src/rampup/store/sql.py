@@ -12,6 +12,7 @@ from rampup.errors import ConflictError, NotFoundError
 from rampup.store import schema as t
 from rampup.store.alert_rows import AlertRows
 from rampup.store.dashboard_rows import DashboardRows
+from rampup.store.dead_letter_rows import DeadLetterRows
 from rampup.store.engine import create_engine, insert_ignore
 from rampup.store.metric_rows import MetricRows
 from rampup.store.migrate import upgrade
@@ -28,7 +29,8 @@ from rampup.store.review_rows import ReviewRows
 from rampup.store.rollout_rows import RolloutRows
 
 
-class Store(RolloutRows, MetricRows, AlertRows, RetrainRows, ReviewRows, DashboardRows):
+class Store(RolloutRows, MetricRows, AlertRows, RetrainRows, ReviewRows, DashboardRows,
+            DeadLetterRows):
     """Everything rampup keeps: registry, deployments, prediction log, feedback, events.
 
     Thread-safe (each call takes a pooled connection). Open with :meth:`open`, which
