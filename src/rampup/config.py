@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rampup.errors import ConfigError
 from rampup.project import ProjectFile, explain, find_project_file, load_project
+from rampup.runtime.backoff import Backoff
 
 
 class Settings(BaseSettings):
@@ -62,6 +63,19 @@ class Settings(BaseSettings):
     monitor_keep_s: float = Field(default=600.0, ge=0,
                                   description="closed windows kept in memory for late feedback")
     monitor_retention_days: float = Field(default=30.0, gt=0)
+    worker_restart_initial: float = Field(
+        default=0.5, gt=0, description="seconds before a dead background worker is "
+        "restarted the first time (doubling on each crash in a row)")
+    worker_restart_max: float = Field(default=30.0, gt=0,
+                                      description="longest wait before a restart")
+    store_retry_after: int = Field(
+        default=5, ge=1, description="Retry-After (seconds) of a 503 answered while the "
+        "store is unreachable")
+
+    def worker_backoff(self) -> Backoff:
+        """The supervisor's restart policy from these settings."""
+        initial = self.worker_restart_initial
+        return Backoff(initial=initial, maximum=max(initial, self.worker_restart_max))
 
     @property
     def resolved_database_url(self) -> str:

@@ -3,7 +3,8 @@
 :meth:`Dispatcher.submit` never blocks: a full queue drops the notification (counted and
 reported). A watchdog gives up on a delivery that runs past its notifier's deadline
 (counted as timed out) and starts a replacement worker, so one hanging notifier cannot
-starve the others; the number of abandoned threads is bounded too. Every outcome goes
+starve the others; the number of abandoned threads is bounded too. The watchdog is a
+supervised worker (``alert-notifier``) and also replaces pool threads that died. Every outcome goes
 to ``on_result`` (the evaluator writes it to the alert history).
 """
 
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rampup.alerts.notifiers import Notifier
+from rampup.runtime import Supervised, Supervisor, WorkerContext
 
 log = logging.getLogger("rampup.alerts")
 
@@ -56,6 +58,9 @@ class _Slot:
 
 
 ResultFn = Callable[[Delivery], None]
+DeadFn = Callable[[Delivery, BaseException], None]
+WORKER = "alert-notifier"
+STALL_AFTER_S = 60.0
 
 
 class Dispatcher:
@@ -74,9 +79,11 @@ class Dispatcher:
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._started = False
-        self._watchdog: threading.Thread | None = None
+        self._watchdog: Supervised | None = None
         self._pending = 0  # queued or running, not yet reported
         self._silenced = False
+        self.on_dead: DeadFn | None = None  # an outcome that could not be recorded
+        self.respawned = 0  # pool threads that died and were replaced
 
     # -- public -------------------------------------------------------------------------
 
@@ -129,6 +136,8 @@ class Dispatcher:
         dropped), stop the workers and the watchdog. Nothing is reported afterwards."""
         deadline = time.monotonic() + timeout
         self.drain(timeout)
+        if self._watchdog is not None:
+            self._watchdog.request_stop()  # before _closed: its loop ends on either
         self._closed.set()
         while True:
             try:
@@ -143,7 +152,7 @@ class Dispatcher:
         with self._lock:
             threads = [s.thread for s in self._slots if not s.abandoned and s.thread]
         if self._watchdog is not None:
-            threads.append(self._watchdog)
+            threads.append(self._watchdog.thread)
         for t in threads:
             if t is not threading.current_thread():
                 t.join(max(0.0, deadline - time.monotonic()) + 0.3)
@@ -158,16 +167,23 @@ class Dispatcher:
 
     # -- workers ------------------------------------------------------------------------
 
-    def _start(self) -> None:
+    def start(self, supervisor: Supervisor | None = None) -> Dispatcher:
+        """Start the pool and its watchdog (worker ``alert-notifier`` of ``supervisor``,
+        or of its own): the watchdog gives up on late deliveries and replaces pool
+        threads that died. Called on the first :meth:`submit` if not before."""
         with self._lock:
             if self._started:
-                return
+                return self
             self._started = True
             for _ in range(self.workers):
                 self._spawn()
-            self._watchdog = threading.Thread(target=self._watch, daemon=True,
-                                              name="rampup-alert-watchdog")
-            self._watchdog.start()
+        self._watchdog = (supervisor or Supervisor()).start(WORKER, self._watch,
+                                                            stall_after=STALL_AFTER_S)
+        return self
+
+    def _start(self) -> None:
+        if not self._started:
+            self.start()
 
     def _spawn(self) -> None:  # caller holds the lock
         slot = _Slot()
@@ -201,9 +217,35 @@ class Dispatcher:
                 slot.job, slot.finishing = None, False
                 self._pending -= 1
 
-    def _watch(self) -> None:
-        while not self._closed.wait(self.watch_interval):
+    def _watch(self, ctx: WorkerContext) -> None:
+        while not ctx.wait(self.watch_interval) and not self._closed.is_set():
             self.reap()
+            self.replace_dead()
+
+    def replace_dead(self) -> int:
+        """Replace pool threads that ended without being told to (a bug in a notifier's
+        reporting path); a delivery one held is reported as failed. Returns how many."""
+        dead: list[_Slot] = []
+        with self._lock:
+            if self._closed.is_set():
+                return 0
+            for slot in list(self._slots):
+                if slot.thread is not None and not slot.thread.is_alive() \
+                        and not slot.abandoned:
+                    self._slots.remove(slot)
+                    dead.append(slot)
+                    self.respawned += 1
+                    self._spawn()
+        for slot in dead:
+            log.error("notifier pool thread %s died; replaced",
+                      slot.thread.name if slot.thread else "?")
+            job = slot.job
+            if job is not None and not slot.finishing:
+                self._report(Delivery(job.name, False, "the notifier thread died", 0.0,
+                                      job.alert))
+                with self._lock:
+                    self._pending -= 1
+        return len(dead)
 
     def reap(self) -> None:
         """Give up on deliveries past their deadline; replace their workers."""
@@ -244,8 +286,11 @@ class Dispatcher:
         if self.on_result is not None:
             try:
                 self.on_result(d)
-            except Exception:  # recording must not kill the worker
-                log.exception("recording a notification outcome failed")
+            except Exception as exc:  # recording must not kill the worker
+                if self.on_dead is not None:
+                    self.on_dead(d, exc)
+                else:
+                    log.exception("recording a notification outcome failed")
 
     def _stat(self, name: str) -> NotifierStats:
         return self.stats.setdefault(name, NotifierStats())

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote
@@ -25,11 +25,14 @@ from rampup.alerts.notifiers import LogNotifier, Notifier
 from rampup.alerts.rules import AlertRule
 from rampup.monitor.names import MetricSource
 from rampup.rollout.leader import LeaderLoop
+from rampup.runtime import DeadLetters, Supervisor, classify, describe, write_isolated
 from rampup.store import Store
 
 log = logging.getLogger("rampup.alerts")
 
 LOCK_NAME = "alert-evaluator"
+WORKER = "alert-evaluator"
+STALL_AFTER_S = 600.0  # a pass with drift checks over long windows can take minutes
 
 
 @dataclass
@@ -51,8 +54,10 @@ class AlertEvaluator:
                  notifiers: Mapping[str, Notifier] | None = None,
                  actions: ActionRegistry | None = None,
                  clock: Callable[[], float] = time.time, base_url: str | None = None,
-                 workers: int = 4, dispatcher: Dispatcher | None = None) -> None:
+                 workers: int = 4, dispatcher: Dispatcher | None = None,
+                 dead_letters: DeadLetters | None = None) -> None:
         self.store = store
+        self.dead_letters = dead_letters
         self.source = source
         self.actions = actions or ActionRegistry()
         self.clock = clock
@@ -60,39 +65,71 @@ class AlertEvaluator:
         self.dispatcher = dispatcher or Dispatcher(
             notifiers if notifiers is not None else {"log": LogNotifier()}, workers=workers)
         self.dispatcher.on_result = self._record_delivery
+        self.dispatcher.on_dead = lambda d, exc: self._dead(
+            f"{d.alert.get('model')}/{d.alert.get('rule')}", d.alert.get("model"), exc,
+            {"notifier": d.notifier, "ok": d.ok, "error": d.error, "alert": dict(d.alert)})
 
     # -- one pass -----------------------------------------------------------------------
 
     def tick(self) -> list[Evaluation]:
         now = self.clock()
-        rules = [AlertRule.from_row(r) for r in self.store.list_alert_rules(enabled_only=True)]
         states = self.store.alert_states()
         out: list[Evaluation] = []
         saves: list[tuple[str, str, str, float | None, dict[str, Any]]] = []
         events: list[dict[str, Any]] = []
-        for rule in rules:
-            prev = AlertState.from_dict(states.get((rule.model, rule.name)))
-            value, error = self._measure(rule, now)
-            step = advance(rule, prev, value, now)
-            if step.notify == "firing" or (step.transition is not None
-                                           and step.transition[1] == "pending"):
-                step = self._explained(rule, step, now)
-            ev = Evaluation(rule.name, rule.model, value, step.state.state, step.transition,
-                            error=error)
-            saves.append((rule.model, rule.name, step.state.state, step.state.since,
-                          step.state.to_dict()))
-            events += self._history(rule, prev, step, now)
-            if step.notify is not None:
-                alert = self.payload(rule, step, now)
-                self.dispatcher.submit(rule.spec.notify, alert)
-                ev.notified = step.notify
-            if step.run_actions:
-                ev.actions = self._act(rule, step, now, events)
-            out.append(ev)
-        if saves:
-            self.store.save_alert_states(saves)
-        self.store.add_alert_events(events)
+        for row in self.store.list_alert_rules(enabled_only=True):
+            try:
+                out.append(self._evaluate(AlertRule.from_row(row), states, now, saves,
+                                          events))
+            except Exception as exc:  # one broken rule must not stop the others
+                if classify(exc) == "transient":
+                    raise
+                self._dead(f"{row.get('model')}/{row.get('name')}", row.get("model"), exc,
+                           row)
+        write_isolated(saves, self._save_states,
+                       lambda s, exc: self._dead(f"{s[0]}/{s[1]}", s[0], exc, s))
+        write_isolated(events, self._add_events,
+                       lambda e, exc: self._dead(f"{e['model']}/{e['rule']}", e["model"],
+                                                 exc, e))
         return out
+
+    def _evaluate(self, rule: AlertRule, states: Mapping[tuple[str, str], Any], now: float,
+                  saves: list[tuple[str, str, str, float | None, dict[str, Any]]],
+                  events: list[dict[str, Any]]) -> Evaluation:
+        prev = AlertState.from_dict(states.get((rule.model, rule.name)))
+        value, error = self._measure(rule, now)
+        step = advance(rule, prev, value, now)
+        if step.notify == "firing" or (step.transition is not None
+                                       and step.transition[1] == "pending"):
+            step = self._explained(rule, step, now)
+        ev = Evaluation(rule.name, rule.model, value, step.state.state, step.transition,
+                        error=error)
+        saves.append((rule.model, rule.name, step.state.state, step.state.since,
+                      step.state.to_dict()))
+        events += self._history(rule, prev, step, now)
+        if step.notify is not None:
+            alert = self.payload(rule, step, now)
+            self.dispatcher.submit(rule.spec.notify, alert)
+            ev.notified = step.notify
+        if step.run_actions:
+            ev.actions = self._act(rule, step, now, events)
+        return ev
+
+    def _save_states(self, saves: Sequence[tuple[str, str, str, float | None,
+                                                 dict[str, Any]]]) -> int:
+        self.store.save_alert_states(list(saves))
+        return len(saves)
+
+    def _add_events(self, events: Sequence[dict[str, Any]]) -> int:
+        self.store.add_alert_events(list(events))
+        return len(events)
+
+    def _dead(self, key: str, model: Any, exc: BaseException, payload: Any) -> None:
+        if self.dead_letters is not None:
+            self.dead_letters.add(WORKER, exc, payload, key=key,
+                                  model=model if isinstance(model, str) else None)
+        else:
+            log.error("alert %s: %s", key, describe(exc))
 
     def _measure(self, rule: AlertRule, now: float) -> tuple[float | None, str | None]:
         try:
@@ -189,11 +226,16 @@ class AlertEvaluator:
 
     # -- background loop ----------------------------------------------------------------
 
-    def start(self, interval: float = 10.0) -> LeaderLoop:
-        """Evaluate every ``interval`` seconds on the leader only; stopping lets queued
-        notifications finish (up to 2 s)."""
+    def start(self, interval: float = 10.0, supervisor: Supervisor | None = None
+              ) -> LeaderLoop:
+        """Evaluate every ``interval`` seconds on the leader only (worker
+        ``alert-evaluator``; the notifier pool's watchdog is worker ``alert-notifier``);
+        stopping lets queued notifications finish (up to 2 s)."""
+        supervisor = supervisor or Supervisor()
+        self.dispatcher.start(supervisor)
         return LeaderLoop(self.store, lock_name(self.store), self.tick, interval,
-                          on_stop=lambda t: self.dispatcher.close(min(t, 2.0))).start()
+                          on_stop=lambda t: self.dispatcher.close(min(t, 2.0)),
+                          worker=WORKER, stall_after=STALL_AFTER_S).start(supervisor)
 
 
 def lock_name(store: Store) -> str:

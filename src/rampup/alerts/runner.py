@@ -12,6 +12,7 @@ from rampup.alerts.notifiers import build_notifiers
 from rampup.alerts.service import Alerts
 from rampup.monitor.names import MetricSource
 from rampup.rollout.leader import LeaderLoop
+from rampup.runtime import DeadLetters, Supervisor
 from rampup.store import Store
 
 if TYPE_CHECKING:
@@ -40,8 +41,9 @@ def default_source(store: Store, monitor: Monitor | None = None, *,
 
 
 def start_evaluator(store: Store, settings: Settings, project: ProjectFile,
-                    source: MetricSource, actions: ActionRegistry | None = None
-                    ) -> LeaderLoop | None:
+                    source: MetricSource, actions: ActionRegistry | None = None, *,
+                    supervisor: Supervisor | None = None,
+                    dead_letters: DeadLetters | None = None) -> LeaderLoop | None:
     """Re-sync the project file's rules (runtime rules stay); start the evaluator when
     ``settings.alerts`` is on. Returns the running loop (stop it on shutdown) or None."""
     sync = Alerts(store, alerting=project.alerting).sync_project(project)
@@ -54,8 +56,9 @@ def start_evaluator(store: Store, settings: Settings, project: ProjectFile,
         return None
     evaluator = AlertEvaluator(store, source, notifiers=build_notifiers(project.alerting),
                                base_url=project.alerting.base_url,
-                               workers=project.alerting.notify_workers, actions=actions)
-    return evaluator.start(settings.alerts_interval)
+                               workers=project.alerting.notify_workers, actions=actions,
+                               dead_letters=dead_letters)
+    return evaluator.start(settings.alerts_interval, supervisor)
 
 
 def start_alerts(state: AppState, actions: ActionRegistry | None = None) -> LeaderLoop | None:
@@ -65,4 +68,5 @@ def start_alerts(state: AppState, actions: ActionRegistry | None = None) -> Lead
                            default_source(state.store, state.monitor,
                                           drift_ttl_s=state.settings.drift_check_interval,
                                           project=state.project),
-                           actions)
+                           actions, supervisor=state.supervisor,
+                           dead_letters=state.dead_letters)

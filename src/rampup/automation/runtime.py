@@ -2,10 +2,11 @@
 
 :meth:`AutomationRuntime.annotate` runs on the hot path after the model answered: it
 adds ``status``/``decided_by`` (and ``review_id``) to each response item and hands
-review items to a bounded in-memory queue. One background thread writes those items to
-the store in batches and, every ``refresh_interval``, re-reads the run-time level
-overrides (set by the CLI or admin API), the calibration maps and the queue lengths,
-so a level change reaches every replica within about a second.
+review items to a bounded in-memory queue. One supervised background worker
+(``review-writer``) writes those items to the store in batches (an item the store
+refuses is dead-lettered, the rest written) and, every ``refresh_interval``, re-reads
+the run-time level overrides (set by the CLI or admin API), the calibration maps and the
+queue lengths, so a level change reaches every replica within about a second.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -25,6 +26,16 @@ from rampup.automation.spec import AutomationSpec
 from rampup.project import ProjectFile
 from rampup.registry.predictor import PredictionBatch
 from rampup.registry.schema import OutputSpec
+from rampup.runtime import (
+    DeadLetters,
+    Supervised,
+    Supervisor,
+    WorkerContext,
+    classify,
+    describe,
+    write_isolated,
+)
+from rampup.runtime.faults import json_safe
 from rampup.store import Store
 
 if TYPE_CHECKING:
@@ -33,6 +44,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("rampup.automation")
 
 HUMAN = "human"  # the built-in pseudo-version (rampup.serving.human.HUMAN)
+WORKER = "review-writer"
+STALL_AFTER_S = 120.0
 PRIORITY = {"human_only": 10, "shadow": 10, "assist": 10, "low_confidence": 10, "audit": 0}
 _DEFAULT = AutomationSpec()
 
@@ -41,8 +54,10 @@ class AutomationRuntime:
     def __init__(self, store: Store, project: ProjectFile, *,
                  registry: CollectorRegistry | None = None, queue_size: int = 50_000,
                  flush_interval: float = 0.05, refresh_interval: float = 1.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 dead_letters: DeadLetters | None = None) -> None:
         self.store = store
+        self.dead_letters = dead_letters
         self.specs = {n: m.automation for n, m in project.models.items()}
         self.overrides: dict[str, str] = {}
         self.calibrators: dict[tuple[str, str], Calibrator] = {}
@@ -57,9 +72,9 @@ class AutomationRuntime:
         self._written = 0
         self.dropped = 0
         self.dropped_in_write = 0
-        self._stop = threading.Event()
+        self.dead_lettered = 0
         self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._handle: Supervised | None = None
         self._children: dict[tuple[str, str], Any] = {}
         r = registry or CollectorRegistry()
         self.decisions = Counter("rampup_automation_decisions",
@@ -181,28 +196,35 @@ class AutomationRuntime:
 
     @property
     def pending(self) -> int:
-        """Items queued here and not yet written to the store."""
-        return self._enqueued - self._written - self.dropped_in_write
+        """Items queued here and not yet written to the store (nor dead-lettered)."""
+        return self._enqueued - self._written - self.dropped_in_write - self.dead_lettered
 
-    def start(self) -> AutomationRuntime:
+    def start(self, supervisor: Supervisor | None = None) -> AutomationRuntime:
         self.refresh()
-        self._thread = threading.Thread(target=self._run, name="rampup-automation",
-                                        daemon=True)
-        self._thread.start()
+        self._handle = (supervisor or Supervisor()).start(WORKER, self._run,
+                                                          stall_after=STALL_AFTER_S)
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-        self._write()  # whatever is left
+        if self._handle is not None:
+            self._handle.request_stop()
+            self._wake.set()
+            self._handle.join(timeout)
+            self._handle = None
+        try:
+            self._write()  # whatever is left
+        except Exception:
+            log.exception("review items: the last write failed")
+        if self._q:
+            self.dropped_in_write += len(self._q)
+            log.error("%d review items could not be written before shutdown", len(self._q))
+            self._q.clear()
 
     def flush(self, timeout: float = 5.0) -> bool:
-        """Wait until every item queued so far is in the store."""
+        """Wait until every item queued so far is in the store (or dead-lettered)."""
         target = self._enqueued
         deadline = time.monotonic() + timeout
-        while self._written + self.dropped_in_write < target:
+        while self._written + self.dropped_in_write + self.dead_lettered < target:
             if time.monotonic() > deadline:
                 return False
             self._wake.set()
@@ -225,9 +247,10 @@ class AutomationRuntime:
             self.queue_length.labels(model).set(lengths.get(model, 0))
         self.queue_lengths = lengths
 
-    def _run(self) -> None:
+    def _run(self, ctx: WorkerContext) -> None:
         last = time.monotonic()
-        while not self._stop.is_set():
+        while not ctx.stopping:
+            ctx.beat()
             self._wake.wait(self._flush_interval)
             self._wake.clear()
             self._write()
@@ -235,25 +258,63 @@ class AutomationRuntime:
                 last = time.monotonic()
                 try:
                     self.refresh()
-                except Exception:  # the store may be briefly unreachable; keep serving
-                    log.exception("automation refresh failed; will retry")
+                except Exception as exc:  # the store may be briefly unreachable
+                    if classify(exc) != "transient":
+                        raise
+                    log.warning("automation refresh failed (%s); will retry", describe(exc))
 
     def _write(self) -> None:
+        """Write the queued items in batches. An item the store refuses is dead-lettered
+        and the rest of its batch written; while the store is unreachable the batch goes
+        back to the front of the queue for the next round."""
         while self._q:
             batch: list[dict[str, Any]] = []
             while self._q and len(batch) < 1000:
                 batch.append(self._q.popleft())
             try:
-                self.store.insert_review_items(batch)
-                self._written += len(batch)
-            except Exception:
-                log.exception("could not write %d review items", len(batch))
-                self.dropped_in_write += len(batch)
+                self._written += write_isolated(batch, self._insert, self._dead)
+            except Exception as exc:
+                self._q.extendleft(reversed(batch))
+                if classify(exc) != "transient":
+                    raise
+                log.warning("could not write %d review items (%s); will retry", len(batch),
+                            describe(exc))
+                return
+
+    def _insert(self, rows: Sequence[dict[str, Any]]) -> int:
+        self.store.insert_review_items(rows)
+        return len(rows)  # ids already queued count as written: they are in the store
+
+    def _dead(self, row: dict[str, Any], exc: BaseException) -> None:
+        """The store refused this item even alone: store it with the offending values
+        escaped when that is enough (its review id was given out), and dead-letter it as
+        it came either way."""
+        safe, changed = json_safe(row)
+        stored = False
+        if changed:
+            try:
+                self.store.insert_review_items([safe])
+                stored = True
+            except Exception as again:
+                if classify(again) != "record":
+                    raise
+        outcome = f"stored with escaped values at {', '.join(changed)}" if stored \
+            else "not stored"
+        if stored:
+            self._written += 1
+        else:
+            self.dead_lettered += 1
+        if self.dead_letters is not None:
+            self.dead_letters.add(WORKER, f"{describe(exc)}; {outcome}", row, key=row["id"],
+                                  model=row["model"])
+        else:
+            log.error("review item %s: %s; %s", row["id"], describe(exc), outcome)
 
 
 def start_automation(state: AppState) -> AutomationRuntime:
     """Create the app's automation runtime (its metrics on the app's registry) and start
-    its writer/refresh thread; the app stops it on shutdown."""
-    rt = AutomationRuntime(state.store, state.project, registry=state.metrics.registry)
-    state.automation = rt.start()
+    its writer/refresh worker under the app's supervisor; the app stops it on shutdown."""
+    rt = AutomationRuntime(state.store, state.project, registry=state.metrics.registry,
+                           dead_letters=state.dead_letters)
+    state.automation = rt.start(state.supervisor)
     return rt

@@ -32,6 +32,7 @@ from rampup.monitor.ingest import RecordLike, ingest
 from rampup.monitor.labels import apply_event, apply_label, previous_label
 from rampup.monitor.repeats import RepeatDetector
 from rampup.monitor.snapshots import Slot, SnapshotWriter
+from rampup.runtime import DeadLetters, describe
 
 if TYPE_CHECKING:
     from rampup.monitor.prometheus import MonitorPrometheus
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("rampup.monitor")
 
+WORKER = "monitor"
 CHUNK = 2000  # records per update; the thread yields between chunks (serving waits less)
 HUMAN = "human"
 
@@ -53,6 +55,7 @@ class MonitorStats:
     rows_written: int = 0
     flush_errors: int = 0
     windows_lost: int = 0
+    dead_letters: int = 0  # records that broke an update, windows that needed repair
     failures: int = 0
     last_error: str | None = None
     last_flush_s: float = 0.0
@@ -79,7 +82,8 @@ class Monitor:
                  input_metrics: Mapping[str, Mapping[str, InputMetric]] | None = None,
                  max_pending: int = 100_000, repeat_keys: int = 10_000,
                  max_windows: int = 5000,
-                 prometheus: MonitorPrometheus | None = None) -> None:
+                 prometheus: MonitorPrometheus | None = None,
+                 dead_letters: DeadLetters | None = None) -> None:
         self.store = store
         self.window_s = float(window_s)
         self.clock = clock
@@ -87,6 +91,7 @@ class Monitor:
         self.input_metrics = {m: dict(fns) for m, fns in (input_metrics or {}).items()}
         self.max_pending = max_pending
         self.prometheus = prometheus
+        self.dead_letters = dead_letters
         self.stats = MonitorStats()
         self.repeats = RepeatDetector(horizon_s=self.window_s, max_keys=repeat_keys)
         self._intake: deque[Sequence[RecordLike]] = deque()
@@ -165,11 +170,33 @@ class Monitor:
         for k, recs in groups.items():
             key = WindowKey(*k)
             info = self.version_info(key.model, key.version)
-            delta = WindowAggregate()
-            ingest(delta, recs, info, custom=self.input_metrics.get(key.model),
-                   detector=self.repeats)
-            self._absorb(key, delta)
+            self._absorb(key, self._isolated(key, recs, info))
         self.stats.processed += len(records)
+
+    def _isolated(self, key: WindowKey, records: list[RecordLike],
+                  info: VersionInfo) -> WindowAggregate:
+        """The records' aggregate; when the (pure, vectorised) update fails, the group is
+        split in halves until each failing record is alone, and dead-lettered."""
+        delta = WindowAggregate()
+        try:
+            ingest(delta, records, info, custom=self.input_metrics.get(key.model),
+                   detector=self.repeats)
+            return delta
+        except Exception as exc:
+            if len(records) == 1:
+                self.stats.dead_letters += 1
+                self.stats.last_error = describe(exc)
+                r = records[0]
+                if self.dead_letters is not None:
+                    self.dead_letters.add(WORKER, exc, {
+                        "id": r.id, "model": r.model, "version": r.version, "role": r.role,
+                        "stage": r.stage, "ts": r.ts, "inputs": r.inputs,
+                        "outputs": r.outputs}, key=r.id, model=r.model)
+                return WindowAggregate()
+        mid = len(records) // 2
+        out = self._isolated(key, records[:mid], info)
+        out.merge(self._isolated(key, records[mid:], info))
+        return out
 
     def _absorb(self, key: WindowKey, delta: WindowAggregate) -> None:
         with self._lock:

@@ -26,7 +26,8 @@ def start_monitoring(state: AppState) -> MonitorLoop | None:
     state.monitor = Monitor(state.store, window_s=s.monitor_window_s,
                             keep_s=s.monitor_keep_s, retention_days=s.monitor_retention_days,
                             input_metrics=fns,
-                            prometheus=MonitorPrometheus(state.metrics.registry))
+                            prometheus=MonitorPrometheus(state.metrics.registry),
+                            dead_letters=state.dead_letters)
     return MonitorLoop(state.monitor, sampler=app_sampler(state),
                        tick=s.monitor_interval, flush_interval=s.monitor_flush_interval
-                       ).start()
+                       ).start(state.supervisor)

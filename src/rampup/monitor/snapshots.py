@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rampup.monitor.aggregates import WindowAggregate, WindowKey
+from rampup.runtime import classify, describe, write_isolated
+from rampup.runtime.faults import json_safe
 
 if TYPE_CHECKING:
     from rampup.monitor.recorder import Monitor
@@ -58,21 +60,67 @@ class SnapshotWriter:
                 s.dirty = False
         written = 0
         if rows:
+            bad: list[dict[str, Any]] = []
             try:
-                written = m.store.upsert_metric_windows(rows)
+                written = write_isolated(rows, m.store.upsert_metric_windows,
+                                         lambda row, exc: bad.append({**row, "error": exc}))
             except Exception as exc:  # the store may be down: keep the windows, retry
                 with lock:
                     for k, _ in dirty:
                         if k in windows:
                             windows[k].dirty = True
                 m.stats.flush_errors += 1
-                m.stats.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                m.stats.last_error = describe(exc)
+                if classify(exc) != "transient":
+                    raise  # not the data, not the network: the supervisor restarts us
                 log.warning("monitor: snapshot flush failed (%s); will retry",
                             m.stats.last_error)
+            written += sum(self._repair(row) for row in bad)
         m.stats.flushes += 1
         m.stats.rows_written += written
         m.stats.last_flush_s = time.perf_counter() - t0
         self._evict(now)
+        return written
+
+    def _repair(self, row: dict[str, Any]) -> int:
+        """A window the store refused because of what it holds (a lone surrogate or an
+        integer beyond 64 bits among its category keys): write it with those values
+        escaped, replace the window in memory by the escaped copy (so the next flush
+        does not meet them again) and dead-letter what was changed. Returns rows
+        written."""
+        m = self.monitor
+        error = row.pop("error")
+        key = WindowKey(row["model"], row["version"], row["role"], row["stage"],
+                        row["window_start"])
+        data, changed = json_safe(row["data"])
+        m.stats.dead_letters += 1
+        m.stats.last_error = describe(error)
+        if m.dead_letters is not None:
+            m.dead_letters.add("monitor", error, {"window": {k: row[k] for k in _KEY_COLS},
+                                                  "escaped": changed},
+                               key=_key_text(key), model=key.model)
+        try:
+            written = m.store.upsert_metric_windows([{**row, "data": data}])
+        except Exception as exc:
+            if classify(exc) != "record":
+                lock, windows = m.locked_windows()
+                with lock:
+                    if key in windows:
+                        windows[key].dirty = True
+                raise
+            # Still refused: this window cannot be kept; the others are.
+            lock, windows = m.locked_windows()
+            with lock:
+                windows.pop(key, None)
+            m.stats.windows_lost += 1
+            if m.dead_letters is not None:
+                m.dead_letters.add("monitor", exc, row, key=_key_text(key), model=key.model)
+            return 0
+        lock, windows = m.locked_windows()
+        with lock:  # the slot may hold newer records than the row: repair it as it is now
+            slot = windows.get(key)
+            if slot is not None:
+                slot.agg = WindowAggregate.from_dict(json_safe(slot.agg.to_dict())[0])
         return written
 
     def _evict(self, now: float) -> None:
@@ -96,5 +144,14 @@ class SnapshotWriter:
         try:
             return m.store.delete_metric_windows(before)
         except Exception as exc:
-            log.warning("monitor: retention cleanup failed: %s", exc)
+            if classify(exc) != "transient":
+                raise
+            log.warning("monitor: retention cleanup failed: %s", describe(exc))
             return 0
+
+
+_KEY_COLS = ("model", "version", "role", "stage", "window_start", "replica")
+
+
+def _key_text(key: WindowKey) -> str:
+    return f"{key.model}/{key.version}/{key.role}/{key.stage or '-'}/{key.start:.0f}"

@@ -31,6 +31,7 @@ from rampup.runtime import (
     map_isolated,
     write_isolated,
 )
+from rampup.runtime.faults import json_safe
 from rampup.store import Store
 
 log = logging.getLogger("rampup.predlog")
@@ -63,11 +64,24 @@ class PredictionRecord:
         self.request_key = request_key
 
     def to_row(self) -> dict[str, Any]:
+        return self.to_row_of(self.inputs, self.outputs)
+
+    def to_safe_row(self) -> tuple[dict[str, Any], list[str]]:
+        """:meth:`to_row` with what no store accepts escaped (lone surrogates, NUL,
+        integers beyond 64 bits; see :func:`~rampup.runtime.faults.json_safe`), and the
+        paths that changed."""
+        inputs, changed_in = json_safe(self.inputs)
+        outputs, changed_out = json_safe(self.outputs)
+        row = {**self.to_row_of(inputs, outputs)}
+        row, changed_cols = json_safe(row)
+        return row, ([f"inputs.{p}" for p in changed_in] + [f"outputs.{p}" for p in changed_out]
+                     + [c for c in changed_cols if c not in ("inputs", "outputs")])
+
+    def to_row_of(self, inputs: Any, outputs: Any) -> dict[str, Any]:
         return {
             "id": self.id, "request_id": self.request_id, "ts": self.ts, "model": self.model,
             "version": self.version, "role": self.role, "stage": self.stage,
-            "inputs": _dumps(self.inputs),
-            "outputs": None if self.outputs is None else _dumps(self.outputs),
+            "inputs": _dumps(inputs), "outputs": None if outputs is None else _dumps(outputs),
             "confidence": self.confidence, "latency_ms": self.latency_ms,
             "error": self.error, "request_key": self.request_key,
         }
@@ -128,6 +142,7 @@ class LogWriter:
         self._cond = threading.Condition()
         self._batch: list[PredictionRecord] = []  # taken from the queue, not yet written
         self._in_flight = 0
+        self._dead_rows = 0  # rows of the batch being written that the store refused
         self._stopping = False
         self._handle: Supervised | None = None
 
@@ -263,17 +278,16 @@ class LogWriter:
                 self._cond.notify_all()
 
     def _write(self, batch: list[PredictionRecord], ctx: WorkerContext) -> None:
-        dead_before = self.stats.dead_letters
-        rows = map_isolated(batch, PredictionRecord.to_row, self._dead_record)
+        rows = map_isolated(batch, PredictionRecord.to_row, self._repair_record)
         attempt = 0
         while True:
             try:
                 # ids already stored are skipped, so a retry after an ambiguous failure
                 # (committed, but the connection dropped) never duplicates a record.
+                self._dead_rows = 0
                 n = write_isolated(rows, self.store.insert_predictions, self._dead_row)
                 self.stats.written += n
-                self.stats.duplicates += len(batch) - n - (self.stats.dead_letters
-                                                           - dead_before)
+                self.stats.duplicates += len(rows) - n - self._dead_rows
                 self.stats.batches += 1
                 if self.dead_letters.stats.pending:
                     self.dead_letters.flush()
@@ -296,13 +310,38 @@ class LogWriter:
                 ctx.beat()
                 time.sleep(min(self.retry_backoff * attempt, 5.0))
 
-    def _dead_record(self, record: PredictionRecord, exc: BaseException) -> None:
-        self.stats.dead_letters += 1
-        self.stats.last_error = describe(exc)
-        self.dead_letters.add(WORKER, exc, record.to_payload(), key=record.id,
-                              model=record.model)
+    # A record the store cannot take is stored with those values escaped when that is
+    # enough (its id was acknowledged: feedback must find it), and always dead-lettered
+    # as it came, with the reason; only a record that cannot be stored even so is lost
+    # to the log (and kept in the dead letters).
+
+    def _repair_record(self, record: PredictionRecord, exc: BaseException) -> dict[str, Any]:
+        """Serialising failed: the escaped row, to be written with the batch."""
+        row, changed = record.to_safe_row()
+        self._note(exc, record.to_payload(), record.id, record.model,
+                   f"stored with escaped values at {', '.join(changed) or '?'}")
+        return row
 
     def _dead_row(self, row: dict[str, Any], exc: BaseException) -> None:
+        """The store refused this row even alone: try it escaped, else only keep it as a
+        dead letter."""
+        self._dead_rows += 1
+        safe, changed = json_safe(row)
+        try:
+            stored = bool(changed) and self.store.insert_predictions([safe]) >= 0
+        except Exception as again:
+            if classify(again) != "record":
+                raise
+            stored = False
+        if stored:
+            self.stats.written += 1
+        self._note(exc, row, row["id"], row["model"],
+                   f"stored with escaped values at {', '.join(changed)}" if stored
+                   else "not stored")
+
+    def _note(self, exc: BaseException, payload: Any, key: str, model: str,
+              outcome: str) -> None:
         self.stats.dead_letters += 1
         self.stats.last_error = describe(exc)
-        self.dead_letters.add(WORKER, exc, row, key=row["id"], model=row["model"])
+        self.dead_letters.add(WORKER, f"{describe(exc)}; {outcome}", payload, key=key,
+                              model=model)

@@ -55,6 +55,7 @@ def start_retraining(state: AppState) -> Retraining:
                           settings.project_dir, gate=deploy_gate)
     out = Retraining(retrainer, alert_actions(retrainer))
     if settings.retrain and retrainer.models():
+        # no stall limit: a pass runs the training job itself (its own timeout applies)
         out.loop = LeaderLoop(state.store, LOCK_NAME, retrainer.tick,
-                              settings.retrain_interval).start()
+                              settings.retrain_interval).start(state.supervisor)
     return out

@@ -20,11 +20,14 @@ from rampup.rollout.leader import LeaderLoop
 from rampup.rollout.machine import Decision, Rollout, decide
 from rampup.rollout.service import Rollouts, from_row
 from rampup.rollout.window import WindowStats, measure, paired
+from rampup.runtime import DeadLetters, Supervisor, classify
 from rampup.store import Store
 
 log = logging.getLogger("rampup.rollout")
 
 ACTOR = "rollout-controller"
+WORKER = "rollout-controller"
+STALL_AFTER_S = 600.0  # judging reads step windows from the log: can be slow, not this slow
 BASELINE_LOOKBACK_S = 300.0
 RECORD_EVERY_S = 10.0
 
@@ -41,8 +44,9 @@ class TickResult:
 class RolloutController:
     def __init__(self, store: Store, *, clock: Callable[[], float] = time.time,
                  rollouts: Rollouts | None = None, min_requests: int = 100,
-                 min_labelled: int = 50) -> None:
+                 min_labelled: int = 50, dead_letters: DeadLetters | None = None) -> None:
         self.store = store
+        self.dead_letters = dead_letters
         self.clock = clock
         self.rollouts = rollouts or Rollouts(store, clock=clock)
         self.min_requests = min_requests
@@ -61,8 +65,13 @@ class RolloutController:
                 log.info("rollout #%d of %s changed during the pass; re-read next pass",
                          r.id, r.model)
                 continue
-            except Exception:  # one broken rollout must not stop the others
+            except Exception as exc:  # one broken rollout must not stop the others
+                if classify(exc) == "transient":
+                    raise  # the store, not this rollout: the loop retries the pass
                 log.exception("rollout #%d of %s: tick failed", r.id, r.model)
+                if self.dead_letters is not None:
+                    self.dead_letters.add(WORKER, exc, row, key=f"rollout#{r.id}",
+                                          model=r.model)
                 continue
             if res is not None:
                 out.append(res)
@@ -126,6 +135,9 @@ class RolloutController:
 
     # -- background loop ----------------------------------------------------------------
 
-    def start(self, interval: float = 2.0) -> LeaderLoop:
-        """Tick every ``interval`` seconds in the background, on the leader only."""
-        return LeaderLoop(self.store, "rollout-controller", self.tick, interval).start()
+    def start(self, interval: float = 2.0, supervisor: Supervisor | None = None
+              ) -> LeaderLoop:
+        """Tick every ``interval`` seconds as the supervised worker ``rollout-controller``,
+        on the leader only."""
+        return LeaderLoop(self.store, WORKER, self.tick, interval,
+                          stall_after=STALL_AFTER_S).start(supervisor)

@@ -8,13 +8,14 @@ import contextlib
 import fcntl
 import logging
 import os
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
 import sqlalchemy as sa
 
+from rampup.errors import RampupError
+from rampup.runtime import Supervised, Supervisor, WorkerContext, classify, describe
 from rampup.store import Store
 
 log = logging.getLogger("rampup.rollout")
@@ -102,45 +103,57 @@ def _name_key(name: str) -> int:
 
 
 class LeaderLoop:
-    """Call ``tick`` every ``interval`` seconds on a daemon thread, but only while this
-    process holds the leader lock ``name``; errors are logged and the loop goes on.
+    """Call ``tick`` every ``interval`` seconds as a supervised worker, but only while
+    this process holds the leader lock ``name``.
 
-    Used by the rollout controller and the alert evaluator.
+    A pass that fails because the store is unreachable, or with a deliberate rampup
+    error (a conflict: someone moved the thing first), is logged and the next pass
+    retries. Anything else ends the worker: the supervisor restarts it with backoff
+    (a new lock session) and ``/readyz`` names it meanwhile. Per-item isolation is the
+    tick's own business (one rollout, rule or run must not stop the others).
+
+    Used by the rollout controller, the alert evaluator and the retraining loop.
     """
 
     def __init__(self, store: Store, name: str, tick: Callable[[], object],
-                 interval: float, on_stop: Callable[[float], object] | None = None) -> None:
+                 interval: float, on_stop: Callable[[float], object] | None = None, *,
+                 worker: str | None = None, stall_after: float | None = None) -> None:
         self.store = store
         self.name = name
+        self.worker = worker or name.split(":", 1)[0]
         self.tick = tick
         self.interval = interval
         self.on_stop = on_stop
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.stall_after = stall_after
+        self._handle: Supervised | None = None
 
-    def start(self) -> LeaderLoop:
-        self._thread = threading.Thread(target=self._run, name=f"rampup-{self.name}",
-                                        daemon=True)
-        self._thread.start()
+    def start(self, supervisor: Supervisor | None = None) -> LeaderLoop:
+        self._handle = (supervisor or Supervisor()).start(self.worker, self._run,
+                                                          stall_after=self.stall_after)
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        if self._handle is not None:
+            self._handle.stop(timeout)
+            self._handle = None
         if self.on_stop is not None:
             self.on_stop(timeout)
 
-    def _run(self) -> None:
+    def _run(self, ctx: WorkerContext) -> None:
         leader = Leader(self.store, self.name)
         try:
-            while not self._stop.is_set():
+            while not ctx.stopping:
+                ctx.beat()
                 try:
                     if leader.try_acquire():
                         self.tick()
-                except Exception:
-                    log.exception("%s pass failed; retrying", self.name)
-                self._stop.wait(self.interval)
+                except RampupError as exc:
+                    log.info("%s pass: %s; retrying next pass", self.worker, exc)
+                except Exception as exc:
+                    if classify(exc) != "transient":
+                        raise
+                    log.warning("%s pass failed (%s); retrying", self.worker, describe(exc))
+                if ctx.wait(self.interval):
+                    break
         finally:
             leader.release()

@@ -21,6 +21,9 @@ raw drivers' (``sqlite3``, ``psycopg``, whose COPY path is not wrapped) classify
 'transient'
 >>> classify(KeyError("x"))
 'fatal'
+>>> safe, changed = json_safe({"region": {"\\ud800": 3, "ok": 1}, "n": 10**30})
+>>> safe, changed
+({'region': {'\\\\ud800': 3, 'ok': 1}, 'n': 1e+30}, ['n', 'region.\\\\ud800'])
 >>> print(safe_text({"region": "\\ud800", "n": 10**5000}))
 {'n': <int of 16610 bits>, 'region': '\\ud800'}
 """
@@ -117,6 +120,59 @@ def safe_payload(value: Any, limit: int = PAYLOAD_LIMIT) -> tuple[str, int]:
         except Exception as exc:  # a __repr__ that raises
             text = f"<unprintable {type(value).__name__}: {type(exc).__name__}>"
     return _clean(text, limit), len(text)
+
+
+INT64 = 2**63
+
+
+def json_safe(value: Any) -> tuple[Any, list[str]]:
+    """A copy of a JSON-like document that every store's JSON column accepts, and the
+    paths that had to change: text (keys too) with lone surrogates or NUL is escaped,
+    integers beyond 64 bits become floats (or their text, past a float's range)."""
+    changed: list[str] = []
+    out = _json_safe(value, "", changed)
+    return out, sorted(changed)
+
+
+def _json_safe(value: Any, path: str, changed: list[str]) -> Any:
+    if isinstance(value, str):
+        fixed = _fix_text(value)
+        if fixed is not value:
+            changed.append(path or "$")
+        return fixed
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        if -INT64 <= value < INT64:
+            return value
+        changed.append(path or "$")
+        try:
+            return float(value)
+        except OverflowError:
+            return safe_text(value, 100)
+    if isinstance(value, dict):
+        out: dict[Any, Any] = {}
+        for k, v in value.items():
+            key = _fix_text(k) if isinstance(k, str) else k
+            sub = f"{path}.{key}" if path else str(key)
+            if key is not k:
+                changed.append(sub)
+            out[key] = _json_safe(v, sub, changed)
+        return out
+    if isinstance(value, list | tuple):
+        return [_json_safe(v, f"{path}[{i}]", changed) for i, v in enumerate(value)]
+    return value
+
+
+def _fix_text(text: str) -> str:
+    """``text`` itself when it is clean (the common case, no copy), else escaped."""
+    if text.isascii() and "\x00" not in text:
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _clean(text, len(text) * 10 + 10)
+    return text.replace("\x00", "\\x00") if "\x00" in text else text
 
 
 def _clean(text: str, limit: int) -> str:

@@ -54,9 +54,11 @@ def write_isolated(items: Sequence[T], write: Callable[[Sequence[T]], int],
             + write_isolated(items[mid:], write, on_dead))
 
 
-def map_isolated(items: Sequence[T], fn: Callable[[T], R], on_dead: DeadFn[T]) -> list[R]:
-    """``[fn(item) ...]`` without the items whose conversion fails for a ``record``
-    reason (they go to ``on_dead``); other failures propagate."""
+def map_isolated(items: Sequence[T], fn: Callable[[T], R],
+                 on_fail: Callable[[T, BaseException], R | None]) -> list[R]:
+    """``[fn(item) ...]``; an item whose conversion fails for a ``record`` reason goes to
+    ``on_fail``, which returns a replacement or None (the item is left out). Other
+    failures propagate."""
     out: list[R] = []
     for item in items:
         try:
@@ -64,5 +66,7 @@ def map_isolated(items: Sequence[T], fn: Callable[[T], R], on_dead: DeadFn[T]) -
         except Exception as exc:
             if classify(exc) != "record":
                 raise
-            on_dead(item, exc)
+            fixed = on_fail(item, exc)
+            if fixed is not None:
+                out.append(fixed)
     return out

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 from starlette.routing import Route
@@ -17,10 +18,12 @@ from rampup.config import Settings
 from rampup.dashboard.routes import dashboard_routes
 from rampup.monitor import pipeline_routes
 from rampup.monitor import routes as monitor_routes
+from rampup.monitor.recorder import replica_id
 from rampup.monitor.setup import start_monitoring
 from rampup.predlog.writer import LogWriter
 from rampup.project import ProjectFile
 from rampup.retrain.loop import start_retraining
+from rampup.runtime import DeadLetters, Supervisor
 from rampup.serving import (
     alert_routes,
     errors,
@@ -32,7 +35,7 @@ from rampup.serving import (
 from rampup.serving.metrics import ServingMetrics
 from rampup.serving.predict import predict, predict_version
 from rampup.serving.runtime import LoadFn, Runtime
-from rampup.serving.state import AppState, poll_deployments
+from rampup.serving.state import POLLER, POLLER_STALL_AFTER_S, AppState, poll_deployments
 from rampup.store import Store
 
 log = logging.getLogger("rampup.serving")
@@ -72,13 +75,18 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
 
             loader = Registry.from_settings(settings, st_store).load
         metrics = ServingMetrics()
+        supervisor = Supervisor(registry=metrics.registry, backoff=settings.worker_backoff())
+        metrics.add_collector(supervisor.collector)
+        dead_letters = DeadLetters(st_store, registry=metrics.registry, replica=replica_id())
         writer = LogWriter(st_store, queue_size=settings.log_queue_size,
                            batch_size=settings.log_batch_size,
                            flush_interval=settings.log_flush_interval,
-                           block_timeout=settings.log_block_timeout).start()
+                           block_timeout=settings.log_block_timeout,
+                           dead_letters=dead_letters).start(supervisor)
         metrics.bind_queue_depth(lambda: writer.depth)
         runtime = Runtime(st_store, loader, project)
-        state = AppState(settings, project, st_store, runtime, writer, metrics, owns_store=owns)
+        state = AppState(settings, project, st_store, runtime, writer, metrics, owns_store=owns,
+                         supervisor=supervisor, dead_letters=dead_letters)
         app.state.rampup = state
         monitoring = start_monitoring(state)
         automation = await asyncio.to_thread(start_automation, state)
@@ -87,17 +95,19 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
         alerting = await asyncio.to_thread(start_alerts, state, retraining.actions)
         await asyncio.to_thread(runtime.refresh)
         state.ready = True
-        state.poller = asyncio.create_task(poll_deployments(state))
+        state.poller = supervisor.start(POLLER, partial(poll_deployments, state),
+                                        stall_after=POLLER_STALL_AFTER_S)
         controller = None
         if settings.controller:
             from rampup.rollout.controller import RolloutController
 
-            controller = RolloutController(st_store).start(settings.controller_interval)
+            controller = RolloutController(st_store, dead_letters=dead_letters).start(
+                settings.controller_interval, supervisor)
         try:
             yield
         finally:
             state.ready = False
-            state.poller.cancel()
+            await asyncio.to_thread(state.poller.stop, 10.0)
             if controller is not None:
                 await asyncio.to_thread(controller.stop)
             if alerting is not None:
@@ -110,6 +120,8 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
             await asyncio.to_thread(writer.stop)
             if monitoring is not None:
                 await asyncio.to_thread(monitoring.stop)
+            await asyncio.to_thread(supervisor.stop_all, 5.0)  # any left (none, normally)
+            dead_letters.flush()
             if owns:
                 st_store.close()
 

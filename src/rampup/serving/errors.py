@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from rampup import errors as e
+from rampup.runtime import classify, describe
 from rampup.serving.responses import json_response
 
 log = logging.getLogger("rampup.serving")
@@ -72,6 +74,21 @@ def install(app: FastAPI) -> None:
         return json_response({"error": "http_error", "message": str(exc.detail)},
                              exc.status_code, getattr(exc, "headers", None))
 
+    async def store_error(request: Request, exc: Exception) -> Response:
+        # Only an unreachable store is a 503 (the client may retry); any other database
+        # error is a bug and stays a 500.
+        if classify(exc) != "transient":
+            raise exc
+        retry = str(request.app.state.rampup.settings.store_retry_after)
+        log.warning("store unreachable during %s %s: %s", request.method, request.url.path,
+                    describe(exc))
+        err = e.StoreError("the store is unreachable right now; the request was not "
+                           "completed", fix=f"retry in {retry} s (Retry-After); feedback "
+                           "is idempotent, so sending it again is safe")
+        return error_response(err, getattr(request.state, "request_id", None),
+                              extra_headers={"retry-after": retry})
+
     app.add_exception_handler(e.RampupError, rampup_error)
+    app.add_exception_handler(sa.exc.SQLAlchemyError, store_error)
     app.add_exception_handler(RequestValidationError, body_error)
     app.add_exception_handler(StarletteHTTPException, http_error)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import Any
 
 import psutil
 from prometheus_client import (
@@ -54,6 +55,12 @@ class ServingMetrics:
         self.process_cpu = Gauge("rampup_process_cpu_seconds", "CPU time used by the process",
                                  registry=r, multiprocess_mode="livesum")
         self._proc = psutil.Process()
+        self._extra: list[Any] = []  # collectors of this process (e.g. worker health)
+
+    def add_collector(self, collector: Any) -> None:
+        """A collector already registered on :attr:`registry` that must also appear in
+        the merged multiprocess view (it computes its values when scraped)."""
+        self._extra.append(collector)
 
     def bind_queue_depth(self, depth: Callable[[], int]) -> None:
         self.log_queue.set_function(lambda: float(depth()))
@@ -66,5 +73,7 @@ class ServingMetrics:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             merged = CollectorRegistry()
             _mp.MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
+            for c in self._extra:  # this worker process's view only
+                merged.register(c)
             return generate_latest(merged), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

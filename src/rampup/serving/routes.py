@@ -30,20 +30,28 @@ async def healthz() -> Response:
     return json_response({"status": "ok"})
 
 
-@router.get("/readyz", tags=["health"], summary="Readiness: models loaded, store reachable")
+@router.get("/readyz", tags=["health"],
+            summary="Readiness: models loaded, store reachable, every background worker up")
 async def readyz(request: Request) -> Response:
     st = app_state(request)
     store_ok = await asyncio.to_thread(st.store.ping)
-    body = {
-        "status": "ready" if (st.ready and store_ok and not st.runtime.load_errors) else
-        "not_ready",
+    down = st.supervisor.down()
+    ready = st.ready and store_ok and not st.runtime.load_errors and not down
+    body: dict[str, Any] = {
+        "status": "ready" if ready else "not_ready",
         "store": "ok" if store_ok else "unreachable",
         "models": {n: {"deployment": m.deployment_id, "versions": sorted(m.versions)}
                    for n, m in st.runtime.models.items()},
         "load_errors": st.runtime.load_errors,
+        "workers_down": down,
+        "workers": st.supervisor.health(),
         "prediction_log": {"queue_depth": st.writer.depth, **vars(st.writer.stats)},
+        "dead_letters": st.dead_letters.describe() if st.dead_letters is not None else None,
     }
-    return json_response(body, 200 if body["status"] == "ready" else 503)
+    if down:
+        body["message"] = "background worker(s) down: " + "; ".join(
+            f"{name}: {why}" for name, why in down.items())
+    return json_response(body, 200 if ready else 503)
 
 
 @router.get("/metrics", tags=["health"], summary="Prometheus metrics")

@@ -12,6 +12,14 @@ from starlette.requests import Request
 from rampup.config import Settings
 from rampup.predlog.writer import LogWriter, PredictionRecord
 from rampup.project import ProjectFile
+from rampup.runtime import (
+    DeadLetters,
+    Supervised,
+    Supervisor,
+    WorkerContext,
+    classify,
+    describe,
+)
 from rampup.serving.metrics import ServingMetrics
 from rampup.serving.runtime import Runtime
 from rampup.store import Store
@@ -32,11 +40,13 @@ class AppState:
     writer: LogWriter
     metrics: ServingMetrics
     owns_store: bool = False
-    poller: asyncio.Task[None] | None = None
+    poller: Supervised | None = None  # the deployment-poller worker
     shadow_tasks: set[asyncio.Task[None]] = field(default_factory=set)
     ready: bool = False
     monitor: Monitor | None = None  # None: monitoring is off (RAMPUP_MONITOR=false)
     automation: AutomationRuntime | None = None  # levels and the review queue writer
+    supervisor: Supervisor = field(default_factory=Supervisor)  # runs every worker
+    dead_letters: DeadLetters | None = None  # what the workers could not write
 
     async def record(self, model: str, version: str, records: list[PredictionRecord]) -> None:
         """Answered predictions: offered to the monitor and queued for the log writer
@@ -54,12 +64,19 @@ def app_state(request: Request) -> AppState:
     return st
 
 
-async def poll_deployments(st: AppState) -> None:
-    """Pick up policy changes made by the CLI, the admin API or another replica."""
+POLLER = "deployment-poller"
+POLLER_STALL_AFTER_S = 900.0  # a refresh may load a large model
+
+
+def poll_deployments(st: AppState, ctx: WorkerContext) -> None:
+    """The ``deployment-poller`` worker: pick up policy changes made by the CLI, the
+    admin API or another replica (a version that fails to load is reported on
+    ``/readyz`` by the runtime; an unreachable store is retried next round)."""
     interval = st.settings.deployment_poll_interval
-    while True:
-        await asyncio.sleep(interval)
+    while not ctx.wait(interval):
         try:
-            await asyncio.to_thread(st.runtime.refresh)
-        except Exception:  # the store may be briefly unreachable; keep serving
-            log.exception("deployment refresh failed; will retry")
+            st.runtime.refresh()
+        except Exception as exc:
+            if classify(exc) != "transient":
+                raise
+            log.warning("deployment refresh failed (%s); will retry", describe(exc))
