@@ -6,11 +6,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import sqlalchemy as sa
+
 from rampup.automation.confidence import Calibrator
 from rampup.automation.runtime import AutomationRuntime
 from rampup.project import ProjectFile
 from rampup.registry.predictor import PredictionBatch
 from rampup.registry.schema import OutputSpec
+from rampup.runtime import DeadLetters
 from rampup.store import Store
 
 OUT = OutputSpec("class", (0, 1), True)
@@ -53,19 +56,40 @@ def test_user_confidence_function(sqlite_store: Store) -> None:
     assert [r["confidence"] for r in rt._q] == [0.25, None]
 
 
-def test_bounded_buffer_and_failed_writes(sqlite_store: Store) -> None:
+def test_bounded_buffer_and_an_unreachable_store(sqlite_store: Store) -> None:
+    sqlite_store.ensure_model("m")
     rt = AutomationRuntime(sqlite_store, project(level="ai_assist"), queue_size=2)
     annotate(rt, [{}, {}, {}], [0.5, 0.5, 0.5])
     assert (rt.pending, rt.dropped) == (2, 1)
     assert not rt.flush(timeout=0.05)  # nothing writes before start()
 
-    class Broken:
+    class Down:
         def insert_review_items(self, rows: list[dict[str, Any]]) -> int:
-            raise OSError("disk full")
+            raise sa.exc.OperationalError("INSERT", {}, ConnectionRefusedError("refused"))
 
-    rt.store = Broken()  # type: ignore[assignment]
+    rt.store = Down()  # type: ignore[assignment]
+    rt._write()  # kept for the next round, not dropped
+    assert (rt.pending, rt.dropped_in_write, len(rt._q)) == (2, 0, 2)
+    rt.store = sqlite_store
     rt._write()
-    assert (rt.pending, rt.dropped_in_write) == (0, 2)
+    assert (rt.pending, len(sqlite_store.list_review_items("m"))) == (0, 2)
+
+
+def test_a_hostile_item_never_costs_its_batch(store: Store) -> None:
+    store.ensure_model("m")
+    dead = DeadLetters(store)
+    rt = AutomationRuntime(store, project(level="ai_assist"), dead_letters=dead)
+    annotate(rt, [{"age": 1}, {"age": 10**30}, {"region": "\ud800"}, {"age": 4}],
+             [0.5] * 4)
+    rt._write()
+    items = {i["id"]: i for i in store.list_review_items("m", limit=10)}
+    assert set(items) == {"p0", "p1", "p2", "p3"}  # the review ids given out all exist
+    assert items["p1"]["inputs"] == {"age": 1e30}
+    assert items["p2"]["inputs"] == {"region": "\\ud800"}
+    letters = {r["key"]: r for r in store.list_dead_letters(worker="review-writer")}
+    assert set(letters) == {"p1", "p2"}
+    assert "stored with escaped values at inputs.age" in letters["p1"]["reason"]
+    assert (rt.pending, rt.dead_lettered) == (0, 0)
 
 
 def test_thread_writes_and_refreshes(sqlite_store: Store) -> None:

@@ -27,16 +27,20 @@ def test_hostile_payloads_are_stored_safely_and_counted(store: Store) -> None:
     for i, payload in enumerate(HOSTILE):
         dl.add("log-writer", TypeError(f"bad value \ud800 #{i}"), payload, key=f"id-\x00{i}",
                model="m")
-    assert dl.stats.stored == len(HOSTILE) and dl.stats.pending == 0
+    assert dl.stats.stored == len(HOSTILE)
+    assert dl.stats.pending == 0
     rows = store.list_dead_letters(worker="log-writer")
     assert len(rows) == len(HOSTILE)
     newest = rows[0]
-    assert newest["key"] == "id-\\x004" and newest["model"] == "m"
+    assert newest["key"] == "id-\\x004"
+    assert newest["model"] == "m"
     assert newest["replica"] == "host:1"
     by_key = {r["key"]: r for r in rows}
     first = by_key["id-\\x000"]
-    assert "<int" not in first["payload"] and "1000000000000000000000000000000" in first["payload"]
-    assert "\\ud800" in first["payload"] and first["reason"].startswith("TypeError: bad value")
+    assert "<int" not in first["payload"]
+    assert "1000000000000000000000000000000" in first["payload"]
+    assert "\\ud800" in first["payload"]
+    assert first["reason"].startswith("TypeError: bad value")
     assert "<int of 401 digits>" in by_key["id-\\x001"]["payload"]
     assert "\x00" not in by_key["id-\\x002"]["payload"]
     assert store.count_dead_letters() == {"log-writer": len(HOSTILE)}
@@ -48,7 +52,8 @@ def test_big_payloads_are_capped_with_their_size_kept(store: Store) -> None:
     dl = DeadLetters(store)
     dl.add("monitor", "too big", {"blob": "x" * 100_000}, key="k")
     row = store.list_dead_letters()[0]
-    assert len(row["payload"]) < 9000 and "cut at 8192" in row["payload"]
+    assert len(row["payload"]) < 9000
+    assert "cut at 8192" in row["payload"]
     assert row["payload_chars"] > 100_000
 
 
@@ -85,7 +90,9 @@ def test_dead_letters_wait_while_the_store_is_down(sqlite_store: Store) -> None:
     dl = DeadLetters(down, max_pending=3)  # type: ignore[arg-type]
     for i in range(5):
         dl.add("review-writer", "DataError", {"i": i}, key=str(i))
-    assert dl.stats.pending == 3 and dl.stats.lost == 2 and dl.stats.added == 5
+    assert dl.stats.pending == 3
+    assert dl.stats.lost == 2
+    assert dl.stats.added == 5
     assert not dl.flush()
     down.up = True
     assert dl.flush()

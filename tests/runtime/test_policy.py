@@ -40,18 +40,24 @@ def test_nonsense_policies_are_refused(kw: dict[str, float]) -> None:
 def test_health_through_a_crash_and_a_restart() -> None:
     h = WorkerHealth("monitor", stall_after=10.0)
     h.started(100.0)
-    assert h.state == "starting" and h.down_reason(100.0) is None  # first start: not down
+    assert h.state == "starting"
+    assert h.down_reason(100.0) is None
     h.beat(100.5)
-    assert h.state == "running" and h.heartbeat_age(101.0) == pytest.approx(0.5)
+    assert h.state == "running"
+    assert h.heartbeat_age(101.0) == pytest.approx(0.5)
     h.crashed(103.0, "KeyError: 'x'", restart_at=104.0)
     reason = h.down_reason(103.5)
-    assert reason is not None and "KeyError" in reason and "in 0.5 s" in reason
+    assert reason is not None
+    assert "KeyError" in reason
+    assert "in 0.5 s" in reason
     assert h.down_since == 103.0
     h.started(104.0)
-    assert h.state == "restarting" and h.restarts == 1
+    assert h.state == "restarting"
+    assert h.restarts == 1
     assert "not beating yet" in (h.down_reason(104.1) or "")
     h.beat(104.2)
-    assert h.down_reason(104.3) is None and h.down_since is None
+    assert h.down_reason(104.3) is None
+    assert h.down_since is None
     assert h.to_dict(104.3)["up"] is True
 
 
@@ -72,4 +78,5 @@ def test_a_stopped_worker_is_not_down() -> None:
     h.started(0.0)
     h.crashed(1.0, "boom", restart_at=2.0)
     h.stopped()
-    assert h.down_reason(50.0) is None and h.state == "stopped"
+    assert h.down_reason(50.0) is None
+    assert h.state == "stopped"

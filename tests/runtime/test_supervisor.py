@@ -23,6 +23,10 @@ def until(cond: Callable[[], bool], timeout: float = 30.0) -> None:
         time.sleep(0.005)
 
 
+def idle(ctx: WorkerContext) -> None:
+    ctx.wait(60.0)
+
+
 def test_a_crashing_worker_is_restarted_until_it_runs() -> None:
     sup = Supervisor(backoff=FAST)
     runs: list[int] = []
@@ -38,7 +42,9 @@ def test_a_crashing_worker_is_restarted_until_it_runs() -> None:
     handle = sup.start("w", work)
     until(done.is_set)
     health = sup.health()["w"]
-    assert health["restarts"] == 3 and health["up"] and health["state"] == "running"
+    assert health["restarts"] == 3
+    assert health["up"]
+    assert health["state"] == "running"
     assert health["last_error"] == "RuntimeError: crash 3"
     assert sup.down() == {}
     assert handle.stop(10.0)
@@ -50,7 +56,8 @@ def test_down_names_the_worker_while_it_waits_to_restart() -> None:
     handle = sup.start("log-writer", lambda ctx: (_ for _ in ()).throw(KeyError("k")))
     until(lambda: "log-writer" in sup.down())
     reason = sup.down()["log-writer"]
-    assert "KeyError: 'k'" in reason and "restart 1 in" in reason
+    assert "KeyError: 'k'" in reason
+    assert "restart 1 in" in reason
     t0 = time.monotonic()
     assert handle.stop(10.0)  # stopping interrupts the backoff wait
     assert time.monotonic() - t0 < 30
@@ -102,7 +109,8 @@ def test_a_stopped_worker_is_never_restarted_and_names_are_unique() -> None:
         sup.start("w", work)
     until(lambda: sup.health()["w"]["state"] == "running")
     assert handle.stop(10.0)
-    assert calls == [1] and sup.health()["w"]["state"] == "stopped"
+    assert calls == [1]
+    assert sup.health()["w"]["state"] == "stopped"
     again = sup.start("w", work)  # a stopped name may start again
     again.stop(10.0)
     assert calls == [1, 1]
@@ -117,9 +125,10 @@ def test_stop_all_and_stall_detection() -> None:
         release.wait(60.0)  # hangs without beating
 
     sup.start("stuck", stuck, stall_after=0.05)
-    sup.start("fine", lambda ctx: None if ctx.wait(60.0) else None)
+    sup.start("fine", idle)
     until(lambda: "stuck" in sup.down())
-    assert "no heartbeat" in sup.down()["stuck"] and "fine" not in sup.down()
+    assert "no heartbeat" in sup.down()["stuck"]
+    assert "fine" not in sup.down()
     release.set()
     sup.stop_all(10.0)
     assert all(h["state"] == "stopped" for h in sup.health().values())
@@ -129,7 +138,7 @@ def test_worker_metrics_are_computed_when_scraped() -> None:
     registry = CollectorRegistry()
     sup = Supervisor(backoff=Backoff(initial=60.0, maximum=60.0, jitter=0.0),
                      registry=registry)
-    ok = sup.start("monitor", lambda ctx: None if ctx.wait(60.0) else None)
+    ok = sup.start("monitor", idle)
     bad = sup.start("log-writer", lambda ctx: (_ for _ in ()).throw(RuntimeError("x")))
     until(lambda: "log-writer" in sup.down())
     text = generate_latest(registry).decode()

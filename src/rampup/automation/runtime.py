@@ -272,7 +272,8 @@ class AutomationRuntime:
             while self._q and len(batch) < 1000:
                 batch.append(self._q.popleft())
             try:
-                self._written += write_isolated(batch, self._insert, self._dead)
+                written = write_isolated(batch, self._insert, self._dead)
+                self._written += written  # after the call: _dead counts repaired ones
             except Exception as exc:
                 self._q.extendleft(reversed(batch))
                 if classify(exc) != "transient":
