@@ -1,20 +1,24 @@
-"""``rampup log ...``: the prediction log (``export`` joins predictions with their labels)."""
+"""``rampup log ...``: the prediction log (``export`` joins predictions with their labels)
+and the dead letters of the background workers (``dead-letters``)."""
 
 from __future__ import annotations
 
+import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from rampup.cli._context import console, handle_errors, state
 from rampup.errors import NotFoundError, ValidationError
 from rampup.predlog.export import TIME_HELP, export_predictions, parse_since
 
-log_app = typer.Typer(name="log", help="The prediction log: export predictions with labels.",
-                      no_args_is_help=True)
+log_app = typer.Typer(name="log", help="The prediction log: export predictions with labels; "
+                      "dead letters of the background workers.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -77,3 +81,46 @@ def _check_roles(roles: list[str]) -> list[str] | None:
             raise ValidationError(f"unknown role {r!r}", field="role",
                                   fix=f"use one of {', '.join(ROLES)}")
     return roles or None
+
+
+@log_app.command("dead-letters")
+@handle_errors
+def dead_letters(
+    ctx: typer.Context,
+    worker: Annotated[str | None, typer.Option(
+        help="Only this worker (log-writer, monitor, review-writer, alert-evaluator, ...).")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Only this model.")] = None,
+    since: Annotated[str | None, typer.Option(help=f"Only newer ones: {TIME_HELP}.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many (newest first).")] = 20,
+    payload: Annotated[bool, typer.Option(
+        "--payload", help="Print each payload in full (as kept: escaped, size-capped).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine output.")] = False,
+) -> None:
+    """Records a background worker could not write (or stored only with values escaped),
+    with the reason: what to look at when rampup_dead_letters_total moves."""
+    start = parse_since(since) if since is not None else None
+    store = state(ctx).store()
+    rows = store.list_dead_letters(worker=worker, model=model, since=start, limit=limit)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    counts = store.count_dead_letters(since=start)
+    if not rows:
+        console.print("no dead letters" + (" matching" if worker or model else "") +
+                      ": every record the workers handled was written")
+        return
+    table = Table(box=None, header_style="bold")
+    for col in ("when (UTC)", "worker", "record", "model", "reason"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        when = datetime.fromtimestamp(r["ts"], UTC).strftime("%Y-%m-%d %H:%M:%S")
+        table.add_row(when, r["worker"], r["key"] or "-", r["model"] or "-", r["reason"])
+    console.print(table)
+    if payload:
+        for r in rows:
+            console.rule(f"{r['worker']} {r['key'] or ''} ({r['payload_chars']:,} characters)")
+            console.print(r["payload"], markup=False, highlight=False, soft_wrap=True)
+    totals = ", ".join(f"{w} {n:,}" for w, n in sorted(counts.items()))
+    console.print(f"{len(rows)} shown; in all: {totals}", highlight=False)

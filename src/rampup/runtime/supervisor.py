@@ -72,6 +72,7 @@ class Supervised:
         self.health = WorkerHealth(name, stall_after=stall_after)
         self.ctx = WorkerContext(self)
         self.thread = threading.Thread(target=self._run, name=f"rampup-{name}", daemon=True)
+        self._fault: BaseException | None = None
 
     # -- control ----------------------------------------------------------------------
 
@@ -97,7 +98,18 @@ class Supervised:
         sup = self.supervisor
         now = sup.clock()
         with sup.lock:
-            self.health.beat(now)
+            fault = self._fault
+            if fault is None:
+                self.health.beat(now)
+        if fault is not None:
+            raise fault.with_traceback(None)
+
+    def inject(self, fault: BaseException | None) -> None:
+        """Fault injection (chaos drills, tests): from now on the worker's beats raise
+        ``fault`` inside its own loop, so it dies and is restarted, again and again,
+        until ``inject(None)`` clears it."""
+        with self.supervisor.lock:
+            self._fault = fault
 
     # -- the runner -------------------------------------------------------------------
 

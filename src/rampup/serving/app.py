@@ -31,6 +31,7 @@ from rampup.serving import (
     review_routes,
     rollout_routes,
     routes,
+    worker_routes,
 )
 from rampup.serving.metrics import ServingMetrics
 from rampup.serving.predict import predict, predict_version
@@ -139,6 +140,7 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
     app.include_router(alert_routes.router)
     app.include_router(retrain_routes.router)
     app.include_router(review_routes.router)
+    app.include_router(worker_routes.router)
     app.router.routes.extend(review_routes.page_routes())
     app.router.routes.extend(dashboard_routes())
     _document_raw_routes(app)

@@ -1,0 +1,35 @@
+"""Admin view of what the background workers could not write: ``GET /v1/admin/dead-letters``
+(the same rows as ``rampup log dead-letters``). Worker health itself is on ``/readyz`` and
+``/metrics``."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from rampup.monitor.routes import parse_time
+from rampup.serving.auth import require_admin
+from rampup.serving.responses import json_response
+from rampup.serving.state import app_state
+
+router = APIRouter(tags=["admin"])
+
+
+@router.get("/v1/admin/dead-letters",
+            summary="Records a background worker could not write, newest first (admin)")
+async def dead_letters(
+        request: Request,
+        worker: str | None = Query(None, description="only this worker, e.g. log-writer"),
+        model: str | None = Query(None, description="only this model"),
+        since: str | None = Query(None, description="epoch seconds, ISO 8601 or -2h"),
+        limit: int = Query(100, ge=1, le=1000)) -> Response:
+    st = app_state(request)
+    require_admin(request, st.settings.admin_token)
+    start = parse_time(since, "since", time.time()) if since else None
+    rows = await asyncio.to_thread(st.store.list_dead_letters, worker=worker, model=model,
+                                   since=start, limit=limit)
+    counts = await asyncio.to_thread(st.store.count_dead_letters, since=start)
+    return json_response({"dead_letters": rows, "counts": counts})
