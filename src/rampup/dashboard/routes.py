@@ -151,6 +151,15 @@ async def alerts_data(request: Request) -> Response:
     return json_response(doc)
 
 
+async def workers_data(request: Request) -> Response:
+    """The background workers' health (the same as /readyz) and the dead letters counted
+    by this process."""
+    st = _read(request)
+    return json_response({
+        "down": st.supervisor.down(), "workers": st.supervisor.health(),
+        "dead_letters": st.dead_letters.describe() if st.dead_letters is not None else None})
+
+
 def dashboard_routes() -> list[BaseRoute]:
     """The routes to add to the app (see :func:`rampup.serving.app.create_app`)."""
     m = "/dashboard/api/models/{name}"
@@ -159,6 +168,7 @@ def dashboard_routes() -> list[BaseRoute]:
         Route("/dashboard", overview_page, methods=["GET"], name="dashboard"),
         Route("/dashboard/models/{name}", model_page, methods=["GET"], name="dashboard_model"),
         Route("/dashboard/api/overview", overview_data, methods=["GET"]),
+        Route("/dashboard/api/workers", workers_data, methods=["GET"]),
         Route(m + "/metrics", metrics_data, methods=["GET"]),
         Route(m + "/deployment", deployment_data, methods=["GET"]),
         Route(m + "/alerts", alerts_data, methods=["GET"]),

@@ -82,6 +82,22 @@
     }
     return body;
   };
+  // Background workers that are down (died and restarting, or stalled): shown on every
+  // page, because a dead log writer or monitor makes every chart here quietly wrong.
+  R.workers = async function () {
+    const box = document.getElementById('workers');
+    let data;
+    try { data = await R.api('/dashboard/api/workers'); } catch (e) { return; }
+    const down = Object.entries(data.down || {});
+    box.hidden = down.length === 0;
+    box.dataset.down = down.map(([name]) => name).join(' ');
+    R.replace(box, down.length ? [
+      R.el('strong', { text: down.length === 1 ? 'A background worker is down' : down.length + ' background workers are down' }),
+      R.el('ul', {}, down.map(([name, why]) => R.el('li', { dataset: { worker: name } },
+        R.el('code', { text: name }), ' ' + why + ' · restarts ' + data.workers[name].restarts))),
+      R.el('span', { class: 'muted', text: 'The server keeps answering; see /readyz, the worker metrics and rampup log dead-letters.' }),
+    ] : []);
+  };
   R.banner = function (message) {
     const b = document.getElementById('banner');
     b.hidden = !message;
@@ -126,6 +142,7 @@
         running = true;
         try {
           await fn();
+          await R.workers();
           live.classList.remove('stale');
           live.textContent = 'live · ' + new Date().toLocaleTimeString();
           R.banner('');
