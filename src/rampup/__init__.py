@@ -107,6 +107,10 @@ _EXPORTS: dict[str, str] = {
     "export_predictions": "rampup.predlog.export",
     # batch
     "predict_batch": "rampup.batch",
+    # background workers
+    "Supervisor": "rampup.runtime",
+    "Backoff": "rampup.runtime",
+    "DeadLetters": "rampup.runtime",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
@@ -197,5 +201,6 @@ if TYPE_CHECKING:
     from rampup.rollout.router import Router
     from rampup.rollout.service import Rollouts
     from rampup.rollout.window import measure
+    from rampup.runtime import Backoff, DeadLetters, Supervisor
     from rampup.serving.app import create_app
     from rampup.serving.validation import Validator
