@@ -32,11 +32,15 @@ def verdicts(doc: dict[str, Any]) -> dict[str, str]:
 def test_passes_the_slos_a_server_meets(served: Served) -> None:
     code, out, doc = loadtest(served, "fast", "--duration", "3s", "--json")
     assert code == 0, out
-    assert doc is not None and doc["passed"] is True and doc["exit_code"] == 0
+    assert doc is not None
+    assert doc["passed"] is True
+    assert doc["exit_code"] == 0
     assert verdicts(doc) == {"latency_p99_ms": "pass", "max_error_rate": "pass",
                              "expected_qps": "pass"}  # slo: of the project file, 20 req/s
-    assert doc["requests"] == 60 and doc["outcomes"] == {"ok": 60}
-    assert doc["rate"] == {"start": 20.0, "end": 20.0} and doc["achieved_rps"] == 20.0
+    assert doc["requests"] == 60
+    assert doc["outcomes"] == {"ok": 60}
+    assert doc["rate"] == {"start": 20.0, "end": 20.0}
+    assert doc["achieved_rps"] == 20.0
     assert not doc["generator"]["shortfall"]
     assert set(doc["latency_ms"]) == {"p50", "p90", "p99", "p99.9", "max", "mean"}
     assert sum(b["count"] for b in doc["histogram"]) == 60
@@ -47,15 +51,19 @@ def test_passes_the_slos_a_server_meets(served: Served) -> None:
 def test_fails_an_slo_the_server_breaks(served: Served) -> None:
     code, out, _ = loadtest(served, "slow", "--qps", "10", "--duration", "2s")
     assert code == 1, out
-    assert "latency_p99_ms" in out and "fail" in out and "> 50 ms" in out
-    assert "latency histogram" in out and "outcomes: ok 20" in out
+    assert "latency_p99_ms" in out
+    assert "fail" in out
+    assert "> 50 ms" in out
+    assert "latency histogram" in out
+    assert "outcomes: ok 20" in out
 
 
 def test_flags_override_the_project_slo(served: Served) -> None:
     code, out, doc = loadtest(served, "slow", "--qps", "10", "--duration", "2s",
                               "--p99-ms", "5000", "--expect-qps", "10", "--json")
     assert code == 0, out
-    assert doc is not None and verdicts(doc) == {"latency_p99_ms": "pass",
+    assert doc is not None
+    assert verdicts(doc) == {"latency_p99_ms": "pass",
                                                  "expected_qps": "pass"}
     assert doc["latency_ms"]["p50"] >= 200  # the model sleeps 200 ms
 
@@ -64,8 +72,11 @@ def test_a_generator_that_cannot_keep_up_judges_nothing(served: Served) -> None:
     code, out, doc = loadtest(served, "slow", "--qps", "100000", "--duration", "0.3s",
                               "--connections", "2", "--timeout", "1s", "--json")
     assert code == 3, out
-    assert doc is not None and doc["generator"]["limited"] and doc["generator"]["shortfall"]
-    assert doc["passed"] is None and set(verdicts(doc).values()) == {"not judged"}
+    assert doc is not None
+    assert doc["generator"]["limited"]
+    assert doc["generator"]["shortfall"]
+    assert doc["passed"] is None
+    assert set(verdicts(doc).values()) == {"not judged"}
     assert "generator-limited" in doc["slo"][0]["detail"]
     assert doc["achieved_rps"] < 0.95 * doc["offered_rps"]
 
@@ -73,17 +84,22 @@ def test_a_generator_that_cannot_keep_up_judges_nothing(served: Served) -> None:
 def test_error_kinds(served: Served, tmp_path: Path) -> None:
     code, _, doc = loadtest(served, "slow", "--qps", "10", "--duration", "1s",
                             "--timeout", "50ms", "--json")
-    assert code == 1 and doc is not None and doc["outcomes"] == {"timeout": 10}
+    assert code == 1
+    assert doc is not None
+    assert doc["outcomes"] == {"timeout": 10}
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"x": "not a number", "kind": "a"}\n')
     code, _, doc = loadtest(served, "fast", "--qps", "10", "--duration", "1s", "--data",
                             str(bad), "--max-error-rate", "0.5", "--json")
-    assert code == 1 and doc is not None and doc["outcomes"] == {"http 422": 10}
+    assert code == 1
+    assert doc is not None
+    assert doc["outcomes"] == {"http 422": 10}
     result = runner.invoke(app, ["-p", str(served.project), "loadtest", "fast", "--qps", "10",
                                  "--duration", "1s", "--url", f"http://127.0.0.1:{free_port()}",
                                  "--json"])
     doc = json.loads(result.stdout)
-    assert result.exit_code == 1 and doc["outcomes"] == {"connection error": 10}, doc
+    assert result.exit_code == 1, doc
+    assert doc["outcomes"] == {"connection error": 10}
 
 
 def test_bodies_from_a_file_and_replayed_from_the_log(served: Served, tmp_path: Path) -> None:
@@ -92,7 +108,9 @@ def test_bodies_from_a_file_and_replayed_from_the_log(served: Served, tmp_path: 
     code, out, doc = loadtest(served, "fast", "--qps", "20", "--duration", "1s", "--data",
                               str(rows), "--json")
     assert code == 0, out
-    assert doc is not None and doc["bodies"] == "rows.csv" and doc["outcomes"] == {"ok": 20}
+    assert doc is not None
+    assert doc["bodies"] == "rows.csv"
+    assert doc["outcomes"] == {"ok": 20}
     store = Store.open(f"sqlite:///{served.project / 'rampup.db'}")
     try:
         deadline = time.time() + 60
@@ -108,7 +126,8 @@ def test_bodies_from_a_file_and_replayed_from_the_log(served: Served, tmp_path: 
     code, out, doc = loadtest(served, "fast", "--qps", "20", "--duration", "1s",
                               "--replay-log", "1h", "--json")
     assert code == 0, out
-    assert doc is not None and "logged requests since 1h" in doc["bodies"]
+    assert doc is not None
+    assert "logged requests since 1h" in doc["bodies"]
     assert doc["outcomes"] == {"ok": 20}
 
 
@@ -116,28 +135,36 @@ def test_several_processes_share_the_schedule(served: Served) -> None:
     code, out, doc = loadtest(served, "fast", "--qps", "40", "--duration", "2s",
                               "--processes", "2", "--arrivals", "poisson", "--json")
     assert code == 0, out
-    assert doc is not None and doc["processes"] == 2 and doc["arrivals"] == "poisson"
-    assert doc["outcomes"] == {"ok": doc["requests"]} and 40 <= doc["requests"] <= 130
+    assert doc is not None
+    assert doc["processes"] == 2
+    assert doc["arrivals"] == "poisson"
+    assert doc["outcomes"] == {"ok": doc["requests"]}
+    assert 40 <= doc["requests"] <= 130
 
 
 def test_ramp_reports_every_window(served: Served) -> None:
     code, out, doc = loadtest(served, "fast", "--ramp", "5:40", "--duration", "4s",
                               "--windows", "4", "--json")
     assert code == 0, out
-    assert doc is not None and len(doc["windows"]) == 4
+    assert doc is not None
+    assert len(doc["windows"]) == 4
     for window, rate in zip(doc["windows"], [9.4, 18.1, 26.9, 35.6], strict=True):
         assert abs(window["offered_rps"] - rate) <= 1  # whole requests per 1 s window
-    assert doc["capacity_rps"] is not None and doc["capacity_rps"] >= 20  # expected_qps
+    assert doc["capacity_rps"] is not None
+    assert doc["capacity_rps"] >= 20
     assert verdicts(doc)["expected_qps"] == "pass"
 
 
 def test_usage_errors_name_the_fix(served: Served) -> None:
     result = runner.invoke(app, ["-p", str(served.project), "loadtest", "slow", "--url",
                                  served.url, "--duration", "1s"])
-    assert result.exit_code == 2 and "--qps N or --ramp" in result.output
+    assert result.exit_code == 2
+    assert "--qps N or --ramp" in result.output
     result = runner.invoke(app, ["-p", str(served.project), "loadtest", "fast", "--url",
                                  "ftp://x", "--duration", "1s"])
-    assert result.exit_code == 2 and "http://" in result.output
+    assert result.exit_code == 2
+    assert "http://" in result.output
     result = runner.invoke(app, ["-p", str(served.project), "loadtest", "fast", "--url",
                                  served.url, "--duration", "soon"])
-    assert result.exit_code == 2 and "--duration 60s" in result.output
+    assert result.exit_code == 2
+    assert "--duration 60s" in result.output

@@ -34,7 +34,8 @@ def test_quantiles_are_exact_order_statistics(n: int) -> None:
 
 def test_p99_of_100_requests_is_the_99th() -> None:
     x = [float(i) for i in range(1, 101)]
-    assert quantile(x, 0.99) == 99.0 and quantile(x, 0.999) == 100.0
+    assert quantile(x, 0.99) == 99.0
+    assert quantile(x, 0.999) == 100.0
 
 
 def test_merge_is_concatenation_in_due_order() -> None:
@@ -43,7 +44,8 @@ def test_merge_is_concatenation_in_due_order() -> None:
     m = a.merge(b)
     assert m.due.tolist() == [0.0, 0.1, 0.2]
     assert m.status.tolist() == [200, UNSENT, 500]
-    assert m.count == 3 and a.merge(Outcomes.empty()).count == 2
+    assert m.count == 3
+    assert a.merge(Outcomes.empty()).count == 2
 
 
 def test_kinds_and_error_rate() -> None:
@@ -53,14 +55,17 @@ def test_kinds_and_error_rate() -> None:
                          "connection error": 1}
     assert o.error_rate() == pytest.approx(4 / 6)
     q = o.quantiles()
-    assert set(q) == {"p50", "p90", "p99", "p99.9", "max", "mean"} and q["p99"] == 100.0
+    assert set(q) == {"p50", "p90", "p99", "p99.9", "max", "mean"}
+    assert q["p99"] == 100.0
     assert math.isnan(Outcomes.empty().error_rate())
 
 
 def test_histogram_counts_every_latency() -> None:
     x = np.random.default_rng(1).lognormal(2, 1, size=5000)
     bins = histogram(x, 12)
-    assert len(bins) == 12 and sum(n for _, _, n in bins) == 5000
-    assert bins[0][0] == pytest.approx(x.min()) and bins[-1][1] == pytest.approx(x.max())
+    assert len(bins) == 12
+    assert sum(n for _, _, n in bins) == 5000
+    assert bins[0][0] == pytest.approx(x.min())
+    assert bins[-1][1] == pytest.approx(x.max())
     assert histogram(np.array([5.0, 5.0]), 12) == [(5.0, 5.0, 2)]
     assert histogram(np.array([]), 12) == []

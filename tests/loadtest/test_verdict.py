@@ -44,8 +44,10 @@ def test_a_server_meeting_every_slo_passes() -> None:
     r = judge(o, Plan(Rate(100.0), 10.0, lag_bound_ms=t.lag_bound_ms()), t)
     assert statuses(r) == dict.fromkeys(
         ["latency_p99_ms", "latency_p50_ms", "max_error_rate", "expected_qps"], "pass")
-    assert r.exit_code == EXIT_PASS and r.generator_problem is None
-    assert abs(r.served_rps - 100) < 1 and r.achieved_rps == 100
+    assert r.exit_code == EXIT_PASS
+    assert r.generator_problem is None
+    assert abs(r.served_rps - 100) < 1
+    assert r.achieved_rps == 100
 
 
 def test_a_slow_server_fails_the_latency_slo() -> None:
@@ -60,7 +62,8 @@ def test_errors_over_the_budget_fail() -> None:
     o = run(Rate(100.0), 5.0, 0.01, status=lambda d: np.where(np.arange(len(d)) % 20 == 0,
                                                                503, 200))
     r = judge(o, Plan(Rate(100.0), 5.0), Targets(max_error_rate=0.01))
-    assert statuses(r) == {"max_error_rate": "fail"} and r.outcomes == {"ok": 475,
+    assert statuses(r) == {"max_error_rate": "fail"}
+    assert r.outcomes == {"ok": 475,
                                                                         "http 503": 25}
 
 
@@ -68,7 +71,8 @@ def test_timeouts_count_in_the_tail() -> None:
     o = run(Rate(100.0), 5.0, lambda d: np.where(np.arange(len(d)) % 50 == 0, 10.0, 0.01),
             status=lambda d: np.where(np.arange(len(d)) % 50 == 0, TIMEOUT, 200))
     r = judge(o, Plan(Rate(100.0), 5.0), Targets(latency_p99_ms=100))
-    assert statuses(r) == {"latency_p99_ms": "fail"} and r.latency_ms["p99"] > 9000
+    assert statuses(r) == {"latency_p99_ms": "fail"}
+    assert r.latency_ms["p99"] > 9000
 
 
 def test_a_saturated_server_does_not_reach_the_rate() -> None:
@@ -84,7 +88,8 @@ def test_a_saturated_server_does_not_reach_the_rate() -> None:
 def test_qps_below_the_target_is_not_judged() -> None:
     o = run(Rate(10.0), 5.0, 0.01)
     r = judge(o, Plan(Rate(10.0), 5.0), Targets(expected_qps=50))
-    assert statuses(r) == {"expected_qps": "not judged"} and r.exit_code == EXIT_NOT_JUDGED
+    assert statuses(r) == {"expected_qps": "not judged"}
+    assert r.exit_code == EXIT_NOT_JUDGED
     assert "--qps 50" in r.verdicts[0].detail
 
 
@@ -100,7 +105,8 @@ def test_a_generator_that_fell_short_judges_nothing() -> None:
     o = run(Rate(1000.0), 2.0, 0.200,
             lag=lambda d: np.maximum(0, d * 0.5))  # starts at 2/3 of the pace
     r = judge(o, Plan(Rate(1000.0), 2.0), Targets(latency_p99_ms=50, max_error_rate=0.5))
-    assert r.generator_shortfall and r.exit_code == EXIT_NOT_JUDGED
+    assert r.generator_shortfall
+    assert r.exit_code == EXIT_NOT_JUDGED
     assert statuses(r) == {"latency_p99_ms": "not judged", "max_error_rate": "not judged"}
     assert "generator-limited" in r.verdicts[0].detail
     assert r.achieved_rps < 0.95 * r.offered_rps
@@ -126,7 +132,8 @@ def test_send_lag_voids_only_what_it_explains() -> None:
     r = judge(slow, plan, Targets(latency_p99_ms=50, max_error_rate=0.01))
     assert statuses(r) == {"latency_p99_ms": "fail", "max_error_rate": "pass"}
     assert "without the generator's send lag" in r.verdicts[0].detail
-    assert not r.generator_shortfall and r.generator_problem is not None
+    assert not r.generator_shortfall
+    assert r.generator_problem is not None
 
 
 def test_ramp_finds_the_capacity_within_the_slos() -> None:
@@ -135,7 +142,8 @@ def test_ramp_finds_the_capacity_within_the_slos() -> None:
     o = run(rate, 20.0, lambda d: np.where(rate.at(d, 20.0) > 125, 0.150, 0.010))
     ok = judge(o, Plan(rate, 20.0, windows=10), Targets(latency_p99_ms=50, expected_qps=100))
     assert statuses(ok) == {"latency_p99_ms": "pass", "expected_qps": "pass"}
-    assert ok.capacity_rps is not None and 100 <= ok.capacity_rps <= 125
+    assert ok.capacity_rps is not None
+    assert 100 <= ok.capacity_rps <= 125
     high = judge(o, Plan(rate, 20.0, windows=10), Targets(latency_p99_ms=50, expected_qps=150))
     assert statuses(high) == {"latency_p99_ms": "fail", "expected_qps": "fail"}
     assert [w.offered_rps for w in ok.windows][:3] == [19.5, 38.5, 57.5]
@@ -147,7 +155,8 @@ def test_json_is_strict_json() -> None:
     text = json.dumps(doc, allow_nan=False)
     assert set(json.loads(text)) >= {"latency_ms", "outcomes", "slo", "windows", "generator",
                                      "exit_code", "passed", "histogram", "achieved_rps"}
-    assert doc["passed"] is None and doc["exit_code"] == EXIT_NOT_JUDGED
+    assert doc["passed"] is None
+    assert doc["exit_code"] == EXIT_NOT_JUDGED
 
 
 def test_lag_bound_follows_the_tightest_latency_slo() -> None:

@@ -31,6 +31,10 @@ from rampup.loadtest.latencies import CONNECTION, PROTOCOL, TIMEOUT, UNSENT, Out
 
 TICK_S = 0.25
 BURST = 32  # requests started in a row when behind, before yielding to the loop
+# Event-loop timers fire in whole milliseconds (uvloop's wake-up: median 0.25 ms late,
+# some early): sleep to 1 ms before the due time, then yield until it. Measured at
+# 500 req/s: median send lag 0.07 ms instead of 0.36, for 21% of a core instead of 5%.
+SPIN_S = 0.001
 START_DELAY_S = 0.2
 
 
@@ -128,8 +132,11 @@ async def run_shard(job: Job, start_at: float, report: Callable[[Tick], None],
         for i in range(n):
             due = zero + float(job.due[i])
             wait = due - clock()
+            if wait > SPIN_S:
+                await asyncio.sleep(wait - SPIN_S)
             if wait > 0:
-                await asyncio.sleep(wait)
+                while clock() < due:  # the last stretch: timers fire in whole ms
+                    await asyncio.sleep(0)
             elif clock() - zero > job.give_up_after:
                 break  # far behind: the rest stays UNSENT
             elif i % BURST == 0:

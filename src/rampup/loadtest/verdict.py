@@ -6,10 +6,11 @@ Pure: it reads an :class:`~rampup.loadtest.latencies.Outcomes` and the plan, not
   due per second), the rate **achieved** (requests the generator actually started per
   second, by start time), the rate **served** (2xx answers completed per second) and the
   generator's send lag. The generator *fell short* in a window when it achieved less than
-  95% of the offered rate (less two requests) or left requests unsent: then no SLO is judged, the run says
-  how far the generator got and exits 3. A p99 send lag over the bound (it adds to every
-  measured latency) voids only the latency failures that the lag could explain: a pass
-  stands, and so does a failure that the latencies less each request's lag fail too.
+  95% of the offered rate (less two requests) or left requests unsent: then no SLO is
+  judged, the run says how far the generator got and exits 3. A p99 send lag over the
+  bound (it adds to every measured latency) voids only the latency failures that the lag
+  could explain: a pass stands, and so does a failure that the latencies less each
+  request's lag fail too.
 * ``latency_p99_ms`` / ``latency_p50_ms``: the exact quantile of every sent request's
   latency (timeouts and errors included, measured from the due time).
 * ``max_error_rate``: share of requests without a 2xx answer.
