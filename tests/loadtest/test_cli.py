@@ -168,3 +168,14 @@ def test_usage_errors_name_the_fix(served: Served) -> None:
                                  served.url, "--duration", "soon"])
     assert result.exit_code == 2
     assert "--duration 60s" in result.output
+
+
+def test_python_api(served: Served) -> None:
+    import rampup
+
+    report = rampup.load_test(f"{served.url}/v1/models/slow/predict",
+                              [b'{"x": 1.0, "kind": "a"}'], 10, 1.0,
+                              slo={"latency_p99_ms": 50.0}, lag_bound_ms=1000)
+    assert report.exit_code == 1
+    assert report.outcomes == {"ok": 10}
+    assert report.verdicts[0].status == "fail"

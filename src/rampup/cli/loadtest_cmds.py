@@ -138,7 +138,7 @@ def loadtest(
     """
     from rampup.loadtest import bodies
     from rampup.loadtest.schedule import ARRIVALS, offsets, parse_rate
-    from rampup.loadtest.verdict import Plan, judge
+    from rampup.loadtest.service import load_test
 
     cli = state(ctx)
     if arrivals not in ARRIVALS:
@@ -164,25 +164,18 @@ def loadtest(
     secret = token or (settings.predict_token.get_secret_value()
                        if settings.predict_token else None)
     headers = {"Authorization": f"Bearer {secret}"} if secret else {}
-    from rampup.loadtest.client import Target
-    from rampup.loadtest.runner import run, split
-
-    target = Target.parse(endpoint)
-    requests = [target.request(b, headers) for b in bodies.encode(rows_)]
-    due = offsets(rate, seconds, arrivals, seed=seed)
-    lag_bound = max_lag_ms if max_lag_ms is not None else targets.lag_bound_ms()
-    plan = Plan(rate, seconds, arrivals, windows or (10 if rate.is_ramp else 1), lag_bound)
-    jobs = split(endpoint, requests, due, processes, timeout=limit, connections=connections,
-                 give_up_after=seconds * 1.1 + 1.0)
     out = err_console if as_json else console
     title = (f"{model} at {endpoint}: {rate.describe()} {arrivals} for {seconds:g} s, "
              f"{processes} process{'es' if processes > 1 else ''}; bodies: {source}")
     out.print(f"[bold]loadtest[/] {title}", highlight=False)
     from rampup.loadtest.render import Live, report
 
-    with Live(out, len(due), "loadtest") as live:
-        outcomes = run(jobs, live.tick)
-    result = judge(outcomes, plan, targets)
+    total = len(offsets(rate, seconds, arrivals, seed=seed))
+    with Live(out, total, "loadtest") as live:
+        result = load_test(endpoint, bodies.encode(rows_), rate, seconds, slo=targets,
+                           arrivals=arrivals, processes=processes, connections=connections,
+                           timeout=limit, windows=windows, lag_bound_ms=max_lag_ms, seed=seed,
+                           headers=headers, on_tick=live.tick)
     if as_json:
         doc = {"model": model, "url": endpoint, "processes": processes, "bodies": source,
                **result.to_json()}

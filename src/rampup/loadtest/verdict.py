@@ -18,7 +18,8 @@ Pure: it reads an :class:`~rampup.loadtest.latencies.Outcomes` and the plan, not
   counted over the last 90% of the schedule shifted by the median latency, must reach the
   target within 1% (plus Poisson count noise, 3/√n, and one request at each edge). On a
   ramp: the highest window rate at which every latency and error SLO held and the server
-  kept up (served ≥ 95% of offered, counted the same way) must reach it.
+  kept up (served ≥ 95% of offered less two requests, counted the same way) must reach
+  it.
 
 On a ramp, the latency and error SLOs are judged on the windows offered at most the
 target rate (``expected_qps``, or the ramp's top), pooled.
@@ -248,7 +249,8 @@ def _capacity(windows: list[Window], t: Targets) -> float:
     best = 0.0
     for w in windows:
         p99, p50 = w.latency_ms.get("p99", math.nan), w.latency_ms.get("p50", math.nan)
-        held = (w.served_rps >= KEEP_UP * w.offered_rps
+        width = w.end - w.start  # two requests of slack at the window's edges, as above
+        held = (w.served_rps * width >= KEEP_UP * w.requests - 2
                 and (t.latency_p99_ms is None or p99 <= t.latency_p99_ms)
                 and (t.latency_p50_ms is None or p50 <= t.latency_p50_ms)
                 and (t.max_error_rate is None or w.error_rate <= t.max_error_rate))
