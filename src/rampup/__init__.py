@@ -111,6 +111,8 @@ _EXPORTS: dict[str, str] = {
     "Supervisor": "rampup.runtime",
     "Backoff": "rampup.runtime",
     "DeadLetters": "rampup.runtime",
+    # load testing
+    "load_test": "rampup.loadtest.service",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
