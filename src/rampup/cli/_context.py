@@ -98,9 +98,11 @@ def handle_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except RampupError as exc:
             # messages quote user text such as feature[income]: not rich markup
-            err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
+            err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False,
+                              soft_wrap=True)
             if exc.fix:
-                err_console.print(f"[bold]fix:[/] {escape(exc.fix)}", highlight=False)
+                err_console.print(f"[bold]fix:[/] {escape(exc.fix)}", highlight=False,
+                                  soft_wrap=True)
             sys.exit(2)
 
     return wrapper  # type: ignore[return-value]
