@@ -18,6 +18,7 @@ from rampup.cli import (
     batch_cmds,
     demo_cmds,
     drift_cmds,
+    loadtest_cmds,
     log_cmds,
     monitor_cmds,
     quality_cmds,
@@ -30,7 +31,7 @@ from rampup.cli import (
 
 ALL: list[ModuleType] = [serve_cmds, registry_cmds, rollout_cmds, batch_cmds, log_cmds,
                          analysis_cmds, quality_cmds, drift_cmds, monitor_cmds, alert_cmds,
-                         retrain_cmds, automation_cmds, review_cmds,
+                         retrain_cmds, automation_cmds, review_cmds, loadtest_cmds,
                          demo_cmds]
 
 #: help panels, in the order ``rampup --help`` shows them
