@@ -39,7 +39,7 @@ PANEL_ORDER = ("Serving", "Rollout", "Monitoring", "Analysis", "Data", "Admin")
 #: the panel of every top-level command and command group (a test checks none is missing)
 PANELS: dict[str, str] = {
     "init": "Serving", "register": "Serving", "serve": "Serving", "versions": "Serving",
-    "show": "Serving", "apply": "Serving", "demo": "Serving",
+    "show": "Serving", "apply": "Serving", "loadtest": "Serving", "demo": "Serving",
     "deploy": "Rollout", "rollout": "Rollout", "promote": "Rollout", "rollback": "Rollout",
     "retrain": "Rollout", "replay": "Rollout",
     "monitor": "Monitoring", "alerts": "Monitoring", "drift": "Monitoring",
