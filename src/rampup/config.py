@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pydantic
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+if TYPE_CHECKING:
+    from rampup.runtime.backoff import Backoff
+
 from rampup.errors import ConfigError
 from rampup.project import ProjectFile, explain, find_project_file, load_project
-from rampup.runtime.backoff import Backoff
 
 
 class Settings(BaseSettings):
@@ -74,6 +76,8 @@ class Settings(BaseSettings):
 
     def worker_backoff(self) -> Backoff:
         """The supervisor's restart policy from these settings."""
+        from rampup.runtime.backoff import Backoff
+
         initial = self.worker_restart_initial
         return Backoff(initial=initial, maximum=max(initial, self.worker_restart_max))
 

@@ -10,12 +10,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from rampup.cli._context import console, handle_errors, state
+from rampup.cli._context import TIME_HELP, console, handle_errors, state
 from rampup.errors import NotFoundError, ValidationError
-from rampup.predlog.export import TIME_HELP, export_predictions, parse_since
 
 log_app = typer.Typer(name="log", help="The prediction log: export predictions with labels; "
                       "dead letters of the background workers.", no_args_is_help=True)
@@ -48,6 +45,10 @@ def export(
         min=1, help="Rows read and written at a time (memory stays constant).")] = 10_000,
 ) -> None:
     """Export predictions joined with their latest label, one column per input feature."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from rampup.predlog.export import export_predictions, parse_since  # start-up: pyarrow
+
     now = time.time()
     start = parse_since(since, now=now) if since is not None else None
     end = parse_since(until, now=now) if until is not None else None
@@ -100,6 +101,10 @@ def dead_letters(
 ) -> None:
     """Records a background worker could not write (or stored only with values escaped),
     with the reason: what to look at when rampup_dead_letters_total moves."""
+    from rich.table import Table
+
+    from rampup.predlog.export import parse_since
+
     start = parse_since(since) if since is not None else None
     store = state(ctx).store()
     rows = store.list_dead_letters(worker=worker, model=model, since=start, limit=limit)
