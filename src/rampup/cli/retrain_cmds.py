@@ -57,7 +57,8 @@ def _when(ts: float | None) -> str:
 
 
 STYLE = {"rolled_out": "green", "awaiting_approval": "yellow", "rejected": "red",
-         "failed": "red", "running": "cyan", "queued": "cyan"}
+         "failed": "red", "running": "cyan", "queued": "cyan", "superseded": "yellow",
+         "expired": "dim"}
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine output.")]
 
 
@@ -72,7 +73,8 @@ def run(
     reason: Annotated[str, typer.Option("--reason", "-r", help="Why (kept with the run).")
                       ] = "",
     force: Annotated[bool, typer.Option(
-        help="Skip cooldown, daily limit and minimum of new labels.")] = False,
+        help="Skip cooldown, daily limit and minimum of new labels; a queued run that has "
+             "not started (or a stale one) is cleared first, with an event.")] = False,
     queue: Annotated[bool, typer.Option(
         help="Only queue the run; the server's retraining loop executes it.")] = False,
 ) -> None:
@@ -81,6 +83,9 @@ def run(
 
     r = _retrainer(ctx)
     start = parse_since(since) if since else None
+    if force:
+        r.clear_stale(model, actor=_actor(), force=True, notify=lambda _, text: console.print(
+            f"[yellow]cleared[/] {escape(text)}", highlight=False))
     row = r.request(model, trigger="manual", actor=_actor(), reason=reason, since=start,
                     force=force, claim=not queue)
     if queue:
