@@ -73,8 +73,9 @@ def run(
     reason: Annotated[str, typer.Option("--reason", "-r", help="Why (kept with the run).")
                       ] = "",
     force: Annotated[bool, typer.Option(
-        help="Skip cooldown, daily limit and minimum of new labels; a queued run that has "
-             "not started (or a stale one) is cleared first, with an event.")] = False,
+        help="Skip cooldown, daily limit and minimum of new labels. A stale run (queued "
+             "and never started, or left by a process that is gone) is cleared first.")
+    ] = False,
     queue: Annotated[bool, typer.Option(
         help="Only queue the run; the server's retraining loop executes it.")] = False,
 ) -> None:
@@ -83,9 +84,8 @@ def run(
 
     r = _retrainer(ctx)
     start = parse_since(since) if since else None
-    if force:
-        r.clear_stale(model, actor=_actor(), force=True, notify=lambda _, text: console.print(
-            f"[yellow]cleared[/] {escape(text)}", highlight=False))
+    r.clear_stale(model, actor=_actor(), notify=lambda _, text: console.print(
+        f"[yellow]cleared[/] {escape(text)}", highlight=False))
     row = r.request(model, trigger="manual", actor=_actor(), reason=reason, since=start,
                     force=force, claim=not queue)
     if queue:

@@ -142,14 +142,14 @@ class Retrainer:
         """Queue a run (``claim``: insert it as running, for a caller that executes it at
         once). Raises :class:`RetrainRefusedError` (HTTP 409) when a guard refuses, and
         :class:`SupersededError` when ``seen`` (the deployment the trigger was decided on,
-        e.g. an alert's) is no longer current. A queued or running run that will never
-        finish is ended first (``force``: a queued run is cleared in any case)."""
+        e.g. an alert's) is no longer current. A queued or running run of the model that
+        will never finish is ended first, with its reason (see :meth:`clear_stale`)."""
         spec = self.spec(model)
         if self.store.get_model(model) is None:
             raise NotFoundError(f"model {model!r} has no registered versions",
                                 fix="register and deploy a first version")
         now = self.clock()
-        self.clear_stale(model, actor=actor, force=force)
+        self.clear_stale(model, actor=actor)
         runs = self._history(model)
         start = since if since is not None else (now - spec.since_s if spec.since_s else None)
         new = self.store.count_new_labels(model, labels_since(runs, start))
@@ -176,10 +176,10 @@ class Retrainer:
         return self.get(run_id)
 
     def clear_stale(self, model: str | None = None, *, actor: str = "retrain",
-                    force: bool = False, notify: Notify | None = None) -> list[dict[str, Any]]:
+                    notify: Notify | None = None) -> list[dict[str, Any]]:
         """End queued or running runs that will never finish on their own (see
         :func:`rampup.retrain.upkeep.clear_stale`)."""
-        return upkeep.clear_stale(self, model, actor=actor, force=force, notify=notify)
+        return upkeep.clear_stale(self, model, actor=actor, notify=notify)
 
     # -- running ------------------------------------------------------------------------
 

@@ -30,10 +30,9 @@ HOST = socket.gethostname()
 
 
 def clear_stale(r: Retrainer, model: str | None = None, *, actor: str = "retrain",
-                force: bool = False, notify: Notify | None = None) -> list[dict[str, Any]]:
+                notify: Notify | None = None) -> list[dict[str, Any]]:
     """End the queued or running runs that will never finish on their own (see
-    :func:`rampup.retrain.triggers.stale`), each with its reason and an event; ``force``
-    also clears a queued run (a person runs it now instead)."""
+    :func:`rampup.retrain.triggers.stale`), each with its reason and an event."""
     now = r.clock()
     ended = []
     for run in r.store.list_retrain_runs(model, states=["queued", "running"], limit=100):
@@ -43,8 +42,6 @@ def clear_stale(r: Retrainer, model: str | None = None, *, actor: str = "retrain
                     now=now, timeout_s=retrain.timeout_s if retrain else 3600.0,
                     queue_timeout_s=retrain.queue_timeout_s if retrain else 900.0,
                     worker_gone=gone((run["details"] or {}).get("worker") or {}))
-        if why is None and force and run["state"] == "queued":
-            why = f"cleared by {actor}'s forced run (it had not started)"
         if why is None:
             continue
         state = "expired" if run["state"] == "queued" else "failed"
