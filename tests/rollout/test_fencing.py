@@ -198,3 +198,26 @@ def test_rollouts_service_refuses_a_second_deploy(store: Store, tmp_path: object
     rollouts.deploy("m", "v2")
     with pytest.raises(ConflictError, match="already has an active rollout"):
         rollouts.deploy("m", "v3")
+
+
+async def test_an_api_action_on_a_revision_it_no_longer_has_is_refused(
+        harness: Harness) -> None:
+    harness.register("v2", "Candidate")
+    harness.rollouts.deploy("m", "v2", plan=canary(10, hold_s=3600))
+    looked = (await harness.client.get("/v1/admin/models/m/rollout", headers=AUTH)).json()
+    seen = {"rollout_id": looked["rollout"]["id"], "revision": looked["rollout"]["revision"]}
+    paused = await harness.client.post("/v1/admin/models/m/rollout/pause", headers=AUTH,
+                                       json=seen)
+    assert paused.status_code == 200, paused.text
+    stale = await harness.client.post("/v1/admin/models/m/promote", headers=AUTH, json=seen)
+    assert stale.status_code == 409
+    assert stale.json()["error"] == "superseded"
+    assert harness.rollouts.status("m").rollout.state == "paused"  # type: ignore[union-attr]
+    status = (await harness.client.get("/v1/admin/models/m/rollout", headers=AUTH)).json()
+    [note] = status["superseded"]
+    assert note["message"].startswith(f"rollout #{seen['rollout_id']} at revision "
+                                      f"{seen['revision']} has moved on")
+    current = {**seen, "revision": status["rollout"]["revision"]}
+    resumed = await harness.client.post("/v1/admin/models/m/rollout/resume", headers=AUTH,
+                                        json=current)
+    assert resumed.status_code == 200, resumed.text

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, NoReturn
 
 from rampup.errors import ConflictError, NotFoundError, SupersededError, ValidationError
@@ -37,6 +37,7 @@ CURRENT: Literal["current"] = "current"
 Seen = int | None | Literal["current"]
 #: the active rollout a decision was made on: (rollout id, revision)
 RolloutRef = tuple[int, int]
+SUPERSEDED_SHOWN = 5  # recent superseded decisions 'rollout status' shows
 
 
 @dataclass(frozen=True)
@@ -45,14 +46,17 @@ class RolloutStatus:
     policy: DeploymentPolicy | None
     deployment_id: int | None
     checks: list[dict[str, Any]]
+    superseded: list[dict[str, Any]] = field(default_factory=list)  # newest first
+    revision: int | None = None  # the latest rollout's (name it to act on what you saw)
 
     def to_dict(self) -> dict[str, Any]:
         r = self.rollout
         return {
-            "rollout": None if r is None else rollout_dict(r),
+            "rollout": None if r is None else {**rollout_dict(r), "revision": self.revision},
             "policy": None if self.policy is None else self.policy.to_dict(),
             "deployment_id": self.deployment_id,
             "checks": self.checks,
+            "superseded": self.superseded,
         }
 
 
@@ -116,9 +120,14 @@ class Rollouts:
         latest = self.latest(model)
         dep = self.store.current_deployment(model)
         checks = self.store.list_rollout_checks(latest[0].id, limit=50) if latest else []
+        notes = [{"ts": e.ts, "actor": e.actor, "message": e.details.get("message", ""),
+                  "deployment_id": e.details.get("deployment_id")}
+                 for e in self.store.list_events(model, limit=200)
+                 if e.action == "superseded"][:SUPERSEDED_SHOWN]
         return RolloutStatus(latest[0] if latest else None,
                              DeploymentPolicy.from_dict(dep.policy) if dep else None,
-                             dep.id if dep else None, checks)
+                             dep.id if dep else None, checks, notes,
+                             latest[1] if latest else None)
 
     # -- starting -----------------------------------------------------------------------
 
