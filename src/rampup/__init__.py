@@ -107,6 +107,8 @@ _EXPORTS: dict[str, str] = {
     "export_predictions": "rampup.predlog.export",
     # batch
     "predict_batch": "rampup.batch",
+    # load testing
+    "load_test": "rampup.loadtest.service",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]

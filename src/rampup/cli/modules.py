@@ -11,6 +11,7 @@ from rampup.cli import (
     batch_cmds,
     demo_cmds,
     drift_cmds,
+    loadtest_cmds,
     log_cmds,
     monitor_cmds,
     quality_cmds,
@@ -23,5 +24,5 @@ from rampup.cli import (
 
 ALL: list[ModuleType] = [serve_cmds, registry_cmds, rollout_cmds, batch_cmds, log_cmds,
                          analysis_cmds, quality_cmds, drift_cmds, monitor_cmds, alert_cmds,
-                         retrain_cmds, automation_cmds, review_cmds,
+                         retrain_cmds, automation_cmds, review_cmds, loadtest_cmds,
                          demo_cmds]
