@@ -5,16 +5,17 @@ from __future__ import annotations
 import getpass
 import json
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from typer.core import TyperGroup
 
 from rampup.cli._context import console, handle_errors, state
-from rampup.retrain.service import Retrainer
+
+if TYPE_CHECKING:
+    from rampup.retrain.service import Retrainer
 
 
 class _RunByDefault(TyperGroup):
@@ -44,7 +45,9 @@ def _actor() -> str:
 
 
 def _retrainer(ctx: typer.Context) -> Retrainer:
+    # start-up time: pandas, SciPy (the registry, the audit gate)
     from rampup.registry.registry import Registry
+    from rampup.retrain.service import Retrainer
     from rampup.rollout.gates import deploy_gate
 
     st = state(ctx)
@@ -217,6 +220,8 @@ def replay_cmd(
 ) -> None:
     """Offline shadow: the last N logged requests through VERSION; agreement with what
     production answered and accuracy where labels exist."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from rampup.registry.registry import Registry
     from rampup.retrain.replay import replay
 

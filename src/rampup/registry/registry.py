@@ -340,10 +340,16 @@ class Registry:
         items: list[SyncItem] = []
         for model, spec in project.models.items():
             for name, vspec in spec.versions.items():
-                fl, source = self._resolve(vspec.artifact, vspec.flavor, project_dir)
+                try:
+                    fl, source = self._resolve(vspec.artifact, vspec.flavor, project_dir)
+                    fl.check_source(source)
+                except NotFoundError as exc:
+                    raise NotFoundError(
+                        f"rampup.yaml declares {model}@{name}, but its {exc.message}",
+                        fix=f"create it (train the model first), or remove "
+                            f"models.{model}.versions.{name} from rampup.yaml") from None
                 existing = self.store.get_version(model, name)
                 if existing is not None:
-                    fl.check_source(source)
                     if fl.fingerprint(source) != existing.artifact_hash:
                         raise ConflictError(
                             f"{model}@{name} is registered with a different artifact than "
