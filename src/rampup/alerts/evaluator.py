@@ -74,13 +74,17 @@ class AlertEvaluator:
     def tick(self) -> list[Evaluation]:
         now = self.clock()
         states = self.store.alert_states()
+        # What this pass decides on: actions are fenced on it (see rampup.alerts.actions).
+        seen = self.store.latest_deployment_ids()
+        rollouts = {row["model"]: (int(row["id"]), int(row["revision"]))
+                    for row in self.store.list_rollouts(active_only=True, limit=1000)}
         out: list[Evaluation] = []
         saves: list[tuple[str, str, str, float | None, dict[str, Any]]] = []
         events: list[dict[str, Any]] = []
         for row in self.store.list_alert_rules(enabled_only=True):
             try:
                 out.append(self._evaluate(AlertRule.from_row(row), states, now, saves,
-                                          events))
+                                          events, seen, rollouts))
             except Exception as exc:  # one broken rule must not stop the others
                 if classify(exc) == "transient":
                     raise
@@ -95,7 +99,8 @@ class AlertEvaluator:
 
     def _evaluate(self, rule: AlertRule, states: Mapping[tuple[str, str], Any], now: float,
                   saves: list[tuple[str, str, str, float | None, dict[str, Any]]],
-                  events: list[dict[str, Any]]) -> Evaluation:
+                  events: list[dict[str, Any]], seen: Mapping[str, int],
+                  rollouts: Mapping[str, tuple[int, int]]) -> Evaluation:
         prev = AlertState.from_dict(states.get((rule.model, rule.name)))
         value, error = self._measure(rule, now)
         step = advance(rule, prev, value, now)
@@ -112,7 +117,8 @@ class AlertEvaluator:
             self.dispatcher.submit(rule.spec.notify, alert)
             ev.notified = step.notify
         if step.run_actions:
-            ev.actions = self._act(rule, step, now, events)
+            ev.actions = self._act(rule, step, now, events, seen.get(rule.model),
+                                   rollouts.get(rule.model))
         return ev
 
     def _save_states(self, saves: Sequence[tuple[str, str, str, float | None,
@@ -171,9 +177,10 @@ class AlertEvaluator:
                          "details": {"no_data": rule.no_data}})
         return rows
 
-    def _act(self, rule: AlertRule, step: Step, now: float,
-             events: list[dict[str, Any]]) -> dict[str, str]:
-        ctx = ActionContext(self.store, rule, self.payload(rule, step, now), now)
+    def _act(self, rule: AlertRule, step: Step, now: float, events: list[dict[str, Any]],
+             deployment_id: int | None, rollout: tuple[int, int] | None) -> dict[str, str]:
+        ctx = ActionContext(self.store, rule, self.payload(rule, step, now), now,
+                            deployment_id=deployment_id, rollout=rollout)
         results: dict[str, str] = {}
         for name in rule.spec.actions:
             try:
