@@ -97,3 +97,20 @@ def test_dead_letters_wait_while_the_store_is_down(sqlite_store: Store) -> None:
     down.up = True
     assert dl.flush()
     assert [r["key"] for r in sqlite_store.list_dead_letters()] == ["2", "1", "0"]
+
+
+def test_a_flood_is_counted_but_only_so_much_is_stored(sqlite_store: Store) -> None:
+    now = [0.0]
+    registry = CollectorRegistry()
+    dl = DeadLetters(sqlite_store, clock=lambda: now[0], max_per_minute=5, registry=registry)
+    for i in range(50):  # a systemic failure: every record of a big batch, all different
+        dl.add("monitor", "ValueError: broken", {"i": i}, key=f"r{i}")
+    dl.add("log-writer", "TypeError: x", {}, key="other")  # another worker has its own quota
+    assert len(sqlite_store.list_dead_letters(worker="monitor", limit=100)) == 5
+    assert len(sqlite_store.list_dead_letters(worker="log-writer")) == 1
+    assert (dl.stats.added, dl.stats.suppressed) == (51, 45)
+    assert 'rampup_dead_letters_total{worker="monitor"} 50.0' in \
+        generate_latest(registry).decode()
+    now[0] = 61.0
+    dl.add("monitor", "ValueError: broken", {}, key="later")
+    assert len(sqlite_store.list_dead_letters(worker="monitor", limit=100)) == 6

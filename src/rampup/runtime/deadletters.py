@@ -7,7 +7,9 @@ Every background worker hands what the store refuses (after isolation, see
 table. While the store is unreachable they wait in memory (bounded; overflow is counted
 as ``lost``) and go out with the next dead letter or :meth:`flush`. The same failure of
 the same item repeated within ``repeat_s`` (a poisoned rollout judged every pass) is
-counted but stored once.
+counted but stored once, and at most ``max_per_minute`` are stored per worker and minute
+(a systemic failure, or a flood of hostile records, must not flood the database too);
+the rest are counted (the metric, ``suppressed``) and logged once a minute.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ KEY_LIMIT = 255
 class DeadLetterStats:
     added: int = 0  # every bad record handed over (the metric)
     stored: int = 0
-    suppressed: int = 0  # repeats within repeat_s
+    suppressed: int = 0  # repeats within repeat_s, or over max_per_minute
     lost: int = 0  # could not be kept (store down and the buffer full, or broken)
     pending: int = 0
 
@@ -46,13 +48,15 @@ class DeadLetters:
     def __init__(self, store: Store, *, registry: CollectorRegistry | None = None,
                  clock: Callable[[], float] = time.time, replica: str = "",
                  max_pending: int = 10_000, repeat_s: float = 3600.0,
-                 remember: int = 10_000) -> None:
+                 remember: int = 10_000, max_per_minute: int = 120) -> None:
         self.store = store
         self.clock = clock
         self.replica = replica[:128]
         self.max_pending = max_pending
         self.repeat_s = repeat_s
         self.remember = remember
+        self.max_per_minute = max_per_minute
+        self._minute: dict[str, tuple[float, int]] = {}  # worker -> (minute began, stored)
         self.stats = DeadLetterStats()
         self._pending: list[dict[str, Any]] = []
         self._seen: OrderedDict[tuple[str, str | None, str], float] = OrderedDict()
@@ -89,6 +93,16 @@ class DeadLetters:
             self._seen.move_to_end(memo)
             while len(self._seen) > self.remember:
                 self._seen.popitem(last=False)
+            began, stored = self._minute.get(worker, (now, 0))
+            if now - began >= 60.0:
+                began, stored = now, 0
+            self._minute[worker] = (began, stored + 1)
+            if stored >= self.max_per_minute:
+                self.stats.suppressed += 1
+                if stored == self.max_per_minute:
+                    log.error("dead letters of %s: over %d this minute; the rest are "
+                              "counted, not stored", worker, self.max_per_minute)
+                return
         text, chars = safe_payload(payload)
         log.error("dead letter from %s%s: %s", worker,
                   f" (record {key_text})" if key_text else "", reason)
