@@ -89,6 +89,9 @@ def report(console: Console, r: Report, title: str) -> None:
     kinds = ", ".join(f"{k} {n:,}" for k, n in r.outcomes.items())
     console.print(f"outcomes: {kinds}   error rate {r.error_rate:.2%}"
                   if math.isfinite(r.error_rate) else "outcomes: none")
+    if r.from_send_ms:
+        console.print(f"from the actual send (what a closed-loop tool reports): p50 "
+                      f"{_ms(r.from_send_ms['p50'])} p99 {_ms(r.from_send_ms['p99'])} ms")
     console.print(f"rate: offered {_rate(r.offered_rps)}, achieved {_rate(r.achieved_rps)}, "
                   f"served {_rate(r.served_rps)} req/s;  send lag p50 "
                   f"{_ms(r.lag_ms['p50'])} p99 {_ms(r.lag_ms['p99'])} max "
