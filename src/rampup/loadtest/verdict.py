@@ -299,8 +299,8 @@ def judge(o: Outcomes, plan: Plan, targets: Targets) -> Report:
                   o.count / plan.duration, achieved / plan.duration,
                   _served_steady(o, plan), windows, verdicts, problem, shortfall, capacity,
                   histogram(o.latency * 1000),
-                  {"p50": quantile(o.latency - o.lag, 0.5) * 1000,
-                   "p99": quantile(o.latency - o.lag, 0.99) * 1000})
+                  {"p50": quantile(o.latency - np.maximum(o.lag, 0), 0.5) * 1000,
+                   "p99": quantile(o.latency - np.maximum(o.lag, 0), 0.99) * 1000})
 
 
 def _doubt(v: Verdict, pool: Outcomes, shortfall: bool, problem: str) -> Verdict:
@@ -312,7 +312,7 @@ def _doubt(v: Verdict, pool: Outcomes, shortfall: bool, problem: str) -> Verdict
         if v.status == "pass" or q is None:  # lag causes neither errors nor a low rate
             return v
         if q is not None:
-            without = quantile(pool.latency - pool.lag, q) * 1000
+            without = quantile(pool.latency - np.maximum(pool.lag, 0), q) * 1000
             if without > v.target:
                 return Verdict(v.name, v.target, v.measured, v.status,
                                f"{v.detail}; {without:.1f} ms without the generator's "
