@@ -18,6 +18,9 @@ import sqlalchemy as sa
 from rampup.store import Store
 from rampup.store.engine import normalise_url
 
+# mlflow (a test extra) would send usage telemetry from tests and the servers they start
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
 PG_URL = os.environ.get("RAMPUP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

@@ -1,4 +1,5 @@
-"""``rampup init``: a new project with a commented rampup.yaml and a runnable example."""
+"""``rampup init``: a new project with a commented rampup.yaml; with ``example=True`` also a
+runnable example (a loan-default model declared in rampup.yaml and its training script)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,34 @@ import re
 from pathlib import Path
 
 from rampup.errors import ConflictError
+
+EMPTY_TEMPLATE = """\
+# rampup project file. Every key is optional; values shown are the defaults unless noted.
+# Environment variables with the RAMPUP_ prefix override the settings here
+# (e.g. RAMPUP_DATABASE_URL=postgresql://user@host/db, RAMPUP_ADMIN_TOKEN=...).
+name: {name}
+
+# database_url: sqlite:///rampup.db      # default: rampup.db in this folder
+artifacts_dir: artifacts                  # registered artifacts are copied here
+
+serving:
+  host: 127.0.0.1                         # bind to localhost unless told otherwise
+  port: 8000
+  max_body_bytes: 1048576                 # larger request bodies get 413
+  max_records: 1000                       # records per request
+
+# Your models. 'rampup register NAME model.joblib --reference train.parquet --label-column y'
+# registers a version without any edit here; declare a model below to give it an SLO,
+# batching, alerts, an automation level, a rollout plan or retraining, for example:
+#
+# models:
+#   my-model:
+#     versions:                           # optional: registered by 'rampup apply'/'serve'
+#       v1: {{artifact: model.joblib, reference: train.parquet, label_column: y}}
+#     slo: {{latency_p99_ms: 50, max_error_rate: 0.01}}
+#     batching: {{enabled: true, max_batch_size: 64, max_wait_ms: 2}}
+models: {{}}
+"""
 
 PROJECT_TEMPLATE = """\
 # rampup project file. Every key is optional; values shown are the defaults unless noted.
@@ -79,7 +108,10 @@ REQUEST_TEMPLATE = """\
 """
 
 
-def scaffold(directory: Path, *, name: str | None = None, force: bool = False) -> list[Path]:
+def scaffold(directory: Path, *, name: str | None = None, force: bool = False,
+             example: bool = False) -> list[Path]:
+    """Create rampup.yaml and the artifacts folder in ``directory`` (and with ``example``
+    the loan-default example); return what was created."""
     directory = directory.resolve()
     directory.mkdir(parents=True, exist_ok=True)
     project_file = directory / "rampup.yaml"
@@ -88,13 +120,16 @@ def scaffold(directory: Path, *, name: str | None = None, force: bool = False) -
                             fix="pass --force to overwrite it, or pick another folder")
     name = name or re.sub(r"[^a-z0-9._-]", "-", directory.name.lower()) or "rampup"
     created = [project_file]
-    project_file.write_text(PROJECT_TEMPLATE.format(name=name), encoding="utf-8")
+    template = PROJECT_TEMPLATE if example else EMPTY_TEMPLATE
+    project_file.write_text(template.format(name=name), encoding="utf-8")
     (directory / "artifacts").mkdir(exist_ok=True)
     created.append(directory / "artifacts")
-    example = directory / "example"
-    example.mkdir(exist_ok=True)
+    if not example:
+        return created
+    folder = directory / "example"
+    folder.mkdir(exist_ok=True)
     for filename, text in (("train.py", TRAIN_TEMPLATE), ("request.json", REQUEST_TEMPLATE)):
-        path = example / filename
+        path = folder / filename
         if force or not path.exists():
             path.write_text(text, encoding="utf-8")
             created.append(path)

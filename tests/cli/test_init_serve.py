@@ -27,19 +27,33 @@ def free_port() -> int:
 
 
 def test_init_scaffolds_a_valid_project(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["init", str(tmp_path / "proj")])
+    from rampup.project import load_project
+
+    result = runner.invoke(app, ["init", str(tmp_path / "empty")])
+    assert result.exit_code == 0, result.output
+    assert load_project(tmp_path / "empty" / "rampup.yaml").models == {}
+    assert not (tmp_path / "empty" / "example").exists()
+    assert "rampup register NAME model.joblib" in result.output
+    result = runner.invoke(app, ["init", str(tmp_path / "proj"), "--example"])
     assert result.exit_code == 0, result.output
     proj = tmp_path / "proj"
     assert (proj / "rampup.yaml").is_file()
     assert (proj / "artifacts").is_dir()
     assert (proj / "example" / "train.py").is_file()
-    from rampup.project import load_project
-
     spec = load_project(proj / "rampup.yaml")
     assert "loan-default" in spec.models
     again = runner.invoke(app, ["init", str(proj)])
     assert again.exit_code == 2
     assert "already exists" in again.output
+
+
+def test_serving_an_example_before_training_it_says_so(tmp_path: Path) -> None:
+    proj = tmp_path / "proj"
+    assert runner.invoke(app, ["init", str(proj), "--example"]).exit_code == 0
+    result = runner.invoke(app, ["-p", str(proj), "serve"])
+    assert result.exit_code == 2
+    assert "rampup.yaml declares loan-default@v1" in result.output
+    assert "train the model first" in result.output
 
 
 def test_bad_project_file_names_key_value_and_allowed(tmp_path: Path) -> None:
@@ -70,7 +84,7 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_serve_subprocess_end_to_end(tmp_path: Path, workers: int) -> None:
     proj = tmp_path / "proj"
-    assert runner.invoke(app, ["init", str(proj)]).exit_code == 0
+    assert runner.invoke(app, ["init", str(proj), "--example"]).exit_code == 0
     subprocess.run([sys.executable, "example/train.py"], cwd=proj, check=True,
                    capture_output=True)
     port = free_port()

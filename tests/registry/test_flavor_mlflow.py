@@ -1,6 +1,8 @@
-"""MLflow model folders, built by hand so the tests run without mlflow installed."""
+"""MLflow model folders, built by hand so the tests run without mlflow installed.
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: mlflow reads the type hints of a
+``PythonModel.predict`` at class creation and warns (in a way no warning filter reaches)
+when they are strings it cannot resolve."""
 
 import importlib.util
 import json
@@ -163,3 +165,12 @@ def test_missing_extra_when_mlflow_is_absent(registry: Registry, loan: Trained,
     with pytest.raises(MissingExtraError, match="'mlflow' package") as info:
         registry.register("loan", folder)
     assert info.value.details["extra"] == "mlflow"
+
+
+def test_skops_format_says_how_to_resave(registry: Registry, loan: Trained,
+                                         tmp_path: Path) -> None:
+    """MLflow 3 saves scikit-learn models in skops format by default."""
+    folder = _mlmodel_dir(tmp_path / "skops", loan.model, fmt="skops")
+    with pytest.raises(FlavorError, match="skops format") as info:
+        registry.register("loan", folder)
+    assert "serialization_format='cloudpickle'" in (info.value.fix or "")

@@ -135,3 +135,20 @@ def test_processes_migrating_one_fresh_database_at_once(
             assert schema_drift(store.engine) == []
         finally:
             store.close()
+
+
+def test_fast_head_check_agrees_with_alembic(db_url: str) -> None:
+    """Opening a store that is already at head skips alembic (CLI start-up time); the
+    head read from the migration files is the one alembic computes."""
+    from rampup.store.migrate import at_head, script_heads
+
+    assert script_heads() == {head_revision()}
+    store = Store.open(db_url)
+    try:
+        assert at_head(store.engine)
+        downgrade(store.engine, "0001")
+        assert not at_head(store.engine)
+        upgrade(store.engine)
+        assert at_head(store.engine)
+    finally:
+        store.close()

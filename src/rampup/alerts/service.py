@@ -14,6 +14,7 @@ from typing import Any
 
 import pydantic
 
+from rampup.alerts.kinds import KINDS
 from rampup.alerts.machine import AlertState, describe
 from rampup.alerts.rules import AlertRule
 from rampup.alerts.spec import AlertingSpec, AlertRuleSpec
@@ -22,9 +23,6 @@ from rampup.monitor.names import MetricSource
 from rampup.project import ProjectFile
 from rampup.store import Store
 from rampup.store.alert_rows import RuleSync
-
-#: history kinds: state changes, notification outcomes, action outcomes, data gaps
-KINDS = ("state", "notified", "notify_failed", "action", "action_failed", "no_data")
 
 
 @dataclass(frozen=True)

@@ -38,13 +38,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rampup.alerts.condition import Condition, format_duration, parse_condition, parse_duration
+from rampup.alerts.kinds import BUILTIN_ACTIONS
 from rampup.errors import ValidationError
 
 Severity = Literal["info", "warning", "critical"]
 NoData = Literal["keep", "ok", "firing"]
 SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
-#: actions every evaluator knows (``retrain`` records a request; the retraining trigger acts).
-BUILTIN_ACTIONS = ("rollback", "pause_rollout", "retrain")
 RULE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 Duration = str | float
 

@@ -1,5 +1,6 @@
 """The ``rampup`` command line. Each command group lives in its own module and
-registers itself on :data:`app`."""
+registers itself on :data:`app`; :mod:`rampup.cli.modules` lists them with their help
+panels. Nothing heavy is imported here or at the top of a command module (start-up time)."""
 
 from __future__ import annotations
 
@@ -15,19 +16,18 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.core import TyperGroup
 
 from rampup.cli._context import CliState
-
-app = typer.Typer(
-    name="rampup",
-    help="Serve, roll out, monitor and retrain ML models safely.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
+from rampup.cli._lazy import LazyRoot, arrange
 
 
-@app.callback()
+def _typer(cls: type[TyperGroup] = TyperGroup) -> typer.Typer:
+    return typer.Typer(name="rampup", help="Serve, roll out, monitor and retrain ML models "
+                       "safely.", no_args_is_help=True, pretty_exceptions_enable=False,
+                       add_completion=False, cls=cls)
+
+
 def _root(
     ctx: typer.Context,
     project: Annotated[Path | None, typer.Option(
@@ -41,6 +41,12 @@ def _root(
     ctx.call_on_close(ctx.obj.close)
 
 
+#: every command, registered (typer builds them all when it runs this app: the tests'
+#: CliRunner does); ``main`` builds only the command being run.
+app = _typer()
+app.callback()(_root)
+
+
 def _register_commands() -> None:
     """Add every command module's commands to :data:`app` (once; safe to call again)."""
     if getattr(app, "_rampup_registered", False):
@@ -49,11 +55,16 @@ def _register_commands() -> None:
 
     for module in modules.ALL:
         module.register(app)
+    arrange(app, modules.PANELS, modules.PANEL_ORDER)
     app._rampup_registered = True  # type: ignore[attr-defined]
 
 
 def main() -> None:
-    app()
+    """The ``rampup`` program: the same commands as :data:`app`, but only the one being
+    run is built (typer would build all ~80 first; start-up time)."""
+    fast = _typer(LazyRoot)
+    fast.callback()(_root)
+    LazyRoot.run(fast, app)
 
 
 _register_commands()

@@ -7,19 +7,26 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from rampup.config import Settings, load_settings
 from rampup.errors import RampupError
-from rampup.project import ProjectFile
-from rampup.store import Store
+
+if TYPE_CHECKING:
+    from rampup.config import Settings
+    from rampup.project import ProjectFile
+    from rampup.store import Store
 
 console = Console()
 err_console = Console(stderr=True)
+
+#: help of --since/--until options (the parser, rampup.predlog.export.parse_since, is
+#: imported by the commands themselves: start-up time)
+TIME_HELP = ("a duration back from now (45s, 30m, 2h, 7d, 2w), an ISO date or datetime "
+             "(2024-05-01, 2024-05-01T12:00:00+02:00; UTC when no offset), or epoch seconds")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -35,6 +42,8 @@ class CliState:
 
     def load(self) -> tuple[Settings, ProjectFile]:
         if self._loaded is None:
+            from rampup.config import load_settings  # start-up time: pydantic-settings
+
             self._loaded = load_settings(self.project, database_url=self.database_url)
         return self._loaded
 
@@ -48,6 +57,8 @@ class CliState:
 
     def store(self) -> Store:
         if self._store is None:
+            from rampup.store import Store  # start-up time: SQLAlchemy
+
             self._store = Store.open(self.settings.resolved_database_url,
                                      migrate=self.settings.migrate)
         return self._store
@@ -56,6 +67,18 @@ class CliState:
         if self._store is not None:
             self._store.close()
             self._store = None
+
+
+def print_wide(renderable: Any) -> None:
+    """Print a table whole: on a terminal it fits the window as usual; piped or redirected
+    (no terminal, so rich would assume 80 columns) it takes the width it needs."""
+    if console.is_terminal:
+        console.print(renderable)
+        return
+    from rich.measure import Measurement
+
+    width = Measurement.get(console, console.options.update(width=10_000), renderable).maximum
+    console.print(renderable, width=max(console.width, width), crop=False)
 
 
 def state(ctx: typer.Context) -> CliState:
@@ -75,9 +98,11 @@ def handle_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except RampupError as exc:
             # messages quote user text such as feature[income]: not rich markup
-            err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
+            err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False,
+                              soft_wrap=True)
             if exc.fix:
-                err_console.print(f"[bold]fix:[/] {escape(exc.fix)}", highlight=False)
+                err_console.print(f"[bold]fix:[/] {escape(exc.fix)}", highlight=False,
+                                  soft_wrap=True)
             sys.exit(2)
 
     return wrapper  # type: ignore[return-value]

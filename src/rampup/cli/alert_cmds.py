@@ -7,19 +7,21 @@ import getpass
 import json
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from rampup.alerts.condition import format_duration, parse_duration
-from rampup.alerts.service import KINDS, Alerts, parse_rule_spec
-from rampup.alerts.spec import BUILTIN_ACTIONS, AlertRuleSpec
+from rampup.alerts.kinds import BUILTIN_ACTIONS, KINDS
 from rampup.cli._context import CliState, console, handle_errors, state
 from rampup.errors import ValidationError
+
+if TYPE_CHECKING:
+    from rampup.alerts.service import Alerts
+    from rampup.alerts.spec import AlertRuleSpec
 
 alerts_app = typer.Typer(help="Alert rules: list, add, remove, enable, disable, history, "
                               "test, suggest thresholds, review.", no_args_is_help=True)
@@ -43,6 +45,8 @@ def _actor() -> str:
 
 
 def _service(ctx: typer.Context) -> tuple[Alerts, CliState]:
+    from rampup.alerts.service import Alerts  # start-up time: pydantic models, the store
+
     st = state(ctx)
     alerts = Alerts(st.store(), alerting=st.project_file.alerting)
     alerts.sync_project(st.project_file)  # the store reflects rampup.yaml
@@ -118,6 +122,8 @@ def add_cmd(
     replace: Annotated[bool, typer.Option(help="Overwrite a rule of that name.")] = False,
 ) -> None:
     """Add a runtime rule (kept across restarts; the running server picks it up)."""
+    from rampup.alerts.service import parse_rule_spec  # start-up time: pydantic models
+
     alerts, _ = _service(ctx)
     if file is not None:
         specs = _rules_from_file(file)
@@ -213,6 +219,7 @@ def try_cmd(
     from rampup.alerts.dispatch import Dispatcher
     from rampup.alerts.notifiers import build_notifiers
     from rampup.alerts.runner import default_source
+    from rampup.alerts.service import parse_rule_spec
 
     alerts, st = _service(ctx)
     if (name is None) == (condition is None):
@@ -328,6 +335,8 @@ def prometheus_rules_cmd(
         help="Include rules added at run time (read from the store).")] = False,
 ) -> None:
     """The project's alert rules as Prometheus alerting rules (others listed as skipped)."""
+    import yaml  # start-up time
+
     from rampup.alerts.export import prometheus_rules
     from rampup.alerts.rules import AlertRule
 
@@ -348,6 +357,10 @@ def prometheus_rules_cmd(
 
 
 def _rules_from_file(path: Path) -> list[AlertRuleSpec]:
+    import yaml  # start-up time
+
+    from rampup.alerts.service import parse_rule_spec
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:

@@ -5,31 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from rampup.analysis.compare import Comparison
-from rampup.analysis.evaluate import (
-    Evaluation,
-    compare_versions,
-    evaluate,
-    resolve_version,
-)
-from rampup.analysis.report import (
-    FORMATS,
-    Report,
-    format_for,
-    format_value,
-    render,
-    write,
-)
-from rampup.analysis.sections import SMALL_SLICE, slice_flag
 from rampup.cli._context import console, err_console, handle_errors, state
 from rampup.errors import ValidationError
-from rampup.registry.registry import Registry
+
+if TYPE_CHECKING:
+    from rampup.analysis.compare import Comparison
+    from rampup.analysis.evaluate import Evaluation
+    from rampup.analysis.report import Report
+    from rampup.registry.registry import Registry
+
+# The analysis modules (pandas, SciPy, scikit-learn) are imported inside the commands:
+# start-up time of every other command and of --help.
 
 
 def register(app: typer.Typer) -> None:
@@ -57,12 +48,22 @@ StoreOpt = Annotated[bool, typer.Option(
 
 
 def _registry(ctx: typer.Context) -> Registry:
+    from rampup.registry.registry import Registry
+
     st = state(ctx)
     return Registry.from_settings(st.settings, st.store())
 
 
 @contextmanager
 def _progress(what: str) -> Iterator[Callable[[int, int], None]]:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=err_console, transient=True) as bar:
         task = bar.add_task(what, total=None)
@@ -75,6 +76,8 @@ def _progress(what: str) -> Iterator[Callable[[int, int], None]]:
 
 def _emit(report: Report, fmt: str | None, output: Path | None) -> bool:
     """Write or print the report; True when it was printed (then skip the summary)."""
+    from rampup.analysis.report import FORMATS, format_for, render, write
+
     if fmt is not None and fmt not in FORMATS:
         raise ValidationError(f"unknown report format {fmt!r}", fix="use md, html or json")
     if output is not None:
@@ -96,6 +99,8 @@ def _need(data: Path | None, label_column: str | None) -> tuple[Path, str]:
 
 
 def _print_evaluation(ev: Evaluation) -> None:
+    from rampup.analysis.report import format_value
+
     r = ev.result
     overall = ev.result.get("overall_intervals") or {}
     table = Table(title=f"{ev.target} on {ev.data} ({r['n']} rows)", title_justify="left",
@@ -134,6 +139,8 @@ def _print_evaluation(ev: Evaluation) -> None:
 
 
 def _print_flagged(ev: Evaluation) -> None:
+    from rampup.analysis.sections import SMALL_SLICE, slice_flag
+
     assert ev.slices is not None
     t = ev.slices
     flagged = [(r, slice_flag(r, t.overall, t.metrics)) for r in t.rows]
@@ -172,6 +179,8 @@ def evaluate_cmd(
     store: StoreOpt = True,
 ) -> None:
     """Evaluate a version on labelled data: metrics, slices, calibration; keep the result."""
+    from rampup.analysis.evaluate import evaluate
+
     path, label = _need(data, label_column)
     registry = _registry(ctx)
     with _progress(f"predicting with {target}") as progress:
@@ -187,6 +196,8 @@ def evaluate_cmd(
 
 
 def _print_comparison(c: Comparison) -> None:
+    from rampup.analysis.report import format_value
+
     a, b = c.names
     table = Table(title=f"{a} (champion) vs {b} (challenger), {c.n} rows", title_justify="left",
                   box=None, header_style="bold")
@@ -212,6 +223,9 @@ def _print_comparison(c: Comparison) -> None:
 
 def _stored_side_by_side(registry: Registry, targets: list[str]) -> None:
     """The latest stored evaluation of each version, as columns of one table."""
+    from rampup.analysis.evaluate import resolve_version
+    from rampup.analysis.report import format_value
+
     records = [resolve_version(registry, t) for t in targets]
     table = Table(title="stored evaluations (latest of each version)", title_justify="left",
                   box=None, header_style="bold")
@@ -253,6 +267,8 @@ def compare_cmd(
     """Champion vs challenger on the same data: deltas with paired-bootstrap intervals,
     McNemar, per slice, disagreements. Without --data: their stored evaluations side by
     side."""
+    from rampup.analysis.evaluate import compare_versions
+
     registry = _registry(ctx)
     if data is None and label_column is None:
         _stored_side_by_side(registry, [champion, challenger])

@@ -5,17 +5,18 @@ from __future__ import annotations
 import getpass
 import json
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from rampup.automation.report import status_line
-from rampup.automation.service import Automation
-from rampup.automation.spec import LEVELS
-from rampup.cli._context import console, handle_errors, state
-from rampup.predlog.export import TIME_HELP, parse_since
+from rampup.cli._context import TIME_HELP, console, handle_errors, state
+
+if TYPE_CHECKING:
+    from rampup.automation.service import Automation
+
+LEVELS = ("human_only", "shadow", "ai_assist", "partial", "full")  # rampup.automation.spec
 
 automation_app = typer.Typer(help="Automation level per model: level, metrics, advise, "
                                   "calibrate.", no_args_is_help=True)
@@ -33,6 +34,8 @@ def _actor() -> str:
 
 
 def _service(ctx: typer.Context) -> Automation:
+    from rampup.automation.service import Automation  # start-up time: pandas, the store
+
     st = state(ctx)
     return Automation(st.store(), st.project_file)
 
@@ -40,6 +43,12 @@ def _service(ctx: typer.Context) -> Automation:
 Model = Annotated[str, typer.Argument(help="Model name.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Machine output.")]
 Since = Annotated[str | None, typer.Option(help=TIME_HELP)]
+
+
+def _since(since: str | None) -> float | None:
+    from rampup.predlog.export import parse_since  # start-up time: pyarrow
+
+    return parse_since(since) if since else None
 
 
 def _pct(x: float | None) -> str:
@@ -81,11 +90,13 @@ def level_cmd(ctx: typer.Context, model: Model,
 def metrics_cmd(ctx: typer.Context, model: Model, since: Since = "7d",
                 as_json: AsJson = False) -> None:
     """Automation rate, queue length, wait times, accuracy automated vs reviewed."""
-    out = _service(ctx).metrics(model, since=parse_since(since) if since else None,
+    out = _service(ctx).metrics(model, since=_since(since),
                                 now=time.time())
     if as_json:
         typer.echo(json.dumps(out, indent=2, default=str))
         return
+    from rampup.automation.report import status_line
+
     console.print(escape(status_line(out)), highlight=False)
     table = Table(title=f"automation of {model}")
     table.add_column("metric")
@@ -127,7 +138,7 @@ def advise_cmd(ctx: typer.Context, model: Model,
     """The confidence threshold that keeps automated error under --target, and the share
     of predictions it would automate (from reviewed and audited items)."""
     a = _service(ctx).advise(model, target=target,
-                             since=parse_since(since) if since else None)
+                             since=_since(since))
     if as_json:
         typer.echo(json.dumps(a.to_dict(), indent=2))
         return
@@ -156,7 +167,7 @@ def calibrate_cmd(ctx: typer.Context, model: Model,
     """Fit a calibration map on the version's labelled predictions (used with
     automation.confidence: calibrated)."""
     cal = _service(ctx).calibrate(model, version, method=method, actor=_actor(),
-                                  since=parse_since(since) if since else None)
+                                  since=_since(since))
     console.print(f"[green]calibrated[/] {escape(model)}@{escape(version)} with {method} on "
                   f"{cal.n} labelled predictions; servers pick it up within a second",
                   highlight=False)

@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
-from rampup.batch import BatchSummary, estimate_csv_rows, predict_batch
-from rampup.batch.reader import input_kind
 from rampup.cli._context import console, handle_errors, state
-from rampup.registry.registry import Registry
+
+if TYPE_CHECKING:
+    from rampup.batch import BatchSummary
 
 
 def register(app: typer.Typer) -> None:
@@ -54,6 +45,21 @@ def predict_batch_cmd(
     Bad rows are written to the errors file with their row numbers (1-based, header
     excluded) and the rest are predicted; the exit code stays 0.
     """
+    # start-up time: pandas, pyarrow and the model flavors load only for this command
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from rampup.batch import estimate_csv_rows, predict_batch
+    from rampup.batch.reader import input_kind
+    from rampup.registry.registry import Registry
+
     st = state(ctx)
     settings = st.settings
     store = st.store()

@@ -20,7 +20,6 @@ from rich.text import Text
 
 from rampup.cli._context import console, handle_errors, state
 from rampup.errors import ValidationError
-from rampup.monitor.routes import parse_duration, parse_time
 
 SHOWN_METRICS = 4
 
@@ -52,6 +51,7 @@ def cascade(
     from rampup.monitor.compute import check_metric
     from rampup.monitor.pipelines import cascade_report, stage_map
     from rampup.monitor.query import StoreMetricSource
+    from rampup.monitor.routes import parse_duration, parse_time  # start-up time: FastAPI
 
     st = state(ctx)
     now = time.time()

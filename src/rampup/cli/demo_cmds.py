@@ -46,8 +46,10 @@ def demo(
     no_story: Annotated[bool, typer.Option(
         "--no-story", help="Skip the incident and drift chapters after the tour.")] = False,
 ) -> None:
-    """Train, register and serve a demo model on generated loan applications, drive
-    traffic with delayed labels at it, and print what to open and try. Then a rollout
+    """Train, serve and roll out a demo model with live traffic: a story to watch.
+
+    Trains, registers and serves a demo model on generated loan applications, drives
+    traffic with delayed labels at it, and prints what to open and try. Then a rollout
     tour (about a minute): v2, trained on fresher data, goes through shadow and a canary
     (10% → 50% → 100%) and is promoted; a broken v3 is rolled back automatically.
     Then the story goes on (a few minutes): an incident (a broken upstream field and a

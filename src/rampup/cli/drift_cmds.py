@@ -6,20 +6,20 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from rampup.cli._context import console, err_console, handle_errors, state
-from rampup.drift.check import DriftCheck, check_frames, check_model
-from rampup.drift.detectors import DETECTORS
-from rampup.drift.html import fmt, fmt_time, render_html
-from rampup.drift.report import DEFAULT_MIN_EFFECT, DRIFT, SMALL, DriftConfig
-from rampup.drift.trend import pattern
+from rampup.cli._context import TIME_HELP, console, err_console, handle_errors, state
 from rampup.errors import ValidationError
-from rampup.predlog.export import TIME_HELP, parse_since
-from rampup.registry.profile import read_table
+
+if TYPE_CHECKING:
+    from rampup.drift.check import DriftCheck
+    from rampup.drift.report import DriftConfig
+
+# rampup.drift (SciPy, pandas) is imported inside the functions: start-up time.
+DETECTORS = ("adwin", "page_hinkley", "ddm")  # the keys of rampup.drift.detectors.DETECTORS
 
 SPARK = "▁▂▃▄▅▆▇█"
 SHORT = {"wasserstein/std": "W/sd", "wasserstein/iqr": "W/iqr", "js_distance": "JS",
@@ -31,6 +31,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _config(alpha: float, correction: str, min_effect: list[str], seed: int) -> DriftConfig:
+    from rampup.drift.report import DEFAULT_MIN_EFFECT, DriftConfig
+
     kinds: dict[str, float] = {}
     features: dict[str, float] = {}
     for item in min_effect:
@@ -51,6 +53,8 @@ def _config(alpha: float, correction: str, min_effect: list[str], seed: int) -> 
 
 def _range(window: str | None, since: str | None, until: str | None, now: float
            ) -> tuple[float, float]:
+    from rampup.predlog.export import parse_since
+
     if window is not None and since is not None:
         raise ValidationError("give --window or --since, not both",
                               fix="--window 1h means the last hour; --since 2024-05-01 a start")
@@ -61,6 +65,8 @@ def _range(window: str | None, since: str | None, until: str | None, now: float
 
 
 def _baseline(text: str | None, now: float) -> tuple[float, float] | None:
+    from rampup.predlog.export import parse_since
+
     if text is None:
         return None
     a, sep, b = text.partition("..")
@@ -79,6 +85,10 @@ def _spark(values: list[float]) -> str:
 
 
 def _print(check: DriftCheck) -> None:
+    from rampup.drift.html import fmt, fmt_time
+    from rampup.drift.report import DRIFT, SMALL
+    from rampup.drift.trend import pattern
+
     rep = check.report
     meta = rep.meta
     what = (f"{meta.get('model')}@{meta.get('version')}, {fmt_time(float(meta['since']))} to "
@@ -145,6 +155,9 @@ def _print(check: DriftCheck) -> None:
 
 def _emit(check: DriftCheck, as_json: bool, html: Path | None) -> None:
     if html is not None:
+        from rampup.drift.html import render_html
+
+
         html.write_text(render_html(check), encoding="utf-8")
         err_console.print(f"HTML report written to {html}", highlight=False)
     if as_json:
@@ -215,6 +228,9 @@ def drift(
     drift, accuracy per window and detector alarms. Raw mode, `rampup drift --reference
     train.parquet --current today.parquet`: exact tests on every row.
     """
+    from rampup.drift.check import check_frames, check_model
+    from rampup.registry.profile import read_table
+
     if detector not in DETECTORS:
         raise ValidationError(f"unknown detector {detector!r}",
                               fix=f"use one of {', '.join(DETECTORS)}")

@@ -7,11 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from rampup.cli._context import console, handle_errors, state
+from rampup.cli._context import TIME_HELP, console, handle_errors, state
 from rampup.errors import NotFoundError, ValidationError
-from rampup.predlog.export import TIME_HELP, export_predictions, parse_since
 
 log_app = typer.Typer(name="log", help="The prediction log: export predictions with labels.",
                       no_args_is_help=True)
@@ -44,6 +42,10 @@ def export(
         min=1, help="Rows read and written at a time (memory stays constant).")] = 10_000,
 ) -> None:
     """Export predictions joined with their latest label, one column per input feature."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from rampup.predlog.export import export_predictions, parse_since  # start-up: pyarrow
+
     now = time.time()
     start = parse_since(since, now=now) if since is not None else None
     end = parse_since(until, now=now) if until is not None else None

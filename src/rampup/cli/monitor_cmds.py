@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
 import typer
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -20,6 +19,9 @@ from typer.core import TyperGroup
 from rampup.alerts.condition import format_duration, parse_duration
 from rampup.cli._context import console, handle_errors
 from rampup.errors import NotFoundError, RampupError
+
+if TYPE_CHECKING:
+    import httpx
 
 KEY = ("throughput", "error_rate", "latency_p50", "latency_p99", "requests")
 PROCESS = ("in_flight", "log_queue_depth", "cpu_percent", "memory_rss_mb")
@@ -63,6 +65,7 @@ def monitor(
 ) -> None:
     """A live view: throughput, error rate, p50/p99 per version, in-flight, top missing
     features, class mix and alert states (Ctrl-C to quit)."""
+    import httpx  # start-up time
     from rich.live import Live
 
     span = parse_duration(window)
@@ -184,6 +187,8 @@ def _alerts(alerts: list[dict[str, Any]]) -> Table:
 
 def _get(client: httpx.Client, path: str,
          params: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+    import httpx
+
     try:
         resp = client.get(path, params=[(k, v) for k, v in params or []])
     except httpx.HTTPError as exc:

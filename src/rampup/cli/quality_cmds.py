@@ -4,60 +4,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
-import pandas as pd
 import rich.table
 import typer
 
-from rampup.analysis.audit import (
-    attach_audit,
-    audit_report,
-    load_audit_spec,
-    run_audit,
-    save_audit_result,
-)
-from rampup.analysis.baselines import human_baseline, load_baseline, save_baseline
-from rampup.analysis.data import (
-    align_labels,
-    column_predictions,
-    load_dataset,
-    model_predictions,
-)
-from rampup.analysis.discovery import add_discovery_section, discover_slices
-from rampup.analysis.errors import (
-    analyse_errors,
-    error_report,
-    errors_of,
-    read_tag_file,
-    tags_from_columns,
-    tags_from_mapping,
-)
-from rampup.analysis.evaluate import parse_target, resolve_version
-from rampup.analysis.labels import Ratings, label_report, labels_document
-from rampup.analysis.report import (
-    FORMATS,
-    KeyValues,
-    Report,
-    Table,
-    Text,
-    Warnings,
-    format_for,
-    format_value,
-    render,
-    write,
-)
-from rampup.analysis.splits import (
-    parse_ratios,
-    split_document,
-    split_report,
-    stratified_split,
-)
 from rampup.cli._context import console, err_console, handle_errors, state
 from rampup.errors import ValidationError
-from rampup.registry.profile import read_table
-from rampup.registry.registry import Registry
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from rampup.analysis.report import Report, Table
+
+# The analysis modules (pandas, SciPy, scikit-learn) are imported inside each command:
+# start-up time of every other command and of --help.
 
 
 def register(app: typer.Typer) -> None:
@@ -78,11 +39,15 @@ OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write th
 # -- showing reports --------------------------------------------------------------------------
 
 def _numeric(v: Any) -> bool:
+    import numpy as np
+
     return isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
 
 
 def _show(report: Report) -> None:
     """A report on the terminal: rich tables for its tables."""
+    from rampup.analysis.report import KeyValues, Table, Text, Warnings, format_value
+
     console.print(f"[bold]{report.title}[/]", highlight=False)
     for k, v in report.meta.items():
         console.print(f"[dim]{k}:[/] {format_value(v)}", highlight=False)
@@ -104,6 +69,8 @@ def _show(report: Report) -> None:
 
 
 def _table(b: Table) -> None:
+    from rampup.analysis.report import format_value
+
     t = rich.table.Table(title=b.title or None, caption=b.note or None,
                          caption_justify="left")
     for j, c in enumerate(b.columns):
@@ -119,6 +86,8 @@ def _table(b: Table) -> None:
 
 def _emit(report: Report, fmt: str | None, output: Path | None) -> None:
     """Write the report to ``output``, print it in ``fmt``, or show it as tables."""
+    from rampup.analysis.report import FORMATS, format_for, render, write
+
     if fmt is not None and fmt not in FORMATS:
         raise ValidationError(f"unknown report format {fmt!r}", fix="use md, html or json")
     if output is not None:
@@ -171,6 +140,22 @@ def errors_cmd(
     Per tag: share of data, share of errors, error rate, the baseline's error rate, the
     gap, and the potential improvement (gap x share of data), with a suggested action.
     """
+    import numpy as np
+    import pandas as pd
+
+    from rampup.analysis.baselines import load_baseline
+    from rampup.analysis.data import load_dataset
+    from rampup.analysis.discovery import add_discovery_section, discover_slices
+    from rampup.analysis.errors import (
+        analyse_errors,
+        error_report,
+        errors_of,
+        read_tag_file,
+        tags_from_columns,
+        tags_from_mapping,
+    )
+    from rampup.analysis.evaluate import parse_target
+
     ds = load_dataset(data, label_column)
     frame = ds.frame
     pred = _column(frame, prediction_column, "prediction column")
@@ -236,6 +221,22 @@ def audit_cmd(
     max_gap: 0.05}, {type: must_get_right, where: "kind == 'navigational'"},
     {type: must_get_right, ids: [17, 42], min_accuracy: 1.0}]}
     """
+    from rampup.analysis.audit import (
+        attach_audit,
+        audit_report,
+        load_audit_spec,
+        run_audit,
+        save_audit_result,
+    )
+    from rampup.analysis.data import (
+        align_labels,
+        column_predictions,
+        load_dataset,
+        model_predictions,
+    )
+    from rampup.analysis.evaluate import resolve_version
+    from rampup.registry.registry import Registry
+
     audit = load_audit_spec(spec)
     st = state(ctx)
     registry = Registry.from_settings(st.settings, st.store())
@@ -284,6 +285,12 @@ def labels_cmd(
     fmt: FormatOpt = None, output: OutputOpt = None,
 ) -> None:
     """Label consistency: agreement, kappas, alpha, disputed items, human-level performance."""
+    from rampup.analysis.baselines import human_baseline, save_baseline
+    from rampup.analysis.errors import tags_from_columns
+    from rampup.analysis.evaluate import parse_target
+    from rampup.analysis.labels import Ratings, label_report, labels_document
+    from rampup.registry.profile import read_table
+
     frame = read_table(file)
     cols = {c: _column(frame, c, what) for c, what in (
         (item_column, "item column"), (annotator_column, "annotator column"),
@@ -322,6 +329,14 @@ def split_cmd(
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same split).")] = 0,
 ) -> None:
     """Split into train/dev/test, stratified on the label and slices, optionally by group."""
+    from rampup.analysis.splits import (
+        parse_ratios,
+        split_document,
+        split_report,
+        stratified_split,
+    )
+    from rampup.registry.profile import read_table
+
     frame = read_table(file)
     label = _column(frame, label_column, "label column")
     strata = {c: _column(frame, c, "slice column").to_numpy() for c in slices or []}

@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from rampup.cli._context import console, handle_errors, state
+from rampup.cli._context import console, handle_errors, print_wide, state
 from rampup.errors import ValidationError
-from rampup.registry.registry import Registry
-from rampup.store import VersionRecord
+
+if TYPE_CHECKING:
+    from rampup.registry.registry import Registry
+    from rampup.store import VersionRecord
 
 
 def register(app: typer.Typer) -> None:
@@ -46,6 +48,9 @@ def parse_pairs(pairs: list[str], *, numeric: bool, what: str) -> dict[str, Any]
 
 
 def _registry(ctx: typer.Context) -> Registry:
+    # start-up time: the registry loads pandas and the flavors; listing needs only the store
+    from rampup.registry.registry import Registry
+
     st = state(ctx)
     return Registry.from_settings(st.settings, st.store())
 
@@ -167,15 +172,15 @@ def versions(
     model: Annotated[str | None, typer.Argument(help="Only this model.")] = None,
 ) -> None:
     """List registered versions (and the traffic each gets now)."""
-    registry = _registry(ctx)
-    records = registry.versions(model)
+    store = state(ctx).store()
+    records = store.list_versions(model)
     if not records:
         console.print("no versions registered" + (f" for {model}" if model else "")
                       + "; add one with 'rampup register MODEL PATH'")
         return
     routes: dict[str, dict[str, Any]] = {}
     for name in {r.model for r in records}:
-        current = registry.store.current_deployment(name)
+        current = store.current_deployment(name)
         routes[name] = current.policy.get("routes", {}) if current else {}
     table = Table(box=None, pad_edge=False, header_style="bold")
     for col in ("model", "version", "flavor", "inputs", "output", "traffic", "hash",
@@ -183,11 +188,11 @@ def versions(
         table.add_column(col, no_wrap=col not in ("metrics",))
     for r in records:
         weight = routes[r.model].get(r.version)
-        metrics, audit = _experiment(registry.store, r)
+        metrics, audit = _experiment(store, r)
         table.add_row(r.model, r.version, r.flavor, str(len(r.input_schema.get("features", []))),
                       str(r.output.get("kind")), f"{weight:g}%" if weight else "",
                       _short(r.artifact_hash), _when(r.created_at), metrics, audit)
-    console.print(table)
+    print_wide(table)
 
 
 KEY_METRICS = ("accuracy", "roc_auc", "f1_macro", "mae", "rmse", "r2")
@@ -218,6 +223,8 @@ def show(
                        ] = False,
 ) -> None:
     """Show a version: schema, output, reference profile and metadata."""
+    from rampup.store import VersionRecord
+
     registry = _registry(ctx)
     model, _, version = target.partition("@")
     record = registry.get(model, version) if version else registry.latest(model)
@@ -246,7 +253,7 @@ def apply(ctx: typer.Context) -> None:
     if not project.models:
         console.print("rampup.yaml declares no models; nothing to do")
         return
-    registry = Registry.from_settings(settings, st.store())
+    registry = _registry(ctx)
     with console.status("registering the versions declared in rampup.yaml…"):
         items = registry.sync_project(project, settings.project_dir)
     table = Table()

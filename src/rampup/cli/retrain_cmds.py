@@ -5,16 +5,17 @@ from __future__ import annotations
 import getpass
 import json
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from typer.core import TyperGroup
 
 from rampup.cli._context import console, handle_errors, state
-from rampup.retrain.service import Retrainer
+
+if TYPE_CHECKING:
+    from rampup.retrain.service import Retrainer
 
 
 class _RunByDefault(TyperGroup):
@@ -44,7 +45,9 @@ def _actor() -> str:
 
 
 def _retrainer(ctx: typer.Context) -> Retrainer:
+    # start-up time: pandas, SciPy (the registry, the audit gate)
     from rampup.registry.registry import Registry
+    from rampup.retrain.service import Retrainer
     from rampup.rollout.gates import deploy_gate
 
     st = state(ctx)
@@ -57,7 +60,8 @@ def _when(ts: float | None) -> str:
 
 
 STYLE = {"rolled_out": "green", "awaiting_approval": "yellow", "rejected": "red",
-         "failed": "red", "running": "cyan", "queued": "cyan"}
+         "failed": "red", "running": "cyan", "queued": "cyan", "superseded": "yellow",
+         "expired": "dim"}
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine output.")]
 
 
@@ -72,7 +76,9 @@ def run(
     reason: Annotated[str, typer.Option("--reason", "-r", help="Why (kept with the run).")
                       ] = "",
     force: Annotated[bool, typer.Option(
-        help="Skip cooldown, daily limit and minimum of new labels.")] = False,
+        help="Skip cooldown, daily limit and minimum of new labels. A stale run (queued "
+             "and never started, or left by a process that is gone) is cleared first.")
+    ] = False,
     queue: Annotated[bool, typer.Option(
         help="Only queue the run; the server's retraining loop executes it.")] = False,
 ) -> None:
@@ -81,6 +87,8 @@ def run(
 
     r = _retrainer(ctx)
     start = parse_since(since) if since else None
+    r.clear_stale(model, actor=_actor(), notify=lambda _, text: console.print(
+        f"[yellow]cleared[/] {escape(text)}", highlight=False))
     row = r.request(model, trigger="manual", actor=_actor(), reason=reason, since=start,
                     force=force, claim=not queue)
     if queue:
@@ -212,6 +220,8 @@ def replay_cmd(
 ) -> None:
     """Offline shadow: the last N logged requests through VERSION; agreement with what
     production answered and accuracy where labels exist."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from rampup.registry.registry import Registry
     from rampup.retrain.replay import replay
 

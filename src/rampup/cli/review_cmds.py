@@ -5,17 +5,17 @@ from __future__ import annotations
 import getpass
 import json
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from rampup.automation.queue import choices, item_view
-from rampup.automation.service import Automation
-from rampup.cli._context import console, handle_errors, state
+from rampup.cli._context import TIME_HELP, console, handle_errors, state
 from rampup.errors import RampupError
-from rampup.predlog.export import TIME_HELP, parse_since
+
+if TYPE_CHECKING:
+    from rampup.automation.service import Automation
 
 review_app = typer.Typer(help="The human review queue: list, next, decide, skip, show, "
                               "agreement.", no_args_is_help=True)
@@ -33,8 +33,22 @@ def _user() -> str:
 
 
 def _service(ctx: typer.Context) -> Automation:
+    from rampup.automation.service import Automation  # start-up time: pandas, the store
+
     st = state(ctx)
     return Automation(st.store(), st.project_file)
+
+
+def item_view(row: dict[str, Any], now: float) -> dict[str, Any]:
+    from rampup.automation.queue import item_view  # start-up time: pydantic models
+
+    return item_view(row, now)
+
+
+def choices(row: dict[str, Any], spec: Any) -> list[Any] | None:
+    from rampup.automation.queue import choices
+
+    return choices(row, spec)
 
 
 def _label(text: str) -> Any:
@@ -177,6 +191,8 @@ def agreement_cmd(ctx: typer.Context, model: Model,
                   since: Annotated[str | None, typer.Option(help=TIME_HELP)] = None,
                   as_json: AsJson = False) -> None:
     """Reviewer agreement, disputed items, human-level accuracy, model vs human."""
+    from rampup.predlog.export import parse_since  # start-up time: pyarrow
+
     out = _service(ctx).consistency(model, since=parse_since(since) if since else None)
     if as_json:
         typer.echo(json.dumps(out, indent=2, default=str))

@@ -6,16 +6,19 @@ import getpass
 import json
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from rampup.cli._context import console, handle_errors, state
-from rampup.rollout.gates import deploy_gate
-from rampup.rollout.machine import Rollout
-from rampup.rollout.plan import Strategy, load_plan
-from rampup.rollout.service import Rollouts, RolloutStatus
+
+if TYPE_CHECKING:
+    from rampup.rollout.machine import Rollout
+    from rampup.rollout.service import Rollouts, RolloutStatus
+
+Strategy = Literal["shadow", "canary", "bluegreen"]  # rampup.rollout.plan.Strategy
 
 rollout_app = typer.Typer(help="Watch and steer the active rollout of a model.",
                           no_args_is_help=True)
@@ -36,6 +39,10 @@ def _actor() -> str:
 
 
 def _service(ctx: typer.Context) -> Rollouts:
+    # start-up time: the audit gate loads pandas and SciPy
+    from rampup.rollout.gates import deploy_gate
+    from rampup.rollout.service import Rollouts
+
     return Rollouts(state(ctx).store(), gate=deploy_gate)
 
 
@@ -55,6 +62,8 @@ def deploy(
     force: Annotated[bool, typer.Option(help="Deploy even if the model's audit fails.")] = False,
 ) -> None:
     """Start a rollout: the running server's controller moves it through the plan."""
+    from rampup.rollout.plan import load_plan
+
     p = load_plan(plan) if plan else None
     chosen: Strategy = strategy or (p.strategy if p else "canary")
     r = _service(ctx).deploy(model, version, strategy=chosen, plan=p, actor=_actor(),
@@ -89,6 +98,9 @@ def _print_status(model: str, st: RolloutStatus) -> None:
         if st.policy.standby:
             extra += f"; standby {st.policy.standby}"
         console.print(f"[bold]{model}[/] traffic (deployment #{st.deployment_id}): {routes}{extra}")
+    for note in st.superseded:
+        console.print(f"[dim]superseded ({_ago(note['ts'])}, {escape(note['actor'])}): "
+                      f"{escape(note['message'])}[/]", highlight=False)
     r = st.rollout
     if r is None:
         console.print("no rollout yet")
@@ -110,7 +122,7 @@ def _print_status(model: str, st: RolloutStatus) -> None:
 
 def _print_rollout(r: Rollout) -> None:
     colour = {"promoted": "green", "rolled_back": "red", "aborted": "red",
-              "paused": "yellow"}.get(r.state, "cyan")
+              "paused": "yellow", "superseded": "yellow"}.get(r.state, "cyan")
     console.print(f"rollout #{r.id}: {r.baseline} → {r.candidate} ({r.plan.strategy}) "
                   f"[{colour}]{r.state}[/] — {r.reason}")
     for i, s in enumerate(r.plan.steps):

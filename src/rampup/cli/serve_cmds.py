@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -11,6 +12,25 @@ import typer
 
 from rampup.cli._context import console, handle_errors, state
 from rampup.errors import ConfigError
+
+_NOT_NAME = re.compile(r"[^a-z0-9._-]+")
+
+
+def model_name(artifact: str) -> str:
+    """A model name from an artifact path: the file or folder name without its suffix.
+
+    >>> model_name("models/Churn Model.joblib"), model_name("mlruns/model/"), model_name("x.onnx")
+    ('churn-model', 'model', 'x')
+    >>> model_name("acme/models.py:Scorer")
+    'scorer'
+    """
+    target = artifact
+    head, sep, tail = artifact.rpartition(":")
+    if sep and head and tail and "/" not in tail:  # file.py:Name or package.module:Name
+        target = tail
+    stem = Path(target.rstrip("/")).name.split(".")[0]
+    cleaned = _NOT_NAME.sub("-", stem.lower()).strip("-.")
+    return cleaned or "model"
 
 
 def register(app: typer.Typer) -> None:
@@ -23,42 +43,80 @@ def init(
     directory: Annotated[Path, typer.Argument(help="Folder to create the project in.")] = Path("."),
     name: Annotated[str | None, typer.Option(
         help="Project name (default: the folder name).")] = None,
+    example: Annotated[bool, typer.Option(
+        "--example", help="Also scaffold a runnable example: a loan-default model declared "
+                          "in rampup.yaml and the script that trains it.")] = False,
     force: Annotated[bool, typer.Option(help="Overwrite an existing rampup.yaml.")] = False,
 ) -> None:
-    """Scaffold a project: rampup.yaml, an artifacts folder and a runnable example."""
+    """Create a project: rampup.yaml and an artifacts folder (--example adds a model)."""
     from rampup.scaffold import scaffold
 
-    created = scaffold(directory, name=name, force=force)
+    created = scaffold(directory, name=name, force=force, example=example)
     console.print(f"[green]created[/] project in [bold]{directory.resolve()}[/]")
     for path in created:
         console.print(f"  {path.relative_to(directory.resolve())}")
-    console.print("\nnext:\n"
-                  f"  cd {directory}\n"
-                  "  python example/train.py          # trains example/model.joblib\n"
-                  "  rampup apply                     # registers the versions in rampup.yaml\n"
-                  "  rampup serve                     # http://127.0.0.1:8000/docs")
+    here = "" if directory.resolve() == Path.cwd() else f"  cd {directory}\n"
+    if example:
+        console.print("\nnext:\n" + here
+                      + "  python example/train.py          # trains example/model.joblib\n"
+                        "  rampup serve                     # registers it, serves "
+                        "http://127.0.0.1:8000/docs", highlight=False, soft_wrap=True)
+        return
+    console.print("\nnext, with your model and its training data:\n" + here
+                  + "  rampup register NAME model.joblib --reference train.parquet "
+                    "--label-column LABEL\n"
+                    "  rampup serve                     # http://127.0.0.1:8000/docs\n"
+                    "(a .joblib/.pkl scikit-learn model, a .onnx file, an MLflow model folder "
+                    "or file.py:Name; 'rampup init --example' scaffolds a runnable example)",
+                  highlight=False, soft_wrap=True)
 
 
 @handle_errors
 def serve(
     ctx: typer.Context,
+    artifact: Annotated[str | None, typer.Argument(
+        help="Serve this model file or folder at once: it is registered (as 'rampup register' "
+             "does) and gets all traffic. Without it: every deployed model of the project.")
+    ] = None,
+    reference: Annotated[Path | None, typer.Option(
+        help="With ARTIFACT: its training data (CSV/Parquet): input types, categories and "
+             "the drift reference.")] = None,
+    label_column: Annotated[str | None, typer.Option(
+        help="With ARTIFACT: the label column in the reference data.")] = None,
+    name: Annotated[str | None, typer.Option(
+        "--name", help="With ARTIFACT: the model name (default: from the file name).")
+    ] = None,
     host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
     access_log: Annotated[bool, typer.Option(help="Log every HTTP request.")] = False,
 ) -> None:
-    """Serve every deployed model over HTTP (OpenAPI docs at /docs)."""
+    """Serve every deployed model over HTTP (OpenAPI docs at /docs), or one model file."""
+    # start-up time: the server, the registry and the flavors load only here
     import uvicorn
 
     from rampup.registry.registry import Registry
     from rampup.serving.app import create_app
 
+    if artifact is None and (reference is not None or label_column is not None
+                             or name is not None):
+        raise ConfigError("--reference, --label-column and --name go with a model file",
+                          fix="rampup serve model.joblib --reference train.parquet")
     st = state(ctx)
     settings, project = st.load()
     store = st.store()  # applies migrations once, before any worker starts
+    registry = Registry.from_settings(settings, store)
     if project.models:
-        Registry.from_settings(settings, store).sync_project(project, settings.project_dir)
+        with console.status("registering the versions declared in rampup.yaml…"):
+            registry.sync_project(project, settings.project_dir)
+    if artifact is not None:
+        model = name or model_name(artifact)
+        with console.status(f"registering {artifact} as {model} (copy, inspect, profile)…"):
+            record = registry.register(model, artifact, reference=reference,
+                                       label_column=label_column, actor="cli", deploy=True)
+        console.print(f"serving [bold]{record.model}@{record.version}[/] ({record.flavor}) "
+                      f"at /v1/models/{record.model}/predict", highlight=False)
     st.close()
     host = host or settings.host
     port = settings.port if port is None else port

@@ -143,7 +143,7 @@ def prepare_project(directory: Path, *, fresh: bool, rate: float, database_url: 
                 path.unlink()
     reused = (directory / MARKER).exists()
     if not reused:
-        scaffold(directory, name="loan-demo", force=True)  # artifacts/ and example/
+        scaffold(directory, name="loan-demo", force=True, example=True)  # artifacts/, example/
         (directory / MARKER).write_text("created by 'rampup demo'\n", encoding="utf-8")
     database = f"database_url: {json.dumps(database_url)}\n" if database_url else ""
     text = PROJECT_YAML.format(database=database, model=MODEL, label=LABEL, rate=rate,

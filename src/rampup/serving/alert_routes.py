@@ -11,8 +11,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from rampup.alerts.kinds import KINDS
 from rampup.alerts.runner import default_source
-from rampup.alerts.service import KINDS, Alerts
+from rampup.alerts.service import Alerts
 from rampup.alerts.spec import AlertRuleSpec
 from rampup.serving.auth import require_admin, require_predict
 from rampup.serving.responses import json_response

@@ -29,6 +29,7 @@ from rampup.serving import (
     rollout_routes,
     routes,
 )
+from rampup.serving.jsonbody import JSONBodies
 from rampup.serving.metrics import ServingMetrics
 from rampup.serving.predict import predict, predict_version
 from rampup.serving.runtime import LoadFn, Runtime
@@ -116,6 +117,7 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
     app = FastAPI(title="rampup", version=rampup.__version__, lifespan=lifespan,
                   description="Serve, roll out, monitor and retrain ML models safely.")
     errors.install(app)
+    app.add_middleware(JSONBodies)  # a body is JSON whatever its content-type says
     app.router.routes.append(Route("/v1/models/{name}/predict", predict, methods=["POST"],
                                    name="predict"))
     app.router.routes.append(Route("/v1/models/{name}/versions/{version}/predict",

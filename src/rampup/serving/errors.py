@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from rampup import errors as e
+from rampup.serving.body_errors import from_pydantic
 from rampup.serving.responses import json_response
 
 log = logging.getLogger("rampup.serving")
@@ -59,13 +60,9 @@ def install(app: FastAPI) -> None:
 
     async def body_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        problems = [{"field": ".".join(str(p) for p in err["loc"] if p != "body") or "body",
-                     "message": err["msg"]} for err in exc.errors()]
-        first = problems[0] if problems else {"field": "body", "message": "invalid"}
-        return json_response({"error": "invalid_input",
-                              "message": f"{first['field']}: {first['message']}",
-                              "fix": "see 'problems' and the API reference at /docs",
-                              "field": first["field"], "problems": problems}, 422)
+        # the same shape as predict's errors: error, message, field, fix, problems
+        return error_response(from_pydantic(exc.errors()),
+                              getattr(request.state, "request_id", None))
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)

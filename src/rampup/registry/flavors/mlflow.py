@@ -75,6 +75,10 @@ def signature_schema(inputs: str | list[Any] | None) -> InputSchema | None:
 
 
 def _unpickle(path: Path, fmt: str | None) -> Any:
+    if fmt == "skops":  # MLflow 3's default for mlflow.sklearn.save_model
+        raise FlavorError(f"{path.name} is in skops format, which rampup does not read",
+                          fix="save the model with mlflow.sklearn.save_model(model, path, "
+                              "serialization_format='cloudpickle')")
     if fmt in ("pickle", "cloudpickle"):
         try:
             with path.open("rb") as f:
