@@ -98,6 +98,9 @@ def test_privacy_settings_are_read_from_the_project() -> None:
     project: Any = SimpleNamespace(
         privacy={"ssn": "drop", "zip": "keep"},
         models={"m": SimpleNamespace(privacy=SimpleNamespace(
-            fields={"email": SimpleNamespace(value="hash")}))})
-    assert bodies.protected_fields(project, "m") == {"ssn": "drop", "email": "hash"}
+            fields={"email": SimpleNamespace(value="hash")})),
+                "pipe": SimpleNamespace(privacy={"phone": "mask"})},
+        pipelines=lambda: {"pipe": SimpleNamespace(stages=[SimpleNamespace(model="m")])})
+    assert bodies.protected_fields(project, "m") == {"ssn": "drop", "phone": "mask",
+                                                     "email": "hash"}
     assert bodies.protected_fields(project, "other") == {"ssn": "drop"}
