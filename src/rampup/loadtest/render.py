@@ -98,9 +98,12 @@ def report(console: Console, r: Report, title: str) -> None:
                   f"{_ms(r.lag_ms['max'])} ms (bound {r.plan.lag_bound_ms:g} ms)")
     if r.capacity_rps is not None:
         console.print(f"SLOs held up to [bold]{r.capacity_rps:,.1f} req/s[/] offered")
-    if r.generator_problem:
+    if r.generator_problem and r.generator_shortfall:
         console.print(f"[yellow]generator-limited, not server-limited: {r.generator_problem}."
                       "[/] Use more --processes, a lower rate, or a less loaded machine.")
+    elif r.generator_problem:
+        console.print(f"[yellow]the generator was late: {r.generator_problem}.[/] A latency "
+                      "failure stands only where the lag cannot explain it.")
     if not r.verdicts:
         console.print("no SLO to judge: set slo: in rampup.yaml or pass --p99-ms, --p50-ms, "
                       "--expect-qps, --max-error-rate")
