@@ -183,8 +183,8 @@ async def test_one_2d_tensor(v2: httpx.AsyncClient, store: Store, tensor: dict[s
     assert predict["datatype"] == "BYTES"
     assert predict["data"] == ["setosa", "setosa"]
     await flushed(v2)
-    assert _logged(store, "iris")[0] == {"sepal_length": 6.8, "sepal_width": 2.8, "petal_length": 4.8,
-                      "petal_width": 1.4}
+    assert _logged(store, "iris")[0] == {"sepal_length": 6.8, "sepal_width": 2.8,
+                                         "petal_length": 4.8, "petal_width": 1.4}
 
 
 def _logged(store: Store, model: str) -> list[dict[str, Any]]:
