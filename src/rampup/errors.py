@@ -53,6 +53,14 @@ class ConflictError(RampupError):
     code = "conflict"
 
 
+class SupersededError(ConflictError):
+    """A decision was made on a deployment or rollout revision that is no longer current,
+    so it changed nothing (recorded as an info event). Automated actors carry on; a
+    person sees it as a conflict and looks again."""
+
+    code = "superseded"
+
+
 class RetrainRefusedError(ConflictError):
     """A retraining run may not start now (a guard: cooldown, data, concurrency, ...)."""
 

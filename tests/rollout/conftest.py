@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,20 @@ ADMIN = "admin-secret"
 AUTH = {"authorization": f"Bearer {ADMIN}"}
 
 
+class Clock:
+    """Wall time plus an offset a test moves forward (holds and standby timers expire
+    without sleeping; traffic keeps real timestamps)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
 @dataclass
 class Harness:
     client: httpx.AsyncClient
@@ -32,6 +47,7 @@ class Harness:
     rollouts: Rollouts
     controller: RolloutController
     app: object
+    clock: Clock
 
     def register(self, name: str, cls: str) -> str:
         rec = self.registry.register("m", f"{MODELS}:{cls}", version=name, deploy=False)
@@ -78,7 +94,8 @@ async def harness(store: Store, tmp_path: Path) -> AsyncIterator[Harness]:
     app = create_app(settings, store=store)
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://rampup") as client:
-        rollouts = Rollouts(store)
+        clock = Clock()
+        rollouts = Rollouts(store, clock=clock)
         yield Harness(client, store, registry, rollouts,
-                      RolloutController(store, rollouts=rollouts, min_requests=50,
-                                        min_labelled=40), app)
+                      RolloutController(store, rollouts=rollouts, clock=clock,
+                                        min_requests=50, min_labelled=40), app, clock)

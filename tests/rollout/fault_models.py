@@ -62,3 +62,7 @@ class Raises:
 
 class Candidate(Healthy):
     """An equally good new version (a different artifact from the baseline)."""
+
+
+class Successor(Healthy):
+    """Another equally good version (a third artifact: rollouts after rollouts)."""

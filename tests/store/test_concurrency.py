@@ -71,3 +71,58 @@ def test_concurrent_ensure_model_and_deployments(store: Store) -> None:
     assert current is not None
     assert current.id == max(d.id for d in made)
     assert store.latest_deployment_ids() == {"m": current.id}
+
+
+def test_one_active_rollout_and_one_active_run_per_model_under_a_race(store: Store) -> None:
+    """The database, not a check before the insert, keeps one of each per model."""
+    from rampup.errors import ConflictError, RetrainRefusedError
+
+    store.ensure_model("m")
+
+    def rollout(k: int) -> bool:
+        try:
+            store.insert_rollout({
+                "model": "m", "candidate": f"v{k}", "baseline": "v0", "strategy": "canary",
+                "plan": {}, "state": "canary", "step": 0, "step_started_at": 1.0,
+                "created_at": 1.0, "updated_at": 1.0, "actor": f"a{k}"})
+        except ConflictError:
+            return False
+        return True
+
+    def run(k: int) -> bool:
+        try:
+            store.insert_retrain_run({
+                "model": "m", "state": "queued", "trigger": "alert", "actor": f"a{k}",
+                "details": {}, "created_at": 1.0, "updated_at": 1.0})
+        except RetrainRefusedError:
+            return False
+        return True
+
+    assert sum(run_together(rollout)) == 1
+    assert sum(run_together(run)) == 1
+    assert len(store.list_rollouts("m", active_only=True)) == 1
+    assert len(store.list_retrain_runs("m", states=["queued", "running"])) == 1
+
+
+def test_decisions_on_the_same_deployment_one_wins_the_rest_are_superseded(
+        store: Store) -> None:
+    from rampup.errors import SupersededError
+    from rampup.store.deployment_rows import Change, Fence
+
+    store.ensure_model("m")
+    first = store.append_deployment("m", {"routes": {"v0": 100}}, actor="setup")
+
+    def decide(k: int) -> bool:
+        try:
+            store.decide("m", Fence(first.id), Change(f"a{k}", f"to v{k + 1}",
+                                                      policy={"routes": {f"v{k + 1}": 100}}))
+        except SupersededError:
+            return False
+        return True
+
+    assert sum(run_together(decide)) == 1
+    history = store.deployment_history("m")
+    assert len(history) == 2
+    notes = [e for e in store.list_events("m") if e.action == "superseded"]
+    assert len(notes) == THREADS - 1
+    assert all(n.details["deployment_id"] == history[0].id for n in notes)

@@ -7,7 +7,10 @@ retraining issue wires a trigger that acts on it (by registering its own ``retra
 function in the :class:`ActionRegistry` it gives the evaluator).
 
 An action returns a short text saying what it did; raising means it failed (the
-evaluator records either in the alert history).
+evaluator records either in the alert history). Actions are fenced: the context names
+the model's deployment and active rollout (id, revision) the evaluator saw when it
+measured the rule, and an action on a state that has moved since changes nothing (the
+store records it as superseded; the action says so in its text).
 """
 
 from __future__ import annotations
@@ -15,19 +18,24 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from rampup.alerts.rules import AlertRule
-from rampup.errors import ConflictError, NotFoundError
+from rampup.errors import ConflictError, NotFoundError, SupersededError
 from rampup.store import Store
 
 
 @dataclass(frozen=True)
 class ActionContext:
+    """``deployment_id``/``rollout``: what the evaluator saw when it measured the rule
+    (``"current"``: decide on whatever is current when the action runs)."""
+
     store: Store
     rule: AlertRule
     alert: Mapping[str, Any]
     now: float = field(default_factory=time.time)
+    deployment_id: int | Literal["current"] | None = "current"
+    rollout: tuple[int, int] | Literal["current"] | None = "current"
 
     @property
     def actor(self) -> str:
@@ -44,7 +52,13 @@ ActionFn = Callable[[ActionContext], str]
 def rollback(ctx: ActionContext) -> str:
     from rampup.rollout.service import Rollouts
 
-    policy = Rollouts(ctx.store).rollback(ctx.rule.model, actor=ctx.actor, reason=ctx.reason)
+    seen_rollout = ctx.rollout if isinstance(ctx.rollout, tuple) else None
+    try:
+        policy = Rollouts(ctx.store).rollback(ctx.rule.model, actor=ctx.actor,
+                                              reason=ctx.reason, seen=ctx.deployment_id,
+                                              seen_rollout=seen_rollout)
+    except SupersededError as exc:
+        return f"not rolled back: {_why(exc)}"
     routes = ", ".join(f"{v} {w:g}%" for v, w in policy.routes.items())
     return f"rolled {ctx.rule.model} back to {routes}"
 
@@ -53,14 +67,25 @@ def pause_rollout(ctx: ActionContext) -> str:
     from rampup.rollout.service import Rollouts
 
     rollouts = Rollouts(ctx.store)
-    active = rollouts.active(ctx.rule.model)
-    if active is None:
+    seen = ctx.rollout
+    if seen == "current":
+        active = rollouts.active(ctx.rule.model)
+        seen = None if active is None else (active[0].id, active[1])
+    if seen is None:
         return f"{ctx.rule.model} has no active rollout; nothing to pause"
     try:
-        r = rollouts.pause(ctx.rule.model, actor=ctx.actor, reason=ctx.reason)
+        r = rollouts.pause(ctx.rule.model, actor=ctx.actor, reason=ctx.reason,
+                           seen=ctx.deployment_id, seen_rollout=seen)
+    except SupersededError as exc:
+        return f"not paused: {_why(exc)}"
     except ConflictError as exc:
         return exc.message
     return f"paused rollout #{r.id} of {r.candidate} at step {r.step + 1}"
+
+
+def _why(exc: SupersededError) -> str:
+    """The part of a superseded decision's message after 'was not applied: '."""
+    return exc.message.split("was not applied: ", 1)[-1]
 
 
 def retrain(ctx: ActionContext) -> str:

@@ -67,6 +67,10 @@ class AlertEvaluator:
         now = self.clock()
         rules = [AlertRule.from_row(r) for r in self.store.list_alert_rules(enabled_only=True)]
         states = self.store.alert_states()
+        # What this pass decides on: actions are fenced on it (see rampup.alerts.actions).
+        seen = self.store.latest_deployment_ids()
+        rollouts = {row["model"]: (int(row["id"]), int(row["revision"]))
+                    for row in self.store.list_rollouts(active_only=True, limit=1000)}
         out: list[Evaluation] = []
         saves: list[tuple[str, str, str, float | None, dict[str, Any]]] = []
         events: list[dict[str, Any]] = []
@@ -87,7 +91,8 @@ class AlertEvaluator:
                 self.dispatcher.submit(rule.spec.notify, alert)
                 ev.notified = step.notify
             if step.run_actions:
-                ev.actions = self._act(rule, step, now, events)
+                ev.actions = self._act(rule, step, now, events, seen.get(rule.model),
+                                       rollouts.get(rule.model))
             out.append(ev)
         if saves:
             self.store.save_alert_states(saves)
@@ -134,9 +139,10 @@ class AlertEvaluator:
                          "details": {"no_data": rule.no_data}})
         return rows
 
-    def _act(self, rule: AlertRule, step: Step, now: float,
-             events: list[dict[str, Any]]) -> dict[str, str]:
-        ctx = ActionContext(self.store, rule, self.payload(rule, step, now), now)
+    def _act(self, rule: AlertRule, step: Step, now: float, events: list[dict[str, Any]],
+             deployment_id: int | None, rollout: tuple[int, int] | None) -> dict[str, str]:
+        ctx = ActionContext(self.store, rule, self.payload(rule, step, now), now,
+                            deployment_id=deployment_id, rollout=rollout)
         results: dict[str, str] = {}
         for name in rule.spec.actions:
             try:

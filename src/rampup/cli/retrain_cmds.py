@@ -60,7 +60,8 @@ def _when(ts: float | None) -> str:
 
 
 STYLE = {"rolled_out": "green", "awaiting_approval": "yellow", "rejected": "red",
-         "failed": "red", "running": "cyan", "queued": "cyan"}
+         "failed": "red", "running": "cyan", "queued": "cyan", "superseded": "yellow",
+         "expired": "dim"}
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine output.")]
 
 
@@ -75,7 +76,9 @@ def run(
     reason: Annotated[str, typer.Option("--reason", "-r", help="Why (kept with the run).")
                       ] = "",
     force: Annotated[bool, typer.Option(
-        help="Skip cooldown, daily limit and minimum of new labels.")] = False,
+        help="Skip cooldown, daily limit and minimum of new labels. A stale run (queued "
+             "and never started, or left by a process that is gone) is cleared first.")
+    ] = False,
     queue: Annotated[bool, typer.Option(
         help="Only queue the run; the server's retraining loop executes it.")] = False,
 ) -> None:
@@ -84,6 +87,8 @@ def run(
 
     r = _retrainer(ctx)
     start = parse_since(since) if since else None
+    r.clear_stale(model, actor=_actor(), notify=lambda _, text: console.print(
+        f"[yellow]cleared[/] {escape(text)}", highlight=False))
     row = r.request(model, trigger="manual", actor=_actor(), reason=reason, since=start,
                     force=force, claim=not queue)
     if queue:

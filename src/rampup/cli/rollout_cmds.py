@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from rampup.cli._context import console, handle_errors, state
@@ -97,6 +98,9 @@ def _print_status(model: str, st: RolloutStatus) -> None:
         if st.policy.standby:
             extra += f"; standby {st.policy.standby}"
         console.print(f"[bold]{model}[/] traffic (deployment #{st.deployment_id}): {routes}{extra}")
+    for note in st.superseded:
+        console.print(f"[dim]superseded ({_ago(note['ts'])}, {escape(note['actor'])}): "
+                      f"{escape(note['message'])}[/]", highlight=False)
     r = st.rollout
     if r is None:
         console.print("no rollout yet")
@@ -118,7 +122,7 @@ def _print_status(model: str, st: RolloutStatus) -> None:
 
 def _print_rollout(r: Rollout) -> None:
     colour = {"promoted": "green", "rolled_back": "red", "aborted": "red",
-              "paused": "yellow"}.get(r.state, "cyan")
+              "paused": "yellow", "superseded": "yellow"}.get(r.state, "cyan")
     console.print(f"rollout #{r.id}: {r.baseline} → {r.candidate} ({r.plan.strategy}) "
                   f"[{colour}]{r.state}[/] — {r.reason}")
     for i, s in enumerate(r.plan.steps):

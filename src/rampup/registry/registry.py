@@ -31,6 +31,7 @@ from rampup.errors import (
     ModelError,
     NotFoundError,
     RampupError,
+    SupersededError,
     ValidationError,
 )
 from rampup.project import FeatureSpec, ProjectFile, check_name
@@ -312,14 +313,20 @@ class Registry:
                 skip: bool = False) -> None:
         if skip:
             return
+        from rampup.store.deployment_rows import Change, Fence
+
         current = self.store.current_deployment(model)
         policy = initial_policy(version)
         if current is not None and (not force or current.policy == policy):
             return
         reason = "initial deployment" if current is None else f"deploy {version} on register"
-        self.store.append_deployment(model, policy, actor, reason=reason)
-        self.store.add_event(actor, "deploy", model=model, version=version,
-                             details={"policy": policy, "reason": reason})
+        # Fenced on what was read: a deployment made meanwhile wins.
+        try:
+            self.store.decide(model, Fence(None if current is None else current.id),
+                              Change(actor, reason, policy=policy, always=True))
+        except SupersededError:
+            if current is not None:
+                raise  # the person asked for this version: say it did not happen
 
     # -- the project file ---------------------------------------------------------------
 

@@ -6,21 +6,31 @@ intervals, McNemar, kept with the candidate as a ``comparison``) and, when the m
 has an audit attached, the audit on the candidate (kept too, so the deployment gate
 sees it). :func:`verdict` is the pure decision.
 
+The rule is non-inferiority: a retrained model meant to fix drift need not be
+significantly better, only not worse than the champion by more than the tolerance. The
+wording says which claim the data supports: "better than the champion" only when the
+paired interval of the difference excludes zero, else "no worse than the champion
+(within noise)"; :attr:`Verdict.held` keeps it (``better`` / ``no_worse``).
+
 >>> from rampup.analysis.compare import Delta
->>> verdict(Delta("accuracy", 0.80, 0.795, -0.005, -0.02, 0.01), tolerance=0.01).passed
-True
+>>> v = verdict(Delta("accuracy", 0.80, 0.8008, 0.0008, -0.015, 0.013), tolerance=0.01)
+>>> v.passed, v.held, v.reasons[0].split("): ")[1]
+(True, 'no_worse', 'no worse than the champion (within noise: the 95% interval of the difference includes 0; allowed margin 0.01)')
+>>> v = verdict(Delta("accuracy", 0.80, 0.85, 0.05, 0.02, 0.08), tolerance=0.01)
+>>> v.held, v.reasons[0].split("): ")[1]
+('better', 'better than the champion (the 95% interval of the difference excludes 0)')
 >>> v = verdict(Delta("accuracy", 0.80, 0.70, -0.10, -0.13, -0.07), tolerance=0.01)
 >>> v.passed, v.reasons[0]
 (False, 'accuracy 0.7000 vs champion 0.8000 (delta -0.1000, 95% CI [-0.1300, -0.0700]): worse than the champion by more than the tolerance 0.01')
->>> verdict(Delta("mae", 2.0, 1.5, -0.5), tolerance=0.1).passed
-True
+>>> verdict(Delta("mae", 2.0, 1.5, -0.5), tolerance=0.1).held  # no interval: no claim
+'no_worse'
 """  # noqa: E501
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -32,11 +42,16 @@ from rampup.registry.registry import Registry
 
 @dataclass(frozen=True)
 class Verdict:
+    """``held``: which claim the evaluation supports on the deciding metric (``better``:
+    the interval excludes zero; ``no_worse``: within the tolerance, no more), None when
+    the candidate is worse or cannot be compared."""
+
     passed: bool
     reasons: list[str] = field(default_factory=list)
+    held: Literal["better", "no_worse"] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"passed": self.passed, "reasons": list(self.reasons)}
+        return {"passed": self.passed, "reasons": list(self.reasons), "held": self.held}
 
 
 def _fmt(x: float) -> str:
@@ -45,8 +60,9 @@ def _fmt(x: float) -> str:
 
 def verdict(delta: Delta, *, tolerance: float, audit_passed: bool | None = None,
             audit_failed: list[str] | None = None) -> Verdict:
-    """Pass when the candidate beats or matches the champion within ``tolerance`` on the
-    deciding metric (and passes the audit, when one is attached)."""
+    """Pass when the candidate is not worse than the champion by more than ``tolerance``
+    on the deciding metric (and passes the audit, when one is attached); say "better"
+    only when the interval of the difference excludes zero."""
     up = higher_is_better(delta.metric)
     sign = 1.0 if up in (True, None) else -1.0
     gain = sign * delta.delta
@@ -57,6 +73,7 @@ def verdict(delta: Delta, *, tolerance: float, audit_passed: bool | None = None,
     shown += ")"
     reasons: list[str] = []
     passed = True
+    held: Literal["better", "no_worse"] | None = None
     if math.isnan(gain):
         passed = False
         reasons.append(f"{shown}: cannot be compared")
@@ -64,17 +81,23 @@ def verdict(delta: Delta, *, tolerance: float, audit_passed: bool | None = None,
         passed = False
         reasons.append(f"{shown}: worse than the champion by more than the tolerance "
                        f"{tolerance:g}")
-    elif gain > 0:
-        reasons.append(f"{shown}: better than the champion")
+    elif delta.better == "challenger":
+        held = "better"
+        reasons.append(f"{shown}: better than the champion (the 95% interval of the "
+                       "difference excludes 0)")
     else:
-        reasons.append(f"{shown}: matches the champion within the tolerance {tolerance:g}")
+        held = "no_worse"
+        noise = "no interval to tell a gain from noise" if math.isnan(delta.lo) else \
+            "the 95% interval of the difference includes 0"
+        reasons.append(f"{shown}: no worse than the champion (within noise: {noise}; "
+                       f"allowed margin {tolerance:g})")
     if audit_passed is False:
         passed = False
         reasons.append("the model's audit failed: " + (", ".join(audit_failed or [])
                                                        or "see the stored result"))
     elif audit_passed is True:
         reasons.append("the model's audit passed")
-    return Verdict(passed, reasons)
+    return Verdict(passed, reasons, held if passed else None)
 
 
 def evaluate_candidate(registry: Registry, model: str, champion: str, candidate: str,
@@ -104,7 +127,7 @@ def evaluate_candidate(registry: Registry, model: str, champion: str, candidate:
             "metric": metric, "tolerance": tolerance, "deltas": jsonable(deltas),
             "mcnemar": jsonable(comparison.to_dict()["mcnemar"]),
             "agreement": comparison.agreement, "outcomes": dict(comparison.outcomes),
-            "comparison_id": result.record_id, "audit": audit}
+            "comparison_id": result.record_id, "audit": audit, "held": v.held}
     return v, kept
 
 

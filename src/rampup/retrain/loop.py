@@ -52,7 +52,7 @@ def start_retraining(state: AppState) -> Retraining:
 
     settings = state.settings
     retrainer = Retrainer(Registry.from_settings(settings, state.store), state.project,
-                          settings.project_dir, gate=deploy_gate)
+                          settings.project_dir, gate=deploy_gate, executes=settings.retrain)
     out = Retraining(retrainer, alert_actions(retrainer))
     if settings.retrain and retrainer.models():
         out.loop = LeaderLoop(state.store, LOCK_NAME, retrainer.tick,

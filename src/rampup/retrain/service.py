@@ -4,9 +4,18 @@ background loop all go through :class:`Retrainer`.
 
 A run's states: ``queued`` → ``running`` → ``failed`` (the entry point crashed or timed
 out, or a step raised), ``rejected`` (the candidate lost to the champion or failed its
-audit), ``awaiting_approval`` (passed; ``auto_rollout: false``) or ``rolled_out`` (its
-rollout started). Nothing touches the deployment before the last step, so a failed or
-rejected run leaves what is served exactly as it was.
+audit), ``awaiting_approval`` (passed; ``auto_rollout: false``), ``rolled_out`` (its
+rollout started) or ``superseded`` (the model's deployment changed while it ran, so its
+comparison with the champion no longer says anything about what is served). A queued run
+that nothing starts ``expired``. Nothing touches the deployment before the last step,
+so a failed or rejected run leaves what is served exactly as it was.
+
+Fencing: a run records the deployment it was decided on (the alert's, else the one
+current when it was asked for; then the champion's when it starts), and its rollout
+starts only while that deployment is still current. The database keeps one queued or
+running run per model; runs that will never finish on their own (queued with nothing
+to execute them, or left running by a process that is gone) are ended with the reason
+before they can block the next one.
 """
 
 from __future__ import annotations
@@ -26,19 +35,23 @@ from rampup.errors import (
     ConflictError,
     NotFoundError,
     RampupError,
-    RetrainRefusedError,
+    SupersededError,
 )
 from rampup.project import ProjectFile
 from rampup.registry.profile import read_table
 from rampup.registry.registry import Registry
-from rampup.retrain import job
+from rampup.retrain import job, upkeep
 from rampup.retrain.dataset import assemble
 from rampup.retrain.evaluate import evaluate_candidate
 from rampup.retrain.replay import replay
 from rampup.retrain.spec import RetrainSpec
-from rampup.retrain.triggers import RunSummary, check_guards, labels_since, schedule_due
+from rampup.retrain.triggers import (
+    RunSummary,
+    check_guards,
+    labels_since,
+)
 from rampup.rollout.policy import DeploymentPolicy
-from rampup.rollout.service import Rollouts
+from rampup.rollout.service import CURRENT, Rollouts, Seen
 
 if TYPE_CHECKING:
     from rampup.alerts.actions import ActionContext
@@ -50,7 +63,6 @@ log = logging.getLogger("rampup.retrain")
 Notify = Callable[[str, str], None]
 """Called with (stage, message) as a run progresses: queued, running, dataset, trained,
 registered, evaluated, replayed, verdict, rollout, failed."""
-STALE_GRACE_S = 300.0
 
 
 def _quiet(stage: str, message: str) -> None:
@@ -60,8 +72,11 @@ def _quiet(stage: str, message: str) -> None:
 class Retrainer:
     def __init__(self, registry: Registry, project: ProjectFile, project_dir: Path, *,
                  clock: Callable[[], float] = time.time, gate: GateFn | None = None,
-                 runs_dir: Path | None = None) -> None:
+                 runs_dir: Path | None = None, executes: bool = True) -> None:
+        """``executes``: whether queued runs get executed (False: a server whose
+        retraining loop is off; the ``retrain`` alert action then refuses)."""
         self.registry = registry
+        self.executes = executes
         self.store = registry.store
         self.project = project
         self.project_dir = Path(project_dir)
@@ -123,14 +138,18 @@ class Retrainer:
     def request(self, model: str, *, trigger: str = "manual", actor: str = "cli",
                 reason: str = "", details: dict[str, Any] | None = None,
                 since: float | None = None, force: bool = False, claim: bool = False,
-                record_refusal: bool = True) -> dict[str, Any]:
+                record_refusal: bool = True, seen: Seen = CURRENT) -> dict[str, Any]:
         """Queue a run (``claim``: insert it as running, for a caller that executes it at
-        once). Raises :class:`RetrainRefusedError` (HTTP 409) when a guard refuses."""
+        once). Raises :class:`RetrainRefusedError` (HTTP 409) when a guard refuses, and
+        :class:`SupersededError` when ``seen`` (the deployment the trigger was decided on,
+        e.g. an alert's) is no longer current. A queued or running run of the model that
+        will never finish is ended first, with its reason (see :meth:`clear_stale`)."""
         spec = self.spec(model)
         if self.store.get_model(model) is None:
             raise NotFoundError(f"model {model!r} has no registered versions",
                                 fix="register and deploy a first version")
         now = self.clock()
+        self.clear_stale(model, actor=actor)
         runs = self._history(model)
         start = since if since is not None else (now - spec.since_s if spec.since_s else None)
         new = self.store.count_new_labels(model, labels_since(runs, start))
@@ -143,14 +162,24 @@ class Retrainer:
                     "reason": reason, **(details or {})})
             raise refusal.error(model)
         reason = reason or f"{trigger} run requested by {actor}"
-        run_id = self.store.insert_retrain_run({
+        dep = self.store.current_deployment(model)
+        decided_on = (None if dep is None else dep.id) if seen == CURRENT else seen
+        values: dict[str, Any] = {
             "model": model, "state": "running" if claim else "queued", "trigger": trigger,
             "actor": actor, "reason": reason, "created_at": now, "updated_at": now,
-            "started_at": now if claim else None, "since": start,
-            "details": {**(details or {}), "new_labels": new, "forced": force}})
+            "started_at": now if claim else None, "since": start, "deployment_id": decided_on,
+            "details": {**(details or {}), "new_labels": new, "forced": force,
+                        **({"worker": upkeep.worker()} if claim else {})}}
+        run_id = self.store.insert_retrain_run(values, seen=seen)
         self.store.add_event(actor, "retrain_queued", model=model, details={
             "run_id": run_id, "trigger": trigger, "reason": reason, **(details or {})})
         return self.get(run_id)
+
+    def clear_stale(self, model: str | None = None, *, actor: str = "retrain",
+                    notify: Notify | None = None) -> list[dict[str, Any]]:
+        """End queued or running runs that will never finish on their own (see
+        :func:`rampup.retrain.upkeep.clear_stale`)."""
+        return upkeep.clear_stale(self, model, actor=actor, notify=notify)
 
     # -- running ------------------------------------------------------------------------
 
@@ -159,9 +188,10 @@ class Retrainer:
         run = self.get(run_id)
         now = self.clock()
         if run["state"] == "queued":
-            if not self.store.update_retrain_run(run_id, {"state": "running", "started_at": now,
-                                                          "updated_at": now},
-                                                 expect_states=["queued"]):
+            if not self.store.update_retrain_run(run_id, {
+                    "state": "running", "started_at": now, "updated_at": now,
+                    "details": {**(run["details"] or {}), "worker": upkeep.worker()}},
+                    expect_states=["queued"]):
                 raise ConflictError(f"retraining run #{run_id} was started meanwhile",
                                     fix=f"rampup retrain show {run_id}")
         elif run["state"] != "running":
@@ -184,7 +214,7 @@ class Retrainer:
     def _execute(self, run: dict[str, Any], notify: Notify) -> dict[str, Any]:
         run_id, model = run["id"], run["model"]
         spec = self.spec(model)
-        champion = self._champion(model)
+        champion, deployment_id = self._champion(model)
         features = [str(f["name"]) for f in champion.input_schema.get("features", [])]
         if not features:
             raise ConfigError(f"{model}@{champion.version} has no named features, so no "
@@ -199,8 +229,9 @@ class Retrainer:
                         reference=reference, since=run["since"], now=self.clock(),
                         half_life=spec.half_life_s, holdout=spec.evaluation.holdout,
                         test_set=test_set, seed=spec.evaluation.seed)
+        # What the run is decided on from now: the deployment its champion serves in.
         self._update(run_id, champion=champion.version, dataset=info.to_dict(),
-                     run_dir=str(run_dir))
+                     run_dir=str(run_dir), deployment_id=deployment_id)
         notify("dataset", f"dataset: {info.rows['train']} training rows "
                           f"({info.rows['reference']} reference + {info.rows['log_labelled']} "
                           f"labelled from the log), {info.rows['holdout']} held out; sha256 "
@@ -293,10 +324,21 @@ class Retrainer:
         spec = self.spec(run["model"])
         plan = self._plan(spec)
         rollouts = Rollouts(self.store, clock=self.clock, gate=self.gate)
+        held = (run["evaluation"] or {}).get("held")
+        claim = {"better": " (better than the champion)",
+                 "no_worse": " (no worse than the champion, within noise)"}.get(held or "", "")
+        seen: Seen = run["deployment_id"] if run["deployment_id"] is not None else CURRENT
         try:
             r = rollouts.deploy(run["model"], run["candidate"], strategy=spec.rollout.strategy,
-                                plan=plan, actor=actor,
-                                reason=f"retraining run #{run['id']}: {run['reason']}")
+                                plan=plan, actor=actor, seen=seen,
+                                reason=f"retraining run #{run['id']}{claim}: {run['reason']}")
+        except SupersededError as exc:
+            # Compared with a champion that no longer serves: not a candidate any more.
+            notify("rollout", f"rollout not started: {exc.message}")
+            return self._finish(run["id"], "superseded", notify, error=(
+                f"rollout not started: the model's deployment changed since the run was "
+                f"evaluated against {run['champion']} ({exc.message.split(': ', 1)[-1]}); "
+                "start a new run to compare with what serves now"))
         except RampupError as exc:
             notify("rollout", f"rollout not started: {exc.message}")
             return self._finish(run["id"], "awaiting_approval", notify,
@@ -320,43 +362,12 @@ class Retrainer:
     # -- the background loop ------------------------------------------------------------
 
     def tick(self, notify: Notify = _quiet) -> list[dict[str, Any]]:
-        """One pass: fail runs left running by a dead process, start due scheduled runs,
-        execute queued runs (oldest first)."""
-        now = self.clock()
-        for run in self.store.list_retrain_runs(states=["running"], limit=100):
-            declared = self.project.models.get(run["model"])
-            timeout = declared.retrain.timeout_s if declared and declared.retrain else 3600.0
-            if (run["started_at"] or run["created_at"]) < now - timeout - STALE_GRACE_S:
-                self._finish(run["id"], "failed", notify,
-                             error="interrupted: the process running it stopped")
-        for model in self.models():
-            spec = self.spec(model)
-            if spec.schedule_s is None:
-                continue
-            history = self._history(model)
-            if schedule_due(spec.schedule_s, history[0].created_at if history else None, now):
-                try:
-                    self.request(model, trigger="schedule", actor="retrain-scheduler",
-                                 reason=f"scheduled (every {spec.schedule})",
-                                 record_refusal=False)
-                except (RetrainRefusedError, NotFoundError) as exc:
-                    log.debug("scheduled retraining of %s not started: %s", model, exc)
-        queued = self.store.list_retrain_runs(states=["queued"], limit=100)
-        return [self.execute(r["id"], notify) for r in reversed(queued)
-                if not self.cancel.is_set()]
+        """One pass of the background loop (see :func:`rampup.retrain.upkeep.tick`)."""
+        return upkeep.tick(self, notify)
 
     def alert_action(self, ctx: ActionContext) -> str:
-        """The ``retrain`` alert action: queue a run saying which alert asked and why."""
-        rule = ctx.rule
-        details = {"alert": rule.name, "metric": rule.metric, "value": ctx.alert.get("value"),
-                   "threshold": rule.condition.threshold, "condition": rule.condition.text,
-                   "severity": rule.severity}
-        try:
-            run = self.request(rule.model, trigger="alert", actor=ctx.actor, reason=ctx.reason,
-                               details=details)
-        except RetrainRefusedError as exc:
-            return f"retraining not started: {exc.message}"
-        return f"retraining run #{run['id']} queued"
+        """The ``retrain`` alert action (see :func:`rampup.retrain.upkeep.alert_action`)."""
+        return upkeep.alert_action(self, ctx)
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -376,11 +387,12 @@ class Retrainer:
     def _update(self, run_id: int, **values: Any) -> None:
         self.store.update_retrain_run(run_id, {**values, "updated_at": self.clock()})
 
-    def _champion(self, model: str) -> Any:
+    def _champion(self, model: str) -> tuple[Any, int | None]:
         dep = self.store.current_deployment(model)
         if dep is None:
-            return self.registry.latest(model)
-        return self.registry.get(model, DeploymentPolicy.from_dict(dep.policy).primary)
+            return self.registry.latest(model), None
+        return (self.registry.get(model, DeploymentPolicy.from_dict(dep.policy).primary),
+                dep.id)
 
     def _label_column(self, model: str, spec: RetrainSpec, champion: Any) -> str:
         label = spec.label_column or ((champion.profile or {}).get("label") or {}).get("name")
@@ -411,3 +423,4 @@ def _read_json(path: Path) -> dict[str, float]:
         return {}
     return {str(k): float(v) for k, v in data.items() if isinstance(v, int | float)} \
         if isinstance(data, dict) else {}
+

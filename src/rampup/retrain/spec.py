@@ -15,6 +15,7 @@
           guards: {min_new_labels: 200, cooldown: 6h, max_runs_per_day: 2}
           schedule: 1d                       # optional: a run every day
           timeout: 30m
+          queue_timeout: 15m                 # a queued run nothing started expires
           auto_rollout: true                 # false: wait for 'rampup retrain approve RUN'
           rollout: {strategy: canary}        # or plan: {steps: [...]} / plan: plan.yaml
           replay_last: 2000
@@ -110,6 +111,8 @@ class RetrainSpec(_Spec):
     guards: Guards = Field(default_factory=Guards)
     schedule: Duration | None = Field(default=None, description="start a run this often")
     timeout: Duration = "30m"
+    queue_timeout: Duration = Field(default="15m", description="a queued run that no server "
+                                    "started within this long expires, with the reason")
     auto_rollout: bool = Field(default=True, description="false: wait for approval")
     rollout: RolloutChoice = Field(default_factory=RolloutChoice)
     replay_last: int = Field(default=1000, ge=0, description="requests replayed (0: none)")
@@ -124,7 +127,7 @@ class RetrainSpec(_Spec):
         if self.command is not None and "{output}" not in self.command:
             raise ValueError("the command must write the model to {output} (use the "
                              "placeholder)")
-        for name in ("since", "recency_half_life", "schedule", "timeout"):
+        for name in ("since", "recency_half_life", "schedule", "timeout", "queue_timeout"):
             value = getattr(self, name)
             if value is not None and _seconds(value) <= 0:
                 raise ValueError(f"{name} must be a positive duration, not {value!r}")
@@ -133,6 +136,10 @@ class RetrainSpec(_Spec):
     @property
     def timeout_s(self) -> float:
         return parse_duration(self.timeout)
+
+    @property
+    def queue_timeout_s(self) -> float:
+        return parse_duration(self.queue_timeout)
 
     @property
     def since_s(self) -> float | None:

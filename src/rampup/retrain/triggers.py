@@ -3,7 +3,8 @@
 :func:`check_guards` takes what the store knows (earlier runs, labelled rows received
 since the last run, whether a rollout is in progress) and the time, and returns None
 (go) or a :class:`Refusal` naming the guard, why and what to do.
-:func:`schedule_due` says whether a scheduled run is due.
+:func:`schedule_due` says whether a scheduled run is due; :func:`stale` whether a queued
+or running run will never finish on its own (so it must not block the next one).
 
 >>> g = Guards(min_new_labels=50, cooldown="1h", max_runs_per_day=2)
 >>> runs = [RunSummary(1, "succeeded", created_at=1000.0)]
@@ -34,9 +35,12 @@ TRIGGERS: tuple[str, ...] = ("manual", "schedule", "alert")
 DAY_S = 86_400.0
 #: runs in these states block a new one
 ACTIVE = ("queued", "running")
-#: runs that count for the cooldown and the daily limit (a refused trigger is no run)
+#: runs that count for the cooldown and the daily limit (a refused trigger, or a queued run
+#: that expired without running, is no run)
 COUNTED = ("queued", "running", "succeeded", "awaiting_approval", "rolled_out", "rejected",
-           "failed")
+           "failed", "superseded")
+#: a running run whose process left no trace is given this long past its timeout
+STALE_GRACE_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -116,3 +120,38 @@ def schedule_due(interval_s: float | None, last_run_at: float | None, now: float
     if interval_s is None:
         return False
     return last_run_at is None or now - last_run_at >= interval_s
+
+
+def stale(state: str, *, created_at: float, started_at: float | None, now: float,
+          timeout_s: float, queue_timeout_s: float, worker_gone: bool = False) -> str | None:
+    """Why a queued or running run will never finish on its own (None: it may).
+
+    A queued run that nothing started within ``queue_timeout_s`` expires (retraining is
+    off on the servers, or no replica leads); a running run whose process is gone
+    (``worker_gone``: same host, pid no longer alive) or that outlived its timeout by
+    :data:`STALE_GRACE_S` was interrupted.
+
+    >>> stale("queued", created_at=0.0, started_at=None, now=1000.0, timeout_s=60,
+    ...       queue_timeout_s=900)[:40]
+    'expired: queued 16m40s ago and no server'
+    >>> stale("running", created_at=0.0, started_at=10.0, now=100.0, timeout_s=60,
+    ...       queue_timeout_s=900) is None
+    True
+    >>> stale("running", created_at=0.0, started_at=10.0, now=100.0, timeout_s=60,
+    ...       queue_timeout_s=900, worker_gone=True)
+    'interrupted: the process running it is gone'
+    """
+    if state == "queued":
+        if now - created_at <= queue_timeout_s:
+            return None
+        return (f"expired: queued {format_duration(round(now - created_at))} ago and no "
+                f"server started it within {format_duration(queue_timeout_s)} (runs are "
+                "executed by the leader replica of 'rampup serve' with RAMPUP_RETRAIN on); "
+                "run it by hand with: rampup retrain MODEL --force")
+    if state != "running":
+        return None
+    if worker_gone:
+        return "interrupted: the process running it is gone"
+    if (started_at or created_at) < now - timeout_s - STALE_GRACE_S:
+        return "interrupted: the process running it stopped"
+    return None

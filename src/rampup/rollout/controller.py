@@ -4,6 +4,11 @@
 :meth:`RolloutController.run` loops in a background thread of the server, but only in
 the process that holds the leader lock. State lives in the store, so a restarted
 controller resumes where the last one stopped.
+
+Every decision names what it was made on: the rollout's revision and the model's
+deployment read at the start of the pass. A pass that was slow (or a leader that was
+paused and lost its lock meanwhile) finds its decision refused by the store and recorded
+as superseded; the next pass judges the new state.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rampup.errors import ConflictError
+from rampup.errors import ConflictError, SupersededError
 from rampup.rollout.checks import parse_check
 from rampup.rollout.judge import judge_all
 from rampup.rollout.leader import LeaderLoop
@@ -51,15 +56,18 @@ class RolloutController:
 
     def tick(self) -> list[TickResult]:
         now = self.clock()
+        seen = self.store.latest_deployment_ids()  # what this pass decides on
         out: list[TickResult] = []
         for row in self.store.list_rollouts(active_only=True, limit=1000):
             r, rev = from_row(row)
             try:
-                res = self._step(r, rev, now)
-            except ConflictError:  # someone (CLI, API, another pass) moved it first: the
-                # compare-and-set kept their change; the next pass judges the new state
-                log.info("rollout #%d of %s changed during the pass; re-read next pass",
-                         r.id, r.model)
+                res = self._step(r, rev, now, seen.get(r.model))
+            except SupersededError as exc:  # recorded as an info event by the store
+                log.info("rollout #%d of %s: %s", r.id, r.model, exc.message)
+                continue
+            except ConflictError as exc:
+                log.info("rollout #%d of %s: not applied (%s); re-read next pass",
+                         r.id, r.model, exc.message)
                 continue
             except Exception:  # one broken rollout must not stop the others
                 log.exception("rollout #%d of %s: tick failed", r.id, r.model)
@@ -69,11 +77,18 @@ class RolloutController:
         for row in self.store.list_rollouts(limit=50):
             if row["state"] == "promoted" and not row["standby_released"]:
                 r, rev = from_row(row)
-                if r.promoted_at is not None and now - r.promoted_at >= r.plan.standby_keep_s:
-                    self.rollouts.release_standby(r, rev, ACTOR)
+                if r.promoted_at is None or now - r.promoted_at < r.plan.standby_keep_s:
+                    continue
+                try:
+                    self.rollouts.release_standby(r, rev, ACTOR, seen=seen.get(r.model))
+                except SupersededError as exc:
+                    log.info("standby of rollout #%d of %s: %s", r.id, r.model, exc.message)
+                except Exception:
+                    log.exception("standby of rollout #%d of %s: release failed", r.id,
+                                  r.model)
         return out
 
-    def _step(self, r: Rollout, rev: int, now: float) -> TickResult | None:
+    def _step(self, r: Rollout, rev: int, now: float, seen: int | None) -> TickResult | None:
         step = r.current_step
         if step is None or r.state not in ("shadow", "canary", "bluegreen"):
             return None
@@ -98,9 +113,9 @@ class RolloutController:
         self._record(r, now, verdict.verdict, decision,
                      [res.to_dict() for res in verdict.results])
         if decision.action == "advance" or decision.action == "promote":
-            self.rollouts.advance(r, rev, ACTOR, decision.reason)
+            self.rollouts.advance(r, rev, ACTOR, decision.reason, seen=seen)
         elif decision.action == "fail":
-            self.rollouts.fail(r, rev, ACTOR, decision.reason)
+            self.rollouts.fail(r, rev, ACTOR, decision.reason, seen=seen)
         return TickResult(r.id, r.model, verdict.verdict, decision.action, decision.reason)
 
     def _baseline(self, r: Rollout, since: float, now: float) -> WindowStats:

@@ -1,9 +1,11 @@
 """The rollout state machine (pure: no store, no clock; ``now`` is passed in).
 
 States: ``pending → shadow → canary[i] | bluegreen → promoted``, or ``rolled_back``,
-``paused``, ``aborted``; an approval step waits in ``awaiting_approval``.
+``paused``, ``aborted``; an approval step waits in ``awaiting_approval``; a rollout whose
+policy a person replaced is ``superseded``.
 :func:`decide` turns a step's verdict and holds into a :class:`Decision`;
-:func:`policy_for` gives the traffic policy of a state.
+:func:`policy_for` gives the traffic policy of a state; :func:`keep_standby` and
+:func:`release_carried` say what happens to the previous promotion's warm standby.
 
 >>> from rampup.rollout.plan import default_plan
 >>> r = Rollout(1, "m", "v2", "v1", default_plan("canary"), "pending", 0, 0.0)
@@ -20,7 +22,7 @@ from rampup.rollout.plan import Plan, Step
 from rampup.rollout.policy import DeploymentPolicy
 
 ACTIVE = ("pending", "shadow", "canary", "bluegreen", "awaiting_approval", "paused")
-TERMINAL = ("promoted", "rolled_back", "aborted")
+TERMINAL = ("promoted", "rolled_back", "aborted", "superseded")
 
 Action = Literal["wait", "advance", "promote", "fail", "await_approval"]
 
@@ -133,3 +135,45 @@ def failed_policy(r: Rollout) -> DeploymentPolicy:
     if r.plan.on_failure == "pause":
         return DeploymentPolicy(routes={r.baseline: 100.0}, standby=r.candidate, salt=r.salt)
     return DeploymentPolicy(routes={r.baseline: 100.0}, salt=r.salt)
+
+
+def keep_standby(policy: DeploymentPolicy, current: DeploymentPolicy | None,
+                 r: Rollout) -> DeploymentPolicy:
+    """A rollout keeps the warm standby it found (the previous promotion's) until its own
+    plan sets one; it never carries its own candidate or baseline.
+
+    >>> from rampup.rollout.plan import default_plan
+    >>> r = Rollout(2, "m", "v3", "v2", default_plan("canary"), "canary", 0, 0.0)
+    >>> found = DeploymentPolicy({"v2": 100.0}, standby="v1")
+    >>> keep_standby(policy_for(r), found, r).standby
+    'v1'
+    >>> keep_standby(policy_for(replace(r, state="promoted")), found, r).standby
+    'v2'
+    """
+    if policy.standby is not None or current is None or current.standby is None:
+        return policy
+    kept = current.standby
+    if kept in (r.candidate, r.baseline) or kept in policy.routes or kept in policy.mirrors:
+        return policy
+    return replace(policy, standby=kept)
+
+
+def release_carried(current: DeploymentPolicy, owner: Rollout | None,
+                    version: str) -> DeploymentPolicy | None:
+    """A superseded rollout's standby timer: the current policy without ``version`` as its
+    standby when the rollout that owns the current policy only carries it (see
+    :func:`keep_standby`); None when there is nothing of it to unload (a person's policy
+    keeps what the person set).
+
+    >>> from rampup.rollout.plan import default_plan
+    >>> owner = Rollout(2, "m", "v3", "v2", default_plan("canary"), "canary", 0, 0.0)
+    >>> current = DeploymentPolicy({"v3": 5.0, "v2": 95.0}, standby="v1")
+    >>> release_carried(current, owner, "v1").standby is None
+    True
+    >>> release_carried(current, None, "v1") is None
+    True
+    """
+    if owner is None or current.standby != version or version in (owner.candidate,
+                                                                   owner.baseline):
+        return None
+    return replace(current, standby=None)

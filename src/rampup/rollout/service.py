@@ -1,24 +1,43 @@
 """The rollout API: deploy, status, pause/resume/abort/approve, promote, rollback.
 
-The CLI, the admin HTTP API and Python callers all go through :class:`Rollouts`. Each
-operation changes the persisted rollout row (compare-and-set), appends the resulting
-traffic policy to the deployment history and records an audit event with its reason.
+The CLI, the admin HTTP API, the controller, alert actions and retraining all go through
+:class:`Rollouts`. Every operation is fenced: it names the model's deployment and the
+rollout revision it was decided on (``seen``/``seen_rollout``; a person's call decides on
+what is current when it runs), and the store applies it (rollout row, traffic policy,
+audit events, in one transaction) only if both still hold
+(:meth:`rampup.store.Store.decide`). A decision on a state that has moved changes
+nothing: it is recorded as a ``superseded`` info event and raised as
+:class:`~rampup.errors.SupersededError`, which automated actors treat as "nothing to do".
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, NoReturn
 
-from rampup.errors import ConflictError, NotFoundError, ValidationError
-from rampup.rollout.machine import Rollout, failed_policy, policy_for
+from rampup.errors import ConflictError, NotFoundError, SupersededError, ValidationError
+from rampup.rollout.machine import (
+    Rollout,
+    failed_policy,
+    keep_standby,
+    policy_for,
+    release_carried,
+)
 from rampup.rollout.plan import Plan, Strategy, default_plan
 from rampup.rollout.policy import DeploymentPolicy
-from rampup.store import Store
+from rampup.store import DeploymentRecord, Store
+from rampup.store.deployment_rows import Change, Fence
 
 HUMAN = "human"
+CURRENT: Literal["current"] = "current"
+#: the deployment a decision was made on: an id, None (the model had none), or CURRENT
+#: (a person's call: whatever is current when it runs)
+Seen = int | None | Literal["current"]
+#: the active rollout a decision was made on: (rollout id, revision)
+RolloutRef = tuple[int, int]
+SUPERSEDED_SHOWN = 5  # recent superseded decisions 'rollout status' shows
 
 
 @dataclass(frozen=True)
@@ -27,14 +46,17 @@ class RolloutStatus:
     policy: DeploymentPolicy | None
     deployment_id: int | None
     checks: list[dict[str, Any]]
+    superseded: list[dict[str, Any]] = field(default_factory=list)  # newest first
+    revision: int | None = None  # the latest rollout's (name it to act on what you saw)
 
     def to_dict(self) -> dict[str, Any]:
         r = self.rollout
         return {
-            "rollout": None if r is None else rollout_dict(r),
+            "rollout": None if r is None else {**rollout_dict(r), "revision": self.revision},
             "policy": None if self.policy is None else self.policy.to_dict(),
             "deployment_id": self.deployment_id,
             "checks": self.checks,
+            "superseded": self.superseded,
         }
 
 
@@ -89,24 +111,35 @@ class Rollouts:
         rows = self.store.list_rollouts(model, limit=1)
         return from_row(rows[0]) if rows else None
 
+    def get(self, rollout_id: int) -> tuple[Rollout, int] | None:
+        row = self.store.get_rollout(rollout_id)
+        return None if row is None else from_row(row)
+
     def status(self, model: str) -> RolloutStatus:
         self._model(model)
         latest = self.latest(model)
         dep = self.store.current_deployment(model)
         checks = self.store.list_rollout_checks(latest[0].id, limit=50) if latest else []
+        notes = [{"ts": e.ts, "actor": e.actor, "message": e.details.get("message", ""),
+                  "deployment_id": e.details.get("deployment_id")}
+                 for e in self.store.list_events(model, limit=200)
+                 if e.action == "superseded"][:SUPERSEDED_SHOWN]
         return RolloutStatus(latest[0] if latest else None,
                              DeploymentPolicy.from_dict(dep.policy) if dep else None,
-                             dep.id if dep else None, checks)
+                             dep.id if dep else None, checks, notes,
+                             latest[1] if latest else None)
 
     # -- starting -----------------------------------------------------------------------
 
     def deploy(self, model: str, version: str, *, strategy: Strategy = "canary",
                plan: Plan | None = None, actor: str = "cli", reason: str = "",
-               force: bool = False) -> Rollout | None:
+               force: bool = False, seen: Seen = CURRENT) -> Rollout | None:
         """Start rolling ``version`` out against the model's current primary version.
 
         Returns the rollout, or None when the model had no deployment yet (there is no
-        baseline to compare with, so the version takes all traffic at once)."""
+        baseline to compare with, so the version takes all traffic at once). The rollout
+        row, its first step's policy and their events are one fenced decision; the
+        database refuses a second active rollout of the model."""
         self._model(model)
         if version != HUMAN and self.store.get_version(model, version) is None:
             known = ", ".join(v.version for v in self.store.list_versions(model)) or "none"
@@ -114,162 +147,230 @@ class Rollouts:
                                 fix="register it first: rampup register")
         if self.gate is not None:
             self.gate(self.store, model, version, force, actor)
-        dep = self.store.current_deployment(model)
+        fence_id, dep = self._seen(model, seen)
         now = self.clock()
         plan = plan or default_plan(strategy)
         if dep is None:
-            self._apply(model, DeploymentPolicy.single(version), actor,
-                        reason or f"first deployment of {version}")
+            why = reason or f"first deployment of {version}"
+            self.store.decide(model, Fence(fence_id), Change(
+                actor, why, policy=DeploymentPolicy.single(version).to_dict()))
             return None
         current = DeploymentPolicy.from_dict(dep.policy)
         baseline = current.primary
         if baseline == version:
             raise ConflictError(f"{model}@{version} already serves all primary traffic",
                                 fix="deploy a different version, or roll back")
-        r = Rollout(0, model, version, baseline, plan, "pending", 0, now, now, now, actor,
-                    reason or f"deploy {version} ({plan.strategy})", salt=current.salt)
-        rollout_id = self.store.insert_rollout({
-            "model": model, "candidate": version, "baseline": baseline,
-            "strategy": plan.strategy, "plan": plan.model_dump(), "state": "pending",
-            "step": 0, "step_started_at": now, "created_at": now, "updated_at": now,
-            "actor": actor, "reason": r.reason, "salt": current.salt})
-        r = replace(r, id=rollout_id)
-        self._event(r, actor, "rollout_started", r.reason)
-        return self.transition(r, 0, r.started(0, now), actor, f"step 1: "
-                               f"{plan.steps[0].describe()}")
+        why = reason or f"deploy {version} ({plan.strategy})"
+        first = Rollout(0, model, version, baseline, plan, "pending", 0, now, now, now, actor,
+                        why, salt=current.salt).started(0, now)
+        step = f"step 1: {plan.steps[0].describe()}"
+        applied = self.store.decide(model, Fence(fence_id), Change(
+            actor, f"rollout of {version} ({plan.strategy}): {step}",
+            policy=keep_standby(policy_for(first), current, first).to_dict(), owner="new",
+            new_rollout={
+                "model": model, "candidate": version, "baseline": baseline,
+                "strategy": plan.strategy, "plan": plan.model_dump(), "state": first.state,
+                "step": 0, "step_started_at": now, "created_at": now, "updated_at": now,
+                "actor": actor, "reason": why, "salt": current.salt},
+            events=[("rollout_started", version, {"state": "pending", "reason": why}),
+                    (f"rollout_{first.state}", version, {
+                        "state": first.state, "reason": step, "from": "pending",
+                        "step": 0})]))
+        assert applied.rollout_id is not None
+        return replace(first, id=applied.rollout_id)
 
     # -- operator actions ---------------------------------------------------------------
 
-    def pause(self, model: str, *, actor: str = "cli", reason: str = "") -> Rollout:
-        r, rev = self._require_active(model)
+    def pause(self, model: str, *, actor: str = "cli", reason: str = "",
+              seen: Seen = CURRENT, seen_rollout: RolloutRef | None = None) -> Rollout:
+        r, rev = self._require_active(model, actor, seen_rollout)
         if r.state == "paused":
             raise ConflictError(f"the rollout of {model} is already paused",
                                 fix=f"rampup rollout resume {model}")
         new = replace(r, state="paused", paused_state=r.state, updated_at=self.clock(),
                       reason=reason or "paused by operator")
-        return self.transition(r, rev, new, actor, new.reason, policy=False)
+        return self.transition(r, rev, new, actor, new.reason, policy=False, seen=seen)
 
-    def resume(self, model: str, *, actor: str = "cli", reason: str = "") -> Rollout:
-        r, rev = self._require_active(model)
+    def resume(self, model: str, *, actor: str = "cli", reason: str = "",
+               seen: Seen = CURRENT, seen_rollout: RolloutRef | None = None) -> Rollout:
+        r, rev = self._require_active(model, actor, seen_rollout)
         if r.state != "paused":
             raise ConflictError(f"the rollout of {model} is {r.state}, not paused",
                                 fix="only a paused rollout can be resumed")
         new = r.started(r.step, self.clock())
         return self.transition(r, rev, replace(new, reason=reason or "resumed"), actor,
-                               reason or f"resumed at step {r.step + 1}")
+                               reason or f"resumed at step {r.step + 1}", seen=seen)
 
-    def approve(self, model: str, *, actor: str = "cli", reason: str = "") -> Rollout:
-        r, rev = self._require_active(model)
+    def approve(self, model: str, *, actor: str = "cli", reason: str = "",
+                seen: Seen = CURRENT, seen_rollout: RolloutRef | None = None) -> Rollout:
+        r, rev = self._require_active(model, actor, seen_rollout)
         if r.state != "awaiting_approval":
             raise ConflictError(f"the rollout of {model} is {r.state}; nothing waits for "
                                 "approval", fix=f"see rampup rollout status {model}")
-        return self.advance(r, rev, actor, reason or f"approved by {actor}")
+        return self.advance(r, rev, actor, reason or f"approved by {actor}", seen=seen)
 
-    def abort(self, model: str, *, actor: str = "cli", reason: str = "") -> Rollout:
-        r, rev = self._require_active(model)
+    def abort(self, model: str, *, actor: str = "cli", reason: str = "",
+              seen: Seen = CURRENT, seen_rollout: RolloutRef | None = None) -> Rollout:
+        r, rev = self._require_active(model, actor, seen_rollout)
         new = replace(r, state="aborted", updated_at=self.clock(),
                       reason=reason or f"aborted by {actor}")
-        return self.transition(r, rev, new, actor, new.reason)
+        return self.transition(r, rev, new, actor, new.reason, seen=seen)
 
-    def promote(self, model: str, *, actor: str = "cli", reason: str = "") -> Rollout:
+    def promote(self, model: str, *, actor: str = "cli", reason: str = "",
+                seen: Seen = CURRENT, seen_rollout: RolloutRef | None = None) -> Rollout:
         """Skip the remaining steps: the candidate takes all traffic (old one kept warm)."""
-        r, rev = self._require_active(model)
+        r, rev = self._require_active(model, actor, seen_rollout)
         now = self.clock()
         new = replace(r, state="promoted", promoted_at=now, updated_at=now,
                       reason=reason or f"promoted by {actor}")
-        return self.transition(r, rev, new, actor, new.reason)
+        return self.transition(r, rev, new, actor, new.reason, seen=seen)
 
-    def rollback(self, model: str, *, actor: str = "cli", reason: str = "") -> DeploymentPolicy:
-        """Back to the previous state at once: an active rollout goes to its baseline; else the
-        previous policy in the history is applied again (a pointer flip, no loading)."""
+    def rollback(self, model: str, *, actor: str = "cli", reason: str = "",
+                 seen: Seen = CURRENT, seen_rollout: RolloutRef | None = None
+                 ) -> DeploymentPolicy:
+        """Back to the previous state at once: an active rollout goes to its baseline; a
+        promotion still deciding what is served goes back to the version it replaced
+        (instant while that one is kept warm); else the newest earlier policy that routed
+        differently is applied again (a person's or a first deployment)."""
         self._model(model)
         active = self.active(model)
+        if seen_rollout is not None and (active is None or
+                                         (active[0].id, active[1]) != seen_rollout):
+            self._superseded(model, actor, reason, seen_rollout, active)
         now = self.clock()
         if active is not None:
             r, rev = active
             new = replace(r, state="rolled_back", updated_at=now,
                           reason=reason or f"rolled back by {actor}")
-            self.transition(r, rev, new, actor, new.reason)
+            self.transition(r, rev, new, actor, new.reason, seen=seen)
             return policy_for(new)
-        latest = self.latest(model)
-        if latest is not None and latest[0].state == "promoted" and \
-                now - (latest[0].promoted_at or 0) < latest[0].plan.standby_keep_s:
-            r, rev = latest
+        fence_id, dep = self._seen(model, seen)
+        owner = self.get(dep.rollout_id) if dep is not None and dep.rollout_id else None
+        if owner is not None and owner[0].state == "promoted":
+            r, rev = owner
             new = replace(r, state="rolled_back", updated_at=now,
                           reason=reason or f"rolled back after promotion by {actor}")
-            self.transition(r, rev, new, actor, new.reason)
+            self.transition(r, rev, new, actor, new.reason, seen=fence_id)
             return policy_for(new)
-        history = self.store.deployment_history(model, limit=2)
-        if latest is not None and latest[0].state in ("rolled_back", "aborted") and history \
-                and history[0].policy == policy_for(latest[0]).to_dict():
-            # The previous row is the failed rollout's own step: never bring it back.
-            r = latest[0]
+        if owner is not None and owner[0].state in ("rolled_back", "aborted"):
+            # The earlier rows are the failed rollout's own steps: never bring them back.
+            r = owner[0]
             raise ConflictError(
                 f"{model} is already back on {r.baseline}: rollout #{r.id} of {r.candidate} "
                 f"was {r.state.replace('_', ' ')} ({r.reason})",
                 fix=f"to try {r.candidate} again, start a new rollout: rampup deploy {model} "
                     f"{r.candidate}")
-        if len(history) < 2:
+        target = self._previous(model, dep)
+        if target is None:
             raise ConflictError(f"{model} has no earlier deployment to roll back to",
                                 fix="deploy another version instead")
-        previous = DeploymentPolicy.from_dict(history[1].policy)
-        self._apply(model, previous, actor,
-                    reason or f"rollback to deployment #{history[1].id}")
+        previous = DeploymentPolicy.from_dict(target.policy)
+        self.store.decide(model, Fence(fence_id), Change(
+            actor, reason or f"rollback to deployment #{target.id}",
+            policy=previous.to_dict(), always=True))
         return previous
 
     # -- used by the controller ---------------------------------------------------------
 
-    def advance(self, r: Rollout, rev: int, actor: str, reason: str) -> Rollout:
+    def advance(self, r: Rollout, rev: int, actor: str, reason: str, *,
+                seen: Seen = CURRENT) -> Rollout:
         now = self.clock()
         if r.step + 1 >= len(r.plan.steps):
             new = replace(r, state="promoted", promoted_at=now, updated_at=now, reason=reason)
-            return self.transition(r, rev, new, actor, reason)
+            return self.transition(r, rev, new, actor, reason, seen=seen)
         new = replace(r.started(r.step + 1, now), reason=reason)
         nxt = new.plan.steps[new.step].describe()
-        return self.transition(r, rev, new, actor, f"{reason}; step {r.step + 2}: {nxt}")
+        return self.transition(r, rev, new, actor, f"{reason}; step {r.step + 2}: {nxt}",
+                               seen=seen)
 
-    def fail(self, r: Rollout, rev: int, actor: str, reason: str) -> Rollout:
+    def fail(self, r: Rollout, rev: int, actor: str, reason: str, *,
+             seen: Seen = CURRENT) -> Rollout:
         now = self.clock()
         if r.plan.on_failure == "pause":
             new = replace(r, state="paused", paused_state=None, updated_at=now, reason=reason)
-            return self.transition(r, rev, new, actor, reason, policy_override=failed_policy(r))
+            return self.transition(r, rev, new, actor, reason, policy_override=failed_policy(r),
+                                   seen=seen)
         new = replace(r, state="rolled_back", updated_at=now, reason=reason)
-        return self.transition(r, rev, new, actor, reason)
+        return self.transition(r, rev, new, actor, reason, seen=seen)
 
-    def release_standby(self, r: Rollout, rev: int, actor: str) -> Rollout:
+    def release_standby(self, r: Rollout, rev: int, actor: str, *,
+                        seen: Seen = CURRENT) -> Rollout:
+        """The promotion's keep time is over: stop keeping the old version warm. A rollout
+        that no longer made the model's deployment (a later rollout or a person replaced
+        it) changes no route: at most the standby it left behind is unloaded."""
+        fence_id, dep = self._seen(r.model, seen)
         new = replace(r, standby_released=True, updated_at=self.clock(),
                       reason=f"standby {r.baseline} released after "
                              f"{r.plan.standby_keep_s:g} s")
-        return self.transition(r, rev, new, actor, new.reason)
+        if dep is not None and dep.rollout_id == r.id:
+            return self.transition(r, rev, new, actor, new.reason, seen=fence_id)
+        owner = self.get(dep.rollout_id) if dep is not None and dep.rollout_id else None
+        current = DeploymentPolicy.from_dict(dep.policy) if dep is not None else None
+        unload = None if current is None else release_carried(
+            current, owner[0] if owner else None, r.baseline)
+        what = f"deployment #{dep.id}" if dep is not None else "no deployment"
+        note = (f"superseded by {what}: rollout #{r.id} no longer decides what {r.model} "
+                "serves, so its standby timer changes no route"
+                + (f"; only its standby {r.baseline} is unloaded" if unload else ""))
+        self.store.decide(r.model, Fence(fence_id, r.id, rev), Change(
+            actor, f"standby {r.baseline} of rollout #{r.id} released after "
+                   f"{r.plan.standby_keep_s:g} s (the rollout was superseded by {what})",
+            policy=None if unload is None else unload.to_dict(),
+            owner=None if dep is None else dep.rollout_id, rollout=_row_values(new),
+            events=[("superseded", r.candidate, {"level": "info", "message": note,
+                                                 "rollout_id": r.id}),
+                    ("rollout_standby_released", r.candidate, {
+                        "rollout_id": r.id, "state": r.state, "reason": note})]))
+        return new
 
     def transition(self, old: Rollout, rev: int, new: Rollout, actor: str, reason: str, *,
-                   policy: bool = True,
-                   policy_override: DeploymentPolicy | None = None) -> Rollout:
-        if old.id and not self.store.update_rollout(old.id, rev, _row_values(new)):
-            raise ConflictError(f"the rollout of {old.model} changed meanwhile",
-                                fix="look at 'rampup rollout status' and try again")
+                   policy: bool = True, policy_override: DeploymentPolicy | None = None,
+                   seen: Seen = CURRENT) -> Rollout:
+        """One fenced decision on rollout ``old`` read at revision ``rev``: its row becomes
+        ``new`` and, with ``policy``, the model serves ``new``'s policy (keeping the warm
+        standby it found). Applied only while the model's deployment is still ``seen``
+        and one ``old`` made."""
+        fence_id, dep = self._seen(old.model, seen)
+        p = None
         if policy or policy_override is not None:
-            self._apply(new.model, policy_override or policy_for(new), actor, reason)
-        self._event(new, actor, f"rollout_{new.state}", reason,
-                    {"from": old.state, "step": new.step})
+            found = DeploymentPolicy.from_dict(dep.policy) if dep is not None else None
+            p = keep_standby(policy_override or policy_for(new), found, new).to_dict()
+        self.store.decide(old.model, Fence(fence_id, old.id, rev, owned=True), Change(
+            actor, reason, policy=p, owner=old.id, rollout=_row_values(new),
+            events=[(f"rollout_{new.state}", new.candidate, {
+                "rollout_id": new.id, "state": new.state, "reason": reason,
+                "from": old.state, "step": new.step})]))
         return new
 
     # -- helpers ------------------------------------------------------------------------
 
-    def _apply(self, model: str, policy: DeploymentPolicy, actor: str, reason: str) -> None:
-        current = self.store.current_deployment(model)
-        if current is not None and current.policy == policy.to_dict():
-            return
-        dep = self.store.append_deployment(model, policy.to_dict(), actor, reason)
-        self.store.add_event(actor, "deploy", model=model,
-                             details={"deployment_id": dep.id, "policy": policy.to_dict(),
-                                      "reason": reason})
+    def _seen(self, model: str, seen: Seen) -> tuple[int | None, DeploymentRecord | None]:
+        """The deployment to fence on, and the current one (to compute policies from)."""
+        dep = self.store.current_deployment(model)
+        if seen == CURRENT:
+            return (None if dep is None else dep.id), dep
+        return seen, dep
 
-    def _event(self, r: Rollout, actor: str, action: str, reason: str,
-               extra: dict[str, Any] | None = None) -> None:
-        self.store.add_event(actor, action, model=r.model, version=r.candidate,
-                             details={"rollout_id": r.id, "state": r.state, "reason": reason,
-                                      **(extra or {})})
+    def _previous(self, model: str, dep: DeploymentRecord | None) -> DeploymentRecord | None:
+        """The newest earlier deployment that routed traffic differently."""
+        if dep is None:
+            return None
+        now = DeploymentPolicy.from_dict(dep.policy)
+        for row in self.store.deployment_history(model, limit=200):
+            p = DeploymentPolicy.from_dict(row.policy)
+            if row.id < dep.id and (p.routes, p.mirrors) != (now.routes, now.mirrors):
+                return row
+        return None
+
+    def _superseded(self, model: str, actor: str, reason: str, seen: RolloutRef,
+                    active: tuple[Rollout, int] | None) -> NoReturn:
+        now = "no rollout is active" if active is None else \
+            f"rollout #{active[0].id} is at revision {active[1]} ({active[0].state})"
+        message = f"rollout #{seen[0]} at revision {seen[1]} has moved on: {now}"
+        self.store.note_superseded(model, actor, message, {
+            "rollout_id": seen[0], "revision": seen[1], "reason": reason})
+        raise SupersededError(f"{actor}'s decision on {model} was not applied: {message}",
+                              fix=f"look at 'rampup rollout status {model}'")
 
     def _model(self, model: str) -> None:
         if self.store.get_model(model) is None:
@@ -277,9 +378,13 @@ class Rollouts:
             raise NotFoundError(f"model {model!r} does not exist (known: {known})",
                                 fix="check the name or register a version first")
 
-    def _require_active(self, model: str) -> tuple[Rollout, int]:
+    def _require_active(self, model: str, actor: str = "cli",
+                        seen_rollout: RolloutRef | None = None) -> tuple[Rollout, int]:
         self._model(model)
         active = self.active(model)
+        if seen_rollout is not None and (active is None or
+                                         (active[0].id, active[1]) != seen_rollout):
+            self._superseded(model, actor, "", seen_rollout, active)
         if active is None:
             raise ValidationError(f"{model} has no active rollout",
                                   fix=f"start one: rampup deploy {model} VERSION")

@@ -30,6 +30,15 @@ class DeployBody(BaseModel):
 
 class ActionBody(BaseModel):
     reason: str = ""
+    rollout_id: int | None = Field(default=None, description="with revision: the rollout "
+                                   "this action was decided on (from GET .../rollout)")
+    revision: int | None = Field(default=None, description="refused (409, recorded as "
+                                 "superseded) if the rollout moved past this revision")
+
+    def seen_rollout(self) -> tuple[int, int] | None:
+        if self.rollout_id is None or self.revision is None:
+            return None
+        return (self.rollout_id, self.revision)
 
 
 def _service(st: AppState) -> Rollouts:
@@ -81,7 +90,8 @@ async def act(request: Request, name: str,
     fn = {"pause": service.pause, "resume": service.resume, "abort": service.abort,
           "approve": service.approve}[action]
     r = await asyncio.to_thread(fn, name, actor=_actor(request),
-                                reason=body.reason if body else "")
+                                reason=body.reason if body else "",
+                                seen_rollout=body.seen_rollout() if body else None)
     await _after_change(st)
     return json_response({"rollout": rollout_dict(r)})
 
@@ -91,7 +101,8 @@ async def promote(request: Request, name: str, body: ActionBody | None = None) -
     st = app_state(request)
     require_admin(request, st.settings.admin_token)
     r = await asyncio.to_thread(_service(st).promote, name, actor=_actor(request),
-                                reason=body.reason if body else "")
+                                reason=body.reason if body else "",
+                                seen_rollout=body.seen_rollout() if body else None)
     await _after_change(st)
     return json_response({"rollout": rollout_dict(r)})
 
@@ -101,6 +112,7 @@ async def rollback(request: Request, name: str, body: ActionBody | None = None) 
     st = app_state(request)
     require_admin(request, st.settings.admin_token)
     policy = await asyncio.to_thread(_service(st).rollback, name, actor=_actor(request),
-                                     reason=body.reason if body else "")
+                                     reason=body.reason if body else "",
+                                     seen_rollout=body.seen_rollout() if body else None)
     await _after_change(st)
     return json_response({"policy": policy.to_dict()})

@@ -19,6 +19,7 @@ from rampup.serving.human import HUMAN
 from rampup.serving.pipeline import describe_pipeline, resolve_feedback
 from rampup.serving.responses import json_response
 from rampup.serving.state import AppState, app_state
+from rampup.store.deployment_rows import Change, Fence
 
 router = APIRouter()
 
@@ -153,6 +154,9 @@ class DeploymentBody(BaseModel):
     standby: str | None = None
     reason: str = ""
     force: bool = Field(default=False, description="deploy even if the audit gate fails")
+    based_on: int | None = Field(
+        default=None, description="the deployment id this change was decided on: refused "
+        "(409, recorded as superseded) if another deployment was made since")
 
 
 def _actor(request: Request) -> str:
@@ -173,11 +177,15 @@ async def set_deployment(request: Request, name: str, body: DeploymentBody) -> R
                                 fix="register it first (rampup register)", field=v)
         if v in policy.routes and v not in serving_now:
             await asyncio.to_thread(deploy_gate, st.store, name, v, body.force, _actor(request))
-    dep = await asyncio.to_thread(st.store.append_deployment, name, policy.to_dict(),
-                                  _actor(request), body.reason)
-    await asyncio.to_thread(st.store.add_event, _actor(request), "deploy", model=name,
-                            details={"deployment_id": dep.id, "policy": policy.to_dict(),
-                                     "reason": body.reason})
+    if body.based_on is None:  # applied on top of whatever is current (and recorded)
+        dep = await asyncio.to_thread(st.store.append_deployment, name, policy.to_dict(),
+                                      _actor(request), body.reason)
+    else:
+        applied = await asyncio.to_thread(
+            st.store.decide, name, Fence(body.based_on),
+            Change(_actor(request), body.reason, policy=policy.to_dict(), always=True))
+        assert applied.deployment is not None
+        dep = applied.deployment
     await asyncio.to_thread(st.runtime.refresh)
     return json_response({"deployment_id": dep.id, "policy": policy.to_dict()})
 

@@ -3,7 +3,9 @@
 :meth:`Runtime.refresh` (called at start and by a poller) notices new deployment rows
 in the store with one cheap query, loads the versions a new policy needs (reusing the
 ones already loaded) and swaps the model's state in one assignment, so requests see
-either the old policy or the new one, never a mix.
+either the old policy or the new one, never a mix. The swap is fenced too: deployment
+ids only grow, so a refresh that read an older deployment (it was slow, or paused while
+another refresh went ahead) never replaces a newer one.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -113,6 +116,7 @@ class Runtime:
         self.model_executor = ThreadPoolExecutor(8, thread_name_prefix="rampup-model")
         self.shadow_executor = ThreadPoolExecutor(4, thread_name_prefix="rampup-shadow")
         self.last_refresh = 0.0
+        self._swap = threading.Lock()
 
     def spec(self, model: str) -> ModelSpec:
         return self.project.models.get(model) or ModelSpec()
@@ -158,8 +162,14 @@ class Runtime:
                 versions[name] = current.versions[name]
             else:
                 versions[name] = self._load_version(model, name, spec)
-        self.models[model] = ServedModel(model, spec, dep.id, policy,
-                                         Router(policy, self._rng), versions)
+        with self._swap:
+            newest = self.models.get(model)
+            if newest is not None and newest.deployment_id >= dep.id:
+                log.info("not serving deployment %d of %s: deployment %d is newer", dep.id,
+                         model, newest.deployment_id)
+                return
+            self.models[model] = ServedModel(model, spec, dep.id, policy,
+                                             Router(policy, self._rng), versions)
         log.info("serving %s with deployment %d: %s", model, dep.id, policy.routes)
 
     def _load_version(self, model: str, version: str, spec: ModelSpec) -> LoadedVersion:

@@ -38,6 +38,7 @@ class DeploymentRecord:
     policy: dict[str, Any]
     actor: str
     reason: str
+    rollout_id: int | None = None  # the rollout whose decision made it (None: a person's)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,18 +2,21 @@
 
 Rows are plain dicts; :mod:`rampup.retrain.service` gives them meaning. Updates may be
 conditional on the current state (compare-and-set), so the background loop and an
-operator never both move the same run.
+operator never both move the same run; the database keeps one queued-or-running run per
+model.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 
-from rampup.errors import RetrainRefusedError
+from rampup.errors import RetrainRefusedError, SupersededError
 from rampup.store import schema as t
+from rampup.store.deployment_rows import Fence, Refused, claim_model
 
 ACTIVE_RUN_STATES = ("queued", "running")
 
@@ -21,22 +24,41 @@ ACTIVE_RUN_STATES = ("queued", "running")
 class RetrainRows:
     engine: sa.Engine
 
-    def insert_retrain_run(self, values: dict[str, Any]) -> int:
-        """Create a run; refused while the model has a queued or running one."""
-        r = t.retrain_runs
-        with self.engine.begin() as conn:
-            # Lock the model row (PostgreSQL) so two triggers cannot both pass the check.
-            conn.execute(sa.select(t.models.c.name).where(t.models.c.name == values["model"])
-                         .with_for_update())
-            active = conn.execute(sa.select(r.c.id, r.c.state).where(
-                r.c.model == values["model"], r.c.state.in_(ACTIVE_RUN_STATES))).first()
-            if active is not None:
-                raise RetrainRefusedError(
-                    f"model {values['model']!r} already has a retraining run {active.state} "
-                    f"(#{active.id}); one run at a time",
-                    fix=f"wait for it to finish: rampup retrain show {active.id}",
-                    guard="concurrent_run", run_id=active.id)
-            new_id = conn.execute(r.insert().values(**values).returning(r.c.id)).scalar_one()
+    def insert_retrain_run(self, values: dict[str, Any], *,
+                           seen: int | Literal["current"] | None = "current") -> int:
+        """Create a run. The database refuses a second queued-or-running run of a model
+        (``ux_retrain_runs_one_active``); with ``seen``, the run is created only while the
+        model's deployment is still that one (else :class:`SupersededError`, recorded)."""
+        r, model = t.retrain_runs, values["model"]
+        try:
+            with self.engine.begin() as conn:
+                if seen != "current":
+                    claim_model(conn, model, Fence(seen))
+                new_id = conn.execute(r.insert().values(**values).returning(r.c.id)
+                                      ).scalar_one()
+        except Refused as refused:
+            with self.engine.begin() as conn:
+                conn.execute(t.events.insert().values(
+                    ts=time.time(), actor=values.get("actor") or "retrain", action="superseded",
+                    model=model, version=None, details={
+                        "level": "info", "message": f"retraining not queued: {refused.why}",
+                        "deployment_id": refused.current, "decided_on": seen,
+                        "reason": values.get("reason", "")}))
+            raise SupersededError(f"retraining {model} not queued: {refused.why}",
+                                  fix="nothing to do: the model serves a newer deployment "
+                                      "than the one this run was asked for",
+                                  deployment_id=refused.current) from None
+        except sa.exc.IntegrityError:
+            with self.engine.connect() as conn:
+                active = conn.execute(sa.select(r.c.id, r.c.state).where(
+                    r.c.model == model, r.c.state.in_(ACTIVE_RUN_STATES))).first()
+            which = "" if active is None else f" {active.state} (#{active.id})"
+            raise RetrainRefusedError(
+                f"model {model!r} already has a retraining run{which}; one run at a time",
+                fix="wait for it to finish: rampup retrain show "
+                    f"{active.id if active else 'RUN'}",
+                guard="concurrent_run", run_id=None if active is None else active.id
+            ) from None
         return int(new_id)
 
     def get_retrain_run(self, run_id: int) -> dict[str, Any] | None:

@@ -1,8 +1,9 @@
 """Store methods for rollouts and their check results (mixed into :class:`Store`).
 
 Rows are plain dicts; :mod:`rampup.rollout.store` turns them into state-machine objects.
-Updates are compare-and-set on ``revision`` so an operator's action and the controller
-never overwrite each other silently.
+Changes go through :meth:`rampup.store.deployment_rows.DeploymentRows.decide`, a
+compare-and-set on the model's deployment and the rollout's ``revision``, so an
+operator's action and the controller never overwrite each other silently.
 """
 
 from __future__ import annotations
@@ -13,30 +14,24 @@ import sqlalchemy as sa
 
 from rampup.errors import ConflictError
 from rampup.store import schema as t
-
-ACTIVE_STATES = ("pending", "shadow", "canary", "bluegreen", "awaiting_approval", "paused")
+from rampup.store.deployment_rows import ACTIVE_STATES
 
 
 class RolloutRows:
     engine: sa.Engine
 
     def insert_rollout(self, values: dict[str, Any]) -> int:
-        """Create a rollout; refused while the model has another active one."""
-        with self.engine.begin() as conn:
-            # Lock the model row (PostgreSQL) so two deploys cannot both pass the check.
-            conn.execute(sa.select(t.models.c.name).where(t.models.c.name == values["model"])
-                         .with_for_update())
-            active = conn.execute(sa.select(t.rollouts.c.id, t.rollouts.c.candidate).where(
-                t.rollouts.c.model == values["model"],
-                t.rollouts.c.state.in_(ACTIVE_STATES))).first()
-            if active is not None:
-                raise ConflictError(
-                    f"model {values['model']!r} already has an active rollout "
-                    f"(#{active.id} of {active.candidate})",
-                    fix=f"finish it first: rampup rollout abort {values['model']} "
-                        f"(or promote/approve it)")
-            new_id = conn.execute(t.rollouts.insert().values(**values)
-                                  .returning(t.rollouts.c.id)).scalar_one()
+        """Create a rollout row; the database refuses a second active one for a model
+        (``ux_rollouts_one_active``). Rollouts start through :meth:`decide`, which also
+        applies their first step; this is the bare insert."""
+        try:
+            with self.engine.begin() as conn:
+                new_id = conn.execute(t.rollouts.insert().values(**values)
+                                      .returning(t.rollouts.c.id)).scalar_one()
+        except sa.exc.IntegrityError:
+            raise ConflictError(f"model {values['model']!r} already has an active rollout",
+                                fix=f"finish it first: rampup rollout abort {values['model']}"
+                                ) from None
         return int(new_id)
 
     def get_rollout(self, rollout_id: int) -> dict[str, Any] | None:

@@ -13,6 +13,10 @@ metadata = sa.MetaData()
 
 NAME = 63
 ID = 64
+#: the database keeps at most one row per model in these states (partial unique indexes)
+ACTIVE_ROLLOUT = ("state IN ('pending', 'shadow', 'canary', 'bluegreen', "
+                  "'awaiting_approval', 'paused')")
+ACTIVE_RUN = "state IN ('queued', 'running')"
 
 models = sa.Table(
     "models",
@@ -21,6 +25,8 @@ models = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("description", sa.Text, nullable=False, server_default=""),
     sa.Column("config", sa.JSON, nullable=False),
+    # The current deployment: every decision compares and sets it (see deployment_rows).
+    sa.Column("deployment_id", sa.Integer, nullable=True),
 )
 
 versions = sa.Table(
@@ -50,6 +56,7 @@ deployments = sa.Table(
     sa.Column("policy", sa.JSON, nullable=False),
     sa.Column("actor", sa.String(255), nullable=False),
     sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.Column("rollout_id", sa.Integer, nullable=True),  # the rollout that made it, if any
     sa.Index("ix_deployments_model_id", "model", "id"),
 )
 
@@ -140,6 +147,8 @@ rollouts = sa.Table(
     sa.Column("salt", sa.String(64), nullable=False, server_default="rampup"),
     sa.Column("revision", sa.Integer, nullable=False, server_default="0"),
     sa.Index("ix_rollouts_model_id", "model", "id"),
+    sa.Index("ux_rollouts_one_active", "model", unique=True,
+             sqlite_where=sa.text(ACTIVE_ROLLOUT), postgresql_where=sa.text(ACTIVE_ROLLOUT)),
 )
 
 rollout_checks = sa.Table(
@@ -242,8 +251,11 @@ retrain_runs = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("log_tail", sa.Text, nullable=True),
     sa.Column("run_dir", sa.Text, nullable=True),
+    sa.Column("deployment_id", sa.Integer, nullable=True),  # the deployment it was decided on
     sa.Index("ix_retrain_runs_model_id", "model", "id"),
     sa.Index("ix_retrain_runs_state", "state"),
+    sa.Index("ux_retrain_runs_one_active", "model", unique=True,
+             sqlite_where=sa.text(ACTIVE_RUN), postgresql_where=sa.text(ACTIVE_RUN)),
 )
 
 review_items = sa.Table(

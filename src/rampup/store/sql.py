@@ -12,11 +12,11 @@ from rampup.errors import ConflictError, NotFoundError
 from rampup.store import schema as t
 from rampup.store.alert_rows import AlertRows
 from rampup.store.dashboard_rows import DashboardRows
+from rampup.store.deployment_rows import DeploymentRows
 from rampup.store.engine import create_engine, insert_ignore
 from rampup.store.metric_rows import MetricRows
 from rampup.store.migrate import upgrade
 from rampup.store.records import (
-    DeploymentRecord,
     EvaluationRecord,
     EventRecord,
     FeedbackRecord,
@@ -28,7 +28,8 @@ from rampup.store.review_rows import ReviewRows
 from rampup.store.rollout_rows import RolloutRows
 
 
-class Store(RolloutRows, MetricRows, AlertRows, RetrainRows, ReviewRows, DashboardRows):
+class Store(DeploymentRows, RolloutRows, MetricRows, AlertRows, RetrainRows, ReviewRows,
+            DashboardRows):
     """Everything rampup keeps: registry, deployments, prediction log, feedback, events.
 
     Thread-safe (each call takes a pooled connection). Open with :meth:`open`, which
@@ -132,39 +133,6 @@ class Store(RolloutRows, MetricRows, AlertRows, RetrainRows, ReviewRows, Dashboa
                 t.versions.c.model == model, t.versions.c.artifact_hash == artifact_hash
             ).order_by(t.versions.c.seq)).first()
         return None if row is None else _version(row)
-
-    # -- deployments (append-only) ------------------------------------------------------
-
-    def append_deployment(self, model: str, policy: dict[str, Any], actor: str,
-                          reason: str = "") -> DeploymentRecord:
-        now = time.time()
-        try:
-            with self.engine.begin() as conn:
-                new_id = conn.execute(t.deployments.insert().values(
-                    model=model, created_at=now, policy=policy, actor=actor, reason=reason
-                ).returning(t.deployments.c.id)).scalar_one()
-        except sa.exc.IntegrityError:
-            raise NotFoundError(f"model {model!r} does not exist",
-                                fix="register a version of it before deploying") from None
-        return DeploymentRecord(int(new_id), model, now, policy, actor, reason)
-
-    def current_deployment(self, model: str) -> DeploymentRecord | None:
-        history = self.deployment_history(model, limit=1)
-        return history[0] if history else None
-
-    def deployment_history(self, model: str, limit: int = 50) -> list[DeploymentRecord]:
-        q = (sa.select(t.deployments).where(t.deployments.c.model == model)
-             .order_by(t.deployments.c.id.desc()).limit(limit))
-        with self.engine.connect() as conn:
-            return [DeploymentRecord(r.id, r.model, r.created_at, r.policy, r.actor, r.reason)
-                    for r in conn.execute(q)]
-
-    def latest_deployment_ids(self) -> dict[str, int]:
-        """One cheap query replicas poll to notice policy changes."""
-        q = sa.select(t.deployments.c.model, sa.func.max(t.deployments.c.id)).group_by(
-            t.deployments.c.model)
-        with self.engine.connect() as conn:
-            return {m: int(i) for m, i in conn.execute(q)}
 
     # -- prediction log -----------------------------------------------------------------
 
