@@ -13,6 +13,7 @@ from scipy import stats
 
 from rampup.errors import NotFoundError, ValidationError
 from rampup.loadtest import bodies
+from rampup.project import ProjectFile, parse_project
 from rampup.registry.profile import compute_profile, infer_schema
 
 
@@ -98,6 +99,21 @@ def test_privacy_settings_are_read_from_the_project() -> None:
     project: Any = SimpleNamespace(
         privacy={"ssn": "drop", "zip": "keep"},
         models={"m": SimpleNamespace(privacy=SimpleNamespace(
-            fields={"email": SimpleNamespace(value="hash")}))})
-    assert bodies.protected_fields(project, "m") == {"ssn": "drop", "email": "hash"}
+            fields={"email": SimpleNamespace(value="hash")})),
+                "pipe": SimpleNamespace(privacy={"phone": "mask"})},
+        pipelines=lambda: {"pipe": SimpleNamespace(stages=[SimpleNamespace(model="m")])})
+    assert bodies.protected_fields(project, "m") == {"ssn": "drop", "phone": "mask",
+                                                     "email": "hash"}
     assert bodies.protected_fields(project, "other") == {"ssn": "drop"}
+
+
+@pytest.mark.skipif("privacy" not in ProjectFile.model_fields,
+                    reason="the project file has no privacy: section yet")
+def test_privacy_section_of_a_real_project_file() -> None:
+    project = parse_project({"privacy": {"email": "hash"},
+                             "models": {"m": {"privacy": {"ssn": "drop", "name": "mask"}}}})
+    protected = bodies.protected_fields(project, "m")
+    assert protected == {"email": "hash", "ssn": "drop", "name": "mask"}
+    logged = [{"email": "ann@example.com", "ssn": "123-45-6789", "name": "Ann", "age": 3}]
+    clean = bodies.scrub(logged, protected, lambda name: None)
+    assert clean == [{"age": 3}]

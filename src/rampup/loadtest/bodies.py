@@ -157,10 +157,15 @@ def scrub(rows: Iterable[dict[str, Any]], protected: Mapping[str, str],
 
 def protected_fields(project: ProjectFile, model: str) -> dict[str, str]:
     """Fields whose logged values must not be replayed: ``{field: drop|hash|mask}`` from
-    the project's ``privacy:`` settings (project-wide and the model's own)."""
+    the project's ``privacy:`` settings: project-wide, of every pipeline that runs the
+    model as a stage (its rows hold the pipeline's inputs), and the model's own."""
     found: dict[str, str] = {}
     spec = project.models.get(model)
-    for source in (getattr(project, "privacy", None), getattr(spec, "privacy", None)):
+    pipelines = [project.models[name] for name, pipe in project.pipelines().items()
+                 if any(getattr(stage, "model", None) == model for stage in pipe.stages)]
+    sources = [getattr(project, "privacy", None),
+               *(getattr(p, "privacy", None) for p in pipelines), getattr(spec, "privacy", None)]
+    for source in sources:
         fields = getattr(source, "fields", source)
         if isinstance(fields, Mapping):
             for name, action in fields.items():

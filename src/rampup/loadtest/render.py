@@ -89,15 +89,21 @@ def report(console: Console, r: Report, title: str) -> None:
     kinds = ", ".join(f"{k} {n:,}" for k, n in r.outcomes.items())
     console.print(f"outcomes: {kinds}   error rate {r.error_rate:.2%}"
                   if math.isfinite(r.error_rate) else "outcomes: none")
+    if r.from_send_ms:
+        console.print(f"from the actual send (what a closed-loop tool reports): p50 "
+                      f"{_ms(r.from_send_ms['p50'])} p99 {_ms(r.from_send_ms['p99'])} ms")
     console.print(f"rate: offered {_rate(r.offered_rps)}, achieved {_rate(r.achieved_rps)}, "
                   f"served {_rate(r.served_rps)} req/s;  send lag p50 "
                   f"{_ms(r.lag_ms['p50'])} p99 {_ms(r.lag_ms['p99'])} max "
                   f"{_ms(r.lag_ms['max'])} ms (bound {r.plan.lag_bound_ms:g} ms)")
     if r.capacity_rps is not None:
         console.print(f"SLOs held up to [bold]{r.capacity_rps:,.1f} req/s[/] offered")
-    if r.generator_problem:
+    if r.generator_problem and r.generator_shortfall:
         console.print(f"[yellow]generator-limited, not server-limited: {r.generator_problem}."
                       "[/] Use more --processes, a lower rate, or a less loaded machine.")
+    elif r.generator_problem:
+        console.print(f"[yellow]the generator was late: {r.generator_problem}.[/] A latency "
+                      "failure stands only where the lag cannot explain it.")
     if not r.verdicts:
         console.print("no SLO to judge: set slo: in rampup.yaml or pass --p99-ms, --p50-ms, "
                       "--expect-qps, --max-error-rate")

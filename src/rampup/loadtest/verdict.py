@@ -127,6 +127,7 @@ class Report:
     generator_shortfall: bool = False
     capacity_rps: float | None = None
     histogram: list[tuple[float, float, int]] = field(default_factory=list)
+    from_send_ms: dict[str, float] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -142,6 +143,7 @@ class Report:
             "rate": {"start": plan.rate.start, "end": plan.rate.top},
             "requests": self.requests, "outcomes": self.outcomes,
             "error_rate": _num(self.error_rate), "latency_ms": _nums(self.latency_ms),
+            "latency_from_send_ms": _nums(self.from_send_ms),
             "offered_rps": _num(self.offered_rps), "achieved_rps": _num(self.achieved_rps),
             "served_rps": _num(self.served_rps), "send_lag_ms": _nums(self.lag_ms),
             "generator": {"limited": self.generator_problem is not None,
@@ -296,7 +298,9 @@ def judge(o: Outcomes, plan: Plan, targets: Targets) -> Report:
     return Report(plan, o.count, o.kinds(), o.error_rate(), o.quantiles(), lag,
                   o.count / plan.duration, achieved / plan.duration,
                   _served_steady(o, plan), windows, verdicts, problem, shortfall, capacity,
-                  histogram(o.latency * 1000))
+                  histogram(o.latency * 1000),
+                  {"p50": quantile(o.latency - np.maximum(o.lag, 0), 0.5) * 1000,
+                   "p99": quantile(o.latency - np.maximum(o.lag, 0), 0.99) * 1000})
 
 
 def _doubt(v: Verdict, pool: Outcomes, shortfall: bool, problem: str) -> Verdict:
@@ -308,7 +312,7 @@ def _doubt(v: Verdict, pool: Outcomes, shortfall: bool, problem: str) -> Verdict
         if v.status == "pass" or q is None:  # lag causes neither errors nor a low rate
             return v
         if q is not None:
-            without = quantile(pool.latency - pool.lag, q) * 1000
+            without = quantile(pool.latency - np.maximum(pool.lag, 0), q) * 1000
             if without > v.target:
                 return Verdict(v.name, v.target, v.measured, v.status,
                                f"{v.detail}; {without:.1f} ms without the generator's "
