@@ -32,3 +32,25 @@ def test_versions_show_metrics_and_audit(tmp_path: Path) -> None:
     assert "roc_auc 0.95" in lines["v2"]
     assert "fail" in lines["v2"]
     assert "100%" in lines["v1"]
+
+
+def test_versions_piped_keeps_whole_rows(tmp_path: Path) -> None:
+    """Piped (not a terminal, no COLUMNS), the table is not cut to 80 columns."""
+    import os
+    import subprocess
+    import sys
+
+    settings, _ = load_settings(tmp_path)
+    store = Store.open(settings.resolved_database_url)
+    reg = Registry.from_settings(settings, store)
+    reg.register("a-rather-long-model-name", f"{MODELS}:Healthy", version="v1",
+                 metadata={"metrics": {"accuracy": 0.91, "roc_auc": 0.87, "f1_macro": 0.8}})
+    store.close()
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")
+           and not k.startswith("RAMPUP_")}
+    out = subprocess.run([sys.executable, "-m", "rampup", "-p", str(tmp_path), "versions"],
+                         capture_output=True, text=True, env=env, timeout=120, check=True)
+    [row] = [line for line in out.stdout.splitlines() if "a-rather-long-model-name" in line]
+    assert len(row) > 80
+    assert "accuracy 0.91, roc_auc 0.87, f1_macro 0.8" in row
+    assert "…" not in out.stdout

@@ -78,7 +78,7 @@ def print_wide(renderable: Any) -> None:
     from rich.measure import Measurement
 
     width = Measurement.get(console, console.options.update(width=10_000), renderable).maximum
-    console.print(renderable, width=max(console.width, width), crop=False)
+    Console(file=console.file, width=max(console.width, width)).print(renderable)
 
 
 def state(ctx: typer.Context) -> CliState:

@@ -31,6 +31,7 @@ from rampup.serving import (
     review_routes,
     rollout_routes,
     routes,
+    v2,
     worker_routes,
 )
 from rampup.serving.jsonbody import JSONBodies
@@ -135,6 +136,7 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
                                    name="predict"))
     app.router.routes.append(Route("/v1/models/{name}/versions/{version}/predict",
                                    predict_version, methods=["POST"], name="predict_version"))
+    app.router.routes.extend(v2.routes())  # the Open Inference Protocol beside /v1
     app.include_router(routes.router)
     app.include_router(rollout_routes.router)
     app.include_router(monitor_routes.router)
@@ -171,6 +173,7 @@ def _document_raw_routes(app: FastAPI) -> None:
             **PREDICT_DOC, "tags": ["predictions"], "operationId": "predict_version",
             "summary": "Predict with a specific version (bypasses the traffic policy)",
             "parameters": [name_param, ver_param, key_param]}}
+        paths.update(v2.openapi_paths())
         app.openapi_schema = schema
         return schema
 

@@ -1,11 +1,18 @@
-"""``POST /v1/models/{name}/predict`` and the version-pinned variant (the hot path)."""
+"""``POST /v1/models/{name}/predict`` and the version-pinned variant (the hot path).
+
+:func:`handle` is the one predict path: auth, limits, routing, validation, the model call,
+automation, metrics, monitoring, logging and shadows. A :class:`Wire` says how records
+come out of the parsed body and how the answer and errors look on the wire: rampup's own
+format here (:data:`V1`), the Open Inference Protocol in :mod:`rampup.serving.v2`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -13,6 +20,7 @@ from starlette.responses import Response
 from rampup.errors import ModelError, PayloadTooLargeError, RampupError
 from rampup.predlog.writer import PredictionRecord
 from rampup.registry.predictor import PredictionBatch
+from rampup.registry.schema import OutputSpec
 from rampup.serving import pipeline, shadow
 from rampup.serving.auth import require_admin, require_predict
 from rampup.serving.errors import error_response
@@ -26,6 +34,55 @@ from rampup.serving.validation import as_records, parse_json
 log = logging.getLogger("rampup.serving")
 
 FORCE_HEADER = "x-rampup-route"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What a predict call answered, for a wire format to render."""
+
+    request_id: str
+    model: str
+    version: str
+    route: str
+    shown: list[dict[str, Any]]  # one item per record, as the response shows it
+    output: OutputSpec  # of the answering version
+    payload: Any  # the parsed request body
+
+
+class Wire(Protocol):
+    """A request/response format for :func:`handle`."""
+
+    def records(self, payload: Any, served: ServedModel, pinned: str | None,
+                max_records: int) -> list[Any]:
+        """The records of a parsed body (raise a RampupError for a bad one)."""
+
+    def answer(self, answer: Answer) -> Response: ...
+
+    def error(self, exc: RampupError, request_id: str,
+              headers: dict[str, str] | None) -> Response: ...
+
+
+class _RampupWire:
+    """rampup's own format: a JSON object (one record) or an array of them in, the
+    ``predictions`` out, errors as ``{error, message, field, fix}``."""
+
+    def records(self, payload: Any, served: ServedModel, pinned: str | None,
+                max_records: int) -> list[Any]:
+        return as_records(payload, max_records)[0]
+
+    def answer(self, answer: Answer) -> Response:
+        return Response(
+            dumps({"request_id": answer.request_id, "model": answer.model,
+                   "version": answer.version, "predictions": answer.shown}),
+            200, headers={"x-request-id": answer.request_id, "x-model-version": answer.version,
+                          "x-route": answer.route}, media_type="application/json")
+
+    def error(self, exc: RampupError, request_id: str,
+              headers: dict[str, str] | None) -> Response:
+        return error_response(exc, request_id, extra_headers=headers)
+
+
+V1: Wire = _RampupWire()
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -56,14 +113,16 @@ async def predict(request: Request) -> Response:
     pipe = pipeline.pipeline_of(app_state(request), name)
     if pipe is not None:  # a pipeline of stages: rampup.serving.pipeline
         return await pipeline.predict(request, name, pipe)
-    return await _predict(request, name, None)
+    return await handle(request, name, None)
 
 
 async def predict_version(request: Request) -> Response:
-    return await _predict(request, request.path_params["name"], request.path_params["version"])
+    return await handle(request, request.path_params["name"], request.path_params["version"])
 
 
-async def _predict(request: Request, name: str, pinned: str | None) -> Response:
+async def handle(request: Request, name: str, pinned: str | None, wire: Wire = V1) -> Response:
+    """Answer one predict request for model ``name`` (``pinned``: a version asked for by
+    name, bypassing the traffic policy) in ``wire``'s format."""
     st = app_state(request)
     t0 = time.perf_counter()
     rid = new_id()
@@ -78,7 +137,8 @@ async def _predict(request: Request, name: str, pinned: str | None) -> Response:
         require_predict(request, st.settings.predict_token, st.settings.admin_token)
         body = await _read_body(request, st.settings.max_body_bytes)
         served = st.runtime.get(name)
-        records, _single = as_records(parse_json(body), st.settings.max_records)
+        payload = parse_json(body)
+        records = wire.records(payload, served, pinned, st.settings.max_records)
         key = _request_key(request, served, records)
         forced = request.headers.get(FORCE_HEADER)
         if forced and pinned is None:
@@ -115,8 +175,7 @@ async def _predict(request: Request, name: str, pinned: str | None) -> Response:
             await st.writer.submit_async(failed)
         elif st.monitor is not None and name in st.runtime.models:
             st.monitor.note_error(name, version, kind, (time.perf_counter() - t0) * 1000.0)
-        return error_response(exc, rid, extra_headers={"x-model-version": version}
-                              if version != "-" else None)
+        return wire.error(exc, rid, {"x-model-version": version} if version != "-" else None)
     finally:
         m.in_flight.dec()
     ids = [rid] if len(records) == 1 else [f"{rid}-{i}" for i in range(len(records))]
@@ -129,10 +188,7 @@ async def _predict(request: Request, name: str, pinned: str | None) -> Response:
         preds.append(item)
     shown = preds if auto is None or pinned is not None else auto.annotate(
         name, version, lv.output, records, out, ids, rid, preds)
-    response = Response(
-        dumps({"request_id": rid, "model": name, "version": version, "predictions": shown}),
-        200, headers={"x-request-id": rid, "x-model-version": version, "x-route": route},
-        media_type="application/json")
+    response = wire.answer(Answer(rid, name, version, route, shown, lv.output, payload))
     latency = time.perf_counter() - t0
     m.requests.labels(name, version, "ok").inc()
     m.latency.labels(name, version).observe(latency)
