@@ -62,6 +62,9 @@ async def test_drift_alarm_retrains_replays_and_rolls_out(sqlite_store: Store, t
     store = sqlite_store
     async with serve(store, tmp_path, trained, project(trained), alerts=False, retrain=False) as c:
         retraining = c.app.state.retraining  # type: ignore[attr-defined]
+        # No background loop here (retrain=False): this test executes queued runs itself
+        # by ticking, so the alert action may queue one.
+        retraining.retrainer.executes = True
         await send(c, 400, seed=21)
         clock = Clock(time.time() + 1)
         evaluator = AlertEvaluator(store, AlertSource(store, StoreMetricSource(store),
