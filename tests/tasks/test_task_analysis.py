@@ -18,10 +18,15 @@ from rampup.analysis.errors import analyse_errors
 from rampup.analysis.evaluate import evaluate_predictions
 from rampup.analysis.task_eval import row_errors
 from rampup.cli import _root, analysis_cmds, quality_cmds, registry_cmds
+from rampup.errors import ValidationError
+from rampup.rollout.checks import parse_check
+from rampup.rollout.judge import evaluate as judge
+from rampup.rollout.window import WindowBuilder, WindowStats
 from rampup.tasks import family, ranking_metrics
 from rampup.tasks.transcription import normalise
 
-WORDS = "turn on the lights play some jazz call mom set a timer what is the weather".split()
+WORDS = ["turn", "on", "the", "lights", "play", "some", "jazz", "call", "mom", "set", "a",
+         "timer", "what", "is", "the", "weather"]
 
 
 def speech(n: int, seed: int) -> pd.DataFrame:
@@ -140,7 +145,8 @@ def test_ranking_evaluation_and_error_measure() -> None:
     assert ev.result["mrr"] == pytest.approx(ranking_metrics(labels, preds, k=2)["mrr"])
     assert ev.result["map_at_2"] == pytest.approx((0.5 + 0.0 + 1.0) / 3)
     app = ev.slices.row("group", "app") if ev.slices else None
-    assert app is not None and app.values["ndcg_at_2"] == 1.0
+    assert app is not None
+    assert app.values["ndcg_at_2"] == 1.0
     err, w = row_errors(family("ranking", k=2), labels, preds)
     a = analyse_errors(err, {"web": np.array([1, 1, 0], bool)}, weights=w)
     assert a.rows[0].error_rate == pytest.approx(1 - (0.5 + 0.0) / 2)
@@ -152,3 +158,51 @@ def test_normalised_transcripts_compare_like_jiwer_after_normalising() -> None:
     fam = family("transcription")
     assert fam.compute(refs, hyps)["wer"] == pytest.approx(
         jiwer.wer([normalise(r) for r in refs], [normalise(h) for h in hyps]))
+
+
+# -- rollout checks ------------------------------------------------------------------------
+
+def _window(version: str, refs: list[str], hyps: list[str]) -> WindowStats:
+    b = WindowBuilder(version)
+    for i, (r, h) in enumerate(zip(refs, hyps, strict=True)):
+        b.add_row({"id": f"{version}{i}", "request_id": f"{version}{i}", "ts": float(i),
+                   "latency_ms": 5.0, "outputs": json.dumps({"prediction": h}), "label": r})
+    return b.build()
+
+
+def test_rollout_check_on_wer_against_the_baseline() -> None:
+    df = speech(400, 5)
+    worse = [" ".join("uh" if j % 3 == 0 else w for j, w in enumerate(h.split()))
+             for h in df.human]
+    base = _window("v1", df.ref.tolist(), df.human.tolist())
+    same = _window("v2", df.ref.tolist(), df.human.tolist())
+    bad = _window("v3", df.ref.tolist(), worse)
+    r = judge("wer <= baseline + 0.01", same, base)
+    assert r.verdict == "pass"
+    assert r.value == pytest.approx(jiwer.wer(df.ref.tolist(), df.human.tolist()))
+    r = judge("wer <= baseline + 0.01", bad, base)
+    assert r.verdict == "fail", r.reason
+    assert r.value == pytest.approx(jiwer.wer(df.ref.tolist(), worse))
+    assert judge("wer <= 0.5", _window("v4", df.ref[:10].tolist(), df.human[:10].tolist()),
+                 None).verdict == "wait"
+    assert parse_check("ndcg_at_5 >= baseline - 0.02").metric == "ndcg_at_5"
+    with pytest.raises(ValidationError, match="recall_at_K"):
+        parse_check("werr <= 0.1")
+
+
+def test_rollout_check_on_detection_map_bootstraps_images() -> None:
+    gt = [[{"box": [0, 0, 10, 10], "class": "car"}]] * 80
+    hit = [[{"box": [0, 0, 10, 10], "class": "car", "score": 0.9}]] * 80
+    miss = [[{"box": [50, 50, 60, 60], "class": "car", "score": 0.9}]] * 40 + hit[:40]
+    good = WindowStats("v1", labelled=80, labels=_obj(gt), labelled_outputs=_obj(hit))
+    bad = WindowStats("v2", labelled=80, labels=_obj(gt), labelled_outputs=_obj(miss))
+    r = judge("map_50 >= baseline - 0.02", bad, good)
+    assert r.verdict == "fail"
+    assert r.value == pytest.approx(0.25)  # equal scores: 40 misses rank first, P = R = .5
+    assert judge("map_50 >= 0.9", good, None).verdict == "pass"
+
+
+def _obj(values: list[object]) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out

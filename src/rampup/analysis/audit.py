@@ -173,7 +173,7 @@ class AuditSpec(BaseModel):
     pos_label: str | int | None = None
     min_support: Annotated[int, Field(ge=1)] = 30
     task: Literal["transcription", "ranking", "detection"] | None = None
-    k: Annotated[int, Field(ge=1)] = 10
+    k: Annotated[int, Field(ge=1)] | None = None  # ranking cut-off (10 when not given)
     checks: Annotated[list[Check], Field(min_length=1)]
 
     def to_config(self) -> dict[str, Any]:
@@ -293,7 +293,7 @@ class _Run:
             from rampup.analysis.task_eval import task_slices
             from rampup.tasks.family import family
 
-            fam = family(self.spec.task, k=self.spec.k)
+            fam = family(self.spec.task, k=self.spec.k or 10)
             if metric not in fam.metrics:
                 raise ValidationError(f"{metric} is not a {fam.name} metric",
                                       fix=f"use one of: {', '.join(fam.metrics)}")

@@ -45,8 +45,8 @@ from rampup.analysis.sections import (
     slice_sections,
     task_sections,
 )
-from rampup.analysis.task_eval import task_evaluation
 from rampup.analysis.slices import SliceTable, slice_metrics
+from rampup.analysis.task_eval import task_evaluation
 from rampup.errors import ValidationError
 from rampup.tasks.family import TASKS, family
 

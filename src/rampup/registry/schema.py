@@ -109,9 +109,10 @@ class OutputSpec:
     task: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        d = {"kind": self.kind,
-             "classes": list(self.classes) if self.classes is not None else None,
-             "has_probabilities": self.has_probabilities}
+        d: dict[str, Any] = {"kind": self.kind,
+                             "classes": list(self.classes) if self.classes is not None
+                             else None,
+                             "has_probabilities": self.has_probabilities}
         if self.task is not None:
             d["task"] = self.task
         return d

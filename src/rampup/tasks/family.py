@@ -138,21 +138,46 @@ class TaskFamily:
                 continue
             num, den = p[m]
             out[m] = ratio(num, den) if idx is None else ratio(num[idx], den[idx])
-        if "map_50" in self.metrics:
-            from rampup.tasks.detection import detection_map
-
-            ls = [parse_value(v) for v in labels]
-            ps = [parse_value(v) for v in predictions]
-            if idx is not None:
-                sel = np.arange(len(ls))[idx]
-                ls, ps = [ls[i] for i in sel], [ps[i] for i in sel]
-            out = {"map_50": detection_map(ls, ps), **out}
+        if self.pooled:
+            out = {"map_50": self.pooled_value(labels, predictions, idx), **out}
         return out
+
+    def pooled_value(self, labels: Sequence[Any], predictions: Sequence[Any],
+                     rows: npt.ArrayLike | None = None) -> float:
+        """The pooled metric (detection mAP) over ``rows`` (indices, repeats allowed)."""
+        from rampup.tasks.detection import detection_map
+
+        ls = [parse_value(v) for v in labels]
+        ps = [parse_value(v) for v in predictions]
+        if rows is not None:
+            sel = np.arange(len(ls))[np.asarray(rows)]
+            ls, ps = [ls[i] for i in sel], [ps[i] for i in sel]
+        return detection_map(ls, ps)
 
 
 def family(name: str, **kw: Any) -> TaskFamily:
     """The metric family of task ``name`` (``transcription``, ``ranking``, ``detection``)."""
     return TaskFamily(name, **kw)
+
+
+def family_of_metric(metric: str) -> TaskFamily:
+    """The family that defines ``metric`` (``wer``, ``ndcg_at_5`` (k = 5), ``map_50`` ...).
+
+    >>> family_of_metric("ndcg_at_5").k, family_of_metric("cer").name
+    (5, 'transcription')
+    """
+    if metric in ("wer", "cer"):
+        return TaskFamily("transcription")
+    if metric in ("map_50", "recall_50", "precision_50", "miss_rate_50"):
+        return TaskFamily("detection")
+    if metric == "mrr":
+        return TaskFamily("ranking")
+    head, sep, k = metric.rpartition("_at_")
+    if sep and head in ("recall", "ndcg", "map") and k.isdigit() and int(k) > 0:
+        return TaskFamily("ranking", k=int(k))
+    raise ValidationError(f"{metric!r} is not a task metric",
+                          fix="use wer, cer, mrr, recall_at_K, ndcg_at_K, map_at_K, map_50, "
+                              "recall_50 or precision_50")
 
 
 def task_metric_names(k: int = 10) -> dict[str, str]:
