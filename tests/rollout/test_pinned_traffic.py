@@ -8,6 +8,7 @@ requests per version made a canary step pass with no routed traffic at all.
 from __future__ import annotations
 
 import asyncio
+
 import httpx
 import sqlalchemy as sa
 
