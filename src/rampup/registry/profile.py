@@ -44,7 +44,7 @@ import pandas as pd
 
 from rampup.errors import NotFoundError, ValidationError
 from rampup.registry.artifacts import hash_path
-from rampup.registry.schema import DType, Feature, InputSchema
+from rampup.registry.schema import MEDIA_DTYPES, DType, Feature, InputSchema
 
 PROFILE_FORMAT = 1
 MAX_CATEGORIES = 50
@@ -171,6 +171,34 @@ def profile_column(s: pd.Series, feature: Feature) -> dict[str, Any]:
     return {**base, "kind": "text", **_text(present)}
 
 
+def media_profiles(s: pd.Series, feature: Feature) -> dict[str, Any]:
+    """Profiles of an unstructured feature: the feature itself (count, missing share, and
+    for text the reference vocabulary) and one numeric profile per input metric,
+    ``name.metric`` (see :mod:`rampup.inputs.metrics`). Values are decoded inputs, texts
+    or embeddings."""
+    from rampup.inputs.metrics import METRICS_BY_DTYPE, reference_vocabulary, value_metrics
+
+    n = len(s)
+    present = s.dropna()
+    own: dict[str, Any] = {"type": feature.dtype, "kind": "media", "count": len(present),
+                           "missing_fraction": (n - len(present)) / n if n else 0.0}
+    vocab = None
+    if feature.dtype == "text":
+        own["vocabulary"] = reference_vocabulary(present.tolist())
+        vocab = frozenset(own["vocabulary"])
+    out = {feature.name: own}
+    names = METRICS_BY_DTYPE.get(feature.dtype, ())
+    rows = [value_metrics(feature.dtype, v, vocab) for v in present.tolist()]
+    for m in names:
+        values = np.array([np.nan if r is None else r.get(m, np.nan) for r in rows],
+                          dtype=np.float64)
+        values = values[~np.isnan(values)]
+        out[f"{feature.name}.{m}"] = {"type": "float", "kind": "numeric",
+                                      "count": len(values), "missing_fraction":
+                                      (n - len(values)) / n if n else 0.0, **_numeric(values)}
+    return out
+
+
 def frame_hash(df: pd.DataFrame) -> str:
     """A content hash of a DataFrame (column names, dtypes and values)."""
     h = hashlib.sha256()
@@ -204,7 +232,12 @@ def compute_profile(df: pd.DataFrame, schema: InputSchema, label_column: str | N
     if missing:
         raise ValidationError(f"the reference data has no column(s) {missing}",
                               fix="add them to the data or correct the feature names")
-    features = {f.name: profile_column(df[f.name], f) for f in schema.features}
+    features: dict[str, Any] = {}
+    for f in schema.features:
+        if f.dtype in MEDIA_DTYPES:
+            features.update(media_profiles(df[f.name], f))
+        else:
+            features[f.name] = profile_column(df[f.name], f)
     label = None
     if label_column is not None:
         if label_column not in df.columns:
