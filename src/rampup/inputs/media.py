@@ -21,7 +21,6 @@ import binascii
 import hashlib
 import io
 import warnings
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -86,15 +85,18 @@ def as_bytes(value: Any, max_bytes: int) -> bytes:
     return data
 
 
-@dataclass(eq=False)
 class ImageInput:
-    """A decoded image (see the module docstring)."""
+    """A decoded image (see the module docstring). A plain class, not a dataclass: the
+    log writer must see an unknown object and ask for :meth:`to_log`."""
 
-    data: bytes = field(repr=False)
-    format: str
-    pixels: npt.NDArray[np.uint8] = field(repr=False)
-    _hash: str | None = field(default=None, repr=False)
-    _metrics: dict[str, float] | None = field(default=None, repr=False)
+    __slots__ = ("_hash", "_metrics", "data", "format", "pixels")
+
+    def __init__(self, data: bytes, format: str, pixels: npt.NDArray[np.uint8]) -> None:
+        self.data = data
+        self.format = format
+        self.pixels = pixels
+        self._hash: str | None = None
+        self._metrics: dict[str, float] | None = None
 
     @property
     def width(self) -> int:
@@ -125,17 +127,23 @@ class ImageInput:
     def __str__(self) -> str:
         return f"image:sha256:{self.sha256}"
 
+    def __repr__(self) -> str:
+        return f"ImageInput({self.format} {self.width}x{self.height}, {len(self.data)} bytes)"
 
-@dataclass(eq=False)
+
 class AudioInput:
     """A decoded clip (see the module docstring)."""
 
-    data: bytes = field(repr=False)
-    format: str
-    samples: npt.NDArray[np.float32] = field(repr=False)
-    sample_rate: int
-    _hash: str | None = field(default=None, repr=False)
-    _metrics: dict[str, float] | None = field(default=None, repr=False)
+    __slots__ = ("_hash", "_metrics", "data", "format", "sample_rate", "samples")
+
+    def __init__(self, data: bytes, format: str, samples: npt.NDArray[np.float32],
+                 sample_rate: int) -> None:
+        self.data = data
+        self.format = format
+        self.samples = samples
+        self.sample_rate = sample_rate
+        self._hash: str | None = None
+        self._metrics: dict[str, float] | None = None
 
     @property
     def duration(self) -> float:
@@ -160,6 +168,10 @@ class AudioInput:
 
     def __str__(self) -> str:
         return f"audio:sha256:{self.sha256}"
+
+    def __repr__(self) -> str:
+        return (f"AudioInput({self.format} {self.duration:.2f} s at {self.sample_rate} Hz, "
+                f"{len(self.data)} bytes)")
 
 
 def decode_image(value: Any, *, max_bytes: int = MAX_BYTES,
