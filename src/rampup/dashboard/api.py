@@ -359,7 +359,7 @@ def overview(src: Sources, now: float, range_name: str | None = None) -> dict[st
                                       now=now)["throughput"]}
         values = _recent(_answers(src.buckets(name, recent_grid, now + 1.0, set()),
                                   recent_grid), recent_grid, now)
-        stages = []
+        stages: list[dict[str, Any]] = []
         for pipe, stage, tag in uses.get(name, []):
             stage_raw = src.buckets(name, grid, now + 1.0, set(), stage=tag)
             spark[f"as {pipe}/{stage}"] = panels.series(
@@ -373,7 +373,8 @@ def overview(src: Sources, now: float, range_name: str | None = None) -> dict[st
         health = _health(values, slo)
         if health == "no_data":  # served only as a stage: its health is the stages'
             order = ["critical", "warning", "ok", "no_data"]
-            health = min((s["health"] for s in stages), key=order.index, default="no_data")
+            health = min((str(s["health"]) for s in stages), key=order.index,
+                         default="no_data")
         primary = raw.get((ref_version or "", "answer"), [None] * grid.n)
         heat = grid.coarser(max(300.0, step))
         cells = panels.drift_cells(primary, reference, n=heat.n,
