@@ -63,8 +63,10 @@ async def test_darker_images_and_quieter_audio_drift_alarm(
     assert "clip.sample_rate" not in report.drifted_features
 
 
-WORDS_A = ["play", "some", "jazz", "music", "turn", "lights", "on", "off", "kitchen", "weather", "today", "call", "mom"]
-WORDS_B = ["quantum", "flux", "capacitor", "warp", "drive", "nebula", "photon", "torpedo", "shield", "array"]
+WORDS_A = ["play", "some", "jazz", "music", "turn", "lights", "on", "off", "kitchen",
+           "weather", "today", "call", "mom"]
+WORDS_B = ["quantum", "flux", "capacitor", "warp", "drive", "nebula", "photon", "torpedo",
+           "shield", "array"]
 
 
 def _texts(words: list[str], n: int, seed: int) -> list[str]:
