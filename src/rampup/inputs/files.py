@@ -51,10 +51,19 @@ def read_value(value: Any, base_dir: Path | None) -> Any:
 
 def decode_column(values: Sequence[Any], feature: Feature, base_dir: Path | None,
                   ) -> tuple[list[Any], list[str | None]]:
-    """Each value decoded (None where missing or bad) and each problem (None where fine)."""
+    """Each value decoded (None where missing or bad) and each problem (None where fine):
+    image/audio cells name files (or hold bytes), tensor/embedding cells hold JSON."""
     from rampup.inputs.checks import value_check
+    from rampup.tasks.family import parse_value
 
-    check = value_check(feature)
+    inner = value_check(feature)
+    binary = feature.dtype in ("image", "audio")
+
+    def check(v: Any) -> Any:
+        if binary:
+            return inner(read_value(v, base_dir))
+        return inner(parse_value(v) if feature.dtype in ("tensor", "embedding") else v)
+
     out: list[Any] = []
     problems: list[str | None] = []
     for v in values:
@@ -63,7 +72,7 @@ def decode_column(values: Sequence[Any], feature: Feature, base_dir: Path | None
             problems.append(None)
             continue
         try:
-            out.append(check(read_value(v, base_dir)))
+            out.append(check(v))
             problems.append(None)
         except InputProblem as p:
             out.append(None)

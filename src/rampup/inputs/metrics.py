@@ -57,11 +57,13 @@ _SILENCE_DB = -50.0
 
 def image_metrics(pixels: npt.NDArray[np.uint8]) -> dict[str, float]:
     """The image metrics of RGB pixels (see the module docstring)."""
-    rgb = np.asarray(pixels, dtype=np.float32)
-    h, w = rgb.shape[:2]
-    luma = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
-    hi = rgb.max(axis=2)
-    lo = rgb.min(axis=2)
+    px = np.asarray(pixels, dtype=np.uint8)
+    h, w = px.shape[:2]
+    # channel by channel: a reduction over the 3-wide last axis is ~20x slower
+    r, g, b = (px[..., i].astype(np.float32) for i in range(3))
+    luma = r * np.float32(0.299) + g * np.float32(0.587) + b * np.float32(0.114)
+    hi = np.maximum(np.maximum(r, g), b)
+    lo = np.minimum(np.minimum(r, g), b)
     sat = np.divide(hi - lo, hi, out=np.zeros_like(hi), where=hi > 0)
     if h >= 3 and w >= 3:
         lap = (luma[:-2, 1:-1] + luma[2:, 1:-1] + luma[1:-1, :-2] + luma[1:-1, 2:]
