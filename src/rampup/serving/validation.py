@@ -73,6 +73,8 @@ def _kind(v: Any) -> str:
         return "null"
     if isinstance(v, bool):
         return f"boolean {str(v).lower()}"
+    if isinstance(v, float) and not math.isfinite(v):
+        return "NaN" if v != v else ("Infinity" if v > 0 else "-Infinity")
     if isinstance(v, int | float):
         return f"number {v!r}"
     if isinstance(v, str):
