@@ -5,22 +5,18 @@ PostgreSQL alike)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
-from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from starlette.testclient import TestClient
 
-from rampup.config import Settings
-from rampup.registry.registry import Registry
-from rampup.serving.app import create_app
 from rampup.serving.state import AppState
-from rampup.store import Store
-from tests.serving.conftest import Trained, make_settings, record
+from tests.serving.conftest import Trained, client, record, registry
 
 pytestmark = pytest.mark.slow
 FEATURES = ["age", "income", "score", "city"]
@@ -56,15 +52,21 @@ bodies = (documents.map(dumps) | near.map(dumps) | st.lists(near, min_size=1, ma
           | near.map(lambda r: b"\xef\xbb\xbf" + dumps(r)))
 
 
+__all__ = ["client", "registry"]
+JSON = {"content-type": "application/json"}
+
+
 @pytest.fixture
-def app_client(store: Store, tmp_path: Path, registry: Registry) -> Any:
-    settings: Settings = make_settings(tmp_path)
-    app = create_app(settings, store=store)
-    with TestClient(app, raise_server_exceptions=False) as c:
+async def raw(client: httpx.AsyncClient) -> Any:
+    """The app as a real server answers: an exception in it is a 500, not a raise here."""
+    transport = httpx.ASGITransport(app=client.app,  # type: ignore[attr-defined]
+                                    raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://rampup") as c:
+        c.app = client.app  # type: ignore[attr-defined]
         yield c
 
 
-def _state(c: TestClient) -> AppState:
+def _state(c: httpx.AsyncClient) -> AppState:
     st_: AppState = c.app.state.rampup  # type: ignore[attr-defined]
     return st_
 
@@ -72,15 +74,14 @@ def _state(c: TestClient) -> AppState:
 @settings(max_examples=EXAMPLES, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(body=bodies)
-def test_predict_never_answers_5xx_and_logs_what_it_accepts(app_client: TestClient,
-                                                            body: bytes) -> None:
-    r = app_client.post("/v1/models/credit/predict", content=body,
-                        headers={"content-type": "application/json"})
+async def test_predict_never_answers_5xx_and_logs_what_it_accepts(raw: httpx.AsyncClient,
+                                                                  body: bytes) -> None:
+    r = await raw.post("/v1/models/credit/predict", content=body, headers=JSON)
     assert r.status_code < 500, (body[:200], r.status_code, r.text[:300])
     if r.status_code == 200:
         ids = [p["id"] for p in r.json()["predictions"]]
-        state = _state(app_client)
-        assert state.writer.flush(30.0)
+        state = _state(raw)
+        assert await asyncio.to_thread(state.writer.flush, 30.0)
         assert len(state.store.existing_prediction_ids(ids)) == len(ids), body[:200]
     else:
         err = r.json()
@@ -91,25 +92,26 @@ def test_predict_never_answers_5xx_and_logs_what_it_accepts(app_client: TestClie
 @settings(max_examples=EXAMPLES // 2, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(body=bodies)
-def test_v2_infer_and_feedback_never_answer_5xx(app_client: TestClient, body: bytes) -> None:
+async def test_v2_infer_and_feedback_never_answer_5xx(raw: httpx.AsyncClient,
+                                                      body: bytes) -> None:
     for path in ("/v2/models/credit/infer", "/v1/models/credit/feedback"):
-        r = app_client.post(path, content=body, headers={"content-type": "application/json"})
+        r = await raw.post(path, content=body, headers=JSON)
         assert r.status_code < 500, (path, body[:200], r.status_code, r.text[:300])
 
 
 @settings(max_examples=EXAMPLES // 2, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(label=scalars | documents)
-def test_feedback_labels_are_stored_as_sent_or_refused(app_client: TestClient,
-                                                       trained: Trained, label: Any) -> None:
-    p = app_client.post("/v1/models/credit/predict", json=record(trained.frame, 1))
+async def test_feedback_labels_are_stored_as_sent_or_refused(raw: httpx.AsyncClient,
+                                                             trained: Trained,
+                                                             label: Any) -> None:
+    p = await raw.post("/v1/models/credit/predict", json=record(trained.frame, 1))
     rid = p.json()["request_id"]
-    r = app_client.post("/v1/models/credit/feedback",
-                        content=dumps({"request_id": rid, "label": label}),
-                        headers={"content-type": "application/json"})
+    r = await raw.post("/v1/models/credit/feedback",
+                       content=dumps({"request_id": rid, "label": label}), headers=JSON)
     assert r.status_code < 500, (label, r.text[:300])
     if r.status_code == 200 and label is not None:
-        stored = [f.value for f in _state(app_client).store.list_feedback(rid)
+        stored = [f.value for f in _state(raw).store.list_feedback(rid)
                   if f.kind == "label"]
         assert stored, label
         assert _same(stored[-1], label)  # never silently changed (NaN became null before)
