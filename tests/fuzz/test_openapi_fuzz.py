@@ -15,7 +15,7 @@ import pytest
 from tests.fuzz.target import Served, fuzz, serve, write_project
 
 pytestmark = pytest.mark.slow
-EXAMPLES = 4
+EXAMPLES = 3
 
 
 @pytest.fixture(scope="module")
