@@ -144,7 +144,8 @@ async def handle(request: Request, name: str, pinned: str | None, wire: Wire = V
         limit = st.settings.max_body_bytes
         body = None if is_form(request) else await _read_body(request, limit)
         served = st.runtime.get(name)
-        payload = await read_payload(request, body, limit)  # JSON, or a multipart upload
+        payload = await read_payload(request, body, limit,  # JSON, or a multipart upload
+                                     st.settings.max_json_depth)
         records = wire.records(payload, served, pinned, st.settings.max_records)
         key = _request_key(request, served, records)
         forced = request.headers.get(FORCE_HEADER)

@@ -15,6 +15,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
 from rampup.errors import MalformedRequestError, PayloadTooLargeError
+from rampup.serving.edge import DEFAULT_MAX_DEPTH
 from rampup.serving.validation import FormText, parse_json
 
 MAX_PARTS = 64
@@ -68,8 +69,10 @@ async def read_form(request: Request, limit: int) -> dict[str, Any]:
     return record
 
 
-async def read_payload(request: Request, body: bytes | None, limit: int) -> Any:
-    """The parsed body: a form's record, or the JSON document in ``body``."""
+async def read_payload(request: Request, body: bytes | None, limit: int,
+                       max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
+    """The parsed body: a form's record, or the JSON document in ``body`` (parsed at the
+    JSON edge, :func:`rampup.serving.validation.parse_json`)."""
     if is_form(request):
         return await read_form(request, limit)
-    return parse_json(body or b"")
+    return parse_json(body or b"", max_depth)
