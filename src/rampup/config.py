@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     log_batch_size: int = Field(default=2000, ge=1)
     log_flush_interval: float = Field(default=0.2, gt=0)
     log_block_timeout: float = Field(default=0.05, ge=0)
+    input_bytes_dir: Path | None = Field(
+        default=None, description="keep the bytes of image/audio inputs here, one file per "
+        "content hash (off by default: the log holds only the hash and the input metrics)")
     deployment_poll_interval: float = Field(default=0.5, gt=0)
     migrate: bool = True
     shadow_timeout: float = Field(default=5.0, gt=0)
