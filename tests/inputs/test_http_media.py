@@ -158,12 +158,10 @@ async def test_bytes_are_kept_only_when_asked(store: Store, registry: Registry,
     app = create_app(make_settings(tmp_path, input_bytes_dir=blobs), ProjectFile(),
                      store=store)
     data = encode_image(photo(11))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://rampup") as c:
-            r = await c.post("/v1/models/vision/predict", json={"photo": b64(data),
-                                                                "camera": "a"})
-            assert r.status_code == 200
-            assert app.state.rampup.writer.flush(5.0)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://rampup") as c:
+        r = await c.post("/v1/models/vision/predict", json={"photo": b64(data), "camera": "a"})
+        assert r.status_code == 200
+        assert app.state.rampup.writer.flush(5.0)
     sha = hashlib.sha256(data).hexdigest()
     assert (blobs / sha[:2] / f"{sha}.png").read_bytes() == data
