@@ -4,7 +4,8 @@ A condition says when to raise the alarm (the opposite of a rollout check, which
 what healthy looks like): ``error_rate > 0.05`` fires while more than 5% of requests
 fail. The metric is any name :func:`rampup.monitor.names.is_known` accepts, with items in
 brackets (``feature[income].missing_fraction``, ``class_share[1]``); latency metrics
-also accept an ``_ms`` suffix. Durations are ``30s``, ``5m``, ``1h30m``, ``2d`` or seconds.
+also accept an ``_ms`` suffix. Durations are read by :mod:`rampup.durations` (``30s``,
+``5m``, ``1h30m``, ``PT1H``, or seconds).
 
 >>> c, for_s = parse_condition("feature[income].missing_fraction > 0.2 for 5m")
 >>> c.metric, c.op, c.threshold, for_s
@@ -27,6 +28,7 @@ import re
 from dataclasses import dataclass
 from typing import NoReturn
 
+from rampup.durations import parse_duration
 from rampup.errors import ValidationError
 from rampup.monitor import names
 
@@ -36,8 +38,6 @@ _EXAMPLES = ("e.g. 'error_rate > 0.05', 'latency_p99 > 300 for 5m', "
 _OP = re.compile(r"<=|>=|==|=<|=>|!=|<|>|=|!")
 _NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
 _FOR = re.compile(r"^(?P<num>.*?)\s+for\s+(?P<dur>\S.*)$", re.IGNORECASE)
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def parse_condition(text: str) -> tuple[Condition, float | None]:
     fm = _FOR.match(rhs)
     if fm is not None:
         rhs = fm["num"].strip()
-        for_s = _duration(fm["dur"], text)
+        for_s = parse_duration(fm["dur"], f"'for' of alert condition {text!r}")
     elif rhs.lower().endswith(" for") or rhs.lower() == "for":
         _fail(text, "'for' needs a duration, e.g. 'for 5m'")
     if not rhs:
@@ -145,65 +145,6 @@ def _split(text: str) -> tuple[str, str | None, str]:
     m = _OP.match(text, end)
     op = m.group() if m else text[end]
     return text[:end].strip(), op, text[end + len(op):].strip()
-
-
-def parse_duration(text: str | float | int) -> float:
-    """Seconds in ``30s``, ``5m``, ``1h30m``, ``2d``, ``1w``, ``250ms`` or a plain number.
-
-    >>> parse_duration("90s"), parse_duration(12), parse_duration("0")
-    (90.0, 12.0, 0.0)
-    """
-    return _duration(text, None)
-
-
-def format_duration(seconds: float) -> str:
-    """The shortest duration text for ``seconds`` (``300`` -> ``5m``).
-
-    >>> format_duration(0), format_duration(90), format_duration(86400), format_duration(1.5)
-    ('0s', '1m30s', '1d', '1.5s')
-    """
-    if seconds <= 0:
-        return "0s"
-    if not float(seconds).is_integer():
-        return f"{seconds:g}s"
-    rest = int(seconds)
-    out = ""
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if rest >= size:
-            out += f"{rest // size}{unit}"
-            rest %= size
-    return out
-
-
-def _duration(text: str | float | int, condition: str | None) -> float:
-    if isinstance(text, bool):
-        raise _duration_error(str(text), condition)
-    if isinstance(text, int | float):
-        if not math.isfinite(text) or text < 0:
-            raise _duration_error(str(text), condition)
-        return float(text)
-    s = text.strip().lower()
-    if _NUMBER.match(s):
-        value = float(s)
-        if value < 0:
-            raise _duration_error(text, condition)
-        return value
-    pos, total = 0, 0.0
-    for m in _DURATION.finditer(s):
-        if m.start() != pos:
-            break
-        total += float(m[1]) * _UNITS[m[2]]
-        pos = m.end()
-    if pos != len(s) or not s:
-        raise _duration_error(text, condition)
-    return total
-
-
-def _duration_error(text: str, condition: str | None) -> ValidationError:
-    where = f" in alert condition {condition!r}" if condition else ""
-    return ValidationError(f"cannot read the duration {text!r}{where}",
-                           fix="write a number of seconds or e.g. 30s, 5m, 1h30m, 2d",
-                           field="duration")
 
 
 def _flat_names() -> list[str]:

@@ -14,9 +14,9 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from rampup.alerts.condition import format_duration, parse_duration
 from rampup.alerts.kinds import BUILTIN_ACTIONS, KINDS
 from rampup.cli._context import CliState, console, handle_errors, state
+from rampup.durations import format_duration, parse_duration, parse_time
 from rampup.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def _service(ctx: typer.Context) -> tuple[Alerts, CliState]:
 
 
 def _since(text: str) -> float:
-    return time.time() - parse_duration(text)
+    return parse_time(text, "--since")
 
 
 Model = Annotated[str, typer.Argument(help="Model name.")]
@@ -263,8 +263,8 @@ def suggest_cmd(
     slo = spec.slo if spec is not None else None
     now = time.time()
     metrics = candidate_metrics(store, model, slo)
-    series = gather(default_source(store), model, metrics, since=now - parse_duration(since),
-                    until=now, step_s=parse_duration(window))
+    series = gather(default_source(store), model, metrics, since=parse_time(since, "--since", now),
+                    until=now, step_s=parse_duration(window, "--window", positive=True))
     suggestions = suggest_rules(model, series, slo=slo, margin=margin, window=window)
     typer.echo(to_yaml(model, suggestions), nl=False)
     if apply:
@@ -286,7 +286,7 @@ def review_cmd(
     alerts, st = _service(ctx)
     store = st.store()
     now = time.time()
-    start = now - parse_duration(since)
+    start = parse_time(since, "--since", now)
     names = [r.name for r in alerts.rules(model)]
     initial = {}
     for n in names:
