@@ -24,7 +24,7 @@ from rampup.errors import ValidationError
     ("event_rate[repeated_query] > 0.1", "event_rate[repeated_query]", ">", 0.1, None),
     ("custom[brightness].mean <= -1.5e-3", "custom[brightness].mean", "<=", -0.0015, None),
     ("throughput < 1", "throughput", "<", 1.0, None),
-    ("drift.psi(output) > 0.2 for 10m", "drift.psi(output)", ">", 0.2, 600.0),
+    ("drift.output.psi > 0.2 for 10m", "drift.output.psi", ">", 0.2, 600.0),
     ("concept.accuracy_drop > 0.05", "concept.accuracy_drop", ">", 0.05, None),
     ("drift.feature[age].effect > 0.5", "drift.feature[age].effect", ">", 0.5, None),
     ("accuracy < .8", "accuracy", "<", 0.8, None),
@@ -51,6 +51,10 @@ def test_breached_follows_the_operator() -> None:
 @pytest.mark.parametrize(("text", "needle"), [
     ("", "the condition is empty"),
     ("eror_rate > 0.1", "did you mean 'error_rate'"),
+    ("drift.psi(output) > 0.2", "did you mean 'drift.output' or 'drift.output.psi'?"),
+    ("concept.accuracy > 0.1", "did you mean 'concept.accuracy_drop'"),
+    ("drift.feature[age].psi > 0.1", "unknown metric 'drift.feature[age].psi'"),
+    ("drift.nothing > 1", "unknown metric 'drift.nothing'"),
     ("feature[x].median > 1", "unknown metric 'feature[x].median'"),
     ("speed > 3", "unknown metric 'speed'"),
     ("concept. > 3", "unknown metric 'concept.'"),
@@ -73,6 +77,16 @@ def test_errors_name_the_text_and_list_known_metrics(text: str, needle: str) -> 
         assert err.value.fix is not None
         assert "latency_p99" in err.value.fix  # the known metrics are listed
         assert "feature[ITEM]" in err.value.fix
+
+
+def test_multivariate_auc_is_refused_with_the_reason() -> None:
+    """No source computes drift.multivariate.auc for a stored window (the domain
+    classifier runs on raw rows only), so a rule on it would never get a value."""
+    with pytest.raises(ValidationError) as err:
+        parse_condition("drift.multivariate.auc > 0.7")
+    assert "no alert source computes 'drift.multivariate.auc'" in err.value.message
+    assert "drift.dataset" in err.value.message
+    assert err.value.details["field"] == "condition"
 
 
 def test_latency_ms_suffix_only_for_latency() -> None:

@@ -16,8 +16,8 @@ also accept an ``_ms`` suffix. Durations are read by :mod:`rampup.durations` (``
 'feature[income].missing_fraction > 0.2'
 >>> parse_condition("latency_p99_ms >= 250")[0].text
 'latency_p99 >= 250'
->>> parse_duration("1h30m"), format_duration(5400.0)
-(5400.0, '1h30m')
+>>> parse_condition("error_rate > 0.1 for PT1H30M")[1]
+5400.0
 """
 
 from __future__ import annotations
@@ -74,13 +74,15 @@ def known_metrics_help() -> str:
         f"{fam}[ITEM]" + (f".{{{','.join(stats)}}}" if stats else "")
         for fam, stats in names.FAMILIES.items())
     flat = ", ".join((*names.SOFTWARE, *names.OUTPUT, *names.PERFORMANCE))
-    return f"{flat}; per item: {fams}; drift.* and concept.* (from the drift package)"
+    drift = ", ".join((*names.DRIFT, "drift.feature[ITEM].{"
+                       + ",".join(names.DRIFT_FEATURE_STATS) + "}"))
+    return f"{flat}; per item: {fams}; drift (from the drift package): {drift}"
 
 
 def canonical_metric(name: str) -> str | None:
     """The catalogue name ``name`` refers to (``latency_p99_ms`` -> ``latency_p99``)."""
-    if names.is_known(name) or (name.startswith("concept.") and len(name) > 8):
-        return name  # concept.* comes from the drift package, like drift.*
+    if names.is_known(name):
+        return name
     if name.startswith("latency_") and name.endswith("_ms") and names.is_known(name[:-3]):
         return name[:-3]
     return None
@@ -96,15 +98,17 @@ def parse_condition(text: str) -> tuple[Condition, float | None]:
     ...     parse_condition("eror_rate > 0.05")
     ... except ValidationError as err:
     ...     print(err.message)
-    unknown metric 'eror_rate' in alert condition 'eror_rate > 0.05' (did you mean 'error_rate'?)
-    """
+    unknown metric 'eror_rate' in alert condition 'eror_rate > 0.05' (did you mean 'error_rate', 'early_stop_rate' or 'error_rate_labelled'?)
+    """  # noqa: E501
     if not text or not text.strip():
         _fail(text, "the condition is empty")
     raw_metric, op, rhs = _split(text)
     metric = canonical_metric(raw_metric)
+    if metric is None and raw_metric in names.EXACT_ONLY:
+        _fail(text, f"no alert source computes {raw_metric!r} (alert condition {text!r}): "
+                    f"{names.EXACT_ONLY[raw_metric]}", problem_is_message=True)
     if metric is None:
-        close = difflib.get_close_matches(raw_metric, _flat_names(), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = nearest_hint(raw_metric, _flat_names())
         _fail(text, f"unknown metric {raw_metric!r} in alert condition {text!r}{hint}",
               problem_is_message=True)
     if op is None:
@@ -147,8 +151,23 @@ def _split(text: str) -> tuple[str, str | None, str]:
     return text[:end].strip(), op, text[end + len(op):].strip()
 
 
+def nearest_hint(name: str, candidates: list[str], n: int = 3) -> str:
+    """`` (did you mean 'a' or 'b'?)`` with the closest candidates, or nothing.
+
+    >>> nearest_hint("eror_rate", ["error_rate", "error_rate_labelled", "requests"])
+    " (did you mean 'error_rate' or 'error_rate_labelled'?)"
+    """
+    close = difflib.get_close_matches(name, candidates, n=n, cutoff=0.6)
+    if not close:
+        return ""
+    quoted = [repr(c) for c in close]
+    listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+    return f" (did you mean {listed}?)"
+
+
 def _flat_names() -> list[str]:
-    return [*names.SOFTWARE, *names.OUTPUT, *names.PERFORMANCE,
+    return [*names.SOFTWARE, *names.OUTPUT, *names.PERFORMANCE, *names.DRIFT,
+            *(f"drift.feature[ITEM].{s}" for s in names.DRIFT_FEATURE_STATS),
             *(f"{fam}[ITEM].{s}" if s else f"{fam}[ITEM]"
               for fam, stats in names.FAMILIES.items() for s in (stats or ("",)))]
 

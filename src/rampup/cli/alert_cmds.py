@@ -48,7 +48,7 @@ def _service(ctx: typer.Context) -> tuple[Alerts, CliState]:
     from rampup.alerts.service import Alerts  # start-up time: pydantic models, the store
 
     st = state(ctx)
-    alerts = Alerts(st.store(), alerting=st.project_file.alerting)
+    alerts = Alerts(st.store(), alerting=st.project_file.alerting, project=st.project_file)
     alerts.sync_project(st.project_file)  # the store reflects rampup.yaml
     return alerts, st
 
@@ -255,7 +255,13 @@ def suggest_cmd(
 ) -> None:
     """Propose thresholds from each metric's own history (YAML for rampup.yaml)."""
     from rampup.alerts.runner import default_source
-    from rampup.alerts.suggest import candidate_metrics, gather, suggest_rules, to_yaml
+    from rampup.alerts.suggest import (
+        candidate_metrics,
+        gather,
+        skipped_key_metrics,
+        suggest_rules,
+        to_yaml,
+    )
 
     alerts, st = _service(ctx)
     store = st.store()
@@ -266,7 +272,7 @@ def suggest_cmd(
     series = gather(default_source(store), model, metrics, since=parse_time(since, "--since", now),
                     until=now, step_s=parse_duration(window, "--window", positive=True))
     suggestions = suggest_rules(model, series, slo=slo, margin=margin, window=window)
-    typer.echo(to_yaml(model, suggestions), nl=False)
+    typer.echo(to_yaml(model, suggestions, skipped_key_metrics(store, model, slo)), nl=False)
     if apply:
         for s in suggestions:
             alerts.add(model, s.spec, actor=_actor(), replace=True)
