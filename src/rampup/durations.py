@@ -36,7 +36,7 @@ to write ``epoch:1714521600``: as seconds back from now it would mean 1970.
 >>> parse_instant("2024-05-01T12:00:00+02:00").ts
 1714557600.0
 >>> parse_instant("90", now=1714525200.0).describe(now=1714525200.0)
-'2024-05-01 00:58:30 UTC (1m30s back from now)'
+'2024-05-01 00:58:30 UTC (90s back from now)'
 """  # noqa: E501
 
 from __future__ import annotations
@@ -192,9 +192,9 @@ class Instant:
         '1970-01-01 00:00:00 UTC (ISO 8601 time)'
         """
         when = datetime.fromtimestamp(self.ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        if self.form == "ago":
-            back = format_duration(round(_ref(now) - self.ts, 3)) if now is not None else None
-            how = f"{back or self.text.strip()} back from now"
+        if self.form == "ago":  # as typed (a bare number in seconds)
+            back = self.text.strip().lstrip("-")
+            how = f"{back}{'s' if _NUMBER.match(back.lower()) else ''} back from now"
         elif self.form == "epoch":
             ago = _ref(now) - self.ts
             how = (f"epoch seconds {self.ts:.15g}; {format_duration(round(ago))} ago"

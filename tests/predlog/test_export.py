@@ -211,7 +211,7 @@ def run(project: Path, *args: str) -> Any:
 
 def test_cli_exports_with_filters(project: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.parquet"
-    result = run(project, "m", "--since", f"epoch:{T0 + 1:g}", "--role", "answer", "--role",
+    result = run(project, "m", "--since", f"epoch:{T0 + 1:.0f}", "--role", "answer", "--role",
                  "shadow", "-o", str(out))
     assert result.exit_code == 0, result.output
     assert f"since {datetime.fromtimestamp(T0 + 1, UTC):%Y-%m-%d %H:%M:%S} UTC (epoch seconds" \

@@ -14,7 +14,7 @@ outputs without a class list, a model with no version yet) the item is not check
 >>> from rampup.monitor.features import VersionInfo
 >>> info = VersionInfo.from_parts(
 ...     {"features": [{"name": "income", "dtype": "float"}, {"name": "city",
-...      "dtype": "string"}]}, {"kind": "class", "classes": [0, 1]}, None)
+...      "dtype": "string", "categories": ["paris", "rome"]}]}, {"kind": "class", "classes": [0, 1]}, None)
 >>> available_problem("feature[incme].mean", [info])
 "model has no feature 'incme' (did you mean 'feature[income].mean' or 'feature[income].min' or 'feature[income].max'?)"
 >>> available_problem("feature[city].mean", [info])
@@ -22,7 +22,7 @@ outputs without a class list, a model with no version yet) the item is not check
 >>> available_problem("class_share[1]", [info]) is None
 True
 >>> available_problem("mae", [info])
-"mae needs a model with numeric outputs; this model's outputs are classes (did you mean 'accuracy'?)"
+"mae needs a model with numeric outputs; this model's outputs are classes (its performance metrics: accuracy, error_rate_labelled, precision_macro, recall_macro, f1_macro)"
 """  # noqa: E501
 
 from __future__ import annotations
@@ -113,10 +113,10 @@ def available_problem(metric: str, infos: Sequence[VersionInfo],
         kinds = {i.output_kind for i in infos}
         if metric in NUMBER_METRICS and kinds == {"class"}:
             return (f"{metric} needs a model with numeric outputs; this model's outputs are "
-                    f"classes{near(CLASS_METRICS)}")
+                    f"classes (its performance metrics: {', '.join(CLASS_METRICS)})")
         if metric in CLASS_METRICS and kinds == {"number"}:
-            return (f"{metric} needs a classifier; this model's outputs are numbers"
-                    f"{near(NUMBER_METRICS) or ' (did you mean ' + repr('mae') + '?)'}")
+            return (f"{metric} needs a classifier; this model's outputs are numbers (its "
+                    f"performance metrics: {', '.join(NUMBER_METRICS)})")
     return None
 
 
