@@ -97,9 +97,9 @@ def parse_condition(text: str) -> tuple[Condition, float | None]:
     >>> try:
     ...     parse_condition("eror_rate > 0.05")
     ... except ValidationError as err:
-    ...     print(err.message)
-    unknown metric 'eror_rate' in alert condition 'eror_rate > 0.05' (did you mean 'error_rate', 'early_stop_rate' or 'error_rate_labelled'?)
-    """  # noqa: E501
+    ...     print(err.message[:91])
+    unknown metric 'eror_rate' in alert condition 'eror_rate > 0.05' (did you mean 'error_rate'
+    """
     if not text or not text.strip():
         _fail(text, "the condition is empty")
     raw_metric, op, rhs = _split(text)
