@@ -239,3 +239,15 @@ def test_monitor_windows_keep_wer_as_mergeable_sums() -> None:
     apply_label(agg, {"id": "y", "role": "answer", "outputs": json.dumps({"prediction": ""})},
                 info, label="call mom")
     assert metric_value(agg, "wer", 60.0) == 1.0
+
+
+def test_alert_rules_on_task_metrics_need_a_model_of_that_task() -> None:
+    from rampup.alerts.available import available_problem
+    from rampup.monitor.features import VersionInfo
+
+    classifier = VersionInfo.from_parts({}, {"kind": "class"}, None)
+    asr = VersionInfo.from_parts({}, {"kind": "free", "task": "transcription"}, None)
+    assert available_problem("wer", [asr]) is None
+    problem = available_problem("wer", [classifier])
+    assert problem is not None
+    assert "task is transcription" in problem
