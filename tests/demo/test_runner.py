@@ -72,7 +72,7 @@ def test_fast_end_to_end_run(first_run: FirstRun) -> None:
     store = open_store(r)
     try:
         versions = {v.version: v for v in store.list_versions(MODEL)}
-        assert set(versions) == {"v1", "v2"}
+        assert set(versions) == {"v1", "v2", "v3"}  # v3: broken on purpose, never served
         assert versions["v1"].profile is not None
         assert versions["v2"].metadata["algorithm"] == "gradient_boosting"
         dep = store.current_deployment(MODEL)
