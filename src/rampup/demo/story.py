@@ -48,11 +48,12 @@ from rampup.store import Store
 BROKEN_FIELD = "credit_score"
 #: The demo model's latency SLO (p99), also its ``latency-slo`` alarm. The demo serves
 #: from its own process beside its load generator, reviewer and retraining, so a healthy
-#: p99 on a loaded 2-CPU machine reaches a few hundred milliseconds: the SLO sits above
-#: that, and the incident's slow lookup (:data:`INCIDENT_LOOKUP_MS`, added to every call)
-#: goes well past it, so the alarm fires for the incident and for nothing else.
-LATENCY_SLO_MS = 1000
-INCIDENT_LOOKUP_MS = 1500.0
+#: p99 on a loaded 2-CPU machine is 0.3-1 s (measured at load averages of 8-19: up to
+#: 1.02 s over a 20 s window): the SLO sits twice above that, and the incident's slow
+#: lookup (:data:`INCIDENT_LOOKUP_MS`, added to every call) goes well past it, so the
+#: alarm fires for the incident and for nothing else.
+LATENCY_SLO_MS = 2000
+INCIDENT_LOOKUP_MS = 3000.0
 def alert_rules(window_s: float = 20.0, drift_window_s: float = 40.0) -> list[dict[str, Any]]:
     """The demo model's alert rules (tests shorten the windows)."""
     w, dw = f"{window_s:g}s", f"{drift_window_s:g}s"
