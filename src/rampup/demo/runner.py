@@ -101,6 +101,7 @@ models:
         reference: data/reference.parquet
         label_column: {label}
         metadata: {{algorithm: gradient_boosting}}
+    output_labels: {{"0": repays, "1": defaults}}   # shown on the review page
     slo:
       latency_p99_ms: {slo_ms}                # a healthy loaded 2-CPU machine stays below
       expected_qps: {rate:g}
