@@ -35,7 +35,7 @@ def test_incident_drift_and_retraining_on_a_live_demo(
     out = io.StringIO()
     console = Console(file=out, width=160, color_system=None)
     result = run_demo(tmp_path / "demo", port=0, duration=None, rate=50, console=console,
-                      n_train=1000, status_every=5.0, tour=None, story=FAST,
+                      n_train=3000, status_every=5.0, tour=None, story=FAST,
                       stop_after_tour=True)
     text = out.getvalue()
     store = Store.open(f"sqlite:///{result.directory / 'rampup.db'}")
