@@ -25,6 +25,9 @@ False
 ...     b.observe(1000, 0.0031)  # measured on the executor: 0.3 ms + 2.8 µs per record
 >>> round(b.estimate(1000) * 1000, 1), b.inline(1000), b.inline(200), b.inline(1)
 (3.1, False, True, True)
+>>> b.observe(1, 0.5)  # one call stalled by the OS for half a second
+>>> b.inline(1)
+True
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from __future__ import annotations
 DEFAULT_BUDGET_S = 0.002
 WARMUP_CALLS = 3  # calls measured on the executor before a model may run inline
 _ALPHA = 0.1  # weight of the newest call in the running averages
+SPIKE = 4.0  # a measured call counts as at most this multiple of the estimate
 
 
 class InlineBudget:
@@ -50,6 +54,12 @@ class InlineBudget:
     def observe(self, n: int, seconds: float) -> None:
         """One finished call of ``n`` records that took ``seconds``."""
         n = max(1, n)
+        if self.calls >= WARMUP_CALLS:
+            # A call stretched by a pause that is not the model's (the OS ran another
+            # process, a background thread held the GIL) counts as at most 4x the
+            # estimate: one outlier cannot send a fast model to the executor, while a real
+            # slow-down still raises the estimate by a third per call.
+            seconds = min(seconds, SPIKE * self.estimate(n))
         a = 1.0 if self.calls == 0 else _ALPHA
         self._n += a * (n - self._n)
         self._t += a * (seconds - self._t)
