@@ -39,8 +39,7 @@ import psutil
 from rich.console import Console
 
 from _logwriter import make_records, measure, scratch_postgres
-from _model import build, payloads
-from _model import FEATURES, big_payloads
+from _model import FEATURES, big_payloads, build, payloads
 from _openloop import lua_script as open_loop_script
 from _report import CONFIGS, render, targets
 from _server import MODEL_NAME

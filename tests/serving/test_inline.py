@@ -122,4 +122,5 @@ async def test_large_requests_leave_the_event_loop(client: httpx.AsyncClient,
     assert where[:WARMUP_CALLS] == [(1, False)] * WARMUP_CALLS  # measured on the executor
     assert where[WARMUP_CALLS:] == [(1, True), (1, True), (1000, False), (1, True), (5, True)]
     assert costly.calls[WARMUP_CALLS + 2][1].startswith("rampup-model")
-    assert lv.cost.inline(1) and not lv.cost.inline(1000)
+    assert lv.cost.inline(1)
+    assert not lv.cost.inline(1000)

@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 
 def _warm() -> None:
     """Run in the worker first: the imports the domain classifier will need."""
-    import sklearn.ensemble  # noqa: F401
-    import sklearn.metrics  # noqa: F401
+    import sklearn.ensemble
+    import sklearn.metrics
     import sklearn.model_selection  # noqa: F401
     from scipy import stats  # noqa: F401
 

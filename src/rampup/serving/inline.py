@@ -8,7 +8,7 @@ a fast model answering one record runs inline, the same model asked for 1,000 re
 one request goes to the executor, and the other requests never wait for it.
 
 The estimate is an exponentially weighted linear fit of call time against the number of
-records (``seconds ≈ fixed + per_record × n``), so both a fixed per-call overhead and a
+records (``seconds ~ fixed + per_record * n``), so both a fixed per-call overhead and a
 per-record cost are learned from ordinary traffic. Until calls of different sizes have
 been seen, the per-record cost is taken as the whole call time per record (for a first
 large request this overestimates: it goes to the executor, the safe side). Pure logic:
@@ -41,7 +41,7 @@ SPIKE = 4.0  # a measured call counts as at most this multiple of the estimate
 class InlineBudget:
     """A running cost model of one version's predict call and the inline decision."""
 
-    __slots__ = ("budget_s", "calls", "_n", "_nn", "_nt", "_t")
+    __slots__ = ("_n", "_nn", "_nt", "_t", "budget_s", "calls")
 
     def __init__(self, budget_s: float = DEFAULT_BUDGET_S) -> None:
         self.budget_s = budget_s
