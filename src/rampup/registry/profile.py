@@ -87,7 +87,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
          or pa.types.is_boolean(f.type)) and table.column(f.name).null_count == 0
         for f in table.schema)
     if not simple or len(set(table.column_names)) != len(table.column_names):
-        return table.to_pandas()
+        return pd.read_parquet(path)  # pandas' own mapping of every other type
     return pd.DataFrame({name: table.column(name).to_numpy()
                          for name in table.column_names}, copy=False)
 
