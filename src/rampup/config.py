@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     input_bytes_dir: Path | None = Field(
         default=None, description="keep the bytes of image/audio inputs here, one file per "
         "content hash (off by default: the log holds only the hash and the input metrics)")
+    inline_budget_ms: float = Field(
+        default=2.0, ge=0, description="a model call estimated to take at most this long "
+        "(per-record cost x records) runs on the event loop; longer ones on a worker thread "
+        "(0: always a worker thread)")
     deployment_poll_interval: float = Field(default=0.5, gt=0)
     migrate: bool = True
     shadow_timeout: float = Field(default=5.0, gt=0)
