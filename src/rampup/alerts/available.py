@@ -36,6 +36,7 @@ from rampup.monitor.compute import FEATURE_KIND_STATS
 from rampup.monitor.features import VersionInfo
 from rampup.monitor.names import (
     DRIFT,
+    DRIFT_EMBEDDING,
     DRIFT_FEATURE_STATS,
     PERFORMANCE,
     TASK_PERFORMANCE,
@@ -64,6 +65,8 @@ def model_metric_names(infos: Sequence[VersionInfo], custom: Iterable[str] = ()
 
     cat = catalogue(WindowAggregate(), infos, custom)
     names = list(cat["metrics"]) + list(DRIFT)
+    if any(i.embedding for i in infos):
+        names += list(DRIFT_EMBEDDING)
     names += [f"drift.feature[{f}].{s}" for f in cat["features"] for s in DRIFT_FEATURE_STATS]
     return names
 
@@ -114,6 +117,12 @@ def available_problem(metric: str, infos: Sequence[VersionInfo],
             declared = ", ".join(custom_names) or "none"
             return (f"no input metric {m.item!r} is declared for this model (declared: "
                     f"{declared}; add it under input_metrics in rampup.yaml)")
+        return None
+    if metric in DRIFT_EMBEDDING:
+        if not any(i.embedding for i in infos):
+            return (f"{metric} needs a version whose outputs carry an embedding (return "
+                    "{'embedding': [...]} per prediction and register it with reference "
+                    "data); no version of this model does")
         return None
     if metric in TASK_PERFORMANCE:
         from rampup.tasks.family import family_of_metric

@@ -121,6 +121,13 @@ def _print(check: DriftCheck) -> None:
         console.print(f"multivariate: domain classifier AUC {fmt(mv.auc)}, p {fmt(mv.p_value, 4)}"
                       f" -> {'[bold red]drift[/]' if mv.drifted else 'no drift'}",
                       highlight=False)
+    emb = check.embedding
+    if emb is not None:
+        console.print(f"embedding ({emb.field}, {emb.result.n_cur} of {emb.rows} rows vs "
+                      f"{emb.result.n_ref} reference): MMD {fmt(emb.effect)}, p "
+                      f"{fmt(emb.p_value, 4)} -> "
+                      f"{'[bold red]drift[/]' if emb.drifted else 'no drift'}",
+                      highlight=False)
     if check.trend is not None:
         t = Table(title=f"Trend over {len(check.trend.windows)} windows", title_justify="left",
                   box=None, header_style="bold")

@@ -20,6 +20,7 @@ import pandas as pd
 
 from rampup.drift.calibrate import NullCache
 from rampup.drift.concept import Reference, WindowPerformance, performance_windows
+from rampup.drift.embeddings import EmbeddingDrift, embedding_check
 from rampup.drift.detectors import (
     Alarm,
     AlarmStream,
@@ -56,10 +57,15 @@ class DriftCheck:
     alarms: tuple[Alarm, ...] = ()
     notes: tuple[str, ...] = ()
     meta: Mapping[str, Any] = field(default_factory=dict)
+    embedding: EmbeddingDrift | None = None  # versions whose outputs carry an embedding
 
     def metrics(self) -> dict[str, float]:
         """``drift.*`` and ``concept.*`` metrics for alert rules."""
-        return drift_metrics(self.report, self.performance)
+        out = drift_metrics(self.report, self.performance)
+        if self.embedding is not None:
+            out["drift.embedding"] = self.embedding.effect
+            out["drift.embedding.p_value"] = self.embedding.p_value
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return {"meta": dict(self.meta), "report": self.report.to_dict(),
@@ -70,6 +76,7 @@ class DriftCheck:
                 "performance": [w.to_dict() for w in self.performance],
                 "alarms": [{"index": a.index, "ts": a.ts, "detector": a.detector,
                             "stream": a.stream} for a in self.alarms],
+                "embedding": None if self.embedding is None else self.embedding.to_dict(),
                 "notes": list(self.notes), "metrics": self.metrics()}
 
 
@@ -193,6 +200,15 @@ def check_model(store: Store, model: str, *, since: float, until: float,
                                             meta={"since": a, "until": b})
                            if w_in.get("rows") else _empty(config))
         trend = Trend(tuple(itertools.pairwise(edges)), tuple(reports))
+    embedding = None
+    if isinstance(ref.get("embedding"), Mapping):  # read from the log: off the hot path
+        rows = load_log()
+        embedding = embedding_check(ref["embedding"],
+                                    rows.outputs["prediction"][~rows.failed].tolist(),
+                                    alpha=config.alpha, seed=config.seed)
+        if embedding is None:
+            notes.append("embedding drift skipped: no prediction in the range carries an "
+                         f"embedding of {ref['embedding'].get('dims')} dimensions")
     perf: list[WindowPerformance] = []
     reference: Reference | None = None
     alarms: list[Alarm] = []
@@ -201,7 +217,7 @@ def check_model(store: Store, model: str, *, since: float, until: float,
         perf, reference = _concept(rows, edges, reference_performance(store, record), config)
         alarms = _streams(rows, detector)
     return DriftCheck(report, trend, tuple(perf), reference, tuple(alarms), tuple(notes),
-                      {**meta, "windows": windows})
+                      {**meta, "windows": windows}, embedding)
 
 
 def latest_metrics(store: Store, model: str, *, now: float, window_s: float = 3600.0,

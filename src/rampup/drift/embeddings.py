@@ -27,6 +27,7 @@ True
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -117,3 +118,110 @@ def embedding_domain_test(reference: npt.ArrayLike, current: npt.ArrayLike, *,
     cols = [f"e{i}" for i in range(x.shape[1])]
     return domain_classifier(pd.DataFrame(x, columns=cols), pd.DataFrame(y, columns=cols),
                              model="logistic", max_rows=max_rows, alpha=alpha, seed=seed)
+
+
+# --- embeddings a version exposes: extraction, the reference sample, the stored check ---
+
+#: the output field a model returns its embedding in (``{"label": ..., "embedding": [...]}``)
+EMBEDDING_FIELD = "embedding"
+#: reference embeddings kept in the version's profile (a seeded uniform sample)
+REFERENCE_ROWS = 1000
+#: current embeddings a check tests (a seeded uniform sample of the window: the test's
+#: cost stays linear and bounded whatever the traffic)
+WINDOW_ROWS = 2000
+
+
+def output_embedding(prediction: object, field: str = EMBEDDING_FIELD) -> list[float] | None:
+    """The embedding vector inside one prediction (a dict with ``field`` holding a list of
+    finite numbers), else None."""
+    if not isinstance(prediction, dict):
+        return None
+    vec = prediction.get(field)
+    if not isinstance(vec, list | tuple) or not vec:
+        return None
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+               for v in vec):
+        return None
+    return [float(v) for v in vec]
+
+
+def embedding_matrix(predictions: Iterable[object], field: str = EMBEDDING_FIELD
+                     ) -> FloatArray | None:
+    """The embeddings of many predictions as rows, keeping those of the most common length
+    (None when fewer than two predictions carry one)."""
+    vecs = [v for v in (output_embedding(p, field) for p in predictions) if v is not None]
+    if len(vecs) < 2:
+        return None
+    lengths = [len(v) for v in vecs]
+    d = max(set(lengths), key=lengths.count)
+    return np.asarray([v for v in vecs if len(v) == d], dtype=np.float64)
+
+
+def sample_rows(x: FloatArray, n: int, seed: int = 0) -> FloatArray:
+    """A seeded uniform sample of at most ``n`` rows (all rows when there are fewer)."""
+    if len(x) <= n:
+        return x
+    idx = np.sort(np.random.default_rng(seed).choice(len(x), n, replace=False))
+    return x[idx]
+
+
+def reference_embedding_profile(predictions: Iterable[object], field: str = EMBEDDING_FIELD
+                                ) -> dict[str, object] | None:
+    """What a version's profile keeps of its reference embeddings (``profile["embedding"]``):
+    the source field, the dimension and a sample of at most :data:`REFERENCE_ROWS` vectors
+    (float32 precision). None when the model's outputs carry no embedding."""
+    x = embedding_matrix(predictions, field)
+    if x is None:
+        return None
+    s = sample_rows(x, REFERENCE_ROWS)
+    return {"field": field, "dims": int(s.shape[1]), "rows": int(len(x)),
+            "sample": np.asarray(s, dtype=np.float32).astype(np.float64).tolist()}
+
+
+@dataclass(frozen=True)
+class EmbeddingDrift:
+    """The embedding test of a stored check: the random-feature MMD of the window's
+    embeddings against the reference sample. ``effect`` is the MMD itself (the distance
+    between the two mean embeddings in the kernel's feature space: 0 when the
+    distributions agree, at most sqrt(2)); ``drifted``: p-value below alpha."""
+
+    field: str
+    result: MMDResult
+    rows: int  # window predictions that carried an embedding (before sampling)
+
+    @property
+    def effect(self) -> float:
+        return math.sqrt(max(self.result.mmd2, 0.0))
+
+    @property
+    def p_value(self) -> float:
+        return self.result.p_value
+
+    @property
+    def drifted(self) -> bool:
+        return self.result.drifted
+
+    def to_dict(self) -> dict[str, object]:
+        r = self.result
+        return {"test": "mmd (random features, permutation null)", "field": self.field,
+                "effect": self.effect, "mmd2": r.mmd2, "p_value": r.p_value,
+                "threshold_mmd2": r.threshold, "bandwidth": r.bandwidth,
+                "n_ref": r.n_ref, "n_cur": r.n_cur, "rows": self.rows, "alpha": r.alpha,
+                "drifted": self.drifted}
+
+
+def embedding_check(reference: object, predictions: Iterable[object], *, alpha: float = 0.05,
+                    seed: int = 0) -> EmbeddingDrift | None:
+    """The embedding test of a window's predictions against a profile's
+    ``profile["embedding"]`` entry; None when either side has no embeddings."""
+    if not isinstance(reference, dict) or not reference.get("sample"):
+        return None
+    field = str(reference.get("field") or EMBEDDING_FIELD)
+    cur = embedding_matrix(predictions, field)
+    if cur is None:
+        return None
+    ref = np.asarray(reference["sample"], dtype=np.float64)
+    if ref.ndim != 2 or ref.shape[1] != cur.shape[1]:
+        return None
+    result = mmd_test(ref, sample_rows(cur, WINDOW_ROWS, seed), alpha=alpha, seed=seed)
+    return EmbeddingDrift(field, result, len(cur))

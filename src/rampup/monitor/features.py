@@ -55,6 +55,7 @@ class VersionInfo:
     classes: tuple[str, ...] | None
     has_text: bool
     output_task: str | None = None  # transcription | ranking | detection (rampup.tasks)
+    embedding: str | None = None  # the output field holding an embedding (drift.embedding)
 
     @classmethod
     def from_parts(cls, input_schema: dict[str, Any], output: dict[str, Any],
@@ -71,7 +72,7 @@ class VersionInfo:
                    output_kind=str(output.get("kind", "free")),
                    classes=tuple(str(c) for c in classes) if classes else None,
                    has_text=any(f.kind == "text" for f in feats),
-                   output_task=output.get("task"))
+                   output_task=output.get("task"), embedding=output.get("embedding"))
 
     @classmethod
     def free(cls) -> VersionInfo:

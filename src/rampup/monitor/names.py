@@ -55,6 +55,9 @@ FAMILIES = {
 # two lists agree)
 DRIFT = ("drift.share_drifted", "drift.dataset", "drift.output", "drift.output.psi",
          "drift.label", "drift.label.psi", "concept.accuracy_drop")
+#: embedding drift (rampup.drift.embeddings): the MMD effect and its permutation p-value,
+#: for versions whose outputs carry an embedding
+DRIFT_EMBEDDING = ("drift.embedding", "drift.embedding.p_value")
 DRIFT_FEATURE_STATS = ("effect", "p_value", "q_value", "drifted")
 #: drift metrics only an exact check on raw rows computes (``rampup drift --reference``,
 #: :func:`rampup.drift.check_frames`), never a stored window: not for alert rules
@@ -87,7 +90,7 @@ def parse_metric(name: str) -> MetricName:
 
 def is_known(name: str) -> bool:
     """A name some source computes for a window (the monitor, or the drift package)."""
-    if name in DRIFT:
+    if name in DRIFT or name in DRIFT_EMBEDDING:
         return True
     m = parse_metric(name)
     if m.family == "drift.feature":

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -315,9 +315,13 @@ class Registry:
             batch = reference_batch(df, schema, SMOKE_ROWS)
             self._smoke_test(label, predictor, batch)
             if profile is not None:
-                outputs = _reference_outputs(label, predictor, df, schema)
+                outputs, predictions = _reference_outputs(label, predictor, df, schema)
                 if outputs is not None:
                     profile["output"] = outputs
+                embedding = _reference_embeddings(predictions)
+                if embedding is not None:
+                    profile["embedding"] = embedding
+                    output = replace(output, embedding=str(embedding["field"]))
         return schema, output, profile
 
     @staticmethod
@@ -410,8 +414,17 @@ class Registry:
         return detect_flavor(source), source
 
 
+def _reference_embeddings(predictions: Sequence[Any]) -> dict[str, Any] | None:
+    """The embedding sample of the reference outputs (``profile["embedding"]``) when the
+    model returns one per prediction (``{"embedding": [...]}``): embedding drift then has
+    a reference without a baseline period."""
+    from rampup.drift.embeddings import reference_embedding_profile
+
+    return reference_embedding_profile(predictions) if predictions else None
+
+
 def _reference_outputs(label: str, predictor: Predictor, df: pd.DataFrame,
-                       schema: InputSchema) -> dict[str, Any] | None:
+                       schema: InputSchema) -> tuple[dict[str, Any] | None, list[Any]]:
     """The model's outputs on (a seeded sample of) its reference data, profiled like
     features: output drift then needs no baseline period. None when the model cannot
     predict the sample (the smoke test already passed on the first rows, so this is
@@ -421,10 +434,15 @@ def _reference_outputs(label: str, predictor: Predictor, df: pd.DataFrame,
     sample = df.sample(OUTPUT_ROWS, random_state=0) if len(df) > OUTPUT_ROWS else df
     try:
         result = predictor.predict(reference_batch(sample, schema, len(sample)))
-        frame = pd.DataFrame({"prediction": pd.Series(result.predictions, dtype=object)})
-        if result.confidence is not None:
-            frame["confidence"] = pd.to_numeric(pd.Series(result.confidence, dtype=object))
-        return output_profile(frame)
     except Exception as exc:  # an output profile is a bonus, never a reason to refuse
         log.warning("%s: no reference output profile: %s: %s", label, type(exc).__name__, exc)
-        return None
+        return None, []
+    predictions = list(result.predictions)
+    try:
+        frame = pd.DataFrame({"prediction": pd.Series(predictions, dtype=object)})
+        if result.confidence is not None:
+            frame["confidence"] = pd.to_numeric(pd.Series(result.confidence, dtype=object))
+        return output_profile(frame), predictions
+    except Exception as exc:
+        log.warning("%s: no reference output profile: %s: %s", label, type(exc).__name__, exc)
+        return None, predictions

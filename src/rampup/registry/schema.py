@@ -128,6 +128,9 @@ class OutputSpec:
     classes: tuple[Any, ...] | None = None
     has_probabilities: bool = False
     task: str | None = None
+    #: the field of each (dict) prediction holding the version's embedding vector; set at
+    #: registration when the reference outputs carry one (embedding drift reads it)
+    embedding: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"kind": self.kind,
@@ -136,6 +139,8 @@ class OutputSpec:
                              "has_probabilities": self.has_probabilities}
         if self.task is not None:
             d["task"] = self.task
+        if self.embedding is not None:
+            d["embedding"] = self.embedding
         return d
 
     @classmethod
@@ -144,4 +149,4 @@ class OutputSpec:
         return cls(kind=d.get("kind", "free"),
                    classes=tuple(classes) if classes is not None else None,
                    has_probabilities=bool(d.get("has_probabilities", False)),
-                   task=d.get("task"))
+                   task=d.get("task"), embedding=d.get("embedding"))
