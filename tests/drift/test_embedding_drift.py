@@ -15,6 +15,8 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
+from tests.alerts.test_app_alerts import AUTH
+from tests.serving.conftest import make_settings
 from typer.testing import CliRunner
 
 from rampup.alerts.available import available_problem, model_infos
@@ -28,8 +30,6 @@ from rampup.project import ProjectFile
 from rampup.registry.registry import Registry
 from rampup.serving.app import create_app
 from rampup.store import Store
-from tests.alerts.test_app_alerts import AUTH
-from tests.serving.conftest import make_settings
 
 MODELS = Path(__file__).with_name("embedding_models.py")
 runner = CliRunner()
@@ -84,7 +84,9 @@ async def _send(client: httpx.AsyncClient, frame: pd.DataFrame) -> None:
 def test_registration_keeps_a_bounded_reference_sample(registry: Registry) -> None:
     v = registry.get("enc", "v1")
     emb = v.profile["embedding"]
-    assert emb["field"] == "embedding" and emb["dims"] == 8 and emb["rows"] == 1500
+    assert emb["field"] == "embedding"
+    assert emb["dims"] == 8
+    assert emb["rows"] == 1500
     assert len(emb["sample"]) == REFERENCE_ROWS
     assert v.output["embedding"] == "embedding"
     assert "embedding" not in registry.get("plain", "v1").profile
@@ -99,18 +101,22 @@ async def test_an_embedding_shift_alarms_and_unshifted_traffic_does_not(
     t2 = time.time() + 1
 
     calm = check_model(store, "enc", since=t0, until=t1, source="log", concept=False)
-    assert calm.embedding is not None and not calm.embedding.drifted
+    assert calm.embedding is not None
+    assert not calm.embedding.drifted
     assert calm.embedding.rows == 300
     shifted = check_model(store, "enc", since=t1, until=t2, source="log", concept=False)
-    assert shifted.embedding is not None and shifted.embedding.drifted
+    assert shifted.embedding is not None
+    assert shifted.embedding.drifted
     assert shifted.embedding.effect > calm.embedding.effect
 
     # the alert source computes drift.embedding for a rule's window
     alerts = AlertSource(store, StoreMetricSource(store))
     quiet = alerts.value("enc", "drift.embedding.p_value", window_s=t1 - t0, now=t1)
     loud = alerts.value("enc", "drift.embedding.p_value", window_s=t2 - t1, now=t2)
-    assert quiet is not None and quiet >= 0.05
-    assert loud is not None and loud < 0.05
+    assert quiet is not None
+    assert quiet >= 0.05
+    assert loud is not None
+    assert loud < 0.05
     assert alerts.value("plain", "drift.embedding", window_s=60, now=t2) is None
 
     # rules on it: accepted for the model with embeddings, refused (4xx, named) otherwise
@@ -147,16 +153,20 @@ def test_alert_validation_needs_a_version_with_embeddings(store: Store,
                                                           registry: Registry) -> None:
     assert available_problem("drift.embedding", model_infos(store, "enc")) is None
     problem = available_problem("drift.embedding.p_value", model_infos(store, "plain"))
-    assert problem is not None and "carry an embedding" in problem
+    assert problem is not None
+    assert "carry an embedding" in problem
 
 
 def test_the_check_is_bounded_and_skips_without_embeddings() -> None:
     rng = np.random.default_rng(0)
     ref = reference_embedding_profile([{"embedding": list(v)} for v in rng.normal(size=(50, 3))])
-    assert ref is not None and ref["dims"] == 3
+    assert ref is not None
+    assert ref["dims"] == 3
     many = [{"embedding": list(v)} for v in rng.normal(size=(2500, 3))]
     res = embedding_check(ref, many)
-    assert res is not None and res.rows == 2500 and res.result.n_cur == 2000
+    assert res is not None
+    assert res.rows == 2500
+    assert res.result.n_cur == 2000
     assert embedding_check(ref, [{"label": 1}, 3.0, None]) is None
     assert embedding_check(ref, [{"embedding": [1.0, 2.0]}] * 5) is None  # other dims
     assert reference_embedding_profile([{"embedding": [1.0, float("nan")]}] * 3) is None

@@ -20,7 +20,6 @@ import pandas as pd
 
 from rampup.drift.calibrate import NullCache
 from rampup.drift.concept import Reference, WindowPerformance, performance_windows
-from rampup.drift.embeddings import EmbeddingDrift, embedding_check
 from rampup.drift.detectors import (
     Alarm,
     AlarmStream,
@@ -28,6 +27,7 @@ from rampup.drift.detectors import (
     make_detector,
     standardise,
 )
+from rampup.drift.embeddings import EmbeddingDrift, embedding_check
 from rampup.drift.frames import compare_frames
 from rampup.drift.metrics import drift_metrics
 from rampup.drift.multivariate import domain_classifier

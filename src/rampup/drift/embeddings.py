@@ -174,7 +174,7 @@ def reference_embedding_profile(predictions: Iterable[object], field: str = EMBE
     if x is None:
         return None
     s = sample_rows(x, REFERENCE_ROWS)
-    return {"field": field, "dims": int(s.shape[1]), "rows": int(len(x)),
+    return {"field": field, "dims": int(s.shape[1]), "rows": len(x),
             "sample": np.asarray(s, dtype=np.float32).astype(np.float64).tolist()}
 
 
