@@ -105,6 +105,10 @@ class ModelSpec(_Strict):
     input_metrics: dict[str, str] = Field(
         default_factory=dict, description="user-defined input metrics: name -> "
         "'module:function' taking one input record and returning a number")
+    embedding_function: str | None = Field(
+        default=None, description="'module:function' taking one input record and returning "
+        "its embedding (a list of floats): embedding drift (rampup drift, drift.embedding) "
+        "for models whose outputs carry none")
     alerts: list[AlertRuleSpec] = Field(default_factory=list, description="alert rules")
     automation: AutomationSpec = Field(
         default_factory=AutomationSpec, description="automation level, confidence threshold, "
@@ -131,6 +135,13 @@ class ModelSpec(_Strict):
                                  "and '_' (at most 63)")
             if not IMPORT_RE.match(path):
                 raise ValueError(f"input metric {name!r}: {path!r} is not 'module:function'")
+        return v
+
+    @field_validator("embedding_function")
+    @classmethod
+    def _embedding_function(cls, v: str | None) -> str | None:
+        if v is not None and not IMPORT_RE.match(v):
+            raise ValueError(f"embedding_function: {v!r} is not 'module:function'")
         return v
 
     @field_validator("versions")

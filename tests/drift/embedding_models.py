@@ -25,3 +25,22 @@ class Encoder:
 
 
 encoder = Encoder()
+
+
+class Linear:
+    """A number per row and no embedding: its embedding comes from a user function."""
+
+    input_schema = [{"name": f"x{i}", "dtype": "float"} for i in range(4)]
+    output = {"kind": "number"}
+
+    def predict(self, frame: Any) -> list[float]:
+        return [float(v) for v in np.asarray(frame["x0"], dtype=np.float64)]
+
+
+def embed_record(record: dict[str, Any]) -> list[float]:
+    """The user-function path (``embedding_function``): one record -> its embedding."""
+    x = np.array([float(record[f"x{i}"]) for i in range(4)])
+    return np.tanh(x @ _W).tolist()
+
+
+linear = Linear()

@@ -6,6 +6,7 @@ not. Real HTTP app, real CLI, both stores."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -170,3 +171,52 @@ def test_the_check_is_bounded_and_skips_without_embeddings() -> None:
     assert embedding_check(ref, [{"label": 1}, 3.0, None]) is None
     assert embedding_check(ref, [{"embedding": [1.0, 2.0]}] * 5) is None  # other dims
     assert reference_embedding_profile([{"embedding": [1.0, float("nan")]}] * 3) is None
+
+
+FUNCTION = "tests.drift.embedding_models:embed_record"
+
+
+async def test_a_user_embedding_function_from_the_project_file(
+        client: httpx.AsyncClient, store: Store, settings: Settings, registry: Registry,
+        tmp_path: Path) -> None:
+    """``embedding_function`` in rampup.yaml: applied to the reference at registration
+    (``rampup register`` reads it from the project file) and to logged records in checks."""
+    ref = tmp_path / "ref.csv"
+    (tmp_path / "rampup.yaml").write_text(
+        f"name: t\ndatabase_url: '{settings.database_url}'\nmodels:\n  lin:\n"
+        f"    embedding_function: '{FUNCTION}'\n")
+    result = runner.invoke(cli, ["-p", str(tmp_path), "register", "lin",
+                                 f"{MODELS}:linear", "--reference", str(ref),
+                                 "--version", "v1"])
+    assert result.exit_code == 0, result.output
+    v = registry.get("lin", "v1")
+    assert v.profile["embedding"]["function"] == FUNCTION
+    assert v.profile["embedding"]["dims"] == 8
+    assert available_problem("drift.embedding", model_infos(store, "lin")) is None
+
+    for _ in range(600):  # the server picks the new deployment up on its next poll
+        r = await client.get("/v1/models/lin")
+        if r.status_code == 200:
+            break
+        await asyncio.sleep(0.05)
+    stamps = [time.time() - 1]
+    for frame in (_rows(200, 21), _rows(200, 22, shift=0.6)):
+        records = frame.to_dict(orient="records")
+        for i in range(0, len(records), 50):
+            r = await client.post("/v1/models/lin/predict", json=records[i:i + 50])
+            assert r.status_code == 200, r.text
+        assert client.app.state.rampup.writer.flush(10.0)  # type: ignore[attr-defined]
+        stamps.append(time.time())
+    t0, t1, t2 = stamps[0], stamps[1], stamps[2] + 1
+    calm = check_model(store, "lin", since=t0, until=t1, source="log", concept=False)
+    assert calm.embedding is not None and not calm.embedding.drifted
+    shifted = check_model(store, "lin", since=t1, until=t2, source="log", concept=False)
+    assert shifted.embedding is not None and shifted.embedding.drifted
+
+
+def test_the_project_file_checks_the_function_path() -> None:
+    from rampup.errors import ConfigError
+    from rampup.project import parse_project
+
+    with pytest.raises(ConfigError, match="embedding_function"):
+        parse_project({"models": {"m": {"embedding_function": "not a path"}}})

@@ -55,6 +55,12 @@ def _registry(ctx: typer.Context) -> Registry:
     return Registry.from_settings(st.settings, st.store())
 
 
+def _embedding_function(ctx: typer.Context, model: str) -> str | None:
+    """The model's ``embedding_function`` in rampup.yaml (None without one)."""
+    spec = state(ctx).load()[1].models.get(model)
+    return spec.embedding_function if spec is not None else None
+
+
 def _when(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M")
 
@@ -148,6 +154,9 @@ def register_version(
         "--deploy/--no-deploy",
         help="Route all traffic to this version (default: only if nothing is deployed).")
     ] = None,
+    embedding_function: Annotated[str | None, typer.Option(
+        help="module:function turning one input record into an embedding (embedding drift)"
+             "; default: the model's embedding_function in rampup.yaml.")] = None,
 ) -> None:
     """Register a model artifact as a new, immutable version."""
     metadata = {"params": parse_pairs(param or [], numeric=False, what="--param"),
@@ -156,7 +165,9 @@ def register_version(
     with console.status(f"registering {model} (copy, inspect, profile, test-predict)…"):
         record = registry.register(model, path, version=version, flavor=flavor,
                                    reference=reference, label_column=label_column,
-                                   metadata=metadata, actor="cli", deploy=deploy)
+                                   metadata=metadata, actor="cli", deploy=deploy,
+                                   embedding_function=embedding_function
+                                   or _embedding_function(ctx, model))
     console.print(f"[green]registered[/] {record.model}@{record.version}", highlight=False)
     _print_version(record, profile=True)
     current = registry.store.current_deployment(model)

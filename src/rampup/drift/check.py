@@ -202,9 +202,9 @@ def check_model(store: Store, model: str, *, since: float, until: float,
         trend = Trend(tuple(itertools.pairwise(edges)), tuple(reports))
     embedding = None
     if isinstance(ref.get("embedding"), Mapping):  # read from the log: off the hot path
-        rows = load_log()
-        embedding = embedding_check(ref["embedding"],
-                                    rows.outputs["prediction"][~rows.failed].tolist(),
+        embedding = embedding_check(ref["embedding"], _window_embeddings(load_log(),
+                                                                         ref["embedding"],
+                                                                         config.seed),
                                     alpha=config.alpha, seed=config.seed)
         if embedding is None:
             notes.append("embedding drift skipped: no prediction in the range carries an "
@@ -218,6 +218,25 @@ def check_model(store: Store, model: str, *, since: float, until: float,
         alarms = _streams(rows, detector)
     return DriftCheck(report, trend, tuple(perf), reference, tuple(alarms), tuple(notes),
                       {**meta, "windows": windows}, embedding)
+
+
+def _window_embeddings(log: LogWindow, reference: Mapping[str, Any], seed: int
+                       ) -> list[Any]:
+    """The window's predictions, or, for a user ``embedding_function``, its vectors of (a
+    seeded sample of at most WINDOW_ROWS) logged input records."""
+    from rampup.drift.embeddings import WINDOW_ROWS, function_predictions
+    from rampup.monitor.custom import load_function
+
+    ok = ~log.failed
+    path = reference.get("function")
+    if not path:
+        return list(log.outputs["prediction"][ok].tolist())
+    idx = np.flatnonzero(ok)
+    if len(idx) > WINDOW_ROWS:
+        idx = np.sort(np.random.default_rng(seed).choice(idx, WINDOW_ROWS, replace=False))
+    records = log.inputs.iloc[idx].to_dict(orient="records")
+    fn = load_function(str(path), "embedding_function")
+    return function_predictions(fn, records, where=f"embedding_function {path}")
 
 
 def latest_metrics(store: Store, model: str, *, now: float, window_s: float = 3600.0,

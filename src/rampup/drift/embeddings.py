@@ -27,8 +27,9 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -176,6 +177,22 @@ def reference_embedding_profile(predictions: Iterable[object], field: str = EMBE
     s = sample_rows(x, REFERENCE_ROWS)
     return {"field": field, "dims": int(s.shape[1]), "rows": len(x),
             "sample": np.asarray(s, dtype=np.float32).astype(np.float64).tolist()}
+
+
+def function_predictions(fn: Callable[[Any], Any], records: Iterable[Any], *,
+                         where: str) -> list[dict[str, Any]]:
+    """``{"embedding": fn(record)}`` per record, so a user function's vectors go through
+    the same extraction as an output field; a raising function names ``where``."""
+    out = []
+    for r in records:
+        try:
+            v = fn(r)
+        except Exception as exc:
+            raise ValidationError(f"{where} failed on a record: {type(exc).__name__}: {exc}",
+                                  fix="make it accept one input record (a dict)") from exc
+        out.append({EMBEDDING_FIELD: np.asarray(v, dtype=np.float64).ravel().tolist()
+                    if v is not None else None})
+    return out
 
 
 @dataclass(frozen=True)

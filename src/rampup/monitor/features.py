@@ -72,7 +72,8 @@ class VersionInfo:
                    output_kind=str(output.get("kind", "free")),
                    classes=tuple(str(c) for c in classes) if classes else None,
                    has_text=any(f.kind == "text" for f in feats),
-                   output_task=output.get("task"), embedding=output.get("embedding"))
+                   output_task=output.get("task"), embedding=output.get("embedding")
+                   or ((profile or {}).get("embedding") or {}).get("function"))
 
     @classmethod
     def free(cls) -> VersionInfo:

@@ -186,12 +186,14 @@ class Registry:
         flavor: str = "auto", reference: str | Path | pd.DataFrame | None = None,
         label_column: str | None = None, features: Sequence[FeatureSpec] | None = None,
         metadata: dict[str, Any] | None = None, actor: str = "cli",
-        deploy: bool | None = None,
+        deploy: bool | None = None, embedding_function: str | None = None,
     ) -> VersionRecord:
         """Register ``source`` as a new version of ``model`` (idempotent by content hash).
 
         ``deploy``: ``True`` routes all traffic to the new version; ``None`` does so only
-        when the model has no deployment yet; ``False`` never.
+        when the model has no deployment yet; ``False`` never. ``embedding_function``:
+        ``module:function`` turning one input record into an embedding vector (rampup.yaml
+        ``embedding_function``), applied to the reference for embedding drift.
         """
         check_name(model, "model")
         if version is not None:
@@ -219,7 +221,8 @@ class Registry:
         for attempt in range(5):
             name = version or self._next_name(model)
             try:
-                record = self._add(fl, model, name, source, ref, features, metadata, actor)
+                record = self._add(fl, model, name, source, ref, features, metadata, actor,
+                                   embedding_function)
             except ConflictError:  # someone registered the same name meanwhile
                 if version is not None or attempt == 4:
                     raise
@@ -260,13 +263,14 @@ class Registry:
 
     def _add(self, fl: Flavor, model: str, name: str, source: Source, ref: _Reference,
              features: Sequence[FeatureSpec] | None, metadata: dict[str, Any] | None,
-             actor: str) -> VersionRecord:
+             actor: str, embedding_function: str | None = None) -> VersionRecord:
         """Copy, inspect, load, smoke-test and store one version; undo the copy on failure."""
         self.artifacts.remove(model, name)  # a leftover of an earlier failed attempt
         seq = self.store.next_version_seq(model)
         uri, digest = fl.save(source, self.artifacts, model, name)
         try:
-            schema, output, profile = self._describe(fl, model, name, uri, ref, features)
+            schema, output, profile = self._describe(fl, model, name, uri, ref, features,
+                                                     embedding_function)
             md = build_metadata(metadata, actor=actor, libraries=fl.library_versions(),
                                 git_commit=git_commit(fl.source_dir(source)),
                                 data_hash=ref.data_hash, source=_describe_source(source))
@@ -281,7 +285,7 @@ class Registry:
             raise
 
     def _describe(self, fl: Flavor, model: str, name: str, uri: str, ref: _Reference,
-                  features: Sequence[FeatureSpec] | None,
+                  features: Sequence[FeatureSpec] | None, embedding_function: str | None = None,
                   ) -> tuple[InputSchema, OutputSpec, dict[str, Any] | None]:
         label = f"{model}@{name}"
         location = fl.locate(uri, self.artifacts)
@@ -318,7 +322,8 @@ class Registry:
                 outputs, predictions = _reference_outputs(label, predictor, df, schema)
                 if outputs is not None:
                     profile["output"] = outputs
-                embedding = _reference_embeddings(predictions)
+                embedding = (_function_embeddings(embedding_function, df, label)
+                             if embedding_function else _reference_embeddings(predictions))
                 if embedding is not None:
                     profile["embedding"] = embedding
                     output = replace(output, embedding=str(embedding["field"]))
@@ -395,7 +400,8 @@ class Registry:
                 record = self.register(
                     model, source, version=name, flavor=fl.name, reference=reference,
                     label_column=vspec.label_column, features=vspec.features,
-                    metadata=vspec.metadata, actor=actor)
+                    metadata=vspec.metadata, actor=actor,
+                    embedding_function=spec.embedding_function)
                 items.append(SyncItem(model, name, "registered", record))
             if spec.description and spec.versions:
                 self.store.ensure_model(model, description=spec.description)
@@ -412,6 +418,25 @@ class Registry:
         path = Path(artifact)
         source = path if path.is_absolute() else base / path
         return detect_flavor(source), source
+
+
+def _function_embeddings(path: str, df: pd.DataFrame, label: str) -> dict[str, Any] | None:
+    """The reference embedding sample from a user function (one record -> a vector); a
+    function that fails on the reference is a ConfigError naming it."""
+    from rampup.drift.embeddings import REFERENCE_ROWS, function_predictions
+    from rampup.drift.embeddings import reference_embedding_profile as profile_of
+    from rampup.monitor.custom import load_function
+
+    fn = load_function(path, f"{label}: embedding_function")
+    sample = df.sample(REFERENCE_ROWS, random_state=0) if len(df) > REFERENCE_ROWS else df
+    records = sample.to_dict(orient="records")
+    prof = profile_of(function_predictions(fn, records, where=f"{label}: embedding_function "
+                                                               f"{path}"))
+    if prof is None:
+        raise ValidationError(f"{label}: embedding_function {path} returned no vectors of "
+                              "finite numbers on the reference data",
+                              fix="return one list of floats (one length) per record")
+    return {**prof, "function": path, "rows": len(df)}
 
 
 def _reference_embeddings(predictions: Sequence[Any]) -> dict[str, Any] | None:
