@@ -209,9 +209,11 @@ async def test_a_user_embedding_function_from_the_project_file(
         stamps.append(time.time())
     t0, t1, t2 = stamps[0], stamps[1], stamps[2] + 1
     calm = check_model(store, "lin", since=t0, until=t1, source="log", concept=False)
-    assert calm.embedding is not None and not calm.embedding.drifted
+    assert calm.embedding is not None
+    assert not calm.embedding.drifted
     shifted = check_model(store, "lin", since=t1, until=t2, source="log", concept=False)
-    assert shifted.embedding is not None and shifted.embedding.drifted
+    assert shifted.embedding is not None
+    assert shifted.embedding.drifted
 
 
 def test_the_project_file_checks_the_function_path() -> None:
