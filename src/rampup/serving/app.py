@@ -34,6 +34,8 @@ from rampup.serving import (
     v2,
     worker_routes,
 )
+from rampup.serving.auth import TokenBook
+from rampup.serving.guard import Guard
 from rampup.serving.jsonbody import JSONBodies
 from rampup.serving.metrics import ServingMetrics
 from rampup.serving.predict import predict, predict_version
@@ -89,7 +91,8 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
         metrics.bind_queue_depth(lambda: writer.depth)
         runtime = Runtime(st_store, loader, project)
         state = AppState(settings, project, st_store, runtime, writer, metrics, owns_store=owns,
-                         supervisor=supervisor, dead_letters=dead_letters)
+                         supervisor=supervisor, dead_letters=dead_letters,
+                         tokens=TokenBook(st_store))
         app.state.rampup = state
         monitoring = start_monitoring(state)
         automation = await asyncio.to_thread(start_automation, state)
@@ -132,6 +135,8 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
                   description="Serve, roll out, monitor and retrain ML models safely.")
     errors.install(app)
     app.add_middleware(JSONBodies)  # a body is JSON whatever its content-type says
+    origins = frozenset(o.strip() for o in settings.allowed_origins.split(",") if o.strip())
+    app.add_middleware(Guard, allowed_origins=origins)  # outermost: refuse cross-site first
     app.router.routes.append(Route("/v1/models/{name}/predict", predict, methods=["POST"],
                                    name="predict"))
     app.router.routes.append(Route("/v1/models/{name}/versions/{version}/predict",

@@ -27,6 +27,7 @@ from rampup.store import Store
 if TYPE_CHECKING:
     from rampup.automation.runtime import AutomationRuntime
     from rampup.monitor.recorder import Monitor
+    from rampup.serving.auth import TokenBook
 
 log = logging.getLogger("rampup.serving")
 
@@ -47,6 +48,7 @@ class AppState:
     automation: AutomationRuntime | None = None  # levels and the review queue writer
     supervisor: Supervisor = field(default_factory=Supervisor)  # runs every worker
     dead_letters: DeadLetters | None = None  # what the workers could not write
+    tokens: TokenBook | None = None  # named admin/reviewer tokens (None: settings only)
 
     async def record(self, model: str, version: str, records: list[PredictionRecord]) -> None:
         """Answered predictions: offered to the monitor and queued for the log writer
