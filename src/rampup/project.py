@@ -124,10 +124,10 @@ class ModelSpec(_Strict):
     @classmethod
     def _input_metrics(cls, v: dict[str, str]) -> dict[str, str]:
         for name, path in v.items():
-            if not METRIC_NAME_RE.match(name):
+            if not METRIC_NAME_RE.fullmatch(name):
                 raise ValueError(f"input metric name {name!r}: use lowercase letters, digits "
                                  "and '_' (at most 63)")
-            if not IMPORT_RE.match(path):
+            if not IMPORT_RE.fullmatch(path):
                 raise ValueError(f"input metric {name!r}: {path!r} is not 'module:function'")
         return v
 
@@ -173,7 +173,7 @@ def check_name(name: str, what: str) -> str:
     >>> check_name("loan-default", "model")
     'loan-default'
     """
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise ConfigError(f"invalid {what} name {name!r}", fix=f"use {NAME_HELP} characters")
     return name
 

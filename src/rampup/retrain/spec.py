@@ -122,7 +122,7 @@ class RetrainSpec(_Spec):
         if (self.entry_point is None) == (self.command is None):
             raise ValueError("give exactly one of entry_point (module:function) or command "
                              "(a shell command)")
-        if self.entry_point is not None and not IMPORT_RE.match(self.entry_point):
+        if self.entry_point is not None and not IMPORT_RE.fullmatch(self.entry_point):
             raise ValueError(f"entry_point {self.entry_point!r} is not 'module:function'")
         if self.command is not None and "{output}" not in self.command:
             raise ValueError("the command must write the model to {output} (use the "
