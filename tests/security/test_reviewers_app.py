@@ -83,18 +83,17 @@ async def test_a_public_address_without_reviewers_keeps_the_queue_closed(
         tmp_path: Path) -> None:
     settings: Settings = make_settings(tmp_path, host="0.0.0.0")
     app = create_app(settings, project, store=store)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://rampup") as c:
-            await predict_many(c, trained.frame, 2)  # type: ignore[arg-type]
-            r = await c.post(f"{REVIEW}/next", json={"reviewer": "ana"})
-            assert r.status_code == 403
-            assert "rampup reviewers add" in r.json()["fix"]
-            page = await c.get("/review/credit")
-            assert 'id="open-note"' not in page.text
-            r = await c.post(f"{REVIEW}/next", headers=auth(ADMIN))  # an admin may review
-            assert r.status_code == 200
-            assert r.json()["item"]["claimed_by"] == "admin:env"
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://rampup") as c:
+        await predict_many(c, trained.frame, 2)  # type: ignore[arg-type]
+        r = await c.post(f"{REVIEW}/next", json={"reviewer": "ana"})
+        assert r.status_code == 403
+        assert "rampup reviewers add" in r.json()["fix"]
+        page = await c.get("/review/credit")
+        assert 'id="open-note"' not in page.text
+        r = await c.post(f"{REVIEW}/next", headers=auth(ADMIN))  # an admin may review
+        assert r.status_code == 200
+        assert r.json()["item"]["claimed_by"] == "admin:env"
 
 
 def test_reviewers_cli(tmp_path: Path) -> None:
@@ -109,15 +108,20 @@ def test_reviewers_cli(tmp_path: Path) -> None:
     import json
 
     out: dict[str, Any] = json.loads(r.output)
-    assert out["token"].startswith("rpu_rev_") and out["role"] == "lead"
+    assert out["token"].startswith("rpu_rev_")
+    assert out["role"] == "lead"
     r = runner.invoke(app, [*base, "reviewers", "add", "ana"])
-    assert r.exit_code == 2 and "exists" in r.output
+    assert r.exit_code == 2
+    assert "exists" in r.output
     r = runner.invoke(app, [*base, "reviewers", "add", "bo", "--role", "boss"])
-    assert r.exit_code == 2 and "reviewer, lead" in r.output
+    assert r.exit_code == 2
+    assert "reviewer, lead" in r.output
     r = runner.invoke(app, [*base, "reviewers", "add", "Bad Name\n"])
-    assert r.exit_code == 2 and "invalid token name" in r.output
+    assert r.exit_code == 2
+    assert "invalid token name" in r.output
     r = runner.invoke(app, [*base, "reviewers", "list"])
-    assert "ana" in r.output and "lead" in r.output
+    assert "ana" in r.output
+    assert "lead" in r.output
     store = Store.open(f"sqlite:///{tmp_path / 'rampup.db'}")
     try:
         assert out["token"] not in (tmp_path / "rampup.db").read_bytes().decode("latin-1")
@@ -129,7 +133,8 @@ def test_reviewers_cli(tmp_path: Path) -> None:
     r = runner.invoke(app, [*base, "reviewers", "revoke", "ana"])
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, [*base, "reviewers", "revoke", "ana"])
-    assert r.exit_code == 2 and "no active reviewer token" in r.output
+    assert r.exit_code == 2
+    assert "no active reviewer token" in r.output
     r = runner.invoke(app, [*base, "events", "--action", "reviewer_token.*", "--json"])
     actions = [e["action"] for e in json.loads(r.output)]
     assert actions == ["reviewer_token.revoke", "reviewer_token.add"]

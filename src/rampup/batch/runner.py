@@ -44,6 +44,7 @@ from rampup.predlog.writer import LogWriter, PredictionRecord
 from rampup.registry.registry import Registry
 from rampup.registry.schema import Feature
 from rampup.rollout.router import Router
+from rampup.security.privacy import Privacy
 from rampup.serving.ids import new_id
 from rampup.store import Store
 
@@ -88,9 +89,11 @@ def predict_batch(
     output_path: str | Path, *, errors_path: str | Path | None = None,
     key_column: str | None = None, version: str | None = None, chunk_size: int = 10_000,
     log: bool = True, progress: Progress | None = None, actor: str = "cli",
-    rng: random.Random | None = None,
+    rng: random.Random | None = None, privacy: Privacy | None = None,
 ) -> BatchSummary:
-    """Predict every row of ``input_path`` into ``output_path``; see the module docstring."""
+    """Predict every row of ``input_path`` into ``output_path``; see the module docstring.
+    ``privacy``: the project's rules for the logged rows (the output file is the caller's
+    own data and keeps its inputs)."""
     t0 = time.perf_counter()
     source, target = Path(input_path), Path(output_path)
     errors_file = Path(errors_path) if errors_path is not None else default_errors_path(target)
@@ -108,7 +111,10 @@ def predict_batch(
                                proba_classes([v.output for v in versions.values()]))
         out = OutputWriter(target, schema)
         errors = ErrorWriter(errors_file)
-        writer = LogWriter(store, queue_size=max(2 * chunk_size, 20_000)).start() if log else None
+        writer = LogWriter(store, queue_size=max(2 * chunk_size, 20_000)) if log else None
+        if writer is not None:
+            writer.privacy = privacy
+            writer.start()
         try:
             if progress is not None:
                 progress(0, infile.total)

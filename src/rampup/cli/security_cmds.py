@@ -187,9 +187,8 @@ def forget_cmd(
     from rampup.security.erase import forget
 
     st = state(ctx)
-    settings, project = st.load()
     with console.status("erasing…"):
-        report = forget(st.store(), settings, project, request_key, actor=_actor())
+        report = forget(st.store(), st.project_file, request_key, actor=_actor())
     if as_json:
         typer.echo(json.dumps(report))
         return

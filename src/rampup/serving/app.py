@@ -24,9 +24,12 @@ from rampup.predlog.writer import LogWriter
 from rampup.project import ProjectFile
 from rampup.retrain.loop import start_retraining
 from rampup.runtime import DeadLetters, Supervisor
+from rampup.security.privacy import load_privacy
+from rampup.security.retention import start_retention
 from rampup.serving import (
     alert_routes,
     errors,
+    privacy_routes,
     retrain_routes,
     review_routes,
     rollout_routes,
@@ -89,16 +92,19 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
                            block_timeout=settings.log_block_timeout,
                            dead_letters=dead_letters).start(supervisor)
         metrics.bind_queue_depth(lambda: writer.depth)
+        privacy = await asyncio.to_thread(load_privacy, st_store, project)
+        writer.privacy = privacy
         runtime = Runtime(st_store, loader, project)
         state = AppState(settings, project, st_store, runtime, writer, metrics, owns_store=owns,
                          supervisor=supervisor, dead_letters=dead_letters,
-                         tokens=TokenBook(st_store))
+                         tokens=TokenBook(st_store), privacy=privacy)
         app.state.rampup = state
         monitoring = start_monitoring(state)
         automation = await asyncio.to_thread(start_automation, state)
         retraining = await asyncio.to_thread(start_retraining, state)
         app.state.retraining = retraining
         alerting = await asyncio.to_thread(start_alerts, state, retraining.actions)
+        retention = start_retention(state)
         await asyncio.to_thread(runtime.refresh)
         state.ready = True
         state.poller = supervisor.start(POLLER, partial(poll_deployments, state),
@@ -119,6 +125,8 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
             if alerting is not None:
                 await asyncio.to_thread(alerting.stop)
             await asyncio.to_thread(retraining.stop)
+            if retention is not None:
+                await asyncio.to_thread(retention.stop)
             for t in list(state.shadow_tasks):
                 t.cancel()
             runtime.close()
@@ -150,6 +158,7 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
     app.include_router(retrain_routes.router)
     app.include_router(review_routes.router)
     app.include_router(worker_routes.router)
+    app.include_router(privacy_routes.router)
     app.router.routes.extend(review_routes.page_routes())
     app.router.routes.extend(dashboard_routes())
     _document_raw_routes(app)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import orjson
@@ -179,8 +179,11 @@ _TYPE_WORD = {"float": "a number", "int": "an integer", "bool": "a boolean", "st
 class Validator:
     """A schema compiled into per-feature checks. Thread-safe and reusable."""
 
-    def __init__(self, schema: InputSchema, ignore: Sequence[str] = ()) -> None:
+    def __init__(self, schema: InputSchema, ignore: Sequence[str] = (),
+                 protected: Collection[str] = ()) -> None:
         self.schema = schema
+        #: fields under privacy rules: a message about them never quotes their value
+        self.protected = frozenset(protected)
         self.names = schema.names
         self._checks = [(f.name, f.nullable, _CHECKS[f.dtype](f), f) for f in schema.features]
         self._known = frozenset(self.names) | frozenset(ignore)
@@ -213,6 +216,8 @@ class Validator:
                 try:
                     columns[name].append(check(v))
                 except _Bad as bad:
+                    if name in self.protected:
+                        bad = _Bad(_without_value(bad.message, v), bad.fix)
                     problems.append(_problem(i, name, bad.message, bad.fix))
             if not self._allow_extra:
                 for k in rec:
@@ -225,6 +230,13 @@ class Validator:
         if problems:
             raise InputErrors(problems[:MAX_PROBLEMS])
         return FeatureBatch(columns, len(records), raw=list(records))
+
+
+def _without_value(message: str, value: Any) -> str:
+    """A message about a protected field, its value left out (its kind stays)."""
+    word = {"str": "a string", "int": "a number", "float": "a number", "bool": "a boolean"}
+    message = message.replace(_kind(value), word.get(type(value).__name__, "a value"))
+    return message.replace(repr(value), "a value") + " (value not shown: the field is protected)"
 
 
 def _problem(record: int, field: str | None, message: str, fix: str) -> dict[str, Any]:

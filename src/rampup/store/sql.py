@@ -15,6 +15,7 @@ from rampup.store.dashboard_rows import DashboardRows
 from rampup.store.dead_letter_rows import DeadLetterRows
 from rampup.store.deployment_rows import DeploymentRows
 from rampup.store.engine import create_engine, insert_ignore
+from rampup.store.erase_rows import EraseRows
 from rampup.store.metric_rows import MetricRows
 from rampup.store.migrate import upgrade
 from rampup.store.records import (
@@ -31,7 +32,7 @@ from rampup.store.token_rows import TokenRows
 
 
 class Store(DeploymentRows, RolloutRows, MetricRows, AlertRows, RetrainRows, ReviewRows,
-            DashboardRows, DeadLetterRows, TokenRows):
+            DashboardRows, DeadLetterRows, TokenRows, EraseRows):
     """Everything rampup keeps: registry, deployments, prediction log, feedback, events.
 
     Thread-safe (each call takes a pooled connection). Open with :meth:`open`, which

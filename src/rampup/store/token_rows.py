@@ -31,7 +31,7 @@ class TokenRows:
                 tk.c.kind == kind, tk.c.name == name, tk.c.revoked_at.is_(None))).first()
             if active is not None:
                 raise ConflictError(f"an active {kind} token named {name!r} exists",
-                                    fix=f"revoke it first or choose another name", field="name")
+                                    fix="revoke it first or choose another name", field="name")
             conn.execute(tk.insert().values(kind=kind, name=name, role=role,
                                             token_hash=token_hash, created_at=now,
                                             created_by=actor))
@@ -72,9 +72,9 @@ class TokenRows:
                 tk.c.kind == kind, tk.c.name == name, tk.c.revoked_at.is_(None)
             ).values(revoked_at=time.time())).rowcount
         if not n:
+            group = "tokens" if kind == "admin" else "reviewers"
             raise NotFoundError(f"no active {kind} token named {name!r}",
-                                fix=f"list them with 'rampup {'tokens' if kind == 'admin' else 'reviewers'} list'",
-                                field="name")
+                                fix=f"list them with 'rampup {group} list'", field="name")
 
     def secret(self, name: str) -> str:
         """A per-project secret, made on first use (every replica reads the same one)."""
