@@ -3,8 +3,6 @@ and (like real code) quotes an input in its error message when it fails."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 
 
