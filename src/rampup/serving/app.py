@@ -28,6 +28,7 @@ from rampup.security.privacy import load_privacy
 from rampup.security.retention import start_retention
 from rampup.serving import (
     alert_routes,
+    api_docs,
     errors,
     privacy_routes,
     retrain_routes,
@@ -140,7 +141,8 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
                 st_store.close()
 
     app = FastAPI(title="rampup", version=rampup.__version__, lifespan=lifespan,
-                  description="Serve, roll out, monitor and retrain ML models safely.")
+                  description="Serve, roll out, monitor and retrain ML models safely.",
+                  docs_url=None, redoc_url=None)  # served from vendored files: api_docs
     errors.install(app)
     app.add_middleware(JSONBodies)  # a body is JSON whatever its content-type says
     origins = frozenset(o.strip() for o in settings.allowed_origins.split(",") if o.strip())
@@ -161,6 +163,7 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
     app.include_router(privacy_routes.router)
     app.router.routes.extend(review_routes.page_routes())
     app.router.routes.extend(dashboard_routes())
+    app.router.routes.extend(api_docs.routes())
     _document_raw_routes(app)
     return app
 
