@@ -114,7 +114,7 @@ def serve(
     st = state(ctx)
     settings, project = st.load()
     store = st.store()  # applies migrations once, before any worker starts
-    registry = Registry.from_settings(settings, store)
+    registry = Registry.from_settings(settings, store, project)
     if project.models:
         with console.status("registering the versions declared in rampup.yaml…"):
             registry.sync_project(project, settings.project_dir)

@@ -116,6 +116,9 @@ class RetrainSpec(_Spec):
     auto_rollout: bool = Field(default=True, description="false: wait for approval")
     rollout: RolloutChoice = Field(default_factory=RolloutChoice)
     replay_last: int = Field(default=1000, ge=0, description="requests replayed (0: none)")
+    log_rows: bool = Field(default=True, description="learn from labelled prediction-log rows; "
+                           "false: the reference data only (needed when privacy rules drop "
+                           "or hash one of the model's inputs)")
 
     @model_validator(mode="after")
     def _one_entry(self) -> RetrainSpec:

@@ -97,6 +97,28 @@ def redact(text: str | None, secrets: list[str]) -> str | None:
     return text
 
 
+def check_inputs(project: Any, model: str, features: Iterable[str]) -> None:
+    """Refuse a version that takes a dropped or hashed field as input while the model's
+    retraining would learn from logged rows: those rows no longer hold the value the
+    model saw, so the retrained model would learn from something else."""
+    from rampup.errors import ConfigError
+
+    spec = project.models.get(model)
+    retrain = getattr(spec, "retrain", None)
+    if retrain is None or not getattr(retrain, "log_rows", True):
+        return
+    rules = protected_fields(project, model)
+    clash = sorted(f for f in features if rules.get(f) in ("drop", "hash"))
+    if clash:
+        raise ConfigError(
+            f"{model} takes {', '.join(repr(c) for c in clash)} as input, which the privacy "
+            f"rules {'drop' if all(rules[c] == 'drop' for c in clash) else 'drop or hash'} "
+            "in the log, but its retraining learns from logged rows",
+            field="privacy",
+            fix=f"set models.{model}.retrain.log_rows: false (train on the reference data "
+                "only), or mask/keep these fields instead")
+
+
 def mask(value: Any) -> Any:
     """A shape of the value without its content (first letter of each word, separators,
     an e-mail's top-level domain)."""
