@@ -56,7 +56,8 @@ async def test_cross_site_state_changes_are_refused(client: httpx.AsyncClient,
 
 
 async def test_every_html_page_has_strict_headers(client: httpx.AsyncClient) -> None:
-    pages = ["/review", "/review/credit", "/dashboard", "/dashboard/models/credit"]
+    pages = ["/review", "/review/credit", "/dashboard", "/dashboard/models/credit", "/docs",
+             "/redoc"]
     for path in pages:
         r = await client.get(path)
         assert r.status_code == 200, path
