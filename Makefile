@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-EXTRAS := dev,postgres,onnx
+EXTRAS := dev,postgres,onnx,media,speech
 STAMP  := $(VENV)/.installed
 
 .PHONY: demo test test-fast lint typecheck bench clean setup
