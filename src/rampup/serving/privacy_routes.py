@@ -11,10 +11,11 @@ from starlette.responses import Response
 
 from rampup.security.erase import forget
 from rampup.serving.auth import require_admin
+from rampup.serving.jsonbody import EdgeRoute
 from rampup.serving.responses import json_response
 from rampup.serving.state import app_state
 
-router = APIRouter(tags=["privacy"])
+router = APIRouter(route_class=EdgeRoute, tags=["privacy"])
 
 
 class ForgetBody(BaseModel):

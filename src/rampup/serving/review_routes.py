@@ -29,10 +29,11 @@ from rampup.serving.auth import (
     require_predict,
     require_reviewer,
 )
+from rampup.serving.jsonbody import EdgeRoute
 from rampup.serving.responses import json_response
 from rampup.serving.state import AppState, app_state
 
-router = APIRouter(tags=["review"])
+router = APIRouter(route_class=EdgeRoute, tags=["review"])
 PREFIX = "/v1/models/{name}/review"
 
 
