@@ -53,19 +53,19 @@ def _config(alpha: float, correction: str, min_effect: list[str], seed: int) -> 
 
 def _range(window: str | None, since: str | None, until: str | None, now: float
            ) -> tuple[float, float]:
-    from rampup.predlog.export import parse_since
+    from rampup.durations import parse_duration, parse_time
 
     if window is not None and since is not None:
         raise ValidationError("give --window or --since, not both",
                               fix="--window 1h means the last hour; --since 2024-05-01 a start")
-    end = parse_since(until, now=now) if until is not None else now
+    end = parse_time(until, "until", now) if until is not None else now
     if since is not None:
-        return parse_since(since, now=now), end
-    return parse_since(window or "1h", now=end), end
+        return parse_time(since, "since", now), end
+    return end - parse_duration(window or "1h", "window", positive=True), end
 
 
 def _baseline(text: str | None, now: float) -> tuple[float, float] | None:
-    from rampup.predlog.export import parse_since
+    from rampup.durations import parse_time
 
     if text is None:
         return None
@@ -73,7 +73,7 @@ def _baseline(text: str | None, now: float) -> tuple[float, float] | None:
     if not sep:
         raise ValidationError(f"--baseline {text!r} is not SINCE..UNTIL",
                               fix="e.g. --baseline 8d..7d (a day of traffic a week ago)")
-    return parse_since(a, now=now), parse_since(b, now=now)
+    return parse_time(a, "baseline", now), parse_time(b, "baseline", now)
 
 
 def _spark(values: list[float]) -> str:

@@ -68,6 +68,7 @@ class TourPlan:
     checks: tuple[str, ...] = tuple(DEFAULT_CHECKS)
     warmup_s: float = 3.0
     timeout_s: float = 240.0  # per rollout: give up (abort) after this long
+    standby_keep_s: float = 600.0  # a promotion keeps the old version warm this long
 
     def _steps(self, weights: Sequence[float]) -> list[Step]:
         return [Step(kind="canary", weight=w, min_duration_s=self.hold_s,
@@ -89,11 +90,11 @@ class TourPlan:
         shadow = Step(kind="shadow", weight=self.shadow_percent, min_duration_s=self.hold_s,
                       min_requests=self.min_requests)
         return Plan(strategy="canary", steps=[shadow, *self._steps(self.weights)],
-                    checks=list(self.checks))
+                    checks=list(self.checks), standby_keep_s=self.standby_keep_s)
 
     def v3_plan(self) -> Plan:
         return Plan(strategy="canary", steps=self._steps(self.bad_weights),
-                    checks=list(self.checks))
+                    checks=list(self.checks), standby_keep_s=self.standby_keep_s)
 
     def estimate_s(self, rate: float) -> float:
         """Roughly how long the tour takes at ``rate`` predictions per second."""

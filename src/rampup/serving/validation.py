@@ -30,6 +30,22 @@ MAX_PROBLEMS = 20
 _MISSING = object()
 
 
+class FormText(str):
+    """A text field of a multipart/form-data upload: typed by the schema when validated
+    (``"42"`` for an int feature is 42), since forms carry only text and files."""
+
+    __slots__ = ()
+
+
+def _from_form(v: FormText, f: Feature) -> Any:
+    if f.dtype in ("float", "int", "bool", "tensor", "embedding"):
+        try:
+            return parse(str(v).encode())
+        except ValidationError:
+            return str(v)
+    return str(v)
+
+
 class InputErrors(ValidationError):
     """Several field-level problems; ``problems`` is a list of {record, field, message, fix}."""
 
@@ -154,9 +170,29 @@ def _str(f: Feature) -> Check:
     return check
 
 
+def _media(f: Feature) -> Check:
+    from rampup.inputs.checks import value_check
+    from rampup.inputs.media import InputProblem
+
+    inner = value_check(f)
+
+    def check(v: Any) -> Any:
+        try:
+            return inner(v)
+        except InputProblem as p:
+            raise _Bad(p.message, p.fix) from None
+    return check
+
+
 _CHECKS: dict[str, Callable[[Feature], Check]] = {
-    "float": _float, "int": _int, "bool": _bool, "str": _str}
-_TYPE_WORD = {"float": "a number", "int": "an integer", "bool": "a boolean", "str": "a string"}
+    "float": _float, "int": _int, "bool": _bool, "str": _str, "image": _media,
+    "audio": _media, "text": _media, "tensor": _media, "embedding": _media}
+_TYPE_WORD = {"float": "a number", "int": "an integer", "bool": "a boolean", "str": "a string",
+              "image": "a PNG or JPEG file (base64 or a multipart upload)",
+              "audio": "a WAV or FLAC file (base64 or a multipart upload)", "text": "a string",
+              "tensor": "a nested array of numbers", "embedding": "an array of numbers"}
+#: decoded in place in the record, so the log and shadows see the decoded input
+_BINARY = frozenset({"image", "audio"})
 
 
 class Validator:
@@ -196,8 +232,13 @@ class Validator:
                     problems.append(_problem(i, name, f"{word} and is required",
                                              f"send {name!r} as {_TYPE_WORD[feat.dtype]}"))
                     continue
+                if type(v) is FormText:
+                    v = _from_form(v, feat)
                 try:
-                    columns[name].append(check(v))
+                    clean = check(v)
+                    columns[name].append(clean)
+                    if feat.dtype in _BINARY:
+                        rec[name] = clean
                 except _Bad as bad:
                     if name in self.protected:
                         bad = _Bad(_without_value(bad.message, v), bad.fix)
