@@ -110,7 +110,7 @@ class Retention(_Strict):
     @classmethod
     def _duration(cls, v: str | None) -> str | None:
         if v is not None:
-            from rampup.alerts.condition import parse_duration
+            from rampup.durations import parse_duration
 
             try:
                 seconds = parse_duration(v)
@@ -121,7 +121,7 @@ class Retention(_Strict):
         return v
 
     def seconds(self, kind: str) -> float | None:
-        from rampup.alerts.condition import parse_duration
+        from rampup.durations import parse_duration
 
         v = getattr(self, kind)
         return None if v is None else parse_duration(v)

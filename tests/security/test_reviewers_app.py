@@ -135,6 +135,7 @@ def test_reviewers_cli(tmp_path: Path) -> None:
     r = runner.invoke(app, [*base, "reviewers", "revoke", "ana"])
     assert r.exit_code == 2
     assert "no active reviewer token" in r.output
-    r = runner.invoke(app, [*base, "events", "--action", "reviewer_token.*", "--json"])
+    r = runner.invoke(app, [*base, "events", "--action", "reviewer_token.*", "--since", "1d",
+                            "--json"])
     actions = [e["action"] for e in json.loads(r.output)]
     assert actions == ["reviewer_token.revoke", "reviewer_token.add"]

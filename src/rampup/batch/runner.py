@@ -110,7 +110,7 @@ def predict_batch(
         return _predict_file(store, model, source, target, errors_file, router, versions,
                              key_column=key_column, version=version, chunk_size=chunk_size,
                              log=log, progress=progress, actor=actor, t0=t0,
-                             shown=str(input_path))
+                             shown=str(input_path), privacy=privacy)
     finally:
         if folder is not None:
             folder.cleanup()
@@ -142,7 +142,8 @@ def folder_manifest(folder: Path, versions: dict[str, Version], into: Path) -> P
 def _predict_file(store: Store, model: str, source: Path, target: Path, errors_file: Path,
                   router: Router, versions: dict[str, Version], *, key_column: str | None,
                   version: str | None, chunk_size: int, log: bool, progress: Progress | None,
-                  actor: str, t0: float, shown: str) -> BatchSummary:
+                  actor: str, t0: float, shown: str,
+                  privacy: Privacy | None = None) -> BatchSummary:
     with InputFile(source, chunk_size) as infile:
         if key_column is not None and key_column not in infile.columns:
             raise ValidationError(f"key column {key_column!r} is not in {source.name}",

@@ -158,10 +158,10 @@ def events_cmd(
 ) -> None:
     """The audit trail: deployments, rollouts, admin requests (which token, from where),
     token changes and erasures, newest first."""
-    from rampup.predlog.export import parse_since  # start-up time: pyarrow
+    from rampup.durations import parse_time
 
     rows = state(ctx).store().list_events(model, limit, actor=actor, action=action,
-                                          since=parse_since(since) if since else None)
+                                          since=parse_time(since) if since else None)
     if as_json:
         typer.echo(json.dumps([{"id": e.id, "ts": e.ts, "actor": e.actor, "action": e.action,
                                 "model": e.model, "version": e.version,
