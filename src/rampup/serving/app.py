@@ -97,7 +97,8 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
         metrics.bind_queue_depth(lambda: writer.depth)
         privacy = await asyncio.to_thread(load_privacy, st_store, project)
         writer.privacy = privacy
-        runtime = Runtime(st_store, loader, project)
+        runtime = Runtime(st_store, loader, project,
+                          inline_budget_s=settings.inline_budget_ms / 1000.0)
         state = AppState(settings, project, st_store, runtime, writer, metrics, owns_store=owns,
                          supervisor=supervisor, dead_letters=dead_letters,
                          tokens=TokenBook(st_store), privacy=privacy)
