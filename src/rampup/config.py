@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     log_batch_size: int = Field(default=2000, ge=1)
     log_flush_interval: float = Field(default=0.2, gt=0)
     log_block_timeout: float = Field(default=0.05, ge=0)
+    inline_budget_ms: float = Field(
+        default=2.0, ge=0, description="a model call estimated to take at most this long "
+        "(per-record cost x records) runs on the event loop; longer ones on a worker thread "
+        "(0: always a worker thread)")
     deployment_poll_interval: float = Field(default=0.5, gt=0)
     migrate: bool = True
     shadow_timeout: float = Field(default=5.0, gt=0)

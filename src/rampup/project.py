@@ -99,7 +99,9 @@ class ModelSpec(_Strict):
     slo: SLO = Field(default_factory=SLO)
     batching: Batching = Field(default_factory=Batching)
     request_key: RequestKey = Field(default_factory=RequestKey)
-    output_labels: dict[str, str] | None = None
+    output_labels: dict[str, str] | None = Field(
+        default=None, description="what each class label means, e.g. {'0': 'repays', "
+        "'1': 'defaults'}: shown beside the labels on the review page")
     input_metrics: dict[str, str] = Field(
         default_factory=dict, description="user-defined input metrics: name -> "
         "'module:function' taking one input record and returning a number")

@@ -81,6 +81,13 @@ def describe(v: Any) -> str:
         return f"boolean {str(bool(v)).lower()}"
     if isinstance(v, float | np.floating) and not math.isfinite(v):
         return _nonfinite(float(v))
+    if type(v) is int and not -(2**63) <= v < 2**63:
+        if v.bit_length() >= 4000:  # str() refuses ints past 4,300 digits
+            shown = f"of about {int(v.bit_length() * 0.30103):,} digits"
+        else:
+            digits = str(abs(v))
+            shown = digits if len(digits) <= 25 else f"{digits[:12]}...({len(digits)} digits)"
+        return f"the integer {'-' if v < 0 else ''}{shown}, outside the 64-bit range"
     if isinstance(v, int | float | np.integer | np.floating):
         return f"number {v.item() if isinstance(v, np.generic) else v!r}"
     if isinstance(v, str):

@@ -65,11 +65,31 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise NotFoundError(f"data file {p} does not exist", fix="check the path")
     try:
         if kind == "parquet":
-            return pd.read_parquet(p)
+            return _read_parquet(p)
         return pd.read_csv(p, sep="\t" if kind == "tsv" else ",")
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise ValidationError(f"cannot read {p}: {exc}",
                               fix=f"check that the file is valid {kind}") from None
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """A Parquet file as a DataFrame. Numeric and boolean columns without nulls go
+    straight from Arrow into NumPy (one buffer each, no pandas metadata pass); a file
+    with anything else (strings, nulls, dates, a stored index) takes ``pd.read_parquet``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    meta = table.schema.pandas_metadata or {}
+    stored_index = any(isinstance(c, str) for c in meta.get("index_columns") or [])
+    simple = not stored_index and all(
+        (pa.types.is_integer(f.type) or pa.types.is_floating(f.type)
+         or pa.types.is_boolean(f.type)) and table.column(f.name).null_count == 0
+        for f in table.schema)
+    if not simple or len(set(table.column_names)) != len(table.column_names):
+        return pd.read_parquet(path)  # pandas' own mapping of every other type
+    return pd.DataFrame({name: table.column(name).to_numpy()
+                         for name in table.column_names}, copy=False)
 
 
 _INFERRED: dict[str, DType] = {"boolean": "bool", "integer": "int", "floating": "float",

@@ -90,7 +90,8 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
                            block_timeout=settings.log_block_timeout,
                            dead_letters=dead_letters).start(supervisor)
         metrics.bind_queue_depth(lambda: writer.depth)
-        runtime = Runtime(st_store, loader, project)
+        runtime = Runtime(st_store, loader, project,
+                          inline_budget_s=settings.inline_budget_ms / 1000.0)
         state = AppState(settings, project, st_store, runtime, writer, metrics, owns_store=owns,
                          supervisor=supervisor, dead_letters=dead_letters)
         app.state.rampup = state
