@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     log_batch_size: int = Field(default=2000, ge=1)
     log_flush_interval: float = Field(default=0.2, gt=0)
     log_block_timeout: float = Field(default=0.05, ge=0)
+    input_bytes_dir: Path | None = Field(
+        default=None, description="keep the bytes of image/audio inputs here, one file per "
+        "content hash (off by default: the log holds only the hash and the input metrics)")
     inline_budget_ms: float = Field(
         default=2.0, ge=0, description="a model call estimated to take at most this long "
         "(per-record cost x records) runs on the event loop; longer ones on a worker thread "

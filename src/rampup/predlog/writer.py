@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -137,8 +138,12 @@ class LogWriter:
 
     def __init__(self, store: Store, *, queue_size: int = 100_000, batch_size: int = 2000,
                  flush_interval: float = 0.2, block_timeout: float = 0.05,
-                 retry_backoff: float = 0.5, dead_letters: DeadLetters | None = None) -> None:
+                 retry_backoff: float = 0.5, dead_letters: DeadLetters | None = None,
+                 input_bytes_dir: Path | None = None) -> None:
         self.store = store
+        # where the bytes of image/audio inputs are kept (off by default): one file per
+        # content hash, <dir>/<sha256[:2]>/<sha256>.<format>; the row keeps the hash
+        self.input_bytes_dir = input_bytes_dir
         self.queue_size = queue_size
         self.batch_size = batch_size
         self.flush_interval = flush_interval
@@ -290,7 +295,30 @@ class LogWriter:
                 self._pending_ids.difference_update(r.id for r in batch)
                 self._cond.notify_all()
 
+    def _keep_bytes(self, batch: list[PredictionRecord]) -> None:
+        """Write the bytes of the batch's binary inputs (each content once)."""
+        assert self.input_bytes_dir is not None
+        for record in batch:
+            values = record.inputs.values() if isinstance(record.inputs, dict) else ()
+            for v in values:
+                data, sha, fmt = (getattr(v, "data", None), getattr(v, "sha256", None),
+                                  getattr(v, "format", None))
+                if not isinstance(data, bytes) or not isinstance(sha, str):
+                    continue
+                path = self.input_bytes_dir / sha[:2] / f"{sha}.{str(fmt).lower()}"
+                if path.exists():
+                    continue
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = path.with_suffix(".part")
+                    tmp.write_bytes(data)
+                    tmp.replace(path)
+                except OSError as exc:  # a full disk must not stop the log itself
+                    self.stats.last_error = f"input bytes not kept: {exc}"
+
     def _write(self, batch: list[PredictionRecord], ctx: WorkerContext) -> None:
+        if self.input_bytes_dir is not None:
+            self._keep_bytes(batch)
         rows = map_isolated(batch, PredictionRecord.to_row, self._repair_record)
         attempt = 0
         while True:

@@ -93,7 +93,8 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
                            batch_size=settings.log_batch_size,
                            flush_interval=settings.log_flush_interval,
                            block_timeout=settings.log_block_timeout,
-                           dead_letters=dead_letters).start(supervisor)
+                           dead_letters=dead_letters,
+                           input_bytes_dir=settings.input_bytes_dir).start(supervisor)
         metrics.bind_queue_depth(lambda: writer.depth)
         privacy = await asyncio.to_thread(load_privacy, st_store, project)
         writer.privacy = privacy
