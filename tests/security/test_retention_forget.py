@@ -154,3 +154,26 @@ def test_forget_cli(tmp_path: Path) -> None:
     r = CliRunner().invoke(cli_app, ["--project", str(tmp_path), "events", "--action", "forget"])
     assert "forget" in r.output
     assert "alice" not in r.output
+
+
+def test_forget_deletes_kept_input_bytes_only_when_nobody_else_sent_them(store: Store,
+                                                                        tmp_path: Path) -> None:
+    from rampup.security.erase import forget
+
+    def image(sha: str) -> str:
+        return json.dumps({"img": {"type": "image", "format": "png", "bytes": 3,
+                                   "sha256": sha, "metrics": {}}})
+
+    folder = tmp_path / "bytes"
+    own, shared = "a" * 64, "b" * 64
+    for sha in (own, shared):
+        (folder / sha[:2]).mkdir(parents=True, exist_ok=True)
+        (folder / sha[:2] / f"{sha}.png").write_bytes(b"png")
+    rows = [{**_prediction("p1", "m", time.time(), "subject"), "inputs": image(own)},
+            {**_prediction("p2", "m", time.time(), "subject"), "inputs": image(shared)},
+            {**_prediction("p3", "m", time.time(), "other"), "inputs": image(shared)}]
+    store.insert_predictions(rows)
+    report = forget(store, ProjectFile(), "subject", actor="test", input_bytes_dir=folder)
+    assert report["deleted"]["input_files"] == 1
+    assert not (folder / own[:2] / f"{own}.png").exists()
+    assert (folder / shared[:2] / f"{shared}.png").exists()  # "other" sent it too
