@@ -45,11 +45,18 @@ def test_incident_drift_and_retraining_on_a_live_demo(
         rollouts = store.list_rollouts(MODEL)
     finally:
         store.close()
-    # the accuracy alarm's retrain action: a run, started by that alert, rolled out
+    # the accuracy alarm's retrain action: a run, started by that alert, trained,
+    # evaluated against the champion and then rolled out or (with this test's small data
+    # the candidate sometimes loses to v1 by a couple of points) rejected with its reason
     (run,) = runs
-    assert (run["trigger"], run["state"]) == ("alert", "rolled_out"), (run, text)
+    assert run["trigger"] == "alert"
+    assert run["state"] in ("rolled_out", "rejected"), (run, text)
     assert run["details"]["alert"] == "accuracy-drop"
-    assert rollouts[0]["candidate"] == run["candidate"]
+    assert f"evaluation vs champion {run['champion']}" in text, text
+    if run["state"] == "rolled_out":
+        assert rollouts[0]["candidate"] == run["candidate"]
+    else:
+        assert run["reasons"], run
     fired = {e["rule"]: e["message"] for e in events if e["state"] == "firing"}
     resolved = {e["rule"] for e in events if e["state"] == "resolved"}
     assert {"credit-score-missing", "input-drift", "accuracy-drop"} <= set(fired), text
@@ -81,7 +88,9 @@ def test_incident_drift_and_retraining_on_a_live_demo(
     end = text.index("The story is over (")
     summary = text[end:]
     assert "since the demo started" in summary
-    assert f"retraining: run #{run['id']} rolled out {run['candidate']}" in summary, summary
+    outcome = (f"rolled out {run['candidate']}" if run["state"] == "rolled_out"
+               else "rejected")
+    assert f"retraining: run #{run['id']} {outcome}" in summary, summary
     assert "credit-score-missing fired once" in summary, summary
     assert "latency-slo fired once" in summary, summary
     assert "decided by the simulated reviewer" in summary, summary
