@@ -186,3 +186,23 @@ async def test_admin_bodies_and_ids(client: httpx.AsyncClient) -> None:
     r = await client.post("/v1/models/credit/retrain/runs/" + HUGE + "/approve",
                           headers=AUTH)
     assert r.status_code == 422, r.text
+
+
+def test_every_route_with_a_body_parses_at_the_edge(tmp_path: Any) -> None:
+    """A router added later without ``route_class=EdgeRoute`` would let FastAPI parse its
+    bodies (NaN, huge integers, RecursionError); this keeps every one on the edge."""
+    from fastapi.routing import APIRoute
+
+    from rampup.serving.app import create_app
+    from rampup.serving.jsonbody import EdgeRoute
+    from tests.serving.conftest import make_settings
+
+    app = create_app(make_settings(tmp_path))
+    routes: list[Any] = []
+    for r in app.routes:  # FastAPI keeps an included router whole (original_router)
+        inner = getattr(r, "original_router", None)
+        routes.extend(inner.routes if inner is not None else [r])
+    with_body = [r for r in routes if isinstance(r, APIRoute)
+                 and r.methods & {"POST", "PUT", "PATCH"}]
+    assert len(with_body) >= 15
+    assert [r.path for r in with_body if not isinstance(r, EdgeRoute)] == []
