@@ -206,3 +206,13 @@ def test_every_route_with_a_body_parses_at_the_edge(tmp_path: Any) -> None:
                  and r.methods & {"POST", "PUT", "PATCH"}]
     assert len(with_body) >= 15
     assert [r.path for r in with_body if not isinstance(r, EdgeRoute)] == []
+
+
+async def test_a_nul_in_the_url_is_422(client: httpx.AsyncClient) -> None:
+    """PostgreSQL refuses NUL in a query parameter: a review filter, a model name or a
+    pinned version with %00 would reach the store and raise there (a 500)."""
+    r = await client.get("/v1/models/credit/review/items?status=open&reason=a%00b")
+    _check(r, "reason", "NUL")
+    r = await client.post("/v1/models/credit/versions/v%001/predict", json={})
+    _check(r, "path", "NUL")
+    assert (await client.get("/v1/models/credit/review/items?status=open")).status_code == 200
