@@ -61,7 +61,7 @@ def _params(request: Request, now: float) -> dict[str, Any]:
                               f"over {until - since:.0f} s",
                               fix="use a larger step or a shorter range", field="step")
     role = q.get("role", "answer")
-    if not _ROLE.match(role):
+    if not _ROLE.fullmatch(role):
         raise ValidationError(f"role={role!r} is not a role",
                               fix="use answer (the default), shadow or pinned", field="role")
     return {"metrics": metrics or list(DEFAULT_METRICS), "since": since, "until": until,
