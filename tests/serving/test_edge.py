@@ -165,6 +165,12 @@ async def test_admin_bodies_and_ids(client: httpx.AsyncClient) -> None:
     r = await client.put("/v1/admin/models/credit/deployment", headers={**AUTH, **JSON},
                          content=b'{"routes": {"v1": 100}, "based_on": %s}' % HUGE.encode())
     _check(r, "based_on", "64-bit")
+    r = await client.put("/v1/admin/models/credit/deployment", headers=AUTH,
+                         json={"routes": {"v1": 100}, "based_on": 2**40})
+    _check(r, "based_on")
+    r = await client.post("/v1/admin/models/credit/rollout/pause", headers=AUTH,
+                          json={"rollout_id": 2**40, "revision": 2**40})
+    _check(r, "rollout_id")
     r = await client.post("/v1/admin/models/credit/versions", headers={**AUTH, **JSON},
                           content=_nested(1025).encode())
     assert r.status_code == 400
@@ -179,7 +185,8 @@ async def test_admin_bodies_and_ids(client: httpx.AsyncClient) -> None:
     assert 400 <= r.status_code < 500, r.text
     assert r.json()["field"] == "flavor"
     for path in ("/v1/models/credit/retrain/runs/" + HUGE,
-                 "/v1/models/credit/retrain/runs/" + str(2**63)):
+                 "/v1/models/credit/retrain/runs/" + str(2**63),
+                 "/v1/models/credit/retrain/runs/" + str(2**31)):  # PostgreSQL's integer
         r = await client.get(path, headers=AUTH)
         _check(r, "run_id")
         assert r.status_code == 422
