@@ -19,6 +19,7 @@ def test_retention_benchmark_runs_and_prints_its_table() -> None:
                           "--duration", "1", "--rate", "20"], capture_output=True, text=True,
                          cwd=BENCH, timeout=600, check=False)
     assert out.returncode in (0, 1), out.stderr[-3000:]
-    assert "retention running" in out.stdout and "idle (baseline)" in out.stdout
+    assert "retention running" in out.stdout
+    assert "idle (baseline)" in out.stdout
     assert "retention: 3,000 rows" in out.stdout
     assert "p99 ratio (retention / idle)" in out.stdout
