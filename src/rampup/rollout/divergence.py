@@ -22,6 +22,7 @@ confidence bound on the distance at most the threshold.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -51,29 +52,44 @@ def spend(alpha: float, e: int) -> float:
 def prefix_decision(a: FloatArray, b: FloatArray, threshold: float, alpha: float,
                     min_n: int, seed: int) -> PrefixDecision:
     """Is ``JS(a, b) <= threshold``? Every doubling prefix both sides have is tested."""
-    rng = np.random.default_rng(seed)
     best_p: float | None = None
     last = PrefixDecision("wait", 0, None, None)
     e = 0
     while min_n * 2 ** e <= min(a.size, b.size):
         n = min_n * 2 ** e
         level = spend(alpha, e)
-        draws = max(1000, math.ceil(20.0 / level))
-        ha, hb = score_histogram(a[:n]), score_histogram(b[:n])
-        observed = js_distance(ha, hb)
+        ha = tuple(int(x) for x in score_histogram(a[:n]))
+        hb = tuple(int(x) for x in score_histogram(b[:n]))
+        p, observed, upper = _epoch(ha, hb, threshold, level, seed + e)
         if observed is None:
             break
-        p = permutation_p(ha, hb, observed, draws, rng)
         adjusted = min(1.0, p * alpha / level)
         best_p = adjusted if best_p is None else min(best_p, adjusted)
         if p < level and observed > threshold:
             return PrefixDecision("fail", n, best_p, None)
-        upper = bootstrap_upper(ha, hb, level, draws, rng)
         if upper <= threshold:
             return PrefixDecision("pass", n, best_p, upper)
         last = PrefixDecision("wait", n, best_p, upper)
         e += 1
     return last
+
+
+@functools.lru_cache(maxsize=4096)
+def _epoch(ha: tuple[int, ...], hb: tuple[int, ...], threshold: float, level: float,
+           seed: int) -> tuple[float, float | None, float]:
+    """(permutation p, distance, bootstrap upper bound) of one prefix. A prefix's data
+    never change, so a window judged every tick computes each prefix once (cached)."""
+    a, b = np.asarray(ha, dtype=np.int64), np.asarray(hb, dtype=np.int64)
+    observed = js_distance(a, b)
+    if observed is None:
+        return 1.0, None, math.inf
+    rng = np.random.default_rng(seed)
+    draws = max(1000, math.ceil(20.0 / level))
+    # a test that cannot change the verdict is skipped: no failing below the threshold,
+    # no passing above it
+    p = permutation_p(a, b, observed, draws, rng) if observed > threshold else 1.0
+    upper = bootstrap_upper(a, b, level, draws, rng) if observed <= threshold else math.inf
+    return p, observed, upper
 
 
 def _js_rows(pa: FloatArray, pb: FloatArray) -> FloatArray:
