@@ -8,6 +8,7 @@ looked at as often (which misses in 20-40% of the runs here).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 
@@ -180,7 +181,7 @@ def test_intervals_shrink_as_data_accumulates() -> None:
         b = bernoulli_cs(n // 100, n, ALPHA, center=0.01)
         m = mean_cs(x[:n], ALPHA)
         widths.append((q.upper - q.lower, b.upper - b.lower, m.upper - m.lower))
-    for before, after in zip(widths, widths[1:], strict=False):
+    for before, after in itertools.pairwise(widths):
         assert all(a < b for a, b in zip(after, before, strict=True)), (before, after)
 
 
@@ -206,7 +207,9 @@ def test_too_little_data_waits_and_a_point_estimate_alone_never_passes() -> None
     r = evaluate("error_rate <= 0.05", some, None)
     assert r.verdict == "wait"
     assert r.reason.startswith("not conclusive yet")
-    assert r.margin_lower is not None and r.margin_lower < 0 < (r.margin_upper or 0)
+    assert r.margin_lower is not None
+    assert r.margin_upper is not None
+    assert r.margin_lower < 0 < r.margin_upper
 
 
 def test_a_candidate_exactly_at_its_threshold_waits_for_ever() -> None:

@@ -205,8 +205,7 @@ class _Judge:
         kw.update(value=value, threshold=threshold, margin=margin)
         conf = f"{1 - self.alpha:.0%}"
         lo, hi = margin.lower, margin.upper
-        shown = f"[{_fmt(lo + threshold)}, {_fmt(hi + threshold)}]" \
-            if math.isfinite(threshold) else f"margin [{_fmt(lo)}, {_fmt(hi)}]"
+        shown = f"[{_fmt(lo + threshold)}, {_fmt(hi + threshold)}]"  # of the metric
         p = margin.p_value
         if p is not None:
             kw["p_value"] = p
