@@ -134,7 +134,7 @@ def run(runs: int, bad_runs: int, rate: float, canary: float,
         check = parse_check(text)
         row: dict[str, Any] = {"kind": label, "check": text}
         # agreement windows are built in Python per look (slow): a fifth of the runs
-        n_runs = max(10, runs // 5) if check.metric == "agreement" else runs
+        n_runs = max(min(10, runs), runs // 5) if check.metric == "agreement" else runs
         for name, ev in JUDGES.items():
             k = sum(first_fail(ev, check, s, rate, canary) is not None
                     for s in range(n_runs))
