@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1, le=64)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_records: int = Field(default=1000, ge=1)
+    max_json_depth: int = Field(default=64, ge=2, le=200, description="deeper request "
+                                "bodies get 400 (orjson writes at most 254 levels)")
     log_queue_size: int = Field(default=100_000, ge=10)
     log_batch_size: int = Field(default=2000, ge=1)
     log_flush_interval: float = Field(default=0.2, gt=0)
@@ -98,6 +100,7 @@ _FROM_PROJECT: dict[str, Callable[[ProjectFile], Any]] = {
     "port": lambda p: p.serving.port,
     "max_body_bytes": lambda p: p.serving.max_body_bytes,
     "max_records": lambda p: p.serving.max_records,
+    "max_json_depth": lambda p: p.serving.max_json_depth,
 }
 
 

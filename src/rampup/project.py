@@ -144,6 +144,7 @@ class ServingSpec(_Strict):
     port: int = Field(default=8000, ge=0, le=65535)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_records: int = Field(default=1000, ge=1)
+    max_json_depth: int = Field(default=64, ge=2, le=200)
 
 
 class ProjectFile(_Strict):

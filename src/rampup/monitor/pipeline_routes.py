@@ -22,10 +22,11 @@ from rampup.monitor.pipelines import cascade_report, pipeline_or_404, stage_map
 from rampup.monitor.query import MAX_POINTS, StoreMetricSource
 from rampup.monitor.routes import parse_duration, parse_time
 from rampup.serving.auth import require_predict
+from rampup.serving.jsonbody import EdgeRoute
 from rampup.serving.responses import json_response
 from rampup.serving.state import app_state
 
-router = APIRouter()
+router = APIRouter(route_class=EdgeRoute)
 
 DESCRIPTION = """\
 For a pipeline: each stage's metrics (its rows under its own model, stage

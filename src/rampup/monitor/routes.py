@@ -23,10 +23,11 @@ from rampup.monitor.features import VersionInfo
 from rampup.monitor.pipelines import stage_map
 from rampup.monitor.query import MAX_POINTS, StoreMetricSource, window_profile
 from rampup.serving.auth import require_predict
+from rampup.serving.jsonbody import EdgeRoute
 from rampup.serving.responses import json_response
 from rampup.serving.state import AppState, app_state
 
-router = APIRouter()
+router = APIRouter(route_class=EdgeRoute)
 
 CATALOGUE_S = 3 * 3600.0  # recent windows read for items (events, classes) seen
 DEFAULT_METRICS = ("requests", "throughput", "error_rate", "latency_p50", "latency_p99")

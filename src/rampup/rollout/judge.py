@@ -62,7 +62,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from rampup.rollout.checks import LATENCY_QUANTILES, Check, parse_check
+from rampup.rollout.checks import LATENCY_QUANTILES, TASK_METRICS, Check, parse_check
 from rampup.rollout.divergence import prefix_decision
 from rampup.rollout.sequential import (
     Interval,
@@ -157,6 +157,10 @@ def evaluate(check: Check | str, candidate: WindowStats, baseline: WindowStats |
         return j.agreement()
     if m == "mean_abs_diff":
         return j.mean_abs_diff()
+    if m in TASK_METRICS or "_at_" in m:
+        from rampup.rollout.task_checks import judge_task
+
+        return judge_task(j, candidate, baseline)
     return j.divergence()
 
 

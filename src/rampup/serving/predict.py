@@ -142,7 +142,7 @@ async def handle(request: Request, name: str, pinned: str | None, wire: Wire = V
         require_predict(request, st.settings.predict_token, st.settings.admin_token)
         body = await _read_body(request, st.settings.max_body_bytes)
         served = st.runtime.get(name)
-        payload = parse_json(body)
+        payload = parse_json(body, st.settings.max_json_depth)
         records = wire.records(payload, served, pinned, st.settings.max_records)
         key = _request_key(request, served, records)
         forced = request.headers.get(FORCE_HEADER)

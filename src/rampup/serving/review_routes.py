@@ -22,10 +22,11 @@ from rampup.automation.queue import choices, item_view
 from rampup.automation.service import Automation
 from rampup.errors import NotFoundError
 from rampup.serving.auth import require_admin, require_predict
+from rampup.serving.jsonbody import EdgeRoute
 from rampup.serving.responses import json_response
 from rampup.serving.state import AppState, app_state
 
-router = APIRouter(tags=["review"])
+router = APIRouter(route_class=EdgeRoute, tags=["review"])
 PREFIX = "/v1/models/{name}/review"
 
 

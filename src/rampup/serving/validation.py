@@ -17,30 +17,17 @@ age - must be an integer, got string 'thirty'
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import orjson
-
-from rampup.errors import MalformedRequestError, PayloadTooLargeError, ValidationError
+from rampup.errors import PayloadTooLargeError, ValidationError
 from rampup.registry.predictor import FeatureBatch
 from rampup.registry.schema import Feature, InputSchema
+from rampup.serving.edge import DEFAULT_MAX_DEPTH, INT_MAX, INT_MIN, parse
 
 MAX_PROBLEMS = 20
 _MISSING = object()
-
-
-class NonFinite(float):
-    """A NaN/Infinity literal found in the JSON body (strict JSON has none)."""
-
-    def __new__(cls, literal: str) -> NonFinite:
-        obj = super().__new__(cls, float(literal.replace("Infinity", "inf")))
-        obj.literal = literal
-        return obj
-
-    literal: str
 
 
 class InputErrors(ValidationError):
@@ -53,22 +40,14 @@ class InputErrors(ValidationError):
             "field") else f"{where}{first['message']}"
         more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
         super().__init__(head + more, fix=first.get("fix"), field=first.get("field"),
-                         problems=problems)
+                         record=first.get("record"), problems=problems)
         self.problems = problems
 
 
-def parse_json(body: bytes) -> Any:
-    """Parse a request body; NaN/Infinity literals come back as :class:`NonFinite`."""
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        pass
-    try:
-        return json.loads(body, parse_constant=NonFinite)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedRequestError(f"the request body is not valid JSON: {exc}",
-                              fix="send a JSON object (one record) or an array of objects",
-                              field="body") from None
+def parse_json(body: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
+    """Parse a request body at the JSON edge (:func:`rampup.serving.edge.parse`): values
+    nothing downstream could hold (NaN, out-of-range numbers, lone surrogates) are 4xx."""
+    return parse(body, max_depth)
 
 
 def as_records(payload: Any, max_records: int) -> tuple[list[Any], bool]:
@@ -94,8 +73,8 @@ def _kind(v: Any) -> str:
         return "null"
     if isinstance(v, bool):
         return f"boolean {str(v).lower()}"
-    if isinstance(v, NonFinite):
-        return v.literal
+    if isinstance(v, float) and not math.isfinite(v):
+        return "NaN" if v != v else ("Infinity" if v > 0 else "-Infinity")
     if isinstance(v, int | float):
         return f"number {v!r}"
     if isinstance(v, str):
@@ -132,11 +111,15 @@ def _float(f: Feature) -> Check:
 
 def _int(f: Feature) -> Check:
     def check(v: Any) -> Any:
-        if type(v) is int:
-            return v
         if type(v) is float and math.isfinite(v) and v.is_integer():
-            return int(v)
-        raise _Bad(f"must be an integer, got {_kind(v)}", f"send {f.name!r} as a whole number")
+            v = int(v)
+        elif type(v) is not int:
+            raise _Bad(f"must be an integer, got {_kind(v)}",
+                       f"send {f.name!r} as a whole number")
+        if INT_MIN <= v <= INT_MAX:
+            return v
+        raise _Bad(f"is {v:.3g}, beyond what a 64-bit integer holds",
+                   f"send {f.name!r} as a whole number between {INT_MIN} and {INT_MAX}")
     return check
 
 
