@@ -68,14 +68,17 @@ async def test_failing_candidate_is_rolled_back_in_first_step(harness: Harness) 
 
 async def test_slow_candidate_is_rolled_back(harness: Harness) -> None:
     harness.register("v2", "Slow")
+    # The median, not the p99: the judge now fails a check only when the always-valid
+    # intervals of both versions' quantiles are apart (issue 13), and on a loaded test
+    # machine both versions' p99 are made of scheduler stalls, so whether two p99s are
+    # apart would depend on the machine. A 150 ms slower median does not; tail checks
+    # are covered on synthetic latencies (test_judge.py, test_sequential.py).
     harness.rollouts.deploy("m", "v2", plan=plan(50, 100, checks=[
-        "latency_p99 <= 1.2 * baseline"]))
-    # a p99 interval has an upper end after a few hundred latencies: the baseline's
-    # bounds the threshold, so the judge needs ~600 baseline requests (issue 13)
-    r = await until_decided(harness, 400, seed=3, label=False, bursts=12)
+        "latency_p50 <= 1.2 * baseline"]))
+    r = await until_decided(harness, 300, seed=3, label=False, bursts=8)
     assert r is not None
     assert r.state == "rolled_back", harness.rollouts.status("m").checks[:1]
-    assert "latency_p99" in r.reason
+    assert "latency_p50" in r.reason
 
 
 async def test_inaccurate_candidate_is_rolled_back(harness: Harness) -> None:
