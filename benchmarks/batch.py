@@ -18,10 +18,12 @@ Measured in the same run, on the same frames:
 - **per-cell loop** (context, on a tenth of the rows): the naive Python loop over
   records the batch validator replaced.
 
-Targets (exit status 1 when one fails): rampup validates at least 150 000 rows/s on each
-input (a per-cell Python loop manages well under 100 000) and takes at most 4x the Arrow
-baseline's time. The suite's test of ``validate_frame`` asserts behaviour only; this is
-where its speed is asserted (it used to fail ``make test`` on a loaded machine).
+Targets (exit status 1 when one fails), ratios of times measured in the same run so a
+loaded machine slows both sides alike: rampup takes at most 4x the Arrow baseline's time,
+and is at least 5x faster than the per-cell loop (vectorised, not a loop in disguise).
+Rows per second are shown beside them (about 1M typed and 750k from text on a quiet
+laptop core); the suite's old absolute bound of 150 000 rows/s failed ``make test`` on a
+loaded 2-CPU machine, so the suite's test of ``validate_frame`` now asserts behaviour only.
 """
 
 from __future__ import annotations
@@ -47,8 +49,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from rampup.batch.validate import validate_frame
 from rampup.registry.schema import Feature, InputSchema
 
-RATE_TARGET = 150_000  # rows/s
-RATIO_TARGET = 4.0  # rampup time / Arrow baseline time
+RATIO_TARGET = 4.0  # rampup time / Arrow baseline time, at most
+LOOP_TARGET = 5.0  # per-cell loop time / rampup time, at least
 CITIES = ("paris", "rome", "oslo")
 ARROW_TYPE = {"float": pa.float64(), "int": pa.int64(), "bool": pa.bool_()}
 console = Console(width=None if sys.stdout.isatty() else 120)
@@ -159,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     table = Table(title=f"validate_frame, {args.rows:,} rows x 15 columns in chunks of "
                         f"{args.chunk:,} (load average {load:.2f}, {os.cpu_count()} CPUs)")
-    for col in ("input", "implementation", "rows/s", "time / arrow", "target", "verdict"):
+    for col in ("input", "implementation", "rows/s", "time / arrow", "loop / this", "target",
+                "verdict"):
         table.add_column(col, justify="left" if col in ("input", "implementation") else "right")
     failed = []
     for text in (False, True):
@@ -173,16 +176,19 @@ def main(argv: list[str] | None = None) -> int:
         loop_s, loop_out = measure(per_cell, small, schema, text, args.chunk, 1)
         if loop_out != base_out:
             raise SystemExit(f"{kind}: the per-cell loop disagrees")
-        rate, ratio = args.rows / ours_s, ours_s / base_s
-        ok = rate >= RATE_TARGET and ratio <= RATIO_TARGET
+        loop_full_s = loop_s * args.rows / len(small)
+        ratio, speedup = ours_s / base_s, loop_full_s / ours_s
+        ok = ratio <= RATIO_TARGET and speedup >= LOOP_TARGET
         verdict = "-" if args.quick else ("PASS" if ok else "FAIL")
         if not ok and not args.quick:
             failed.append(kind)
-        table.add_row(kind, "arrow (baseline)", f"{args.rows / base_s:,.0f}", "1.00", "", "")
-        table.add_row(kind, "rampup validate_frame", f"{rate:,.0f}", f"{ratio:.2f}",
-                      f">= {RATE_TARGET:,}/s, <= {RATIO_TARGET:.0f}x", verdict)
+        table.add_row(kind, "arrow (baseline)", f"{args.rows / base_s:,.0f}", "1.00",
+                      f"{loop_full_s / base_s:.1f}", "", "")
+        table.add_row(kind, "rampup validate_frame", f"{args.rows / ours_s:,.0f}",
+                      f"{ratio:.2f}", f"{speedup:.1f}",
+                      f"<= {RATIO_TARGET:.0f}x arrow, >= {LOOP_TARGET:.0f}x loop", verdict)
         table.add_row(kind, "per-cell Python loop", f"{len(small) / loop_s:,.0f}",
-                      f"{(loop_s * args.rows / len(small)) / base_s:.2f}", "", "")
+                      f"{loop_full_s / base_s:.2f}", "1.0", "", "")
     console.print(table)
     if failed:
         console.print(f"[red]targets failed: {', '.join(failed)}[/red]")

@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -36,7 +37,7 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.fuzz.target import FuzzResult, fuzz, serve, write_project
+from tests.fuzz.target import FuzzResult, fuzz, postgres_schema, serve, write_project
 
 console = Console(width=None if sys.stdout.isatty() else 140)
 
@@ -48,12 +49,15 @@ def main(argv: list[str] | None = None) -> int:
                    help="valid and invalid cases per operation and token")
     p.add_argument("--seed", type=int, default=14)
     p.add_argument("--quick", action="store_true", help="2 cases per operation and mode")
+    p.add_argument("--postgres", action="store_true",
+                   help="store on the test PostgreSQL (a fresh schema) instead of SQLite")
     args = p.parse_args(argv)
     examples = 2 if args.quick else args.examples
     t0 = time.monotonic()
     results: dict[str, FuzzResult] = {}
-    with tempfile.TemporaryDirectory(prefix="rampup-fuzz-") as tmp:
-        root = write_project(Path(tmp) / "project")
+    with tempfile.TemporaryDirectory(prefix="rampup-fuzz-") as tmp, ExitStack() as stack:
+        url = stack.enter_context(postgres_schema()) if args.postgres else None
+        root = write_project(Path(tmp) / "project", database_url=url)
         with serve(root) as served:
             import schemathesis
 
@@ -70,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
                                           timeout=30).status_code == 200
     elapsed = time.monotonic() - t0
     load = os.getloadavg()[0]
-    table = Table(title=f"schemathesis over rampup serve: {examples} valid + {examples} "
+    store = "PostgreSQL" if args.postgres else "SQLite"
+    table = Table(title=f"schemathesis over rampup serve ({store}): {examples} valid + "
+                        f"{examples} "
                         f"invalid cases per operation ({elapsed:.0f} s, load average "
                         f"{load:.2f}, {os.cpu_count()} CPUs)")
     for col in ("token", "operations", "cases", "2xx", "4xx", "503", "5xx", "transport",

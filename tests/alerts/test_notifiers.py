@@ -126,7 +126,8 @@ def test_build_notifiers_from_the_project_section() -> None:
     ({"type": "webhook"}, "needs 'url'"),
     ({"type": "webhook", "url": "ftp://x"}, "must start with http"),
     ({"type": "command"}, "needs 'command'"),
-    ({"type": "webhook", "url": "http://x", "timeout": "soon"}, "cannot read the duration"),
+    ({"type": "webhook", "url": "http://x", "timeout": "soon"},
+     "timeout: cannot read 'soon' as a duration"),
     ({"type": "email"}, "Input should be"),
 ])
 def test_bad_notifier_specs(spec: dict[str, Any], needle: str) -> None:

@@ -237,3 +237,17 @@ def test_wide_frames_validate_chunk_by_chunk(text: bool) -> None:
         for name in ("c0", "c1", "c2", "c3"):  # float with nulls, int, str, bool
             expected = [None if v is pd.NA else v for v in want[name].tolist()]
             assert result.batch.columns[name] == expected
+
+
+def test_python_ints_past_64_bits_and_past_float_range_are_named() -> None:
+    """Records parsed from JSON can hold any Python int: a float feature takes 10**30,
+    an int feature cannot hold it, and 10**400 (past float64) is named, not raised."""
+    schema = InputSchema([Feature("a", "int"), Feature("b", "float")])
+    frame = pd.DataFrame({"a": pd.Series([10**30, 5, 7, 10**5000], dtype=object),
+                          "b": pd.Series([1.0, 10**400, 10**30, 2.0], dtype=object)})
+    result = validate_frame(frame, schema)
+    assert [(row, field) for row, field, _ in result.problems] == [(1, "a"), (2, "b"),
+                                                                   (4, "a")]
+    assert "outside the 64-bit range" in result.problems[0][2]
+    assert "digits" in result.problems[2][2]
+    assert result.batch.columns == {"a": [7], "b": [1e30]}

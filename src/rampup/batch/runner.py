@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -42,8 +43,9 @@ from rampup.batch.versions import Version, load_versions, predict_rows
 from rampup.errors import ValidationError
 from rampup.predlog.writer import LogWriter, PredictionRecord
 from rampup.registry.registry import Registry
-from rampup.registry.schema import Feature
+from rampup.registry.schema import MEDIA_DTYPES, Feature
 from rampup.rollout.router import Router
+from rampup.security.privacy import Privacy
 from rampup.serving.ids import new_id
 from rampup.store import Store
 
@@ -88,9 +90,11 @@ def predict_batch(
     output_path: str | Path, *, errors_path: str | Path | None = None,
     key_column: str | None = None, version: str | None = None, chunk_size: int = 10_000,
     log: bool = True, progress: Progress | None = None, actor: str = "cli",
-    rng: random.Random | None = None,
+    rng: random.Random | None = None, privacy: Privacy | None = None,
 ) -> BatchSummary:
-    """Predict every row of ``input_path`` into ``output_path``; see the module docstring."""
+    """Predict every row of ``input_path`` into ``output_path``; see the module docstring.
+    ``privacy``: the project's rules for the logged rows (the output file is the caller's
+    own data and keeps its inputs)."""
     t0 = time.perf_counter()
     source, target = Path(input_path), Path(output_path)
     errors_file = Path(errors_path) if errors_path is not None else default_errors_path(target)
@@ -98,6 +102,48 @@ def predict_batch(
         raise ValidationError(f"the output would overwrite the input {source}",
                               fix="write the output to another file")
     router, versions = load_versions(store, registry, model, version, rng)
+    folder = None
+    try:
+        if source.is_dir():  # a folder of images or clips: a manifest of its files
+            folder = tempfile.TemporaryDirectory(prefix="rampup-manifest-")
+            source = folder_manifest(source, versions, Path(folder.name))
+        return _predict_file(store, model, source, target, errors_file, router, versions,
+                             key_column=key_column, version=version, chunk_size=chunk_size,
+                             log=log, progress=progress, actor=actor, t0=t0,
+                             shown=str(input_path), privacy=privacy)
+    finally:
+        if folder is not None:
+            folder.cleanup()
+
+
+def folder_manifest(folder: Path, versions: dict[str, Version], into: Path) -> Path:
+    """A CSV manifest of the image (or audio) files of ``folder`` for the versions' one
+    binary feature: column ``file`` (the name) and the feature (the absolute path)."""
+    from rampup.inputs.files import media_files
+
+    binary = {(f.name, f.dtype) for v in versions.values() for f in v.schema.features
+              if f.dtype in ("image", "audio")}
+    if len(binary) != 1:
+        raise ValidationError(
+            f"{folder} is a folder, but the model takes "
+            f"{'no' if not binary else len(binary)} image or audio features",
+            fix="pass a CSV/Parquet file (a manifest naming the files per feature)")
+    (name, dtype), = binary
+    files = media_files(folder, dtype)
+    if not files:
+        raise ValidationError(f"{folder} holds no {dtype} files",
+                              fix="use .png/.jpg/.jpeg for images, .wav/.flac for audio")
+    path = into / "manifest.csv"
+    pd.DataFrame({"file": [p.name for p in files],
+                  name: [str(p.resolve()) for p in files]}).to_csv(path, index=False)
+    return path
+
+
+def _predict_file(store: Store, model: str, source: Path, target: Path, errors_file: Path,
+                  router: Router, versions: dict[str, Version], *, key_column: str | None,
+                  version: str | None, chunk_size: int, log: bool, progress: Progress | None,
+                  actor: str, t0: float, shown: str,
+                  privacy: Privacy | None = None) -> BatchSummary:
     with InputFile(source, chunk_size) as infile:
         if key_column is not None and key_column not in infile.columns:
             raise ValidationError(f"key column {key_column!r} is not in {source.name}",
@@ -108,7 +154,10 @@ def predict_batch(
                                proba_classes([v.output for v in versions.values()]))
         out = OutputWriter(target, schema)
         errors = ErrorWriter(errors_file)
-        writer = LogWriter(store, queue_size=max(2 * chunk_size, 20_000)).start() if log else None
+        writer = LogWriter(store, queue_size=max(2 * chunk_size, 20_000)) if log else None
+        if writer is not None:
+            writer.privacy = privacy
+            writer.start()
         try:
             if progress is not None:
                 progress(0, infile.total)
@@ -140,7 +189,7 @@ def predict_batch(
     if progress is not None:
         progress(summary.rows, summary.rows)
     store.add_event(actor, "predict_batch", model=model, version=version,
-                    details={**summary.to_dict(), "input": str(source)})
+                    details={**summary.to_dict(), "input": shown})
     return summary
 
 
@@ -170,7 +219,8 @@ class _Run:
         for name, pos in groups(assigned):
             v = self.versions[name]
             sub = frame if len(pos) == n else frame.take(pos)
-            checked = validate_frame(sub, v.schema, rows=chunk.rows[pos], text=self.infile.text)
+            checked = validate_frame(sub, v.schema, rows=chunk.rows[pos], text=self.infile.text,
+                                     base_dir=self.infile.path.parent)
             errors.write(checked.problems)
             good = pos[checked.good]
             if not len(good):
@@ -289,7 +339,7 @@ def _typed_features(columns: Sequence[str], versions: Sequence[Version]) -> dict
         feats = [v.schema.feature(name) for v in versions]
         if all(f is not None for f in feats) and len({f.dtype for f in feats if f}) == 1:
             first = feats[0]
-            if first is not None:
+            if first is not None and first.dtype not in MEDIA_DTYPES:  # files stay paths
                 out[name] = first
     return out
 

@@ -48,6 +48,7 @@ from rampup.registry.resolve import (
     resolve_output,
 )
 from rampup.registry.schema import InputSchema, OutputSpec
+from rampup.security.privacy import check_inputs
 from rampup.store import Store, VersionRecord
 
 if TYPE_CHECKING:
@@ -97,18 +98,44 @@ class _Reference:
     frame: pd.DataFrame | None = None
     data_hash: str | None = None
     label_column: str | None = None
+    base_dir: Path | None = None  # where relative file paths of image/audio columns start
+
+
+def _decoded_media(df: pd.DataFrame, schema: InputSchema, base_dir: Path | None,
+                   ) -> pd.DataFrame:
+    """The reference frame with image/audio columns (file paths or bytes) decoded, so the
+    profile has their input metrics and the smoke test feeds the model real inputs."""
+    binary = [f for f in schema.features if f.dtype in ("image", "audio") and f.name in df]
+    if not binary:
+        return df
+    from rampup.inputs.files import decode_column
+
+    df = df.copy()
+    for f in binary:
+        values, problems = decode_column(df[f.name].tolist(), f, base_dir)
+        bad = next(((i, p) for i, p in enumerate(problems) if p is not None), None)
+        if bad is not None:
+            raise ValidationError(f"reference row {bad[0] + 1}: {f.name} {bad[1]}",
+                                  fix="fix or drop that row of the reference data")
+        col = pd.Series(values, index=df.index, dtype=object)
+        df[f.name] = col
+    return df
 
 
 class Registry:
     """Versions of models: artifact copies in an :class:`ArtifactStore`, records in a Store."""
 
-    def __init__(self, store: Store, artifacts: ArtifactStore) -> None:
+    def __init__(self, store: Store, artifacts: ArtifactStore,
+                 project: ProjectFile | None = None) -> None:
         self.store = store
         self.artifacts = artifacts
+        #: the project file, when known: registration checks its privacy rules
+        self.project = project
 
     @classmethod
-    def from_settings(cls, settings: Settings, store: Store) -> Registry:
-        return cls(store, ArtifactStore(settings.resolved_artifacts_dir))
+    def from_settings(cls, settings: Settings, store: Store,
+                      project: ProjectFile | None = None) -> Registry:
+        return cls(store, ArtifactStore(settings.resolved_artifacts_dir), project)
 
     # -- lookups ------------------------------------------------------------------------
 
@@ -227,7 +254,8 @@ class Registry:
         if frame.empty:
             raise ValidationError("the reference data has no rows",
                                   fix="pass the data the model was trained on")
-        return _Reference(frame, data_hash, label_column)
+        base = None if isinstance(reference, pd.DataFrame) else Path(reference).parent
+        return _Reference(frame, data_hash, label_column, base)
 
     def _next_name(self, model: str) -> str:
         n = self.store.next_version_seq(model)
@@ -244,6 +272,8 @@ class Registry:
         uri, digest = fl.save(source, self.artifacts, model, name)
         try:
             schema, output, profile = self._describe(fl, model, name, uri, ref, features)
+            if self.project is not None:
+                check_inputs(self.project, model, schema.names)
             md = build_metadata(metadata, actor=actor, libraries=fl.library_versions(),
                                 git_commit=git_commit(fl.source_dir(source)),
                                 data_hash=ref.data_hash, source=_describe_source(source))
@@ -282,6 +312,8 @@ class Registry:
                            "for the version in rampup.yaml")
         labels = df[ref.label_column] if df is not None and ref.label_column else None
         output = resolve_output(art_output, labels)
+        if df is not None:
+            df = _decoded_media(df, schema, ref.base_dir)
         profile = None
         if df is not None:
             profile = compute_profile(df, schema, ref.label_column, data_hash=ref.data_hash)
@@ -338,6 +370,8 @@ class Registry:
         a different artifact hash is a ConflictError: versions are immutable.
         """
         items: list[SyncItem] = []
+        if self.project is None:
+            self.project = project
         for model, spec in project.models.items():
             for name, vspec in spec.versions.items():
                 try:

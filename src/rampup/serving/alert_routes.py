@@ -28,7 +28,7 @@ Limit = Annotated[int, Query(ge=1, le=10_000)]
 
 
 def _alerts(st: AppState) -> Alerts:
-    return Alerts(st.store, alerting=st.project.alerting)
+    return Alerts(st.store, alerting=st.project.alerting, project=st.project)
 
 
 def _actor(request: Request) -> str:

@@ -12,6 +12,10 @@ smuggle past a CORS preflight, are refused by the Origin checks.
 edge *before* FastAPI does, so a value nothing downstream could hold is a 4xx naming the
 field (FastAPI's own ``json.loads`` would take NaN, lone surrogates and huge integers,
 and raise RecursionError on deep nesting). The predict routes call the same parser.
+
+One exception: a ``multipart/form-data`` upload to a predict route (an image or audio
+file, the way ``curl -F photo=@cat.jpg`` sends it) keeps its content-type, which the
+predict path reads as a form (:mod:`rampup.serving.uploads`).
 """
 
 from __future__ import annotations
@@ -29,6 +33,14 @@ from rampup.serving.edge import DEFAULT_MAX_DEPTH, parse
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _JSON = (b"content-type", b"application/json")
+_FORM = b"multipart/form-data"
+
+
+def _upload(scope: Scope) -> bool:
+    if not str(scope.get("path", "")).endswith("/predict"):
+        return False
+    return any(k == b"content-type" and v.lower().startswith(_FORM)
+               for k, v in scope["headers"])
 
 
 class JSONBodies:
@@ -38,7 +50,8 @@ class JSONBodies:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in _BODY_METHODS:
+        if scope["type"] == "http" and scope["method"] in _BODY_METHODS \
+                and not _upload(scope):
             headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
             headers.append(_JSON)
             scope = {**scope, "headers": headers}

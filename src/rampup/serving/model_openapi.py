@@ -33,8 +33,25 @@ _JSON_TYPE = {"float": "number", "int": "integer", "bool": "boolean", "str": "st
 FLOAT_MAX = 1.7976931348623157e308
 
 
+#: input modalities (rampup.inputs) as they travel in JSON
+_MEDIA: dict[str, dict[str, Any]] = {
+    "image": {"type": "string", "contentEncoding": "base64",
+              "description": "a PNG or JPEG file, base64 (or a multipart upload)"},
+    "audio": {"type": "string", "contentEncoding": "base64",
+              "description": "a WAV or FLAC file, base64 (or a multipart upload)"},
+    "text": {"type": "string"},
+    "tensor": {"type": "array", "description": "a nested array of numbers"},
+    "embedding": {"type": "array", "items": {"type": "number"}},
+}
+
+
 def feature_schema(f: Feature) -> dict[str, Any]:
     """The JSON Schema of one feature's value."""
+    if f.dtype not in _JSON_TYPE:
+        media = dict(_MEDIA.get(f.dtype, {}))
+        if f.nullable and "type" in media:
+            media["type"] = [media["type"], "null"]
+        return media
     out: dict[str, Any] = {"type": [_JSON_TYPE[f.dtype], "null"] if f.nullable
                            else _JSON_TYPE[f.dtype]}
     if f.dtype == "int":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import traceback
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -21,6 +22,7 @@ from rampup.errors import ModelError, PayloadTooLargeError, RampupError
 from rampup.predlog.writer import PredictionRecord
 from rampup.registry.predictor import PredictionBatch
 from rampup.registry.schema import OutputSpec
+from rampup.security.privacy import protected_values, redact
 from rampup.serving import pipeline, shadow
 from rampup.serving.auth import require_admin, require_predict
 from rampup.serving.errors import error_response
@@ -29,7 +31,8 @@ from rampup.serving.ids import new_id
 from rampup.serving.responses import dumps
 from rampup.serving.runtime import LoadedVersion, ServedModel
 from rampup.serving.state import AppState, app_state
-from rampup.serving.validation import as_records, parse_json
+from rampup.serving.uploads import is_form, read_payload
+from rampup.serving.validation import as_records
 
 log = logging.getLogger("rampup.serving")
 
@@ -140,9 +143,11 @@ async def handle(request: Request, name: str, pinned: str | None, wire: Wire = V
     auto = st.automation
     try:
         require_predict(request, st.settings.predict_token, st.settings.admin_token)
-        body = await _read_body(request, st.settings.max_body_bytes)
+        limit = st.settings.max_body_bytes
+        body = None if is_form(request) else await _read_body(request, limit)
         served = st.runtime.get(name)
-        payload = parse_json(body, st.settings.max_json_depth)
+        payload = await read_payload(request, body, limit,  # JSON, or a multipart upload
+                                     st.settings.max_json_depth)
         records = wire.records(payload, served, pinned, st.settings.max_records)
         key = _request_key(request, served, records)
         forced = request.headers.get(FORCE_HEADER)
@@ -251,7 +256,13 @@ async def _run(lv: LoadedVersion, records: list[Any]) -> PredictionBatch:
     except RampupError:
         raise
     except Exception as exc:
-        log.exception("version %s raised while predicting", lv.name)
-        raise ModelError(f"version {lv.name} failed: {type(exc).__name__}: {exc}"[:500],
+        secrets = protected_values(lv.validator.protected, records)
+        if secrets:  # the message or traceback may quote a protected input: redacted
+            trace = "".join(traceback.format_exception(exc))
+            log.error("version %s raised while predicting:\n%s", lv.name, redact(trace, secrets))
+        else:
+            log.exception("version %s raised while predicting", lv.name)
+        text = redact(f"{type(exc).__name__}: {exc}", secrets)
+        raise ModelError(f"version {lv.name} failed: {text}"[:500],
                          fix="the model raised on this input; see the server log with the "
                              "request id") from exc

@@ -81,9 +81,9 @@ async def start(request: Request, name: str, body: RetrainBody | None = None) ->
     body = body or RetrainBody()
     since = None
     if body.since is not None:
-        from rampup.predlog.export import parse_since
+        from rampup.durations import parse_time
 
-        since = parse_since(body.since, now=retraining.retrainer.clock())
+        since = parse_time(body.since, "since", retraining.retrainer.clock())
     run = await asyncio.to_thread(retraining.retrainer.request, name, trigger="manual",
                                   actor=_actor(request), reason=body.reason, since=since,
                                   force=body.force)

@@ -18,7 +18,7 @@ age - must be an integer, got string 'thirty'
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from rampup.errors import PayloadTooLargeError, ValidationError
@@ -28,6 +28,22 @@ from rampup.serving.edge import DEFAULT_MAX_DEPTH, INT_MAX, INT_MIN, parse
 
 MAX_PROBLEMS = 20
 _MISSING = object()
+
+
+class FormText(str):
+    """A text field of a multipart/form-data upload: typed by the schema when validated
+    (``"42"`` for an int feature is 42), since forms carry only text and files."""
+
+    __slots__ = ()
+
+
+def _from_form(v: FormText, f: Feature) -> Any:
+    if f.dtype in ("float", "int", "bool", "tensor", "embedding"):
+        try:
+            return parse(str(v).encode())
+        except ValidationError:
+            return str(v)
+    return str(v)
 
 
 class InputErrors(ValidationError):
@@ -154,16 +170,39 @@ def _str(f: Feature) -> Check:
     return check
 
 
+def _media(f: Feature) -> Check:
+    from rampup.inputs.checks import value_check
+    from rampup.inputs.media import InputProblem
+
+    inner = value_check(f)
+
+    def check(v: Any) -> Any:
+        try:
+            return inner(v)
+        except InputProblem as p:
+            raise _Bad(p.message, p.fix) from None
+    return check
+
+
 _CHECKS: dict[str, Callable[[Feature], Check]] = {
-    "float": _float, "int": _int, "bool": _bool, "str": _str}
-_TYPE_WORD = {"float": "a number", "int": "an integer", "bool": "a boolean", "str": "a string"}
+    "float": _float, "int": _int, "bool": _bool, "str": _str, "image": _media,
+    "audio": _media, "text": _media, "tensor": _media, "embedding": _media}
+_TYPE_WORD = {"float": "a number", "int": "an integer", "bool": "a boolean", "str": "a string",
+              "image": "a PNG or JPEG file (base64 or a multipart upload)",
+              "audio": "a WAV or FLAC file (base64 or a multipart upload)", "text": "a string",
+              "tensor": "a nested array of numbers", "embedding": "an array of numbers"}
+#: decoded in place in the record, so the log and shadows see the decoded input
+_BINARY = frozenset({"image", "audio"})
 
 
 class Validator:
     """A schema compiled into per-feature checks. Thread-safe and reusable."""
 
-    def __init__(self, schema: InputSchema, ignore: Sequence[str] = ()) -> None:
+    def __init__(self, schema: InputSchema, ignore: Sequence[str] = (),
+                 protected: Collection[str] = ()) -> None:
         self.schema = schema
+        #: fields under privacy rules: a message about them never quotes their value
+        self.protected = frozenset(protected)
         self.names = schema.names
         self._checks = [(f.name, f.nullable, _CHECKS[f.dtype](f), f) for f in schema.features]
         self._known = frozenset(self.names) | frozenset(ignore)
@@ -193,9 +232,16 @@ class Validator:
                     problems.append(_problem(i, name, f"{word} and is required",
                                              f"send {name!r} as {_TYPE_WORD[feat.dtype]}"))
                     continue
+                if type(v) is FormText:
+                    v = _from_form(v, feat)
                 try:
-                    columns[name].append(check(v))
+                    clean = check(v)
+                    columns[name].append(clean)
+                    if feat.dtype in _BINARY:
+                        rec[name] = clean
                 except _Bad as bad:
+                    if name in self.protected:
+                        bad = _Bad(_without_value(bad.message, v), bad.fix)
                     problems.append(_problem(i, name, bad.message, bad.fix))
             if not self._allow_extra:
                 for k in rec:
@@ -208,6 +254,13 @@ class Validator:
         if problems:
             raise InputErrors(problems[:MAX_PROBLEMS])
         return FeatureBatch(columns, len(records), raw=list(records))
+
+
+def _without_value(message: str, value: Any) -> str:
+    """A message about a protected field, its value left out (its kind stays)."""
+    word = {"str": "a string", "int": "a number", "float": "a number", "bool": "a boolean"}
+    message = message.replace(_kind(value), word.get(type(value).__name__, "a value"))
+    return message.replace(repr(value), "a value") + " (value not shown: the field is protected)"
 
 
 def _problem(record: int, field: str | None, message: str, fix: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import time
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from rampup.monitor.routes import parse_time
+from rampup.durations import parse_time
 from rampup.serving.auth import require_admin
 from rampup.serving.jsonbody import EdgeRoute
 from rampup.serving.responses import json_response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -15,6 +16,7 @@ from rampup.store.dashboard_rows import DashboardRows
 from rampup.store.dead_letter_rows import DeadLetterRows
 from rampup.store.deployment_rows import DeploymentRows
 from rampup.store.engine import create_engine, insert_ignore
+from rampup.store.erase_rows import EraseRows
 from rampup.store.metric_rows import MetricRows
 from rampup.store.migrate import upgrade
 from rampup.store.records import (
@@ -27,10 +29,11 @@ from rampup.store.records import (
 from rampup.store.retrain_rows import RetrainRows
 from rampup.store.review_rows import ReviewRows
 from rampup.store.rollout_rows import RolloutRows
+from rampup.store.token_rows import TokenRows
 
 
 class Store(DeploymentRows, RolloutRows, MetricRows, AlertRows, RetrainRows, ReviewRows,
-            DashboardRows, DeadLetterRows):
+            DashboardRows, DeadLetterRows, TokenRows, EraseRows):
     """Everything rampup keeps: registry, deployments, prediction log, feedback, events.
 
     Thread-safe (each call takes a pooled connection). Open with :meth:`open`, which
@@ -143,10 +146,29 @@ class Store(DeploymentRows, RolloutRows, MetricRows, AlertRows, RetrainRows, Rev
             return 0
         if self.dialect == "postgresql":
             return self._copy_predictions(rows)
+        if self.dialect == "sqlite":
+            return self._sqlite_predictions(rows)
         # RETURNING, not rowcount: SQLAlchemy only guarantees rowcount for UPDATE/DELETE.
         stmt = self._insert_ignore(t.predictions, ["id"]).returning(t.predictions.c.id)
         with self.engine.begin() as conn:
             return len(conn.execute(stmt, list(rows)).all())
+
+    def _sqlite_predictions(self, rows: Sequence[dict[str, Any]]) -> int:
+        """SQLite: one prepared ``INSERT ... ON CONFLICT DO NOTHING`` run by the driver's
+        ``executemany`` over plain tuples (the rows are already serialised, so none of
+        SQLAlchemy's per-row parameter processing is needed). The log writer shares the
+        server's core: its time under the GIL is time the event loop waits."""
+        cols = _PREDICTION_COLUMNS
+        get = _prediction_values
+        try:
+            params = [get(r) for r in rows]
+        except KeyError:  # a row without the optional columns
+            params = [tuple(r.get(c) for c in cols) for r in rows]
+        with self.engine.begin() as conn:
+            raw: Any = conn.connection.driver_connection
+            before = raw.total_changes
+            raw.executemany(_SQLITE_INSERT_PREDICTIONS, params)
+            return int(raw.total_changes - before)
 
     def _copy_predictions(self, rows: Sequence[dict[str, Any]]) -> int:
         """PostgreSQL: COPY into a session-local staging table, then one INSERT ... SELECT
@@ -267,10 +289,21 @@ class Store(DeploymentRows, RolloutRows, MetricRows, AlertRows, RetrainRows, Rev
                                                   model=model, version=version,
                                                   details=details or {}))
 
-    def list_events(self, model: str | None = None, limit: int = 100) -> list[EventRecord]:
-        q = sa.select(t.events).order_by(t.events.c.id.desc()).limit(limit)
+    def list_events(self, model: str | None = None, limit: int = 100, *,
+                    actor: str | None = None, action: str | None = None,
+                    since: float | None = None) -> list[EventRecord]:
+        """Newest first; ``action`` may end in ``*`` (a prefix: ``admin.*``)."""
+        e = t.events
+        q = sa.select(e).order_by(e.c.id.desc()).limit(limit)
         if model is not None:
-            q = q.where(t.events.c.model == model)
+            q = q.where(e.c.model == model)
+        if actor is not None:
+            q = q.where(e.c.actor == actor)
+        if action is not None:
+            q = q.where(e.c.action.startswith(action[:-1], autoescape=True)
+                        if action.endswith("*") else e.c.action == action)
+        if since is not None:
+            q = q.where(e.c.ts >= since)
         with self.engine.connect() as conn:
             return [EventRecord(r.id, r.ts, r.actor, r.action, r.model, r.version, r.details)
                     for r in conn.execute(q)]
@@ -307,6 +340,13 @@ class Store(DeploymentRows, RolloutRows, MetricRows, AlertRows, RetrainRows, Rev
 
     def _insert_ignore(self, table: sa.Table, keys: list[str]) -> Any:
         return insert_ignore(self.engine, table, keys)
+
+
+_PREDICTION_COLUMNS = tuple(c.name for c in t.predictions.columns)
+_prediction_values = operator.itemgetter(*_PREDICTION_COLUMNS)
+_SQLITE_INSERT_PREDICTIONS = (
+    f"INSERT INTO predictions ({', '.join(_PREDICTION_COLUMNS)}) VALUES "
+    f"({', '.join('?' for _ in _PREDICTION_COLUMNS)}) ON CONFLICT (id) DO NOTHING")
 
 
 def _version(r: Any) -> VersionRecord:
