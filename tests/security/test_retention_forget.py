@@ -58,10 +58,10 @@ def test_retention_deletes_old_rows_in_batches_and_keeps_aggregates(store: Store
         conn.execute(t.metric_windows.insert().values(
             model="short", version="v1", role="answer", stage="", window_start=now - 90 * DAY,
             replica="r", window_s=60.0, updated_at=now - 90 * DAY, data={}))
-    report = apply_retention(store, project, now=now, batch=3, max_batches=2)
+    report = apply_retention(store, project, now=now, batch=3, max_batches=2, rest=0)
     assert report.more  # 6 rows per pass and kind at most: the rest waits for the next pass
     while report.more:
-        report = apply_retention(store, project, now=now, batch=3, max_batches=2)
+        report = apply_retention(store, project, now=now, batch=3, max_batches=2, rest=0)
 
     def left(table: sa.Table, model: str) -> int:
         with store.engine.connect() as conn:
@@ -154,3 +154,26 @@ def test_forget_cli(tmp_path: Path) -> None:
     r = CliRunner().invoke(cli_app, ["--project", str(tmp_path), "events", "--action", "forget"])
     assert "forget" in r.output
     assert "alice" not in r.output
+
+
+def test_forget_deletes_kept_input_bytes_only_when_nobody_else_sent_them(store: Store,
+                                                                        tmp_path: Path) -> None:
+    from rampup.security.erase import forget
+
+    def image(sha: str) -> str:
+        return json.dumps({"img": {"type": "image", "format": "png", "bytes": 3,
+                                   "sha256": sha, "metrics": {}}})
+
+    folder = tmp_path / "bytes"
+    own, shared = "a" * 64, "b" * 64
+    for sha in (own, shared):
+        (folder / sha[:2]).mkdir(parents=True, exist_ok=True)
+        (folder / sha[:2] / f"{sha}.png").write_bytes(b"png")
+    rows = [{**_prediction("p1", "m", time.time(), "subject"), "inputs": image(own)},
+            {**_prediction("p2", "m", time.time(), "subject"), "inputs": image(shared)},
+            {**_prediction("p3", "m", time.time(), "other"), "inputs": image(shared)}]
+    store.insert_predictions(rows)
+    report = forget(store, ProjectFile(), "subject", actor="test", input_bytes_dir=folder)
+    assert report["deleted"]["input_files"] == 1
+    assert not (folder / own[:2] / f"{own}.png").exists()
+    assert (folder / shared[:2] / f"{shared}.png").exists()  # "other" sent it too

@@ -188,7 +188,8 @@ def forget_cmd(
 
     st = state(ctx)
     with console.status("erasing…"):
-        report = forget(st.store(), st.project_file, request_key, actor=_actor())
+        report = forget(st.store(), st.project_file, request_key, actor=_actor(),
+                        input_bytes_dir=st.settings.input_bytes_dir)
     if as_json:
         typer.echo(json.dumps(report))
         return

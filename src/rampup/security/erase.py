@@ -1,10 +1,12 @@
 """Erasure: forget one subject (a request key) everywhere rampup kept it.
 
 Every table that holds the subject's rows (predictions, their feedback, review items and
-labels, dead letters) and every retraining dataset file that holds their logged rows
-(rewritten without them). The request key is looked up as sent and as the privacy rules
-would have stored it (hashed). The erasure is recorded as a ``forget`` event with an
-erasure id and counts only: the event names no personal data.
+labels, dead letters), the stored bytes of their image/audio inputs (when
+``RAMPUP_INPUT_BYTES_DIR`` keeps them and no other prediction holds the same content)
+and every retraining dataset file that holds their logged rows (rewritten without
+them). The request key is looked up as sent and as the privacy rules would have stored
+it (hashed). The erasure is recorded as a ``forget`` event with an erasure id and
+counts only: the event names no personal data.
 """
 
 from __future__ import annotations
@@ -85,7 +87,39 @@ def erase_from_datasets(store: Store, rows: list[dict[str, Any]]) -> dict[str, i
     return {"files": files, "rows": removed}
 
 
-def forget(store: Store, project: ProjectFile, request_key: str, *, actor: str) -> dict[str, Any]:
+def _stored_inputs(rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """(sha256, format) of the image/audio inputs these rows logged."""
+    found = set()
+    for r in rows:
+        try:
+            inputs = json.loads(r["inputs"])
+        except (TypeError, ValueError):
+            continue
+        for rec in inputs if isinstance(inputs, list) else [inputs]:
+            for v in rec.values() if isinstance(rec, dict) else ():
+                if isinstance(v, dict) and v.get("type") in ("image", "audio") and \
+                        isinstance(v.get("sha256"), str) and isinstance(v.get("format"), str):
+                    found.add((v["sha256"], v["format"].lower()))
+    return found
+
+
+def erase_input_files(store: Store, folder: Path | None,
+                      stored: set[tuple[str, str]]) -> int:
+    """Delete the kept bytes of these inputs (``RAMPUP_INPUT_BYTES_DIR``), unless another
+    logged prediction still holds the same content."""
+    if folder is None:
+        return 0
+    n = 0
+    for sha, fmt in sorted(stored):
+        path = folder / sha[:2] / f"{sha}.{fmt}"
+        if path.is_file() and not store.inputs_mention(sha):
+            path.unlink()
+            n += 1
+    return n
+
+
+def forget(store: Store, project: ProjectFile, request_key: str, *, actor: str,
+           input_bytes_dir: Path | None = None) -> dict[str, Any]:
     """Erase everything kept about ``request_key``; returns the erasure id and counts."""
     if not request_key.strip():
         raise ValidationError("the request key is empty", field="request_key",
@@ -94,8 +128,10 @@ def forget(store: Store, project: ProjectFile, request_key: str, *, actor: str) 
     keys = [request_key] + ([privacy.hash(request_key)] if privacy is not None else [])
     rows = store.subject_predictions(keys)
     datasets = erase_from_datasets(store, rows)
+    stored = _stored_inputs(rows)
     deleted = store.erase_predictions([r["id"] for r in rows],
                                       [r["request_id"] for r in rows])
+    deleted["input_files"] = erase_input_files(store, input_bytes_dir, stored)
     erasure = uuid.uuid4().hex
     models = sorted({r["model"] for r in rows})
     store.add_event(actor, "forget", details={

@@ -30,5 +30,6 @@ async def forget_subject(request: Request, body: ForgetBody) -> Response:
     st = app_state(request)
     who = require_admin(request, st.settings.admin_token)
     report = await asyncio.to_thread(forget, st.store, st.project, body.request_key,
-                                     actor=who.actor)
+                                     actor=who.actor,
+                                     input_bytes_dir=st.settings.input_bytes_dir)
     return json_response(report)

@@ -85,3 +85,11 @@ class EraseRows:
                 counts["predictions"] += conn.execute(
                     t.predictions.delete().where(t.predictions.c.id.in_(part))).rowcount or 0
         return counts
+
+    def inputs_mention(self, text: str) -> bool:
+        """Whether any logged input still holds ``text`` (a content hash), a full scan:
+        erasure is rare."""
+        p = t.predictions
+        q = sa.select(p.c.id).where(p.c.inputs.contains(text, autoescape=True)).limit(1)
+        with self.engine.connect() as conn:
+            return conn.execute(q).first() is not None

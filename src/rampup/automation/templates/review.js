@@ -12,6 +12,7 @@
   let me = null;
   let current = null;
   let choices = [];
+  let names = {};  // label -> what it means (output_labels in rampup.yaml)
   let busy = false;
   $("reviewer-box").hidden = !openQueue;
   $("reviewer").value = store.getItem("rampup-reviewer") || "";
@@ -28,6 +29,10 @@
   }
   function show(value) {
     return typeof value === "string" ? value : JSON.stringify(value);
+  }
+  function named(value) {
+    const meaning = names[show(value)];
+    return show(value) + (meaning ? " (" + meaning + ")" : "");
   }
   async function call(path, body, method) {
     const url = path.startsWith("/v1/") ? path : base + path;
@@ -99,7 +104,7 @@
     }
     const s = item.suggestion;
     $("suggestion").hidden = !s;
-    $("suggestion-value").textContent = s ? show(s.prediction) : "";
+    $("suggestion-value").textContent = s ? named(s.prediction) : "";
     const box = $("labels");
     box.replaceChildren();
     const free = !choices || choices.length === 0;
@@ -115,6 +120,14 @@
         b.append(k);
       }
       b.append(document.createTextNode(show(choice)));
+      const meaning = names[show(choice)];
+      if (meaning) {
+        b.dataset.name = meaning;
+        const n = document.createElement("span");
+        n.className = "label-name";
+        n.textContent = meaning;
+        b.append(n);
+      }
       b.addEventListener("click", () => decide(choice));
       box.append(b);
     });
@@ -131,6 +144,7 @@
     try {
       const data = await call("/next", {reviewer: name});
       choices = data.choices || [];
+      names = data.choice_names || {};
       render(data.item);
       say(data.item ? "" : "queue empty", false);
     } catch (e) { say(e.message, true); }
