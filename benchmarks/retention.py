@@ -9,7 +9,8 @@ older than the retention (1 day). ``rampup serve`` (the real app, pinned to CPU 
 measured open-loop by ``rampup loadtest`` at ``--rate`` requests/s twice, in the same
 run: once idle (the baseline), once while another process, as the leader does, applies
 the retention in its batches (``rampup.security.retention.apply_retention``, batches
-of 1,000 rows, each its own transaction) until every expired row is gone. The same
+of 1,000 rows, each its own transaction, resting three times as long as each took) on the server's
+CPU until every expired row is gone. The same
 server keeps logging its own predictions meanwhile, so the deletes contend with the log
 writer as they would in production.
 
@@ -45,7 +46,7 @@ PROJECT_YAML = "retention:\n  predictions: 1d\n"
 
 _DELETER = """
 import json, os, sys, time
-os.sched_setaffinity(0, {1 % (os.cpu_count() or 1)})
+os.sched_setaffinity(0, {0})  # the leader replica's CPU: the server's
 from rampup.project import parse_project
 from rampup.security.retention import apply_retention
 from rampup.store import Store

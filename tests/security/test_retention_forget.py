@@ -58,10 +58,10 @@ def test_retention_deletes_old_rows_in_batches_and_keeps_aggregates(store: Store
         conn.execute(t.metric_windows.insert().values(
             model="short", version="v1", role="answer", stage="", window_start=now - 90 * DAY,
             replica="r", window_s=60.0, updated_at=now - 90 * DAY, data={}))
-    report = apply_retention(store, project, now=now, batch=3, max_batches=2)
+    report = apply_retention(store, project, now=now, batch=3, max_batches=2, rest=0)
     assert report.more  # 6 rows per pass and kind at most: the rest waits for the next pass
     while report.more:
-        report = apply_retention(store, project, now=now, batch=3, max_batches=2)
+        report = apply_retention(store, project, now=now, batch=3, max_batches=2, rest=0)
 
     def left(table: sa.Table, model: str) -> int:
         with store.engine.connect() as conn:

@@ -2,9 +2,11 @@
 the project's (or the model's own) retention, in small batches.
 
 A pass deletes at most ``batch * max_batches`` rows per model and kind, each batch its
-own short transaction, so serving's inserts and reads never queue behind one long
-delete; what is left goes in the next pass. Aggregates (metric windows, evaluations) and
-the audit trail (events, deployments, rollouts, retraining runs) are kept.
+own short transaction, and after each batch it rests three times as long as the batch
+took (the deletes hold the database and a CPU at most a quarter of the time), so
+serving's log inserts and reads never queue behind a run of deletes; what is left goes
+in the next pass. Aggregates (metric windows, evaluations) and the audit trail (events,
+deployments, rollouts, retraining runs) are kept.
 """
 
 from __future__ import annotations
@@ -45,8 +47,10 @@ def configured(project: ProjectFile) -> bool:
 
 def apply_retention(store: Store, project: ProjectFile, *, now: float | None = None,
                     batch: int = 1000, max_batches: int = 50,
-                    models: list[str] | None = None) -> RetentionReport:
-    """One pass over every model (registered or declared)."""
+                    models: list[str] | None = None, rest: float = 3.0,
+                    sleep: Callable[[float], None] = time.sleep) -> RetentionReport:
+    """One pass over every model (registered or declared); after each batch, pause
+    ``rest`` times as long as it took (0: no pause)."""
     now = time.time() if now is None else now
     names = models if models is not None else sorted(
         {m.name for m in store.list_models()} | set(project.models))
@@ -61,10 +65,13 @@ def apply_retention(store: Store, project: ProjectFile, *, now: float | None = N
             if keep_s is None:
                 continue
             for _ in range(max_batches):
+                t0 = time.perf_counter()
                 n = delete(model, now - keep_s, batch)
                 report.deleted[kind] += n
                 if n < batch:
                     break
+                if rest > 0:
+                    sleep(rest * (time.perf_counter() - t0))
             else:
                 report.more = True
     if report.total:
