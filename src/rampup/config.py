@@ -33,6 +33,13 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = None
     predict_token: SecretStr | None = None
     host: str = "127.0.0.1"
+    allowed_origins: str = Field(
+        default="", description="comma-separated origins (https://ops.example.com) trusted "
+        "for state-changing requests besides the server's own (a proxy that rewrites Host)")
+    retention: bool = Field(default=True, description="apply the project's retention "
+                            "settings (leader only)")
+    retention_interval: float = Field(default=60.0, gt=0,
+                                      description="seconds between retention passes")
     port: int = Field(default=8000, ge=0, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)

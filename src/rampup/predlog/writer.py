@@ -33,6 +33,7 @@ from rampup.runtime import (
     write_isolated,
 )
 from rampup.runtime.faults import json_safe
+from rampup.security.privacy import Privacy
 from rampup.store import Store
 
 log = logging.getLogger("rampup.predlog")
@@ -44,7 +45,7 @@ class PredictionRecord:
     """One logged prediction, as the hot path builds it (serialised later)."""
 
     __slots__ = ("confidence", "error", "id", "inputs", "latency_ms", "model", "outputs",
-                 "request_id", "request_key", "role", "stage", "ts", "version")
+                 "protected", "request_id", "request_key", "role", "stage", "ts", "version")
 
     def __init__(self, id: str, request_id: str, ts: float, model: str, version: str,
                  role: str, inputs: Any, outputs: Any, confidence: float | None,
@@ -63,6 +64,7 @@ class PredictionRecord:
         self.latency_ms = latency_ms
         self.error = error
         self.request_key = request_key
+        self.protected = False  # privacy rules applied (rampup.security.privacy)
 
     def to_row(self) -> dict[str, Any]:
         return self.to_row_of(self.inputs, self.outputs)
@@ -89,7 +91,7 @@ class PredictionRecord:
 
     def to_payload(self) -> dict[str, Any]:
         """The record as it was handed over (for a dead letter: nothing serialised)."""
-        return {k: getattr(self, k) for k in self.__slots__}
+        return {k: getattr(self, k) for k in self.__slots__ if k != "protected"}
 
 
 def _loggable(v: Any) -> Any:
@@ -148,6 +150,8 @@ class LogWriter:
         self.block_timeout = block_timeout
         self.retry_backoff = retry_backoff
         self.dead_letters = dead_letters or DeadLetters(store)
+        #: the project's privacy rules, applied to every record handed over (None: none)
+        self.privacy: Privacy | None = None
         self.stats = WriterStats()
         self._queue: deque[PredictionRecord] = deque()
         self._pending_ids: set[str] = set()
@@ -202,6 +206,8 @@ class LogWriter:
 
     def try_submit(self, records: Sequence[PredictionRecord]) -> bool:
         """Queue all records if there is room for all of them; never blocks."""
+        if self.privacy is not None:
+            self.privacy.protect(records)
         with self._cond:
             if len(self._queue) + len(records) > self.queue_size:
                 return False
