@@ -169,6 +169,9 @@ class Privacy:
     def _apply(self, action: str, value: Any) -> Any:
         if value is None:
             return None
+        sha = getattr(value, "sha256", None)
+        if isinstance(sha, str):  # a decoded image/audio input: never its bytes or pixels
+            return self.hash("sha256:" + sha) if action == "hash" else "***"
         if action == "hash":
             return self.hash(value)
         return mask(value)
