@@ -52,11 +52,13 @@ async def test_protected_binary_fields_keep_no_bytes(store: Store, registry: Reg
     hashes = {p["photo"] for p in photos}
     assert len(hashes) == 1  # equal content, equal keyed hash
     (h,) = hashes
-    assert isinstance(h, str) and h.startswith("h:")
+    assert isinstance(h, str)
+    assert h.startswith("h:")
     assert hashlib.sha256(image).hexdigest() not in h
     assert all(p["camera"] == "a" for p in photos)
     clips = logged("ears")
-    assert len(clips) == 1 and "clip" not in clips[0]
+    assert len(clips) == 1
+    assert "clip" not in clips[0]
     for rows in (photos, clips):
         assert b64(image)[:40] not in orjson.dumps(rows).decode()
 
