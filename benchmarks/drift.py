@@ -68,6 +68,7 @@ RAW_TARGET_S = 1.0
 STORED_TARGET_S = 0.010
 MEMORY_TARGET = 2.0
 DELAY_TARGET = 300
+PARTS = ("calibration", "dataset", "speed", "concept")
 console = Console(width=None if sys.stdout.isatty() else 140)
 
 
@@ -75,12 +76,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--reps", type=int, default=400, help="repetitions per calibration cell")
+    p.add_argument("--dataset-reps", type=int, default=400,
+                   help="repetitions per size for the dataset verdict")
+    p.add_argument("--dataset-ref", type=int, default=5000,
+                   help="reference rows for the dataset verdict")
     p.add_argument("--streams", type=int, default=100, help="error streams per scenario")
     p.add_argument("--rows", type=int, default=100_000, help="rows per side in the speed test")
     p.add_argument("--columns", type=int, default=20)
     p.add_argument("--repeats", type=int, default=5, help="timed runs of each speed task")
-    p.add_argument("--parts", default="calibration,speed,concept",
-                   help="which parts to run, comma-separated (default: all three)")
+    p.add_argument("--parts", default=",".join(PARTS),
+                   help=f"which parts to run, comma-separated (default: all: {', '.join(PARTS)})")
     p.add_argument("--quick", action="store_true",
                    help="a smoke run (few repetitions, smaller speed data): not a verdict")
     p.add_argument("--save", type=Path, default=None,
@@ -88,6 +93,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.quick:
         args.reps, args.streams, args.rows, args.repeats = 20, 4, 20_000, 2
+        args.dataset_reps = 3
     return args
 
 
@@ -186,6 +192,86 @@ def calibration_table(cal: dict[str, Any]) -> tuple[Table, list[bool]]:
             label = {"stored": "stored profiles", "exact": "exact (raw rows)",
                      "fixed_psi": "PSI >= 0.1 rule"}[mode]
             t.add_row(label if i == 0 else "", f"{shift:g} sd", *cells, target)
+    return t, ok
+
+
+# -- 1b. the dataset verdict ----------------------------------------------------------------
+
+def dataset_table_frame(n: int, rng: np.random.Generator) -> pd.DataFrame:
+    """A mixed table: four numeric features (two correlated), a category with a rare
+    value (0.2 %: often missing from one side by chance), a binary one."""
+    z = rng.normal(size=(n, 4))
+    return pd.DataFrame({
+        "x0": z[:, 0], "x1": 0.7 * z[:, 0] + 0.71 * z[:, 1], "x2": rng.exponential(1.0, n),
+        "x3": rng.integers(0, 20, n).astype(float),
+        "c": rng.choice(["a", "b", "c", "d", "rare"], n, p=[0.4, 0.3, 0.2, 0.098, 0.002]),
+        "flag": rng.random(n) < 0.3})
+
+
+def dataset(reps: int, n_ref: int, seed: int = 7) -> dict[str, Any]:
+    """No-drift windows: the share whose dataset verdict says drift, in raw mode (feature
+    tests + domain classifier, one error budget) and stored mode (profiles: feature
+    tests only); "before" is the old rule (features OR the classifier, each at alpha)."""
+    from rampup.drift.multivariate import domain_classifier
+    from rampup.drift.report import build_report
+
+    config = DriftConfig()
+    cache = NullCache(config.reps, config.seed)
+    rng = np.random.default_rng(seed)
+    keys = ("raw", "stored", "raw_before")
+    hits = {k: np.zeros(len(SIZES), dtype=np.int64) for k in keys}
+    t0 = time.perf_counter()
+    for rep in range(reps):
+        ref = dataset_table_frame(n_ref, rng)
+        schema = infer_schema(ref)
+        prof = compute_profile(ref, schema)
+        for j, n in enumerate(SIZES):
+            cur = dataset_table_frame(n, rng)
+            mv = domain_classifier(ref, cur, alpha=config.alpha, seed=rep)
+            raw = compare_frames(ref, cur, config, schema=schema, cache=cache,
+                                 multivariate=mv, workers=1)
+            hits["raw"][j] += raw.dataset_drift
+            features_only = build_report(raw.results, config)
+            hits["raw_before"][j] += features_only.dataset_drift or (
+                mv.p_value <= config.alpha and mv.auc >= mv.min_auc)
+            stored = compare_profiles(prof, window_profile(cur, prof, schema), config,
+                                      cache=cache, schema=schema)
+            hits["stored"][j] += stored.dataset_drift
+    return {"reps": reps, "n_ref": n_ref, "seconds": time.perf_counter() - t0,
+            "counts": {k: v.tolist() for k, v in hits.items()}}
+
+
+def wilson_text(k: int, reps: int) -> str:
+    from rampup.drift.stats import wilson
+
+    lo, hi = wilson(k, reps)
+    return f"{k / reps:.1%} [{lo:.1%}, {hi:.1%}]"
+
+
+def dataset_table_view(ds: dict[str, Any]) -> tuple[Table, list[bool]]:
+    reps = ds["reps"]
+    t = Table(title=f"1b. dataset verdict on no-drift windows (6 mixed features; "
+                    f"{ds['n_ref']:,}-row reference; {reps} repetitions; Wilson 95 % "
+                    "interval): one error budget across feature tests and the domain "
+                    "classifier", title_justify="left", header_style="bold")
+    t.add_column("mode")
+    for n in SIZES:
+        t.add_column(f"n={n:,}", justify="right")
+    t.add_column("target")
+    ok: list[bool] = []
+    labels = {"raw": "raw rows (features + classifier, BH together)",
+              "stored": "stored profiles (features)",
+              "raw_before": "old rule: features OR classifier (context)"}
+    for key, label in labels.items():
+        cells = []
+        for k in ds["counts"][key]:
+            if key == "raw_before":
+                cells.append(wilson_text(k, reps))
+                continue
+            passed, word = fa_verdict(k, reps)
+            ok.append(passed)
+            cells.append(f"{wilson_text(k, reps)} {word}")
+        t.add_row(label, *cells, "-" if key == "raw_before" else "<= 5%")
     return t, ok
 
 
@@ -344,14 +430,18 @@ def others() -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     parts = {p.strip() for p in args.parts.split(",")}
-    unknown = parts - {"calibration", "speed", "concept"}
+    unknown = parts - set(PARTS)
     if unknown:
-        raise SystemExit(f"unknown part(s) {sorted(unknown)}: use calibration, speed, concept")
-    cal = sp = con = None
+        raise SystemExit(f"unknown part(s) {sorted(unknown)}: use {', '.join(PARTS)}")
+    cal = sp = con = ds = None
     if "calibration" in parts:
         console.print(f"[bold]calibration[/]: {len(SHIFTS)} shifts x {len(SIZES)} sizes x "
                       f"{args.reps} repetitions")
         cal = calibration(args.reps)
+    if "dataset" in parts:
+        console.print(f"[bold]dataset verdict[/]: {len(SIZES)} sizes x {args.dataset_reps} "
+                      "repetitions (domain classifier each)")
+        ds = dataset(args.dataset_reps, args.dataset_ref)
     if "speed" in parts:
         console.print(f"[bold]speed[/]: {args.rows:,} + {args.rows:,} rows x {args.columns}")
         sp = speed(args.rows, args.columns, args.repeats)
@@ -363,7 +453,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{os.getloadavg()[0]:.1f})"
                   + (" [yellow]--quick: a smoke run, not a verdict[/]" if args.quick else ""))
     results: list[bool] = []
-    tables = [calibration_table(cal) if cal else None, speed_table(sp) if sp else None,
+    tables = [calibration_table(cal) if cal else None,
+              dataset_table_view(ds) if ds else None, speed_table(sp) if sp else None,
               concept_table(con) if con else None]
     for made in tables:
         if made is not None:
@@ -379,7 +470,8 @@ def main(argv: list[str] | None = None) -> int:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         path = args.save / f"drift-{stamp}.json"
         path.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
-                                    "calibration": cal, "speed": sp, "concept": con,
+                                    "calibration": cal, "dataset": ds, "speed": sp,
+                                    "concept": con,
                                     "targets_met": sum(results), "targets": len(results)},
                                    indent=1))
         console.print(f"saved {path}")

@@ -23,7 +23,7 @@ DETECTORS = ("adwin", "page_hinkley", "ddm")  # the keys of rampup.drift.detecto
 
 SPARK = "▁▂▃▄▅▆▇█"
 SHORT = {"wasserstein/std": "W/sd", "wasserstein/iqr": "W/iqr", "js_distance": "JS",
-         "abs_change": "abs"}
+         "abs_change": "abs", "unseen_share": "share"}
 
 
 def register(app: typer.Typer) -> None:
@@ -118,9 +118,11 @@ def _print(check: DriftCheck) -> None:
                   highlight=False)
     mv = rep.multivariate
     if mv is not None and not math.isnan(mv.auc):
+        top = ", ".join(f"{name} {fmt(v)}" for name, v in mv.top_features)
         console.print(f"multivariate: domain classifier AUC {fmt(mv.auc)}, p {fmt(mv.p_value, 4)}"
-                      f" -> {'[bold red]drift[/]' if mv.drifted else 'no drift'}",
-                      highlight=False)
+                      f", q {fmt(mv.q_value, 4)}"
+                      f" -> {'[bold red]drift[/]' if mv.drifted else 'no drift'}"
+                      + (f" (separating: {top})" if top else ""), highlight=False)
     if check.trend is not None:
         t = Table(title=f"Trend over {len(check.trend.windows)} windows", title_justify="left",
                   box=None, header_style="bold")
