@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-EXTRAS := dev,postgres,onnx
+EXTRAS := dev,postgres,onnx,media,speech
 STAMP  := $(VENV)/.installed
 
 .PHONY: demo test test-fast lint typecheck bench clean setup
@@ -20,8 +20,9 @@ demo: $(STAMP)
 
 test: $(STAMP) lint typecheck
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null \
-		|| (apt-get update -qq && apt-get install -y -qq chromium chromium-driver) \
-		|| echo "the dashboard's browser tests need: apt-get install chromium chromium-driver"
+		&& command -v wrk >/dev/null \
+		|| (apt-get update -qq && apt-get install -y -qq chromium chromium-driver wrk) \
+		|| echo "the browser and benchmark tests need: apt-get install chromium chromium-driver wrk"
 	$(BIN)/pytest --cov --cov-report=term:skip-covered --durations=15
 
 test-fast: $(STAMP)

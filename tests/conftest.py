@@ -25,6 +25,20 @@ PG_URL = os.environ.get("RAMPUP_TEST_POSTGRES_URL", "postgresql://postgres@127.0
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def tool_or_skip(name: str, package: str | None = None) -> str:
+    """The path of the program ``name``; skip without it, fail when ``CI=true`` (``make
+    test`` installs it, so a CI run without it would silently test less)."""
+    import shutil
+
+    path = shutil.which(name)
+    if path is not None:
+        return path
+    fix = f"apt-get install -y {package or name} (make test does)"
+    if IN_CI:
+        pytest.fail(f"CI=true but {name} is not installed: {fix}", pytrace=False)
+    pytest.skip(f"{name} is not installed: {fix}; set CI=true to make this fail")
+
+
 def _pg_reachable() -> str | None:
     try:
         engine = sa.create_engine(normalise_url(PG_URL), connect_args={"connect_timeout": 3})

@@ -9,7 +9,6 @@ from __future__ import annotations
 import doctest
 import importlib.util
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from types import ModuleType
 
 import pytest
 import sqlalchemy as sa
+from tests.conftest import tool_or_skip
 
 from rampup.config import Settings
 from rampup.store import Store
@@ -121,8 +121,7 @@ def test_docstring_examples(module: ModuleType) -> None:
 
 @pytest.mark.slow
 def test_quick_end_to_end_run(tmp_path: Path) -> None:
-    if shutil.which("wrk") is None:
-        pytest.skip("wrk is not installed (apt-get install -y wrk)")
+    tool_or_skip("wrk")
     out = subprocess.run(
         [sys.executable, str(BENCH / "serving.py"), "--quick", "--duration", "1",
          "--warmup", "1", "--connections", "1,4", "--no-postgres", "--log-rows", "1000",

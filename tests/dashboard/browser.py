@@ -74,8 +74,25 @@ def open_browser(browser: str, driver: str) -> Any:
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                 "--window-size=1400,1000", "--disable-extensions", "--no-first-run"):
         opts.add_argument(arg)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     return webdriver.Chrome(service=Service(driver), options=opts)
+
+
+def requested_urls(driver: Any) -> dict[str, str | None]:
+    """Every URL the page asked for since the last call (Chrome's network log), each with
+    the reason Chrome refused to send it (``"csp"``, ...) or None when it went out."""
+    import json
+
+    urls: dict[str, str] = {}
+    blocked: dict[str, str] = {}
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        params = message.get("params", {})
+        if message.get("method") == "Network.requestWillBeSent":
+            urls[params["requestId"]] = params["request"]["url"]
+        elif message.get("method") == "Network.loadingFailed" and params.get("blockedReason"):
+            blocked[params["requestId"]] = params["blockedReason"]
+    return {url: blocked.get(rid) for rid, url in urls.items()}
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:

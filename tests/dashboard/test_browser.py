@@ -97,7 +97,7 @@ def test_overview_and_model_page_with_traffic_and_rollback(live: Live) -> None:
 
         card.find_element(By.LINK_TEXT, "credit").click()
         wait_for(lambda: d.find_element(By.ID, "model-name").text == "credit", what="model page")
-        for chart in ("chart-throughput", "chart-latency_p99", "chart-error_rate",
+        for chart in ("chart-throughput", "chart-latency_p99", "chart-server_error_rate",
                       "chart-missing-score", "chart-class-share", "chart-confidence"):
             wait_for(lambda chart=chart: chart_points(d, chart) > 0, what=f"{chart} data")
         assert int(d.find_element(By.ID, "chart-latency_p99").get_attribute("data-series")) >= 1

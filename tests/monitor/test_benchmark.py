@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from tests.conftest import tool_or_skip
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 
@@ -59,8 +60,7 @@ def test_flush_part_writes_four_windows(tmp_path: Path, data: tuple) -> None:
 
 @pytest.mark.slow
 def test_quick_end_to_end_run(tmp_path: Path) -> None:
-    if shutil.which("wrk") is None:
-        pytest.skip("wrk is not installed (apt-get install -y wrk)")
+    tool_or_skip("wrk")
     out = subprocess.run(
         [sys.executable, str(BENCH / "monitoring.py"), "--quick", "--duration", "1",
          "--warmup", "1", "--connections", "1", "--no-postgres", "--predictions", "20000",

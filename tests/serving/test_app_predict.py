@@ -9,7 +9,7 @@ import numpy as np
 import orjson
 
 from rampup.store import Store
-from tests.serving.conftest import Trained, record
+from tests.serving.conftest import ADMIN, Trained, record
 
 
 async def test_single_record(client: httpx.AsyncClient, trained: Trained) -> None:
@@ -67,7 +67,14 @@ async def test_pinned_version(client: httpx.AsyncClient, trained: Trained) -> No
     r = await client.post("/v1/models/credit/versions/v1/predict", json=record(trained.frame, 1))
     assert r.status_code == 200
     assert r.json()["version"] == "v1"
+    assert r.headers["x-route"] == "v1; pinned"
+    # a version outside the policy needs the admin token (issue 13), even to learn it is
+    # not registered
     r = await client.post("/v1/models/credit/versions/v9/predict", json=record(trained.frame, 1))
+    assert r.status_code == 401
+    assert "not deployed" in r.json()["message"]
+    r = await client.post("/v1/models/credit/versions/v9/predict", json=record(trained.frame, 1),
+                          headers={"authorization": f"Bearer {ADMIN}"})
     assert r.status_code == 404
     assert "v9" in r.json()["message"]
 

@@ -2,9 +2,9 @@
 
 Built in: ``rollback`` (the model's previous traffic policy, or the active rollout's
 baseline), ``pause_rollout`` (hold the active rollout where it is) and ``retrain``.
-``retrain`` is an interface here: it records a ``retrain_requested`` event; the
-retraining issue wires a trigger that acts on it (by registering its own ``retrain``
-function in the :class:`ActionRegistry` it gives the evaluator).
+``retrain`` here only records a ``retrain_requested`` event; inside ``rampup serve``,
+:func:`rampup.retrain.loop.alert_actions` registers a ``retrain`` that records the event
+and queues a retraining run (the registry the evaluator is given).
 
 An action returns a short text saying what it did; raising means it failed (the
 evaluator records either in the alert history). Actions are fenced: the context names

@@ -72,14 +72,17 @@ log = logging.getLogger(__name__)
 Arr = np.ndarray[Any, Any]
 _PER_CLASS = ("precision", "recall", "f1", "false_positive_rate", "false_negative_rate",
               "true_negative_rate", "selection_rate")
-ALLOWED_METRICS = (*METRICS, *REGRESSION_METRICS, *SCORE_METRICS)
+ALLOWED_METRICS = (*METRICS, *REGRESSION_METRICS, *SCORE_METRICS, "wer", "cer", "mrr",
+                   "map_50", "recall_50", "precision_50")
+_AT_K = re.compile(r"^(recall|ndcg|map)_at_\d+$")
 
 
 def _check_metric(name: str) -> str:
     m = re.match(r"^(\w+)\[(.+)\]$", name)
-    if name in ALLOWED_METRICS or (m and m.group(1) in _PER_CLASS):
+    if name in ALLOWED_METRICS or (m and m.group(1) in _PER_CLASS) or _AT_K.match(name):
         return name
-    raise ValueError(f"unknown metric; allowed: {', '.join(ALLOWED_METRICS)}, or "
+    raise ValueError(f"unknown metric; allowed: {', '.join(ALLOWED_METRICS)}, "
+                     "recall_at_K/ndcg_at_K/map_at_K (ranking), or "
                      f"{'/'.join(_PER_CLASS[:3])}/...[CLASS] for one class")
 
 
@@ -169,6 +172,8 @@ class AuditSpec(BaseModel):
     id_column: str = "id"
     pos_label: str | int | None = None
     min_support: Annotated[int, Field(ge=1)] = 30
+    task: Literal["transcription", "ranking", "detection"] | None = None
+    k: Annotated[int, Field(ge=1)] | None = None  # ranking cut-off (10 when not given)
     checks: Annotated[list[Check], Field(min_length=1)]
 
     def to_config(self) -> dict[str, Any]:
@@ -284,6 +289,16 @@ class _Run:
             spec, data, y_true, y_pred, scores)
 
     def rows(self, metric: str, grouping: Grouping) -> list[SliceRow]:
+        if self.spec.task is not None:
+            from rampup.analysis.task_eval import task_slices
+            from rampup.tasks.family import family
+
+            fam = family(self.spec.task, k=self.spec.k or 10)
+            if metric not in fam.metrics:
+                raise ValidationError(f"{metric} is not a {fam.name} metric",
+                                      fix=f"use one of: {', '.join(fam.metrics)}")
+            return list(task_slices(fam, list(self.y_true), list(self.y_pred), [grouping],
+                                    bootstrap=0).rows)
         table = slice_metrics(self.y_true, self.y_pred, grouping, (metric,),
                               scores=self.scores if metric in SCORE_METRICS else None,
                               pos_label=self.spec.pos_label)
@@ -342,6 +357,11 @@ class _Run:
 
     def must(self, c: MustGetRightCheck) -> CheckResult:
         name = c.name or ("must get right: " + (c.where or f"{len(c.ids or [])} ids"))
+        if self.spec.task is not None:
+            raise ValidationError(f"{name}: must_get_right needs class predictions, not "
+                                  f"{self.spec.task} outputs",
+                                  fix="use a slice check, e.g. {type: slice, metric: wer, "
+                                      "where: ..., max: 0.1}")
         missing = 0
         if c.ids is not None:
             ids = self.column(self.spec.id_column, "id_column").astype(str)

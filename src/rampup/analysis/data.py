@@ -45,7 +45,7 @@ class Predictions:
     probabilities, ``scores`` ``(n, k)`` in ``classes`` order."""
 
     source: str
-    kind: str  # "class" | "number"
+    kind: str  # "class" | "number" | a task of rampup.tasks (transcription, ranking ...)
     values: npt.NDArray[Any]
     scores: npt.NDArray[np.float64] | None = None
     classes: tuple[Any, ...] | None = None
@@ -95,7 +95,7 @@ def align_labels(labels: pd.Series, classes: Sequence[Any] | None) -> pd.Series:
 
 def column_predictions(dataset: Dataset, column: str, *,
                        score_columns: Sequence[str] | None = None,
-                       regression: bool = False) -> Predictions:
+                       regression: bool = False, task: str | None = None) -> Predictions:
     """Predictions already in the table: ``column``, and optionally one score column per
     class (or a single positive-class score column)."""
     frame = dataset.frame
@@ -104,6 +104,8 @@ def column_predictions(dataset: Dataset, column: str, *,
             raise ValidationError(f"column {c!r} is not in {dataset.name}",
                                   fix=f"use one of: {', '.join(map(str, frame.columns))}")
     values = frame[column]
+    if task == "transcription":  # an empty transcript reads back from CSV as missing
+        values = values.astype(object).where(values.notna(), "")
     if values.isna().any():
         raise ValidationError(f"prediction column {column!r} has {int(values.isna().sum())} "
                               "missing value(s)", fix="evaluate only rows with a prediction")
@@ -112,6 +114,8 @@ def column_predictions(dataset: Dataset, column: str, *,
         scores = frame[list(score_columns)].to_numpy(dtype=np.float64)
         if scores.shape[1] == 1:
             scores = scores[:, 0]
+    if task is not None:
+        return Predictions(column, task, values.to_numpy(dtype=object))
     return Predictions(column, "number" if regression else "class",
                        values.to_numpy(), scores)
 
@@ -145,6 +149,8 @@ def model_predictions(predictor: Predictor, dataset: Dataset, source: str, *,
     values = np.array([v for p in parts for v in p.predictions], dtype=object)
     if output.kind == "number":
         return Predictions(source, "number", values.astype(np.float64))
+    if output.task is not None:
+        return Predictions(source, output.task, values)
     if output.kind != "class":
         raise ValidationError(f"{source} returns free-form outputs, which cannot be scored "
                               "against labels", fix="evaluate a classifier or a regressor")

@@ -15,6 +15,11 @@ For each tag the table gives:
   tag the baseline is taken as 0 errors, so potential = error rate x data share (the
   drop if the tag were solved outright).
 
+Task errors (WER, 1 - AP@k, missed objects) are amounts with a weight per example
+(``weights``: reference words, queries, objects): rates are then ``sum(amount) /
+sum(weight)`` within the tag — the tag's corpus WER — and ``data_share`` is the tag's
+share of the weight, so potential stays the drop of the overall rate.
+
 Rows are sorted by potential (then by error share): what to work on next. Each row
 suggests an action (:class:`ActionRules`, thresholds adjustable), checked in order:
 
@@ -75,7 +80,7 @@ class ActionRules:
 class TagRow:
     tag: str
     n: int
-    errors: int
+    errors: int | float
     data_share: float
     error_share: float
     error_rate: float
@@ -91,7 +96,7 @@ class ErrorAnalysis:
     """The tag table plus the overall numbers it is relative to."""
 
     n: int
-    errors: int
+    errors: int | float
     error_rate: float
     baseline_name: str | None
     baseline_error_rate: float | None
@@ -228,52 +233,69 @@ def analyse_errors(errors: Arr, tags: Tags, *, baseline_errors: Arr | None = Non
                    baseline_rates: Mapping[str, float] | None = None,
                    baseline_name: str | None = None,
                    agreement: Mapping[str, float] | None = None,
-                   rules: ActionRules | None = None) -> ErrorAnalysis:
+                   rules: ActionRules | None = None,
+                   weights: Arr | None = None) -> ErrorAnalysis:
     """The tag table for a boolean ``errors`` vector.
 
     The baseline comes from ``baseline_errors`` (the baseline's own errors on the same
     examples, e.g. an older version's predictions) or ``baseline_rates`` (tag → error
     rate, with ``"overall"``, e.g. human-level performance); the first wins where both
     are given. ``agreement`` maps a tag to the annotators' agreement on it (0..1).
+    ``weights``: ``errors`` (and ``baseline_errors``) are amounts of error per example,
+    each example weighing this much (see the module docstring).
+
+    >>> a = analyse_errors(np.array([2.0, 0.0, 1.0]), {"car noise": np.array([1, 1, 0])},
+    ...                    weights=np.array([4.0, 4.0, 2.0]))
+    >>> a.error_rate, a.rows[0].error_rate, a.rows[0].data_share
+    (0.3, 0.25, 0.8)
     """
     rules = rules or ActionRules()
-    e = np.asarray(errors, dtype=bool)
+    weighted = weights is not None
+    e = np.asarray(errors, dtype=np.float64 if weighted else bool)
     n = len(e)
+    w = np.asarray(weights, dtype=np.float64) if weighted else np.ones(n)
+    if len(w) != n:
+        raise ValidationError(f"{len(w)} weights for {n} examples",
+                              fix="give one weight per example")
     names, t = tag_matrix(tags, n)
     n_tag = t.sum(axis=0)
-    err_tag = e.astype(np.int64) @ t
-    total_err = int(e.sum())
+    w_tag = w @ t
+    err_tag = e.astype(np.float64 if weighted else np.int64) @ t
+    total_w = float(w.sum())
+    total_err = float(e.sum()) if weighted else int(e.sum())
     with np.errstate(invalid="ignore", divide="ignore"):
-        rate = np.where(n_tag > 0, err_tag / np.maximum(n_tag, 1), np.nan)
+        rate = np.where(w_tag > 0, err_tag / np.maximum(w_tag, 1e-300), np.nan)
     base: list[float | None] = [None] * len(names)
     overall_base: float | None = None
     if baseline_rates is not None:
         base = [_finite(baseline_rates.get(k)) for k in names]
         overall_base = _finite(baseline_rates.get("overall"))
     if baseline_errors is not None:
-        be = np.asarray(baseline_errors, dtype=bool)
+        be = np.asarray(baseline_errors, dtype=np.float64 if weighted else bool)
         if len(be) != n:
             raise ValidationError(f"baseline has {len(be)} values for {n} examples",
                                   fix="give the baseline's result on the same examples")
-        b_err = be.astype(np.int64) @ t
-        base = [float(b_err[j] / n_tag[j]) if n_tag[j] else None for j in range(len(names))]
-        overall_base = float(be.mean()) if n else None
+        b_err = be.astype(np.float64) @ t
+        base = [float(b_err[j] / w_tag[j]) if w_tag[j] else None for j in range(len(names))]
+        overall_base = float(be.astype(np.float64).sum() / total_w) if total_w else None
     rows = []
     for j, name in enumerate(names):
-        share = float(n_tag[j] / n) if n else 0.0
+        share = float(w_tag[j] / total_w) if total_w else 0.0
         r = float(rate[j])
         b = base[j]
         gap = None if b is None or np.isnan(r) else r - b
         effective_gap = gap if gap is not None else (0.0 if np.isnan(r) else r)
         agree = _finite(agreement.get(name)) if agreement is not None else None
         rows.append(TagRow(
-            tag=name, n=int(n_tag[j]), errors=int(err_tag[j]), data_share=share,
+            tag=name, n=int(n_tag[j]),
+            errors=float(err_tag[j]) if weighted else int(err_tag[j]), data_share=share,
             error_share=float(err_tag[j] / total_err) if total_err else 0.0,
             error_rate=r, baseline_error_rate=base[j], gap=gap,
             potential=max(effective_gap, 0.0) * share, agreement=agree,
             action=_action(effective_gap, agree, int(n_tag[j]), share, rules)))
     rows.sort(key=lambda row: (-row.potential, -row.error_share, row.tag))
-    return ErrorAnalysis(n=n, errors=total_err, error_rate=total_err / n if n else float("nan"),
+    return ErrorAnalysis(n=n, errors=total_err,
+                         error_rate=total_err / total_w if total_w else float("nan"),
                          baseline_name=baseline_name, baseline_error_rate=overall_base,
                          rows=rows)
 

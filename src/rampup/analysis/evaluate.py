@@ -43,9 +43,12 @@ from rampup.analysis.sections import (
     comparison_sections,
     regression_sections,
     slice_sections,
+    task_sections,
 )
 from rampup.analysis.slices import SliceTable, slice_metrics
+from rampup.analysis.task_eval import task_evaluation
 from rampup.errors import ValidationError
+from rampup.tasks.family import TASKS, family
 
 if TYPE_CHECKING:
     from rampup.registry.registry import Registry
@@ -79,8 +82,10 @@ class Evaluation:
                        majority_baseline=r["majority_baseline"]["accuracy"])
             if r.get("positive"):
                 out.update({f"{m}_positive": v for m, v in r["positive"].items()})
-        else:
+        elif r["kind"] == "regression":
             out.update(mae=r["mae"], rmse=r["rmse"], r2=r["r2"], bias=r["bias"])
+        else:
+            out.update(r["metrics"])
         out["warnings"] = len(r["warnings"])
         return jsonable(out)  # type: ignore[no-any-return]
 
@@ -138,13 +143,24 @@ def _groupings(dataset: Dataset, slices: Slices) -> list[Grouping]:
 def evaluate_predictions(
     dataset: Dataset, predictions: Predictions, *, slices: Slices = (),
     metrics: Sequence[str] | None = None, bootstrap: int = 200, ci: float = 0.95,
-    seed: int = 0, pos_label: Any = None, title: str | None = None,
+    seed: int = 0, pos_label: Any = None, title: str | None = None, k: int = 10,
 ) -> Evaluation:
-    """Evaluate predictions of every row of ``dataset`` (pure: nothing is stored)."""
+    """Evaluate predictions of every row of ``dataset`` (pure: nothing is stored).
+    Predictions of a task (``predictions.kind`` transcription, ranking, detection) are
+    scored with its metric family (``k``: the ranking cut-off)."""
     groupings = _groupings(dataset, slices)
     labels = dataset.labels
     whole = groupings or [Grouping("all", ("all",), codes=np.zeros(len(labels), np.int64))]
-    if predictions.kind == "number":
+    if predictions.kind in TASKS:
+        fam = family(predictions.kind, k=k)
+        result, table = task_evaluation(fam, labels.tolist(), list(predictions.values),
+                                        groupings, bootstrap=bootstrap, ci=ci, seed=seed)
+        if metrics:
+            unknown = [m for m in metrics if m not in fam.metrics]
+            if unknown:
+                raise ValidationError(f"{', '.join(unknown)} is not a {fam.name} metric",
+                                      fix=f"use: {', '.join(fam.metrics)}")
+    elif predictions.kind == "number":
         result = regression_report(labels, predictions.values)
         table = slice_metrics(labels, predictions.values, whole,
                               tuple(metrics or REGRESSION_METRICS), bootstrap=bootstrap,
@@ -172,7 +188,9 @@ def evaluate_predictions(
                     warnings=list(result["warnings"]), data=jsonable(result))
     if dataset.dropped:
         report.warnings.append(f"{dataset.dropped} row(s) without a label were left out")
-    if predictions.kind == "number":
+    if predictions.kind in TASKS:
+        task_sections(report, result, table.overall)
+    elif predictions.kind == "number":
         regression_sections(report, result, table.overall)
     else:
         classification_sections(report, result, table.overall)
@@ -214,7 +232,7 @@ def evaluate(
     slices: Slices = (), metrics: Sequence[str] | None = None,
     prediction_column: str | None = None, score_columns: Sequence[str] | None = None,
     regression: bool | None = None, bootstrap: int = 200, ci: float = 0.95, seed: int = 0,
-    pos_label: Any = None,
+    pos_label: Any = None, task: str | None = None, k: int = 10,
     store: bool = True, actor: str = "api", data_name: str | None = None,
     progress: Progress | None = None,
 ) -> Evaluation:
@@ -222,25 +240,29 @@ def evaluate(
     ``label_column``; with ``prediction_column`` the predictions are read from the data
     instead of computed (``score_columns``: one per class in class order, or the
     positive-class score; ``regression``: whether the column holds numbers to score as a
-    regression, by default the version's output kind, else guessed from the values).
+    regression, by default the version's output kind, else guessed from the values;
+    ``task``: score the column as transcripts, rankings or detections, by default the
+    version's output task; ``k``: the ranking cut-off).
     ``store`` keeps the result with the version."""
     dataset = load_dataset(data, label_column, name=data_name)
     record = None
     if prediction_column is None or store:
         record = resolve_version(registry, target)
     if prediction_column is not None:
-        if regression is None:
+        if task is None and record is not None:
+            task = record.output.get("task")
+        if regression is None and task is None:
             regression = (record.output.get("kind") == "number" if record is not None
                           else _looks_continuous(dataset.frame[prediction_column]))
         preds = column_predictions(dataset, prediction_column, score_columns=score_columns,
-                                   regression=regression)
+                                   regression=bool(regression), task=task)
         preds = Predictions(f"{target} ({prediction_column})", preds.kind, preds.values,
                             preds.scores)
     else:
         assert record is not None
         preds = _predict(registry, record, dataset, progress)
     ev = evaluate_predictions(dataset, preds, slices=slices, metrics=metrics,
-                              bootstrap=bootstrap, ci=ci, seed=seed, pos_label=pos_label)
+                              bootstrap=bootstrap, ci=ci, seed=seed, pos_label=pos_label, k=k)
     if not store or record is None:
         return ev
     saved = registry.store.add_evaluation(record.model, record.version, "evaluation",

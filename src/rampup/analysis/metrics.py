@@ -71,6 +71,7 @@ SMALL_SAMPLE = 30
 
 
 _LOWER_IS_BETTER = {"error_rate", "false_positive_rate", "false_negative_rate", "mae", "rmse",
+                    "wer", "cer", "miss_rate_50",
                     "mse"}
 _NEUTRAL = {"selection_rate", "bias"}
 

@@ -123,6 +123,22 @@ def regression_sections(report: Report, result: dict[str, Any],
             title="residuals by bucket of the true value")
 
 
+_TASK_LABELS = {"wer": "WER", "cer": "CER", "mrr": "MRR", "map_50": "mAP@IoU0.5",
+                "recall_50": "recall@IoU0.5", "precision_50": "precision@IoU0.5"}
+
+
+def task_sections(report: Report, result: dict[str, Any], overall: SliceRow | None) -> None:
+    """Transcription, ranking or detection metrics, with intervals and their definitions."""
+    items: list[tuple[str, Any]] = [("examples", result["n"])]
+    for m, v in result["metrics"].items():
+        label = _TASK_LABELS.get(m, m.replace("_at_", "@"))
+        if overall is not None and m in overall.intervals:
+            items.append((label, Estimate(v, *overall.intervals[m])))
+        else:
+            items.append((label, v))
+    report.section("Overall").items(items).text(result["definitions"])
+
+
 def _delta_cell(d: Delta) -> Estimate:
     return Estimate(d.delta, d.lo, d.hi)
 

@@ -128,9 +128,12 @@ def _print_evaluation(ev: Evaluation) -> None:
             add("ROC AUC", r["roc_auc"], "roc_auc")
         if r.get("pr_auc") is not None:
             add("PR AUC", r["pr_auc"], "pr_auc")
-    else:
+    elif r["kind"] == "regression":
         for m in ("mae", "rmse", "r2", "bias"):
             add(m.upper() if m != "bias" else "bias", r[m], m)
+    else:
+        for m, v in r["metrics"].items():
+            add(m, v, m)
     console.print(table)
     for w in ev.report.warnings:
         console.print(f"[yellow]warning:[/] {w}", highlight=False)
@@ -174,6 +177,11 @@ def evaluate_cmd(
     ci: Annotated[float, typer.Option(help="Interval level.")] = 0.95,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
     pos_label: Annotated[str | None, typer.Option(help="The positive class.")] = None,
+    task: Annotated[str | None, typer.Option(
+        help="Score the predictions as a task: transcription (WER/CER), ranking "
+             "(MRR, recall/NDCG/mAP@k) or detection (mAP@IoU0.5); default: the "
+             "version's output task.")] = None,
+    k: Annotated[int, typer.Option(help="Cut-off of the ranking metrics.")] = 10,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     store: StoreOpt = True,
@@ -187,7 +195,8 @@ def evaluate_cmd(
         ev = evaluate(registry, target, path, label_column=label, slices=slices or (),
                       metrics=metrics or None, prediction_column=prediction_column,
                       score_columns=score_column, bootstrap=bootstrap, ci=ci, seed=seed,
-                      pos_label=pos_label, store=store, actor="cli", progress=progress)
+                      pos_label=pos_label, task=task, k=k, store=store, actor="cli",
+                      progress=progress)
     if _emit(ev.report, fmt, output):
         return
     _print_evaluation(ev)

@@ -133,6 +133,10 @@ def errors_cmd(
         help="Feature columns for --discover (default: all other columns).")] = None,
     tolerance: Annotated[float | None, typer.Option(
         help="Regression: an error is an absolute error above this.")] = None,
+    task: Annotated[str | None, typer.Option(
+        help="Score as a task: transcription (error = WER), ranking (1 - AP@k) or "
+             "detection (objects missed at IoU 0.5).")] = None,
+    k: Annotated[int, typer.Option(help="Cut-off of the ranking metrics.")] = 10,
     fmt: FormatOpt = None, output: OutputOpt = None,
 ) -> None:
     """Tag-based error analysis: which tags hold the errors, and what to work on next.
@@ -159,7 +163,17 @@ def errors_cmd(
     ds = load_dataset(data, label_column)
     frame = ds.frame
     pred = _column(frame, prediction_column, "prediction column")
-    errors = errors_of(ds.labels.to_numpy(), pred.to_numpy(), tolerance=tolerance)
+    weights = None
+    fam = None
+    if task is not None:
+        from rampup.analysis.task_eval import row_errors
+        from rampup.tasks.family import family
+
+        fam = family(task, k=k)
+        preds = pred.astype(object).where(pred.notna(), "").tolist()
+        errors, weights = row_errors(fam, ds.labels.tolist(), preds)
+    else:
+        errors = errors_of(ds.labels.to_numpy(), pred.to_numpy(), tolerance=tolerance)
     tagged = tags_from_columns(frame, tags or [])
     if tag_file is not None:
         ids = (_column(frame, id_column, "id column") if id_column is not None
@@ -170,14 +184,20 @@ def errors_cmd(
     if discover:
         used = {label_column, prediction_column, baseline_column, id_column, *(tags or [])}
         features = feature or [c for c in frame.columns if c not in used]
-        d = discover_slices(frame, errors, features=features)
+        d = discover_slices(frame, errors if weights is None else errors > 0,
+                            features=features)
         tagged.update(d.tags())
     kwargs: dict[str, Any] = {}
     if baseline_column is not None:
         base = _column(frame, baseline_column, "baseline column")
-        kwargs = {"baseline_errors": errors_of(ds.labels.to_numpy(), base.to_numpy(),
-                                               tolerance=tolerance),
-                  "baseline_name": baseline_column}
+        if fam is not None:  # e.g. human transcripts: human-level WER per tag
+            from rampup.analysis.task_eval import row_errors
+
+            b_preds = base.astype(object).where(base.notna(), "").tolist()
+            b_err = row_errors(fam, ds.labels.tolist(), b_preds)[0]
+        else:
+            b_err = errors_of(ds.labels.to_numpy(), base.to_numpy(), tolerance=tolerance)
+        kwargs = {"baseline_errors": b_err, "baseline_name": baseline_column}
     elif baseline is not None:
         if model is None:
             raise ValidationError("--baseline needs --model (whose baseline it is)",
@@ -187,7 +207,9 @@ def errors_cmd(
         kwargs = {"baseline_rates": b.error_rates, "baseline_name": b.name}
         if b.kind == "human":  # humans who often disagree with the reference: noisy labels
             kwargs["agreement"] = {t: 1 - r for t, r in b.error_rates.items()}
-    report = error_report(analyse_errors(errors, tagged, **kwargs), meta=meta)
+    if fam is not None:
+        meta["error measure"] = fam.error_metric
+    report = error_report(analyse_errors(errors, tagged, weights=weights, **kwargs), meta=meta)
     if d is not None:
         add_discovery_section(report, d)
     _emit(report, fmt, output)
@@ -243,8 +265,11 @@ def audit_cmd(
     record = resolve_version(registry, target)
     label = f"{record.model}@{record.version}"
     ds = load_dataset(data, label_column)
+    task = audit.task or record.output.get("task")
+    if task is not None and audit.task is None:
+        audit = audit.model_copy(update={"task": task})
     if prediction_column is not None:
-        preds = column_predictions(ds, prediction_column)
+        preds = column_predictions(ds, prediction_column, task=task)
     else:
         with console.status(f"predicting {len(ds.frame):,} rows with {label}"):
             preds = model_predictions(registry.load(record), ds, label)

@@ -34,8 +34,12 @@ RANGES: dict[str, tuple[float, float, float]] = {
     "24h": (86_400.0, 600.0, 3600.0),
     "7d": (604_800.0, 3600.0, 21_600.0),
 }
-SOFTWARE = ("throughput", "error_rate", "latency_p50", "latency_p95", "latency_p99",
-            "in_flight", "cpu_percent", "memory_rss_mb", "invalid_input_rate")
+SOFTWARE = ("throughput", "server_error_rate", "client_error_rate", "latency_p50",
+            "latency_p95", "latency_p99", "in_flight", "cpu_percent", "memory_rss_mb",
+            "invalid_input_rate")
+#: what a card shows for the last few minutes; health reads server errors and latency only
+CARD_VALUES = ("requests", "throughput", "server_error_rate", "client_error_rate",
+               "latency_p99")
 GROUP_OUTPUTS = ("confidence_mean", "null_fraction", "output_mean")
 PERFORMANCE = ("accuracy", "label_rate", "f1_macro", "mae")
 HEALTH_WINDOW_S = 300.0
@@ -64,11 +68,11 @@ class Sources:
     monitor: Monitor | None = None
     cache: BucketCache | None = None
 
-    def buckets(self, model: str, grid: Grid, until: float, sections: set[str] | None
-                ) -> dict[Group, list[WindowAggregate | None]]:
+    def buckets(self, model: str, grid: Grid, until: float, sections: set[str] | None,
+                stage: str = NO_STAGE) -> dict[Group, list[WindowAggregate | None]]:
         """The grid's buckets per (version, role), through the cache."""
         return grouped_buckets(self.store, model, grid, until, sections,
-                               monitor=self.monitor, cache=self.cache)
+                               monitor=self.monitor, cache=self.cache, stage=stage)
 
     def windows(self, model: str, since: float, until: float, sections: set[str] | None,
                 *, version: str | None = None) -> list[tuple[WindowKey, WindowAggregate]]:
@@ -141,6 +145,16 @@ class Sources:
         """The stage names when the model is a pipeline."""
         spec = self.project.pipelines().get(model)
         return None if spec is None else [s.stage for s in spec.stages]
+
+    def stage_uses(self) -> dict[str, list[tuple[str, str, str]]]:
+        """model -> every (pipeline, stage name, stage tag) that runs it as a stage."""
+        from rampup.monitor.pipelines import stage_map
+
+        out: dict[str, list[tuple[str, str, str]]] = {}
+        for pipe, stages in stage_map(self.project).items():
+            for stage, (model, tag) in stages.items():
+                out.setdefault(model, []).append((pipe, stage, tag))
+        return out
 
 def _label(group: Group) -> str:
     return f"{group[0]} · {group[1]}"
@@ -289,9 +303,17 @@ def alerts(src: Sources, model: str, limit: int = 50) -> dict[str, Any]:
 
 
 def _health(values: dict[str, float | None], slo: dict[str, Any]) -> str:
+    """From what the server controls: server errors (5xx) and latency against the SLO.
+    Refused requests (4xx: a client's bad input) say nothing about the model's health.
+
+    >>> _health({"requests": 2, "server_error_rate": 0.0, "client_error_rate": 1.0}, {})
+    'ok'
+    >>> _health({"requests": 40, "server_error_rate": 0.1}, {"max_error_rate": 0.05})
+    'critical'
+    """
     if not values.get("requests"):
         return "no_data"
-    err, p99 = values.get("error_rate"), values.get("latency_p99")
+    err, p99 = values.get("server_error_rate"), values.get("latency_p99")
     max_err = slo.get("max_error_rate")
     max_p99 = slo.get("latency_p99_ms")
     if (max_err is not None and err is not None and err > max_err) or (
@@ -302,30 +324,61 @@ def _health(values: dict[str, float | None], slo: dict[str, Any]) -> str:
     return "ok"
 
 
-def overview(src: Sources, now: float) -> dict[str, Any]:
-    """One row per model: health, split, rollout, automation, alarms, drift, traffic."""
+def _recent(buckets: list[WindowAggregate | None], grid: Grid, now: float
+            ) -> dict[str, float | None]:
+    """The card's values over the last ``HEALTH_WINDOW_S`` (or since traffic began)."""
+    recent = WindowAggregate()
+    first = now
+    for t, b in zip(grid.times(), buckets, strict=True):
+        if b is not None and t >= now - HEALTH_WINDOW_S:
+            recent.merge(b)
+            first = min(first, t)
+    span = max(now - max(first, now - HEALTH_WINDOW_S), 1.0)
+    return {k: v[0] for k, v in panels.series(
+        [recent], list(CARD_VALUES), Grid(now - span, span, 1), now=now).items()}
+
+
+def _answers(raw: dict[Group, list[WindowAggregate | None]], grid: Grid
+             ) -> list[WindowAggregate | None]:
+    return panels.merge_buckets([b for g, b in raw.items() if g[1] == "answer"], grid)
+
+
+def overview(src: Sources, now: float, range_name: str | None = None) -> dict[str, Any]:
+    """One row per model: health, split (or a pipeline's stages), rollout, automation,
+    alarms, drift, traffic (its own, and its traffic as a stage of pipelines) and a
+    sparkline over ``range_name``."""
+    range_s, step, _ = parse_range(range_name)
     models = []
     service = Alerts(src.store, alerting=src.project.alerting)
+    uses = src.stage_uses()
     for name, description in src.models().items():
-        grid = Grid.for_range(OVERVIEW_RANGE_S, now=now, step=60.0)
+        grid = Grid.for_range(range_s, now=now, step=step)
+        recent_grid = Grid.for_range(HEALTH_WINDOW_S, now=now, step=60.0)
         policy, dep_id = src.policy(name)
         ref_version, reference = src.reference(name, policy.primary if policy else None)
         raw = src.buckets(name, grid, now + 1.0, {"inputs"})
-        buckets = panels.merge_buckets([b for g, b in raw.items() if g[1] == "answer"], grid)
-        spark = panels.series(buckets, ["throughput"], grid, now=now)["throughput"]
-        recent = WindowAggregate()
-        first = now
-        for t, b in zip(grid.times(), buckets, strict=True):
-            if b is not None and t >= now - HEALTH_WINDOW_S:
-                recent.merge(b)
-                first = min(first, t)
-        span = max(now - max(first, now - HEALTH_WINDOW_S), 1.0)
-        values = {k: v[0] for k, v in panels.series(
-            [recent], ["requests", "throughput", "error_rate", "latency_p99"],
-            Grid(now - span, span, 1), now=now).items()}
+        spark = {"own": panels.series(_answers(raw, grid), ["throughput"], grid,
+                                      now=now)["throughput"]}
+        values = _recent(_answers(src.buckets(name, recent_grid, now + 1.0, set()),
+                                  recent_grid), recent_grid, now)
+        stages: list[dict[str, Any]] = []
+        for pipe, stage, tag in uses.get(name, []):
+            stage_raw = src.buckets(name, grid, now + 1.0, set(), stage=tag)
+            spark[f"as {pipe}/{stage}"] = panels.series(
+                _answers(stage_raw, grid), ["throughput"], grid, now=now)["throughput"]
+            stage_values = _recent(_answers(
+                src.buckets(name, recent_grid, now + 1.0, set(), stage=tag), recent_grid),
+                recent_grid, now)
+            stages.append({"pipeline": pipe, "stage": stage, "values": stage_values,
+                           "health": _health(stage_values, src.slo(name))})
         slo = src.slo(name)
+        health = _health(values, slo)
+        if health == "no_data":  # served only as a stage: its health is the stages'
+            order = ["critical", "warning", "ok", "no_data"]
+            health = min((str(s["health"]) for s in stages), key=order.index,
+                         default="no_data")
         primary = raw.get((ref_version or "", "answer"), [None] * grid.n)
-        heat = grid.coarser(300.0)
+        heat = grid.coarser(max(300.0, step))
         cells = panels.drift_cells(primary, reference, n=heat.n,
                                    into=[heat.index(t) for t in grid.times()])
         drift = panels.drift_status(cells)
@@ -335,13 +388,17 @@ def overview(src: Sources, now: float) -> dict[str, Any]:
         rollout = rollout_dict(from_row(active[0])[0]) if active else None
         models.append({
             "name": name, "description": description,
-            "health": _health(values, slo), "values": values, "slo": slo,
+            "health": health, "values": values, "slo": slo,
             "deployment_id": dep_id, "policy": policy.to_dict() if policy else None,
+            "pipeline": src.pipeline(name), "stages": stages,
             "rollout": None if rollout is None else {
                 k: rollout[k] for k in ("candidate", "baseline", "state", "step", "strategy")},
             "automation": src.automation(name),
             "alerts": {"firing": states.count("firing"), "pending": states.count("pending"),
                        "rules": len(states)},
-            "drift": drift, "spark": {"t": grid.times(), "throughput": spark},
+            "drift": drift,
+            "spark": {"t": grid.times(), "throughput": spark["own"],
+                      "series": {k: v for k, v in spark.items()
+                                 if k == "own" or any(x is not None for x in v)}},
         })
-    return {"now": now, "models": models}
+    return {"now": now, "range": range_name or "1h", "models": models}

@@ -146,10 +146,11 @@ def _merged(parts: Iterable[WindowAggregate]) -> WindowAggregate:
 
 def grouped_buckets(store: Store, model: str, grid: Grid, until: float,
                     sections: set[str] | None, *, monitor: Monitor | None = None,
-                    cache: BucketCache | None = None
+                    cache: BucketCache | None = None, stage: str = NO_STAGE
                     ) -> dict[Group, list[WindowAggregate | None]]:
-    """The model's own windows (no pipeline stage) in ``grid``, merged per bucket and
-    per (version, role)."""
+    """The model's own windows (``stage``: none, or the windows of its work as that
+    pipeline stage, ``"<pipeline>/<stage>"``) in ``grid``, merged per bucket and per
+    (version, role)."""
     want = set(SECTIONS) if sections is None else set(sections)
     sect = tuple(sorted(want))
     live: dict[WindowKey, WindowAggregate] = {}
@@ -157,10 +158,10 @@ def grouped_buckets(store: Store, model: str, grid: Grid, until: float,
     if monitor is not None:
         replica = monitor.replica
         live = {k: a for k, a in monitor.snapshot(model, since=grid.since, until=until).items()
-                if k.stage == NO_STAGE}
+                if k.stage == stage}
     live_keys = {(k.version, k.role, k.start) for k in live}
     sigs: dict[tuple[Group, int], list[tuple[float, str, float]]] = {}
-    for s in store.metric_window_stamps(model, since=grid.since, until=until, stage=NO_STAGE):
+    for s in store.metric_window_stamps(model, since=grid.since, until=until, stage=stage):
         if s.replica == replica and (s.version, s.role, s.window_start) in live_keys:
             continue  # the in-memory window is newer
         i = grid.index(s.window_start)
@@ -169,7 +170,8 @@ def grouped_buckets(store: Store, model: str, grid: Grid, until: float,
                 (s.window_start, s.replica, s.updated_at))
 
     def key(group: Group, i: int) -> _Key:
-        return (model, grid.step, sect, group[0], group[1], grid.since + i * grid.step)
+        owner = model if stage == NO_STAGE else f"{model}\x00{stage}"
+        return (owner, grid.step, sect, group[0], group[1], grid.since + i * grid.step)
 
     stored: dict[tuple[Group, int], WindowAggregate] = {}
     missing: list[tuple[Group, int]] = []
@@ -184,7 +186,7 @@ def grouped_buckets(store: Store, model: str, grid: Grid, until: float,
         hi = grid.since + (max(i for _, i in missing) + 1) * grid.step
         need = set(missing)
         parts: dict[tuple[Group, int], list[dict[str, Any]]] = {}
-        for r in store.metric_windows(model, since=lo, until=min(hi, until), stage=NO_STAGE):
+        for r in store.metric_windows(model, since=lo, until=min(hi, until), stage=stage):
             group = (r["version"], r["role"])
             i = grid.index(r["window_start"])
             if i is None or (group, i) not in need:

@@ -113,7 +113,7 @@ async def overview_data(request: Request) -> Response:
     st = _read(request)
     src = _sources(request, st)
     now = time.time()
-    doc = await asyncio.to_thread(api.overview, src, now)
+    doc = await asyncio.to_thread(api.overview, src, now, request.query_params.get("range"))
     _start_warm(request, src, [m["name"] for m in doc["models"]], now)
     return json_response(doc)
 

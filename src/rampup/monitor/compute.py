@@ -9,6 +9,9 @@ whose denominator is zero (no requests, no labels, ...) is None, not 0.
 >>> agg.latency.update_many([float(i) for i in range(1, 11)])
 >>> metric_value(agg, "error_rate", 60.0), metric_value(agg, "throughput", 5.0)
 (0.1, 2.0)
+>>> agg.errors["invalid_input"] = 2  # two 422s: client errors, not the server's
+>>> metric_value(agg, "server_error_rate", 60.0), metric_value(agg, "client_error_rate", 60.0)
+(0.1, 0.2)
 >>> metric_value(agg, "latency_p50", 60.0) == agg.latency.quantile(0.5)
 True
 >>> metric_value(agg, "accuracy", 60.0) is None
@@ -22,10 +25,14 @@ from collections.abc import Callable, Iterable
 from rampup.errors import ValidationError
 from rampup.monitor.aggregates import WindowAggregate
 from rampup.monitor.features import VersionInfo
+from rampup.monitor.ingest import MODEL_ERROR, TIMEOUT
 from rampup.monitor.names import FAMILIES, OUTPUT, PERFORMANCE, SOFTWARE, is_known, parse_metric
 from rampup.predlog.feedback import KNOWN_EVENTS
 
 INVALID_KINDS = ("invalid_input", "malformed_request", "payload_too_large")
+#: the error kinds that are the server's fault (5xx: the model raised or timed out); every
+#: other kind is a refused request (4xx: bad input, unknown version, missing token...)
+SERVER_KINDS = (MODEL_ERROR, TIMEOUT)
 GAUGES = ("in_flight", "cpu_percent", "memory_rss_mb", "log_queue_depth",
           "shadow_queue_depth", "batch_queue_depth")
 FEATURE_KIND_STATS = {
@@ -39,6 +46,10 @@ def _ratio(num: float, den: float) -> float | None:
     return num / den if den else None
 
 
+def _server_errors(a: WindowAggregate) -> int:
+    return sum(a.errors.get(k, 0) for k in SERVER_KINDS)
+
+
 def _quantile(q: float) -> Callable[[WindowAggregate, float], float | None]:
     return lambda a, _s: a.latency.quantile(q)
 
@@ -49,6 +60,8 @@ _SIMPLE: dict[str, Callable[[WindowAggregate, float], float | None]] = {
     "throughput": lambda a, s: a.requests / s if s > 0 else None,
     "errors": lambda a, _s: float(a.error_count),
     "error_rate": lambda a, _s: _ratio(a.error_count, a.requests),
+    "server_error_rate": lambda a, _s: _ratio(_server_errors(a), a.requests),
+    "client_error_rate": lambda a, _s: _ratio(a.error_count - _server_errors(a), a.requests),
     "invalid_input_rate": lambda a, _s: _ratio(sum(a.errors.get(k, 0) for k in INVALID_KINDS),
                                                a.requests),
     "latency_p50": _quantile(0.5),

@@ -95,7 +95,7 @@ class Monitor:
         self.stats = MonitorStats()
         self.repeats = RepeatDetector(horizon_s=self.window_s, max_keys=repeat_keys)
         self._intake: deque[Sequence[RecordLike]] = deque()
-        self._errors: deque[tuple[str, str, str, float, float]] = deque()
+        self._errors: deque[tuple[str, str, str, float, float, str]] = deque()
         self._dropped: deque[tuple[str, str, int, float]] = deque()
         self._feedback: deque[FeedbackRecord] = deque()
         self._lock = threading.Lock()
@@ -115,10 +115,12 @@ class Monitor:
             if self.prometheus is not None:
                 self.prometheus.dropped.inc(len(records))
 
-    def note_error(self, model: str, version: str, kind: str, latency_ms: float) -> None:
-        """A request that failed before producing records (bad input, auth, ...)."""
+    def note_error(self, model: str, version: str, kind: str, latency_ms: float, *,
+                   role: str = "answer") -> None:
+        """A request that failed before producing records (bad input, auth, ...);
+        ``role`` ``pinned`` keeps a version-pinned request out of the routed windows."""
         if len(self._errors) < self.max_pending:
-            self._errors.append((model, version, kind, latency_ms, self.clock()))
+            self._errors.append((model, version, kind, latency_ms, self.clock(), role))
 
     def note_dropped(self, model: str, version: str, n: int) -> None:
         """``n`` records of this version did not make it into the prediction log."""
@@ -212,8 +214,8 @@ class Monitor:
     def _process_errors(self) -> None:
         deltas: dict[WindowKey, WindowAggregate] = {}
         while self._errors:
-            model, version, kind, ms, ts = self._errors.popleft()
-            key = WindowKey(model, version, "answer", NO_STAGE, self.start_of(ts))
+            model, version, kind, ms, ts, role = self._errors.popleft()
+            key = WindowKey(model, version, role, NO_STAGE, self.start_of(ts))
             d = deltas.get(key) or deltas.setdefault(key, WindowAggregate())
             d.requests += 1
             d.errors[kind] = d.errors.get(kind, 0) + 1

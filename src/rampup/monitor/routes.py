@@ -103,7 +103,7 @@ def _params(request: Request, now: float) -> dict[str, Any]:
     role = q.get("role", "answer")
     if not _ROLE.match(role):
         raise ValidationError(f"role={role!r} is not a role",
-                              fix="use answer (the default) or shadow", field="role")
+                              fix="use answer (the default), shadow or pinned", field="role")
     return {"metrics": metrics or list(DEFAULT_METRICS), "since": since, "until": until,
             "step": step, "version": q.get("version") or None, "role": role,
             "stage": q.get("stage") or None}
@@ -113,7 +113,7 @@ def _params(request: Request, now: float) -> dict[str, Any]:
             summary="Metric series merged across replicas",
             description="`metric` (repeatable or comma-separated; names from "
                         "`/metrics/catalogue`), `version` (default: all versions merged), "
-                        "`role` (answer, shadow), `stage` (a pipeline stage; default: the "
+                        "`role` (answer, shadow, pinned), `stage` (a pipeline stage; default: the "
                         "model's own records), `since`/`until` (epoch seconds, ISO 8601, "
                         "or relative like `-1h`; default the last hour), `step` (seconds "
                         "or `5m`; default 60). Each series holds `[bucket_start, value]` "

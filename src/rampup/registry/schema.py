@@ -96,20 +96,31 @@ OutputKind = Literal["class", "number", "free"]
 
 @dataclass(frozen=True)
 class OutputSpec:
-    """What a version returns: class labels (+ probabilities), a number, or free-form JSON."""
+    """What a version returns: class labels (+ probabilities), a number, or free-form JSON.
+
+    ``task`` names the metric family of a free-form output (``transcription``: text,
+    ``ranking``: ranked ids, ``detection``: boxes; see :mod:`rampup.tasks`), so
+    evaluation, rollout checks and monitoring score it with WER, MRR, mAP ...
+    """
 
     kind: OutputKind = "free"
     classes: tuple[Any, ...] | None = None
     has_probabilities: bool = False
+    task: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind,
-                "classes": list(self.classes) if self.classes is not None else None,
-                "has_probabilities": self.has_probabilities}
+        d: dict[str, Any] = {"kind": self.kind,
+                             "classes": list(self.classes) if self.classes is not None
+                             else None,
+                             "has_probabilities": self.has_probabilities}
+        if self.task is not None:
+            d["task"] = self.task
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> OutputSpec:
         classes = d.get("classes")
         return cls(kind=d.get("kind", "free"),
                    classes=tuple(classes) if classes is not None else None,
-                   has_probabilities=bool(d.get("has_probabilities", False)))
+                   has_probabilities=bool(d.get("has_probabilities", False)),
+                   task=d.get("task"))

@@ -49,6 +49,17 @@ METRICS: dict[str, str] = {
     "score_divergence": "Jensen-Shannon distance of score histograms (20 bins on [0, 1])",
     "requests": "number of predictions in the window",
 }
+#: task metrics over labelled predictions (:mod:`rampup.tasks`); ranking metrics also come
+#: at any cut-off: recall_at_K, ndcg_at_K, map_at_K.
+TASK_METRICS: dict[str, str] = {
+    "wer": "word error rate of labelled transcripts (corpus: edits / reference words)",
+    "cer": "character error rate of labelled transcripts",
+    "mrr": "mean reciprocal rank of labelled rankings",
+    "map_50": "detection mAP at IoU 0.5 of labelled images",
+    "recall_50": "share of labelled objects detected at IoU 0.5",
+    "precision_50": "share of detections that found a labelled object at IoU 0.5",
+}
+_AT_K = re.compile(r"^(recall|ndcg|map)_at_[1-9][0-9]*$")
 #: metrics that compare the candidate with the primary on the same requests (no baseline).
 PAIRED = frozenset({"agreement", "mean_abs_diff", "score_divergence"})
 #: metrics that are shares in [0, 1].
@@ -133,7 +144,7 @@ def _num(x: float) -> str:
 
 def canonical_metric(name: str) -> str | None:
     """The metric a name refers to (``latency_p99_ms`` is ``latency_p99``), or None."""
-    if name in METRICS:
+    if name in METRICS or name in TASK_METRICS or _AT_K.match(name):
         return name
     if name.startswith("latency_") and name.endswith("_ms") and name[:-3] in METRICS:
         return name[:-3]
@@ -173,7 +184,8 @@ class _Parser:
         kind, word, pos = self._next("a metric name")
         metric = canonical_metric(word) if kind == "name" else None
         if metric is None:
-            self._fail(f"unknown metric {word!r}; metrics: {', '.join(METRICS)} "
+            self._fail(f"unknown metric {word!r}; metrics: {', '.join(METRICS)}, "
+                       f"{', '.join(TASK_METRICS)}, recall_at_K, ndcg_at_K, map_at_K "
                        "(latency metrics also accept an _ms suffix)", pos)
         kind, op, pos = self._next("an operator (<=, <, >=, >)")
         if kind != "op":

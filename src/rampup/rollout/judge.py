@@ -46,7 +46,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rampup.rollout.agreement import js_distance, score_histogram
-from rampup.rollout.checks import LATENCY_QUANTILES, Check, parse_check
+from rampup.rollout.checks import LATENCY_QUANTILES, TASK_METRICS, Check, parse_check
 from rampup.rollout.window import PairedStats, WindowStats
 
 Verdict = Literal["pass", "fail", "wait"]
@@ -121,6 +121,10 @@ def evaluate(check: Check | str, candidate: WindowStats, baseline: WindowStats |
         return j.agreement()
     if m == "mean_abs_diff":
         return j.mean_abs_diff()
+    if m in TASK_METRICS or "_at_" in m:
+        from rampup.rollout.task_checks import judge_task
+
+        return judge_task(j, candidate, baseline)
     return j.divergence()
 
 

@@ -80,6 +80,20 @@ class WindowStats:
     abs_errors: FloatArray = field(default_factory=_floats)
     predictions: StrArray = field(default_factory=lambda: np.asarray([], dtype=np.str_))
     scores: FloatArray = field(default_factory=_floats)
+    labelled_outputs: ObjArray = field(default_factory=_objects)
+    labels: ObjArray = field(default_factory=_objects)
+
+    def task_parts(self, metric: str) -> tuple[FloatArray, FloatArray] | None:
+        """Per labelled prediction: numerator and denominator of a task metric (``wer``,
+        ``map_at_10`` ...), None for a metric that is not a ratio of per-row sums."""
+        from rampup.tasks.family import family_of_metric
+
+        fam = family_of_metric(metric)
+        if metric in fam.pooled:
+            return None
+        if not self.labels.size:
+            return _floats(), _floats()
+        return fam.parts(list(self.labels), list(self.labelled_outputs))[metric]
 
     @property
     def error_rate(self) -> float | None:
@@ -116,7 +130,9 @@ class WindowStats:
             labelled=self.labelled + other.labelled, correct=self.correct + other.correct,
             abs_errors=np.concatenate([self.abs_errors, other.abs_errors]),
             predictions=np.concatenate([self.predictions, other.predictions]),
-            scores=np.concatenate([self.scores, other.scores]))
+            scores=np.concatenate([self.scores, other.scores]),
+            labelled_outputs=np.concatenate([self.labelled_outputs, other.labelled_outputs]),
+            labels=np.concatenate([self.labels, other.labels]))
 
     __add__ = merge
 
@@ -252,6 +268,8 @@ class WindowBuilder:
         self.abs_errors: list[float] = []
         self.predictions: list[str] = []
         self.scores: list[float] = []
+        self.labelled_outputs: list[Any] = []
+        self.labels: list[Any] = []
 
     def add_row(self, row: dict[str, Any], label: Any = None) -> None:
         """Count one prediction-log row (as :meth:`Store.iter_predictions` yields it)."""
@@ -275,6 +293,8 @@ class WindowBuilder:
         if label is not None:
             self.labelled += 1
             self.correct += pc == canonical(label)
+            self.labelled_outputs.append(p.prediction)
+            self.labels.append(label)
             pn, ln = as_number(p.prediction), as_number(label)
             if pn is not None and ln is not None:
                 self.abs_errors.append(abs(pn - ln))
@@ -283,7 +303,8 @@ class WindowBuilder:
         return WindowStats(
             self.version, self.roles, self.since, self.until, self.requests, self.errors,
             _floats(self.latencies), self.labelled, self.correct, _floats(self.abs_errors),
-            np.asarray(self.predictions, dtype=np.str_), _floats(self.scores))
+            np.asarray(self.predictions, dtype=np.str_), _floats(self.scores),
+            _objects(self.labelled_outputs), _objects(self.labels))
 
 
 # -- reading the log ----------------------------------------------------------------------

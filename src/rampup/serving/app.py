@@ -26,6 +26,7 @@ from rampup.retrain.loop import start_retraining
 from rampup.runtime import DeadLetters, Supervisor
 from rampup.serving import (
     alert_routes,
+    api_docs,
     errors,
     retrain_routes,
     review_routes,
@@ -129,7 +130,8 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
                 st_store.close()
 
     app = FastAPI(title="rampup", version=rampup.__version__, lifespan=lifespan,
-                  description="Serve, roll out, monitor and retrain ML models safely.")
+                  description="Serve, roll out, monitor and retrain ML models safely.",
+                  docs_url=None, redoc_url=None)  # served from vendored files: api_docs
     errors.install(app)
     app.add_middleware(JSONBodies)  # a body is JSON whatever its content-type says
     app.router.routes.append(Route("/v1/models/{name}/predict", predict, methods=["POST"],
@@ -147,6 +149,7 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
     app.include_router(worker_routes.router)
     app.router.routes.extend(review_routes.page_routes())
     app.router.routes.extend(dashboard_routes())
+    app.router.routes.extend(api_docs.routes())
     _document_raw_routes(app)
     return app
 

@@ -34,6 +34,10 @@ from rampup.serving.validation import as_records, parse_json
 log = logging.getLogger("rampup.serving")
 
 FORCE_HEADER = "x-rampup-route"
+#: the log role of a prediction that bypassed the traffic policy (a version asked for by
+#: path or forced by header): it is logged and monitored under this role, apart from the
+#: routed ``answer`` traffic that rollout windows and the policy's metrics are made of.
+PINNED = "pinned"
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +134,7 @@ async def handle(request: Request, name: str, pinned: str | None, wire: Wire = V
     m = st.metrics
     m.in_flight.inc()
     version = "-"
+    role = "answer" if pinned is None else PINNED
     records: list[Any] = []
     key: str | None = None
     auto = st.automation
@@ -144,7 +149,10 @@ async def handle(request: Request, name: str, pinned: str | None, wire: Wire = V
         if forced and pinned is None:
             # QA: force a version with a header, admin token only.
             require_admin(request, st.settings.admin_token)
-            pinned = forced
+            pinned, role = forced, PINNED
+        elif pinned is not None and pinned not in served.versions:
+            # A version the policy does not serve: loading it is an admin's call.
+            require_admin_for_pinned(request, st, name, pinned)
         if pinned is None:
             version, bucket = served.router.assign(key)
             lv = served.versions[version]
@@ -168,13 +176,14 @@ async def handle(request: Request, name: str, pinned: str | None, wire: Wire = V
             # A model failure is a prediction too: log it with its error for analysis.
             now, ms = time.time(), (time.perf_counter() - t0) * 1000.0
             failed = [PredictionRecord(rid if len(records) == 1 else f"{rid}-{i}", rid, now,
-                                       name, version, "answer", rec, None, None, ms,
+                                       name, version, role, rec, None, None, ms,
                                        exc.message, key) for i, rec in enumerate(records)]
             if st.monitor is not None:
                 st.monitor.offer(failed)
             await st.writer.submit_async(failed)
         elif st.monitor is not None and name in st.runtime.models:
-            st.monitor.note_error(name, version, kind, (time.perf_counter() - t0) * 1000.0)
+            st.monitor.note_error(name, version, kind, (time.perf_counter() - t0) * 1000.0,
+                                  role=role)
         return wire.error(exc, rid, {"x-model-version": version} if version != "-" else None)
     finally:
         m.in_flight.dec()
@@ -192,11 +201,11 @@ async def handle(request: Request, name: str, pinned: str | None, wire: Wire = V
     latency = time.perf_counter() - t0
     m.requests.labels(name, version, "ok").inc()
     m.latency.labels(name, version).observe(latency)
-    m.records.labels(name, version, "answer").inc(len(records))
+    m.records.labels(name, version, role).inc(len(records))
     now = time.time()
     conf = out.confidence
     log_records = [
-        PredictionRecord(pid, rid, now, name, version, "answer", records[i], preds[i],
+        PredictionRecord(pid, rid, now, name, version, role, records[i], preds[i],
                          conf[i] if conf is not None else None, latency * 1000.0, None, key)
         for i, pid in enumerate(ids)]
     if pinned is None and served.policy.mirrors:
@@ -205,6 +214,19 @@ async def handle(request: Request, name: str, pinned: str | None, wire: Wire = V
             shadow.schedule(st, name, mirrors, records, ids, rid, key)
     await st.record(name, version, log_records)
     return response
+
+
+def require_admin_for_pinned(request: Request, st: AppState, name: str,
+                             version: str) -> None:
+    """Pinning a version outside the current policy needs the admin token (like the
+    route-forcing header): it loads a version nobody deployed onto the server."""
+    try:
+        require_admin(request, st.settings.admin_token)
+    except RampupError as exc:
+        raise type(exc)(f"version {version!r} of {name!r} is not deployed, so predicting "
+                        f"with it by name needs the admin token: {exc.message}",
+                        fix=f"{exc.fix}, or predict with a deployed version "
+                            f"(GET /v1/models/{name} lists them)", field="version") from None
 
 
 async def _pinned(st: AppState, name: str, version: str) -> LoadedVersion:

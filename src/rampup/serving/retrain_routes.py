@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from rampup.errors import NotFoundError
 from rampup.retrain.loop import Retraining
-from rampup.serving.auth import require_admin
+from rampup.serving.auth import require_admin, require_predict
 from rampup.serving.responses import json_response
 from rampup.serving.state import app_state
 
@@ -45,6 +45,15 @@ class ReplayBody(BaseModel):
 def _admin(request: Request) -> Retraining:
     st = app_state(request)
     require_admin(request, st.settings.admin_token)
+    retraining: Retraining = request.app.state.retraining
+    return retraining
+
+
+def _reader(request: Request) -> Retraining:
+    """Reading runs needs what reading metrics needs (the dashboard shows them to
+    everyone who may see the model's charts); starting or approving one needs admin."""
+    st = app_state(request)
+    require_predict(request, st.settings.predict_token, st.settings.admin_token)
     retraining: Retraining = request.app.state.retraining
     return retraining
 
@@ -82,7 +91,7 @@ async def start(request: Request, name: str, body: RetrainBody | None = None) ->
 
 @router.get(f"{BASE}/status", summary="Whether a run may start now, and the latest run")
 async def status(request: Request, name: str) -> Response:
-    retraining = _admin(request)
+    retraining = _reader(request)
     guards = await asyncio.to_thread(retraining.retrainer.guard_state, name)
     runs = await asyncio.to_thread(retraining.retrainer.runs, name, 1)
     return json_response({**guards, "latest": runs[0] if runs else None})
@@ -91,7 +100,7 @@ async def status(request: Request, name: str) -> Response:
 @router.get(f"{BASE}/runs", summary="Retraining runs of a model, newest first")
 async def list_runs(request: Request, name: str,
                     limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> Response:
-    retraining = _admin(request)
+    retraining = _reader(request)
     runs = await asyncio.to_thread(retraining.retrainer.runs, name, limit)
     return json_response({"model": name, "runs": runs})
 
@@ -99,7 +108,7 @@ async def list_runs(request: Request, name: str,
 @router.get(f"{BASE}/runs/{{run_id}}", summary="One run: why, dataset, evaluation, replay, "
             "verdict, rollout, log tail")
 async def show_run(request: Request, name: str, run_id: int) -> Response:
-    retraining = _admin(request)
+    retraining = _reader(request)
     return json_response({"run": await asyncio.to_thread(_run_of, retraining, name, run_id)})
 
 

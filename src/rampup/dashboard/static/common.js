@@ -197,7 +197,9 @@
       box = R.el('div', { class: 'chart', id, dataset: { points: '0', series: '0' } },
         R.el('div', { class: 'chart-title', text: spec.title }), R.el('div', { class: 'plot' }));
       parent.appendChild(box);
+      observe(box.querySelector('.plot'), id);
     }
+    box.querySelector('.chart-title').textContent = spec.title;  // the range may change it
     const labels = Object.keys(spec.series || {});
     const data = [spec.t, ...labels.map((l) => spec.series[l])];
     const points = countPoints(data);
@@ -222,7 +224,7 @@
     const fmt = spec.pct ? R.pct : (v) => R.num(v) + (spec.unit ? ' ' + spec.unit : '');
     const grid = { stroke: css('--line'), width: 1 };
     const axis = { stroke: css('--muted'), grid, ticks: grid };
-    const width = Math.max(240, plot.clientWidth || parent.clientWidth || 420);
+    const width = plot.clientWidth || parent.clientWidth || 320;
     const u = new uPlot({
       width, height: spec.height || 180,
       cursor: { drag: { x: false, y: false } },
@@ -244,17 +246,25 @@
     return box;
   };
 
-  // Keep charts as wide as their boxes.
-  let resizeTimer = null;
-  window.addEventListener('resize', () => {
-    clearTimeout(resizeTimer);
-    resizeTimer = setTimeout(() => {
-      for (const [id, entry] of charts) {
+  // Keep every chart as wide as its box, whatever changes the box (the window, a grid
+  // reflowing, a scroll bar appearing): a canvas wider than its card spills out of it.
+  const resized = new Set();
+  let resizeFrame = null;
+  const observer = new ResizeObserver((entries) => {
+    for (const e of entries) resized.add(e.target.closest('.chart').id);
+    cancelAnimationFrame(resizeFrame);
+    resizeFrame = requestAnimationFrame(() => {
+      for (const id of resized) {
+        const entry = charts.get(id);
         const plot = document.getElementById(id)?.querySelector('.plot');
-        if (plot && plot.clientWidth) entry.u.setSize({ width: plot.clientWidth, height: entry.u.height });
+        if (entry && plot && plot.clientWidth && plot.clientWidth !== entry.u.width) {
+          entry.u.setSize({ width: plot.clientWidth, height: entry.u.height });
+        }
       }
-    }, 150);
+      resized.clear();
+    });
   });
+  function observe(plot) { observer.observe(plot); }
 
   setupControls();  // the script tags sit after the header they wire up
 })();

@@ -85,11 +85,36 @@
   }
 
   // -- retraining runs (admin API) -----------------------------------------------------
+  // Everyone who may read the charts sees the runs; starting one needs the admin token
+  // (the button says so instead of the panel vanishing).
+  async function startRetrain(model, out) {
+    out.className = 'result';
+    out.textContent = 'starting…';
+    try {
+      const d = await R.api('/v1/models/' + encodeURIComponent(model) + '/retrain', { method: 'POST',
+        json: { reason: 'from the dashboard' }, headers: { 'x-rampup-actor': 'dashboard' } });
+      out.textContent = d.message;
+    } catch (err) {
+      out.className = 'result error';
+      out.textContent = 'could not start: ' + err.message;
+    }
+  }
+
   async function retrain(model) {
-    if (!R.token()) return;
     const d = await R.api('/v1/models/' + encodeURIComponent(model) + '/retrain/runs?limit=10');
     const body = panel('retrain', 'Retraining runs', 'Retraining');
     body.dataset.runs = String(d.runs.length);
+    const has = !!R.token();
+    let bar = body.parentNode.querySelector('.retrain-actions');
+    if (!bar) {
+      const out = el('div', { class: 'result', id: 'retrain-result' });
+      const button = el('button', { id: 'retrain-start', onclick: () => startRetrain(model, out) }, 'Retrain now');
+      bar = el('div', { class: 'retrain-actions' }, el('div', { class: 'actions' }, button),
+        el('p', { class: 'admin-hint muted', id: 'retrain-hint', text: 'Use the admin token (top right) to start a run.' }), out);
+      body.parentNode.insertBefore(bar, body);
+    }
+    bar.querySelector('#retrain-start').disabled = !has;
+    bar.querySelector('#retrain-hint').hidden = has;
     R.replace(body, d.runs.length ? R.table(['run', 'started', 'trigger', 'state', 'champion → candidate', 'verdict', 'why'], d.runs.map((r) => [
       '#' + r.id, R.time(r.created_at), r.trigger, R.chip(r.state, r.state === 'failed' ? 'fail' : null),
       (r.champion || '–') + ' → ' + (r.candidate || '–'), r.verdict ? R.chip(r.verdict, r.verdict === 'passed' || r.verdict === 'pass' ? 'pass' : 'fail') : '–',

@@ -9,7 +9,8 @@
   const $ = (id) => document.getElementById(id);
   const SOFTWARE = [
     ['throughput', 'Throughput', 'req/s', (s) => s.expected_qps],
-    ['error_rate', 'Error rate', '%', (s) => s.max_error_rate],
+    ['server_error_rate', 'Server errors (5xx)', '%', (s) => s.max_error_rate],
+    ['client_error_rate', 'Client errors (4xx: refused input)', '%', () => null],
     ['latency_p50', 'Latency p50', 'ms', (s) => s.latency_p50_ms],
     ['latency_p95', 'Latency p95', 'ms', () => null],
     ['latency_p99', 'Latency p99', 'ms', (s) => s.latency_p99_ms],
