@@ -147,6 +147,15 @@ def _print(check: DriftCheck) -> None:
                       f"{fmt(w.lo)} to {fmt(w.hi)}", fmt(w.expected),
                       f"[bold red]{w.verdict}[/]" if w.verdict == "degraded" else w.verdict)
         console.print(t)
+    if check.estimate:
+        t = Table(title="Label-free estimate (calibrated on the reference; no current labels)",
+                  title_justify="left", box=None, header_style="bold")
+        for col in ("metric", "estimate", "95% band", "of which calibration (sd)"):
+            t.add_column(col)
+        for e in check.estimate.values():
+            t.add_row(e.metric, fmt(e.value), f"{fmt(e.lo)} to {fmt(e.hi)}",
+                      fmt(e.calibration_sd, 4))
+        console.print(t)
     for a in check.alarms:
         when = f" at {fmt_time(a.ts)}" if a.ts is not None else f" at #{a.index}"
         console.print(f"[yellow]alarm[/]: {a.stream} changed ({a.detector}){when}",
@@ -199,6 +208,13 @@ def drift(
              "also accuracy per window).")] = None,
     time_column: Annotated[str | None, typer.Option(
         help="Raw mode: order the current rows by this column for the trend.")] = None,
+    probability_column: Annotated[str | None, typer.Option(
+        help="Raw mode: the model's probability of the positive class (label 1). With "
+             "--label-column (labels in the reference only): the label-free estimate of "
+             "accuracy, F1 and ROC AUC on the current rows.")] = None,
+    threshold: Annotated[float, typer.Option(
+        min=0.0, max=1.0,
+        help="Raw mode: the model's decision threshold on --probability-column.")] = 0.5,
     alpha: Annotated[float, typer.Option(help="Significance level.")] = 0.05,
     correction: Annotated[str, typer.Option(
         help="Across features: bh (Benjamini-Hochberg), bonferroni or none.")] = "bh",
@@ -248,7 +264,8 @@ def drift(
                                  label_column=label_column,
                                  prediction_column=prediction_column, time_column=time_column,
                                  windows=windows, multivariate=multivariate,
-                                 detector=detector,
+                                 detector=detector, probability_column=probability_column,
+                                 threshold=threshold,
                                  meta={"reference": str(reference), "current": str(current)})
     else:
         if model is None:
