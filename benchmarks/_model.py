@@ -61,9 +61,29 @@ def payloads(df: pd.DataFrame, n: int = 256) -> list[dict[str, Any]]:
     return [{k: float(v) for k, v in row.items()} for row in rows]
 
 
+def big_payloads(df: pd.DataFrame, size: int = 1000, n: int = 4) -> list[list[dict[str, Any]]]:
+    """``n`` request bodies of ``size`` records each (rows taken in turn from ``df``)."""
+    rows = payloads(df, len(df))
+    return [[rows[(k * size + i) % len(rows)] for i in range(size)] for k in range(n)]
+
+
+def numpy_copy(model: LogisticRegression) -> LogisticRegression:
+    """The same fitted model as someone who fitted it on ``df[FEATURES].to_numpy()`` has
+    it: identical coefficients, no ``feature_names_in_`` (so NumPy rows raise no
+    feature-name warning)."""
+    import copy
+
+    twin = copy.deepcopy(model)
+    del twin.feature_names_in_
+    return twin
+
+
 def build(folder: Path, n_train: int = 5000, seed: int = 7) -> tuple[Path, pd.DataFrame]:
-    """Fit the model, save it as ``model.joblib`` in ``folder``; return (path, data)."""
+    """Fit the model, save it as ``model.joblib`` in ``folder`` (and its NumPy-fitted twin
+    as ``model-numpy.joblib``, for the bare NumPy endpoint); return (path, data)."""
     df = make_frame(n_train, seed)
     path = folder / "model.joblib"
-    joblib.dump(fit_model(df), path)
+    model = fit_model(df)
+    joblib.dump(model, path)
+    joblib.dump(numpy_copy(model), folder / "model-numpy.joblib")
     return path, df

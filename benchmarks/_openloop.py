@@ -86,7 +86,7 @@ end
 """
 
 
-def lua_script(bodies: Sequence[dict[str, Any]], rate: float) -> str:
+def lua_script(bodies: Sequence[Any], rate: float) -> str:
     quoted = []
     for body in bodies:
         text = orjson.dumps(body).decode()

@@ -21,6 +21,13 @@ median and the fastest run of each. Rows:
 
 Exit status 1 when a median misses its target (on a loaded machine it may: compare the
 ratios, which the load scales alike).
+
+``--drift`` measures instead the whole ``rampup drift --reference --current`` process on
+100k + 100k rows x 20 columns with hyperfine, beside the fastest baseline we can run and,
+with ``--evidently-python PYTHON`` (an interpreter of a scratch venv with Evidently),
+Evidently's whole process (see ``_drift_cli.py``)::
+
+    .venv/bin/python benchmarks/cli.py --drift [--evidently-python /tmp/ev/bin/python]
 """
 
 from __future__ import annotations
@@ -47,7 +54,41 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--only", nargs="*", default=None,
                    help="only these commands (default: all)")
     p.add_argument("--json", action="store_true", help="also print the numbers as JSON")
+    p.add_argument("--drift", action="store_true",
+                   help="measure the whole drift CLI process instead (hyperfine)")
+    p.add_argument("--rounds", type=int, default=3, help="--drift: interleaved rounds")
+    p.add_argument("--evidently-python", default=None,
+                   help="--drift: a Python interpreter that has Evidently installed")
     return p.parse_args(argv)
+
+
+def drift_main(args: argparse.Namespace) -> int:
+    from _drift_cli import measure, verdicts
+
+    load = os.getloadavg()
+    result = measure(rampup_command(), rounds=args.rounds, runs=max(1, args.repeat // 2),
+                     evidently_python=args.evidently_python)
+    checks = verdicts(result)
+    base = result["python -c pass"]["median_s"]
+    ours = result["rampup drift"]["median_s"]
+    print("rampup drift --reference --current, 100k + 100k rows x 20 columns (whole process, "
+          f"hyperfine); load average {load[0]:.1f} -> {os.getloadavg()[0]:.1f} on "
+          f"{os.cpu_count()} CPUs")
+    print(f"{'command':<36} {'median s':>9} {'min s':>7} {'runs':>5} {'x rampup':>9}")
+    for name, r in result.items():
+        print(f"{name:<36} {r['median_s']:>9.3f} {r['min_s']:>7.3f} {r['runs']:>5} "
+              f"{r['median_s'] / ours:>9.2f}")
+    print(f"(the interpreter alone: {base:.3f} s)")
+    if args.evidently_python is None:
+        print("Evidently not measured: pass --evidently-python (a scratch venv outside the "
+              "repository); the baseline is SciPy's ks_2samp per column")
+    for c in checks:
+        measured = f"{c['measured']:.2f}" + (" s" if c["goal"].endswith("s") else "x")
+        print(f"target {c['name']}: {measured} (goal {c['goal']}) "
+              f"{'PASS' if c['passed'] else 'FAIL'}")
+    if args.json:
+        print(json.dumps({"result": result, "targets": checks}))
+    return 0 if all(c["passed"] for c in checks) else 1
 
 
 def rampup_command() -> list[str]:
@@ -90,6 +131,8 @@ def time_once(argv: list[str], env: dict[str, str]) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.drift:
+        return drift_main(args)
     rampup = rampup_command()
     folder = Path(tempfile.mkdtemp(prefix="rampup-bench-cli-"))
     try:

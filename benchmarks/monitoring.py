@@ -123,9 +123,12 @@ def start(args: argparse.Namespace, env: dict[str, Any], tmp: Path, model_path: 
         with environ(RAMPUP_MONITOR="true" if config == "on" else "false"):
             servers[config] = Server(config, cmd, env["server_cpu"], env["loop"], env["http"],
                                      tmp / f"server-{config}.log")
+    import joblib
+
+    model = joblib.load(model_path)
     for server in servers.values():
         server.wait_ready()
-        sanity_check(server, body)
+        sanity_check(server, [body], model)  # the answer is the model's own prediction
     return servers
 
 

@@ -1,13 +1,17 @@
-"""Serving benchmark: rampup against a bare Starlette endpoint on the same model.
+"""Serving benchmark: rampup against the fastest bare endpoint on the same model.
 
-    python benchmarks/serving.py            # full run (10 s per measurement)
-    python benchmarks/serving.py --quick    # smoke run (~2 s per measurement)
+    python benchmarks/serving.py                      # full run (~5 min)
+    python benchmarks/serving.py --background other   # the same, rampup's workers on CPU 2
+    python benchmarks/serving.py --quick              # smoke run (~2 s per measurement)
 
 Configs, each its own uvicorn process (1 worker, same flags) pinned to one CPU, with
-wrk pinned to another: (a) bare Starlette calling the model, (b) rampup predict with
-the prediction log on and micro-batching off, (c) rampup with micro-batching on. Each
-runs at 1 and 16 connections after a warm-up. Then the prediction-log writer's
-throughput on SQLite and PostgreSQL. See benchmarks/README.md for how to read it.
+wrk pinned to another: (n) bare Starlette with a NumPy row, the baseline, (a) the same
+with a pandas row, (b) rampup predict with logging, monitoring and automation on and
+micro-batching off, (c) rampup with micro-batching on. Each runs at 1 and 16
+connections after a warm-up, in interleaved rounds (medians reported); then n, b and
+c at a fixed offered load (open loop), b's single-record p99 while 1,000-record
+requests flow, and the prediction-log writer's throughput on SQLite and PostgreSQL.
+Exit status 1 with --check when a target fails. See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -35,9 +39,11 @@ import psutil
 from rich.console import Console
 
 from _logwriter import make_records, measure, scratch_postgres
-from _model import build, payloads
+from _model import FEATURES, big_payloads, build, payloads
+from _openloop import lua_script as open_loop_script
 from _report import CONFIGS, render, targets
 from _server import MODEL_NAME
+from _tail import mixed, open_loop, summarise
 from _wrk import INSTALL_HINT, lua_script, run_wrk, wrk_path, wrk_version
 
 HERE = Path(__file__).resolve().parent
@@ -58,7 +64,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true",
                    help="smoke run: 2 s measurements, 1 s warm-up, 20k log rows")
     p.add_argument("--connections", default="1,16", help="comma-separated (default 1,16)")
-    p.add_argument("--configs", default="a,b,c", help="which of a,b,c to run")
+    p.add_argument("--configs", default="n,a,b,c", help="which of n,a,b,c to run")
+    p.add_argument("--background", choices=["same", "other"], default="same",
+                   help="rampup's background workers (log writer, monitor, automation...) "
+                        "on the server's CPU (default) or on the other one, beside wrk")
+    p.add_argument("--open-loop-rate", type=float, default=1000.0,
+                   help="offered req/s of the open-loop point (0: skip it)")
+    p.add_argument("--open-loop-conns", type=int, default=32,
+                   help="connections the open-loop generator spreads its schedule over")
+    p.add_argument("--mixed-rate", type=float, default=300.0,
+                   help="single-record req/s while large requests flow (0: skip that part)")
+    p.add_argument("--large-rate", type=float, default=4.0,
+                   help="large requests per second beside the singles")
+    p.add_argument("--large-size", type=int, default=1000, help="records per large request")
     p.add_argument("--log-rows", type=int, default=None,
                    help="records for the log writer (default 200000)")
     p.add_argument("--postgres-url", default=PG_URL, help="PostgreSQL for the log writer")
@@ -144,19 +162,31 @@ class Server:
         return self.log.read_text(errors="replace")
 
 
+BARE = ("n", "a")
+
+
 def predict_path(config: str) -> str:
-    return "/predict" if config == "a" else f"/v1/models/{MODEL_NAME}/predict"
+    return "/predict" if config in BARE else f"/v1/models/{MODEL_NAME}/predict"
 
 
-def sanity_check(server: Server, body: dict[str, Any]) -> None:
-    """One real request: the endpoint answers 200 with a prediction before we time it."""
-    status, raw = http("POST", server.base + predict_path(server.config), orjson.dumps(body))
-    if status != 200:
-        raise RuntimeError(f"config {server.config}: POST returned {status}: {raw[:500]!r}")
-    doc = orjson.loads(raw)
-    pred = doc["predictions"][0] if server.config != "a" else doc
-    if "prediction" not in pred or "probabilities" not in pred:
-        raise RuntimeError(f"config {server.config}: unexpected response {doc}")
+def sanity_check(server: Server, bodies: list[dict[str, Any]], model: Any) -> None:
+    """Real requests before timing: each answer must be the model's own prediction."""
+    import pandas as pd
+
+    expected = model.predict_proba(pd.DataFrame(bodies, columns=FEATURES))
+    for body, proba in zip(bodies, expected, strict=True):
+        status, raw = http("POST", server.base + predict_path(server.config),
+                           orjson.dumps(body))
+        if status != 200:
+            raise RuntimeError(f"config {server.config}: POST returned {status}: {raw[:500]!r}")
+        doc = orjson.loads(raw)
+        pred = doc["predictions"][0] if server.config not in BARE else doc
+        want = {str(c): float(p) for c, p in zip(model.classes_, proba, strict=True)}
+        got = pred.get("probabilities") or {}
+        if pred.get("prediction") != model.classes_[proba.argmax()].item() or set(got) != set(
+                want) or any(abs(got[k] - want[k]) > 1e-9 for k in want):
+            raise RuntimeError(f"config {server.config}: answered {pred}, the model says "
+                               f"{want}")
 
 
 def metric(text: str, name: str) -> float:
@@ -183,22 +213,30 @@ def py_spy(pid: int, out: Path, seconds: float, cpu: int | None) -> subprocess.P
 
 
 def start_servers(args: argparse.Namespace, env: dict[str, Any], tmp: Path,
-                  model_path: Path, frame: Any, body: dict[str, Any]) -> dict[str, Server]:
+                  model_path: Path, frame: Any, bodies: list[dict[str, Any]]
+                  ) -> dict[str, Server]:
+    import joblib
+
+    background = [] if env["background_cpu"] is None else [
+        "--background-cpu", str(env["background_cpu"])]
     specs = {
+        "n": ["numpy", "--model", str(model_path.with_name("model-numpy.joblib")),
+              "--columns", ",".join(FEATURES)],
         "a": ["bare", "--model", str(model_path)],
-        "b": ["rampup", "--project-dir", str(tmp / "project-b")],
-        "c": ["rampup", "--project-dir", str(tmp / "project-c"), "--batching"],
+        "b": ["rampup", "--project-dir", str(tmp / "project-b"), *background],
+        "c": ["rampup", "--project-dir", str(tmp / "project-c"), "--batching", *background],
     }
     servers: dict[str, Server] = {}
     for config in args.configs:
-        if config != "a":
+        if config not in BARE:
             (tmp / f"project-{config}").mkdir()
             prepare_rampup(tmp / f"project-{config}", model_path, frame)
         servers[config] = Server(config, specs[config], env["server_cpu"], env["loop"],
                                  env["http"], tmp / f"server-{config}.log")
+    model = joblib.load(model_path)
     for server in servers.values():
         server.wait_ready()
-        sanity_check(server, body)
+        sanity_check(server, bodies[:8], model)
     return servers
 
 
@@ -236,7 +274,7 @@ def run_rounds(servers: dict[str, Server], args: argparse.Namespace,
             for config, server in servers.items():
                 console.print(f"  round {k + 1}/{args.rounds}: {CONFIGS[config]}, {conns} "
                               f"conn(s): warm-up {args.warmup:g} s, measure {seconds} s")
-                profile = args.py_spy and config != "a" and k == 0
+                profile = args.py_spy and config not in BARE and k == 0
                 r = measure_slot(server, conns, args, env, seconds, profile)
                 slots.setdefault((config, conns), []).append(r)
     rows = []
@@ -249,6 +287,7 @@ def run_rounds(servers: dict[str, Server], args: argparse.Namespace,
                 "p50_ms": median(r["p50_us"] for r in rounds) / 1000,
                 "p90_ms": median(r["p90_us"] for r in rounds) / 1000,
                 "p99_ms": median(r["p99_us"] for r in rounds) / 1000,
+                "p999_ms": median(r.get("p999_us", 0) for r in rounds) / 1000,
                 "max_ms": max(r["max_us"] for r in rounds) / 1000,
                 "cpu_ms_per_req": median(r["cpu_ms_per_req"] for r in rounds),
                 "errors": sum(r["errors"] for r in rounds),
@@ -256,11 +295,53 @@ def run_rounds(servers: dict[str, Server], args: argparse.Namespace,
     return rows
 
 
+def run_open_loop(servers: dict[str, Server], args: argparse.Namespace,
+                  env: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each of n, b, c at the same fixed offered rate, in interleaved rounds."""
+    if args.open_loop_rate <= 0:
+        return []
+    seconds = max(1, round(args.duration / args.rounds))
+    chosen = [c for c in servers if c in ("n", "b", "c")]
+    got: dict[str, list[dict[str, Any]]] = {c: [] for c in chosen}
+    for k in range(args.rounds):
+        for config in chosen:
+            console.print(f"  open loop round {k + 1}/{args.rounds}: {CONFIGS[config]} at "
+                          f"{args.open_loop_rate:,.0f} req/s for {seconds} s")
+            url = servers[config].base + predict_path(config)
+            got[config].append(open_loop(env["wrk"], url, env["open_script"],
+                                         conns=args.open_loop_conns, seconds=seconds,
+                                         cpu=env["wrk_cpu"]))
+    return [{"config": c, "rate": args.open_loop_rate, **summarise(rounds)}
+            for c, rounds in got.items()]
+
+
+def run_mixed(servers: dict[str, Server], args: argparse.Namespace,
+              env: dict[str, Any]) -> list[dict[str, Any]]:
+    """b's single-record p99 alone and while large requests flow (alternating rounds)."""
+    if args.mixed_rate <= 0 or "b" not in servers:
+        return []
+    seconds = max(1, round(args.duration / args.rounds))
+    url = servers["b"].base + predict_path("b")
+    alone, beside = [], []
+    for k in range(args.rounds):
+        console.print(f"  mixed round {k + 1}/{args.rounds}: singles at {args.mixed_rate:g} "
+                      f"req/s, alone then beside {args.large_rate:g}/s x "
+                      f"{args.large_size:,}-record requests, {seconds} s each")
+        alone.append(open_loop(env["wrk"], url, env["mixed_script"], conns=8,
+                               seconds=seconds, cpu=env["wrk_cpu"]))
+        beside.append(mixed(env["wrk"], url, env["mixed_script"], env["large_script"],
+                            conns=8, seconds=seconds, cpu=env["wrk_cpu"]))
+    large = summarise([r.pop("large") for r in beside])
+    return [{"config": "b", "rate": args.mixed_rate, "large_rate": args.large_rate,
+             "size": args.large_size, "alone": summarise(alone),
+             "with_large": summarise(beside), "large": large}]
+
+
 def stop_servers(servers: dict[str, Server]) -> dict[str, float]:
     """Stop every server (rampup drains its log on the way out); return log drops."""
     dropped = {}
     for config, server in servers.items():
-        if config != "a" and server.proc.poll() is None:
+        if config not in BARE and server.proc.poll() is None:
             try:
                 _, text = http("GET", server.base + "/metrics")
                 dropped[config] = metric(text.decode(), "rampup_predlog_dropped_total")
@@ -333,6 +414,8 @@ def environment(args: argparse.Namespace, wrk: str) -> dict[str, Any]:
     return {
         "wrk": wrk, "wrk_version": wrk_version(wrk),
         "server_cpu": cpus[0] if pinned else None, "wrk_cpu": cpus[1] if pinned else None,
+        "background": args.background,
+        "background_cpu": cpus[1] if pinned and args.background == "other" else None,
         "loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
         "http": "httptools" if importlib.util.find_spec("httptools") else "h11",
         "python": platform.python_version(), "platform": platform.platform(),
@@ -368,9 +451,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     env = environment(args, wrk)
     args.results.mkdir(parents=True, exist_ok=True)
+    where = ("the server's CPU" if env["background_cpu"] is None
+             else f"CPU {env['background_cpu']}")
     console.print(f"[bold]rampup serving benchmark[/] — {env['cpu_model']}, python "
                   f"{env['python']}, server on CPU {env['server_cpu']}, wrk on CPU "
-                  f"{env['wrk_cpu']}, uvicorn loop={env['loop']} http={env['http']}")
+                  f"{env['wrk_cpu']}, uvicorn loop={env['loop']} http={env['http']}; "
+                  f"rampup's background workers on {where}")
     with tempfile.TemporaryDirectory(prefix="rampup-bench-") as tmp_name:
         tmp = Path(tmp_name)
         env["tmp"] = tmp
@@ -379,18 +465,29 @@ def main(argv: list[str] | None = None) -> int:
         bodies = payloads(frame)
         env["script"] = tmp / "post.lua"
         env["script"].write_text(lua_script(bodies))
+        env["open_script"] = tmp / "open.lua"
+        env["open_script"].write_text(open_loop_script(bodies, max(args.open_loop_rate, 1.0)))
+        env["mixed_script"] = tmp / "mixed.lua"
+        env["mixed_script"].write_text(open_loop_script(bodies, max(args.mixed_rate, 1.0)))
+        env["large_script"] = tmp / "large.lua"
+        env["large_script"].write_text(open_loop_script(
+            big_payloads(frame, args.large_size), max(args.large_rate, 0.1)))
         console.print(f"starting servers {', '.join(args.configs)} (registering the model)")
-        servers = start_servers(args, env, tmp, model_path, frame, bodies[0])
+        servers = start_servers(args, env, tmp, model_path, frame, bodies)
         try:
             runs = run_rounds(servers, args, env)
+            opened = run_open_loop(servers, args, env)
+            mixes = run_mixed(servers, args, env)
         finally:
             dropped = stop_servers(servers)
-        logged = {c: logged_rows(tmp / f"project-{c}") for c in servers if c != "a"}
+        logged = {c: logged_rows(tmp / f"project-{c}") for c in servers if c not in BARE}
         writers = [] if args.no_log_writer else bench_log_writer(args, tmp)
     env["loadavg_end"] = os.getloadavg()
-    checks = targets(runs, writers)
+    checks = targets(runs, writers, opened, mixes)
     console.print()
-    render(console, runs, writers, checks)
+    render(console, runs, writers, checks, opened, mixes,
+           title=f"Serving: one record per request (wrk, 1 thread); rampup's background "
+                 f"workers on {where}")
     for config, n in logged.items():
         served = sum(r["requests"] for r in runs if r["config"] == config)
         console.print(f"config {config}: {n:,} predictions in the log, "
@@ -400,8 +497,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"{_load(env['loadavg_end'])} on {env['cpu_count']} CPUs"
                   + (" [yellow](other work was running: expect noise)[/]"
                      if max(env["loadavg_start"][0], env["loadavg_end"][0]) > 0.5 else ""))
-    env["script"], env["tmp"] = str(env["script"]), str(env["tmp"])
-    result = {"environment": env, "runs": runs, "log_writer": writers, "targets": checks,
+    for key in ("script", "tmp", "open_script", "mixed_script", "large_script"):
+        env[key] = str(env[key])
+    result = {"environment": env, "runs": runs, "open_loop": opened, "mixed": mixes,
+              "log_writer": writers, "targets": checks,
               "logged_rows": logged, "log_dropped": dropped}
     path = args.results / f"serving-{env['stamp']}.json"
     path.write_text(json.dumps(result, indent=2))

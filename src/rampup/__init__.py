@@ -68,6 +68,21 @@ _EXPORTS: dict[str, str] = {
     "cohen_kappa": "rampup.analysis.labels",
     "fleiss_kappa": "rampup.analysis.labels",
     "krippendorff_alpha": "rampup.analysis.labels",
+    # task metrics: transcription, ranking, detection
+    "TaskFamily": "rampup.tasks",
+    "task_family": "rampup.tasks",
+    "wer": "rampup.tasks",
+    "cer": "rampup.tasks",
+    "ranking_metrics": "rampup.tasks",
+    "detection_map": "rampup.tasks",
+    # unstructured inputs
+    "ImageInput": "rampup.inputs.media",
+    "AudioInput": "rampup.inputs.media",
+    "decode_image": "rampup.inputs.media",
+    "decode_audio": "rampup.inputs.media",
+    "image_metrics": "rampup.inputs.metrics",
+    "audio_metrics": "rampup.inputs.metrics",
+    "text_metrics": "rampup.inputs.metrics",
     # monitoring and alerts
     "Monitor": "rampup.monitor.recorder",
     "StoreMetricSource": "rampup.monitor.query",
@@ -94,6 +109,8 @@ _EXPORTS: dict[str, str] = {
     "compare_frames": "rampup.drift",
     "drift_metrics": "rampup.drift",
     "domain_classifier": "rampup.drift",
+    "mmd_test": "rampup.drift.embeddings",
+    "embedding_domain_test": "rampup.drift.embeddings",
     "ADWIN": "rampup.drift",
     "PageHinkley": "rampup.drift",
     "DDM": "rampup.drift",
@@ -161,6 +178,7 @@ if TYPE_CHECKING:
         domain_classifier,
         drift_metrics,
     )
+    from rampup.drift.embeddings import embedding_domain_test, mmd_test
     from rampup.errors import (
         ConfigError,
         ConflictError,
@@ -170,6 +188,8 @@ if TYPE_CHECKING:
         RampupError,
         ValidationError,
     )
+    from rampup.inputs.media import AudioInput, ImageInput, decode_audio, decode_image
+    from rampup.inputs.metrics import audio_metrics, image_metrics, text_metrics
     from rampup.monitor.cascade import cascade
     from rampup.monitor.pipelines import cascade_report
     from rampup.monitor.query import StoreMetricSource, window_profile
@@ -206,3 +226,4 @@ if TYPE_CHECKING:
     from rampup.runtime import Backoff, DeadLetters, Supervisor
     from rampup.serving.app import create_app
     from rampup.serving.validation import Validator
+    from rampup.tasks import TaskFamily, cer, detection_map, ranking_metrics, task_family, wer

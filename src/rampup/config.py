@@ -37,10 +37,16 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1, le=64)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_records: int = Field(default=1000, ge=1)
+    max_json_depth: int = Field(default=64, ge=2, le=200, description="deeper request "
+                                "bodies get 400 (orjson writes at most 254 levels)")
     log_queue_size: int = Field(default=100_000, ge=10)
     log_batch_size: int = Field(default=2000, ge=1)
     log_flush_interval: float = Field(default=0.2, gt=0)
     log_block_timeout: float = Field(default=0.05, ge=0)
+    inline_budget_ms: float = Field(
+        default=2.0, ge=0, description="a model call estimated to take at most this long "
+        "(per-record cost x records) runs on the event loop; longer ones on a worker thread "
+        "(0: always a worker thread)")
     deployment_poll_interval: float = Field(default=0.5, gt=0)
     migrate: bool = True
     shadow_timeout: float = Field(default=5.0, gt=0)
@@ -98,6 +104,7 @@ _FROM_PROJECT: dict[str, Callable[[ProjectFile], Any]] = {
     "port": lambda p: p.serving.port,
     "max_body_bytes": lambda p: p.serving.max_body_bytes,
     "max_records": lambda p: p.serving.max_records,
+    "max_json_depth": lambda p: p.serving.max_json_depth,
 }
 
 

@@ -99,7 +99,9 @@ class ModelSpec(_Strict):
     slo: SLO = Field(default_factory=SLO)
     batching: Batching = Field(default_factory=Batching)
     request_key: RequestKey = Field(default_factory=RequestKey)
-    output_labels: dict[str, str] | None = None
+    output_labels: dict[str, str] | None = Field(
+        default=None, description="what each class label means, e.g. {'0': 'repays', "
+        "'1': 'defaults'}: shown beside the labels on the review page")
     input_metrics: dict[str, str] = Field(
         default_factory=dict, description="user-defined input metrics: name -> "
         "'module:function' taking one input record and returning a number")
@@ -144,6 +146,7 @@ class ServingSpec(_Strict):
     port: int = Field(default=8000, ge=0, le=65535)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_records: int = Field(default=1000, ge=1)
+    max_json_depth: int = Field(default=64, ge=2, le=200)
 
 
 class ProjectFile(_Strict):

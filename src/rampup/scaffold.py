@@ -22,6 +22,7 @@ serving:
   port: 8000
   max_body_bytes: 1048576                 # larger request bodies get 413
   max_records: 1000                       # records per request
+  max_json_depth: 64                      # deeper JSON bodies get 400
 
 # Your models. 'rampup register NAME model.joblib --reference train.parquet --label-column y'
 # registers a version without any edit here; declare a model below to give it an SLO,

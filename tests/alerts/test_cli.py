@@ -112,7 +112,7 @@ def test_project_file_errors_name_the_rule(tmp_path: Path) -> None:
         "models:\n  m:\n    alerts:\n      - {name: a, condition: 'error_rate > 0.1 for 5 min'}\n")
     out = run(tmp_path, "alerts", "list", code=2)
     assert "models.m.alerts.0.condition" in out
-    assert "cannot read the duration" in out
+    assert "cannot read '5 min' as a duration" in out
 
 
 def test_history_and_test_with_a_webhook(tmp_path: Path, receiver: Receiver) -> None:

@@ -31,7 +31,7 @@ CONDITIONS = [
     "class_share[1] > 0.6", "event_rate[clicked] < 0.01",
 ]
 NOT_EXPORTED = ["feature[age].mean > 60", "confidence_mean < 0.6", "custom[b].mean > 1",
-                "drift.psi(output) > 0.2", "shadow_queue_depth > 10", "f1_macro < 0.7"]
+                "drift.output.psi > 0.2", "shadow_queue_depth > 10", "f1_macro < 0.7"]
 
 
 def rule(cond: str, **kw: Any) -> AlertRule:

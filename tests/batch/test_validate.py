@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
 import numpy as np
@@ -224,15 +223,31 @@ def wide_frame(n: int, text: bool) -> tuple[pd.DataFrame, InputSchema]:
 
 
 @pytest.mark.parametrize("text", [False, True], ids=["typed", "csv-text"])
-def test_throughput_is_vectorised(text: bool) -> None:
-    n, chunk = 100_000, 10_000
+def test_wide_frames_validate_chunk_by_chunk(text: bool) -> None:
+    """Behaviour only: its speed is asserted by benchmarks/batch.py (against an Arrow
+    baseline measured in the same run), not here, where a loaded machine would fail it."""
+    n, chunk = 20_000, 5_000
     frame, schema = wide_frame(n, text)
-    validate_frame(frame.iloc[:chunk], schema, text=text)  # warm up
-    t0 = time.perf_counter()
+    typed, _ = wide_frame(n, False)
     for start in range(0, n, chunk):
         result = validate_frame(frame.iloc[start:start + chunk], schema, text=text)
         assert result.problems == []
-    rate = n / (time.perf_counter() - t0)
-    # Measured ~1M rows/s typed and ~750k from text on a laptop core; a per-cell Python
-    # loop manages well under 100k. The bound leaves room for slow CI machines.
-    assert rate > 150_000, f"{rate:,.0f} rows/s"
+        assert result.batch.n == chunk
+        want = typed.iloc[start:start + chunk]
+        for name in ("c0", "c1", "c2", "c3"):  # float with nulls, int, str, bool
+            expected = [None if v is pd.NA else v for v in want[name].tolist()]
+            assert result.batch.columns[name] == expected
+
+
+def test_python_ints_past_64_bits_and_past_float_range_are_named() -> None:
+    """Records parsed from JSON can hold any Python int: a float feature takes 10**30,
+    an int feature cannot hold it, and 10**400 (past float64) is named, not raised."""
+    schema = InputSchema([Feature("a", "int"), Feature("b", "float")])
+    frame = pd.DataFrame({"a": pd.Series([10**30, 5, 7, 10**5000], dtype=object),
+                          "b": pd.Series([1.0, 10**400, 10**30, 2.0], dtype=object)})
+    result = validate_frame(frame, schema)
+    assert [(row, field) for row, field, _ in result.problems] == [(1, "a"), (2, "b"),
+                                                                   (4, "a")]
+    assert "outside the 64-bit range" in result.problems[0][2]
+    assert "digits" in result.problems[2][2]
+    assert result.batch.columns == {"a": [7], "b": [1e30]}

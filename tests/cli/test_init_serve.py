@@ -66,7 +66,7 @@ def test_bad_project_file_names_key_value_and_allowed(tmp_path: Path) -> None:
     assert "batching" in result.output
 
 
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 300.0) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:

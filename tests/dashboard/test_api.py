@@ -113,7 +113,8 @@ async def test_feature_histograms(client: httpx.AsyncClient, trained: Trained) -
     await traffic(client, trained.frame, 60, labels=False)
     now = time.time()
     r = await client.get("/dashboard/api/models/credit/drift/city",
-                         params={"since": str(now - 600), "until": str(now + 60)})
+                         params={"since": f"epoch:{now - 600}",
+                                 "until": f"epoch:{now + 60}"})
     assert r.status_code == 200, r.text
     h = r.json()
     assert h["kind"] == "categorical"

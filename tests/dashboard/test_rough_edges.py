@@ -110,6 +110,8 @@ def test_cards_charts_range_client_errors_and_retraining(server: str,
         assert spills(d) == []
         d.set_window_size(520, 1000)  # one narrow column: every chart must shrink with it
         wait_for(lambda: spills(d) == [], what="charts inside their cards at 520 px")
+        assert d.execute_script(  # nor does the header push the page sideways
+            "return document.documentElement.scrollWidth <= window.innerWidth")
         d.save_screenshot(str(shots / "overview-narrow.png"))
         d.set_window_size(1400, 1000)
 

@@ -7,7 +7,7 @@ import os
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from rampup.demo.runner import MODEL, _register, _train, run_demo
 from rampup.errors import ModelError
 from rampup.registry.registry import Registry
 from rampup.registry.schema import InputSchema
+from rampup.rollout.controller import RolloutController
 from rampup.rollout.plan import load_plan
 from rampup.serving.validation import Validator
 from rampup.store import Store
@@ -86,7 +87,7 @@ def test_plan_files_hold_the_tour_plans(tmp_path: Path) -> None:
 
 def test_bad_v3_fails_on_a_fifth_and_otherwise_answers_like_v1(project: Project) -> None:
     data = project.root / "data"
-    assert register_bad_v3(project.registry, MODEL, data) is True
+    # the demo registers v3 with v1 and v2 (the README's tour deploys it at any moment)
     assert register_bad_v3(project.registry, MODEL, data) is False
     assert (data / V3_FILE).exists()
     v1, v3 = (project.registry.get(MODEL, v) for v in ("v1", "v3"))
@@ -136,17 +137,29 @@ def test_reset_restores_v1_and_cut_aborts_the_tours_rollout(project: Project) ->
 
 @pytest.mark.slow
 def test_the_tour_promotes_v2_and_rolls_v3_back(tmp_path: Path) -> None:
+    """The tour's story; with its standby keep time scaled down to 1 s, every standby
+    expires (the server's controller, then one more pass past the keep time), and the
+    deployment history holds no row that no decision asked for (issue 13)."""
     c, out = quiet()
+    tour = replace(FAST, standby_keep_s=1.0)
     result = run_demo(tmp_path / "demo", port=0, duration=150, rate=60, console=c,
-                      n_train=1000, status_every=2.0, tour=FAST, stop_after_tour=True)
+                      n_train=1000, status_every=2.0, tour=tour, stop_after_tour=True)
     text = out.getvalue()
     assert result.stats.elapsed_s < 120, text
     store = Store.open(f"sqlite:///{result.directory / 'rampup.db'}")
     try:
+        # a run long enough for every standby to expire: one controller pass past them
+        RolloutController(store, clock=lambda: time.time() + 60.0).tick()
         rollouts = {r["candidate"]: r for r in store.list_rollouts(MODEL)}
         dep = store.current_deployment(MODEL)
+        history = list(reversed(store.deployment_history(MODEL, limit=500)))
+        events = store.list_events(MODEL, limit=5000)
     finally:
         store.close()
+    assert all(r["standby_released"] for r in rollouts.values()
+               if r["state"] == "promoted"), rollouts
+    assert_history_asked_for(history, events)
+    assert [d.policy["routes"] for d in history[-1:]] == [{"v2": 100.0}]
     assert rollouts["v2"]["state"] == "promoted", text
     assert rollouts["v3"]["state"] == "rolled_back", text
     assert "error_rate" in rollouts["v3"]["reason"]
@@ -158,6 +171,24 @@ def test_the_tour_promotes_v2_and_rolls_v3_back(tmp_path: Path) -> None:
                      f"rampup deploy {MODEL} v2 --strategy canary"):
         assert expected in text, expected
     assert result.stats.server_errors > 0  # v3's failures reached some users
+
+
+def assert_history_asked_for(history: list[Any], events: list[Any]) -> None:
+    """Every deployment row (oldest first) was asked for: a ``deploy`` event names it with
+    its actor and reason; once a rollout made a row, no older rollout makes one again; a
+    standby release changes no route."""
+    asked = {e.details.get("deployment_id"): e for e in events if e.action == "deploy"}
+    newest_owner = 0
+    for before, row in zip([None, *history], history, strict=False):
+        event = asked.get(row.id)
+        assert event is not None, f"deployment #{row.id} was asked for by no decision"
+        assert event.actor
+        assert event.details.get("reason")
+        if row.rollout_id is not None:
+            assert row.rollout_id >= newest_owner, (row.id, row.rollout_id, newest_owner)
+            newest_owner = row.rollout_id
+        if before is not None and "standby" in row.reason and "released" in row.reason:
+            assert row.policy["routes"] == before.policy["routes"], (row.id, row.reason)
 
 
 def test_ctrl_c_during_the_tour_aborts_its_rollout(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ def test_incident_drift_and_retraining_on_a_live_demo(
     out = io.StringIO()
     console = Console(file=out, width=160, color_system=None)
     result = run_demo(tmp_path / "demo", port=0, duration=None, rate=50, console=console,
-                      n_train=1000, status_every=5.0, tour=None, story=FAST,
+                      n_train=3000, status_every=5.0, tour=None, story=FAST,
                       stop_after_tour=True)
     text = out.getvalue()
     store = Store.open(f"sqlite:///{result.directory / 'rampup.db'}")
@@ -66,3 +66,22 @@ def test_incident_drift_and_retraining_on_a_live_demo(
                      f"trained and registered {MODEL}@", "replay of "):
         assert expected in text, (expected, text)
     assert result.stats.server_errors == 0
+    # every alarm is the story's: latency-slo fires once, for the incident's slow lookup
+    # (the SLO is one a healthy loaded machine meets), and resolves after the repair
+    assert [e["rule"] for e in events if e["state"] == "firing"].count("latency-slo") == 1, text
+    assert "latency-slo" in resolved, text
+    incident = text.index("incident: a broken upstream feed")
+    repaired = text.index("The feed is repaired")
+    drift = text.index("data drift: the applicants change")
+    for rule in ("credit-score-missing", "latency-slo"):
+        assert incident < text.index(f"ALARM {rule}") < repaired, (rule, text)
+        assert f"ALARM {rule}" not in text[repaired:], (rule, text)
+        assert repaired < text.index(f"resolved {rule}") < drift, (rule, text)
+    # the closing summary says what happened and how long it took
+    end = text.index("The story is over (")
+    summary = text[end:]
+    assert "since the demo started" in summary
+    assert f"retraining: run #{run['id']} rolled out {run['candidate']}" in summary, summary
+    assert "credit-score-missing fired once" in summary, summary
+    assert "latency-slo fired once" in summary, summary
+    assert "decided by the simulated reviewer" in summary, summary

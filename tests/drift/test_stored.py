@@ -211,8 +211,8 @@ def test_cli_stored_mode(tmp_path: Path) -> None:
     register(store, metrics={"accuracy": 0.9})
     fill(store)
     store.close()
-    args = ["-p", str(tmp_path), "drift", "m", "--since", str(T0), "--until",
-            str(T0 + N * DT), "--windows", "6"]
+    args = ["-p", str(tmp_path), "drift", "m", "--since", f"epoch:{T0}", "--until",
+            f"epoch:{T0 + N * DT}", "--windows", "6"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "drift in 1 of 4 features: x" in result.output

@@ -213,7 +213,8 @@ async def client(store: Store, settings: Settings) -> AsyncIterator[httpx.AsyncC
 
 
 async def test_cascade_route(client: httpx.AsyncClient) -> None:
-    q = {"metric": "accuracy", "since": str(T0), "until": str(T0 + N * STEP), "step": "1m",
+    q = {"metric": "accuracy", "since": f"epoch:{T0}", "until": f"epoch:{T0 + N * STEP}",
+         "step": "1m",
          "baseline": "20m"}
     r = await client.get("/v1/models/transcribe/cascade", params=q)
     assert r.status_code == 200, r.text
@@ -222,7 +223,7 @@ async def test_cascade_route(client: httpx.AsyncClient) -> None:
     assert body["pipeline"] == "transcribe"
     assert body["baseline"] == {"since": T0, "until": T0 + 20 * STEP}
     r = await client.get("/v1/models/transcribe/cascade",
-                         params={**q, "baseline": f"{T0}..{T0 + 1200}",
+                         params={**q, "baseline": f"epoch:{T0}..epoch:{T0 + 1200}",
                                  "stage_metric": "accuracy", "for": "2", "threshold": "5"})
     assert r.status_code == 200
     assert r.json()["method"]["for_windows"] == 2
@@ -236,8 +237,8 @@ async def test_cascade_route(client: httpx.AsyncClient) -> None:
         r = await client.get("/v1/models/transcribe/cascade", params={**q, **bad})
         assert r.status_code == 422, bad
     r = await client.get("/v1/models/transcribe/metrics",
-                         params={"metric": "accuracy", "stage": "asr", "since": str(T0),
-                                 "until": str(T0 + N * STEP)})
+                         params={"metric": "accuracy", "stage": "asr", "since": f"epoch:{T0}",
+                                 "until": f"epoch:{T0 + N * STEP}"})
     assert r.status_code == 200
     assert r.json()["summary"]["accuracy"] is not None
 
@@ -247,7 +248,8 @@ def test_cli_cascade(store: Store, settings: Settings, db_url: str, tmp_path: Pa
     (tmp_path / "rampup.yaml").write_text(yaml.safe_dump(PROJECT))
     runner = CliRunner()
     args = ["--project", str(tmp_path), "--database-url", db_url, "monitor", "cascade",
-            "transcribe", "--since", str(T0), "--until", str(T0 + N * STEP), "--step", "1m",
+            "transcribe", "--since", f"epoch:{T0}", "--until", f"epoch:{T0 + N * STEP}",
+            "--step", "1m",
             "--baseline", "20m"]
     result = runner.invoke(app, args, env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
@@ -260,7 +262,7 @@ def test_cli_cascade(store: Store, settings: Settings, db_url: str, tmp_path: Pa
     result = runner.invoke(app, [*args, "--json"])
     assert result.exit_code == 0
     assert '"first": "vad"' in result.output
-    result = runner.invoke(app, [*args[:-2], "--baseline", f"{T0}..{T0 + 1200}",
+    result = runner.invoke(app, [*args[:-2], "--baseline", f"epoch:{T0}..epoch:{T0 + 1200}",
                                  "--stage-metric", "latency_p50", "--metric", "latency_p50"])
     assert result.exit_code == 0, result.output
     assert "no stage changed" in result.output

@@ -138,15 +138,14 @@ def test_stopping_the_server_cancels_a_running_job(world: World) -> None:
     run = r.request("credit")
     result: list[dict[str, object]] = []
     thread = threading.Thread(target=lambda: result.append(r.execute(run["id"])))
-    started = time.monotonic()
     thread.start()
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and not (world.project_dir / "runs" / "credit" /
                                                "run-1" / "train.log").exists():
         time.sleep(0.05)
     r.cancel.set()
-    thread.join(20)
-    assert time.monotonic() - started < 15
+    thread.join(50)  # the job's own timeout is 60 s: this ends by the cancel
+    assert not thread.is_alive()
     assert result[0]["state"] == "failed"
     assert result[0]["error"] == "cancelled: the server stopped during the run"
     assert r.tick() == []  # queued runs wait for the next leader

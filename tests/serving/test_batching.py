@@ -29,13 +29,13 @@ def one(x: float) -> FeatureBatch:
 
 async def test_lone_request_is_not_delayed() -> None:
     model = Doubler()
-    b = MicroBatcher(model, max_wait=1.0)  # a long wait that must not be used
+    b = MicroBatcher(model, max_wait=60.0)  # a long wait that must not be used
     b.expect()
     loop = asyncio.get_running_loop()
     t0 = loop.time()
     out = await b.submit(one(2))
     assert out.predictions == [4]
-    assert loop.time() - t0 < 0.1
+    assert loop.time() - t0 < 60.0  # the wait was not used (however loaded the machine)
 
 
 async def test_concurrent_requests_share_a_call() -> None:
@@ -75,7 +75,8 @@ async def test_waits_for_expected_requests_then_gives_up() -> None:
     loop = asyncio.get_running_loop()
     t0 = loop.time()
     await b.submit(one(1))
-    assert 0.015 < loop.time() - t0 < 0.5
+    assert loop.time() - t0 > 0.015  # it waited for the other one, then gave up alone
+    assert model.calls == [1]
 
 
 async def test_cancel_releases_the_wait() -> None:

@@ -4,7 +4,8 @@ A condition says when to raise the alarm (the opposite of a rollout check, which
 what healthy looks like): ``error_rate > 0.05`` fires while more than 5% of requests
 fail. The metric is any name :func:`rampup.monitor.names.is_known` accepts, with items in
 brackets (``feature[income].missing_fraction``, ``class_share[1]``); latency metrics
-also accept an ``_ms`` suffix. Durations are ``30s``, ``5m``, ``1h30m``, ``2d`` or seconds.
+also accept an ``_ms`` suffix. Durations are read by :mod:`rampup.durations` (``30s``,
+``5m``, ``1h30m``, ``PT1H``, or seconds).
 
 >>> c, for_s = parse_condition("feature[income].missing_fraction > 0.2 for 5m")
 >>> c.metric, c.op, c.threshold, for_s
@@ -15,8 +16,8 @@ also accept an ``_ms`` suffix. Durations are ``30s``, ``5m``, ``1h30m``, ``2d`` 
 'feature[income].missing_fraction > 0.2'
 >>> parse_condition("latency_p99_ms >= 250")[0].text
 'latency_p99 >= 250'
->>> parse_duration("1h30m"), format_duration(5400.0)
-(5400.0, '1h30m')
+>>> parse_condition("error_rate > 0.1 for PT1H30M")[1]
+5400.0
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import re
 from dataclasses import dataclass
 from typing import NoReturn
 
+from rampup.durations import parse_duration
 from rampup.errors import ValidationError
 from rampup.monitor import names
 
@@ -36,8 +38,6 @@ _EXAMPLES = ("e.g. 'error_rate > 0.05', 'latency_p99 > 300 for 5m', "
 _OP = re.compile(r"<=|>=|==|=<|=>|!=|<|>|=|!")
 _NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
 _FOR = re.compile(r"^(?P<num>.*?)\s+for\s+(?P<dur>\S.*)$", re.IGNORECASE)
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 
 
 @dataclass(frozen=True)
@@ -74,13 +74,15 @@ def known_metrics_help() -> str:
         f"{fam}[ITEM]" + (f".{{{','.join(stats)}}}" if stats else "")
         for fam, stats in names.FAMILIES.items())
     flat = ", ".join((*names.SOFTWARE, *names.OUTPUT, *names.PERFORMANCE))
-    return f"{flat}; per item: {fams}; drift.* and concept.* (from the drift package)"
+    drift = ", ".join((*names.DRIFT, "drift.feature[ITEM].{"
+                       + ",".join(names.DRIFT_FEATURE_STATS) + "}"))
+    return f"{flat}; per item: {fams}; drift (from the drift package): {drift}"
 
 
 def canonical_metric(name: str) -> str | None:
     """The catalogue name ``name`` refers to (``latency_p99_ms`` -> ``latency_p99``)."""
-    if names.is_known(name) or (name.startswith("concept.") and len(name) > 8):
-        return name  # concept.* comes from the drift package, like drift.*
+    if names.is_known(name):
+        return name
     if name.startswith("latency_") and name.endswith("_ms") and names.is_known(name[:-3]):
         return name[:-3]
     return None
@@ -95,16 +97,18 @@ def parse_condition(text: str) -> tuple[Condition, float | None]:
     >>> try:
     ...     parse_condition("eror_rate > 0.05")
     ... except ValidationError as err:
-    ...     print(err.message)
-    unknown metric 'eror_rate' in alert condition 'eror_rate > 0.05' (did you mean 'error_rate'?)
+    ...     print(err.message[:91])
+    unknown metric 'eror_rate' in alert condition 'eror_rate > 0.05' (did you mean 'error_rate'
     """
     if not text or not text.strip():
         _fail(text, "the condition is empty")
     raw_metric, op, rhs = _split(text)
     metric = canonical_metric(raw_metric)
+    if metric is None and raw_metric in names.EXACT_ONLY:
+        _fail(text, f"no alert source computes {raw_metric!r} (alert condition {text!r}): "
+                    f"{names.EXACT_ONLY[raw_metric]}", problem_is_message=True)
     if metric is None:
-        close = difflib.get_close_matches(raw_metric, _flat_names(), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = nearest_hint(raw_metric, _flat_names())
         _fail(text, f"unknown metric {raw_metric!r} in alert condition {text!r}{hint}",
               problem_is_message=True)
     if op is None:
@@ -115,7 +119,7 @@ def parse_condition(text: str) -> tuple[Condition, float | None]:
     fm = _FOR.match(rhs)
     if fm is not None:
         rhs = fm["num"].strip()
-        for_s = _duration(fm["dur"], text)
+        for_s = parse_duration(fm["dur"], f"'for' of alert condition {text!r}")
     elif rhs.lower().endswith(" for") or rhs.lower() == "for":
         _fail(text, "'for' needs a duration, e.g. 'for 5m'")
     if not rhs:
@@ -147,67 +151,23 @@ def _split(text: str) -> tuple[str, str | None, str]:
     return text[:end].strip(), op, text[end + len(op):].strip()
 
 
-def parse_duration(text: str | float | int) -> float:
-    """Seconds in ``30s``, ``5m``, ``1h30m``, ``2d``, ``1w``, ``250ms`` or a plain number.
+def nearest_hint(name: str, candidates: list[str], n: int = 3) -> str:
+    """`` (did you mean 'a' or 'b'?)`` with the closest candidates, or nothing.
 
-    >>> parse_duration("90s"), parse_duration(12), parse_duration("0")
-    (90.0, 12.0, 0.0)
+    >>> nearest_hint("eror_rate", ["error_rate", "error_rate_labelled", "requests"])
+    " (did you mean 'error_rate' or 'error_rate_labelled'?)"
     """
-    return _duration(text, None)
-
-
-def format_duration(seconds: float) -> str:
-    """The shortest duration text for ``seconds`` (``300`` -> ``5m``).
-
-    >>> format_duration(0), format_duration(90), format_duration(86400), format_duration(1.5)
-    ('0s', '1m30s', '1d', '1.5s')
-    """
-    if seconds <= 0:
-        return "0s"
-    if not float(seconds).is_integer():
-        return f"{seconds:g}s"
-    rest = int(seconds)
-    out = ""
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if rest >= size:
-            out += f"{rest // size}{unit}"
-            rest %= size
-    return out
-
-
-def _duration(text: str | float | int, condition: str | None) -> float:
-    if isinstance(text, bool):
-        raise _duration_error(str(text), condition)
-    if isinstance(text, int | float):
-        if not math.isfinite(text) or text < 0:
-            raise _duration_error(str(text), condition)
-        return float(text)
-    s = text.strip().lower()
-    if _NUMBER.match(s):
-        value = float(s)
-        if value < 0:
-            raise _duration_error(text, condition)
-        return value
-    pos, total = 0, 0.0
-    for m in _DURATION.finditer(s):
-        if m.start() != pos:
-            break
-        total += float(m[1]) * _UNITS[m[2]]
-        pos = m.end()
-    if pos != len(s) or not s:
-        raise _duration_error(text, condition)
-    return total
-
-
-def _duration_error(text: str, condition: str | None) -> ValidationError:
-    where = f" in alert condition {condition!r}" if condition else ""
-    return ValidationError(f"cannot read the duration {text!r}{where}",
-                           fix="write a number of seconds or e.g. 30s, 5m, 1h30m, 2d",
-                           field="duration")
+    close = difflib.get_close_matches(name, candidates, n=n, cutoff=0.6)
+    if not close:
+        return ""
+    quoted = [repr(c) for c in close]
+    listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+    return f" (did you mean {listed}?)"
 
 
 def _flat_names() -> list[str]:
-    return [*names.SOFTWARE, *names.OUTPUT, *names.PERFORMANCE,
+    return [*names.SOFTWARE, *names.OUTPUT, *names.PERFORMANCE, *names.DRIFT,
+            *(f"drift.feature[ITEM].{s}" for s in names.DRIFT_FEATURE_STATS),
             *(f"{fam}[ITEM].{s}" if s else f"{fam}[ITEM]"
               for fam, stats in names.FAMILIES.items() for s in (stats or ("",)))]
 

@@ -21,8 +21,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from rampup.alerts.condition import format_duration
 from rampup.alerts.rules import AlertRule
+from rampup.durations import format_duration
 from rampup.monitor.names import parse_metric
 
 REQUESTS = "rampup_requests_total"

@@ -33,8 +33,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
-from rampup.alerts.condition import format_duration
 from rampup.alerts.rules import AlertRule
+from rampup.durations import format_duration
 
 State = Literal["ok", "pending", "firing", "resolved"]
 Notify = Literal["firing", "resolved"]

@@ -14,6 +14,7 @@ from typing import Any
 
 import pydantic
 
+from rampup.alerts.available import check_available
 from rampup.alerts.kinds import KINDS
 from rampup.alerts.machine import AlertState, describe
 from rampup.alerts.rules import AlertRule
@@ -76,10 +77,25 @@ def check_notifiers(spec: AlertRuleSpec, alerting: AlertingSpec, where: str) -> 
 
 class Alerts:
     def __init__(self, store: Store, *, alerting: AlertingSpec | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 project: ProjectFile | None = None) -> None:
         self.store = store
         self.alerting = alerting or AlertingSpec()
         self.clock = clock
+        self.project = project
+
+    def _check_metric(self, model: str, spec: AlertRuleSpec, where: str,
+                      project: ProjectFile | None = None) -> None:
+        """Refuse a rule on a metric no source computes for this model (a pipeline
+        stage's metrics are its stage model's, checked there)."""
+        if spec.stage is not None:
+            return
+        project = project or self.project
+        custom = None
+        if project is not None:
+            model_spec = project.models.get(model)
+            custom = list(model_spec.input_metrics) if model_spec is not None else []
+        check_available(self.store, model, spec.parsed.metric, where=where, custom=custom)
 
     # -- project file -------------------------------------------------------------------
 
@@ -95,6 +111,7 @@ class Alerts:
                                           fix="give each rule of a model its own name")
                 names.add(rule.name)
                 check_notifiers(rule, project.alerting, where)
+                self._check_metric(model, rule, where, project)
                 wanted.setdefault(model, []).append(
                     (rule.name, rule.model_dump(by_alias=True, mode="json"), rule.enabled))
         return self.store.sync_alert_rules(wanted)
@@ -142,6 +159,7 @@ class Alerts:
             raise NotFoundError(f"model {model!r} does not exist (known: {known})",
                                 fix="check the name or register a version first")
         check_notifiers(rule_spec, self.alerting, f"alert rule {rule_spec.name}")
+        self._check_metric(model, rule_spec, f"alert rule {rule_spec.name}")
         rule = AlertRule.from_spec(model, rule_spec, "runtime")
         self.store.add_alert_rule(model, rule.name, rule.to_row()["spec"], source="runtime",
                                   enabled=rule.enabled, actor=actor, replace=replace)

@@ -35,10 +35,18 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from rampup.alerts.condition import Condition, format_duration, parse_condition, parse_duration
+from rampup.alerts.condition import Condition, parse_condition
 from rampup.alerts.kinds import BUILTIN_ACTIONS
+from rampup.durations import format_duration, parse_duration
 from rampup.errors import ValidationError
 
 Severity = Literal["info", "warning", "critical"]
@@ -52,11 +60,13 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-def _seconds(v: Any) -> float:
+def _seconds(v: Any, field: str = "duration") -> float:
+    """Pydantic validators raise ValueError (pydantic adds where); the reader names it."""
     try:
-        return parse_duration(v)
+        return parse_duration(v, field)
     except ValidationError as exc:
-        raise ValueError(exc.message) from None
+        raise ValueError(exc.message if exc.fix is None else f"{exc.message}; {exc.fix}"
+                         ) from None
 
 
 class AlertRuleSpec(_Spec):
@@ -102,9 +112,9 @@ class AlertRuleSpec(_Spec):
 
     @field_validator("window", "cooldown", "for_")
     @classmethod
-    def _duration(cls, v: Duration | None) -> Duration | None:
+    def _duration(cls, v: Duration | None, info: ValidationInfo) -> Duration | None:
         if v is not None:
-            _seconds(v)
+            _seconds(v, (info.field_name or "duration").rstrip("_"))
         return v
 
     @field_validator("actions")
@@ -119,7 +129,7 @@ class AlertRuleSpec(_Spec):
     @model_validator(mode="after")
     def _consistent(self) -> AlertRuleSpec:
         _, inline = parse_condition(self.condition)
-        if inline is not None and self.for_ is not None and inline != _seconds(self.for_):
+        if inline is not None and self.for_ is not None and inline != _seconds(self.for_, "for"):
             raise ValueError(f"the condition says 'for {format_duration(inline)}' but 'for' is "
                              f"{self.for_!r}; give the duration once")
         if self.window_s <= 0:
@@ -132,14 +142,14 @@ class AlertRuleSpec(_Spec):
 
     @property
     def window_s(self) -> float:
-        return _seconds(self.window)
+        return _seconds(self.window, "window")
 
     @property
     def for_s(self) -> float:
         inline = parse_condition(self.condition)[1]
         if inline is not None:
             return inline
-        return 0.0 if self.for_ is None else _seconds(self.for_)
+        return 0.0 if self.for_ is None else _seconds(self.for_, "for")
 
     @property
     def cooldown_s(self) -> float:
@@ -167,8 +177,8 @@ class NotifierSpec(_Spec):
 
     @field_validator("timeout", "backoff")
     @classmethod
-    def _duration(cls, v: Duration) -> Duration:
-        _seconds(v)
+    def _duration(cls, v: Duration, info: ValidationInfo) -> Duration:
+        _seconds(v, (info.field_name or "duration").rstrip("_"))
         return v
 
     @model_validator(mode="after")

@@ -128,7 +128,8 @@ def suggest_rules(model: str, series: Mapping[str, Sequence[float]], *,
 
 def candidate_metrics(store: Store, model: str, slo: SLO | None = None) -> list[str]:
     """The metrics worth a threshold: errors, latency, traffic, each feature's missing
-    fraction, each class's share, confidence and the SLO's key metrics."""
+    fraction, each class's share, confidence and the SLO's key metrics that a live source
+    computes for this model (see :func:`skipped_key_metrics` for the others)."""
     out = ["error_rate", "latency_p50", "latency_p99", "throughput"]
     versions = store.list_versions(model)
     if versions:
@@ -139,10 +140,39 @@ def candidate_metrics(store: Store, model: str, slo: SLO | None = None) -> list[
         out += [f"class_share[{c}]" for c in classes]
         if (latest.output or {}).get("has_probabilities") or classes:
             out.append("confidence_mean")
-    for k in (slo.key_metrics if slo is not None else []):
-        if k not in out:
-            out.append(k)
+    live, _ = _key_metrics(store, model, slo)
+    out += [k for k in live if k not in out]
     return out
+
+
+def skipped_key_metrics(store: Store, model: str, slo: SLO | None) -> dict[str, str]:
+    """SLO key metrics no live source computes for this model, with why (``roc_auc`` is
+    an evaluation metric of a registered version, not a metric of served traffic)."""
+    return _key_metrics(store, model, slo)[1]
+
+
+def _key_metrics(store: Store, model: str, slo: SLO | None
+                 ) -> tuple[list[str], dict[str, str]]:
+    from rampup.alerts.available import available_problem, model_infos
+    from rampup.alerts.condition import canonical_metric
+
+    live: list[str] = []
+    skipped: dict[str, str] = {}
+    infos = None
+    for k in (slo.key_metrics if slo is not None else []):
+        name = canonical_metric(k)
+        if name is None:
+            skipped[k] = ("an evaluation metric of registered versions; no live source "
+                          "computes it from served traffic")
+            continue
+        if infos is None:
+            infos = model_infos(store, model)
+        problem = available_problem(name, infos)
+        if problem is not None:
+            skipped[k] = problem
+        else:
+            live.append(name)
+    return live, skipped
 
 
 def gather(source: MetricSource, model: str, metrics: Sequence[str], *, since: float,
@@ -156,12 +186,16 @@ def gather(source: MetricSource, model: str, metrics: Sequence[str], *, since: f
     return out
 
 
-def to_yaml(model: str, suggestions: Sequence[Suggestion]) -> str:
-    """The rules as a block ready to paste under ``models.<model>`` in rampup.yaml."""
+def to_yaml(model: str, suggestions: Sequence[Suggestion],
+            skipped: Mapping[str, str] | None = None) -> str:
+    """The rules as a block ready to paste under ``models.<model>`` in rampup.yaml
+    (``skipped``: metrics left out, with why, as comments)."""
     import yaml
 
     rules: list[dict[str, Any]] = [s.spec.to_yaml_dict() for s in suggestions]
     head = f"# suggested alert rules for {model}: paste under models.{model} in rampup.yaml\n"
+    for metric, why in (skipped or {}).items():
+        head += f"# not suggested: {metric} ({why})\n"
     if not rules:
         return head + "# (not enough history to suggest anything)\nalerts: []\n"
     return head + yaml.safe_dump({"alerts": rules}, sort_keys=False, allow_unicode=True)

@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 NULL, FLOAT, INT, BOOL, STR, OTHER = 0, 1, 2, 3, 4, 5
+_FLOAT_INT = int(np.finfo(np.float64).max)  # the largest int a float64 holds
 
 Arr = np.ndarray[Any, Any]
 
@@ -181,15 +182,22 @@ def from_objects(values: Arr) -> TypedColumn:
         col.code = np.fromiter((_TYPE_CODE.get(type(v), OTHER) for v in values), np.int8, n)
     num = (col.code == FLOAT) | (col.code == INT)
     if num.any():
-        col.f[num] = values[num].astype(np.float64)
+        try:
+            col.f[num] = values[num].astype(np.float64)
+        except OverflowError:  # an int past float64's range (10**400): named, not raised
+            huge = np.fromiter((type(v) is int and not -_FLOAT_INT <= v <= _FLOAT_INT
+                                for v in values), bool, n)
+            col.code[huge] = OTHER
+            num &= ~huge
+            col.f[num] = values[num].astype(np.float64)
     ints = col.code == INT
     if ints.any():
         try:
             col.i[ints] = values[ints].astype(np.int64)
-        except OverflowError:  # Python ints beyond 64 bits cannot be held; name them
+        except OverflowError:  # Python ints beyond 64 bits: numbers, but not integers
             big = np.fromiter((type(v) is int and not -2**63 <= v < 2**63 for v in values),
                               bool, n)
-            col.code[big] = OTHER
+            col.code[big & ints] = FLOAT  # their float value is in col.f already
             ints &= ~big
             col.i[ints] = values[ints].astype(np.int64)
     bools = col.code == BOOL

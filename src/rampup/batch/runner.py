@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -42,7 +43,7 @@ from rampup.batch.versions import Version, load_versions, predict_rows
 from rampup.errors import ValidationError
 from rampup.predlog.writer import LogWriter, PredictionRecord
 from rampup.registry.registry import Registry
-from rampup.registry.schema import Feature
+from rampup.registry.schema import MEDIA_DTYPES, Feature
 from rampup.rollout.router import Router
 from rampup.serving.ids import new_id
 from rampup.store import Store
@@ -98,6 +99,47 @@ def predict_batch(
         raise ValidationError(f"the output would overwrite the input {source}",
                               fix="write the output to another file")
     router, versions = load_versions(store, registry, model, version, rng)
+    folder = None
+    try:
+        if source.is_dir():  # a folder of images or clips: a manifest of its files
+            folder = tempfile.TemporaryDirectory(prefix="rampup-manifest-")
+            source = folder_manifest(source, versions, Path(folder.name))
+        return _predict_file(store, model, source, target, errors_file, router, versions,
+                             key_column=key_column, version=version, chunk_size=chunk_size,
+                             log=log, progress=progress, actor=actor, t0=t0,
+                             shown=str(input_path))
+    finally:
+        if folder is not None:
+            folder.cleanup()
+
+
+def folder_manifest(folder: Path, versions: dict[str, Version], into: Path) -> Path:
+    """A CSV manifest of the image (or audio) files of ``folder`` for the versions' one
+    binary feature: column ``file`` (the name) and the feature (the absolute path)."""
+    from rampup.inputs.files import media_files
+
+    binary = {(f.name, f.dtype) for v in versions.values() for f in v.schema.features
+              if f.dtype in ("image", "audio")}
+    if len(binary) != 1:
+        raise ValidationError(
+            f"{folder} is a folder, but the model takes "
+            f"{'no' if not binary else len(binary)} image or audio features",
+            fix="pass a CSV/Parquet file (a manifest naming the files per feature)")
+    (name, dtype), = binary
+    files = media_files(folder, dtype)
+    if not files:
+        raise ValidationError(f"{folder} holds no {dtype} files",
+                              fix="use .png/.jpg/.jpeg for images, .wav/.flac for audio")
+    path = into / "manifest.csv"
+    pd.DataFrame({"file": [p.name for p in files],
+                  name: [str(p.resolve()) for p in files]}).to_csv(path, index=False)
+    return path
+
+
+def _predict_file(store: Store, model: str, source: Path, target: Path, errors_file: Path,
+                  router: Router, versions: dict[str, Version], *, key_column: str | None,
+                  version: str | None, chunk_size: int, log: bool, progress: Progress | None,
+                  actor: str, t0: float, shown: str) -> BatchSummary:
     with InputFile(source, chunk_size) as infile:
         if key_column is not None and key_column not in infile.columns:
             raise ValidationError(f"key column {key_column!r} is not in {source.name}",
@@ -140,7 +182,7 @@ def predict_batch(
     if progress is not None:
         progress(summary.rows, summary.rows)
     store.add_event(actor, "predict_batch", model=model, version=version,
-                    details={**summary.to_dict(), "input": str(source)})
+                    details={**summary.to_dict(), "input": shown})
     return summary
 
 
@@ -170,7 +212,8 @@ class _Run:
         for name, pos in groups(assigned):
             v = self.versions[name]
             sub = frame if len(pos) == n else frame.take(pos)
-            checked = validate_frame(sub, v.schema, rows=chunk.rows[pos], text=self.infile.text)
+            checked = validate_frame(sub, v.schema, rows=chunk.rows[pos], text=self.infile.text,
+                                     base_dir=self.infile.path.parent)
             errors.write(checked.problems)
             good = pos[checked.good]
             if not len(good):
@@ -289,7 +332,7 @@ def _typed_features(columns: Sequence[str], versions: Sequence[Version]) -> dict
         feats = [v.schema.feature(name) for v in versions]
         if all(f is not None for f in feats) and len({f.dtype for f in feats if f}) == 1:
             first = feats[0]
-            if first is not None:
+            if first is not None and first.dtype not in MEDIA_DTYPES:  # files stay paths
                 out[name] = first
     return out
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -46,7 +47,7 @@ from rampup.batch.columns import (
     parse_text,
 )
 from rampup.registry.predictor import FeatureBatch
-from rampup.registry.schema import Feature, InputSchema
+from rampup.registry.schema import MEDIA_DTYPES, Feature, InputSchema
 
 Problem = tuple[int, str, str]
 """(row number, field, reason)."""
@@ -80,6 +81,13 @@ def describe(v: Any) -> str:
         return f"boolean {str(bool(v)).lower()}"
     if isinstance(v, float | np.floating) and not math.isfinite(v):
         return _nonfinite(float(v))
+    if type(v) is int and not -(2**63) <= v < 2**63:
+        if v.bit_length() >= 4000:  # str() refuses ints past 4,300 digits
+            shown = f"of about {int(v.bit_length() * 0.30103):,} digits"
+        else:
+            digits = str(abs(v))
+            shown = digits if len(digits) <= 25 else f"{digits[:12]}...({len(digits)} digits)"
+        return f"the integer {'-' if v < 0 else ''}{shown}, outside the 64-bit range"
     if isinstance(v, int | float | np.integer | np.floating):
         return f"number {v.item() if isinstance(v, np.generic) else v!r}"
     if isinstance(v, str):
@@ -173,13 +181,29 @@ _CHECKS: dict[str, Callable[[Feature, TypedColumn], Checked]] = {
     "float": _check_float, "int": _check_int, "bool": _check_bool, "str": _check_str}
 
 
+def _check_media(f: Feature, c: TypedColumn, base_dir: Path | None) -> Checked:
+    """Image/audio cells name files (relative to ``base_dir``, the manifest's folder);
+    text, tensor and embedding cells hold the value (JSON for arrays)."""
+    from rampup.inputs.files import decode_column
+
+    values, problems = decode_column([c.raw(i) for i in range(c.n)], f, base_dir)
+    ok = np.array([p is None for p in problems], dtype=bool)
+    out = np.empty(c.n, dtype=object)
+    out[:] = values
+
+    def why(i: int) -> str:
+        return problems[i] or "is not valid"
+    return ok, out, why
+
+
 def validate_frame(frame: pd.DataFrame, schema: InputSchema, *,
                    rows: Sequence[int] | Arr | None = None, text: bool = False,
-                   ) -> FrameValidation:
+                   base_dir: Path | None = None) -> FrameValidation:
     """Check every row of ``frame``; see the module docstring for the rules.
 
     ``rows``: the file row number of each frame row (default 1..n). ``text``: the
-    values are text to read as the features' types (CSV).
+    values are text to read as the features' types (CSV). ``base_dir``: where relative
+    file paths of image and audio columns start (the manifest's folder).
     """
     n = len(frame)
     numbers = np.arange(1, n + 1) if rows is None else np.asarray(rows, dtype=np.int64)
@@ -197,9 +221,12 @@ def validate_frame(frame: pd.DataFrame, schema: InputSchema, *,
         else:
             col = missing(n)
             null_word = "is missing"
-        if text:
-            col = parse_text(col, feat.dtype)
-        ok, values, why = _CHECKS[feat.dtype](feat, col)
+        if feat.dtype in MEDIA_DTYPES:
+            ok, values, why = _check_media(feat, col, base_dir)
+        else:
+            if text:
+                col = parse_text(col, feat.dtype)
+            ok, values, why = _CHECKS[feat.dtype](feat, col)
         null = col.code == NULL
         wrong = ~ok & ~null
         if not feat.nullable:

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from rampup.durations import TIME_FORMS
 from rampup.errors import RampupError
 
 if TYPE_CHECKING:
@@ -23,10 +24,8 @@ if TYPE_CHECKING:
 console = Console()
 err_console = Console(stderr=True)
 
-#: help of --since/--until options (the parser, rampup.predlog.export.parse_since, is
-#: imported by the commands themselves: start-up time)
-TIME_HELP = ("a duration back from now (45s, 30m, 2h, 7d, 2w), an ISO date or datetime "
-             "(2024-05-01, 2024-05-01T12:00:00+02:00; UTC when no offset), or epoch seconds")
+#: help of --since/--until options (read by rampup.durations.parse_instant)
+TIME_HELP = TIME_FORMS
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -14,9 +14,9 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from rampup.alerts.condition import format_duration, parse_duration
 from rampup.alerts.kinds import BUILTIN_ACTIONS, KINDS
 from rampup.cli._context import CliState, console, handle_errors, state
+from rampup.durations import format_duration, parse_duration, parse_time
 from rampup.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -48,13 +48,13 @@ def _service(ctx: typer.Context) -> tuple[Alerts, CliState]:
     from rampup.alerts.service import Alerts  # start-up time: pydantic models, the store
 
     st = state(ctx)
-    alerts = Alerts(st.store(), alerting=st.project_file.alerting)
+    alerts = Alerts(st.store(), alerting=st.project_file.alerting, project=st.project_file)
     alerts.sync_project(st.project_file)  # the store reflects rampup.yaml
     return alerts, st
 
 
 def _since(text: str) -> float:
-    return time.time() - parse_duration(text)
+    return parse_time(text, "--since")
 
 
 Model = Annotated[str, typer.Argument(help="Model name.")]
@@ -255,7 +255,13 @@ def suggest_cmd(
 ) -> None:
     """Propose thresholds from each metric's own history (YAML for rampup.yaml)."""
     from rampup.alerts.runner import default_source
-    from rampup.alerts.suggest import candidate_metrics, gather, suggest_rules, to_yaml
+    from rampup.alerts.suggest import (
+        candidate_metrics,
+        gather,
+        skipped_key_metrics,
+        suggest_rules,
+        to_yaml,
+    )
 
     alerts, st = _service(ctx)
     store = st.store()
@@ -263,10 +269,10 @@ def suggest_cmd(
     slo = spec.slo if spec is not None else None
     now = time.time()
     metrics = candidate_metrics(store, model, slo)
-    series = gather(default_source(store), model, metrics, since=now - parse_duration(since),
-                    until=now, step_s=parse_duration(window))
+    series = gather(default_source(store), model, metrics, since=parse_time(since, "--since", now),
+                    until=now, step_s=parse_duration(window, "--window", positive=True))
     suggestions = suggest_rules(model, series, slo=slo, margin=margin, window=window)
-    typer.echo(to_yaml(model, suggestions), nl=False)
+    typer.echo(to_yaml(model, suggestions, skipped_key_metrics(store, model, slo)), nl=False)
     if apply:
         for s in suggestions:
             alerts.add(model, s.spec, actor=_actor(), replace=True)
@@ -286,7 +292,7 @@ def review_cmd(
     alerts, st = _service(ctx)
     store = st.store()
     now = time.time()
-    start = now - parse_duration(since)
+    start = parse_time(since, "--since", now)
     names = [r.name for r in alerts.rules(model)]
     initial = {}
     for n in names:

@@ -46,9 +46,9 @@ Since = Annotated[str | None, typer.Option(help=TIME_HELP)]
 
 
 def _since(since: str | None) -> float | None:
-    from rampup.predlog.export import parse_since  # start-up time: pyarrow
+    from rampup.durations import parse_time
 
-    return parse_since(since) if since else None
+    return parse_time(since, "since") if since else None
 
 
 def _pct(x: float | None) -> str:

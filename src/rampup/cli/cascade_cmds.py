@@ -48,17 +48,17 @@ def cascade(
                        ] = False,
 ) -> None:
     """Rank a pipeline's stages by when their metrics first departed from baseline."""
+    from rampup.durations import parse_duration, parse_time  # start-up time: FastAPI
     from rampup.monitor.cascade import Method
     from rampup.monitor.compute import check_metric
     from rampup.monitor.pipelines import cascade_report, stage_map
     from rampup.monitor.query import StoreMetricSource
-    from rampup.monitor.routes import parse_duration, parse_time  # start-up time: FastAPI
 
     st = state(ctx)
     now = time.time()
     start = parse_time(since, "since", now)
     end = parse_time(until, "until", now) if until else now
-    step_s = parse_duration(step, "step")
+    step_s = parse_duration(step, "step", positive=True)
     if end <= start:
         raise ValidationError("--until must be after --since", fix="swap them",
                               field="until")

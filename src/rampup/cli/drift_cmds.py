@@ -53,19 +53,19 @@ def _config(alpha: float, correction: str, min_effect: list[str], seed: int) -> 
 
 def _range(window: str | None, since: str | None, until: str | None, now: float
            ) -> tuple[float, float]:
-    from rampup.predlog.export import parse_since
+    from rampup.durations import parse_duration, parse_time
 
     if window is not None and since is not None:
         raise ValidationError("give --window or --since, not both",
                               fix="--window 1h means the last hour; --since 2024-05-01 a start")
-    end = parse_since(until, now=now) if until is not None else now
+    end = parse_time(until, "until", now) if until is not None else now
     if since is not None:
-        return parse_since(since, now=now), end
-    return parse_since(window or "1h", now=end), end
+        return parse_time(since, "since", now), end
+    return end - parse_duration(window or "1h", "window", positive=True), end
 
 
 def _baseline(text: str | None, now: float) -> tuple[float, float] | None:
-    from rampup.predlog.export import parse_since
+    from rampup.durations import parse_time
 
     if text is None:
         return None
@@ -73,7 +73,7 @@ def _baseline(text: str | None, now: float) -> tuple[float, float] | None:
     if not sep:
         raise ValidationError(f"--baseline {text!r} is not SINCE..UNTIL",
                               fix="e.g. --baseline 8d..7d (a day of traffic a week ago)")
-    return parse_since(a, now=now), parse_since(b, now=now)
+    return parse_time(a, "baseline", now), parse_time(b, "baseline", now)
 
 
 def _spark(values: list[float]) -> str:
@@ -246,28 +246,40 @@ def drift(
     drift, accuracy per window and detector alarms. Raw mode, `rampup drift --reference
     train.parquet --current today.parquet`: exact tests on every row.
     """
-    from rampup.drift.check import check_frames, check_model
-    from rampup.registry.profile import read_table
-
     if detector not in DETECTORS:
         raise ValidationError(f"unknown detector {detector!r}",
                               fix=f"use one of {', '.join(DETECTORS)}")
-    config = _config(alpha, correction, min_effect or [], seed)
     raw = reference is not None or current is not None
     if raw:
         if reference is None or current is None or model is not None:
             raise ValidationError("raw mode needs both --reference and --current, no MODEL",
                                   fix="rampup drift --reference ref.parquet --current "
                                       "cur.parquet")
-        with err_console.status("testing drift"):
-            check = check_frames(read_table(reference), read_table(current), config=config,
-                                 label_column=label_column,
-                                 prediction_column=prediction_column, time_column=time_column,
-                                 windows=windows, multivariate=multivariate,
-                                 detector=detector, probability_column=probability_column,
-                                 threshold=threshold,
-                                 meta={"reference": str(reference), "current": str(current)})
+        # Raw mode imports only what its tests need: no store, SciPy's stats module and
+        # scikit-learn only in the domain classifier's worker (tests/cli checks this).
+        from rampup.cli.drift_raw import DomainWorker, check_raw
+
+        worker = DomainWorker() if DomainWorker.wanted(multivariate) else None
+        try:
+            from rampup.registry.profile import read_table
+
+            config = _config(alpha, correction, min_effect or [], seed)
+            with err_console.status("testing drift"):
+                check = check_raw(read_table(reference), read_table(current), config=config,
+                                  worker=worker, label_column=label_column,
+                                  prediction_column=prediction_column,
+                                  time_column=time_column, windows=windows,
+                                  multivariate=multivariate, detector=detector,
+                                  probability_column=probability_column,
+                                  threshold=threshold,
+                                  meta={"reference": str(reference), "current": str(current)})
+        finally:
+            if worker is not None:
+                worker.close()
     else:
+        from rampup.drift.check import check_model
+
+        config = _config(alpha, correction, min_effect or [], seed)
         if model is None:
             raise ValidationError("name the model to check, or compare two files",
                                   fix="rampup drift MODEL --window 1h, or rampup drift "

@@ -6,7 +6,6 @@ Imports numpy, the store and the generator only when the command runs.
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -27,16 +26,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _seconds(text: str, option: str) -> float:
-    from rampup.alerts.condition import parse_duration
+    from rampup.durations import parse_duration
 
-    try:
-        value = parse_duration(text)
-    except ValidationError:
-        value = math.nan
-    if not math.isfinite(value) or value <= 0:
-        raise ValidationError(f"{option} {text!r} is not a positive duration",
-                              fix=f"e.g. {option} 60s, 2m or 250ms")
-    return value
+    return parse_duration(text, option, positive=True)
 
 
 def _bodies(cli: CliState, model: str, data: Path | None, replay: str | None, count: int,
@@ -63,9 +55,9 @@ def _bodies(cli: CliState, model: str, data: Path | None, replay: str | None, co
             names = None
         return bodies.from_file(data, names, count), f"{data.name}"
     if replay is not None:
-        from rampup.predlog.export import parse_since
+        from rampup.durations import parse_time
 
-        rows = bodies.from_log(cli.store(), model, parse_since(replay), count)
+        rows = bodies.from_log(cli.store(), model, parse_time(replay, "replay"), count)
         protected = bodies.protected_fields(cli.project_file, model)
         rows = bodies.scrub(rows, protected, bodies.filler(schema, profile, seed=seed))
         hidden = f"; {', '.join(sorted(protected))} replaced (privacy)" if protected else ""

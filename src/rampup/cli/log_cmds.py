@@ -35,7 +35,8 @@ def export(
     since: Annotated[str | None, typer.Option(
         help=f"Start of the time range (default: the beginning): {TIME_HELP}.")] = None,
     until: Annotated[str | None, typer.Option(
-        help="End of the time range, exclusive (default: now). Same forms as --since.")] = None,
+        help="End of the time range, exclusive (default: now). Same forms as --since; "
+             "both are echoed as read.")] = None,
     version: Annotated[str | None, typer.Option(help="Only this version.")] = None,
     role: Annotated[list[str] | None, typer.Option(
         help=f"Only these roles ({', '.join(ROLES)}); repeat for several. Default: all.")] = None,
@@ -47,11 +48,14 @@ def export(
     """Export predictions joined with their latest label, one column per input feature."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from rampup.predlog.export import export_predictions, parse_since  # start-up: pyarrow
+    from rampup.durations import parse_instant
+    from rampup.predlog.export import export_predictions  # start-up: pyarrow
 
     now = time.time()
-    start = parse_since(since, now=now) if since is not None else None
-    end = parse_since(until, now=now) if until is not None else None
+    first = parse_instant(since, "since", now) if since is not None else None
+    last = parse_instant(until, "until", now) if until is not None else None
+    start = None if first is None else first.ts
+    end = None if last is None else last.ts
     roles = _check_roles(role or [])
     store = state(ctx).store()
     if store.get_model(model) is None and store.count_predictions(model) == 0:
@@ -70,6 +74,9 @@ def export(
             progress=lambda rows: progress.update(task, completed=rows))
     console.print(f"[green]exported[/] {summary.rows:,} predictions of [bold]{model}[/] "
                   f"({summary.labelled:,} labelled) to {summary.path}", highlight=False)
+    for word, instant in (("since", first), ("until", last)):
+        if instant is not None:  # how the time was read: never a silent surprise
+            console.print(f"  {word} {instant.describe(now)}", highlight=False)
     if summary.dropped_columns:
         console.print("[yellow]note:[/] features first seen after the first "
                       f"{chunk_size:,} rows were left out: {', '.join(summary.dropped_columns)} "
@@ -103,9 +110,9 @@ def dead_letters(
     with the reason: what to look at when rampup_dead_letters_total moves."""
     from rich.table import Table
 
-    from rampup.predlog.export import parse_since
+    from rampup.durations import parse_time
 
-    start = parse_since(since) if since is not None else None
+    start = parse_time(since, "since") if since is not None else None
     store = state(ctx).store()
     rows = store.list_dead_letters(worker=worker, model=model, since=start, limit=limit)
     if as_json:

@@ -16,8 +16,8 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
-from rampup.alerts.condition import format_duration, parse_duration
 from rampup.cli._context import console, handle_errors
+from rampup.durations import format_duration, parse_duration
 from rampup.errors import NotFoundError, RampupError
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ def monitor(
     import httpx  # start-up time
     from rich.live import Live
 
-    span = parse_duration(window)
+    span = parse_duration(window, "--window", positive=True)
     token = token or os.environ.get("RAMPUP_ADMIN_TOKEN")
     headers = {"authorization": f"Bearer {token}"} if token else {}
     with httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=10.0) as client:

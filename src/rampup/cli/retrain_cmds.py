@@ -83,10 +83,10 @@ def run(
         help="Only queue the run; the server's retraining loop executes it.")] = False,
 ) -> None:
     """Start a retraining run now and follow it (or --queue it for the server)."""
-    from rampup.predlog.export import parse_since
+    from rampup.durations import parse_time
 
     r = _retrainer(ctx)
-    start = parse_since(since) if since else None
+    start = parse_time(since, "since") if since else None
     r.clear_stale(model, actor=_actor(), notify=lambda _, text: console.print(
         f"[yellow]cleared[/] {escape(text)}", highlight=False))
     row = r.request(model, trigger="manual", actor=_actor(), reason=reason, since=start,

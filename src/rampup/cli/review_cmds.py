@@ -191,9 +191,9 @@ def agreement_cmd(ctx: typer.Context, model: Model,
                   since: Annotated[str | None, typer.Option(help=TIME_HELP)] = None,
                   as_json: AsJson = False) -> None:
     """Reviewer agreement, disputed items, human-level accuracy, model vs human."""
-    from rampup.predlog.export import parse_since  # start-up time: pyarrow
+    from rampup.durations import parse_time
 
-    out = _service(ctx).consistency(model, since=parse_since(since) if since else None)
+    out = _service(ctx).consistency(model, since=parse_time(since, "since") if since else None)
     if as_json:
         typer.echo(json.dumps(out, indent=2, default=str))
         return

@@ -26,7 +26,7 @@ from starlette.staticfiles import StaticFiles
 import rampup
 from rampup.dashboard import api
 from rampup.dashboard.cache import BucketCache
-from rampup.monitor.routes import parse_time
+from rampup.durations import parse_time
 from rampup.serving.auth import require_predict
 from rampup.serving.responses import json_response
 from rampup.serving.state import AppState, app_state

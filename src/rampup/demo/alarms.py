@@ -4,7 +4,8 @@ The server's alert evaluator writes each state change to the store's alert histo
 :class:`AlarmWatcher` reads the new rows every second and prints the firing and resolved
 ones with the rule's message (for drift rules the message names the features that moved
 and by how much). :meth:`AlarmWatcher.wait_for` lets the story wait for a rule to reach a
-state.
+state, and prints what got it there before it returns, so the story's next line comes
+after the alarm it follows.
 
 >>> import io
 >>> from rich.console import Console
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -61,20 +63,24 @@ class AlarmWatcher:
         self.poll_s = poll_s
         self.t0 = self.since
         self._last_id = 0
+        self._lock = threading.Lock()
         self.seen: list[dict[str, Any]] = []
 
     def poll(self) -> list[dict[str, Any]]:
-        """New firing/resolved events since the last poll (printed), oldest first."""
-        rows = self.store.list_alert_events(self.model, since=self.since, kinds=["state"],
-                                            limit=None, oldest_first=True)
-        new = [r for r in rows if int(r["id"]) > self._last_id]
-        if new:
-            self._last_id = max(int(r["id"]) for r in new)
-        shown = [r for r in new if r.get("state") in SHOWN]
-        for event in shown:
-            show_alarm(self.console, event, self.t0)
-        self.seen += shown
-        return shown
+        """New firing/resolved events since the last poll (printed), oldest first. Safe
+        from several threads at once (each event is printed once)."""
+        with self._lock:
+            rows = self.store.list_alert_events(self.model, since=self.since,
+                                                kinds=["state"], limit=None,
+                                                oldest_first=True)
+            new = [r for r in rows if int(r["id"]) > self._last_id]
+            if new:
+                self._last_id = max(int(r["id"]) for r in new)
+            shown = [r for r in new if r.get("state") in SHOWN]
+            for event in shown:
+                show_alarm(self.console, event, self.t0)
+            self.seen += shown
+            return shown
 
     def state(self, rule: str) -> str:
         doc = self.store.alert_states(self.model).get((self.model, rule))
@@ -106,4 +112,7 @@ class AlarmWatcher:
                     got[rule] = time.monotonic() - t0
             if len(got) < len(rules):
                 await asyncio.sleep(0.5)
+        # print the transitions that got them there before the story says what follows
+        # (else "the feed is repaired" could come before the alarm that caught the break)
+        await asyncio.to_thread(self.poll)
         return got

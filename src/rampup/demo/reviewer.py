@@ -61,10 +61,12 @@ async def review(url: str, model: str, *, reviewer: str = "sim-reviewer",
                  max_items: int | None = None, duration: float | None = None,
                  until_empty: bool = False, stop: asyncio.Event | None = None,
                  token: str | None = None, idle_wait: float = 0.25,
-                 client: httpx.AsyncClient | None = None) -> ReviewerStats:
-    """Work through ``model``'s queue on the server at ``url`` (or through ``client``)."""
+                 client: httpx.AsyncClient | None = None,
+                 stats: ReviewerStats | None = None) -> ReviewerStats:
+    """Work through ``model``'s queue on the server at ``url`` (or through ``client``),
+    counting into ``stats`` (a new one by default) as it goes."""
     rng = np.random.default_rng(seed)
-    stats = ReviewerStats()
+    stats = ReviewerStats() if stats is None else stats
     headers = {"x-reviewer": reviewer}
     if token:
         headers["authorization"] = f"Bearer {token}"

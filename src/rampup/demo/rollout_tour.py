@@ -68,6 +68,7 @@ class TourPlan:
     checks: tuple[str, ...] = tuple(DEFAULT_CHECKS)
     warmup_s: float = 3.0
     timeout_s: float = 240.0  # per rollout: give up (abort) after this long
+    standby_keep_s: float = 600.0  # a promotion keeps the old version warm this long
 
     def _steps(self, weights: Sequence[float]) -> list[Step]:
         return [Step(kind="canary", weight=w, min_duration_s=self.hold_s,
@@ -75,25 +76,27 @@ class TourPlan:
                      checks=self.alone_checks() if w >= 100 else None) for w in weights]
 
     def alone_checks(self) -> list[str] | None:
-        """The checks of a step where the candidate takes all traffic: no latency checks.
+        """The checks of a step where the candidate takes all traffic: error rate only.
 
-        The baseline serves nothing then, so its latency comes from before the step, and
-        a machine that is busier now than a minute ago would be blamed on the candidate.
-        Latency is judged on the partial steps, where both serve side by side; error rate
-        and accuracy do not move with the machine's load.
+        The baseline serves nothing then, so its numbers come from before the step: a
+        machine busier now than a minute ago would be blamed on the candidate (latency),
+        and so would applicants who changed meanwhile (accuracy: the retraining chapter
+        rolls out in a drifting world, where that comparison once held v4 at 100% for
+        minutes). Both are judged on the partial steps, where the two versions serve the
+        same applicants side by side; errors do not move with the machine or the world.
         """
-        kept = [c for c in self.checks if not c.startswith("latency")]
+        kept = [c for c in self.checks if c.startswith("error_rate")]
         return kept if kept and len(kept) < len(self.checks) else None
 
     def v2_plan(self) -> Plan:
         shadow = Step(kind="shadow", weight=self.shadow_percent, min_duration_s=self.hold_s,
                       min_requests=self.min_requests)
         return Plan(strategy="canary", steps=[shadow, *self._steps(self.weights)],
-                    checks=list(self.checks))
+                    checks=list(self.checks), standby_keep_s=self.standby_keep_s)
 
     def v3_plan(self) -> Plan:
         return Plan(strategy="canary", steps=self._steps(self.bad_weights),
-                    checks=list(self.checks))
+                    checks=list(self.checks), standby_keep_s=self.standby_keep_s)
 
     def estimate_s(self, rate: float) -> float:
         """Roughly how long the tour takes at ``rate`` predictions per second."""

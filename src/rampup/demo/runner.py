@@ -32,17 +32,23 @@ from rich.console import Console
 from sqlalchemy.engine import make_url
 
 from rampup.config import Settings
-from rampup.demo import display
+from rampup.demo import display, epilogue
 from rampup.demo import pipeline as speech
 from rampup.demo.alarms import AlarmWatcher
 from rampup.demo.data import FEATURES, LABEL, LoanGenerator
 from rampup.demo.retrain_chapter import retrain_yaml
 from rampup.demo.reviewer import ReviewerStats, review
 from rampup.demo.reviewer import status as automation_status
-from rampup.demo.rollout_tour import Tour, TourPlan, train_fresh_v2, write_plans
+from rampup.demo.rollout_tour import (
+    Tour,
+    TourPlan,
+    register_bad_v3,
+    train_fresh_v2,
+    write_plans,
+)
 from rampup.demo.scenario import TRANSCRIPT, Scenario, with_dependency
 from rampup.demo.server import HOST, BackgroundServer
-from rampup.demo.story import StoryPlan, alert_rules_yaml, yaml_block
+from rampup.demo.story import LATENCY_SLO_MS, StoryPlan, alert_rules_yaml, yaml_block
 from rampup.demo.traffic import TrafficStats, drive
 from rampup.demo.train import build_demo_artifacts
 from rampup.errors import ConflictError
@@ -95,8 +101,9 @@ models:
         reference: data/reference.parquet
         label_column: {label}
         metadata: {{algorithm: gradient_boosting}}
+    output_labels: {{"0": repays, "1": defaults}}   # shown on the review page
     slo:
-      latency_p99_ms: 50
+      latency_p99_ms: {slo_ms}                # a healthy loaded 2-CPU machine stays below
       expected_qps: {rate:g}
       max_error_rate: 0.01
       key_metrics: [roc_auc, accuracy]
@@ -150,7 +157,7 @@ def prepare_project(directory: Path, *, fresh: bool, rate: float, database_url: 
                                alerts=alert_rules_yaml(indent=4, rules=rules),
                                retrain=_retrain_yaml(),
                                threshold=REVIEW_THRESHOLD, audit=AUDIT_RATE,
-                               pipeline=_pipeline_yaml())
+                               pipeline=_pipeline_yaml(), slo_ms=LATENCY_SLO_MS)
     project_file = directory / "rampup.yaml"
     if not project_file.exists() or project_file.read_text(encoding="utf-8") != text:
         project_file.write_text(text, encoding="utf-8")
@@ -197,8 +204,9 @@ def _train(data: Path, seed: int, n_train: int) -> tuple[dict[str, Any], bool]:
 
 
 def _register(registry: Registry, data: Path, metrics: dict[str, Any]) -> list[str]:
-    """v1 (deployed when the model has no deployment yet) and v2 (never deployed here).
-    Returns the versions registered now (none when the project is reused)."""
+    """v1 (deployed when the model has no deployment yet), v2 and the broken v3 (never
+    deployed here). Returns the versions registered now (none when the project is
+    reused)."""
     added = []
     for version, algorithm in (("v1", "logistic_regression"), ("v2", "gradient_boosting")):
         if registry.store.get_version(MODEL, version) is not None:
@@ -212,6 +220,10 @@ def _register(registry: Registry, data: Path, metrics: dict[str, Any]) -> list[s
             metadata={"algorithm": algorithm, "metrics": metrics.get(version, {}),
                       "trained_by": "rampup demo", **extra},
             deploy=None if version == "v1" else False)
+    # v3 (broken on purpose) from the start, never left serving: the tour rolls it out and
+    # back, and the README's tour can deploy it at any moment of the demo
+    if register_bad_v3(registry, MODEL, data):
+        added.append("v3")
     if registry.store.get_version("asr", "v1") is None:
         speech.register(registry)  # the speech pipeline's two stages (Python objects)
     return added
@@ -273,10 +285,10 @@ def run_demo(directory: Path, *, port: int = 8000, duration: float | None = None
     store = Store.open(store_url)
     try:
         registry = Registry.from_settings(settings, store)
-        with steps.step("registry", "registering v1 and v2 with their reference data") as note:
+        with steps.step("registry", "registering v1, v2 and v3 (broken on purpose)") as note:
             added = _register(registry, root / "data", metrics)
             dep = store.current_deployment(MODEL)
-            note(f"{'registered' if added else 'reused'} v1 and v2; live routes: "
+            note(f"{'registered' if added else 'reused'} v1, v2 and v3; live routes: "
                  f"{display.routes_text(dep.policy if dep else {})}")
         scenario = Scenario(seed=seed + 1)
         app = create_app(settings, load_project(root / "rampup.yaml"),
@@ -296,6 +308,7 @@ def run_demo(directory: Path, *, port: int = 8000, duration: float | None = None
             run.chapters += story.chapters(scenario, run.watcher, console,
                                            follow=follower.follow)
         run.stop_after_tour = stop_after_tour
+        run.started = started
         since = time.time()
         with _quiet_logs():
             stats = asyncio.run(run.main())
@@ -391,6 +404,7 @@ class _Run:
         self.watcher: AlarmWatcher | None = None
         self.reviewed = ReviewerStats()
         self.stop_after_tour = False
+        self.started = time.perf_counter()  # run_demo sets it to its own start
 
     def _interrupt(self) -> None:
         if self.stop.is_set():
@@ -504,10 +518,11 @@ class _Run:
         seed = self.seed
         while not stop.is_set():
             try:
-                self.reviewed = await review(
+                await review(
                     self.url, MODEL, reviewer="demo-reviewer", client=client, stop=stop,
                     truth=lambda item: truths.get(str(item["id"])), seed=seed,
-                    accuracy=REVIEWER_ACCURACY, seconds_per_item=REVIEWER_SECONDS)
+                    accuracy=REVIEWER_ACCURACY, seconds_per_item=REVIEWER_SECONDS,
+                    stats=self.reviewed)  # counted live: the epilogue reads it
             except httpx.HTTPError:  # a hiccup (e.g. at shutdown): take a breath, go on
                 seed += 1
                 with contextlib.suppress(TimeoutError):
@@ -518,6 +533,31 @@ class _Run:
             self.current = chapter
             await chapter.run()
         self.current = None
+        if self.watcher is not None and len(self.chapters) > 1:
+            self.console.rule("[bold]the end[/]")
+            self.console.print(await self._epilogue(self.watcher), highlight=False,
+                               soft_wrap=True)
+            until = ("until Ctrl-C" if self.duration is None
+                     else f"for the rest of the {self.duration:g} s")
+            self.console.print(f"Traffic goes on {until}: the dashboard and the commands "
+                               "above keep working.", highlight=False)
+
+    async def _epilogue(self, watcher: AlarmWatcher) -> str:
+        """The closing summary: this run's rollouts, alarms, retraining runs and reviews."""
+        await asyncio.to_thread(watcher.poll)  # every transition printed before the end
+        store, since = watcher.store, watcher.since
+        rollouts = await asyncio.to_thread(store.list_rollouts, MODEL, limit=50)
+        runs = await asyncio.to_thread(store.list_retrain_runs, MODEL, since=since)
+        queued = None
+        with contextlib.suppress(httpx.HTTPError, ValueError, KeyError, TypeError):
+            async with httpx.AsyncClient(base_url=self.url, trust_env=False,
+                                         timeout=10.0) as client:
+                r = await client.get(f"/v1/models/{MODEL}/automation")
+                queued = int(r.json()["queue_length"])
+        return epilogue.summary(
+            rollouts=[r for r in rollouts if float(r["created_at"]) >= since],
+            alarms=watcher.seen, runs=runs, reviewed=self.reviewed.decided, queued=queued,
+            seconds=time.perf_counter() - self.started)
 
     async def _end_story(self, story: asyncio.Task[Any]) -> None:
         """Surface the story's error, or cut it cleanly when the traffic stopped first."""

@@ -46,6 +46,14 @@ from rampup.rollout.service import Rollouts
 from rampup.store import Store
 
 BROKEN_FIELD = "credit_score"
+#: The demo model's latency SLO (p99), also its ``latency-slo`` alarm. The demo serves
+#: from its own process beside its load generator, reviewer and retraining, so a healthy
+#: p99 on a loaded 2-CPU machine is 0.3-1 s (measured at load averages of 8-19: up to
+#: 1.02 s over a 20 s window): the SLO sits twice above that, and the incident's slow
+#: lookup (:data:`INCIDENT_LOOKUP_MS`, added to every call) goes well past it, so the
+#: alarm fires for the incident and for nothing else.
+LATENCY_SLO_MS = 2000
+INCIDENT_LOOKUP_MS = 3000.0
 def alert_rules(window_s: float = 20.0, drift_window_s: float = 40.0) -> list[dict[str, Any]]:
     """The demo model's alert rules (tests shorten the windows)."""
     w, dw = f"{window_s:g}s", f"{drift_window_s:g}s"
@@ -54,10 +62,10 @@ def alert_rules(window_s: float = 20.0, drift_window_s: float = 40.0) -> list[di
          "condition": f"feature[{BROKEN_FIELD}].missing_fraction > 0.2",
          "description": "credit_score arrives empty: the credit bureau feed is broken "
                         "upstream"},
-        {"name": "latency-slo", "severity": "warning", "window": w, "for": "5s",
-         "condition": "latency_p99_ms > 150",
-         "description": "p99 latency at three times the SLO (50 ms): a dependency or the "
-                        "model is slow"},
+        {"name": "latency-slo", "severity": "warning", "window": w, "for": "10s",
+         "condition": f"latency_p99_ms > {LATENCY_SLO_MS}",
+         "description": f"p99 latency above the SLO ({LATENCY_SLO_MS} ms): a dependency or "
+                        "the model is slow"},
         {"name": "input-drift", "severity": "warning", "window": dw, "for": "5s",
          "condition": "drift.share_drifted > 0.2",
          "description": "over a fifth of the inputs drift against the reference (after BH)"},
@@ -96,7 +104,7 @@ class StoryPlan:
     """How the chapters after the tour run (tests shorten them)."""
 
     missing_share: float = 0.6  # share of rows whose credit_score arrives empty
-    dependency_ms: float = 250.0  # the slow lookup's latency during the incident
+    dependency_ms: float = INCIDENT_LOOKUP_MS  # the slow lookup's latency (incident)
     incident_min_s: float = 15.0
     incident_max_s: float = 90.0
     settle_s: float = 120.0  # wait for the incident's alarms to resolve
@@ -152,7 +160,8 @@ class Incident:
     rules = ("credit-score-missing", "latency-slo")
 
     def __init__(self, scenario: Scenario, watcher: AlarmWatcher, console: Console, *,
-                 share: float = 0.6, dependency_ms: float = 250.0, min_s: float = 15.0,
+                 share: float = 0.6, dependency_ms: float = INCIDENT_LOOKUP_MS,
+                 min_s: float = 15.0,
                  max_s: float = 90.0, settle_s: float = 120.0) -> None:
         self.scenario, self.watcher, self.console = scenario, watcher, console
         self.share, self.dependency_ms = share, dependency_ms

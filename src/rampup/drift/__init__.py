@@ -11,20 +11,43 @@
 * :class:`ADWIN`, :class:`PageHinkley`, :class:`DDM` and :class:`AlarmStream`: streaming
   detectors with de-duplication and cooldown;
 * :func:`render_html`: the self-contained HTML report.
+
+Names resolve lazily: the CLI's raw mode imports only the modules it runs (no store,
+no SciPy ``stats`` for large samples, scikit-learn only for the domain classifier).
 """
 
-from rampup.drift.adwin import ADWIN
-from rampup.drift.calibrate import NullCache
-from rampup.drift.check import DriftCheck, check_frames, check_model, latest_metrics
-from rampup.drift.concept import Reference, WindowPerformance, performance_windows
-from rampup.drift.detectors import DDM, AlarmStream, PageHinkley, make_detector
-from rampup.drift.frames import compare_frames
-from rampup.drift.html import render_html
-from rampup.drift.metrics import drift_metrics
-from rampup.drift.multivariate import domain_classifier
-from rampup.drift.profiles import compare_profiles, window_profile
-from rampup.drift.report import DomainResult, DriftConfig, DriftReport, TestResult
-from rampup.drift.trend import Trend, pattern
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS: dict[str, str] = {
+    "ADWIN": "rampup.drift.adwin",
+    "NullCache": "rampup.drift.calibrate",
+    "DriftCheck": "rampup.drift.check",
+    "check_frames": "rampup.drift.check",
+    "check_model": "rampup.drift.check",
+    "latest_metrics": "rampup.drift.check",
+    "Reference": "rampup.drift.concept",
+    "WindowPerformance": "rampup.drift.concept",
+    "performance_windows": "rampup.drift.concept",
+    "DDM": "rampup.drift.detectors",
+    "AlarmStream": "rampup.drift.detectors",
+    "PageHinkley": "rampup.drift.detectors",
+    "make_detector": "rampup.drift.detectors",
+    "compare_frames": "rampup.drift.frames",
+    "render_html": "rampup.drift.html",
+    "drift_metrics": "rampup.drift.metrics",
+    "domain_classifier": "rampup.drift.multivariate",
+    "compare_profiles": "rampup.drift.profiles",
+    "window_profile": "rampup.drift.profiles",
+    "DomainResult": "rampup.drift.report",
+    "DriftConfig": "rampup.drift.report",
+    "DriftReport": "rampup.drift.report",
+    "TestResult": "rampup.drift.report",
+    "Trend": "rampup.drift.trend",
+    "pattern": "rampup.drift.trend",
+}
 
 __all__ = [
     "ADWIN",
@@ -53,3 +76,31 @@ __all__ = [
     "render_html",
     "window_profile",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rampup.drift' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+if TYPE_CHECKING:
+    from rampup.drift.adwin import ADWIN
+    from rampup.drift.calibrate import NullCache
+    from rampup.drift.check import DriftCheck, check_frames, check_model, latest_metrics
+    from rampup.drift.concept import Reference, WindowPerformance, performance_windows
+    from rampup.drift.detectors import DDM, AlarmStream, PageHinkley, make_detector
+    from rampup.drift.frames import compare_frames
+    from rampup.drift.html import render_html
+    from rampup.drift.metrics import drift_metrics
+    from rampup.drift.multivariate import domain_classifier
+    from rampup.drift.profiles import compare_profiles, window_profile
+    from rampup.drift.report import DomainResult, DriftConfig, DriftReport, TestResult
+    from rampup.drift.trend import Trend, pattern

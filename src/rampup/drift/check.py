@@ -13,7 +13,7 @@ import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -34,19 +34,14 @@ from rampup.drift.multivariate import domain_classifier
 from rampup.drift.output import monitor_outputs, output_profile, output_results
 from rampup.drift.profiles import compare_profiles, feature_entries, window_profile
 from rampup.drift.report import DriftConfig, DriftReport, TestResult
-from rampup.drift.source import (
-    LogWindow,
-    monitor_window,
-    read_log,
-    reference_performance,
-    reference_profile,
-    resolve_version,
-)
 from rampup.drift.trend import Trend
 from rampup.errors import ValidationError
 from rampup.registry.schema import InputSchema
 from rampup.rollout.agreement import canonical
-from rampup.store import Store
+
+if TYPE_CHECKING:  # stored mode only: imported where used (raw mode needs no store)
+    from rampup.drift.source import LogWindow
+    from rampup.store import Store
 
 SOURCES = ("auto", "monitor", "log")
 #: labelled predictions a window needs before it can serve as the reference performance.
@@ -148,6 +143,14 @@ def check_model(store: Store, model: str, *, since: float, until: float,
     ``baseline`` is a time range whose outputs serve as the reference outputs when the
     reference profile has none.
     """
+    from rampup.drift.source import (
+        monitor_window,
+        read_log,
+        reference_performance,
+        reference_profile,
+        resolve_version,
+    )
+
     if source not in SOURCES:
         raise ValidationError(f"unknown source {source!r}", fix="use auto, monitor or log")
     config = config or DriftConfig()
@@ -236,6 +239,8 @@ def _reference_outputs(store: Store, model: str, version: str, ref: Mapping[str,
                        baseline: tuple[float, float] | None, source: str
                        ) -> dict[str, Any]:
     """Reference outputs: the profile's own (``ref["output"]``), or a baseline range."""
+    from rampup.drift.source import monitor_window, read_log
+
     own = ref.get("output")
     if isinstance(own, Mapping):
         if "classes" in own or "values" in own:  # the monitor's shape

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats as sps
+from scipy import special
 
 from rampup.drift.stats import wilson
 
@@ -87,7 +87,7 @@ def _below(acc: float, n: int, ref: Reference) -> float:
         se = math.sqrt(max(ref.accuracy * (1 - ref.accuracy), 1e-12) / n)
     if se == 0:
         return 0.0 if acc < ref.accuracy else 1.0
-    return float(sps.norm.sf((ref.accuracy - acc) / se))
+    return float(special.ndtr(-(ref.accuracy - acc) / se))  # the normal sf
 
 
 def window_performance(start: float, end: float, correct: npt.NDArray[np.float64],
@@ -103,7 +103,7 @@ def window_performance(start: float, end: float, correct: npt.NDArray[np.float64
     pending = ~labelled & ~np.isnan(confidence)
     c = confidence[pending]
     n_est = n + len(c)
-    z = float(sps.norm.ppf(0.5 + level / 2))
+    z = float(special.ndtri(0.5 + level / 2))  # the normal quantile
     if n_est:
         expected = (k + float(c.sum())) / n_est
         half = z * math.sqrt(float((c * (1 - c)).sum())) / n_est \

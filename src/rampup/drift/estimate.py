@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats as sps
+from scipy import special
 
 from rampup.automation.confidence import Calibrator, fit_calibrator
 from rampup.errors import ValidationError
@@ -188,7 +188,7 @@ class Estimator:
                 outcome[m] = float(vals.std()) if len(vals) > 1 else math.nan
         boot = [expected_metrics(self.calibrated(prob, b), decision, prob)
                 for b in self.bootstrap]
-        z = float(sps.norm.ppf(0.5 + level / 2))
+        z = float(special.ndtri(0.5 + level / 2))  # the normal quantile
         out: dict[str, Estimate] = {}
         for m in METRICS:
             vals = np.array([b[m] for b in boot], dtype=np.float64)

@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
-import jinja2
 from markupsafe import Markup
 
 from rampup.drift.check import DriftCheck
@@ -229,6 +228,8 @@ def render_html(check: DriftCheck, title: str | None = None) -> str:
              "expected": f"{fmt(w.expected)} ({fmt(w.expected_lo)} to {fmt(w.expected_hi)})",
              "drop": fmt(w.drop), "verdict": w.verdict} for w in check.performance]
     ref = check.reference
+    import jinja2  # only when a report is written
+
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     return env.from_string(_PAGE).render(
         title=title or "Drift report" + (f" for {rep.meta['model']}" if rep.meta.get("model")

@@ -43,7 +43,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from rampup.drift.report import DomainResult
@@ -110,6 +109,7 @@ def domain_classifier(reference: pd.DataFrame, current: pd.DataFrame,
     (histogram gradient boosting: interactions and non-linear changes) or ``logistic``
     (linear, for small windows).
     """
+    from scipy import stats as sps
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold
 

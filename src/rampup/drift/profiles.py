@@ -44,8 +44,8 @@ from rampup.drift.report import (
     build_report,
 )
 from rampup.errors import ValidationError
-from rampup.registry.profile import bin_counts, compute_profile, infer_schema
-from rampup.registry.schema import InputSchema
+from rampup.registry.profile import bin_counts, compute_profile, infer_schema, metric_frame
+from rampup.registry.schema import MEDIA_DTYPES, InputSchema
 
 __all__ = ["compare_profiles", "feature_entries", "profile_results", "window_profile"]
 
@@ -67,11 +67,18 @@ def window_profile(df: pd.DataFrame, reference: Mapping[str, Any],
     if schema is None:
         schema = infer_schema(df[[c for c in df.columns if c in ref_features]])
     present = InputSchema([f for f in schema.features if f.name in df.columns])
-    prof = compute_profile(df, present, data_hash="window")
+    vocab = {f.name: (ref_features.get(f.name) or {}).get("vocabulary") or []
+             for f in present.features if f.dtype == "text"}
+    prof = compute_profile(df, present, data_hash="window", vocabularies=vocab)
+    media = [f for f in present.features if f.dtype in MEDIA_DTYPES]
+    metrics = pd.concat([metric_frame(df[f.name], f, vocab.get(f.name)) for f in media],
+                        axis=1) if media else None
     for name, entry in prof["features"].items():
         ref = ref_features.get(name)
         if entry["kind"] == "numeric" and ref is not None and ref.get("bins") is not None:
-            values = pd.to_numeric(df[name], errors="coerce").to_numpy(dtype=np.float64)
+            col = df[name] if name in df.columns else (
+                metrics[name] if metrics is not None else pd.Series(dtype=np.float64))
+            values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64)
             entry["bins"] = list(ref["bins"])
             entry["counts"] = bin_counts(values, ref).tolist()
     return prof
@@ -91,6 +98,8 @@ def profile_results(reference: Mapping[str, Any], window: Mapping[str, Any],
         kind = ref.get("kind")
         if kind == "numeric" and cur.get("kind") == "numeric":
             results.append(numeric_profiles(name, ref, cur, config, cache))
+        elif kind == "media":  # tested through its input metrics (photo.brightness ...)
+            pass
         elif kind == "categorical":
             rc, cc = ref.get("counts") or {}, cur.get("counts") or {}
             results.append(categorical_counts(name, rc, cc, config, cache, known.get(name)))

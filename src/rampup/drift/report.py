@@ -272,3 +272,10 @@ def build_report(results: Sequence[TestResult], config: DriftConfig,
         multivariate = replace(multivariate, q_value=joint_q[0])
     return DriftReport(tuple(decided), config.alpha, config.correction, dict(meta or {}),
                        multivariate)
+
+
+def with_multivariate(report: DriftReport, multivariate: DomainResult, config: DriftConfig
+                      ) -> DriftReport:
+    """``report`` re-decided with a domain classifier's result computed elsewhere (the
+    CLI's worker process): the same verdicts :func:`build_report` gives with it."""
+    return build_report(report.results, config, report.meta, multivariate)

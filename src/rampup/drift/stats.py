@@ -41,7 +41,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from scipy import special
-from scipy import stats as sps
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -49,6 +48,14 @@ IntArray = npt.NDArray[np.int64]
 KS_EXACT_MAX = 10_000
 #: pseudo-count per bin before PSI takes logarithms: an empty bin would make it infinite.
 PSI_PSEUDO_COUNT = 0.5
+
+
+def _sps() -> Any:
+    """``scipy.stats``, imported on first use: it costs more to import (~0.5 s) than a
+    whole drift check of large samples takes, which needs only ``scipy.special``."""
+    from scipy import stats
+
+    return stats
 
 
 # -- samples -----------------------------------------------------------------------------
@@ -94,7 +101,7 @@ def kolmogorov_sf(d: float, n_a: int, n_b: int, *, exact_up_to: int = 2000) -> f
     en = max(1.0, float(np.round(m * n / (m + n))))
     if en > exact_up_to:
         return float(np.clip(special.kolmogorov(math.sqrt(en) * d), 0.0, 1.0))
-    return float(np.clip(sps.kstwo.sf(d, en), 0.0, 1.0))
+    return float(np.clip(_sps().kstwo.sf(d, en), 0.0, 1.0))
 
 
 def ks_2samp_sorted(a: FloatArray, b: FloatArray) -> tuple[float, float]:
@@ -109,7 +116,7 @@ def ks_2samp_sorted(a: FloatArray, b: FloatArray) -> tuple[float, float]:
     if max(len(a), len(b)) <= KS_EXACT_MAX:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # exact failed: SciPy goes asymp
-            r = sps.ks_2samp(a, b)
+            r = _sps().ks_2samp(a, b)
         return float(r.statistic), float(r.pvalue)
     d = ks_statistic_sorted(a, b)
     return d, kolmogorov_sf(d, len(a), len(b))
@@ -366,7 +373,7 @@ def chi2_homogeneity(ref_counts: npt.ArrayLike, cur_counts: npt.ArrayLike,
     n = int(table.sum())
     if table.shape[1] < 2 or table[0].sum() == 0 or table[1].sum() == 0:
         return Chi2Result(0.0, 1.0, 0, 0.0, merged)
-    stat, p, dof, _ = sps.chi2_contingency(table, correction=False)
+    stat, p, dof, _ = _sps().chi2_contingency(table, correction=False)
     v = math.sqrt(stat / n) if n else 0.0  # 2 rows: min(r, k) - 1 = 1
     return Chi2Result(float(stat), float(p), int(dof), v, merged)
 
@@ -394,14 +401,14 @@ def two_proportion_z(x_ref: int, n_ref: int, x_cur: int, n_cur: int) -> Proporti
     if se == 0:
         return ProportionTest(p1, p2, 0.0, 1.0)
     z = (p2 - p1) / se
-    return ProportionTest(p1, p2, z, float(2 * sps.norm.sf(abs(z))))
+    return ProportionTest(p1, p2, z, float(2 * special.ndtr(-abs(z))))  # 2 x normal sf
 
 
 def wilson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
     """Wilson score interval for a proportion k/n (NaNs when n = 0)."""
     if n <= 0:
         return math.nan, math.nan
-    z = float(sps.norm.ppf(0.5 + confidence / 2))
+    z = float(special.ndtri(0.5 + confidence / 2))  # the normal quantile
     p = k / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)

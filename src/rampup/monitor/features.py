@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from rampup.monitor.stats import LOG_EDGES, OTHER, Histogram, Moments, TopCounts
+from rampup.registry.schema import MEDIA_DTYPES
 
 CATEGORY_CAPACITY = 64
 _F64 = np.ndarray[Any, np.dtype[np.float64]]
@@ -38,6 +39,10 @@ class FeatureInfo:
     kind: str  # numeric | categorical | text
     edges: tuple[float, ...] | None = None  # reference bin edges (with ±inf)
     known: frozenset[str] | None = None  # categories seen in the reference / declared
+    # an input metric of an unstructured feature (``photo.brightness``): (feature, its
+    # dtype, metric), and the reference vocabulary of a text feature
+    source: tuple[str, str, str] | None = None
+    vocabulary: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,9 @@ class VersionInfo:
         feats = []
         pf = (profile or {}).get("features") or {}
         for f in input_schema.get("features", []):
+            if f.get("dtype") in MEDIA_DTYPES:
+                feats.extend(_metric_infos(f, pf))
+                continue
             feats.append(_feature_info(f, pf.get(f["name"])))
         classes = output.get("classes")
         return cls(tuple(feats), free_form=not feats and bool(input_schema.get("allow_extra")),
@@ -66,6 +74,41 @@ class VersionInfo:
     @classmethod
     def free(cls) -> VersionInfo:
         return cls((), free_form=True, output_kind="free", classes=None, has_text=False)
+
+
+def _metric_infos(f: dict[str, Any], pf: dict[str, Any]) -> list[FeatureInfo]:
+    """The input metrics of an unstructured feature as numeric features (none for a
+    tensor), binned like their reference profiles."""
+    from rampup.inputs.metrics import METRICS_BY_DTYPE
+
+    name, dtype = str(f["name"]), str(f["dtype"])
+    vocab = (pf.get(name) or {}).get("vocabulary")
+    out = []
+    for m in METRICS_BY_DTYPE.get(dtype, ()):
+        prof = pf.get(f"{name}.{m}")
+        edges = tuple(float(e) for e in prof["bins"]) if prof and prof.get("bins") else None
+        out.append(FeatureInfo(f"{name}.{m}", "float", "numeric", edges, None,
+                               (name, dtype, m),
+                               frozenset(vocab) if vocab is not None else None))
+    return out
+
+
+def metric_columns(inputs: list[dict[str, Any]], infos: tuple[FeatureInfo, ...],
+                   ) -> dict[str, list[Any]]:
+    """Values of the input-metric features, computing each input's metrics once."""
+    from rampup.inputs.metrics import value_metrics
+
+    out: dict[str, list[Any]] = {}
+    cache: dict[str, list[dict[str, float] | None]] = {}
+    for f in infos:
+        if f.source is None:
+            continue
+        parent, dtype, metric = f.source
+        if parent not in cache:
+            cache[parent] = [value_metrics(dtype, d.get(parent), f.vocabulary)
+                             for d in inputs]
+        out[f.name] = [None if m is None else m.get(metric) for m in cache[parent]]
+    return out
 
 
 def _feature_info(f: dict[str, Any], prof: dict[str, Any] | None) -> FeatureInfo:

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from rampup.monitor.aggregates import CustomAgg, WindowAggregate
-from rampup.monitor.features import FeatureAgg, VersionInfo, as_floats
+from rampup.monitor.features import FeatureAgg, VersionInfo, as_floats, metric_columns
 from rampup.monitor.repeats import RepeatDetector, column_fingerprints, fingerprints
 
 CustomFn = Callable[[Any], Any]
@@ -88,7 +88,10 @@ def ingest(agg: WindowAggregate, records: Sequence[RecordLike], info: VersionInf
                 agg.errors[kind] = agg.errors.get(kind, 0) + 1
     agg.latency.update_many(latencies)
     inputs = [r.inputs if isinstance(r.inputs, dict) else {} for r in records]
-    columns = {f.name: [d.get(f.name) for d in inputs] for f in info.features}
+    columns = {f.name: [d.get(f.name) for d in inputs] for f in info.features
+               if f.source is None}
+    if len(columns) < len(info.features):  # input metrics of images, audio, text
+        columns.update(metric_columns(inputs, info.features))
     floats: dict[str, np.ndarray[Any, np.dtype[np.float64]]] = {}
     for f in info.features:
         fa = agg.features.get(f.name)

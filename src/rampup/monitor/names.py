@@ -2,7 +2,8 @@
 
 Names are flat strings. Per-feature, per-class and per-event metrics carry the item in
 brackets: ``feature[income].missing_fraction``, ``class_share[1]``, ``event_rate[clicked]``,
-``custom[brightness].mean``. Drift metrics (``drift.*``) are added by the drift package.
+``custom[brightness].mean``. Drift metrics (``drift.*``, ``concept.*``: :data:`DRIFT`,
+``drift.feature[<name>].<stat>``) are computed by the drift package.
 
 >>> parse_metric("feature[income].missing_fraction")
 MetricName(family='feature', item='income', stat='missing_fraction')
@@ -43,6 +44,22 @@ FAMILIES = {
     "f1": (),
 }
 
+# drift and concept metrics of a window, computed by the drift package when an alert rule
+# reads one (rampup.drift.metrics.drift_metrics; tests/alerts/test_available.py checks the
+# two lists agree)
+DRIFT = ("drift.share_drifted", "drift.dataset", "drift.output", "drift.output.psi",
+         "drift.label", "drift.label.psi", "concept.accuracy_drop")
+DRIFT_FEATURE_STATS = ("effect", "p_value", "q_value", "drifted")
+#: drift metrics only an exact check on raw rows computes (``rampup drift --reference``,
+#: :func:`rampup.drift.check_frames`), never a stored window: not for alert rules
+EXACT_ONLY = {
+    "drift.multivariate.auc": "the domain classifier runs only in exact checks on raw rows "
+                              "(rampup drift --reference FILE), not on the stored windows "
+                              "alert rules read; alert on drift.dataset or "
+                              "drift.share_drifted instead",
+}
+_DRIFT_FEATURE = re.compile(r"^drift\.feature\[(?P<item>[^\]]+)\]\.(?P<stat>[a-z_]+)$")
+
 _ITEM = re.compile(
     r"^(?P<family>[a-z_][a-z0-9_]*)\[(?P<item>[^\]]+)\](?:\.(?P<stat>[a-z_0-9]+))?$")
 
@@ -55,16 +72,20 @@ class MetricName:
 
 
 def parse_metric(name: str) -> MetricName:
-    m = _ITEM.match(name)
+    m = _ITEM.match(name) or _DRIFT_FEATURE.match(name)
     if m:
-        return MetricName(m["family"], m["item"], m["stat"])
+        family = m["family"] if "family" in m.groupdict() else "drift.feature"
+        return MetricName(family, m["item"], m["stat"])
     return MetricName(name, None, None)
 
 
 def is_known(name: str) -> bool:
-    if name.startswith("drift."):
+    """A name some source computes for a window (the monitor, or the drift package)."""
+    if name in DRIFT:
         return True
     m = parse_metric(name)
+    if m.family == "drift.feature":
+        return m.stat in DRIFT_FEATURE_STATS
     if m.item is None:
         return name in SOFTWARE or name in OUTPUT or name in PERFORMANCE
     stats = FAMILIES.get(m.family)

@@ -15,17 +15,18 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from rampup.durations import parse_duration, parse_time
 from rampup.errors import ValidationError
 from rampup.monitor.cascade import Method
 from rampup.monitor.compute import check_metric
 from rampup.monitor.pipelines import cascade_report, pipeline_or_404, stage_map
 from rampup.monitor.query import MAX_POINTS, StoreMetricSource
-from rampup.monitor.routes import parse_duration, parse_time
 from rampup.serving.auth import require_predict
+from rampup.serving.jsonbody import EdgeRoute
 from rampup.serving.responses import json_response
 from rampup.serving.state import app_state
 
-router = APIRouter()
+router = APIRouter(route_class=EdgeRoute)
 
 DESCRIPTION = """\
 For a pipeline: each stage's metrics (its rows under its own model, stage
@@ -99,7 +100,7 @@ async def pipeline_cascade(request: Request, name: str) -> Response:
                      for m in raw.split(",") if m.strip()]
     since = parse_time(q["since"], "since", now) if "since" in q else now - 6 * 3600.0
     until = parse_time(q["until"], "until", now) if "until" in q else now
-    step = parse_duration(q["step"], "step") if "step" in q else 300.0
+    step = parse_duration(q["step"], "step", positive=True) if "step" in q else 300.0
     if until <= since or step <= 0 or (until - since) / step > MAX_POINTS:
         raise ValidationError("since/until/step give no points or too many",
                               fix="since before until, and at most "

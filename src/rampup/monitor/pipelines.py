@@ -123,12 +123,13 @@ def cascade_report(source: StoreMetricSource, project: ProjectFile, pipeline: st
         watched[s.stage] = metrics
 
     def read(a: float, step: float) -> tuple[list[tuple[str, Mapping[str, Series]]], Series]:
-        stages = [(s.stage, source.series_many(s.model, watched[s.stage],
-                                               stage=stage_tag(pipeline, s.stage), since=a,
-                                               until=until, step_s=step))
-                  for s in pipe.stages]
-        e2e = source.series_many(pipeline, [metric], since=a, until=until,
-                                 step_s=step)[metric]
+        stages: list[tuple[str, Mapping[str, Series]]] = []
+        for s in pipe.stages:
+            stages.append((s.stage, source.series_many(
+                s.model, watched[s.stage], stage=stage_tag(pipeline, s.stage), since=a,
+                until=until, step_s=step)))
+        e2e: Series = source.series_many(pipeline, [metric], since=a, until=until,
+                                         step_s=step)[metric]
         return stages, e2e
 
     stages, e2e = read(since, step_s)

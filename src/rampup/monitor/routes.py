@@ -7,15 +7,14 @@ merges every replica's stored windows (and this replica's unflushed ones).
 from __future__ import annotations
 
 import asyncio
-import math
 import re
 import time
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from rampup.durations import parse_duration, parse_time
 from rampup.errors import NotFoundError, ValidationError
 from rampup.monitor.aggregates import WindowAggregate
 from rampup.monitor.compute import catalogue, check_metric
@@ -23,54 +22,15 @@ from rampup.monitor.features import VersionInfo
 from rampup.monitor.pipelines import stage_map
 from rampup.monitor.query import MAX_POINTS, StoreMetricSource, window_profile
 from rampup.serving.auth import require_predict
+from rampup.serving.jsonbody import EdgeRoute
 from rampup.serving.responses import json_response
 from rampup.serving.state import AppState, app_state
 
-router = APIRouter()
+router = APIRouter(route_class=EdgeRoute)
 
 CATALOGUE_S = 3 * 3600.0  # recent windows read for items (events, classes) seen
 DEFAULT_METRICS = ("requests", "throughput", "error_rate", "latency_p50", "latency_p99")
-_DURATION = re.compile(r"^(?P<n>\d+(?:\.\d+)?)(?P<unit>ms|s|m|h|d|w)?$")
 _ROLE = re.compile(r"^[a-z][a-z_]{0,15}$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86_400.0, "w": 604_800.0}
-
-
-def parse_duration(text: str, param: str) -> float:
-    """Seconds from ``90``, ``90s``, ``5m``, ``2h``, ``1d``.
-
-    >>> parse_duration("5m", "step"), parse_duration("30", "step")
-    (300.0, 30.0)
-    """
-    m = _DURATION.match(text.strip())
-    if not m:
-        raise ValidationError(f"{param}={text!r} is not a duration",
-                              fix="give seconds (300) or a number with a unit: 90s, 5m, 2h, 1d",
-                              field=param)
-    return float(m["n"]) * _UNITS[m["unit"] or "s"]
-
-
-def parse_time(text: str, param: str, now: float) -> float:
-    """Epoch seconds, an ISO 8601 time, or ``-2h`` (relative to now).
-
-    >>> parse_time("-1h", "since", 7200.0), parse_time("1700000000", "since", 0.0)
-    (3600.0, 1700000000.0)
-    """
-    text = text.strip()
-    if text.startswith("-"):
-        return now - parse_duration(text[1:], param)
-    try:
-        value = float(text)
-        if math.isfinite(value):
-            return value
-    except ValueError:
-        pass
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        raise ValidationError(f"{param}={text!r} is not a time",
-                              fix="give epoch seconds, an ISO 8601 time "
-                                  "(2025-01-31T12:00:00Z) or a relative one (-1h)",
-                              field=param) from None
 
 
 def _check_read(request: Request, st: AppState) -> None:
@@ -95,7 +55,7 @@ def _params(request: Request, now: float) -> dict[str, Any]:
     if until <= since:
         raise ValidationError(f"until ({until}) must be after since ({since})",
                               fix="swap them, or leave until out (now)", field="until")
-    step = parse_duration(q["step"], "step") if "step" in q else 60.0
+    step = parse_duration(q["step"], "step", positive=True) if "step" in q else 60.0
     if step <= 0 or (until - since) / step > MAX_POINTS:
         raise ValidationError(f"step={q.get('step')!r} gives more than {MAX_POINTS} points "
                               f"over {until - since:.0f} s",

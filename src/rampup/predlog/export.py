@@ -20,12 +20,9 @@ are cast to it.
 
 from __future__ import annotations
 
-import math
 import os
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,53 +58,6 @@ class ExportSummary:
 
 
 # -- pure helpers ------------------------------------------------------------------------
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
-TIME_HELP = ("use a duration back from now (45s, 30m, 2h, 7d, 2w), an ISO date or datetime "
-             "(2024-05-01, 2024-05-01T12:00:00+02:00; UTC when no offset), or epoch seconds")
-
-
-def parse_since(value: str, now: float | None = None) -> float:
-    """Read a point in time as epoch seconds (used for ``--since`` and ``--until``).
-
-    ``now`` is the reference for durations (default: the current time).
-
-    >>> parse_since("2h", now=10_000.0)
-    2800.0
-    >>> parse_since("30m", now=10_000.0), parse_since("7d", now=1_000_000.0)
-    (8200.0, 395200.0)
-    >>> parse_since("2024-05-01")
-    1714521600.0
-    >>> parse_since("2024-05-01T12:00:00+02:00"), parse_since("2024-05-01 10:00Z")
-    (1714557600.0, 1714557600.0)
-    >>> parse_since("1714521600.5")
-    1714521600.5
-    >>> parse_since("yesterday")
-    Traceback (most recent call last):
-    ...
-    rampup.errors.ConfigError: cannot read 'yesterday' as a time; fix: use a duration back from now (45s, 30m, 2h, 7d, 2w), an ISO date or datetime (2024-05-01, 2024-05-01T12:00:00+02:00; UTC when no offset), or epoch seconds
-    """  # noqa: E501
-    text = value.strip()
-    if m := _DURATION.match(text.lower()):
-        reference = datetime.now(UTC).timestamp() if now is None else now
-        return reference - float(m[1]) * _UNITS[m[2]]
-    try:
-        number = float(text)
-    except ValueError:
-        pass
-    else:
-        if math.isfinite(number):
-            return number
-        raise ConfigError(f"cannot read {value!r} as a time", fix=TIME_HELP)
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(f"cannot read {value!r} as a time", fix=TIME_HELP) from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.timestamp()
-
 
 def feature_column(name: str) -> str:
     """The column an input feature is written to: its own name unless that is taken.

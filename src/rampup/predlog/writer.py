@@ -91,11 +91,18 @@ class PredictionRecord:
         return {k: getattr(self, k) for k in self.__slots__}
 
 
+def _loggable(v: Any) -> Any:
+    """A decoded image or audio input logs as its summary (hash, size, input metrics),
+    computed here, on the writer's thread; anything else unknown as its text."""
+    to_log = getattr(v, "to_log", None)
+    return to_log() if callable(to_log) else str(v)
+
+
 def _dumps(value: Any) -> str:
     try:
         return orjson.dumps(value, option=_DUMP_OPTS).decode()
     except TypeError:
-        return orjson.dumps(value, default=str, option=_DUMP_OPTS).decode()
+        return orjson.dumps(value, default=_loggable, option=_DUMP_OPTS).decode()
 
 
 @dataclass

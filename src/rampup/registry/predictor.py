@@ -80,7 +80,13 @@ class FeatureBatch:
         out = np.empty((self.n, len(names)), dtype=dtype)
         for j, k in enumerate(names):
             col = self.columns[k]
-            out[:, j] = [np.nan if v is None else v for v in col] if dtype is not object else col
+            if dtype is object:
+                out[:, j] = col
+                continue
+            try:
+                out[:, j] = col  # NumPy turns None into NaN for float dtypes, in C
+            except (TypeError, ValueError):
+                out[:, j] = [np.nan if v is None else v for v in col]
         return out
 
 

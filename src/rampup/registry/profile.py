@@ -35,7 +35,7 @@ Everything is vectorised; a million rows by twenty columns takes a few seconds.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,7 @@ import pandas as pd
 
 from rampup.errors import NotFoundError, ValidationError
 from rampup.registry.artifacts import hash_path
-from rampup.registry.schema import DType, Feature, InputSchema
+from rampup.registry.schema import MEDIA_DTYPES, DType, Feature, InputSchema
 
 PROFILE_FORMAT = 1
 MAX_CATEGORIES = 50
@@ -67,11 +67,31 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise NotFoundError(f"data file {p} does not exist", fix="check the path")
     try:
         if kind == "parquet":
-            return pd.read_parquet(p)
+            return _read_parquet(p)
         return pd.read_csv(p, sep="\t" if kind == "tsv" else ",")
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise ValidationError(f"cannot read {p}: {exc}",
                               fix=f"check that the file is valid {kind}") from None
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """A Parquet file as a DataFrame. Numeric and boolean columns without nulls go
+    straight from Arrow into NumPy (one buffer each, no pandas metadata pass); a file
+    with anything else (strings, nulls, dates, a stored index) takes ``pd.read_parquet``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    meta = table.schema.pandas_metadata or {}
+    stored_index = any(isinstance(c, str) for c in meta.get("index_columns") or [])
+    simple = not stored_index and all(
+        (pa.types.is_integer(f.type) or pa.types.is_floating(f.type)
+         or pa.types.is_boolean(f.type)) and table.column(f.name).null_count == 0
+        for f in table.schema)
+    if not simple or len(set(table.column_names)) != len(table.column_names):
+        return pd.read_parquet(path)  # pandas' own mapping of every other type
+    return pd.DataFrame({name: table.column(name).to_numpy()
+                         for name in table.column_names}, copy=False)
 
 
 _INFERRED: dict[str, DType] = {"boolean": "bool", "integer": "int", "floating": "float",
@@ -173,6 +193,69 @@ def profile_column(s: pd.Series, feature: Feature) -> dict[str, Any]:
     return {**base, "kind": "text", **_text(present)}
 
 
+def metric_frame(s: pd.Series, feature: Feature,
+                 vocabulary: Sequence[str] | None = None) -> pd.DataFrame:
+    """The input metrics of an unstructured column, one float column ``name.metric`` each
+    (NaN where the value is missing); text OOV rates against ``vocabulary``."""
+    from rampup.inputs.metrics import METRICS_BY_DTYPE, value_metrics
+
+    vocab = frozenset(vocabulary) if vocabulary is not None else None
+    rows = [value_metrics(feature.dtype, v, vocab) if not _is_na(v) else None
+            for v in s.tolist()]
+    return pd.DataFrame({f"{feature.name}.{m}": np.array(
+        [np.nan if r is None else r.get(m, np.nan) for r in rows], dtype=np.float64)
+        for m in METRICS_BY_DTYPE.get(feature.dtype, ())}, index=s.index)
+
+
+def _is_na(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and v != v)
+
+
+def media_profiles(s: pd.Series, feature: Feature,
+                   vocabulary: Sequence[str] | None = None) -> dict[str, Any]:
+    """Profiles of an unstructured feature: the feature itself (count, missing share, and
+    for text the reference vocabulary) and one numeric profile per input metric,
+    ``name.metric`` (see :mod:`rampup.inputs.metrics`). Values are decoded inputs, their
+    logged summaries, texts or embeddings. ``vocabulary``: the reference vocabulary (a
+    window's OOV rate is against it); by default the column's own."""
+    from rampup.inputs.metrics import reference_vocabulary
+
+    n = len(s)
+    present = s[[not _is_na(v) for v in s.tolist()]]
+    own: dict[str, Any] = {"type": feature.dtype, "kind": "media", "count": len(present),
+                           "missing_fraction": (n - len(present)) / n if n else 0.0}
+    metrics = None
+    if feature.dtype == "text" and vocabulary is None:
+        own["vocabulary"] = reference_vocabulary(present.tolist())
+        metrics = metric_frame(s, feature, own["vocabulary"])
+        # The reference's OOV rates cross-fitted (each half against the other half's
+        # vocabulary): against its own vocabulary the reference would have none, and
+        # ordinary traffic, with its share of rare words, would look drifted.
+        halves = [s.iloc[0::2], s.iloc[1::2]]
+        for part, other in (halves, halves[::-1]):
+            vocab = reference_vocabulary([v for v in other.tolist() if not _is_na(v)])
+            metrics.loc[part.index, f"{feature.name}.oov_rate"] = \
+                metric_frame(part, feature, vocab)[f"{feature.name}.oov_rate"]
+    out = {feature.name: own}
+    if metrics is None:
+        metrics = metric_frame(s, feature, vocabulary)
+    for name, col in metrics.items():
+        values = col.to_numpy(dtype=np.float64)
+        values = values[~np.isnan(values)]
+        prof = _numeric(values)
+        if prof["bins"] is not None and len(prof["bins"]) == 3:
+            # a point mass (no OOV, no clipping ...): split off the values above it, or a
+            # shift upwards would fall into the same bin as the mass itself
+            v = float(prof["bins"][1])
+            inner = np.array([v, np.nextafter(v, np.inf)])
+            prof["bins"] = ["-inf", *inner.tolist(), "inf"]
+            prof["counts"] = np.bincount(np.searchsorted(inner, values, side="right"),
+                                         minlength=3).tolist()
+        out[str(name)] = {"type": "float", "kind": "numeric", "count": len(values),
+                          "missing_fraction": (n - len(values)) / n if n else 0.0, **prof}
+    return out
+
+
 def frame_hash(df: pd.DataFrame) -> str:
     """A content hash of a DataFrame (column names, dtypes and values)."""
     h = hashlib.sha256()
@@ -197,16 +280,24 @@ def _label_feature(name: str, col: pd.Series) -> Feature:
 
 
 def compute_profile(df: pd.DataFrame, schema: InputSchema, label_column: str | None = None,
-                    *, data_hash: str | None = None) -> dict[str, Any]:
+                    *, data_hash: str | None = None,
+                    vocabularies: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any]:
     """A JSON-able reference profile of ``df`` for the schema's features (and the label).
 
     ``data_hash`` defaults to :func:`frame_hash`; pass the file's hash when read from disk.
+    ``vocabularies``: the reference vocabulary of text features (when profiling a window).
     """
     missing = [n for n in schema.names if n not in df.columns]
     if missing:
         raise ValidationError(f"the reference data has no column(s) {missing}",
                               fix="add them to the data or correct the feature names")
-    features = {f.name: profile_column(df[f.name], f) for f in schema.features}
+    features: dict[str, Any] = {}
+    for f in schema.features:
+        if f.dtype in MEDIA_DTYPES:
+            features.update(media_profiles(df[f.name], f,
+                                           (vocabularies or {}).get(f.name)))
+        else:
+            features[f.name] = profile_column(df[f.name], f)
     label = None
     if label_column is not None:
         if label_column not in df.columns:

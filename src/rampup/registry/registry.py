@@ -97,6 +97,28 @@ class _Reference:
     frame: pd.DataFrame | None = None
     data_hash: str | None = None
     label_column: str | None = None
+    base_dir: Path | None = None  # where relative file paths of image/audio columns start
+
+
+def _decoded_media(df: pd.DataFrame, schema: InputSchema, base_dir: Path | None,
+                   ) -> pd.DataFrame:
+    """The reference frame with image/audio columns (file paths or bytes) decoded, so the
+    profile has their input metrics and the smoke test feeds the model real inputs."""
+    binary = [f for f in schema.features if f.dtype in ("image", "audio") and f.name in df]
+    if not binary:
+        return df
+    from rampup.inputs.files import decode_column
+
+    df = df.copy()
+    for f in binary:
+        values, problems = decode_column(df[f.name].tolist(), f, base_dir)
+        bad = next(((i, p) for i, p in enumerate(problems) if p is not None), None)
+        if bad is not None:
+            raise ValidationError(f"reference row {bad[0] + 1}: {f.name} {bad[1]}",
+                                  fix="fix or drop that row of the reference data")
+        col = pd.Series(values, index=df.index, dtype=object)
+        df[f.name] = col
+    return df
 
 
 class Registry:
@@ -227,7 +249,8 @@ class Registry:
         if frame.empty:
             raise ValidationError("the reference data has no rows",
                                   fix="pass the data the model was trained on")
-        return _Reference(frame, data_hash, label_column)
+        base = None if isinstance(reference, pd.DataFrame) else Path(reference).parent
+        return _Reference(frame, data_hash, label_column, base)
 
     def _next_name(self, model: str) -> str:
         n = self.store.next_version_seq(model)
@@ -282,6 +305,8 @@ class Registry:
                            "for the version in rampup.yaml")
         labels = df[ref.label_column] if df is not None and ref.label_column else None
         output = resolve_output(art_output, labels)
+        if df is not None:
+            df = _decoded_media(df, schema, ref.base_dir)
         profile = None
         if df is not None:
             profile = compute_profile(df, schema, ref.label_column, data_hash=ref.data_hash)

@@ -26,7 +26,7 @@ from rampup.errors import ValidationError
 from rampup.project import FeatureSpec
 from rampup.registry.flavors.base import positional_names
 from rampup.registry.predictor import FeatureBatch
-from rampup.registry.schema import Feature, InputSchema, OutputSpec
+from rampup.registry.schema import MEDIA_DTYPES, Feature, InputSchema, OutputSpec
 
 
 def declared_schema(features: Sequence[FeatureSpec]) -> InputSchema:
@@ -68,7 +68,10 @@ def merge_schema(artifact: InputSchema | None, reference: InputSchema | None) ->
             f"does not have (its columns: {', '.join(ref_names)})",
             fix="pass the data the model was trained on, or rename the columns to match")
     by_name = {f.name: f for f in reference.features}
-    return InputSchema([by_name[n] for n in artifact.names], allow_extra=artifact.allow_extra)
+    # an image/audio/text/tensor/embedding feature keeps the artifact's declaration (the
+    # reference column holds file paths or lists, which would read as strings)
+    return InputSchema([f if f.dtype in MEDIA_DTYPES else by_name[f.name]
+                        for f in artifact.features], allow_extra=artifact.allow_extra)
 
 
 def check_declared(declared: InputSchema, artifact: InputSchema | None) -> None:

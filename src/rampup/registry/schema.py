@@ -15,8 +15,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-DType = Literal["float", "int", "bool", "str"]
-DTYPES: tuple[str, ...] = ("float", "int", "bool", "str")
+DType = Literal["float", "int", "bool", "str", "image", "audio", "text", "tensor", "embedding"]
+DTYPES: tuple[str, ...] = ("float", "int", "bool", "str", "image", "audio", "text", "tensor",
+                           "embedding")
+#: dtypes of unstructured inputs (see rampup.inputs): decoded and checked by their own
+#: validators, monitored through their input metrics (``photo.brightness`` ...).
+MEDIA_DTYPES: tuple[str, ...] = ("image", "audio", "text", "tensor", "embedding")
 
 
 @dataclass(frozen=True)
@@ -34,10 +38,19 @@ class Feature:
     strict_categories: bool = False
     min_length: int | None = None
     max_length: int | None = None
+    shape: tuple[int | None, ...] | None = None
+    element: str | None = None
+    length: int | None = None
+    max_bytes: int | None = None
+    max_pixels: int | None = None
+    max_seconds: float | None = None
+    sample_rates: tuple[int, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["categories"] = list(self.categories) if self.categories is not None else None
+        for key in ("shape", "sample_rates"):
+            d[key] = list(d[key]) if d[key] is not None else None
         return {k: v for k, v in d.items() if v not in (None, False) or k == "nullable"}
 
     @classmethod
@@ -51,6 +64,14 @@ class Feature:
             strict_categories=bool(d.get("strict_categories", False)),
             min_length=d.get("min_length"),
             max_length=d.get("max_length"),
+            shape=tuple(d["shape"]) if d.get("shape") is not None else None,
+            element=d.get("element"),
+            length=d.get("length"),
+            max_bytes=d.get("max_bytes"),
+            max_pixels=d.get("max_pixels"),
+            max_seconds=d.get("max_seconds"),
+            sample_rates=tuple(int(r) for r in d["sample_rates"])
+            if d.get("sample_rates") is not None else None,
         )
 
 

@@ -36,9 +36,16 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from rampup.alerts.condition import parse_duration
+from rampup.durations import parse_duration
 from rampup.errors import ValidationError
 
 IMPORT_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
@@ -50,11 +57,13 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _seconds(v: Any) -> float:
+def _seconds(v: Any, field: str = "duration") -> float:
+    """Pydantic validators raise ValueError (pydantic adds where); the reader names it."""
     try:
-        return parse_duration(v)
+        return parse_duration(v, field)
     except ValidationError as exc:
-        raise ValueError(exc.message) from None
+        raise ValueError(exc.message if exc.fix is None else f"{exc.message}; {exc.fix}"
+                         ) from None
 
 
 class EvaluationPolicy(_Spec):
@@ -81,8 +90,8 @@ class Guards(_Spec):
 
     @field_validator("cooldown")
     @classmethod
-    def _cooldown(cls, v: Duration) -> Duration:
-        _seconds(v)
+    def _cooldown(cls, v: Duration, info: ValidationInfo) -> Duration:
+        _seconds(v, (info.field_name or "duration").rstrip("_"))
         return v
 
     @property
@@ -129,7 +138,7 @@ class RetrainSpec(_Spec):
                              "placeholder)")
         for name in ("since", "recency_half_life", "schedule", "timeout", "queue_timeout"):
             value = getattr(self, name)
-            if value is not None and _seconds(value) <= 0:
+            if value is not None and _seconds(value, name) <= 0:
                 raise ValueError(f"{name} must be a positive duration, not {value!r}")
         return self
 

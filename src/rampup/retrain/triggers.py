@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from rampup.alerts.condition import format_duration
+from rampup.durations import format_duration
 from rampup.errors import RetrainRefusedError
 from rampup.retrain.spec import Guards
 

@@ -16,13 +16,14 @@ each strategy; a plan file overrides them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pydantic
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, model_validator
 
-from rampup.errors import ConfigError
+from rampup.durations import parse_duration
+from rampup.errors import ConfigError, ValidationError
 from rampup.project import explain
 
 Strategy = Literal["shadow", "canary", "bluegreen"]
@@ -36,6 +37,20 @@ DEFAULT_CHECKS = [
 SHADOW_CHECKS = ["error_rate <= 0.05", "agreement >= 0.8"]
 
 
+def _seconds(v: Any, info: ValidationInfo) -> Any:
+    """Holds and keep times are seconds, or any duration text (``90s``, ``5m``, ``PT1H``)."""
+    if not isinstance(v, str):
+        return v
+    try:
+        return parse_duration(v, info.field_name or "duration")
+    except ValidationError as exc:
+        raise ValueError(f"{exc.message}; {exc.fix}") from None
+
+
+#: seconds in the file's and the API's plans: a number or a duration text
+Seconds = Annotated[float, BeforeValidator(_seconds)]
+
+
 class Step(BaseModel):
     """One step. Written as ``{canary: 25}``, ``{shadow: 100}``, ``{bluegreen: true}`` or
     ``{approval: "why"}``, plus optional holds and checks."""
@@ -46,10 +61,10 @@ class Step(BaseModel):
     weight: float = Field(default=100.0, ge=0, le=100,
                           description="canary: traffic %; shadow: % of requests mirrored")
     note: str = ""
-    min_duration_s: float = Field(default=60.0, ge=0)
+    min_duration_s: Seconds = Field(default=60.0, ge=0)
     min_requests: int = Field(default=100, ge=0)
-    max_duration_s: float | None = Field(default=None, gt=0,
-                                         description="fail the step if not passed by then")
+    max_duration_s: Seconds | None = Field(default=None, gt=0,
+                                           description="fail the step if not passed by then")
     checks: list[str] | None = Field(default=None, description="override the plan's checks")
 
     @model_validator(mode="before")
@@ -88,8 +103,8 @@ class Plan(BaseModel):
     steps: list[Step]
     checks: list[str] = Field(default_factory=lambda: list(DEFAULT_CHECKS))
     on_failure: Literal["rollback", "pause"] = "rollback"
-    standby_keep_s: float = Field(default=600.0, ge=0,
-                                  description="keep the old version warm after promotion")
+    standby_keep_s: Seconds = Field(default=600.0, ge=0,
+                                    description="keep the old version warm after promotion")
     alpha: float = Field(default=0.05, gt=0, lt=0.5)
 
     @model_validator(mode="after")

@@ -16,10 +16,11 @@ from rampup.alerts.runner import default_source
 from rampup.alerts.service import Alerts
 from rampup.alerts.spec import AlertRuleSpec
 from rampup.serving.auth import require_admin, require_predict
+from rampup.serving.jsonbody import EdgeRoute
 from rampup.serving.responses import json_response
 from rampup.serving.state import AppState, app_state
 
-router = APIRouter(tags=["alerts"])
+router = APIRouter(route_class=EdgeRoute, tags=["alerts"])
 ADMIN = "/v1/admin/models/{name}/alerts"
 Since = Annotated[float | None, Query(description="epoch seconds")]
 Kinds = Annotated[list[str] | None, Query(description=f"any of {', '.join(KINDS)}")]
@@ -27,7 +28,7 @@ Limit = Annotated[int, Query(ge=1, le=10_000)]
 
 
 def _alerts(st: AppState) -> Alerts:
-    return Alerts(st.store, alerting=st.project.alerting)
+    return Alerts(st.store, alerting=st.project.alerting, project=st.project)
 
 
 def _actor(request: Request) -> str:

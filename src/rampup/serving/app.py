@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.routing import Route
@@ -37,6 +38,7 @@ from rampup.serving import (
 )
 from rampup.serving.jsonbody import JSONBodies
 from rampup.serving.metrics import ServingMetrics
+from rampup.serving.model_openapi import model_paths
 from rampup.serving.predict import predict, predict_version
 from rampup.serving.runtime import LoadFn, Runtime
 from rampup.serving.state import POLLER, POLLER_STALL_AFTER_S, AppState, poll_deployments
@@ -88,7 +90,8 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
                            block_timeout=settings.log_block_timeout,
                            dead_letters=dead_letters).start(supervisor)
         metrics.bind_queue_depth(lambda: writer.depth)
-        runtime = Runtime(st_store, loader, project)
+        runtime = Runtime(st_store, loader, project,
+                          inline_budget_s=settings.inline_budget_ms / 1000.0)
         state = AppState(settings, project, st_store, runtime, writer, metrics, owns_store=owns,
                          supervisor=supervisor, dead_letters=dead_letters)
         app.state.rampup = state
@@ -154,12 +157,53 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
     return app
 
 
+def _with_examples(paths: dict[str, Any], values: dict[str, list[str]]) -> dict[str, Any]:
+    """The path parameters ``name`` and ``version`` with the models and versions served
+    now as examples (in /docs, and the first values a fuzzer tries)."""
+    out: dict[str, Any] = {}
+    for path, item in paths.items():
+        out[path] = item = {**item}
+        for method, op in list(item.items()):
+            params = op.get("parameters") if isinstance(op, dict) else None
+            if not params:
+                continue
+            fixed = []
+            for prm in params:
+                known = values.get(prm.get("name")) if prm.get("in") == "path" else None
+                if known:
+                    prm = {**prm, "schema": {**prm.get("schema", {}), "examples": known}}
+                fixed.append(prm)
+            item[method] = {**op, "parameters": fixed}
+    return out
+
+
 def _document_raw_routes(app: FastAPI) -> None:
     """The predict routes are plain Starlette routes (no per-request pydantic cost); add
-    them to the OpenAPI document by hand."""
+    them to the OpenAPI document by hand, and each served model's own request and
+    response schema (:mod:`rampup.serving.model_openapi`), as served right now."""
     original = app.openapi
 
     def openapi() -> dict[str, object]:
+        base = _raw_routes_openapi()
+        state = getattr(app.state, "rampup", None)
+        if state is None:
+            return base
+        served = state.runtime.models
+        pipelines = state.project.pipelines()
+        paths = model_paths(
+            {n: {v: (lv.schema, lv.output) for v, lv in m.versions.items()}
+             for n, m in served.items() if n not in pipelines},
+            {n: list(m.policy.routes) for n, m in served.items()},
+            state.settings.max_records,
+            {n: [m.spec.request_key.field] for n, m in served.items()
+             if m.spec.request_key.field})
+        names = sorted(served)
+        versions = sorted({v for m in served.values() for v in m.versions})
+        return {**base, "paths": _with_examples(
+            {**base["paths"], **paths},  # type: ignore[dict-item]
+            {"name": names, "version": versions})}
+
+    def _raw_routes_openapi() -> dict[str, object]:
         if app.openapi_schema:
             return app.openapi_schema
         schema = original()

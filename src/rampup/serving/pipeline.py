@@ -266,7 +266,8 @@ async def predict(request: Request, name: str, pipe: PipelineSpec) -> Response:
 
         require_predict(request, st.settings.predict_token, st.settings.admin_token)
         body = await _read_body(request, st.settings.max_body_bytes)
-        records, _single = as_records(parse_json(body), st.settings.max_records)
+        records, _single = as_records(parse_json(body, st.settings.max_json_depth),
+                                     st.settings.max_records)
         spec = st.project.models[name]
         key = _request_key(request, spec, records)
         run = _Run(st, name, rid, records, key, _route(st, name, pipe, key))

@@ -29,7 +29,8 @@ from rampup.serving.ids import new_id
 from rampup.serving.responses import dumps
 from rampup.serving.runtime import LoadedVersion, ServedModel
 from rampup.serving.state import AppState, app_state
-from rampup.serving.validation import as_records, parse_json
+from rampup.serving.uploads import is_form, read_payload
+from rampup.serving.validation import as_records
 
 log = logging.getLogger("rampup.serving")
 
@@ -140,9 +141,11 @@ async def handle(request: Request, name: str, pinned: str | None, wire: Wire = V
     auto = st.automation
     try:
         require_predict(request, st.settings.predict_token, st.settings.admin_token)
-        body = await _read_body(request, st.settings.max_body_bytes)
+        limit = st.settings.max_body_bytes
+        body = None if is_form(request) else await _read_body(request, limit)
         served = st.runtime.get(name)
-        payload = parse_json(body)
+        payload = await read_payload(request, body, limit,  # JSON, or a multipart upload
+                                     st.settings.max_json_depth)
         records = wire.records(payload, served, pinned, st.settings.max_records)
         key = _request_key(request, served, records)
         forced = request.headers.get(FORCE_HEADER)

@@ -12,18 +12,22 @@ import asyncio
 import threading
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from rampup.errors import NotFoundError
 from rampup.retrain.loop import Retraining
 from rampup.serving.auth import require_admin, require_predict
+from rampup.serving.edge import INT_MAX
+from rampup.serving.jsonbody import EdgeRoute
 from rampup.serving.responses import json_response
 from rampup.serving.state import app_state
 
-router = APIRouter(tags=["retraining"])
+router = APIRouter(route_class=EdgeRoute, tags=["retraining"])
 BASE = "/v1/models/{name}/retrain"
+#: a run id as the store holds it (larger ones raised OverflowError in SQLite: a 500)
+RowId = Annotated[int, Path(ge=1, le=INT_MAX, description="a run id")]
 
 
 class RetrainBody(BaseModel):
@@ -77,9 +81,9 @@ async def start(request: Request, name: str, body: RetrainBody | None = None) ->
     body = body or RetrainBody()
     since = None
     if body.since is not None:
-        from rampup.predlog.export import parse_since
+        from rampup.durations import parse_time
 
-        since = parse_since(body.since, now=retraining.retrainer.clock())
+        since = parse_time(body.since, "since", retraining.retrainer.clock())
     run = await asyncio.to_thread(retraining.retrainer.request, name, trigger="manual",
                                   actor=_actor(request), reason=body.reason, since=since,
                                   force=body.force)
@@ -107,14 +111,14 @@ async def list_runs(request: Request, name: str,
 
 @router.get(f"{BASE}/runs/{{run_id}}", summary="One run: why, dataset, evaluation, replay, "
             "verdict, rollout, log tail")
-async def show_run(request: Request, name: str, run_id: int) -> Response:
+async def show_run(request: Request, name: str, run_id: RowId) -> Response:
     retraining = _reader(request)
     return json_response({"run": await asyncio.to_thread(_run_of, retraining, name, run_id)})
 
 
 @router.post(f"{BASE}/runs/{{run_id}}/approve",
              summary="Approve a run awaiting approval: start its rollout")
-async def approve(request: Request, name: str, run_id: int,
+async def approve(request: Request, name: str, run_id: RowId,
                   body: ApproveBody | None = None) -> Response:
     retraining = _admin(request)
     await asyncio.to_thread(_run_of, retraining, name, run_id)

@@ -22,10 +22,11 @@ from rampup.automation.queue import choices, item_view
 from rampup.automation.service import Automation
 from rampup.errors import NotFoundError
 from rampup.serving.auth import require_admin, require_predict
+from rampup.serving.jsonbody import EdgeRoute
 from rampup.serving.responses import json_response
 from rampup.serving.state import AppState, app_state
 
-router = APIRouter(tags=["review"])
+router = APIRouter(route_class=EdgeRoute, tags=["review"])
 PREFIX = "/v1/models/{name}/review"
 
 
@@ -94,7 +95,8 @@ async def next_item(request: Request, name: str, body: ReviewerBody | None = Non
     row = await asyncio.to_thread(_service(st).queue().next, name, _reviewer(request, body),
                                   time.time())
     return json_response({"item": item_view(row, time.time()) if row else None,
-                          "choices": _choices(st, name, row)})
+                          "choices": _choices(st, name, row),
+                          "choice_names": _names(st, name)})
 
 
 @router.get(PREFIX + "/items/{item_id}", summary="One review item with its reviewers' labels")
@@ -108,6 +110,7 @@ async def get_item(request: Request, name: str, item_id: str) -> Response:
                                      kinds=("label", "skip", "adjudicate"))
     return json_response({"item": item_view(row, time.time()),
                           "choices": _choices(st, name, row),
+                          "choice_names": _names(st, name),
                           "labels": [{k: r[k] for k in ("reviewer", "kind", "label", "ts",
                                                         "note")} for r in labels]})
 
@@ -206,6 +209,13 @@ async def set_level(request: Request, name: str, body: LevelBody) -> Response:
 
 def _choices(st: AppState, name: str, row: dict[str, Any] | None) -> list[Any] | None:
     return None if row is None else choices(row, _service(st).spec(name))
+
+
+def _names(st: AppState, name: str) -> dict[str, str]:
+    """What each label means, from the model's ``output_labels`` in rampup.yaml (e.g.
+    ``{"0": "repays", "1": "defaults"}``); empty when not given."""
+    spec = st.project.models.get(name)
+    return dict(spec.output_labels or {}) if spec is not None else {}
 
 
 def _feed_monitor(st: AppState, row: dict[str, Any]) -> None:

@@ -13,10 +13,12 @@ from starlette.responses import Response
 from rampup.rollout.plan import Plan, parse_plan
 from rampup.rollout.service import Rollouts, rollout_dict
 from rampup.serving.auth import require_admin
+from rampup.serving.jsonbody import EdgeRoute
 from rampup.serving.responses import json_response
 from rampup.serving.state import AppState, app_state
 
-router = APIRouter(prefix="/v1/admin/models/{name}", tags=["rollouts"])
+router = APIRouter(route_class=EdgeRoute, prefix="/v1/admin/models/{name}",
+                   tags=["rollouts"])
 
 
 class DeployBody(BaseModel):

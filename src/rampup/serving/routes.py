@@ -10,18 +10,19 @@ from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from rampup.errors import NotFoundError, ValidationError
+from rampup.errors import FlavorError, ModelError, NotFoundError, ValidationError
 from rampup.predlog.feedback import FeedbackItem, to_records
 from rampup.rollout.gates import deploy_gate
 from rampup.rollout.policy import DeploymentPolicy
 from rampup.serving.auth import require_admin, require_predict
 from rampup.serving.human import HUMAN
+from rampup.serving.jsonbody import EdgeRoute
 from rampup.serving.pipeline import describe_pipeline, resolve_feedback
 from rampup.serving.responses import json_response
 from rampup.serving.state import AppState, app_state
 from rampup.store.deployment_rows import Change, Fence
 
-router = APIRouter()
+router = APIRouter(route_class=EdgeRoute)
 
 
 # -- health ---------------------------------------------------------------------------------
@@ -210,7 +211,8 @@ async def deployment_history(request: Request, name: str) -> Response:
 
 
 class RegisterBody(BaseModel):
-    path: str = Field(description="artifact path on the server's filesystem")
+    path: str = Field(min_length=1, max_length=4096,
+                      description="artifact path on the server's filesystem")
     version: str | None = None
     flavor: str = "auto"
     reference: str | None = None
@@ -227,10 +229,15 @@ async def register_version(request: Request, name: str, body: RegisterBody) -> R
     from rampup.registry.registry import Registry
 
     registry = Registry.from_settings(st.settings, st.store)
-    rec = await asyncio.to_thread(
-        registry.register, name, body.path, version=body.version, flavor=body.flavor,
-        reference=body.reference, label_column=body.label_column, metadata=body.metadata,
-        actor=_actor(request), deploy=body.deploy)
+    try:
+        rec = await asyncio.to_thread(
+            registry.register, name, body.path, version=body.version, flavor=body.flavor,
+            reference=body.reference, label_column=body.label_column, metadata=body.metadata,
+            actor=_actor(request), deploy=body.deploy)
+    except (FlavorError, ModelError) as exc:
+        # the client named an artifact this server cannot load: its request, not a fault
+        field = "flavor" if body.flavor != "auto" and isinstance(exc, FlavorError) else "path"
+        raise ValidationError(exc.message, fix=exc.fix, field=field) from exc
     await asyncio.to_thread(st.runtime.refresh)
     return json_response({"model": rec.model, "version": rec.version, "flavor": rec.flavor,
                           "artifact_hash": rec.artifact_hash}, 201)

@@ -27,18 +27,17 @@ from rampup.rollout.policy import DeploymentPolicy
 from rampup.rollout.router import Router
 from rampup.serving.batching import MicroBatcher
 from rampup.serving.human import HUMAN, HumanPredictor, human_record
+from rampup.serving.inline import DEFAULT_BUDGET_S, InlineBudget
 from rampup.serving.validation import Validator
 from rampup.store import Store, VersionRecord
 
 log = logging.getLogger("rampup.serving")
 
-INLINE_BUDGET_S = 0.002  # predict calls faster than this run on the event loop
-
-
 class LoadedVersion:
     """A predictor plus what serving needs around it: validator, batcher, timing."""
 
-    def __init__(self, record: VersionRecord, predictor: Predictor, spec: ModelSpec) -> None:
+    def __init__(self, record: VersionRecord, predictor: Predictor, spec: ModelSpec,
+                 inline_budget_s: float = DEFAULT_BUDGET_S) -> None:
         self.record = record
         self.name = record.version
         self.predictor = predictor
@@ -47,8 +46,8 @@ class LoadedVersion:
         ignore = [spec.request_key.field] if spec.request_key.field else []
         self.validator = Validator(self.schema, ignore=ignore)
         self.executor: Executor | None = None  # set by the runtime; None: asyncio's default
-        self.ewma_s = 0.0  # smoothed duration of one predict call
-        self.calls = 0
+        self.cost = InlineBudget(inline_budget_s)  # decides inline vs executor per call
+        self.clock: Callable[[], float] = time.perf_counter  # what a call's cost is timed with
         self.batcher: MicroBatcher | None = None
         if spec.batching.enabled:
             self.batcher = MicroBatcher(self.run, max_batch_size=spec.batching.max_batch_size,
@@ -57,17 +56,17 @@ class LoadedVersion:
 
     async def run(self, batch: FeatureBatch,
                   executor: Executor | None = None) -> PredictionBatch:
-        """Call the model: inline when it is known to be fast, else on a worker thread
+        """Call the model: inline while this call's estimated duration is within the
+        inline budget (:mod:`rampup.serving.inline`), else on a worker thread
         (``executor``: shadow calls get their own pool so a hung mirror cannot starve
         the primary)."""
-        if executor is None and self.calls >= 3 and self.ewma_s < INLINE_BUDGET_S:
+        if executor is None and self.cost.inline(batch.n):
             out, dt = self._timed(batch)
         else:
             # Timed inside the worker: the hop and the loop's queue are not the model's cost.
             out, dt = await asyncio.get_running_loop().run_in_executor(
                 executor or self.executor, self._timed, batch)
-        self.ewma_s = dt if self.calls == 0 else 0.9 * self.ewma_s + 0.1 * dt
-        self.calls += 1
+        self.cost.observe(batch.n, dt)
         if len(out) != batch.n:
             raise ModelError(f"version {self.name} returned {len(out)} outputs for "
                              f"{batch.n} inputs",
@@ -75,9 +74,9 @@ class LoadedVersion:
         return out
 
     def _timed(self, batch: FeatureBatch) -> tuple[PredictionBatch, float]:
-        t0 = time.perf_counter()
+        t0 = self.clock()
         out = self.predictor.predict(batch)
-        return out, time.perf_counter() - t0
+        return out, self.clock() - t0
 
     async def predict(self, batch: FeatureBatch) -> PredictionBatch:
         if self.batcher is not None:
@@ -103,8 +102,10 @@ class Runtime:
     """The models a process serves. Reads the store; never writes it."""
 
     def __init__(self, store: Store, load: LoadFn, project: ProjectFile | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None,
+                 inline_budget_s: float = DEFAULT_BUDGET_S) -> None:
         self.store = store
+        self.inline_budget_s = inline_budget_s
         self._load = load
         self.project = project or ProjectFile()
         self._rng = rng or random.Random()
@@ -174,14 +175,15 @@ class Runtime:
 
     def _load_version(self, model: str, version: str, spec: ModelSpec) -> LoadedVersion:
         if version == HUMAN:
-            lv = LoadedVersion(human_record(model), HumanPredictor(), spec)
+            lv = LoadedVersion(human_record(model), HumanPredictor(), spec,
+                               self.inline_budget_s)
             lv.executor = self.model_executor
             return lv
         record = self.store.get_version(model, version)
         if record is None:
             raise NotFoundError(f"version {model}@{version} is not registered",
                                 fix="register it before deploying it")
-        lv = LoadedVersion(record, self._load(record), spec)
+        lv = LoadedVersion(record, self._load(record), spec, self.inline_budget_s)
         lv.executor = self.model_executor
         return lv
 

@@ -17,30 +17,33 @@ age - must be an integer, got string 'thirty'
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import orjson
-
-from rampup.errors import MalformedRequestError, PayloadTooLargeError, ValidationError
+from rampup.errors import PayloadTooLargeError, ValidationError
 from rampup.registry.predictor import FeatureBatch
 from rampup.registry.schema import Feature, InputSchema
+from rampup.serving.edge import DEFAULT_MAX_DEPTH, INT_MAX, INT_MIN, parse
 
 MAX_PROBLEMS = 20
 _MISSING = object()
 
 
-class NonFinite(float):
-    """A NaN/Infinity literal found in the JSON body (strict JSON has none)."""
+class FormText(str):
+    """A text field of a multipart/form-data upload: typed by the schema when validated
+    (``"42"`` for an int feature is 42), since forms carry only text and files."""
 
-    def __new__(cls, literal: str) -> NonFinite:
-        obj = super().__new__(cls, float(literal.replace("Infinity", "inf")))
-        obj.literal = literal
-        return obj
+    __slots__ = ()
 
-    literal: str
+
+def _from_form(v: FormText, f: Feature) -> Any:
+    if f.dtype in ("float", "int", "bool", "tensor", "embedding"):
+        try:
+            return parse(str(v).encode())
+        except ValidationError:
+            return str(v)
+    return str(v)
 
 
 class InputErrors(ValidationError):
@@ -53,22 +56,14 @@ class InputErrors(ValidationError):
             "field") else f"{where}{first['message']}"
         more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
         super().__init__(head + more, fix=first.get("fix"), field=first.get("field"),
-                         problems=problems)
+                         record=first.get("record"), problems=problems)
         self.problems = problems
 
 
-def parse_json(body: bytes) -> Any:
-    """Parse a request body; NaN/Infinity literals come back as :class:`NonFinite`."""
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        pass
-    try:
-        return json.loads(body, parse_constant=NonFinite)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedRequestError(f"the request body is not valid JSON: {exc}",
-                              fix="send a JSON object (one record) or an array of objects",
-                              field="body") from None
+def parse_json(body: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
+    """Parse a request body at the JSON edge (:func:`rampup.serving.edge.parse`): values
+    nothing downstream could hold (NaN, out-of-range numbers, lone surrogates) are 4xx."""
+    return parse(body, max_depth)
 
 
 def as_records(payload: Any, max_records: int) -> tuple[list[Any], bool]:
@@ -94,8 +89,8 @@ def _kind(v: Any) -> str:
         return "null"
     if isinstance(v, bool):
         return f"boolean {str(v).lower()}"
-    if isinstance(v, NonFinite):
-        return v.literal
+    if isinstance(v, float) and not math.isfinite(v):
+        return "NaN" if v != v else ("Infinity" if v > 0 else "-Infinity")
     if isinstance(v, int | float):
         return f"number {v!r}"
     if isinstance(v, str):
@@ -132,11 +127,15 @@ def _float(f: Feature) -> Check:
 
 def _int(f: Feature) -> Check:
     def check(v: Any) -> Any:
-        if type(v) is int:
-            return v
         if type(v) is float and math.isfinite(v) and v.is_integer():
-            return int(v)
-        raise _Bad(f"must be an integer, got {_kind(v)}", f"send {f.name!r} as a whole number")
+            v = int(v)
+        elif type(v) is not int:
+            raise _Bad(f"must be an integer, got {_kind(v)}",
+                       f"send {f.name!r} as a whole number")
+        if INT_MIN <= v <= INT_MAX:
+            return v
+        raise _Bad(f"is {v:.3g}, beyond what a 64-bit integer holds",
+                   f"send {f.name!r} as a whole number between {INT_MIN} and {INT_MAX}")
     return check
 
 
@@ -171,9 +170,29 @@ def _str(f: Feature) -> Check:
     return check
 
 
+def _media(f: Feature) -> Check:
+    from rampup.inputs.checks import value_check
+    from rampup.inputs.media import InputProblem
+
+    inner = value_check(f)
+
+    def check(v: Any) -> Any:
+        try:
+            return inner(v)
+        except InputProblem as p:
+            raise _Bad(p.message, p.fix) from None
+    return check
+
+
 _CHECKS: dict[str, Callable[[Feature], Check]] = {
-    "float": _float, "int": _int, "bool": _bool, "str": _str}
-_TYPE_WORD = {"float": "a number", "int": "an integer", "bool": "a boolean", "str": "a string"}
+    "float": _float, "int": _int, "bool": _bool, "str": _str, "image": _media,
+    "audio": _media, "text": _media, "tensor": _media, "embedding": _media}
+_TYPE_WORD = {"float": "a number", "int": "an integer", "bool": "a boolean", "str": "a string",
+              "image": "a PNG or JPEG file (base64 or a multipart upload)",
+              "audio": "a WAV or FLAC file (base64 or a multipart upload)", "text": "a string",
+              "tensor": "a nested array of numbers", "embedding": "an array of numbers"}
+#: decoded in place in the record, so the log and shadows see the decoded input
+_BINARY = frozenset({"image", "audio"})
 
 
 class Validator:
@@ -210,8 +229,13 @@ class Validator:
                     problems.append(_problem(i, name, f"{word} and is required",
                                              f"send {name!r} as {_TYPE_WORD[feat.dtype]}"))
                     continue
+                if type(v) is FormText:
+                    v = _from_form(v, feat)
                 try:
-                    columns[name].append(check(v))
+                    clean = check(v)
+                    columns[name].append(clean)
+                    if feat.dtype in _BINARY:
+                        rec[name] = clean
                 except _Bad as bad:
                     problems.append(_problem(i, name, bad.message, bad.fix))
             if not self._allow_extra:

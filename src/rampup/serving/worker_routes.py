@@ -10,12 +10,13 @@ import time
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from rampup.monitor.routes import parse_time
+from rampup.durations import parse_time
 from rampup.serving.auth import require_admin
+from rampup.serving.jsonbody import EdgeRoute
 from rampup.serving.responses import json_response
 from rampup.serving.state import app_state
 
-router = APIRouter(tags=["admin"])
+router = APIRouter(route_class=EdgeRoute, tags=["admin"])
 
 
 @router.get("/v1/admin/dead-letters",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -143,10 +144,29 @@ class Store(DeploymentRows, RolloutRows, MetricRows, AlertRows, RetrainRows, Rev
             return 0
         if self.dialect == "postgresql":
             return self._copy_predictions(rows)
+        if self.dialect == "sqlite":
+            return self._sqlite_predictions(rows)
         # RETURNING, not rowcount: SQLAlchemy only guarantees rowcount for UPDATE/DELETE.
         stmt = self._insert_ignore(t.predictions, ["id"]).returning(t.predictions.c.id)
         with self.engine.begin() as conn:
             return len(conn.execute(stmt, list(rows)).all())
+
+    def _sqlite_predictions(self, rows: Sequence[dict[str, Any]]) -> int:
+        """SQLite: one prepared ``INSERT ... ON CONFLICT DO NOTHING`` run by the driver's
+        ``executemany`` over plain tuples (the rows are already serialised, so none of
+        SQLAlchemy's per-row parameter processing is needed). The log writer shares the
+        server's core: its time under the GIL is time the event loop waits."""
+        cols = _PREDICTION_COLUMNS
+        get = _prediction_values
+        try:
+            params = [get(r) for r in rows]
+        except KeyError:  # a row without the optional columns
+            params = [tuple(r.get(c) for c in cols) for r in rows]
+        with self.engine.begin() as conn:
+            raw: Any = conn.connection.driver_connection
+            before = raw.total_changes
+            raw.executemany(_SQLITE_INSERT_PREDICTIONS, params)
+            return int(raw.total_changes - before)
 
     def _copy_predictions(self, rows: Sequence[dict[str, Any]]) -> int:
         """PostgreSQL: COPY into a session-local staging table, then one INSERT ... SELECT
@@ -307,6 +327,13 @@ class Store(DeploymentRows, RolloutRows, MetricRows, AlertRows, RetrainRows, Rev
 
     def _insert_ignore(self, table: sa.Table, keys: list[str]) -> Any:
         return insert_ignore(self.engine, table, keys)
+
+
+_PREDICTION_COLUMNS = tuple(c.name for c in t.predictions.columns)
+_prediction_values = operator.itemgetter(*_PREDICTION_COLUMNS)
+_SQLITE_INSERT_PREDICTIONS = (
+    f"INSERT INTO predictions ({', '.join(_PREDICTION_COLUMNS)}) VALUES "
+    f"({', '.join('?' for _ in _PREDICTION_COLUMNS)}) ON CONFLICT (id) DO NOTHING")
 
 
 def _version(r: Any) -> VersionRecord:

@@ -8,5 +8,7 @@ from rampup.tasks.family import TASKS, TaskFamily, family, parse_value
 from rampup.tasks.ranking import ranking_metrics
 from rampup.tasks.transcription import cer, wer
 
+task_family = family  # the name under which ``rampup`` exports it
+
 __all__ = ["TASKS", "TaskFamily", "cer", "detection_ap", "detection_map", "family", "iou",
-           "parse_value", "ranking_metrics", "wer"]
+           "parse_value", "ranking_metrics", "task_family", "wer"]

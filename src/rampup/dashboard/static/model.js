@@ -126,7 +126,7 @@
 
   async function histogram(feature, since, until) {
     const box = $('histogram');
-    const q = '?since=' + since + '&until=' + until;
+    const q = '?since=epoch:' + since + '&until=epoch:' + until;
     const d = await R.api(base + '/drift/' + encodeURIComponent(feature) + q);
     const max = Math.max(1e-9, ...d.reference, ...d.current);
     const rows = d.labels.map((label, i) => el('div', { class: 'hist-row' },
