@@ -130,6 +130,11 @@ _EXPORTS: dict[str, str] = {
     "DeadLetters": "rampup.runtime",
     # load testing
     "load_test": "rampup.loadtest.service",
+    # security and privacy
+    "Privacy": "rampup.security.privacy",
+    "load_privacy": "rampup.security.privacy",
+    "apply_retention": "rampup.security.retention",
+    "forget": "rampup.security.erase",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
@@ -224,6 +229,9 @@ if TYPE_CHECKING:
     from rampup.rollout.service import Rollouts
     from rampup.rollout.window import measure
     from rampup.runtime import Backoff, DeadLetters, Supervisor
+    from rampup.security.erase import forget
+    from rampup.security.privacy import Privacy, load_privacy
+    from rampup.security.retention import apply_retention
     from rampup.serving.app import create_app
     from rampup.serving.validation import Validator
     from rampup.tasks import TaskFamily, cer, detection_map, ranking_metrics, task_family, wer

@@ -33,6 +33,13 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = None
     predict_token: SecretStr | None = None
     host: str = "127.0.0.1"
+    allowed_origins: str = Field(
+        default="", description="comma-separated origins (https://ops.example.com) trusted "
+        "for state-changing requests besides the server's own (a proxy that rewrites Host)")
+    retention: bool = Field(default=True, description="apply the project's retention "
+                            "settings (leader only)")
+    retention_interval: float = Field(default=60.0, gt=0,
+                                      description="seconds between retention passes")
     port: int = Field(default=8000, ge=0, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
@@ -43,6 +50,9 @@ class Settings(BaseSettings):
     log_batch_size: int = Field(default=2000, ge=1)
     log_flush_interval: float = Field(default=0.2, gt=0)
     log_block_timeout: float = Field(default=0.05, ge=0)
+    input_bytes_dir: Path | None = Field(
+        default=None, description="keep the bytes of image/audio inputs here, one file per "
+        "content hash (off by default: the log holds only the hash and the input metrics)")
     inline_budget_ms: float = Field(
         default=2.0, ge=0, description="a model call estimated to take at most this long "
         "(per-record cost x records) runs on the event loop; longer ones on a worker thread "

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from rampup.alerts.spec import AlertingSpec, AlertRuleSpec
 from rampup.automation.spec import AutomationSpec
-from rampup.errors import ConfigError
+from rampup.errors import ConfigError, RampupError
 from rampup.retrain.spec import RetrainSpec
 from rampup.serving.pipeline_spec import PipelineSpec, check_pipelines
 
@@ -93,6 +93,40 @@ class RequestKey(_Strict):
     field: str | None = None
 
 
+PrivacyAction = Literal["keep", "drop", "hash", "mask"]
+PRIVACY_HELP = ("fields of the logged inputs -> drop (never stored), hash (keyed hash: joins "
+                "and repeat detection still work), mask (a shape: j***@***.com) or keep")
+
+
+class Retention(_Strict):
+    """How long logged rows are kept (a duration such as 30d, 12w; null: forever).
+    Applied by the leader in small batches; aggregates and audit events are kept."""
+
+    predictions: str | None = Field(default=None, description="prediction log rows")
+    feedback: str | None = Field(default=None, description="feedback rows")
+    review: str | None = Field(default=None, description="review items and their labels")
+
+    @field_validator("predictions", "feedback", "review")
+    @classmethod
+    def _duration(cls, v: str | None) -> str | None:
+        if v is not None:
+            from rampup.durations import parse_duration
+
+            try:
+                seconds = parse_duration(v)
+            except RampupError as exc:
+                raise ValueError(f"{exc.message} (use a duration such as 30d or 12w)") from None
+            if seconds <= 0:
+                raise ValueError(f"{v!r} is not a positive duration")
+        return v
+
+    def seconds(self, kind: str) -> float | None:
+        from rampup.durations import parse_duration
+
+        v = getattr(self, kind)
+        return None if v is None else parse_duration(v)
+
+
 class ModelSpec(_Strict):
     description: str = ""
     versions: dict[str, VersionSpec] = Field(default_factory=dict)
@@ -114,6 +148,9 @@ class ModelSpec(_Strict):
     pipeline: PipelineSpec | None = Field(default=None, description="stages (each a model "
                                           "of this project) run in order; see "
                                           "rampup.serving.pipeline_spec")
+    privacy: dict[str, PrivacyAction] = Field(default_factory=dict, description=PRIVACY_HELP)
+    retention: Retention | None = Field(default=None, description="overrides the project's "
+                                        "retention for this model (per kind)")
 
     @model_validator(mode="after")
     def _pipeline_has_no_versions(self) -> ModelSpec:
@@ -126,10 +163,10 @@ class ModelSpec(_Strict):
     @classmethod
     def _input_metrics(cls, v: dict[str, str]) -> dict[str, str]:
         for name, path in v.items():
-            if not METRIC_NAME_RE.match(name):
+            if not METRIC_NAME_RE.fullmatch(name):
                 raise ValueError(f"input metric name {name!r}: use lowercase letters, digits "
                                  "and '_' (at most 63)")
-            if not IMPORT_RE.match(path):
+            if not IMPORT_RE.fullmatch(path):
                 raise ValueError(f"input metric {name!r}: {path!r} is not 'module:function'")
         return v
 
@@ -156,6 +193,17 @@ class ProjectFile(_Strict):
     serving: ServingSpec = Field(default_factory=ServingSpec)
     models: dict[str, ModelSpec] = Field(default_factory=dict)
     alerting: AlertingSpec = Field(default_factory=AlertingSpec)
+    privacy: dict[str, PrivacyAction] = Field(default_factory=dict, description=PRIVACY_HELP
+                                              + " (every model; a model's own rules win)")
+    retention: Retention = Field(default_factory=Retention)
+
+    def retention_s(self, model: str, kind: str) -> float | None:
+        """Seconds a row of ``kind`` (predictions, feedback, review) of ``model`` is kept."""
+        spec = self.models.get(model)
+        own = spec.retention if spec is not None else None
+        if own is not None and getattr(own, kind) is not None:
+            return own.seconds(kind)
+        return self.retention.seconds(kind)
 
     @field_validator("models")
     @classmethod
@@ -176,7 +224,7 @@ def check_name(name: str, what: str) -> str:
     >>> check_name("loan-default", "model")
     'loan-default'
     """
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise ConfigError(f"invalid {what} name {name!r}", fix=f"use {NAME_HELP} characters")
     return name
 

@@ -154,7 +154,7 @@ async def test_skip_adjudicate_and_uncertain(client: httpx.AsyncClient, trained:
                           json={"label": "bad", "reviewer": "lead"},
                           headers={"authorization": f"Bearer {ADMIN}"})
     assert r.status_code == 200, r.text
-    assert r.json()["item"]["decided_by"] == "adjudicator:lead"
+    assert r.json()["item"]["decided_by"] == "adjudicator:admin:env"  # who, not a typed name
     assert [f.value for f in store.list_feedback(preds[2]["id"])] == ["bad"]
     m = (await client.get(f"{BASE}/automation")).json()
     assert m["level"] == "ai_assist"

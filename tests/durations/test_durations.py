@@ -112,3 +112,18 @@ def test_bad_instant_names_field_and_forms(text: str) -> None:
 
 def test_parse_time_is_ts() -> None:
     assert parse_time("30m", now=NOW) == NOW - 1800
+
+
+def test_plan_holds_accept_duration_text_and_name_the_field() -> None:
+    """Rollout plans (project file, --plan files, the admin API) read holds and keep
+    times with the same parser; a bad one names its field."""
+    import pydantic
+
+    from rampup.rollout.plan import Plan
+
+    plan = Plan.model_validate({"standby_keep_s": "PT10M", "steps": [
+        {"canary": 10, "min_duration_s": "1m30s", "max_duration_s": "1h"}]})
+    assert plan.standby_keep_s == 600.0
+    assert (plan.steps[0].min_duration_s, plan.steps[0].max_duration_s) == (90.0, 3600.0)
+    with pytest.raises(pydantic.ValidationError, match="min_duration_s: cannot read '5 min'"):
+        Plan.model_validate({"steps": [{"canary": 10, "min_duration_s": "5 min"}]})

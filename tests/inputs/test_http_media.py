@@ -5,6 +5,7 @@ the input metrics, never the bytes."""
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -143,3 +144,24 @@ def test_registration_profiles_the_input_metrics(registry: Registry) -> None:
     assert ears.output["task"] == "transcription"
     assert ears.profile is not None
     assert ears.profile["features"]["clip.duration"]["mean"] == pytest.approx(1.0)
+
+
+async def test_bytes_are_kept_only_when_asked(store: Store, registry: Registry,
+                                              tmp_path: Path) -> None:
+    import hashlib
+
+    from rampup.project import ProjectFile
+    from rampup.serving.app import create_app
+    from tests.serving.conftest import make_settings
+
+    blobs = tmp_path / "blobs"
+    app = create_app(make_settings(tmp_path, input_bytes_dir=blobs), ProjectFile(),
+                     store=store)
+    data = encode_image(photo(11))
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://rampup") as c:
+        r = await c.post("/v1/models/vision/predict", json={"photo": b64(data), "camera": "a"})
+        assert r.status_code == 200
+        assert app.state.rampup.writer.flush(5.0)
+    sha = hashlib.sha256(data).hexdigest()
+    assert (blobs / sha[:2] / f"{sha}.png").read_bytes() == data

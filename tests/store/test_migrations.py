@@ -19,7 +19,7 @@ TABLES = {"models", "versions", "deployments", "predictions", "feedback", "event
           "evaluations", "rollouts", "rollout_checks", "metric_windows",
           "alert_rules", "alert_states", "alert_events",
           "review_items", "review_labels", "automation_levels", "retrain_runs",
-          "dead_letters"}
+          "dead_letters", "tokens", "secrets"}
 
 
 def schema_drift(engine: sa.Engine) -> list[object]:

@@ -177,7 +177,10 @@ def test_rollout_check_on_wer_against_the_baseline() -> None:
     base = _window("v1", df.ref.tolist(), df.human.tolist())
     same = _window("v2", df.ref.tolist(), df.human.tolist())
     bad = _window("v3", df.ref.tolist(), worse)
-    r = judge("wer <= baseline + 0.01", same, base)
+    # a pass needs the always-valid interval under the margin (issue 13): 400 transcripts
+    # bound the WER difference to about +-0.03, so 0.01 is not confirmed yet, 0.05 is
+    assert judge("wer <= baseline + 0.01", same, base).verdict == "wait"
+    r = judge("wer <= baseline + 0.05", same, base)
     assert r.verdict == "pass"
     assert r.value == pytest.approx(jiwer.wer(df.ref.tolist(), df.human.tolist()))
     r = judge("wer <= baseline + 0.01", bad, base)
@@ -206,3 +209,48 @@ def _obj(values: list[object]) -> np.ndarray:
     out = np.empty(len(values), dtype=object)
     out[:] = values
     return out
+
+
+# -- monitoring once labels arrive ---------------------------------------------------------
+
+def test_monitor_windows_keep_wer_as_mergeable_sums() -> None:
+    from rampup.monitor.aggregates import WindowAggregate
+    from rampup.monitor.compute import metric_value
+    from rampup.monitor.features import VersionInfo
+    from rampup.monitor.labels import apply_label
+
+    df = speech(120, 7)
+    info = VersionInfo.from_parts({}, {"kind": "free", "task": "transcription"}, None)
+    halves = [WindowAggregate(), WindowAggregate()]
+    for i, (ref, hyp) in enumerate(zip(df.ref, df.hyp, strict=True)):
+        target = {"id": f"p{i}", "role": "answer",
+                  "outputs": json.dumps({"prediction": hyp})}
+        apply_label(halves[i % 2], target, info, label=ref)
+    merged = WindowAggregate.from_dict(halves[0].to_dict()).merge(halves[1])
+    assert metric_value(merged, "wer", 60.0) == pytest.approx(
+        jiwer.wer(df.ref.tolist(), df.hyp.tolist()))
+    assert merged.performance.labelled == 120
+    # a corrected label retracts the first one
+    agg = WindowAggregate()
+    target = {"id": "x", "role": "answer", "outputs": json.dumps({"prediction": "call tom"})}
+    apply_label(agg, target, info, label="play jazz")
+    apply_label(agg, target, info, label="call mom", previous="play jazz")
+    assert metric_value(agg, "wer", 60.0) == pytest.approx(0.5)
+    assert agg.performance.labelled == 1
+    # an empty transcript is scored (every word deleted), and counted as an empty output
+    agg = WindowAggregate()
+    apply_label(agg, {"id": "y", "role": "answer", "outputs": json.dumps({"prediction": ""})},
+                info, label="call mom")
+    assert metric_value(agg, "wer", 60.0) == 1.0
+
+
+def test_alert_rules_on_task_metrics_need_a_model_of_that_task() -> None:
+    from rampup.alerts.available import available_problem
+    from rampup.monitor.features import VersionInfo
+
+    classifier = VersionInfo.from_parts({}, {"kind": "class"}, None)
+    asr = VersionInfo.from_parts({}, {"kind": "free", "task": "transcription"}, None)
+    assert available_problem("wer", [asr]) is None
+    problem = available_problem("wer", [classifier])
+    assert problem is not None
+    assert "task is transcription" in problem

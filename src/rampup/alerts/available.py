@@ -39,6 +39,7 @@ from rampup.monitor.names import (
     DRIFT_FEATURE_KINDS,
     DRIFT_FEATURE_STATS,
     PERFORMANCE,
+    TASK_PERFORMANCE,
     parse_metric,
 )
 
@@ -120,6 +121,16 @@ def available_problem(metric: str, infos: Sequence[VersionInfo],
             declared = ", ".join(custom_names) or "none"
             return (f"no input metric {m.item!r} is declared for this model (declared: "
                     f"{declared}; add it under input_metrics in rampup.yaml)")
+        return None
+    if metric in TASK_PERFORMANCE:
+        from rampup.tasks.family import family_of_metric
+
+        task = family_of_metric(metric).name
+        tasks = {i.output_task for i in infos}
+        if task not in tasks:
+            return (f"{metric} needs a model whose output task is {task} (declare "
+                    f"output = {{'kind': 'free', 'task': '{task}'}}); this model's outputs "
+                    f"are {', '.join(sorted(i.output_task or i.output_kind for i in infos))}")
         return None
     if metric in PERFORMANCE:
         kinds = {i.output_kind for i in infos}

@@ -96,7 +96,7 @@ class AlertRuleSpec(_Spec):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not RULE_NAME.match(v):
+        if not RULE_NAME.fullmatch(v):
             raise ValueError(f"invalid rule name {v!r}: use lowercase letters, digits, '.', "
                              "'_' or '-' (at most 63)")
         return v
@@ -215,7 +215,7 @@ class AlertingSpec(_Spec):
     @classmethod
     def _names(cls, v: dict[str, NotifierSpec]) -> dict[str, NotifierSpec]:
         for name in v:
-            if not RULE_NAME.match(name):
+            if not RULE_NAME.fullmatch(name):
                 raise ValueError(f"invalid notifier name {name!r}")
         return v
 

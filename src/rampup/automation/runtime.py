@@ -36,6 +36,7 @@ from rampup.runtime import (
     write_isolated,
 )
 from rampup.runtime.faults import json_safe
+from rampup.security.privacy import Privacy
 from rampup.store import Store
 
 if TYPE_CHECKING:
@@ -58,6 +59,7 @@ class AutomationRuntime:
                  dead_letters: DeadLetters | None = None) -> None:
         self.store = store
         self.dead_letters = dead_letters
+        self.privacy: Privacy | None = None  # protected fields never reach a review item
         self.specs = {n: m.automation for n, m in project.models.items()}
         self.overrides: dict[str, str] = {}
         self.calibrators: dict[tuple[str, str], Calibrator] = {}
@@ -184,6 +186,8 @@ class AutomationRuntime:
                 "weight": weight, "reviewers_needed": spec.reviewers_per_item, "n_labels": 0}
 
     def _enqueue(self, row: dict[str, Any]) -> None:
+        if self.privacy is not None:
+            row["inputs"] = self.privacy.scrub(row["model"], row["inputs"])
         if len(self._q) >= self._queue_size:
             self.dropped += 1
             log.warning("review queue buffer full: item %s dropped", row["id"])
@@ -317,5 +321,6 @@ def start_automation(state: AppState) -> AutomationRuntime:
     its writer/refresh worker under the app's supervisor; the app stops it on shutdown."""
     rt = AutomationRuntime(state.store, state.project, registry=state.metrics.registry,
                            dead_letters=state.dead_letters)
+    rt.privacy = state.privacy
     state.automation = rt.start(state.supervisor)
     return rt

@@ -57,7 +57,7 @@ class AutomationSpec(BaseModel):
         if self.confidence == "function" and not self.confidence_function:
             raise ValueError("confidence: function needs confidence_function: "
                              "'module:function'")
-        if self.confidence_function and not IMPORT_RE.match(self.confidence_function):
+        if self.confidence_function and not IMPORT_RE.fullmatch(self.confidence_function):
             raise ValueError(f"confidence_function {self.confidence_function!r} is not "
                              "'module:function'")
         return self

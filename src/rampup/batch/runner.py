@@ -45,6 +45,7 @@ from rampup.predlog.writer import LogWriter, PredictionRecord
 from rampup.registry.registry import Registry
 from rampup.registry.schema import MEDIA_DTYPES, Feature
 from rampup.rollout.router import Router
+from rampup.security.privacy import Privacy
 from rampup.serving.ids import new_id
 from rampup.store import Store
 
@@ -89,9 +90,11 @@ def predict_batch(
     output_path: str | Path, *, errors_path: str | Path | None = None,
     key_column: str | None = None, version: str | None = None, chunk_size: int = 10_000,
     log: bool = True, progress: Progress | None = None, actor: str = "cli",
-    rng: random.Random | None = None,
+    rng: random.Random | None = None, privacy: Privacy | None = None,
 ) -> BatchSummary:
-    """Predict every row of ``input_path`` into ``output_path``; see the module docstring."""
+    """Predict every row of ``input_path`` into ``output_path``; see the module docstring.
+    ``privacy``: the project's rules for the logged rows (the output file is the caller's
+    own data and keeps its inputs)."""
     t0 = time.perf_counter()
     source, target = Path(input_path), Path(output_path)
     errors_file = Path(errors_path) if errors_path is not None else default_errors_path(target)
@@ -107,7 +110,7 @@ def predict_batch(
         return _predict_file(store, model, source, target, errors_file, router, versions,
                              key_column=key_column, version=version, chunk_size=chunk_size,
                              log=log, progress=progress, actor=actor, t0=t0,
-                             shown=str(input_path))
+                             shown=str(input_path), privacy=privacy)
     finally:
         if folder is not None:
             folder.cleanup()
@@ -139,7 +142,8 @@ def folder_manifest(folder: Path, versions: dict[str, Version], into: Path) -> P
 def _predict_file(store: Store, model: str, source: Path, target: Path, errors_file: Path,
                   router: Router, versions: dict[str, Version], *, key_column: str | None,
                   version: str | None, chunk_size: int, log: bool, progress: Progress | None,
-                  actor: str, t0: float, shown: str) -> BatchSummary:
+                  actor: str, t0: float, shown: str,
+                  privacy: Privacy | None = None) -> BatchSummary:
     with InputFile(source, chunk_size) as infile:
         if key_column is not None and key_column not in infile.columns:
             raise ValidationError(f"key column {key_column!r} is not in {source.name}",
@@ -150,7 +154,10 @@ def _predict_file(store: Store, model: str, source: Path, target: Path, errors_f
                                proba_classes([v.output for v in versions.values()]))
         out = OutputWriter(target, schema)
         errors = ErrorWriter(errors_file)
-        writer = LogWriter(store, queue_size=max(2 * chunk_size, 20_000)).start() if log else None
+        writer = LogWriter(store, queue_size=max(2 * chunk_size, 20_000)) if log else None
+        if writer is not None:
+            writer.privacy = privacy
+            writer.start()
         try:
             if progress is not None:
                 progress(0, infile.total)

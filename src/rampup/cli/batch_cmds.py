@@ -59,6 +59,7 @@ def predict_batch_cmd(
     from rampup.batch import estimate_csv_rows, predict_batch
     from rampup.batch.reader import input_kind
     from rampup.registry.registry import Registry
+    from rampup.security.privacy import load_privacy
 
     st = state(ctx)
     settings = st.settings
@@ -84,7 +85,8 @@ def predict_batch_cmd(
         summary = predict_batch(
             store, registry, model, input_path, output, errors_path=errors,
             key_column=key_column, version=version, chunk_size=chunk_size, log=log,
-            progress=update, actor="cli")
+            progress=update, actor="cli",
+            privacy=load_privacy(store, st.project_file, [model]))
     for warning in summary.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     console.print(summary_table(model, summary))

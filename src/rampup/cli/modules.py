@@ -26,13 +26,14 @@ from rampup.cli import (
     retrain_cmds,
     review_cmds,
     rollout_cmds,
+    security_cmds,
     serve_cmds,
 )
 
 ALL: list[ModuleType] = [serve_cmds, registry_cmds, rollout_cmds, batch_cmds, log_cmds,
                          analysis_cmds, quality_cmds, drift_cmds, monitor_cmds, alert_cmds,
                          retrain_cmds, automation_cmds, review_cmds, loadtest_cmds,
-                         demo_cmds]
+                         demo_cmds, security_cmds]
 
 #: help panels, in the order ``rampup --help`` shows them
 PANEL_ORDER = ("Serving", "Rollout", "Monitoring", "Analysis", "Data", "Admin")
@@ -47,5 +48,6 @@ PANELS: dict[str, str] = {
     "evaluate": "Analysis", "compare": "Analysis", "errors": "Analysis", "audit": "Analysis",
     "labels": "Analysis",
     "predict-batch": "Data", "log": "Data", "split": "Data", "review": "Data",
-    "automation": "Admin",
+    "automation": "Admin", "tokens": "Admin", "reviewers": "Admin", "events": "Admin",
+    "forget": "Data",
 }

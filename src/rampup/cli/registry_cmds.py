@@ -52,7 +52,7 @@ def _registry(ctx: typer.Context) -> Registry:
     from rampup.registry.registry import Registry
 
     st = state(ctx)
-    return Registry.from_settings(st.settings, st.store())
+    return Registry.from_settings(st.settings, st.store(), st.project_file)
 
 
 def _when(ts: float) -> str:

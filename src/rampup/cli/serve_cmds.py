@@ -13,6 +13,10 @@ import typer
 from rampup.cli._context import console, handle_errors, state
 from rampup.errors import ConfigError
 
+#: addresses only this machine can reach (as rampup.serving.auth.LOOPBACK; no import:
+#: start-up time)
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
 _NOT_NAME = re.compile(r"[^a-z0-9._-]+")
 
 
@@ -91,6 +95,10 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
     access_log: Annotated[bool, typer.Option(help="Log every HTTP request.")] = False,
+    insecure: Annotated[bool, typer.Option(
+        "--insecure", help="Serve a non-loopback address without any admin token (admin "
+        "operations then stay disabled). Without it such a server refuses to start.")
+    ] = False,
 ) -> None:
     """Serve every deployed model over HTTP (OpenAPI docs at /docs), or one model file."""
     # start-up time: the server, the registry and the flavors load only here
@@ -106,7 +114,7 @@ def serve(
     st = state(ctx)
     settings, project = st.load()
     store = st.store()  # applies migrations once, before any worker starts
-    registry = Registry.from_settings(settings, store)
+    registry = Registry.from_settings(settings, store, project)
     if project.models:
         with console.status("registering the versions declared in rampup.yaml…"):
             registry.sync_project(project, settings.project_dir)
@@ -117,12 +125,20 @@ def serve(
                                        label_column=label_column, actor="cli", deploy=True)
         console.print(f"serving [bold]{record.model}@{record.version}[/] ({record.flavor}) "
                       f"at /v1/models/{record.model}/predict", highlight=False)
-    st.close()
     host = host or settings.host
     port = settings.port if port is None else port
-    if host not in ("127.0.0.1", "localhost", "::1") and settings.admin_token is None:
-        console.print("[yellow]warning:[/] binding to a public address without "
-                      "RAMPUP_ADMIN_TOKEN; admin operations stay disabled")
+    admin_tokens = store.count_tokens("admin")
+    st.close()
+    if host not in LOOPBACK and settings.admin_token is None and not admin_tokens:
+        if not insecure:
+            raise ConfigError(
+                f"refusing to serve {host} (not a loopback address) without an admin token",
+                fix="create one with 'rampup tokens add NAME' (or set RAMPUP_ADMIN_TOKEN), "
+                    "or pass --insecure to serve anyway with admin operations disabled")
+        console.print("[yellow]warning:[/] --insecure: serving a non-loopback address "
+                      "without an admin token; admin operations stay disabled")
+    if host != settings.host:
+        settings = settings.model_copy(update={"host": host})
     console.print(f"rampup serving on [bold]http://{host}:{port}[/] "
                   f"(docs: http://{host}:{port}/docs, store: {settings.resolved_database_url})")
     common = {"host": host, "port": port, "log_level": log_level, "access_log": access_log,
@@ -132,6 +148,7 @@ def serve(
         return
     os.environ["RAMPUP_PROJECT_DIR"] = str(settings.project_dir)
     os.environ["RAMPUP_DATABASE_URL"] = settings.resolved_database_url
+    os.environ["RAMPUP_HOST"] = host
     if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="rampup-prom-")
     if settings.resolved_database_url.startswith("sqlite") and workers > 4:

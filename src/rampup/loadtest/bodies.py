@@ -33,9 +33,9 @@ import numpy as np
 import orjson
 
 from rampup.errors import NotFoundError, ValidationError
+from rampup.security.privacy import protected_fields as protected_fields  # re-exported
 
 if TYPE_CHECKING:
-    from rampup.project import ProjectFile
     from rampup.store import Store, VersionRecord
 
 PROTECTED = ("drop", "hash", "mask")
@@ -153,26 +153,6 @@ def scrub(rows: Iterable[dict[str, Any]], protected: Mapping[str, str],
                     clean[name] = value
         out.append(clean)
     return out
-
-
-def protected_fields(project: ProjectFile, model: str) -> dict[str, str]:
-    """Fields whose logged values must not be replayed: ``{field: drop|hash|mask}`` from
-    the project's ``privacy:`` settings: project-wide, of every pipeline that runs the
-    model as a stage (its rows hold the pipeline's inputs), and the model's own."""
-    found: dict[str, str] = {}
-    spec = project.models.get(model)
-    pipelines = [project.models[name] for name, pipe in project.pipelines().items()
-                 if any(getattr(stage, "model", None) == model for stage in pipe.stages)]
-    sources = [getattr(project, "privacy", None),
-               *(getattr(p, "privacy", None) for p in pipelines), getattr(spec, "privacy", None)]
-    for source in sources:
-        fields = getattr(source, "fields", source)
-        if isinstance(fields, Mapping):
-            for name, action in fields.items():
-                action = getattr(action, "value", action)
-                if str(action) in PROTECTED:
-                    found[str(name)] = str(action)
-    return found
 
 
 def _clean(value: Any) -> Any:

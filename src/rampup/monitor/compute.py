@@ -26,7 +26,15 @@ from rampup.errors import ValidationError
 from rampup.monitor.aggregates import WindowAggregate
 from rampup.monitor.features import VersionInfo
 from rampup.monitor.ingest import MODEL_ERROR, TIMEOUT
-from rampup.monitor.names import FAMILIES, OUTPUT, PERFORMANCE, SOFTWARE, is_known, parse_metric
+from rampup.monitor.names import (
+    FAMILIES,
+    OUTPUT,
+    PERFORMANCE,
+    SOFTWARE,
+    TASK_PERFORMANCE,
+    is_known,
+    parse_metric,
+)
 from rampup.predlog.feedback import KNOWN_EVENTS
 
 INVALID_KINDS = ("invalid_input", "malformed_request", "payload_too_large")
@@ -128,6 +136,8 @@ def metric_value(agg: WindowAggregate | None, metric: str, span_s: float) -> flo
     simple = _SIMPLE.get(metric)
     if simple is not None:
         return simple(agg, span_s)
+    if metric in TASK_PERFORMANCE:
+        return agg.performance.task_metric(metric)
     if metric in GAUGES:
         g = agg.gauges.get(metric)
         return None if g is None else g.mean

@@ -54,6 +54,7 @@ class VersionInfo:
     output_kind: str  # class | number | free
     classes: tuple[str, ...] | None
     has_text: bool
+    output_task: str | None = None  # transcription | ranking | detection (rampup.tasks)
 
     @classmethod
     def from_parts(cls, input_schema: dict[str, Any], output: dict[str, Any],
@@ -69,7 +70,8 @@ class VersionInfo:
         return cls(tuple(feats), free_form=not feats and bool(input_schema.get("allow_extra")),
                    output_kind=str(output.get("kind", "free")),
                    classes=tuple(str(c) for c in classes) if classes else None,
-                   has_text=any(f.kind == "text" for f in feats))
+                   has_text=any(f.kind == "text" for f in feats),
+                   output_task=output.get("task"))
 
     @classmethod
     def free(cls) -> VersionInfo:

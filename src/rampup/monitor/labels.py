@@ -53,8 +53,20 @@ def _regression(info: VersionInfo, label: Any, prediction: Any) -> bool:
 def _add(agg: WindowAggregate, info: VersionInfo, label: Any, prediction: Any,
          sign: int) -> None:
     perf = agg.performance
-    if is_empty(prediction) or label is None:
+    if label is None or (is_empty(prediction) and info.output_task != "transcription"):
         perf.add_unscored(sign)
+        return
+    if info.output_task is not None:  # WER, MRR, detection recall ... as sums
+        from rampup.errors import ValidationError
+        from rampup.tasks.family import family
+
+        fam = family(info.output_task)
+        try:
+            parts = fam.parts([label], ["" if prediction is None else prediction])
+        except ValidationError:  # a label or output the task cannot read
+            perf.add_unscored(sign)
+            return
+        perf.add_task({m: (float(n[0]), float(d[0])) for m, (n, d) in parts.items()}, sign)
         return
     regression = _regression(info, label, prediction)
     if regression:

@@ -30,7 +30,13 @@ OUTPUT = ("null_fraction", "confidence_mean", "confidence_p10", "output_mean",
           "output_length_mean", "repeated_query_rate", "input_length_mean", "early_stop_rate")
 # performance (once labels arrive; attributed to the prediction's window)
 PERFORMANCE = ("labelled", "label_rate", "accuracy", "error_rate_labelled", "precision_macro",
-               "recall_macro", "f1_macro", "mae", "rmse")
+               "recall_macro", "f1_macro", "mae", "rmse",
+               # task outputs once labels arrive (ranking at the default cut-off, 10)
+               "wer", "cer", "mrr", "recall_at_10", "ndcg_at_10", "map_at_10", "recall_50",
+               "precision_50")
+#: the task metrics above, read from the performance aggregate's sums
+TASK_PERFORMANCE = frozenset({"wer", "cer", "mrr", "recall_at_10", "ndcg_at_10", "map_at_10",
+                              "recall_50", "precision_50"})
 # families with an item in brackets and an optional stat
 FEATURE_STATS = ("count", "missing_fraction", "mean", "std", "min", "max", "unseen_fraction",
                  "length_mean")

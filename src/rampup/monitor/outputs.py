@@ -136,9 +136,11 @@ class OutputAgg:
 
 
 class PerformanceAgg:
-    """Labelled predictions: confusion cells ``true<SEP>pred`` and regression error sums."""
+    """Labelled predictions: confusion cells ``true<SEP>pred``, regression error sums and,
+    for task outputs, ``task``: metric -> [numerator, denominator] sums (word edits and
+    reference words for ``wer`` ...; see :mod:`rampup.tasks.family`)."""
 
-    __slots__ = ("abs_sum", "cells", "labelled", "reg_n", "sq_sum")
+    __slots__ = ("abs_sum", "cells", "labelled", "reg_n", "sq_sum", "task")
 
     def __init__(self) -> None:
         self.labelled = 0
@@ -146,6 +148,19 @@ class PerformanceAgg:
         self.reg_n = 0
         self.abs_sum = 0.0
         self.sq_sum = 0.0
+        self.task: dict[str, list[float]] = {}
+
+    def add_task(self, parts: dict[str, tuple[float, float]], sign: int = 1) -> None:
+        """A labelled task prediction: its per-row parts of each task metric."""
+        self.labelled += sign
+        for metric, (num, den) in parts.items():
+            acc = self.task.setdefault(metric, [0.0, 0.0])
+            acc[0] += sign * num
+            acc[1] += sign * den
+
+    def task_metric(self, metric: str) -> float | None:
+        acc = self.task.get(metric)
+        return acc[0] / acc[1] if acc and acc[1] > 0 else None
 
     def add(self, label: Any, prediction: Any, *, regression: bool, sign: int = 1) -> None:
         self.labelled += sign
@@ -175,6 +190,10 @@ class PerformanceAgg:
         self.reg_n += other.reg_n
         self.abs_sum += other.abs_sum
         self.sq_sum += other.sq_sum
+        for metric, (num, den) in other.task.items():
+            acc = self.task.setdefault(metric, [0.0, 0.0])
+            acc[0] += num
+            acc[1] += den
         return self
 
     def _pairs(self) -> list[tuple[str, str, int]]:
@@ -223,8 +242,12 @@ class PerformanceAgg:
         return math.sqrt(max(self.sq_sum, 0.0) / self.reg_n) if self.reg_n else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"labelled": self.labelled, "cells": self.cells, "reg_n": self.reg_n,
-                "abs_sum": self.abs_sum, "sq_sum": self.sq_sum}
+        d: dict[str, Any] = {"labelled": self.labelled, "cells": self.cells,
+                             "reg_n": self.reg_n, "abs_sum": self.abs_sum,
+                             "sq_sum": self.sq_sum}
+        if self.task:
+            d["task"] = {k: list(v) for k, v in self.task.items()}
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PerformanceAgg:
@@ -232,4 +255,5 @@ class PerformanceAgg:
         p.labelled, p.reg_n = int(d["labelled"]), int(d["reg_n"])
         p.cells = {str(k): int(v) for k, v in d["cells"].items()}
         p.abs_sum, p.sq_sum = float(d["abs_sum"]), float(d["sq_sum"])
+        p.task = {str(k): [float(v[0]), float(v[1])] for k, v in d.get("task", {}).items()}
         return p

@@ -61,7 +61,7 @@ def _params(request: Request, now: float) -> dict[str, Any]:
                               f"over {until - since:.0f} s",
                               fix="use a larger step or a shorter range", field="step")
     role = q.get("role", "answer")
-    if not _ROLE.match(role):
+    if not _ROLE.fullmatch(role):
         raise ValidationError(f"role={role!r} is not a role",
                               fix="use answer (the default), shadow or pinned", field="role")
     return {"metrics": metrics or list(DEFAULT_METRICS), "since": since, "until": until,
@@ -74,9 +74,10 @@ def _params(request: Request, now: float) -> dict[str, Any]:
             description="`metric` (repeatable or comma-separated; names from "
                         "`/metrics/catalogue`), `version` (default: all versions merged), "
                         "`role` (answer, shadow, pinned), `stage` (a pipeline stage; default: the "
-                        "model's own records), `since`/`until` (epoch seconds, ISO 8601, "
-                        "or relative like `-1h`; default the last hour), `step` (seconds "
-                        "or `5m`; default 60). Each series holds `[bucket_start, value]` "
+                        "model's own records), `since`/`until` (a duration back from now "
+                        "like `1h` or `-1h`, ISO 8601, or `epoch:1714521600`; default the "
+                        "last hour), `step` (seconds, `5m` or `PT5M`; default 60). Each "
+                        "series holds `[bucket_start, value]` "
                         "pairs, value null without data; `summary` is each metric over the "
                         "whole range.")
 async def metrics_series(request: Request, name: str) -> Response:

@@ -35,7 +35,7 @@ class Event(BaseModel):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not EVENT_RE.match(v):
+        if not EVENT_RE.fullmatch(v):
             raise ValueError(f"event name {v!r} must match {EVENT_RE.pattern} "
                              f"(lowercase, e.g. {KNOWN_EVENTS[0]!r})")
         return v

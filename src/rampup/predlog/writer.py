@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -32,6 +33,7 @@ from rampup.runtime import (
     write_isolated,
 )
 from rampup.runtime.faults import json_safe
+from rampup.security.privacy import Privacy
 from rampup.store import Store
 
 log = logging.getLogger("rampup.predlog")
@@ -43,7 +45,7 @@ class PredictionRecord:
     """One logged prediction, as the hot path builds it (serialised later)."""
 
     __slots__ = ("confidence", "error", "id", "inputs", "latency_ms", "model", "outputs",
-                 "request_id", "request_key", "role", "stage", "ts", "version")
+                 "protected", "request_id", "request_key", "role", "stage", "ts", "version")
 
     def __init__(self, id: str, request_id: str, ts: float, model: str, version: str,
                  role: str, inputs: Any, outputs: Any, confidence: float | None,
@@ -62,6 +64,7 @@ class PredictionRecord:
         self.latency_ms = latency_ms
         self.error = error
         self.request_key = request_key
+        self.protected = False  # privacy rules applied (rampup.security.privacy)
 
     def to_row(self) -> dict[str, Any]:
         return self.to_row_of(self.inputs, self.outputs)
@@ -88,7 +91,7 @@ class PredictionRecord:
 
     def to_payload(self) -> dict[str, Any]:
         """The record as it was handed over (for a dead letter: nothing serialised)."""
-        return {k: getattr(self, k) for k in self.__slots__}
+        return {k: getattr(self, k) for k in self.__slots__ if k != "protected"}
 
 
 def _loggable(v: Any) -> Any:
@@ -135,14 +138,20 @@ class LogWriter:
 
     def __init__(self, store: Store, *, queue_size: int = 100_000, batch_size: int = 2000,
                  flush_interval: float = 0.2, block_timeout: float = 0.05,
-                 retry_backoff: float = 0.5, dead_letters: DeadLetters | None = None) -> None:
+                 retry_backoff: float = 0.5, dead_letters: DeadLetters | None = None,
+                 input_bytes_dir: Path | None = None) -> None:
         self.store = store
+        # where the bytes of image/audio inputs are kept (off by default): one file per
+        # content hash, <dir>/<sha256[:2]>/<sha256>.<format>; the row keeps the hash
+        self.input_bytes_dir = input_bytes_dir
         self.queue_size = queue_size
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.block_timeout = block_timeout
         self.retry_backoff = retry_backoff
         self.dead_letters = dead_letters or DeadLetters(store)
+        #: the project's privacy rules, applied to every record handed over (None: none)
+        self.privacy: Privacy | None = None
         self.stats = WriterStats()
         self._queue: deque[PredictionRecord] = deque()
         self._pending_ids: set[str] = set()
@@ -197,6 +206,8 @@ class LogWriter:
 
     def try_submit(self, records: Sequence[PredictionRecord]) -> bool:
         """Queue all records if there is room for all of them; never blocks."""
+        if self.privacy is not None:
+            self.privacy.protect(records)
         with self._cond:
             if len(self._queue) + len(records) > self.queue_size:
                 return False
@@ -284,7 +295,30 @@ class LogWriter:
                 self._pending_ids.difference_update(r.id for r in batch)
                 self._cond.notify_all()
 
+    def _keep_bytes(self, batch: list[PredictionRecord]) -> None:
+        """Write the bytes of the batch's binary inputs (each content once)."""
+        assert self.input_bytes_dir is not None
+        for record in batch:
+            values = record.inputs.values() if isinstance(record.inputs, dict) else ()
+            for v in values:
+                data, sha, fmt = (getattr(v, "data", None), getattr(v, "sha256", None),
+                                  getattr(v, "format", None))
+                if not isinstance(data, bytes) or not isinstance(sha, str):
+                    continue
+                path = self.input_bytes_dir / sha[:2] / f"{sha}.{str(fmt).lower()}"
+                if path.exists():
+                    continue
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = path.with_suffix(".part")
+                    tmp.write_bytes(data)
+                    tmp.replace(path)
+                except OSError as exc:  # a full disk must not stop the log itself
+                    self.stats.last_error = f"input bytes not kept: {exc}"
+
     def _write(self, batch: list[PredictionRecord], ctx: WorkerContext) -> None:
+        if self.input_bytes_dir is not None:
+            self._keep_bytes(batch)
         rows = map_isolated(batch, PredictionRecord.to_row, self._repair_record)
         attempt = 0
         while True:

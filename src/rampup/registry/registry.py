@@ -48,6 +48,7 @@ from rampup.registry.resolve import (
     resolve_output,
 )
 from rampup.registry.schema import InputSchema, OutputSpec
+from rampup.security.privacy import check_inputs
 from rampup.store import Store, VersionRecord
 
 if TYPE_CHECKING:
@@ -124,13 +125,17 @@ def _decoded_media(df: pd.DataFrame, schema: InputSchema, base_dir: Path | None,
 class Registry:
     """Versions of models: artifact copies in an :class:`ArtifactStore`, records in a Store."""
 
-    def __init__(self, store: Store, artifacts: ArtifactStore) -> None:
+    def __init__(self, store: Store, artifacts: ArtifactStore,
+                 project: ProjectFile | None = None) -> None:
         self.store = store
         self.artifacts = artifacts
+        #: the project file, when known: registration checks its privacy rules
+        self.project = project
 
     @classmethod
-    def from_settings(cls, settings: Settings, store: Store) -> Registry:
-        return cls(store, ArtifactStore(settings.resolved_artifacts_dir))
+    def from_settings(cls, settings: Settings, store: Store,
+                      project: ProjectFile | None = None) -> Registry:
+        return cls(store, ArtifactStore(settings.resolved_artifacts_dir), project)
 
     # -- lookups ------------------------------------------------------------------------
 
@@ -267,6 +272,8 @@ class Registry:
         uri, digest = fl.save(source, self.artifacts, model, name)
         try:
             schema, output, profile = self._describe(fl, model, name, uri, ref, features)
+            if self.project is not None:
+                check_inputs(self.project, model, schema.names)
             md = build_metadata(metadata, actor=actor, libraries=fl.library_versions(),
                                 git_commit=git_commit(fl.source_dir(source)),
                                 data_hash=ref.data_hash, source=_describe_source(source))
@@ -363,6 +370,8 @@ class Registry:
         a different artifact hash is a ConflictError: versions are immutable.
         """
         items: list[SyncItem] = []
+        if self.project is None:
+            self.project = project
         for model, spec in project.models.items():
             for name, vspec in spec.versions.items():
                 try:

@@ -130,11 +130,13 @@ def assemble(store: Store, model: str, out_dir: Path, *, features: Sequence[str]
              label_column: str, reference: pd.DataFrame | None, since: float | None,
              now: float, half_life: float | None = None, holdout: float = 0.2,
              test_set: pd.DataFrame | None = None, seed: int = 0,
-             progress: Callable[[int], None] | None = None) -> DatasetInfo:
-    """Write ``train.parquet`` and ``holdout.parquet`` into ``out_dir``."""
+             progress: Callable[[int], None] | None = None,
+             log_rows: bool = True) -> DatasetInfo:
+    """Write ``train.parquet`` and ``holdout.parquet`` into ``out_dir`` (``log_rows``
+    false: from the reference data only)."""
     rows: list[dict[str, Any]] = []
     stream = store.iter_predictions(model, since=since, until=now, roles=("answer",),
-                                    with_labels=True, chunk_size=5000)
+                                    with_labels=True, chunk_size=5000) if log_rows else iter(())
     for chunk in stream:
         rows += [r for r in chunk if r.get("label") is not None]
         if progress is not None:

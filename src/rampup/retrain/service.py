@@ -228,7 +228,8 @@ class Retrainer:
         info = assemble(self.store, model, run_dir, features=features, label_column=label,
                         reference=reference, since=run["since"], now=self.clock(),
                         half_life=spec.half_life_s, holdout=spec.evaluation.holdout,
-                        test_set=test_set, seed=spec.evaluation.seed)
+                        test_set=test_set, seed=spec.evaluation.seed,
+                        log_rows=spec.log_rows)
         # What the run is decided on from now: the deployment its champion serves in.
         self._update(run_id, champion=champion.version, dataset=info.to_dict(),
                      run_dir=str(run_dir), deployment_id=deployment_id)

@@ -125,13 +125,16 @@ class RetrainSpec(_Spec):
     auto_rollout: bool = Field(default=True, description="false: wait for approval")
     rollout: RolloutChoice = Field(default_factory=RolloutChoice)
     replay_last: int = Field(default=1000, ge=0, description="requests replayed (0: none)")
+    log_rows: bool = Field(default=True, description="learn from labelled prediction-log rows; "
+                           "false: the reference data only (needed when privacy rules drop "
+                           "or hash one of the model's inputs)")
 
     @model_validator(mode="after")
     def _one_entry(self) -> RetrainSpec:
         if (self.entry_point is None) == (self.command is None):
             raise ValueError("give exactly one of entry_point (module:function) or command "
                              "(a shell command)")
-        if self.entry_point is not None and not IMPORT_RE.match(self.entry_point):
+        if self.entry_point is not None and not IMPORT_RE.fullmatch(self.entry_point):
             raise ValueError(f"entry_point {self.entry_point!r} is not 'module:function'")
         if self.command is not None and "{output}" not in self.command:
             raise ValueError("the command must write the model to {output} (use the "

@@ -25,10 +25,13 @@ from rampup.predlog.writer import LogWriter
 from rampup.project import ProjectFile
 from rampup.retrain.loop import start_retraining
 from rampup.runtime import DeadLetters, Supervisor
+from rampup.security.privacy import load_privacy
+from rampup.security.retention import start_retention
 from rampup.serving import (
     alert_routes,
     api_docs,
     errors,
+    privacy_routes,
     retrain_routes,
     review_routes,
     rollout_routes,
@@ -36,6 +39,8 @@ from rampup.serving import (
     v2,
     worker_routes,
 )
+from rampup.serving.auth import TokenBook
+from rampup.serving.guard import Guard
 from rampup.serving.jsonbody import JSONBodies
 from rampup.serving.metrics import ServingMetrics
 from rampup.serving.model_openapi import model_paths
@@ -88,18 +93,23 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
                            batch_size=settings.log_batch_size,
                            flush_interval=settings.log_flush_interval,
                            block_timeout=settings.log_block_timeout,
-                           dead_letters=dead_letters).start(supervisor)
+                           dead_letters=dead_letters,
+                           input_bytes_dir=settings.input_bytes_dir).start(supervisor)
         metrics.bind_queue_depth(lambda: writer.depth)
+        privacy = await asyncio.to_thread(load_privacy, st_store, project)
+        writer.privacy = privacy
         runtime = Runtime(st_store, loader, project,
                           inline_budget_s=settings.inline_budget_ms / 1000.0)
         state = AppState(settings, project, st_store, runtime, writer, metrics, owns_store=owns,
-                         supervisor=supervisor, dead_letters=dead_letters)
+                         supervisor=supervisor, dead_letters=dead_letters,
+                         tokens=TokenBook(st_store), privacy=privacy)
         app.state.rampup = state
         monitoring = start_monitoring(state)
         automation = await asyncio.to_thread(start_automation, state)
         retraining = await asyncio.to_thread(start_retraining, state)
         app.state.retraining = retraining
         alerting = await asyncio.to_thread(start_alerts, state, retraining.actions)
+        retention = start_retention(state)
         await asyncio.to_thread(runtime.refresh)
         state.ready = True
         state.poller = supervisor.start(POLLER, partial(poll_deployments, state),
@@ -120,6 +130,8 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
             if alerting is not None:
                 await asyncio.to_thread(alerting.stop)
             await asyncio.to_thread(retraining.stop)
+            if retention is not None:
+                await asyncio.to_thread(retention.stop)
             for t in list(state.shadow_tasks):
                 t.cancel()
             runtime.close()
@@ -137,6 +149,8 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
                   docs_url=None, redoc_url=None)  # served from vendored files: api_docs
     errors.install(app)
     app.add_middleware(JSONBodies)  # a body is JSON whatever its content-type says
+    origins = frozenset(o.strip() for o in settings.allowed_origins.split(",") if o.strip())
+    app.add_middleware(Guard, allowed_origins=origins)  # outermost: refuse cross-site first
     app.router.routes.append(Route("/v1/models/{name}/predict", predict, methods=["POST"],
                                    name="predict"))
     app.router.routes.append(Route("/v1/models/{name}/versions/{version}/predict",
@@ -150,6 +164,7 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
     app.include_router(retrain_routes.router)
     app.include_router(review_routes.router)
     app.include_router(worker_routes.router)
+    app.include_router(privacy_routes.router)
     app.router.routes.extend(review_routes.page_routes())
     app.router.routes.extend(dashboard_routes())
     app.router.routes.extend(api_docs.routes())

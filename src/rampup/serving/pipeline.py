@@ -228,6 +228,7 @@ class _Run:
             mirrors = [v for v in stage.served.router.mirrors() if v != version]
             if mirrors:
                 shadow.schedule(st, model, mirrors, inputs, ids, self.rid, self.key)
+        st.protect(recs)  # privacy rules first: the monitor never sees a protected value
         if st.monitor is not None:
             st.monitor.offer(recs)
         if not st.writer.try_submit(recs):

@@ -80,7 +80,7 @@ class StageSpec(_Strict):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str | None) -> str | None:
-        if v is not None and not STAGE_NAME.match(v):
+        if v is not None and not STAGE_NAME.fullmatch(v):
             raise ValueError(f"stage name {v!r}: use lowercase letters, digits, '.', '_' or "
                              "'-', starting with a letter or digit")
         return v

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import traceback
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -21,6 +22,7 @@ from rampup.errors import ModelError, PayloadTooLargeError, RampupError
 from rampup.predlog.writer import PredictionRecord
 from rampup.registry.predictor import PredictionBatch
 from rampup.registry.schema import OutputSpec
+from rampup.security.privacy import protected_values, redact
 from rampup.serving import pipeline, shadow
 from rampup.serving.auth import require_admin, require_predict
 from rampup.serving.errors import error_response
@@ -254,7 +256,13 @@ async def _run(lv: LoadedVersion, records: list[Any]) -> PredictionBatch:
     except RampupError:
         raise
     except Exception as exc:
-        log.exception("version %s raised while predicting", lv.name)
-        raise ModelError(f"version {lv.name} failed: {type(exc).__name__}: {exc}"[:500],
+        secrets = protected_values(lv.validator.protected, records)
+        if secrets:  # the message or traceback may quote a protected input: redacted
+            trace = "".join(traceback.format_exception(exc))
+            log.error("version %s raised while predicting:\n%s", lv.name, redact(trace, secrets))
+        else:
+            log.exception("version %s raised while predicting", lv.name)
+        text = redact(f"{type(exc).__name__}: {exc}", secrets)
+        raise ModelError(f"version {lv.name} failed: {text}"[:500],
                          fix="the model raised on this input; see the server log with the "
                              "request id") from exc

@@ -1,9 +1,11 @@
 """The review queue and automation level over HTTP, and the reviewers' web page.
 
-Reviewer endpoints need the predict token when one is set (the admin token works too):
-reviewers are users of the service, not operators. Setting the level and adjudicating
-need the admin token. The reviewer is named by the ``x-reviewer`` header or a
-``reviewer`` field in the body.
+Reviewers are people with credentials: claiming, deciding and skipping need a reviewer
+token (``rampup reviewers add NAME``), and the decision records the reviewer that token
+names, never a name sent in the request. Leads (``--role lead``) and admins adjudicate.
+Only an *open* queue, on a loopback address with no reviewer configured (local trials),
+takes a name from the ``x-reviewer`` header or a ``reviewer`` field, and the page says so.
+Reading the queue needs what other reads need (the predict token when one is set).
 """
 
 from __future__ import annotations
@@ -17,11 +19,16 @@ from pydantic import BaseModel, Field
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from rampup.automation.page import render_index, render_page
+from rampup.automation.page import page_script, page_style, render_index, render_page
 from rampup.automation.queue import choices, item_view
 from rampup.automation.service import Automation
-from rampup.errors import NotFoundError
-from rampup.serving.auth import require_admin, require_predict
+from rampup.errors import AuthError, NotFoundError
+from rampup.serving.auth import (
+    queue_is_open,
+    require_admin,
+    require_predict,
+    require_reviewer,
+)
 from rampup.serving.jsonbody import EdgeRoute
 from rampup.serving.responses import json_response
 from rampup.serving.state import AppState, app_state
@@ -51,9 +58,13 @@ def _service(st: AppState) -> Automation:
 
 
 def _reviewer(request: Request, body: ReviewerBody | None) -> str:
-    if body is not None and body.reviewer:
-        return body.reviewer
-    return request.headers.get("x-reviewer", "")
+    """The authenticated reviewer's name (a claimed name only on an open queue)."""
+    st = app_state(request)
+    claimed = (body.reviewer if body is not None and body.reviewer
+               else request.headers.get("x-reviewer", ""))
+    return require_reviewer(request, host=st.settings.host,
+                            predict_token=st.settings.predict_token,
+                            admin_token=st.settings.admin_token, claimed=claimed).actor
 
 
 def _check(request: Request, st: AppState) -> None:
@@ -89,11 +100,10 @@ async def list_items(request: Request, name: str, status: str = "pending",
 @router.post(PREFIX + "/next", summary="Claim the next item for this reviewer (null: none)")
 async def next_item(request: Request, name: str, body: ReviewerBody | None = None) -> Response:
     st = app_state(request)
-    _check(request, st)
+    reviewer = _reviewer(request, body)
     _model(st, name)
     await _flushed(st)
-    row = await asyncio.to_thread(_service(st).queue().next, name, _reviewer(request, body),
-                                  time.time())
+    row = await asyncio.to_thread(_service(st).queue().next, name, reviewer, time.time())
     return json_response({"item": item_view(row, time.time()) if row else None,
                           "choices": _choices(st, name, row),
                           "choice_names": _names(st, name)})
@@ -119,10 +129,10 @@ async def get_item(request: Request, name: str, item_id: str) -> Response:
 async def claim(request: Request, name: str, item_id: str,
                 body: ReviewerBody | None = None) -> Response:
     st = app_state(request)
-    _check(request, st)
+    reviewer = _reviewer(request, body)
     await _flushed(st)
-    row = await asyncio.to_thread(_service(st).queue().claim, name, item_id,
-                                  _reviewer(request, body), time.time())
+    row = await asyncio.to_thread(_service(st).queue().claim, name, item_id, reviewer,
+                                  time.time())
     return json_response({"item": item_view(row, time.time())})
 
 
@@ -130,10 +140,9 @@ async def claim(request: Request, name: str, item_id: str,
              summary="Label a claimed item; the final decision becomes the prediction's label")
 async def decide(request: Request, name: str, item_id: str, body: DecideBody) -> Response:
     st = app_state(request)
-    _check(request, st)
-    row = await asyncio.to_thread(_service(st).queue().decide, name, item_id,
-                                  _reviewer(request, body), body.label, time.time(),
-                                  note=body.note)
+    reviewer = _reviewer(request, body)
+    row = await asyncio.to_thread(_service(st).queue().decide, name, item_id, reviewer,
+                                  body.label, time.time(), note=body.note)
     _feed_monitor(st, row)
     return json_response({"item": item_view(row, time.time())})
 
@@ -142,21 +151,26 @@ async def decide(request: Request, name: str, item_id: str, body: DecideBody) ->
 async def skip(request: Request, name: str, item_id: str,
                body: ReviewerBody | None = None) -> Response:
     st = app_state(request)
-    _check(request, st)
-    row = await asyncio.to_thread(_service(st).queue().skip, name, item_id,
-                                  _reviewer(request, body), time.time(),
-                                  body.note if body else "")
+    reviewer = _reviewer(request, body)
+    row = await asyncio.to_thread(_service(st).queue().skip, name, item_id, reviewer,
+                                  time.time(), body.note if body else "")
     return json_response({"item": item_view(row, time.time())})
 
 
 @router.post(PREFIX + "/items/{item_id}/adjudicate",
-             summary="Set the final label of an open or disputed item (admin)")
+             summary="Set the final label of an open or disputed item (a lead reviewer "
+             "or an admin)")
 async def adjudicate(request: Request, name: str, item_id: str, body: DecideBody) -> Response:
     st = app_state(request)
-    require_admin(request, st.settings.admin_token)
+    who = require_reviewer(request, host=st.settings.host,
+                           predict_token=st.settings.predict_token,
+                           admin_token=st.settings.admin_token)
+    if not who.is_lead:
+        raise AuthError(f"{who.actor!r} may not adjudicate: only lead reviewers and admins do",
+                        fix="ask an admin for a lead token ('rampup reviewers add NAME "
+                            "--role lead') or send an admin token")
     row = await asyncio.to_thread(_service(st).queue().adjudicate, name, item_id,
-                                  _reviewer(request, body) or "admin", body.label,
-                                  time.time(), note=body.note)
+                                  who.actor, body.label, time.time(), note=body.note)
     _feed_monitor(st, row)
     return json_response({"item": item_view(row, time.time())})
 
@@ -194,8 +208,7 @@ async def get_level(request: Request, name: str) -> Response:
             "project file until reset with level: null)")
 async def set_level(request: Request, name: str, body: LevelBody) -> Response:
     st = app_state(request)
-    require_admin(request, st.settings.admin_token)
-    actor = request.headers.get("x-rampup-actor", "admin-api")[:255]
+    actor = require_admin(request, st.settings.admin_token).actor
     svc = _service(st)
     if body.level is None:
         out = await asyncio.to_thread(svc.reset_level, name, actor=actor, reason=body.reason)
@@ -236,9 +249,34 @@ async def review_page(request: Request) -> Response:
     st = app_state(request)
     name = request.path_params["name"]
     _model(st, name)
-    return HTMLResponse(render_page(name))
+    is_open = await asyncio.to_thread(queue_is_open, request, st.settings.host)
+    return HTMLResponse(render_page(name, open_queue=is_open),
+                        headers={"cache-control": "no-store"})
+
+
+@router.get("/v1/review/whoami", summary="The reviewer a token names (and whether the "
+            "queue is open to anyone on this machine)")
+async def whoami(request: Request) -> Response:
+    st = app_state(request)
+    who = await asyncio.to_thread(
+        require_reviewer, request, host=st.settings.host,
+        predict_token=st.settings.predict_token, admin_token=st.settings.admin_token,
+        claimed=request.headers.get("x-reviewer", ""))
+    return json_response({"reviewer": who.actor, "kind": who.kind, "role": who.role,
+                          "lead": who.is_lead, "open": who.kind == "open"})
+
+
+async def review_script(request: Request) -> Response:
+    return Response(page_script(), media_type="text/javascript",
+                    headers={"cache-control": "no-cache"})
+
+
+async def review_style(request: Request) -> Response:
+    return Response(page_style(), media_type="text/css", headers={"cache-control": "no-cache"})
 
 
 def page_routes() -> list[Route]:
     return [Route("/review", index_page, methods=["GET"], name="review_index"),
+            Route("/review/static/review.js", review_script, methods=["GET"]),
+            Route("/review/static/review.css", review_style, methods=["GET"]),
             Route("/review/{name}", review_page, methods=["GET"], name="review_page")]

@@ -15,7 +15,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -25,6 +25,7 @@ from rampup.registry.predictor import FeatureBatch, PredictionBatch, Predictor
 from rampup.registry.schema import InputSchema, OutputSpec
 from rampup.rollout.policy import DeploymentPolicy
 from rampup.rollout.router import Router
+from rampup.security.privacy import protected_fields
 from rampup.serving.batching import MicroBatcher
 from rampup.serving.human import HUMAN, HumanPredictor, human_record
 from rampup.serving.inline import DEFAULT_BUDGET_S, InlineBudget
@@ -37,14 +38,15 @@ class LoadedVersion:
     """A predictor plus what serving needs around it: validator, batcher, timing."""
 
     def __init__(self, record: VersionRecord, predictor: Predictor, spec: ModelSpec,
-                 inline_budget_s: float = DEFAULT_BUDGET_S) -> None:
+                 inline_budget_s: float = DEFAULT_BUDGET_S,
+                 protected: Collection[str] = ()) -> None:
         self.record = record
         self.name = record.version
         self.predictor = predictor
         self.schema = InputSchema.from_dict(record.input_schema)
         self.output = OutputSpec.from_dict(record.output)
         ignore = [spec.request_key.field] if spec.request_key.field else []
-        self.validator = Validator(self.schema, ignore=ignore)
+        self.validator = Validator(self.schema, ignore=ignore, protected=protected)
         self.executor: Executor | None = None  # set by the runtime; None: asyncio's default
         self.cost = InlineBudget(inline_budget_s)  # decides inline vs executor per call
         self.clock: Callable[[], float] = time.perf_counter  # what a call's cost is timed with
@@ -176,14 +178,15 @@ class Runtime:
     def _load_version(self, model: str, version: str, spec: ModelSpec) -> LoadedVersion:
         if version == HUMAN:
             lv = LoadedVersion(human_record(model), HumanPredictor(), spec,
-                               self.inline_budget_s)
+                               self.inline_budget_s, protected_fields(self.project, model))
             lv.executor = self.model_executor
             return lv
         record = self.store.get_version(model, version)
         if record is None:
             raise NotFoundError(f"version {model}@{version} is not registered",
                                 fix="register it before deploying it")
-        lv = LoadedVersion(record, self._load(record), spec, self.inline_budget_s)
+        lv = LoadedVersion(record, self._load(record), spec, self.inline_budget_s,
+                           protected_fields(self.project, model))
         lv.executor = self.model_executor
         return lv
 

@@ -63,6 +63,7 @@ async def _mirror(st: AppState, model: str, lv: LoadedVersion, records: list[Any
                              records[i], outputs[i] if outputs else None,
                              confidence[i] if confidence else None, latency, error, key)
             for i, pid in enumerate(ids)]
+    st.protect(recs)  # privacy rules first: the monitor never sees a protected value
     if st.monitor is not None:
         st.monitor.offer(recs)
     if not st.writer.try_submit(recs):

@@ -27,6 +27,8 @@ from rampup.store import Store
 if TYPE_CHECKING:
     from rampup.automation.runtime import AutomationRuntime
     from rampup.monitor.recorder import Monitor
+    from rampup.security.privacy import Privacy
+    from rampup.serving.auth import TokenBook
 
 log = logging.getLogger("rampup.serving")
 
@@ -47,10 +49,19 @@ class AppState:
     automation: AutomationRuntime | None = None  # levels and the review queue writer
     supervisor: Supervisor = field(default_factory=Supervisor)  # runs every worker
     dead_letters: DeadLetters | None = None  # what the workers could not write
+    tokens: TokenBook | None = None  # named admin/reviewer tokens (None: settings only)
+    privacy: Privacy | None = None  # the project's privacy rules (None: nothing protected)
+
+    def protect(self, records: list[PredictionRecord]) -> None:
+        """Apply the project's privacy rules to records about to be monitored/logged."""
+        if self.privacy is not None:
+            self.privacy.protect(records)
 
     async def record(self, model: str, version: str, records: list[PredictionRecord]) -> None:
         """Answered predictions: offered to the monitor and queued for the log writer
-        (a full queue drops after its timeout, counted on both)."""
+        (a full queue drops after its timeout, counted on both). Protected fields are
+        scrubbed first, so neither ever sees them."""
+        self.protect(records)
         if self.monitor is not None:
             self.monitor.offer(records)
         if not await self.writer.submit_async(records):

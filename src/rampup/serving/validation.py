@@ -18,7 +18,7 @@ age - must be an integer, got string 'thirty'
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from rampup.errors import PayloadTooLargeError, ValidationError
@@ -198,8 +198,11 @@ _BINARY = frozenset({"image", "audio"})
 class Validator:
     """A schema compiled into per-feature checks. Thread-safe and reusable."""
 
-    def __init__(self, schema: InputSchema, ignore: Sequence[str] = ()) -> None:
+    def __init__(self, schema: InputSchema, ignore: Sequence[str] = (),
+                 protected: Collection[str] = ()) -> None:
         self.schema = schema
+        #: fields under privacy rules: a message about them never quotes their value
+        self.protected = frozenset(protected)
         self.names = schema.names
         self._checks = [(f.name, f.nullable, _CHECKS[f.dtype](f), f) for f in schema.features]
         self._known = frozenset(self.names) | frozenset(ignore)
@@ -237,6 +240,8 @@ class Validator:
                     if feat.dtype in _BINARY:
                         rec[name] = clean
                 except _Bad as bad:
+                    if name in self.protected:
+                        bad = _Bad(_without_value(bad.message, v), bad.fix)
                     problems.append(_problem(i, name, bad.message, bad.fix))
             if not self._allow_extra:
                 for k in rec:
@@ -249,6 +254,13 @@ class Validator:
         if problems:
             raise InputErrors(problems[:MAX_PROBLEMS])
         return FeatureBatch(columns, len(records), raw=list(records))
+
+
+def _without_value(message: str, value: Any) -> str:
+    """A message about a protected field, its value left out (its kind stays)."""
+    word = {"str": "a string", "int": "a number", "float": "a number", "bool": "a boolean"}
+    message = message.replace(_kind(value), word.get(type(value).__name__, "a value"))
+    return message.replace(repr(value), "a value") + " (value not shown: the field is protected)"
 
 
 def _problem(record: int, field: str | None, message: str, fix: str) -> dict[str, Any]:

@@ -25,7 +25,7 @@ async def dead_letters(
         request: Request,
         worker: str | None = Query(None, description="only this worker, e.g. log-writer"),
         model: str | None = Query(None, description="only this model"),
-        since: str | None = Query(None, description="epoch seconds, ISO 8601 or -2h"),
+        since: str | None = Query(None, description="2h (back), ISO 8601 or epoch:N"),
         limit: int = Query(100, ge=1, le=1000)) -> Response:
     st = app_state(request)
     require_admin(request, st.settings.admin_token)

@@ -98,5 +98,8 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
                 raise
             time.sleep(0.01)
     cur.execute("PRAGMA synchronous=NORMAL")
+    # Deleted rows are overwritten, not left in free pages: erasure ('rampup forget') and
+    # retention must really remove the data from the file.
+    cur.execute("PRAGMA secure_delete=ON")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()

@@ -78,6 +78,8 @@ predictions = sa.Table(
     sa.Column("request_key", sa.String(255), nullable=True),
     sa.Index("ix_predictions_model_ts", "model", "ts"),
     sa.Index("ix_predictions_request_id", "request_id"),
+    sa.Index("ix_predictions_request_key", "request_key"),
+    sa.Index("ix_predictions_ts", "ts"),
 )
 
 feedback = sa.Table(
@@ -94,6 +96,7 @@ feedback = sa.Table(
     sa.Column("dedupe_key", sa.String(ID), nullable=False, unique=True),
     sa.Index("ix_feedback_prediction_id", "prediction_id"),
     sa.Index("ix_feedback_model_ts", "model", "ts"),
+    sa.Index("ix_feedback_ts", "ts"),
 )
 
 events = sa.Table(
@@ -326,4 +329,28 @@ dead_letters = sa.Table(
     sa.Column("replica", sa.String(128), nullable=False, server_default=""),
     sa.Index("ix_dead_letters_ts", "ts"),
     sa.Index("ix_dead_letters_worker_ts", "worker", "ts"),
+)
+
+# -- credentials and secrets (migration 0013) ---------------------------------------------
+
+tokens = sa.Table(
+    "tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # admin | reviewer
+    sa.Column("name", sa.String(NAME), nullable=False),
+    sa.Column("role", sa.String(16), nullable=True),  # reviewers: reviewer | lead
+    sa.Column("token_hash", sa.String(ID), nullable=False, unique=True),  # SHA-256, hex
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("created_by", sa.String(255), nullable=False, server_default=""),
+    sa.Column("revoked_at", sa.Float, nullable=True),
+    sa.Index("ix_tokens_kind_name", "kind", "name"),
+)
+
+secrets = sa.Table(
+    "secrets",
+    metadata,
+    sa.Column("name", sa.String(NAME), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
 )

@@ -16,6 +16,7 @@ from rampup.store.dashboard_rows import DashboardRows
 from rampup.store.dead_letter_rows import DeadLetterRows
 from rampup.store.deployment_rows import DeploymentRows
 from rampup.store.engine import create_engine, insert_ignore
+from rampup.store.erase_rows import EraseRows
 from rampup.store.metric_rows import MetricRows
 from rampup.store.migrate import upgrade
 from rampup.store.records import (
@@ -28,10 +29,11 @@ from rampup.store.records import (
 from rampup.store.retrain_rows import RetrainRows
 from rampup.store.review_rows import ReviewRows
 from rampup.store.rollout_rows import RolloutRows
+from rampup.store.token_rows import TokenRows
 
 
 class Store(DeploymentRows, RolloutRows, MetricRows, AlertRows, RetrainRows, ReviewRows,
-            DashboardRows, DeadLetterRows):
+            DashboardRows, DeadLetterRows, TokenRows, EraseRows):
     """Everything rampup keeps: registry, deployments, prediction log, feedback, events.
 
     Thread-safe (each call takes a pooled connection). Open with :meth:`open`, which
@@ -287,10 +289,21 @@ class Store(DeploymentRows, RolloutRows, MetricRows, AlertRows, RetrainRows, Rev
                                                   model=model, version=version,
                                                   details=details or {}))
 
-    def list_events(self, model: str | None = None, limit: int = 100) -> list[EventRecord]:
-        q = sa.select(t.events).order_by(t.events.c.id.desc()).limit(limit)
+    def list_events(self, model: str | None = None, limit: int = 100, *,
+                    actor: str | None = None, action: str | None = None,
+                    since: float | None = None) -> list[EventRecord]:
+        """Newest first; ``action`` may end in ``*`` (a prefix: ``admin.*``)."""
+        e = t.events
+        q = sa.select(e).order_by(e.c.id.desc()).limit(limit)
         if model is not None:
-            q = q.where(t.events.c.model == model)
+            q = q.where(e.c.model == model)
+        if actor is not None:
+            q = q.where(e.c.actor == actor)
+        if action is not None:
+            q = q.where(e.c.action.startswith(action[:-1], autoescape=True)
+                        if action.endswith("*") else e.c.action == action)
+        if since is not None:
+            q = q.where(e.c.ts >= since)
         with self.engine.connect() as conn:
             return [EventRecord(r.id, r.ts, r.actor, r.action, r.model, r.version, r.details)
                     for r in conn.execute(q)]

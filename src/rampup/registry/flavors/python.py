@@ -49,13 +49,13 @@ _MODULE = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*$")
 
 def parse_spec(source: Source) -> tuple[str, str, bool] | None:
     """``(target, object, is_file)`` for a ``module:object`` spec, else ``None``."""
-    m = _SPEC.match(str(source))
+    m = _SPEC.fullmatch(str(source))
     if m is None:
         return None
     target, obj = m["target"], m["obj"]
     if target.endswith(".py"):
         return target, obj, True
-    if _MODULE.match(target):
+    if _MODULE.fullmatch(target):
         return target, obj, False
     return None
 
