@@ -15,7 +15,15 @@ labels back. Measured:
     bad version answered before it;
 (c) the primary's client-side p50/p99 with and without a shadow version of equal cost,
     in interleaved rounds against the same server (target: p99 within 10%), for models
-    that hold the GIL while they compute (the target) and for models that do not.
+    that hold the GIL while they compute (the target) and for models that do not;
+(d) the judge under continuous monitoring, simulated (no server; benchmarks/
+    _rollout_gates.py): a 10-minute step judged every 2 s with the real judge and,
+    beside it, the fixed-level judge of before issue 13 — false-fail rate of an
+    identical candidate per check kind (target <= 5% each) and the requests/seconds
+    to fail a 20%-error and a +50 ms candidate (target <= 1.5x the fixed judge's).
+    Exit status 1 when one of (d)'s targets fails.
+
+    python benchmarks/rollout.py --only d             # (d) alone, a few minutes
 
 A table is printed and everything goes to benchmarks/results/rollout-<stamp>.json.
 See benchmarks/README.md for how to read it.
@@ -73,14 +81,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds per phase")
     p.add_argument("--timeout", type=float, default=60.0,
                    help="give up on a canary run after this many seconds")
-    p.add_argument("--only", default="a,b,c", help="which parts to run (a,b,c)")
+    p.add_argument("--only", default="a,b,c,d", help="which parts to run (a,b,c,d)")
+    p.add_argument("--gate-runs", type=int, default=None,
+                   help="(d) simulated steps per check kind (default 100; --quick 10)")
+    p.add_argument("--gate-bad-runs", type=int, default=None,
+                   help="(d) simulated steps per bad candidate (default 30; --quick 5)")
+    p.add_argument("--gate-rate", type=float, default=50.0,
+                   help="(d) simulated requests per second (50, the demo's rate)")
+    p.add_argument("--gate-canary", type=float, default=10.0,
+                   help="(d) the candidate's share of them, in %% (10, a first canary "
+                        "step)")
     p.add_argument("--results", type=Path, default=HERE / "results", help="output folder")
     p.add_argument("--check", action="store_true",
                    help="exit 1 when the p99 target fails (not when inconclusive) or a bad "
                         "candidate is not rolled back")
     args = p.parse_args(argv)
-    quick = {"repeats": 1, "rounds": 2, "seconds": 3.0}
-    full = {"repeats": 3, "rounds": 16, "seconds": 3.0}
+    quick = {"repeats": 1, "rounds": 2, "seconds": 3.0, "gate_runs": 10, "gate_bad_runs": 5}
+    full = {"repeats": 3, "rounds": 16, "seconds": 3.0, "gate_runs": 100,
+            "gate_bad_runs": 30}
     for key, value in (quick if args.quick else full).items():
         if getattr(args, key) is None:
             setattr(args, key, value)
@@ -369,10 +387,23 @@ def environment(args: argparse.Namespace) -> dict[str, Any]:
             "stamp": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")}
 
 
+def gates(args: argparse.Namespace) -> dict[str, Any]:
+    import _rollout_gates
+
+    console.print(f"(d) the judge under continuous monitoring: {args.gate_runs} simulated "
+                  f"10-minute steps per check kind, both judges")
+    return _rollout_gates.run(args.gate_runs, args.gate_bad_runs, args.gate_rate,
+                              args.gate_canary,
+                              progress=lambda m: console.print(f"    {m}", highlight=False))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     env = environment(args)
     args.results.mkdir(parents=True, exist_ok=True)
+    gate_results = gates(args) if "d" in args.only else None
+    if not args.only & {"a", "b", "c"}:
+        return finish_gates(args, env, gate_results)
     console.print(f"[bold]rampup rollout benchmark[/] — server on CPU {env['server_cpu']}, "
                   f"load generator on CPU {env['client_cpu']}, {args.rate:g} req/s, models "
                   f"burn {args.model_ms:g} ms CPU per call")
@@ -402,13 +433,47 @@ def main(argv: list[str] | None = None) -> int:
                   f"{env['loadavg_end'][0]:.2f} on {env['cpu_count']} CPUs"
                   + (" [yellow](other work was running: expect noise)[/]" if load > 0.5
                      else ""))
+    results["gates"] = gate_results
+    if gate_results is not None:
+        import _rollout_gates
+
+        _rollout_gates.render(console, gate_results)
     path = args.results / f"rollout-{env['stamp']}.json"
     path.write_text(json.dumps({"environment": env, **results}, indent=2, default=str))
     console.print(f"results written to {path}")
     shadow = results["shadow"]
     bad = any(c["summary"]["not_rolled_back"] for c in results["canary"].values())
     failed = bad or (shadow is not None and shadow["cpu"]["target"]["passed"] is False)
+    if gate_results is not None and _gate_failures(gate_results):
+        return 1
     return 1 if args.check and failed else 0
+
+
+def _gate_failures(res: dict[str, Any]) -> list[str]:
+    import _rollout_gates
+
+    failed = _rollout_gates.failed_targets(res)
+    if failed:
+        console.print(f"[red]target failed:[/] {', '.join(failed)}")
+    return failed
+
+
+def finish_gates(args: argparse.Namespace, env: dict[str, Any],
+                 res: dict[str, Any] | None) -> int:
+    """Part (d) alone: its tables, the load average, its JSON, its exit status."""
+    import _rollout_gates
+
+    assert res is not None
+    env["loadavg_end"] = os.getloadavg()
+    console.print()
+    _rollout_gates.render(console, res)
+    console.print(f"load average before/after: {env['loadavg_start'][0]:.2f} / "
+                  f"{env['loadavg_end'][0]:.2f} on {env['cpu_count']} CPUs (simulation: "
+                  f"load slows it down, it does not change its numbers)", highlight=False)
+    path = args.results / f"rollout-gates-{env['stamp']}.json"
+    path.write_text(json.dumps({"environment": env, "gates": res}, indent=2, default=str))
+    console.print(f"results written to {path}")
+    return 1 if _gate_failures(res) else 0
 
 
 if __name__ == "__main__":

@@ -78,3 +78,28 @@ def test_a_short_real_run_rolls_the_flaky_candidate_back(tmp_path: Path,
     assert "error_rate" in run["reason"]
     assert run["bad"] >= 100  # the controller judges no fewer than 100 requests
     assert run["bad_after_rollback"] == 0
+
+
+@pytest.mark.slow
+def test_the_gates_simulation_runs_and_prints_its_tables(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Part (d) at a tiny size: it runs, prints both tables and writes its JSON (its
+    numbers need the full run: `python benchmarks/rollout.py --only d`)."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    rollout = _load("rollout")
+    code = rollout.main(["--only", "d", "--gate-runs", "2", "--gate-bad-runs", "1",
+                         "--gate-rate", "10", "--results", str(tmp_path)])
+    assert code in (0, 1)  # 2 runs decide nothing about a 5% target
+    out = capsys.readouterr().out
+    assert "Identical candidate" in out
+    assert "Bad candidates" in out
+    (path,) = tmp_path.glob("rollout-gates-*.json")
+    doc = json.loads(path.read_text())["gates"]
+    gates = _load("_rollout_gates")
+    assert [r["check"] for r in doc["false_fails"]] == [c for _, c in gates.KINDS]
+    for row in doc["false_fails"]:
+        assert set(row) >= {"sequential", "fixed", "target_passed"}
+        assert row["sequential"]["runs"] == 2
+    assert [r["candidate"] for r in doc["time_to_fail"]] == ["20% errors", "+50 ms"]
+    assert code == (1 if gates.failed_targets(doc) else 0)

@@ -45,11 +45,18 @@ def test_incident_drift_and_retraining_on_a_live_demo(
         rollouts = store.list_rollouts(MODEL)
     finally:
         store.close()
-    # the accuracy alarm's retrain action: a run, started by that alert, rolled out
+    # the accuracy alarm's retrain action: a run, started by that alert, trained,
+    # evaluated against the champion and then rolled out or (with this test's small data
+    # the candidate sometimes loses to v1 by a couple of points) rejected with its reason
     (run,) = runs
-    assert (run["trigger"], run["state"]) == ("alert", "rolled_out"), (run, text)
+    assert run["trigger"] == "alert"
+    assert run["state"] in ("rolled_out", "rejected"), (run, text)
     assert run["details"]["alert"] == "accuracy-drop"
-    assert rollouts[0]["candidate"] == run["candidate"]
+    assert f"evaluation vs champion {run['champion']}" in text, text
+    if run["state"] == "rolled_out":
+        assert rollouts[0]["candidate"] == run["candidate"]
+    else:
+        assert run["reasons"], run
     fired = {e["rule"]: e["message"] for e in events if e["state"] == "firing"}
     resolved = {e["rule"] for e in events if e["state"] == "resolved"}
     assert {"credit-score-missing", "input-drift", "accuracy-drop"} <= set(fired), text
@@ -63,8 +70,10 @@ def test_incident_drift_and_retraining_on_a_live_demo(
                      "resolved credit-score-missing", "data drift: the applicants change",
                      "ALARM input-drift", "concept drift", "ALARM accuracy-drop",
                      "retraining run #1 started: alert accuracy-drop fired",
-                     f"trained and registered {MODEL}@", "replay of "):
+                     f"trained and registered {MODEL}@"):
         assert expected in text, (expected, text)
+    if run["state"] == "rolled_out":  # a rejected candidate is not replayed
+        assert "replay of " in text, text
     assert result.stats.server_errors == 0
     # every alarm is the story's: latency-slo fires once, for the incident's slow lookup
     # (the SLO is one a healthy loaded machine meets), and resolves after the repair
@@ -81,7 +90,9 @@ def test_incident_drift_and_retraining_on_a_live_demo(
     end = text.index("The story is over (")
     summary = text[end:]
     assert "since the demo started" in summary
-    assert f"retraining: run #{run['id']} rolled out {run['candidate']}" in summary, summary
+    outcome = (f"rolled out {run['candidate']}" if run["state"] == "rolled_out"
+               else "rejected")
+    assert f"retraining: run #{run['id']} {outcome}" in summary, summary
     assert "credit-score-missing fired once" in summary, summary
     assert "latency-slo fired once" in summary, summary
     assert "decided by the simulated reviewer" in summary, summary

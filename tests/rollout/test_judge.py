@@ -1,4 +1,9 @@
-"""The judge on seeded synthetic windows: real failures fail, equal versions pass."""
+"""The judge on seeded synthetic windows: real failures fail, equal versions pass.
+
+The judge decides on always-valid confidence sequences (issue 13), so a pass needs the
+whole interval on the right side of the threshold: several expectations below use
+larger windows, or looser thresholds, than they did when a point estimate passed.
+Properties under continuous monitoring are in test_sequential.py."""
 
 from __future__ import annotations
 
@@ -49,7 +54,7 @@ def test_twenty_percent_errors_fail_within_a_few_hundred_requests() -> None:
         r = evaluate(check, window(rng, 200, err=0.2), base)
         assert r.verdict == "fail", r
         assert r.p_value is not None
-        assert r.p_value < 1e-6
+        assert r.p_value < 1e-4  # always-valid p-values pay for every look
         assert r.n == 200
         assert r.n_baseline == 5000
         assert r.value == pytest.approx(0.2, abs=0.06)
@@ -93,7 +98,7 @@ def test_absolute_quantile_tests_the_share_over_the_threshold() -> None:
     lat[12:40] = 100.0  # 1.2% over: a violation, but not a significant one
     r = evaluate("latency_p99 <= 300", WindowStats("v2", requests=1000, latencies_ms=lat), None)
     assert r.verdict == "wait"
-    assert r.reason.startswith("violation not significant yet")
+    assert r.reason.startswith("not conclusive yet")
     assert r.p_value is not None
     assert r.p_value > 0.05
     fast = window(rng, 500)
@@ -109,7 +114,9 @@ def test_lower_accuracy_fails() -> None:
     assert r.threshold == pytest.approx(base.correct / base.labelled - 0.02)
     assert (r.n, r.n_baseline) == (worse.labelled, base.labelled)
     assert evaluate("accuracy >= 0.85", worse, None).verdict == "fail"
-    assert evaluate("accuracy >= 0.7", worse, None).verdict == "pass"
+    # 0.75 on ~400 labels: its interval is about +-0.07, so 0.7 is not yet confirmed
+    assert evaluate("accuracy >= 0.7", worse, None).verdict == "wait"
+    assert evaluate("accuracy >= 0.6", worse, None).verdict == "pass"
 
 
 def test_low_agreement_fails_and_high_agreement_passes() -> None:
@@ -122,15 +129,15 @@ def test_low_agreement_fails_and_high_agreement_passes() -> None:
     # 0.94 against 0.95 on 300 pairs is not a significant violation
     near = pairs(rng, 300, 0.94)
     r = evaluate("agreement >= 0.95", cand, None, near)
-    assert r.verdict in ("wait", "pass")
-    assert r.verdict == "pass" or r.reason.startswith("violation not significant yet")
+    assert r.verdict == "wait"
+    assert r.reason.startswith("not conclusive yet")
 
 
 def test_human_primary_agreement_needs_min_labelled_decisions() -> None:
     rng = np.random.default_rng(7)
     cand = window(rng, 500)
     few = pairs(rng, 60, 0.9, primary="human")
-    assert evaluate("agreement >= 0.8", cand, None, few, min_requests=100,
+    assert evaluate("agreement >= 0.6", cand, None, few, min_requests=100,
                     min_labelled=50).verdict == "pass"
     r = evaluate("agreement >= 0.8", cand, None, few, min_labelled=80)
     assert r.verdict == "wait"
@@ -212,6 +219,23 @@ def test_too_little_data_waits(check: str) -> None:
         assert (r.verdict, r.reason) == ("wait", "no baseline window to compare with")
 
 
+@pytest.mark.parametrize("check", [
+    "error_rate <= 0.5", "error_rate <= baseline + 0.5", "accuracy >= baseline - 0.5",
+    "latency_p99 <= baseline", "agreement >= 0.0", "mean_abs_diff <= 1000",
+    "score_divergence <= 1",
+])
+def test_a_minimum_of_zero_still_waits_on_an_empty_window(check: str) -> None:
+    """A plan with min_requests/min_labelled 0 and an empty window waits, every tick (it
+    raised ZeroDivisionError on every controller pass)."""
+    rng = np.random.default_rng(12)
+    empty = window(rng, 0)
+    r = evaluate(check, empty, window(rng, 500), pairs(rng, 0, 1.0, numeric_noise=0.0),
+                 min_requests=0, min_labelled=0)
+    assert r.verdict == "wait", (check, r)
+    r = evaluate(check, window(rng, 500), empty, None, min_requests=0, min_labelled=0)
+    assert r.verdict in ("wait", "pass", "fail"), r
+
+
 def test_waiting_is_reported_with_counts() -> None:
     rng = np.random.default_rng(11)
     r = evaluate("accuracy >= baseline - 0.02", window(rng, 200, labelled=0.1),
@@ -233,21 +257,27 @@ EQUAL_CHECKS = ["error_rate <= baseline", "latency_p99 <= baseline",
 
 
 def test_equal_candidates_pass_and_fail_at_most_about_alpha() -> None:
-    trials = 200
+    """One look at equal versions: fails stay under alpha; checks with a margin pass
+    once the windows are large enough to confirm the margin (with a point estimate
+    they passed on 400 requests; an interval needs thousands for a 0.01 margin)."""
+    trials = 100
     fails = dict.fromkeys(EQUAL_CHECKS, 0)
     passes = dict.fromkeys(EQUAL_CHECKS, 0)
     for seed in range(trials):
         rng = np.random.default_rng(seed)
-        cand, base = window(rng, 400), window(rng, 2000)
-        for res in judge_all(EQUAL_CHECKS, cand, base).results:
+        small = judge_all(EQUAL_CHECKS, window(rng, 400), window(rng, 2000)).results
+        big = judge_all(EQUAL_CHECKS, window(rng, 5000, labelled=1.0),
+                        window(rng, 20000, labelled=1.0)).results
+        for res in small + big:
             fails[res.check_text] += res.verdict == "fail"
+        for res in big:
             passes[res.check_text] += res.verdict == "pass"
     for check in EQUAL_CHECKS:
-        # alpha = 0.05: 10 expected at most; 18 is 2.7 standard deviations above
-        assert fails[check] <= 18, (check, fails[check])
+        # alpha = 0.05 per look: 10 expected at most over the 2 x 100 looks
+        assert fails[check] <= 10, (check, fails[check])
     for check in ("error_rate <= baseline + 0.01", "latency_p99 <= 1.2 * baseline",
                   "accuracy >= baseline - 0.02"):
-        assert fails[check] <= 2
+        assert fails[check] == 0
         assert passes[check] >= 0.8 * trials, (check, passes[check])
 
 
@@ -261,7 +291,7 @@ def test_judge_all_any_fail_fails_then_any_wait_waits() -> None:
     rng = np.random.default_rng(12)
     base = window(rng, 3000)
     bad = window(rng, 300, err=0.2)
-    good = window(rng, 300)
+    good = window(rng, 3000)  # enough to confirm the margin of 0.01 with 95% confidence
     v = judge_all(["error_rate <= baseline + 0.01", "requests >= 10000"], bad, base)
     assert v.verdict == "fail"
     assert [r.verdict for r in v.results] == ["fail", "wait"]
@@ -276,7 +306,9 @@ def test_judge_all_any_fail_fails_then_any_wait_waits() -> None:
     assert d["verdict"] == "pass"
     assert d["results"][0]["check"] == "error_rate <= baseline + 0.01"
     assert set(d["results"][0]) == {"check", "verdict", "value", "baseline_value", "threshold",
-                                    "p_value", "n", "n_baseline", "reason"}
+                                    "p_value", "n", "n_baseline", "reason", "margin"}
+    lo, hi = d["results"][0]["margin"]  # the always-valid interval of value - threshold
+    assert lo <= d["results"][0]["value"] - d["results"][0]["threshold"] <= hi < 0
     assert judge_all([], good, base).verdict == "pass"
     assert StepVerdict("wait", (result("pass"), result("wait"))).reasons == ["x: "]
 
@@ -311,14 +343,15 @@ def test_boundary_thresholds_and_lower_bounds() -> None:
 
 def test_degenerate_samples_do_not_warn() -> None:
     """Constant latencies and outputs (zero variance) decide without scipy warnings."""
-    flat = WindowStats("v2", requests=200, latencies_ms=np.full(200, 50.0))
-    base = WindowStats("v1", requests=200, latencies_ms=np.full(200, 50.0))
+    # 2000 each: a p99's interval has an upper end only after a few hundred latencies
+    flat = WindowStats("v2", requests=2000, latencies_ms=np.full(2000, 50.0))
+    base = WindowStats("v1", requests=2000, latencies_ms=np.full(2000, 50.0))
     r = evaluate("latency_p99 <= 0.8 * baseline", flat, base)
     assert r.verdict == "fail"  # every latency is exactly 1.25x its scaled baseline
     assert evaluate("latency_p99 < baseline", flat, base).verdict == "wait"  # equal: no test
     assert evaluate("latency_mean <= 40", flat, None).verdict == "fail"
     assert evaluate("latency_mean >= 60", flat, None).verdict == "fail"
-    exact = PairedStats("v2", "v1", np.array([1.0] * 200, dtype=object),
-                        np.array([4.0] * 200, dtype=object))
+    exact = PairedStats("v2", "v1", np.array([1.0] * 2000, dtype=object),
+                        np.array([4.0] * 2000, dtype=object))
     assert evaluate("mean_abs_diff <= 2", flat, None, exact).verdict == "fail"
     assert evaluate("mean_abs_diff >= 2", flat, None, exact).verdict == "pass"

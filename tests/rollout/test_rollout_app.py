@@ -68,12 +68,17 @@ async def test_failing_candidate_is_rolled_back_in_first_step(harness: Harness) 
 
 async def test_slow_candidate_is_rolled_back(harness: Harness) -> None:
     harness.register("v2", "Slow")
+    # The median, not the p99: the judge now fails a check only when the always-valid
+    # intervals of both versions' quantiles are apart (issue 13), and on a loaded test
+    # machine both versions' p99 are made of scheduler stalls, so whether two p99s are
+    # apart would depend on the machine. A 150 ms slower median does not; tail checks
+    # are covered on synthetic latencies (test_judge.py, test_sequential.py).
     harness.rollouts.deploy("m", "v2", plan=plan(50, 100, checks=[
-        "latency_p99 <= 1.2 * baseline"]))
-    r = await until_decided(harness, 300, seed=3, label=False)
+        "latency_p50 <= 1.2 * baseline"]))
+    r = await until_decided(harness, 300, seed=3, label=False, bursts=8)
     assert r is not None
-    assert r.state == "rolled_back", r.reason
-    assert "latency_p99" in r.reason
+    assert r.state == "rolled_back", harness.rollouts.status("m").checks[:1]
+    assert "latency_p50" in r.reason
 
 
 async def test_inaccurate_candidate_is_rolled_back(harness: Harness) -> None:
@@ -93,9 +98,12 @@ async def test_healthy_candidate_is_promoted_through_every_step(harness: Harness
         "accuracy >= baseline - 0.05"]) if False else plan(10, 50, 100, checks=[
         "error_rate <= baseline + 0.01", "accuracy >= baseline - 0.05"]))
     seen = []
-    for seed in range(10, 16):
+    # A pass needs the interval of "candidate - baseline" under the margin, not just the
+    # point estimate (issue 13): at 10% a 0.01 error margin takes ~350 candidate
+    # requests, so the first step needs several bursts.
+    for seed in range(10, 24):
         await harness.refresh()
-        await harness.traffic(500, seed=seed)
+        await harness.traffic(1000, seed=seed)
         await harness.tick()
         r = harness.rollouts.status("m").rollout
         assert r is not None
@@ -103,7 +111,8 @@ async def test_healthy_candidate_is_promoted_through_every_step(harness: Harness
         if r.state == "promoted":
             break
     assert seen[-1][0] == "promoted", seen
-    assert [s for s in seen if s[0] == "canary"] == [("canary", 1), ("canary", 2)]
+    steps = [s[1] for s in seen if s[0] == "canary"]
+    assert steps == sorted(steps), seen  # one step after another, never back
     status = harness.rollouts.status("m")
     assert status.policy is not None
     assert status.policy.routes == {"v2": 100.0}
@@ -145,7 +154,9 @@ async def test_shadow_then_approval_then_promotion(harness: Harness) -> None:
         Step(kind="approval", note="look at agreement")])
     harness.rollouts.deploy("m", "v2", strategy="shadow", plan=shadow_plan)
     await harness.refresh()
-    responses = await harness.traffic(120, seed=6, label=False)
+    # 400: enough for 'error_rate <= 0.05' and 'agreement >= 0.9' to be confirmed with
+    # 95% confidence on a perfect shadow (120 sufficed for point estimates; issue 13)
+    responses = await harness.traffic(400, seed=6, label=False)
     assert set(versions(responses)) == {"v1"}
     import asyncio
 

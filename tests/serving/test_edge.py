@@ -165,6 +165,12 @@ async def test_admin_bodies_and_ids(client: httpx.AsyncClient) -> None:
     r = await client.put("/v1/admin/models/credit/deployment", headers={**AUTH, **JSON},
                          content=b'{"routes": {"v1": 100}, "based_on": %s}' % HUGE.encode())
     _check(r, "based_on", "64-bit")
+    r = await client.put("/v1/admin/models/credit/deployment", headers=AUTH,
+                         json={"routes": {"v1": 100}, "based_on": 2**40})
+    _check(r, "based_on")
+    r = await client.post("/v1/admin/models/credit/rollout/pause", headers=AUTH,
+                          json={"rollout_id": 2**40, "revision": 2**40})
+    _check(r, "rollout_id")
     r = await client.post("/v1/admin/models/credit/versions", headers={**AUTH, **JSON},
                           content=_nested(1025).encode())
     assert r.status_code == 400
@@ -179,10 +185,41 @@ async def test_admin_bodies_and_ids(client: httpx.AsyncClient) -> None:
     assert 400 <= r.status_code < 500, r.text
     assert r.json()["field"] == "flavor"
     for path in ("/v1/models/credit/retrain/runs/" + HUGE,
-                 "/v1/models/credit/retrain/runs/" + str(2**63)):
+                 "/v1/models/credit/retrain/runs/" + str(2**63),
+                 "/v1/models/credit/retrain/runs/" + str(2**31)):  # PostgreSQL's integer
         r = await client.get(path, headers=AUTH)
         _check(r, "run_id")
         assert r.status_code == 422
     r = await client.post("/v1/models/credit/retrain/runs/" + HUGE + "/approve",
                           headers=AUTH)
     assert r.status_code == 422, r.text
+
+
+def test_every_route_with_a_body_parses_at_the_edge(tmp_path: Any) -> None:
+    """A router added later without ``route_class=EdgeRoute`` would let FastAPI parse its
+    bodies (NaN, huge integers, RecursionError); this keeps every one on the edge."""
+    from fastapi.routing import APIRoute
+
+    from rampup.serving.app import create_app
+    from rampup.serving.jsonbody import EdgeRoute
+    from tests.serving.conftest import make_settings
+
+    app = create_app(make_settings(tmp_path))
+    routes: list[Any] = []
+    for r in app.routes:  # FastAPI keeps an included router whole (original_router)
+        inner = getattr(r, "original_router", None)
+        routes.extend(inner.routes if inner is not None else [r])
+    with_body = [r for r in routes if isinstance(r, APIRoute)
+                 and r.methods & {"POST", "PUT", "PATCH"}]
+    assert len(with_body) >= 15
+    assert [r.path for r in with_body if not isinstance(r, EdgeRoute)] == []
+
+
+async def test_a_nul_in_the_url_is_422(client: httpx.AsyncClient) -> None:
+    """PostgreSQL refuses NUL in a query parameter: a review filter, a model name or a
+    pinned version with %00 would reach the store and raise there (a 500)."""
+    r = await client.get("/v1/models/credit/review/items?status=open&reason=a%00b")
+    _check(r, "reason", "NUL")
+    r = await client.post("/v1/models/credit/versions/v%001/predict", json={})
+    _check(r, "path", "NUL")
+    assert (await client.get("/v1/models/credit/review/items?status=open")).status_code == 200

@@ -177,7 +177,10 @@ def test_rollout_check_on_wer_against_the_baseline() -> None:
     base = _window("v1", df.ref.tolist(), df.human.tolist())
     same = _window("v2", df.ref.tolist(), df.human.tolist())
     bad = _window("v3", df.ref.tolist(), worse)
-    r = judge("wer <= baseline + 0.01", same, base)
+    # a pass needs the always-valid interval under the margin (issue 13): 400 transcripts
+    # bound the WER difference to about +-0.03, so 0.01 is not confirmed yet, 0.05 is
+    assert judge("wer <= baseline + 0.01", same, base).verdict == "wait"
+    r = judge("wer <= baseline + 0.05", same, base)
     assert r.verdict == "pass"
     assert r.value == pytest.approx(jiwer.wer(df.ref.tolist(), df.human.tolist()))
     r = judge("wer <= baseline + 0.01", bad, base)

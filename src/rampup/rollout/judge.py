@@ -1,23 +1,40 @@
 """The statistical judge: does a candidate meet a check over a window?
 
-Three outcomes. ``pass``: the point estimate meets the threshold. ``fail``: it does not,
-and the violation is statistically significant at ``alpha``. ``wait``: too little data
-for the metric (never a pass), or a violation that is not significant yet. Tests:
+The controller asks at every tick (2 s) over the step's growing window, hundreds of times
+per step, so every check is judged on a **confidence sequence** (CS,
+:mod:`rampup.rollout.sequential`): an interval for ``metric - threshold`` (the *margin*)
+that covers the truth at every look at once with probability ``1 - alpha``. Three
+outcomes, each with its meaning under continuous monitoring:
 
-- error rate, accuracy: one-sided two-proportion z-test against ``factor * baseline +
-  offset`` (relative; the larger of the Farrington-Manning and Agresti-Caffo variances;
-  for a plain ``baseline`` Fisher's exact test, which holds its level when errors are
-  rare) or an exact binomial test against the threshold (absolute);
-- latency, relative: Mann-Whitney U, candidate greater than the baseline's latencies
-  scaled the way the threshold is (``1.2 * baseline`` compares with 1.2 x each baseline
-  latency); for quantiles also a quantile test (Fisher's exact test on the shares above
-  the pooled quantile) that catches tail-only slowdowns, the two Bonferroni-combined;
-- latency, absolute: a binomial test of the share over the threshold against the
-  quantile's nominal share (p99 <= 300: do more than 1% exceed 300 ms?); a one-sample
-  t-test for the mean;
-- agreement: exact binomial test; mean_abs_diff: one-sample t-test;
-  score_divergence: a permutation test of the score histograms (exact draws from the
-  multivariate hypergeometric), since small samples inflate the distance.
+- ``pass``: the whole CS is on the satisfied side (``<=``: margin upper bound <= 0). A
+  check that is in truth violated passes at *any* tick with probability <= ``alpha``.
+  Never on a point estimate alone.
+- ``fail``: the whole CS is on the violated side (``<=``: margin lower bound > 0). A
+  check that in truth holds fails at any tick with probability <= ``alpha``.
+- ``wait``: too little data for the metric (``not enough data``), or a CS that still
+  contains the threshold (``not conclusive yet``). A candidate exactly at its threshold
+  (``error_rate <= baseline`` for an identical version) waits for ever: give checks a
+  margin (``baseline + 0.01``, ``1.2 * baseline``) or a ``max_duration_s``.
+
+Methods (``alpha`` two-sided; relative checks put ``alpha / 2`` on each version where
+two intervals are combined):
+
+- error rate, accuracy, agreement against a number: the exact beta-binomial mixture CS
+  (Robbins 1970; Howard, Ramdas, McAuliffe & Sekhon 2021, Ann. Statist.);
+- error rate, accuracy against a baseline; latency means; mean_abs_diff: the
+  normal-mixture boundary with plug-in variances, i.e. the asymptotic CS of
+  Waudby-Smith, Arbour, Sinha, Kennedy & Ramdas (2021), on the difference
+  ``candidate - (factor * baseline + offset)`` (shares smoothed as (k+1)/(n+2) for the
+  variance, so rare errors do not look certain);
+- latency quantiles: the quantile CS of Howard & Ramdas (2022, "Sequential estimation of
+  quantiles with applications to A/B-testing and best-arm identification"): against a
+  number directly; against a baseline, the candidate's CS against the threshold that
+  the baseline's CS allows (``1.2 * [lower, upper]``), each at ``alpha / 2``;
+- score_divergence: tests on doubling prefixes with alpha spending
+  (:mod:`rampup.rollout.divergence`).
+
+``p_value`` is the always-valid p-value of "the metric equals its threshold" where the
+method has one (None otherwise): it may be looked at every tick too.
 
 >>> import numpy as np
 >>> from rampup.rollout.window import WindowStats
@@ -38,25 +55,35 @@ for the metric (never a pass), or a violation that is not significant yet. Tests
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from rampup.rollout.agreement import js_distance, score_histogram
 from rampup.rollout.checks import LATENCY_QUANTILES, TASK_METRICS, Check, parse_check
+from rampup.rollout.divergence import prefix_decision
+from rampup.rollout.sequential import (
+    Interval,
+    bernoulli_cs,
+    difference_cs,
+    mean_cs,
+    quantile_cs,
+)
 from rampup.rollout.window import PairedStats, WindowStats
 
 Verdict = Literal["pass", "fail", "wait"]
 FloatArray = npt.NDArray[np.float64]
-PERMUTATIONS = 1000
 
 
 @dataclass(frozen=True)
 class CheckResult:
-    """The verdict of one check with what it was based on (kept with the rollout)."""
+    """The verdict of one check with what it was based on (kept with the rollout).
+
+    ``margin_lower``/``margin_upper``: the always-valid interval for ``metric -
+    threshold`` at confidence ``1 - alpha`` (None when the check was not judged).
+    """
 
     check_text: str
     verdict: Verdict
@@ -67,12 +94,20 @@ class CheckResult:
     n: int
     n_baseline: int | None
     reason: str
+    margin_lower: float | None = None
+    margin_upper: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"check": self.check_text, "verdict": self.verdict, "value": self.value,
                 "baseline_value": self.baseline_value, "threshold": self.threshold,
                 "p_value": self.p_value, "n": self.n, "n_baseline": self.n_baseline,
-                "reason": self.reason}
+                "reason": self.reason, "margin": None if self.margin_lower is None else
+                [_finite(self.margin_lower), _finite(self.margin_upper)]}
+
+
+def _finite(x: float | None) -> float | None:
+    """JSON has no infinity: an unbounded end is null."""
+    return None if x is None or not math.isfinite(x) else x
 
 
 @dataclass(frozen=True)
@@ -95,6 +130,7 @@ def judge_all(checks: Sequence[Check | str], candidate: WindowStats,
               baseline: WindowStats | None, paired: PairedStats | None = None, *,
               alpha: float = 0.05, min_requests: int = 100, min_labelled: int = 50,
               seed: int = 0) -> StepVerdict:
+    """Judge every check of a step (each at ``alpha``; see the module docstring)."""
     results = tuple(evaluate(c, candidate, baseline, paired, alpha=alpha,
                              min_requests=min_requests, min_labelled=min_labelled, seed=seed)
                     for c in checks)
@@ -107,9 +143,12 @@ def judge_all(checks: Sequence[Check | str], candidate: WindowStats,
 def evaluate(check: Check | str, candidate: WindowStats, baseline: WindowStats | None,
              paired: PairedStats | None = None, *, alpha: float = 0.05,
              min_requests: int = 100, min_labelled: int = 50, seed: int = 0) -> CheckResult:
-    """Judge one check; ``seed`` fixes the permutation test of ``score_divergence``."""
+    """Judge one check; ``seed`` fixes the resampling of ``score_divergence``."""
     c = parse_check(check) if isinstance(check, str) else check
-    j = _Judge(c, candidate, baseline, paired, alpha, min_requests, min_labelled, seed)
+    # An empty window has nothing to judge: a plan's minimum of 0 still waits for one
+    # observation (it would otherwise divide by zero on every tick).
+    j = _Judge(c, candidate, baseline, paired, alpha, max(1, min_requests),
+               max(1, min_labelled), seed)
     m = c.metric
     if m == "requests":
         return j.requests()
@@ -132,6 +171,12 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
 
+def _var(k: int, n: int) -> float:
+    """A share's per-observation variance, smoothed so 0 of n is not certainty."""
+    p = (k + 1) / (n + 2)
+    return p * (1.0 - p)
+
+
 @dataclass
 class _Judge:
     c: Check
@@ -147,10 +192,12 @@ class _Judge:
 
     def result(self, verdict: Verdict, reason: str, *, value: float | None = None,
                baseline_value: float | None = None, threshold: float | None = None,
-               p_value: float | None = None, n: int = 0,
-               n_baseline: int | None = None) -> CheckResult:
+               p_value: float | None = None, n: int = 0, n_baseline: int | None = None,
+               margin: Interval | None = None) -> CheckResult:
         return CheckResult(self.c.text, verdict, value, baseline_value, threshold, p_value,
-                           n, n_baseline, reason)
+                           n, n_baseline, reason,
+                           None if margin is None else margin.lower,
+                           None if margin is None else margin.upper)
 
     def wait_for_data(self, have: int, need: int, what: str, who: str = "candidate",
                       **kw: Any) -> CheckResult:
@@ -158,25 +205,32 @@ class _Judge:
         return self.result("wait", f"not enough data: {have} of {need} {what} for the {who}",
                            **kw)
 
-    def decide(self, value: float, threshold: float, p_value: Callable[[], float | None],
+    def decide(self, value: float, threshold: float, margin: Interval,
                **kw: Any) -> CheckResult:
-        """Pass on the point estimate; fail only on a significant violation."""
-        kw.update(value=value, threshold=threshold)
+        """Pass or fail only when the whole margin interval says so; else wait."""
         c = self.c
-        if c.satisfied(value, threshold):
-            return self.result("pass", f"{c.metric} {_fmt(value)} {c.op} {_fmt(threshold)}",
-                               **kw)
-        p = p_value()
-        shown = f"{c.metric} {_fmt(value)} is not {c.op} {_fmt(threshold)}"
-        if p is None:
-            return self.result("wait", f"violation not significant yet: {shown} (no test "
-                                       f"for this form; it can only wait)", **kw)
-        p = min(1.0, max(0.0, float(p)))
-        if p < self.alpha:
-            return self.result("fail", f"{shown} (p = {p:.3g} < {self.alpha:g})",
-                               p_value=p, **kw)
-        return self.result("wait", f"violation not significant yet: {shown} "
-                                   f"(p = {p:.3g} >= {self.alpha:g})", p_value=p, **kw)
+        kw.update(value=value, threshold=threshold, margin=margin)
+        conf = f"{1 - self.alpha:.0%}"
+        lo, hi = margin.lower, margin.upper
+        shown = f"[{_fmt(lo + threshold)}, {_fmt(hi + threshold)}]"  # of the metric
+        p = margin.p_value
+        if p is not None:
+            kw["p_value"] = p
+        p_text = "" if p is None else f", always-valid p = {p:.3g}"
+        if c.direction == "upper":
+            failed, passed = lo > 0, (hi <= 0 if c.op == "<=" else hi < 0)
+        else:
+            failed, passed = hi < 0, (lo >= 0 if c.op == ">=" else lo > 0)
+        if failed:
+            return self.result("fail", f"{c.metric} {_fmt(value)} is not {c.op} "
+                                       f"{_fmt(threshold)} with {conf} confidence (its "
+                                       f"always-valid interval {shown}{p_text})", **kw)
+        if passed:
+            return self.result("pass", f"{c.metric} {_fmt(value)} {c.op} {_fmt(threshold)} "
+                                       f"with {conf} confidence (interval {shown})", **kw)
+        return self.result("wait", f"not conclusive yet: {c.metric} {_fmt(value)}, its "
+                                   f"{conf} always-valid interval {shown} still includes "
+                                   f"the threshold {_fmt(threshold)}{p_text}", **kw)
 
     # -- metrics -------------------------------------------------------------------------
 
@@ -188,12 +242,17 @@ class _Judge:
         t = c.resolve(None if n_b is None else float(n_b))
         kw: dict[str, Any] = {"value": float(n), "threshold": t, "n": n, "n_baseline": n_b,
                               "baseline_value": None if n_b is None else float(n_b)}
-        if c.satisfied(n, t):
+        if c.satisfied(n, t):  # a count, not an estimate: no interval needed
             return self.result("pass", f"{n} predictions {c.op} {_fmt(t)}", **kw)
         if c.direction == "lower":
             return self.result("wait", f"not enough data: {n} predictions, the check "
                                        f"needs {c.op} {_fmt(t)}", **kw)
         return self.result("fail", f"{n} predictions is not {c.op} {_fmt(t)}", **kw)
+
+    def share(self, k: int, n: int, t: float) -> Interval:
+        """The margin interval of a share against a number (exact mixture CS)."""
+        iv = bernoulli_cs(k, n, self.alpha, center=t, reference=t)
+        return Interval(iv.lower - t, iv.upper - t, iv.p_value)
 
     def proportion(self) -> CheckResult:
         c, cand, base = self.c, self.cand, self.base
@@ -212,7 +271,7 @@ class _Judge:
         value = k / n
         if not c.relative:
             t = c.resolve(None)
-            return self.decide(value, t, lambda: _binom_p(k, n, t, c.direction), n=n, **kw)
+            return self.decide(value, t, self.share(k, n, t), n=n, **kw)
         if base is None:
             return self.result("wait", "no baseline window to compare with", value=value,
                                n=n)
@@ -220,8 +279,9 @@ class _Judge:
             return self.wait_for_data(nb, need, what, "baseline", value=value, n=n, **kw)
         assert p_b is not None
         t = c.resolve(p_b)
-        return self.decide(value, t, lambda: _two_proportion_p(
-            k, n, kb, nb, c.factor, c.offset, c.direction), n=n, **kw)
+        margin = difference_cs(value, _var(k, n), n, p_b, _var(kb, nb), nb, self.alpha,
+                               factor=c.factor, offset=c.offset)
+        return self.decide(value, t, margin, n=n, **kw)
 
     def latency(self) -> CheckResult:
         c, cand, base = self.c, self.cand, self.base
@@ -239,10 +299,17 @@ class _Judge:
             return self.wait_for_data(n, self.min_requests, "latencies", **kw)
         value = stat(cand)
         assert value is not None
-        upper = c.direction == "upper"
         if not c.relative:
             t = c.resolve(None)
-            return self.decide(value, t, lambda: _absolute_latency_p(x, t, q, upper),
+            if q is None:
+                iv = mean_cs(x, self.alpha, reference=t)
+            else:
+                iv = quantile_cs(x, q, self.alpha)
+                over = int(np.sum(x > t))  # the p-value: is the share over t 1 - q?
+                iv = Interval(iv.lower, iv.upper,
+                              bernoulli_cs(over, n, self.alpha, center=1 - q,
+                                           reference=1 - q).p_value)
+            return self.decide(value, t, Interval(iv.lower - t, iv.upper - t, iv.p_value),
                                n=n, **kw)
         if base is None:
             return self.result("wait", "no baseline window to compare with", value=value,
@@ -251,9 +318,16 @@ class _Judge:
             return self.wait_for_data(int(y.size), self.min_requests, "latencies",
                                       "baseline", value=value, n=n, **kw)
         t = c.resolve(kw["baseline_value"])
-        scaled = c.factor * y + c.offset
-        return self.decide(value, t, lambda: _relative_latency_p(x, scaled, q, upper),
-                           n=n, **kw)
+        if q is None:
+            margin = difference_cs(float(x.mean()), float(x.var(ddof=1)), n,
+                                   float(y.mean()), float(y.var(ddof=1)), int(y.size),
+                                   self.alpha, factor=c.factor, offset=c.offset)
+        else:
+            half = self.alpha / 2.0
+            cx, cy = quantile_cs(x, q, half), quantile_cs(y, q, half)
+            margin = Interval(cx.lower - (c.factor * cy.upper + c.offset),
+                              cx.upper - (c.factor * cy.lower + c.offset))
+        return self.decide(value, t, margin, n=n, **kw)
 
     def agreement(self) -> CheckResult:
         c, pr = self.c, self.paired
@@ -268,7 +342,7 @@ class _Judge:
                 "paired requests"
             return self.wait_for_data(n, need, what)
         t = c.resolve(None)
-        return self.decide(k / n, t, lambda: _binom_p(k, n, t, c.direction), n=n)
+        return self.decide(k / n, t, self.share(k, n, t), n=n)
 
     def mean_abs_diff(self) -> CheckResult:
         c, pr = self.c, self.paired
@@ -280,8 +354,9 @@ class _Judge:
             return self.wait_for_data(int(d.size), self.min_requests,
                                       "paired numeric outputs")
         t = c.resolve(None)
+        iv = mean_cs(d, self.alpha, reference=t)
         return self.decide(float(d.mean()), t,
-                           lambda: _mean_p(d, t, c.direction == "upper"), n=int(d.size))
+                           Interval(iv.lower - t, iv.upper - t, iv.p_value), n=int(d.size))
 
     def divergence(self) -> CheckResult:
         c, pr = self.c, self.paired
@@ -301,141 +376,27 @@ class _Judge:
         if b.size < self.min_requests:
             return self.wait_for_data(int(b.size), self.min_requests, "scores", who,
                                       n=int(a.size), **kw)
-        ha, hb = score_histogram(a), score_histogram(b)
-        value = js_distance(ha, hb)
+        from rampup.rollout.agreement import js_distance, score_histogram
+
+        value = js_distance(score_histogram(a), score_histogram(b))
         assert value is not None
         t = c.resolve(None)
-        test = (lambda: _permutation_p(ha, hb, value, self.seed)) if c.direction == "upper" \
-            else (lambda: None)
-        return self.decide(value, t, test, n=int(a.size), **kw)
-
-
-# -- tests (each returns the p-value of "the violation is real") ---------------------------
-
-def _binom_p(k: int, n: int, t: float, direction: str) -> float:
-    """Exact one-sided binomial test of H1: p > t (upper) or p < t (lower)."""
-    from scipy.stats import binomtest
-
-    if direction == "upper":
-        if t >= 1.0:
-            return 1.0
-        if t <= 0.0:
-            return 0.0 if k > 0 else 1.0
-        return float(binomtest(k, n, t, alternative="greater").pvalue)
-    if t <= 0.0:
-        return 1.0
-    if t >= 1.0:
-        return 0.0 if k < n else 1.0
-    return float(binomtest(k, n, t, alternative="less").pvalue)
-
-
-def _two_proportion_p(k: int, n: int, kb: int, nb: int, factor: float, offset: float,
-                      direction: str) -> float:
-    """One-sided z-test of H1: p_c > factor * p_b + offset (upper) or < (lower)."""
-    from scipy.stats import fisher_exact, norm
-
-    if factor == 1.0 and offset == 0.0:
-        # H0 is p_c == p_b: the exact test conditional on the pooled count; the z-test
-        # fails too often when errors are rare (a 1% rate in 200 requests is 2 errors).
-        table = [[k, n - k], [kb, nb - kb]]
-        alt = "greater" if direction == "upper" else "less"
-        return float(fisher_exact(table, alternative=alt).pvalue)
-    diff = k / n - factor * (kb / nb) - offset
-    # A margin: the variance is taken at the most likely rates on the boundary of H0,
-    # p_c = factor * p_b + offset (Farrington-Manning), which holds the test's level.
-    # Both approximations drift above alpha in different corners (rare events, ratios),
-    # so the larger p-value decides: a false rollback costs more than a slower one.
-    pb = _restricted_mle(k, n, kb, nb, factor, offset)
-    if pb is None:
-        return 0.0 if (diff > 0 if direction == "upper" else diff < 0) else 1.0
-    pc = factor * pb + offset
-    var_fm = pc * (1 - pc) / n + factor ** 2 * pb * (1 - pb) / nb
-    # Agresti-Caffo: add one success and one failure to each group.
-    ac, bc = (k + 1) / (n + 2), (kb + 1) / (nb + 2)
-    var_ac = ac * (1 - ac) / (n + 2) + factor ** 2 * bc * (1 - bc) / (nb + 2)
-    z = diff / math.sqrt(max(var_fm, var_ac, 1e-300))
-    return float(norm.sf(z) if direction == "upper" else norm.cdf(z))
-
-
-def _restricted_mle(k: int, n: int, kb: int, nb: int, factor: float,
-                    offset: float) -> float | None:
-    """The baseline rate maximising the likelihood subject to p_c = factor * p_b + offset;
-    None when no rates in (0, 1) satisfy the constraint."""
-    from scipy.optimize import minimize_scalar
-
-    eps = 1e-9
-    lo = max(eps, (eps - offset) / factor)
-    hi = min(1.0 - eps, (1.0 - eps - offset) / factor)
-    if lo >= hi:
-        return None
-
-    def nll(pb: float) -> float:
-        pc = factor * pb + offset
-        return -(k * math.log(pc) + (n - k) * math.log1p(-pc)
-                 + kb * math.log(pb) + (nb - kb) * math.log1p(-pb))
-
-    res = minimize_scalar(nll, bounds=(lo, hi), method="bounded",
-                          options={"xatol": 1e-10})
-    return float(res.x)
-
-
-def _absolute_latency_p(x: FloatArray, t: float, q: float | None, upper: bool) -> float:
-    from scipy.stats import binomtest
-
-    if q is None:
-        return _mean_p(x, t, upper)
-    over = int(np.sum(x > t)) if upper else int(np.sum(x < t))
-    nominal = 1.0 - q if upper else q  # the share allowed past the threshold
-    return float(binomtest(over, int(x.size), nominal, alternative="greater").pvalue)
-
-
-def _relative_latency_p(x: FloatArray, y: FloatArray, q: float | None,
-                        upper: bool) -> float:
-    """Is the candidate ``x`` slower than the scaled baseline ``y`` (faster when lower)?"""
-    from scipy.stats import fisher_exact, mannwhitneyu
-
-    if not upper:  # mirror the problem: "faster than" becomes "slower than"
-        x, y, q = -x, -y, None if q is None else 1.0 - q
-    if np.ptp(np.concatenate([x, y])) == 0:
-        return 1.0
-    p_shift = float(mannwhitneyu(x, y, alternative="greater").pvalue)
-    if q is None:
-        return p_shift
-    cut = float(np.quantile(np.concatenate([x, y]), q))
-    a, b = int(np.sum(x > cut)), int(np.sum(y > cut))
-    table = [[a, int(x.size) - a], [b, int(y.size) - b]]
-    p_tail = float(fisher_exact(table, alternative="greater").pvalue)
-    return min(1.0, 2.0 * min(p_shift, p_tail))
-
-
-def _mean_p(x: FloatArray, t: float, upper: bool) -> float:
-    """One-sample t-test of H1: mean > t (upper) or mean < t."""
-    from scipy.stats import ttest_1samp
-
-    mean = float(x.mean())
-    if float(x.std()) == 0.0:
-        return 0.0 if (mean > t if upper else mean < t) else 1.0
-    alt = "greater" if upper else "less"
-    return float(ttest_1samp(x, t, alternative=alt).pvalue)
-
-
-def _permutation_p(ha: npt.NDArray[np.int64], hb: npt.NDArray[np.int64], observed: float,
-                   seed: int) -> float:
-    """How often relabelling the pooled scores gives a distance at least as large.
-
-    Each permutation's histogram of ``a`` is an exact multivariate hypergeometric draw
-    from the pooled counts, so no scores need shuffling.
-    """
-    rng = np.random.default_rng(seed)
-    pooled = ha + hb
-    na = int(ha.sum())
-    draws = rng.multivariate_hypergeometric(pooled, na, size=PERMUTATIONS)
-    pa = draws / na
-    pb = (pooled - draws) / (int(pooled.sum()) - na)
-    m = (pa + pb) / 2.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        kl_a = np.where(pa > 0, pa * np.log2(pa / m), 0.0).sum(axis=1)
-        kl_b = np.where(pb > 0, pb * np.log2(pb / m), 0.0).sum(axis=1)
-    dist = np.sqrt(np.maximum(0.0, (kl_a + kl_b) / 2.0))
-    hits = int(np.sum(dist >= observed - 1e-12))
-    return (1 + hits) / (1 + PERMUTATIONS)
+        kw.update(value=value, threshold=t, n=int(a.size))
+        if c.direction == "lower":
+            return self.result("wait", f"{c.metric} {_fmt(value)}: no always-valid test "
+                                       f"of 'at least this different' exists here; it can "
+                                       f"only wait", **kw)
+        d = prefix_decision(a, b, t, self.alpha, self.min_requests, self.seed)
+        kw["p_value"] = d.p_value
+        conf = f"{1 - self.alpha:.0%}"
+        if d.verdict == "fail":
+            return self.result("fail", f"{c.metric} {_fmt(value)} is not {c.op} {_fmt(t)} "
+                                       f"with {conf} confidence (first {d.n} scores, "
+                                       f"always-valid p = {d.p_value:.3g})", **kw)
+        if d.verdict == "pass":
+            return self.result("pass", f"{c.metric} {c.op} {_fmt(t)} with {conf} confidence "
+                                       f"(upper bound {_fmt(d.upper or 0.0)} on the first "
+                                       f"{d.n} scores)", **kw)
+        return self.result("wait", f"not conclusive yet: {c.metric} {_fmt(value)} against "
+                                   f"{_fmt(t)} (tested on doubling prefixes of the scores)",
+                           **kw)

@@ -105,7 +105,9 @@ class Plan(BaseModel):
     on_failure: Literal["rollback", "pause"] = "rollback"
     standby_keep_s: Seconds = Field(default=600.0, ge=0,
                                     description="keep the old version warm after promotion")
-    alpha: float = Field(default=0.05, gt=0, lt=0.5)
+    alpha: float = Field(default=0.05, gt=0, lt=0.5,
+                         description="each check's error rate under continuous monitoring: "
+                                     "the judge's confidence sequences hold at 1 - alpha")
 
     @model_validator(mode="after")
     def _valid(self) -> Plan:

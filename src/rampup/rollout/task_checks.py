@@ -3,11 +3,14 @@
 
 The window holds each labelled prediction with its label; the metric's family
 (:func:`rampup.tasks.family.family_of_metric`) turns them into per-row numerators and
-denominators, and the metric is their ratio of sums (corpus WER, MRR ...). A violation
-is judged with a one-sided z-test on the ratio estimator, its variance by the delta
-method, ``var(R) = sum((num - R den)^2) / (sum den)^2`` (per window, candidate and
-baseline independent). Detection mAP pools a window's images; its violation is judged
-by a bootstrap over images (``POOLED_RESAMPLES`` draws, seeded by the judge's seed).
+denominators, and the metric is their ratio of sums (corpus WER, MRR ...). Like every
+check (:mod:`rampup.rollout.judge`), it passes or fails only when an always-valid
+interval for ``metric - threshold`` is on one side: the normal-mixture confidence
+sequence of :mod:`rampup.rollout.sequential` around the ratio estimator, its variance by
+the delta method, ``var(R) = sum((num - R den)^2) / (sum den)^2`` (per window, candidate
+and baseline independent). Detection mAP pools a window's images; its interval is a
+bootstrap over images (``POOLED_RESAMPLES`` draws, seeded by the judge's seed) at
+``alpha / 10`` — an approximation without the always-valid guarantee.
 
 >>> import numpy as np
 >>> from rampup.rollout.window import WindowStats
@@ -31,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from rampup.rollout.sequential import Interval, difference_cs
 from rampup.tasks.family import family_of_metric, ratio
 
 if TYPE_CHECKING:
@@ -60,8 +64,6 @@ def _bootstrap(w: WindowStats, metric: str, rng: np.random.Generator) -> FloatAr
 
 def judge_task(j: _Judge, cand: WindowStats, base: WindowStats | None) -> CheckResult:
     """Judge a check on a task metric (see the module docstring)."""
-    from scipy.stats import norm
-
     c = j.c
     m = c.metric
     fam = family_of_metric(m)
@@ -96,27 +98,27 @@ def judge_task(j: _Judge, cand: WindowStats, base: WindowStats | None) -> CheckR
             b_value, b_var = ratio(*b_parts), _ratio_var(*b_parts)
         kw["baseline_value"] = b_value
     t = c.resolve(b_value)
-    upper = c.direction == "upper"
-
-    def p_value() -> float | None:
-        if pooled:
-            rng = np.random.default_rng(j.seed)
-            diffs = _bootstrap(cand, m, rng)
-            if c.relative and base is not None:
-                diffs = diffs - c.factor * _bootstrap(base, m, rng) - c.offset
-            else:
-                diffs = diffs - t
-            diffs = diffs[np.isfinite(diffs)]
-            if not diffs.size:
-                return None
-            # share of resamples on the allowed side: a bootstrap p-value of the violation
-            return float(np.mean(diffs <= 0) if upper else np.mean(diffs >= 0))
+    if pooled:
+        rng = np.random.default_rng(j.seed)
+        diffs = _bootstrap(cand, m, rng)
+        if c.relative and base is not None:
+            diffs = diffs - c.factor * _bootstrap(base, m, rng) - c.offset
+        else:
+            diffs = diffs - t
+        diffs = diffs[np.isfinite(diffs)]
+        if not diffs.size:
+            return j.result("wait", f"{m}: no finite bootstrap resample yet", value=value,
+                            threshold=t, **kw)
+        # an approximation, not always valid: a percentile interval at alpha / 10
+        level = j.alpha / 10.0
+        margin = Interval(float(np.quantile(diffs, level / 2)),
+                          float(np.quantile(diffs, 1 - level / 2)))
+    else:
         assert var is not None
-        total = var + (c.factor ** 2 * b_var if b_var is not None else 0.0)
-        diff = value - t
-        if total <= 0:
-            return 0.0 if (diff > 0 if upper else diff < 0) else 1.0
-        z = diff / math.sqrt(total)
-        return float(norm.sf(z) if upper else norm.cdf(z))
-
-    return j.decide(value, t, p_value, **kw)
+        n = cand.labelled
+        if c.relative and base is not None and b_value is not None and b_var is not None:
+            margin = difference_cs(value, var * n, n, b_value, b_var * base.labelled,
+                                   base.labelled, j.alpha, factor=c.factor, offset=c.offset)
+        else:
+            margin = difference_cs(value, var * n, n, t, 0.0, 1, j.alpha)
+    return j.decide(value, t, margin, **kw)

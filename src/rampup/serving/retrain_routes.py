@@ -19,15 +19,16 @@ from starlette.responses import Response
 from rampup.errors import NotFoundError
 from rampup.retrain.loop import Retraining
 from rampup.serving.auth import require_admin, require_predict
-from rampup.serving.edge import INT_MAX
+from rampup.serving.ids import MAX_ROW_ID
 from rampup.serving.jsonbody import EdgeRoute
 from rampup.serving.responses import json_response
 from rampup.serving.state import app_state
 
 router = APIRouter(route_class=EdgeRoute, tags=["retraining"])
 BASE = "/v1/models/{name}/retrain"
-#: a run id as the store holds it (larger ones raised OverflowError in SQLite: a 500)
-RowId = Annotated[int, Path(ge=1, le=INT_MAX, description="a run id")]
+#: a run id as the store holds it (larger ones raised OverflowError in SQLite and
+#: DataError in PostgreSQL: a 500)
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="a run id")]
 
 
 class RetrainBody(BaseModel):

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from rampup.rollout.plan import Plan, parse_plan
 from rampup.rollout.service import Rollouts, rollout_dict
 from rampup.serving.auth import require_admin
+from rampup.serving.ids import MAX_ROW_ID
 from rampup.serving.jsonbody import EdgeRoute
 from rampup.serving.responses import json_response
 from rampup.serving.state import AppState, app_state
@@ -32,10 +33,12 @@ class DeployBody(BaseModel):
 
 class ActionBody(BaseModel):
     reason: str = ""
-    rollout_id: int | None = Field(default=None, description="with revision: the rollout "
-                                   "this action was decided on (from GET .../rollout)")
-    revision: int | None = Field(default=None, description="refused (409, recorded as "
-                                 "superseded) if the rollout moved past this revision")
+    rollout_id: int | None = Field(default=None, ge=0, le=MAX_ROW_ID,
+                                   description="with revision: the rollout this action was "
+                                   "decided on (from GET .../rollout)")
+    revision: int | None = Field(default=None, ge=0, le=MAX_ROW_ID,
+                                 description="refused (409, recorded as superseded) if the "
+                                 "rollout moved past this revision")
 
     def seen_rollout(self) -> tuple[int, int] | None:
         if self.rollout_id is None or self.revision is None:

@@ -16,6 +16,7 @@ from rampup.rollout.gates import deploy_gate
 from rampup.rollout.policy import DeploymentPolicy
 from rampup.serving.auth import require_admin, require_predict
 from rampup.serving.human import HUMAN
+from rampup.serving.ids import MAX_ROW_ID
 from rampup.serving.jsonbody import EdgeRoute
 from rampup.serving.pipeline import describe_pipeline, resolve_feedback
 from rampup.serving.responses import json_response
@@ -164,7 +165,8 @@ class DeploymentBody(BaseModel):
     reason: str = ""
     force: bool = Field(default=False, description="deploy even if the audit gate fails")
     based_on: int | None = Field(
-        default=None, description="the deployment id this change was decided on: refused "
+        default=None, ge=0, le=MAX_ROW_ID,
+        description="the deployment id this change was decided on: refused "
         "(409, recorded as superseded) if another deployment was made since")
 
 
