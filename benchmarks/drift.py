@@ -223,7 +223,10 @@ def dataset(reps: int, n_ref: int, seed: int = 7) -> dict[str, Any]:
     keys = ("raw", "stored", "raw_before")
     hits = {k: np.zeros(len(SIZES), dtype=np.int64) for k in keys}
     t0 = time.perf_counter()
-    for rep in range(reps):
+    from rich.progress import track
+
+    for rep in track(range(reps), description="dataset verdict", console=console,
+                     transient=True):
         ref = dataset_table_frame(n_ref, rng)
         schema = infer_schema(ref)
         prof = compute_profile(ref, schema)
