@@ -68,6 +68,7 @@ RAW_TARGET_S = 1.0
 STORED_TARGET_S = 0.010
 MEMORY_TARGET = 2.0
 DELAY_TARGET = 300
+PARTS = ("calibration", "dataset", "speed", "concept", "label_free")
 console = Console(width=None if sys.stdout.isatty() else 140)
 
 
@@ -75,12 +76,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--reps", type=int, default=400, help="repetitions per calibration cell")
+    p.add_argument("--dataset-reps", type=int, default=400,
+                   help="repetitions per size for the dataset verdict")
+    p.add_argument("--seeds", type=int, default=5,
+                   help="seeds for the label-free estimate (20 chunks each)")
+    p.add_argument("--dataset-ref", type=int, default=5000,
+                   help="reference rows for the dataset verdict")
     p.add_argument("--streams", type=int, default=100, help="error streams per scenario")
     p.add_argument("--rows", type=int, default=100_000, help="rows per side in the speed test")
     p.add_argument("--columns", type=int, default=20)
     p.add_argument("--repeats", type=int, default=5, help="timed runs of each speed task")
-    p.add_argument("--parts", default="calibration,speed,concept",
-                   help="which parts to run, comma-separated (default: all three)")
+    p.add_argument("--parts", default=",".join(PARTS),
+                   help=f"which parts to run, comma-separated (default: all: {', '.join(PARTS)})")
     p.add_argument("--quick", action="store_true",
                    help="a smoke run (few repetitions, smaller speed data): not a verdict")
     p.add_argument("--save", type=Path, default=None,
@@ -88,6 +95,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.quick:
         args.reps, args.streams, args.rows, args.repeats = 20, 4, 20_000, 2
+        args.dataset_reps, args.seeds = 3, 1
     return args
 
 
@@ -186,6 +194,89 @@ def calibration_table(cal: dict[str, Any]) -> tuple[Table, list[bool]]:
             label = {"stored": "stored profiles", "exact": "exact (raw rows)",
                      "fixed_psi": "PSI >= 0.1 rule"}[mode]
             t.add_row(label if i == 0 else "", f"{shift:g} sd", *cells, target)
+    return t, ok
+
+
+# -- 1b. the dataset verdict ----------------------------------------------------------------
+
+def dataset_table_frame(n: int, rng: np.random.Generator) -> pd.DataFrame:
+    """A mixed table: four numeric features (two correlated), a category with a rare
+    value (0.2 %: often missing from one side by chance), a binary one."""
+    z = rng.normal(size=(n, 4))
+    return pd.DataFrame({
+        "x0": z[:, 0], "x1": 0.7 * z[:, 0] + 0.71 * z[:, 1], "x2": rng.exponential(1.0, n),
+        "x3": rng.integers(0, 20, n).astype(float),
+        "c": rng.choice(["a", "b", "c", "d", "rare"], n, p=[0.4, 0.3, 0.2, 0.098, 0.002]),
+        "flag": rng.random(n) < 0.3})
+
+
+def dataset(reps: int, n_ref: int, seed: int = 7) -> dict[str, Any]:
+    """No-drift windows: the share whose dataset verdict says drift, in raw mode (feature
+    tests + domain classifier, one error budget) and stored mode (profiles: feature
+    tests only); "before" is the old rule (features OR the classifier, each at alpha)."""
+    from rampup.drift.multivariate import domain_classifier
+    from rampup.drift.report import build_report
+
+    config = DriftConfig()
+    cache = NullCache(config.reps, config.seed)
+    rng = np.random.default_rng(seed)
+    keys = ("raw", "stored", "raw_before")
+    hits = {k: np.zeros(len(SIZES), dtype=np.int64) for k in keys}
+    t0 = time.perf_counter()
+    from rich.progress import track
+
+    for rep in track(range(reps), description="dataset verdict", console=console,
+                     transient=True):
+        ref = dataset_table_frame(n_ref, rng)
+        schema = infer_schema(ref)
+        prof = compute_profile(ref, schema)
+        for j, n in enumerate(SIZES):
+            cur = dataset_table_frame(n, rng)
+            mv = domain_classifier(ref, cur, alpha=config.alpha, seed=rep)
+            raw = compare_frames(ref, cur, config, schema=schema, cache=cache,
+                                 multivariate=mv, workers=1)
+            hits["raw"][j] += raw.dataset_drift
+            features_only = build_report(raw.results, config)
+            hits["raw_before"][j] += features_only.dataset_drift or (
+                mv.p_value <= config.alpha and mv.auc >= mv.min_auc)
+            stored = compare_profiles(prof, window_profile(cur, prof, schema), config,
+                                      cache=cache, schema=schema)
+            hits["stored"][j] += stored.dataset_drift
+    return {"reps": reps, "n_ref": n_ref, "seconds": time.perf_counter() - t0,
+            "counts": {k: v.tolist() for k, v in hits.items()}}
+
+
+def wilson_text(k: int, reps: int) -> str:
+    from rampup.drift.stats import wilson
+
+    lo, hi = wilson(k, reps)
+    return f"{k / reps:.1%} [{lo:.1%}, {hi:.1%}]"
+
+
+def dataset_table_view(ds: dict[str, Any]) -> tuple[Table, list[bool]]:
+    reps = ds["reps"]
+    t = Table(title=f"1b. dataset verdict on no-drift windows (6 mixed features; "
+                    f"{ds['n_ref']:,}-row reference; {reps} repetitions; Wilson 95 % "
+                    "interval): one error budget across feature tests and the domain "
+                    "classifier", title_justify="left", header_style="bold")
+    t.add_column("mode")
+    for n in SIZES:
+        t.add_column(f"n={n:,}", justify="right")
+    t.add_column("target")
+    ok: list[bool] = []
+    labels = {"raw": "raw rows (features + classifier, BH together)",
+              "stored": "stored profiles (features)",
+              "raw_before": "old rule: features OR classifier (context)"}
+    for key, label in labels.items():
+        cells = []
+        for k in ds["counts"][key]:
+            if key == "raw_before":
+                cells.append(wilson_text(k, reps))
+                continue
+            passed, word = fa_verdict(k, reps)
+            ok.append(passed)
+            cells.append(f"{wilson_text(k, reps)} {word}")
+        t.add_row(label, *cells, "-" if key == "raw_before" else "<= 5%")
     return t, ok
 
 
@@ -330,6 +421,168 @@ def concept_table(con: dict[str, Any]) -> tuple[Table, list[bool]]:
     return t, ok
 
 
+FA_LENGTHS = (1000, 10_000, 20_000)
+FA_RATES = (0.1, 0.3)
+#: the share of no-change streams a detector may alarm on within 10,000 steps (3b).
+STREAM_FA_TARGET = 0.05
+
+
+def stream_false_alarms(streams: int) -> dict[str, Any]:
+    """No-change Bernoulli error streams: the share with at least one alarm within each
+    length (the first alarm's index, one 20,000-step stream per seed)."""
+    out: dict[str, Any] = {}
+    for name in ("adwin", "page_hinkley", "ddm"):
+        for rate in FA_RATES:
+            first: list[int | None] = []
+            for s in range(streams):
+                rng = np.random.default_rng(5000 + s)
+                d = make_detector(name)
+                hit = None
+                for i, x in enumerate((rng.random(FA_LENGTHS[-1]) < rate).tolist()):
+                    if d.update(float(x)):
+                        hit = i
+                        break
+                first.append(hit)
+            out[f"{name} {rate}"] = {
+                "detector": name, "rate": rate, "streams": streams,
+                "alarmed": {str(n): sum(1 for f in first if f is not None and f < n)
+                            for n in FA_LENGTHS}}
+    return out
+
+
+def stream_fa_table(fa: dict[str, Any]) -> tuple[Table, list[bool]]:
+    streams = next(iter(fa.values()))["streams"]
+    t = Table(title=f"3b. detector false alarms: share of no-change Bernoulli error streams "
+                    f"with an alarm within n steps ({streams} streams; Wilson 95 % interval; "
+                    "make_detector defaults)", title_justify="left", header_style="bold")
+    t.add_column("detector")
+    t.add_column("error rate", justify="right")
+    for n in FA_LENGTHS:
+        t.add_column(f"n={n:,}", justify="right")
+    t.add_column("target")
+    ok: list[bool] = []
+    for r in fa.values():
+        cells = []
+        for n in FA_LENGTHS:
+            cells.append(wilson_text(r["alarmed"][str(n)], streams))
+        k10 = r["alarmed"][str(FA_LENGTHS[1])]
+        passed = k10 / streams <= STREAM_FA_TARGET or float(sps.binomtest(
+            k10, streams, STREAM_FA_TARGET, alternative="greater").pvalue) > 0.05
+        ok.append(passed)
+        t.add_row(r["detector"], f"{r['rate']:g}", *cells,
+                  f"<= 5% at n={FA_LENGTHS[1]:,} " + ("PASS" if passed else "FAIL"))
+    return t, ok
+
+
+# -- 4. label-free performance estimate ----------------------------------------------------
+
+LF_THRESHOLD = 0.645  # the car-loan model's decision threshold: not 0.5
+LF_CHUNKS = 20
+LF_CHUNK_ROWS = 5000
+LF_MAE_RATIO = 1.10
+LF_COVERAGE = 0.90
+
+
+def _lf_rows(n: int, shift: float, rng: np.random.Generator
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Covariate shift: the inputs move (``shift``), P(y | x) stays (and x2, which the
+    label ignores, widens)."""
+    x = np.column_stack([rng.normal(shift, 1.0, n), rng.normal(-0.5 * shift, 1.0, n),
+                         rng.normal(0.0, 1.0 + 0.5 * shift, n)])
+    logit = 1.2 * x[:, 0] - 0.8 * x[:, 1] + 0.3
+    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-logit))).astype(int)
+    return x, y
+
+
+def cbpe_accuracy_f1(ref_prob: np.ndarray, ref_y: np.ndarray, prob: np.ndarray,
+                     threshold: float) -> dict[str, float]:
+    """CBPE (NannyML's confidence-based performance estimation, from its definition):
+    isotonic calibration of P(y = 1 | score) on the reference, then the expected
+    confusion matrix of the decisions; ROC AUC from the expected TPR/FPR curve over the
+    score thresholds (trapezoids). Written here independently of rampup's estimator."""
+    from sklearn.isotonic import IsotonicRegression
+
+    iso = IsotonicRegression(y_min=0, y_max=1, out_of_bounds="clip").fit(ref_prob, ref_y)
+    p = iso.predict(prob)
+    d = prob >= threshold
+    tp, fp = p[d].sum(), (1 - p[d]).sum()
+    fn, tn = p[~d].sum(), (1 - p[~d]).sum()
+    order = np.argsort(-prob, kind="stable")
+    tpr = np.concatenate([[0.0], np.cumsum(p[order]) / p.sum()])
+    fpr = np.concatenate([[0.0], np.cumsum(1 - p[order]) / (1 - p).sum()])
+    auc = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
+    return {"accuracy": float((tp + tn) / len(p)), "f1": float(2 * tp / (2 * tp + fp + fn)),
+            "roc_auc": auc}
+
+
+def label_free(seeds: int) -> dict[str, Any]:
+    """Estimate vs realised per chunk; the model is a logistic regression made
+    over-confident (its logit doubled), so its raw probabilities are not calibrated."""
+    from sklearn.linear_model import LogisticRegression
+
+    from rampup.drift.estimate import METRICS, Estimator, realised_metrics
+
+    rows: list[dict[str, Any]] = []
+    t0 = time.perf_counter()
+    for seed in range(seeds):
+        rng = np.random.default_rng(100 + seed)
+        xt, yt = _lf_rows(5000, 0.0, rng)
+        lr = LogisticRegression(max_iter=1000).fit(xt, yt)
+
+        def model(x: np.ndarray, lr: Any = lr) -> np.ndarray:
+            z = lr.decision_function(x) * 2.0
+            return np.asarray(1.0 / (1.0 + np.exp(-z)))
+
+        xr, yr = _lf_rows(10_000, 0.0, rng)
+        pr = model(xr)
+        est = Estimator.fit(pr, yr, threshold=LF_THRESHOLD, seed=seed)
+        for c in range(LF_CHUNKS):
+            shift = 1.5 * c / (LF_CHUNKS - 1)
+            xc, yc = _lf_rows(LF_CHUNK_ROWS, shift, rng)
+            pc = model(xc)
+            real = realised_metrics(yc, pc, LF_THRESHOLD)
+            ours = est.estimate(pc, seed=c)
+            cbpe = cbpe_accuracy_f1(pr, yr, pc, LF_THRESHOLD)
+            raw_conf = float(np.maximum(pc, 1 - pc).mean())  # the old estimate
+            row: dict[str, Any] = {"seed": seed, "chunk": c, "shift": shift,
+                                   "raw_confidence": raw_conf}
+            for m in METRICS:
+                e = ours[m]
+                row[m] = {"realised": real[m], "ours": e.value, "lo": e.lo, "hi": e.hi,
+                          "cbpe": cbpe[m]}
+            rows.append(row)
+    return {"seeds": seeds, "rows": rows, "seconds": time.perf_counter() - t0}
+
+
+def label_free_table(lf: dict[str, Any]) -> tuple[Table, list[bool]]:
+    rows = lf["rows"]
+    t = Table(title=f"4. label-free estimate vs realised: {lf['seeds']} seeds x {LF_CHUNKS} "
+                    f"chunks of {LF_CHUNK_ROWS:,} rows, covariate shift 0 -> 1.5 sd, decision "
+                    f"threshold {LF_THRESHOLD}; CBPE computed in the same run",
+              title_justify="left", header_style="bold")
+    for col in ("metric", "MAE (rampup)", "MAE (CBPE)", "ratio", "coverage (95 % band)",
+                "target", "result"):
+        t.add_column(col, justify="left" if col in ("metric", "target") else "right")
+    ok: list[bool] = []
+    for m in ("accuracy", "f1", "roc_auc"):
+        real = np.array([r[m]["realised"] for r in rows])
+        ours = np.array([r[m]["ours"] for r in rows])
+        cbpe = np.array([r[m]["cbpe"] for r in rows])
+        lo, hi = np.array([r[m]["lo"] for r in rows]), np.array([r[m]["hi"] for r in rows])
+        mae, mae_c = float(np.abs(ours - real).mean()), float(np.abs(cbpe - real).mean())
+        cover = float(((lo <= real) & (real <= hi)).mean())
+        passed = mae <= LF_MAE_RATIO * mae_c and cover >= LF_COVERAGE
+        ok.append(passed)
+        t.add_row(m, f"{mae:.4f}", f"{mae_c:.4f}", f"{mae / mae_c:.2f}x", f"{cover:.0%}",
+                  f"MAE <= {LF_MAE_RATIO:.2f}x CBPE, coverage >= {LF_COVERAGE:.0%}",
+                  "PASS" if passed else "FAIL")
+    real = np.array([r["accuracy"]["realised"] for r in rows])
+    raw = np.array([r["raw_confidence"] for r in rows])
+    t.add_row("accuracy, raw max-class probability (before; context)",
+              f"{float(np.abs(raw - real).mean()):.4f}", "-", "-", "-", "-", "-")
+    return t, ok
+
+
 def others() -> list[str]:
     found = []
     for lib in ("evidently", "nannyml"):
@@ -344,27 +597,40 @@ def others() -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     parts = {p.strip() for p in args.parts.split(",")}
-    unknown = parts - {"calibration", "speed", "concept"}
+    unknown = parts - set(PARTS)
     if unknown:
-        raise SystemExit(f"unknown part(s) {sorted(unknown)}: use calibration, speed, concept")
-    cal = sp = con = None
+        raise SystemExit(f"unknown part(s) {sorted(unknown)}: use {', '.join(PARTS)}")
+    cal = sp = con = ds = lf = None
     if "calibration" in parts:
         console.print(f"[bold]calibration[/]: {len(SHIFTS)} shifts x {len(SIZES)} sizes x "
                       f"{args.reps} repetitions")
         cal = calibration(args.reps)
+    if "dataset" in parts:
+        console.print(f"[bold]dataset verdict[/]: {len(SIZES)} sizes x {args.dataset_reps} "
+                      "repetitions (domain classifier each)")
+        ds = dataset(args.dataset_reps, args.dataset_ref)
     if "speed" in parts:
         console.print(f"[bold]speed[/]: {args.rows:,} + {args.rows:,} rows x {args.columns}")
         sp = speed(args.rows, args.columns, args.repeats)
+    fa = None
     if "concept" in parts:
         console.print(f"[bold]concept drift[/]: {args.streams} streams per scenario")
         con = concept(args.streams)
+        console.print(f"[bold]detector false alarms[/]: {args.streams} no-change streams "
+                      f"of {FA_LENGTHS[-1]:,} steps per detector and error rate")
+        fa = stream_false_alarms(args.streams)
+    if "label_free" in parts:
+        console.print(f"[bold]label-free estimate[/]: {args.seeds} seeds x {LF_CHUNKS} chunks")
+        lf = label_free(args.seeds)
     console.print(f"\ndrift benchmark ({platform.processor() or platform.machine()}, "
                   f"{os.cpu_count()} CPUs, Python {platform.python_version()}, load average "
                   f"{os.getloadavg()[0]:.1f})"
                   + (" [yellow]--quick: a smoke run, not a verdict[/]" if args.quick else ""))
     results: list[bool] = []
-    tables = [calibration_table(cal) if cal else None, speed_table(sp) if sp else None,
-              concept_table(con) if con else None]
+    tables = [calibration_table(cal) if cal else None,
+              dataset_table_view(ds) if ds else None, speed_table(sp) if sp else None,
+              concept_table(con) if con else None, stream_fa_table(fa) if fa else None,
+              label_free_table(lf) if lf else None]
     for made in tables:
         if made is not None:
             console.print(made[0])
@@ -379,7 +645,9 @@ def main(argv: list[str] | None = None) -> int:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         path = args.save / f"drift-{stamp}.json"
         path.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
-                                    "calibration": cal, "speed": sp, "concept": con,
+                                    "calibration": cal, "dataset": ds, "speed": sp,
+                                    "concept": con, "stream_false_alarms": fa,
+                                    "label_free": lf,
                                     "targets_met": sum(results), "targets": len(results)},
                                    indent=1))
         console.print(f"saved {path}")

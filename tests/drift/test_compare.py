@@ -46,10 +46,10 @@ def test_no_drift_on_fresh_data_from_the_same_source(reference: tuple) -> None:
     assert stored.drifted_features == []
     assert raw.drifted_features == []
     assert stored.features == raw.features == ["age", "income", "city", "member", "visits"]
-    assert [r.test for r in stored.results] == ["binned_ks", "binned_ks", "z", "chi2", "z",
-                                                "binned_ks"]
+    assert [r.test for r in stored.results] == ["binned_ks", "binned_ks", "z", "chi2",
+                                                "fisher", "z", "fisher", "binned_ks"]
     assert [r.kind for r in raw.results] == ["numeric", "numeric", "missing", "categorical",
-                                             "binary", "numeric"]
+                                             "unseen", "binary", "unseen", "numeric"]
 
 
 def test_both_modes_find_the_seeded_drift(reference: tuple) -> None:

@@ -116,7 +116,8 @@ def _records(model: str, version: str, stage: str | None, i: int,
             for j, (x, p) in enumerate(zip(inputs, preds, strict=True))]
 
 
-def fill(store: Store, settings: Settings) -> None:
+def fill(store: Store, settings: Settings, *, n: int = N, drift_at: int = DRIFT_AT,
+         drop_at: int = DROP_AT) -> None:
     """One hour of windows: vad's input energy shifts at minute 30 (more speech), the
     transcripts' accuracy (asr and end to end) drops at minute 40."""
     register(store, settings)
@@ -124,12 +125,12 @@ def fill(store: Store, settings: Settings) -> None:
              for v in store.list_versions()}
     rng = np.random.default_rng(2024)
     rows = []
-    for i in range(N):
-        energy = rng.uniform(0.0, 1.0, PER_WINDOW) + (0.3 if i >= DRIFT_AT else 0.0)
+    for i in range(n):
+        energy = rng.uniform(0.0, 1.0, PER_WINDOW) + (0.3 if i >= drift_at else 0.0)
         speech = energy >= 0.5
         vad_preds = ["speech" if s else "no_speech" for s in speech]
         n_asr = int(speech.sum())
-        correct = rng.random(n_asr) < (0.95 if i < DROP_AT else 0.6)
+        correct = rng.random(n_asr) < (0.95 if i < drop_at else 0.6)
         parts: list[tuple[str, str, str | None, list[PredictionRecord], Any]] = []
         vad = _records("vad", "v1", "transcribe/vad", i,
                        [{"energy": float(e)} for e in energy], vad_preds)
@@ -150,7 +151,7 @@ def fill(store: Store, settings: Settings) -> None:
             for f in flags:
                 agg.performance.add("w", "w" if f else "x", regression=False)
             key = WindowKey(model, version, "answer", stage or "", T0 + i * STEP)
-            rows.append(window_row(key, STEP, "replica-1", T0 + N * STEP, agg.to_dict()))
+            rows.append(window_row(key, STEP, "replica-1", T0 + n * STEP, agg.to_dict()))
     store.upsert_metric_windows(rows)
 
 
@@ -180,6 +181,28 @@ def test_upstream_drift_is_named_first(store: Store, settings: Settings) -> None
     assert asr["changed_metrics"][0] == "accuracy"
     assert (vad["model"], vad["tag"]) == ("vad", "transcribe/vad")
     assert len(vad["metrics"][0]["series"]) == N
+
+
+def test_the_defaults_work_on_a_young_deployment(store: Store, settings: Settings) -> None:
+    """Deployed 40 minutes ago, asked with the defaults (the last 6 h at 5-minute steps,
+    no baseline): the baseline starts at the first data, the range is read at a finer
+    step, and the upstream drift is still named first. Before, the baseline (the first
+    half of the six hours) predated the data and every stage said "no change"."""
+    young, drift_at, drop_at = 40, 16, 26
+    fill(store, settings, n=young, drift_at=drift_at, drop_at=drop_at)
+    until = T0 + young * STEP
+    source = StoreMetricSource(store, stages=stage_map(project()), clock=lambda: until)
+    doc = cascade_report(source, project(), "transcribe", metric="accuracy",
+                         since=until - 6 * 3600, until=until, step_s=300.0, baseline=None)
+    assert doc["step"] == 120.0  # 40 minutes in about 30 steps, whole minutes
+    # the baseline starts at the (step-aligned) window holding the first data
+    assert doc["baseline"]["since"] <= T0 < doc["baseline"]["since"] + doc["step"]
+    assert doc["first"] == "vad"
+    assert doc["order"] == ["vad", "asr"]
+    vad = doc["stages"][0]
+    # the 2-minute window holding the drift onset, or a later one before the drop
+    assert T0 + drift_at * STEP - doc["step"] < vad["first_change"] < T0 + drop_at * STEP
+    assert doc["end_to_end"]["change"] is not None
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import pytest
 from rampup.errors import NotFoundError, ValidationError
 from rampup.registry.profile import (
     OTHER,
+    TOP_VALUES,
     bin_counts,
     bin_edges,
     compute_profile,
@@ -117,17 +118,21 @@ def test_categorical_bool_text_and_label_profiles() -> None:
     json.dumps(p, allow_nan=False)  # storable as strict JSON: no NaN or infinity
 
 
-def test_top_50_categories_and_other() -> None:
+def test_the_whole_vocabulary_up_to_a_bound_then_other() -> None:
+    """Profiles name up to TOP_VALUES categories (a value they do not name cannot be
+    recognised as unseen later); beyond, the rarest are lumped into __other__."""
     rng = np.random.default_rng(4)
-    values = rng.choice([f"c{i:02d}" for i in range(60)], 3000)
+    values = rng.choice([f"c{i:04d}" for i in range(TOP_VALUES + 10)], 30_000)
     df = pd.DataFrame({"c": values})
     schema = InputSchema([Feature("c", "str", categories=tuple(sorted(set(values))))])
     p = compute_profile(df, schema)["features"]["c"]
-    assert len(p["counts"]) == 51
+    assert len(p["counts"]) == TOP_VALUES + 1
     top = pd.Series(values).value_counts()
-    assert p["counts"][OTHER] == int(top.iloc[50:].sum())
-    assert sum(p["counts"].values()) == 3000
-    assert p["distinct"] == 60
+    assert p["counts"][OTHER] == int(top.iloc[TOP_VALUES:].sum())
+    assert sum(p["counts"].values()) == 30_000
+    assert p["distinct"] == TOP_VALUES + 10
+    few = compute_profile(df.iloc[:3000].assign(c=lambda d: d["c"].str[:4]), schema)
+    assert OTHER not in few["features"]["c"]["counts"]
 
 
 def test_all_missing_column_is_json_safe() -> None:

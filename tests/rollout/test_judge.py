@@ -219,6 +219,23 @@ def test_too_little_data_waits(check: str) -> None:
         assert (r.verdict, r.reason) == ("wait", "no baseline window to compare with")
 
 
+@pytest.mark.parametrize("check", [
+    "error_rate <= 0.5", "error_rate <= baseline + 0.5", "accuracy >= baseline - 0.5",
+    "latency_p99 <= baseline", "agreement >= 0.0", "mean_abs_diff <= 1000",
+    "score_divergence <= 1",
+])
+def test_a_minimum_of_zero_still_waits_on_an_empty_window(check: str) -> None:
+    """A plan with min_requests/min_labelled 0 and an empty window waits, every tick (it
+    raised ZeroDivisionError on every controller pass)."""
+    rng = np.random.default_rng(12)
+    empty = window(rng, 0)
+    r = evaluate(check, empty, window(rng, 500), pairs(rng, 0, 1.0, numeric_noise=0.0),
+                 min_requests=0, min_labelled=0)
+    assert r.verdict == "wait", (check, r)
+    r = evaluate(check, window(rng, 500), empty, None, min_requests=0, min_labelled=0)
+    assert r.verdict in ("wait", "pass", "fail"), r
+
+
 def test_waiting_is_reported_with_counts() -> None:
     rng = np.random.default_rng(11)
     r = evaluate("accuracy >= baseline - 0.02", window(rng, 200, labelled=0.1),

@@ -37,6 +37,7 @@ from rampup.monitor.features import VersionInfo
 from rampup.monitor.names import (
     DRIFT,
     DRIFT_EMBEDDING,
+    DRIFT_FEATURE_KINDS,
     DRIFT_FEATURE_STATS,
     PERFORMANCE,
     TASK_PERFORMANCE,
@@ -67,7 +68,9 @@ def model_metric_names(infos: Sequence[VersionInfo], custom: Iterable[str] = ()
     names = list(cat["metrics"]) + list(DRIFT)
     if any(i.embedding for i in infos):
         names += list(DRIFT_EMBEDDING)
-    names += [f"drift.feature[{f}].{s}" for f in cat["features"] for s in DRIFT_FEATURE_STATS]
+    kinds = {f.name: f.kind for i in infos for f in i.features}
+    names += [f"drift.feature[{f}].{s}" for f in cat["features"] for s in DRIFT_FEATURE_STATS
+              if s not in DRIFT_FEATURE_KINDS or kinds.get(f) in DRIFT_FEATURE_KINDS[s]]
     return names
 
 
@@ -98,6 +101,10 @@ def available_problem(metric: str, infos: Sequence[VersionInfo],
             return f"model has no feature {m.item!r}" + (near(everything()) or
                                                         f" (its features: {known})")
         kind = features[m.item]
+        only = DRIFT_FEATURE_KINDS.get(m.stat or "")
+        if m.family == "drift.feature" and only is not None and kind not in only:
+            return (f"feature {m.item!r} is {kind}: {m.stat} is computed for "
+                    f"{' and '.join(only)} features only (values the reference never had)")
         stats = FEATURE_KIND_STATS.get(kind)
         if m.family == "feature" and stats is not None and m.stat not in stats:
             return (f"feature {m.item!r} is {kind}: it has no {m.stat!r} (its metrics: "

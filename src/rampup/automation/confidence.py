@@ -59,7 +59,8 @@ class Calibrator:
                    float(d.get("a", 1.0)), float(d.get("b", 0.0)), int(d.get("n", 0)))
 
 
-def fit_calibrator(confidence: Sequence[float], correct: Sequence[bool],
+def fit_calibrator(confidence: Sequence[float] | np.ndarray[Any, Any],
+                   correct: Sequence[bool] | np.ndarray[Any, Any],
                    method: str = "isotonic") -> Calibrator:
     """Fit a calibration map on (confidence, was the prediction right) pairs."""
     x = np.asarray(confidence, dtype=float)

@@ -35,8 +35,9 @@ def cascade(
     until: Annotated[str | None, typer.Option(help="End (default: now).")] = None,
     step: Annotated[str, typer.Option(help="Window of each point, e.g. 5m.")] = "5m",
     baseline: Annotated[str | None, typer.Option(
-        help="Baseline: a duration from the start (2h) or START..END; default: the first "
-             "half.")] = None,
+        help="Baseline: a duration from the start (2h) or START..END; default: from the "
+             "earliest data in the range (its first third), so a young deployment has "
+             "one.")] = None,
     stage_metric: Annotated[list[str] | None, typer.Option(
         "--stage-metric", help="A stage metric to watch (repeatable; default: the usual "
                                "ones).")] = None,
@@ -61,8 +62,9 @@ def cascade(
     if end <= start:
         raise ValidationError("--until must be after --since", fix="swap them",
                               field="until")
+    base: tuple[float, float] | None
     if baseline is None:
-        base = (start, start + (end - start) / 2)
+        base = None  # from the earliest data (see cascade_report)
     elif ".." in baseline:
         a, b = baseline.split("..", 1)
         base = (parse_time(a, "baseline", now), parse_time(b, "baseline", now))

@@ -23,7 +23,7 @@ DETECTORS = ("adwin", "page_hinkley", "ddm")  # the keys of rampup.drift.detecto
 
 SPARK = "▁▂▃▄▅▆▇█"
 SHORT = {"wasserstein/std": "W/sd", "wasserstein/iqr": "W/iqr", "js_distance": "JS",
-         "abs_change": "abs"}
+         "abs_change": "abs", "unseen_share": "share"}
 
 
 def register(app: typer.Typer) -> None:
@@ -118,9 +118,11 @@ def _print(check: DriftCheck) -> None:
                   highlight=False)
     mv = rep.multivariate
     if mv is not None and not math.isnan(mv.auc):
+        top = ", ".join(f"{name} {fmt(v)}" for name, v in mv.top_features)
         console.print(f"multivariate: domain classifier AUC {fmt(mv.auc)}, p {fmt(mv.p_value, 4)}"
-                      f" -> {'[bold red]drift[/]' if mv.drifted else 'no drift'}",
-                      highlight=False)
+                      f", q {fmt(mv.q_value, 4)}"
+                      f" -> {'[bold red]drift[/]' if mv.drifted else 'no drift'}"
+                      + (f" (separating: {top})" if top else ""), highlight=False)
     emb = check.embedding
     if emb is not None:
         console.print(f"embedding ({emb.field}, {emb.result.n_cur} of {emb.rows} rows vs "
@@ -151,6 +153,15 @@ def _print(check: DriftCheck) -> None:
                       fmt(w.accuracy),
                       f"{fmt(w.lo)} to {fmt(w.hi)}", fmt(w.expected),
                       f"[bold red]{w.verdict}[/]" if w.verdict == "degraded" else w.verdict)
+        console.print(t)
+    if check.estimate:
+        t = Table(title="Label-free estimate (calibrated on the reference; no current labels)",
+                  title_justify="left", box=None, header_style="bold")
+        for col in ("metric", "estimate", "95% band", "of which calibration (sd)"):
+            t.add_column(col)
+        for e in check.estimate.values():
+            t.add_row(e.metric, fmt(e.value), f"{fmt(e.lo)} to {fmt(e.hi)}",
+                      fmt(e.calibration_sd, 4))
         console.print(t)
     for a in check.alarms:
         when = f" at {fmt_time(a.ts)}" if a.ts is not None else f" at #{a.index}"
@@ -204,6 +215,13 @@ def drift(
              "also accuracy per window).")] = None,
     time_column: Annotated[str | None, typer.Option(
         help="Raw mode: order the current rows by this column for the trend.")] = None,
+    probability_column: Annotated[str | None, typer.Option(
+        help="Raw mode: the model's probability of the positive class (label 1). With "
+             "--label-column (labels in the reference only): the label-free estimate of "
+             "accuracy, F1 and ROC AUC on the current rows.")] = None,
+    threshold: Annotated[float, typer.Option(
+        min=0.0, max=1.0,
+        help="Raw mode: the model's decision threshold on --probability-column.")] = 0.5,
     alpha: Annotated[float, typer.Option(help="Significance level.")] = 0.05,
     correction: Annotated[str, typer.Option(
         help="Across features: bh (Benjamini-Hochberg), bonferroni or none.")] = "bh",
@@ -259,6 +277,8 @@ def drift(
                                   prediction_column=prediction_column,
                                   time_column=time_column, windows=windows,
                                   multivariate=multivariate, detector=detector,
+                                  probability_column=probability_column,
+                                  threshold=threshold,
                                   meta={"reference": str(reference), "current": str(current)})
         finally:
             if worker is not None:

@@ -76,7 +76,8 @@ class DomainWorker:
 def check_raw(reference: pd.DataFrame, current: pd.DataFrame, *, config: DriftConfig,
               worker: DomainWorker | None, label_column: str | None,
               prediction_column: str | None, time_column: str | None, windows: int,
-              multivariate: bool, detector: str, meta: dict[str, Any]) -> DriftCheck:
+              multivariate: bool, detector: str, meta: dict[str, Any],
+              probability_column: str | None = None, threshold: float = 0.5) -> DriftCheck:
     """:func:`~rampup.drift.check.check_frames`, with the domain classifier in ``worker``
     (when given) while the per-feature tests run here."""
     from rampup.drift.check import check_frames
@@ -84,8 +85,10 @@ def check_raw(reference: pd.DataFrame, current: pd.DataFrame, *, config: DriftCo
     run: Callable[[bool], DriftCheck] = lambda mv: check_frames(  # noqa: E731
         reference, current, config=config, label_column=label_column,
         prediction_column=prediction_column, time_column=time_column, windows=windows,
-        multivariate=mv, detector=detector, meta=meta)
-    skip = {c for c in (label_column, prediction_column, time_column) if c is not None}
+        multivariate=mv, detector=detector, meta=meta,
+        probability_column=probability_column, threshold=threshold)
+    skip = {c for c in (label_column, prediction_column, time_column, probability_column)
+            if c is not None}
     features = [c for c in reference.columns if c not in skip]
     ordered = current
     if time_column is not None and time_column in current.columns:  # as check_frames does
@@ -99,5 +102,7 @@ def check_raw(reference: pd.DataFrame, current: pd.DataFrame, *, config: DriftCo
         domain = pending.result()
     except Exception:  # the worker died: the classifier runs here after all
         return run(multivariate)
-    return dataclasses.replace(check, report=dataclasses.replace(check.report,
-                                                                 multivariate=domain))
+    # re-decided with the classifier: one error budget across it and the feature tests
+    from rampup.drift.report import with_multivariate
+
+    return dataclasses.replace(check, report=with_multivariate(check.report, domain, config))

@@ -223,8 +223,9 @@ def model_metrics(src: Sources, model: str, range_name: str | None, now: float
 
     heat_grid = grid.coarser(heat_step)
     primary = raw.get((ref_version or "", "answer"), [None] * grid.n)
-    cells = panels.drift_cells(primary, reference, n=heat_grid.n,
-                               into=[heat_grid.index(t) for t in grid.times()])
+    into = [heat_grid.index(t) for t in grid.times()]
+    cells = panels.drift_cells(primary, reference, n=heat_grid.n, into=into)
+    unseen = panels.unseen_cells(primary, reference, n=heat_grid.n, into=into)
     return {
         "model": model, "range": range_name or "1h", "now": now, "since": grid.since,
         "step": step, "t": grid.times(), "groups": list(groups), "slo": src.slo(model),
@@ -237,7 +238,8 @@ def model_metrics(src: Sources, model: str, range_name: str | None, now: float
         "drift": {"reference_version": ref_version, "statistic": "js_corrected", "step": heat_step,
                   "t": heat_grid.times(), "features": list(cells),
                   "cells": [cells[f] for f in cells], "warn": panels.DRIFT_WARN,
-                  "alert": panels.DRIFT_ALERT, **panels.drift_status(cells)},
+                  "alert": panels.DRIFT_ALERT, "unseen": unseen,
+                  **panels.drift_status(cells)},
         "points": sum(1 for v in (_per_group(groups, ["requests"], grid, now)["requests"]
                                   .values()) for x in v if x),
     }

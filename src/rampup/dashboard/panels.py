@@ -233,6 +233,37 @@ def drift_cells(buckets: Sequence[WindowAggregate | None], reference: Mapping[st
     return out
 
 
+def unseen_cells(buckets: Sequence[WindowAggregate | None], reference: Mapping[str, Any],
+                 *, into: Sequence[int | None] | None = None, n: int | None = None
+                 ) -> dict[str, Series]:
+    """Per categorical reference feature, the share of each cell's values that the
+    reference never had (None without values); only features where some cell has any.
+    A new category is the classic data-quality incident, and the distance heat map
+    alone can hide a small one.
+
+    >>> unseen_cells([], {"x": {"kind": "numeric"}})
+    {}
+    """
+    n_cells = len(buckets) if n is None else n
+    target = list(range(len(buckets))) if into is None else list(into)
+    out: dict[str, Series] = {}
+    for name, entry in reference.items():
+        if entry.get("kind") != "categorical":
+            continue
+        seen, unseen = [0] * n_cells, [0] * n_cells
+        for i, b in enumerate(buckets):
+            j = target[i]
+            f = b.features.get(name) if b is not None else None
+            if j is None or f is None:
+                continue
+            seen[j] += f.count
+            unseen[j] += f.unseen
+        if any(unseen):
+            out[name] = [_clean(u / c) if c else None
+                         for u, c in zip(unseen, seen, strict=True)]
+    return out
+
+
 def drift_status(cells: Mapping[str, Series]) -> dict[str, Any]:
     """The latest non-empty distance per feature, the worst feature and a level
     (``ok``, ``warning``, ``drift`` or ``no_data``).

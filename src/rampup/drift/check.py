@@ -28,6 +28,7 @@ from rampup.drift.detectors import (
     standardise,
 )
 from rampup.drift.embeddings import EmbeddingDrift, embedding_check
+from rampup.drift.estimate import Estimate, Estimator
 from rampup.drift.frames import compare_frames
 from rampup.drift.metrics import drift_metrics
 from rampup.drift.multivariate import domain_classifier
@@ -57,11 +58,19 @@ class DriftCheck:
     alarms: tuple[Alarm, ...] = ()
     notes: tuple[str, ...] = ()
     meta: Mapping[str, Any] = field(default_factory=dict)
+    #: label-free estimates (accuracy, f1, roc_auc) of the current data's decisions, from
+    #: a calibration fitted on the reference (:mod:`rampup.drift.estimate`), and per window.
+    estimate: Mapping[str, Estimate] = field(default_factory=dict)
+    window_estimates: tuple[Mapping[str, Estimate], ...] = ()
     embedding: EmbeddingDrift | None = None  # versions whose outputs carry an embedding
 
     def metrics(self) -> dict[str, float]:
-        """``drift.*`` and ``concept.*`` metrics for alert rules."""
+        """``drift.*`` and ``concept.*`` metrics for alert rules (with a label-free
+        estimate, ``concept.estimated_accuracy``/``_f1``/``_roc_auc``)."""
         out = drift_metrics(self.report, self.performance)
+        for name, e in self.estimate.items():
+            if math.isfinite(e.value):
+                out[f"concept.estimated_{name}"] = e.value
         if self.embedding is not None:
             out["drift.embedding"] = self.embedding.effect
             out["drift.embedding.p_value"] = self.embedding.p_value
@@ -77,7 +86,10 @@ class DriftCheck:
                 "alarms": [{"index": a.index, "ts": a.ts, "detector": a.detector,
                             "stream": a.stream} for a in self.alarms],
                 "embedding": None if self.embedding is None else self.embedding.to_dict(),
-                "notes": list(self.notes), "metrics": self.metrics()}
+                "notes": list(self.notes), "metrics": self.metrics(),
+                "label_free": {k: e.to_dict() for k, e in self.estimate.items()} or None,
+                "label_free_windows": [{k: e.to_dict() for k, e in w.items()}
+                                       for w in self.window_estimates]}
 
 
 def _edges(since: float, until: float, windows: int) -> list[float]:
@@ -217,7 +229,7 @@ def check_model(store: Store, model: str, *, since: float, until: float,
         perf, reference = _concept(rows, edges, reference_performance(store, record), config)
         alarms = _streams(rows, detector)
     return DriftCheck(report, trend, tuple(perf), reference, tuple(alarms), tuple(notes),
-                      {**meta, "windows": windows}, embedding)
+                      {**meta, "windows": windows}, embedding=embedding)
 
 
 def _window_embeddings(log: LogWindow, reference: Mapping[str, Any], seed: int
@@ -285,25 +297,37 @@ def check_frames(reference: pd.DataFrame, current: pd.DataFrame, *,
                  config: DriftConfig | None = None, label_column: str | None = None,
                  prediction_column: str | None = None, time_column: str | None = None,
                  windows: int = 1, multivariate: bool = True, detector: str = "adwin",
-                 meta: Mapping[str, Any] | None = None) -> DriftCheck:
+                 meta: Mapping[str, Any] | None = None,
+                 probability_column: str | None = None, threshold: float = 0.5,
+                 ) -> DriftCheck:
     """Exact mode on raw rows: the report, the multivariate test, and with ``windows`` > 1
     the trend over consecutive slices of ``current`` (by ``time_column`` when given,
     else in row order). With both label and prediction columns, accuracy per window
-    against the reference's and the detectors on the current error stream."""
+    against the reference's and the detectors on the current error stream. With
+    ``probability_column`` (the model's probability of the positive class, 1) and labels
+    in the reference, the label-free estimate of the decisions ``probability >=
+    threshold`` on the current rows (no current labels needed)."""
     config = config or DriftConfig()
     cache = NullCache(config.reps, config.seed)
-    for col in (label_column, prediction_column, time_column):
+    fit_label = label_column  # the reference's labels, for the label-free estimate
+    if probability_column is not None and label_column is not None and \
+            label_column not in current.columns:
+        # no labels yet: no label drift or accuracy, the estimate stands in for them
+        label_column = None
+    for col in (label_column, prediction_column, time_column, probability_column):
         if col is not None and col not in current.columns:
             raise ValidationError(f"column {col!r} is not in the current data",
                                   fix=f"use one of: {', '.join(map(str, current.columns))}")
     if time_column is not None:
         current = current.sort_values(time_column, kind="stable").reset_index(drop=True)
-    skip = [c for c in (label_column, prediction_column, time_column) if c is not None]
+    skip = [c for c in (fit_label, prediction_column, time_column, probability_column)
+            if c is not None]
     features = [c for c in reference.columns if c not in skip]
     mv = domain_classifier(reference, current, features, alpha=config.alpha,
                            seed=config.seed) if multivariate else None
-    outputs = [prediction_column] if prediction_column is not None else []
-    ref_cols = [c for c in reference.columns if c != time_column]
+    outputs = [c for c in (prediction_column, probability_column) if c is not None]
+    ref_cols = [c for c in reference.columns
+                if c != time_column and (c != fit_label or label_column is not None)]
     report = compare_frames(reference[ref_cols], current, config, label_column=label_column,
                             output_columns=outputs, cache=cache, meta=meta, multivariate=mv)
     position = (current[time_column].to_numpy(dtype=np.float64) if time_column is not None
@@ -331,8 +355,43 @@ def check_frames(reference: pd.DataFrame, current: pd.DataFrame, *,
                                    ref_perf, alpha=config.alpha)
         labelled = ~np.isnan(cur_ok)
         alarms = AlarmStream(make_detector(detector)).run((1.0 - cur_ok[labelled]).tolist())
+    estimate: dict[str, Estimate] = {}
+    per_window: list[dict[str, Estimate]] = []
+    if probability_column is not None:
+        est = _estimator(reference, fit_label, probability_column, threshold, config.seed)
+        prob = pd.to_numeric(current[probability_column], errors="coerce").to_numpy(
+            dtype=np.float64)
+        estimate = est.estimate(prob, seed=config.seed)
+        if windows > 1:
+            per_window = [est.estimate(prob[(position >= a) & (position < b)],
+                                       seed=config.seed)
+                          for a, b in itertools.pairwise(edges)]
     return DriftCheck(report, trend, tuple(perf), ref_perf, tuple(alarms), (),
-                      {**(meta or {}), "windows": windows})
+                      {**(meta or {}), "windows": windows}, estimate, tuple(per_window))
+
+
+def _estimator(reference: pd.DataFrame, label_column: str | None, probability_column: str,
+               threshold: float, seed: int) -> Estimator:
+    """The label-free estimator fitted on the reference's probabilities and labels."""
+    if label_column is None or probability_column not in reference.columns:
+        raise ValidationError(
+            "the label-free estimate needs the reference's labels and probabilities",
+            fix="pass --label-column and a --probability-column present in both files")
+    prob = pd.to_numeric(reference[probability_column], errors="coerce")
+    label = reference[label_column]
+    known = prob.notna() & label.notna()
+    values = label[known].tolist()
+    positive: Any = True if all(isinstance(v, bool | np.bool_) for v in values) else 1
+    if not set(values) <= {0, 1}:
+        positive = "1" if "1" in {str(v) for v in values} else None
+        if positive is None:
+            raise ValidationError(
+                f"labels {sorted({str(v) for v in values})[:5]} are not 0/1",
+                fix="the probability column must be the probability of the label 1 (or "
+                    "True): encode the labels as 0/1")
+        values = [str(v) for v in values]
+    return Estimator.fit(prob[known].to_numpy(dtype=np.float64), values,
+                         threshold=threshold, positive=positive, seed=seed)
 
 
 def _matches(pred: pd.Series, label: pd.Series) -> np.ndarray[Any, np.dtype[np.float64]]:

@@ -8,17 +8,21 @@ so one change gives one alarm, not one per value.
 * **Page-Hinkley** (Page 1954; Hinkley 1971; the form of Gama et al. 2013): a CUSUM of
   ``x - running mean - delta``; alarm when it rises ``threshold`` above its minimum.
   False alarms: on a stationary stream the statistic is a random walk with drift
-  ``-delta``, so an excursion of ``threshold`` has probability about
-  ``exp(-2·delta·threshold / variance)`` per excursion: with the defaults here
-  (``delta = 0.05``, ``threshold = 12``, tuned for an error rate rising by 10 points)
-  and a 0.1 error rate that is about 1e-6 per excursion. Delay about
-  ``threshold / (change - delta)`` values (some 240 for +10 points). The running mean
-  keeps learning the old level, so a very slow drift can hide in it.
+  ``-delta`` that makes a fresh excursion every few dozen values, so what matters is the
+  rate **per stream length**, and it grows with the stream's variance. Measured
+  (``benchmarks/drift.py``, part 3b, no-change Bernoulli streams): the class defaults
+  (``delta = 0.05``, ``threshold = 12``) alarm on about 1 % of 10,000-step streams at a
+  0.1 error rate and on about 60 % at 0.3; ``make_detector("page_hinkley")`` uses
+  ``threshold = 25``: about 0 % at 0.1 and 0.5 % at 0.3 per 10,000 steps. Delay about
+  ``threshold / (change - delta)`` values (some 500 for +10 points at threshold 25).
+  The running mean keeps learning the old level, so a very slow drift can hide in it.
 * **DDM** (Gama et al. 2004, drift detection method): tracks the error rate ``p`` and
   ``s = sqrt(p(1-p)/n)`` since the last change; warning at ``p + s ≥ p_min + 2 s_min``,
   alarm at ``p + s ≥ p_min + 3 s_min``. For 0/1 errors only. False alarms: the minimum
   is taken over a growing stream, so it is biased low and long stationary streams do
-  raise alarms (roughly one per several thousand values at a 10 % error rate); the
+  raise alarms: with the literature levels (2, 3) about 40 % of 10,000-step streams at a
+  10 % error rate (measured, part 3b); ``make_detector("ddm")`` uses (4, 5): about 4 %;
+  the
   minimum is only tracked after ``min_instances`` values and while ``p > 0``
   (else one early error-free stretch would make every later error an alarm).
 
@@ -128,10 +132,16 @@ class DDM:
         return False
 
 
+#: rampup's defaults for 0/1 error streams, chosen from the measured false-alarm table of
+#: ``benchmarks/drift.py`` (part 3b): no-change Bernoulli streams at error rates 0.1 and
+#: 0.3. Page-Hinkley's threshold 12 (its class default, tuned on a 0.1 error rate) alarms
+#: on ~1 % of 10,000-step streams at 0.1 but ~60 % at 0.3 (its excursions scale with the
+#: variance); 25 keeps both at or below ~0.5 %. DDM's literature levels (2, 3) alarm on
+#: ~40 % of 10,000-step streams at 0.1; (4, 5) on ~4 %.
 DETECTORS: dict[str, Callable[[], Detector]] = {
     "adwin": lambda: ADWIN(delta=0.001, clock=8, direction="up"),
-    "page_hinkley": PageHinkley,
-    "ddm": DDM,
+    "page_hinkley": lambda: PageHinkley(threshold=25.0),
+    "ddm": lambda: DDM(warning_level=4.0, drift_level=5.0),
 }
 
 

@@ -8,7 +8,10 @@ kind           test (p-value)                              effect size (practica
 numeric, raw   two-sample KS (exact / asymptotic)          Wasserstein / reference spread
 numeric, bins  binned KS, null simulated at n (calibrate)  Wasserstein of the quantile
                                                            functions / reference spread
-categorical    chi-square homogeneity, sparse pooled       Jensen-Shannon distance
+categorical    chi-square homogeneity on the seen values,  Jensen-Shannon distance
+               sparse pooled
+unseen         Fisher's exact test (values the reference   share of unseen rows
+               never had against the rest)
 binary         two-proportion z                            |change in share|
 missing        two-proportion z                            |change in missing fraction|
 =============  ==========================================  =================================
@@ -42,8 +45,10 @@ from rampup.drift.stats import (
     ks_wasserstein_sorted,
     psi,
     two_proportion_z,
+    unseen_test,
     wasserstein_cdfs,
     wasserstein_quantiles,
+    wilson,
 )
 
 OTHER = "__other__"
@@ -333,7 +338,12 @@ def categorical_counts(feature: str, ref: Mapping[str, int], cur: Mapping[str, i
                        config: DriftConfig, cache: NullCache,
                        known: Sequence[str] | None = None, kind: str = "categorical",
                        ) -> TestResult:
-    """Chi-square homogeneity (or the z-test for two values) on category counts."""
+    """Chi-square homogeneity (or the z-test for two values) on category counts.
+
+    Unseen values are left out of the chi-square table (they are the unseen test's
+    evidence, :func:`unseen_result`): the test compares the mix of the values both sides
+    can have.
+    """
     labels, rc, cc, unseen, notes = align_categories(ref, cur, known)
     n_ref, n_cur = int(rc.sum()), int(cc.sum())
     binary = len(labels) == 2 and not unseen and kind == "categorical"
@@ -360,13 +370,48 @@ def categorical_counts(feature: str, ref: Mapping[str, int], cur: Mapping[str, i
         return TestResult(feature, "binary", "z", t.z, t.p_value, abs(t.difference),
                           "abs_change", config.minimum(feature, "binary"),
                           n_ref, n_cur, metrics, notes, unseen, hist)
-    chi = chi2_homogeneity(rc, cc)
+    seen = np.array([k not in unseen for k in labels], dtype=bool)
+    chi = chi2_homogeneity(rc[seen], cc[seen])
     metrics.update(dof=float(chi.dof), cramers_v=chi.cramers_v)
     if chi.merged:
         notes += (f"{len(chi.merged)} sparse categories pooled for the chi-square test",)
     return TestResult(feature, kind, "chi2", chi.statistic, chi.p_value, js, "js_distance",
                       _min(config, feature, kind, "categorical"), n_ref, n_cur, metrics, notes,
                       unseen, hist)
+
+
+def unseen_result(feature: str, ref: Mapping[str, int], cur: Mapping[str, int],
+                  config: DriftConfig, known: Sequence[str] | None = None,
+                  unseen_rows: int | None = None) -> TestResult:
+    """Values the reference never had, as evidence of their own (``kind: unseen``).
+
+    Fisher's exact test on (seen, unseen) x (reference, current) — exact at any size, so
+    47 rows of a new value among 5,000 are as clear as they look — and, as the effect,
+    the share of current rows with an unseen value, whose practical minimum (0.5 % by
+    default) keeps one stray value in a huge window from alarming. ``unseen_rows``: an
+    exact count kept elsewhere (the monitor counts unseen values before its top-k
+    counts lump rare ones together); the larger of it and the named ones is used.
+    When the reference lumped its rare values into ``__other__`` it does not know its
+    whole vocabulary, and a value it does not name is compared with that bucket instead
+    (said in the notes of the categorical result).
+    """
+    _, rc, cc, unseen, _ = align_categories(ref, cur, known)
+    n_ref, n_cur = int(rc.sum()), int(cc.sum())
+    u = max(sum(unseen.values()), int(unseen_rows or 0))
+    n_cur = max(n_cur, u)
+    minimum = config.minimum(feature, "unseen")
+    short = _too_few(n_ref, n_cur, config)
+    if short:
+        return _not_tested(feature, "unseen", "fisher", "unseen_share", config, n_ref, n_cur,
+                           short)
+    share = u / n_cur
+    lo, hi = wilson(u, n_cur)
+    notes = (f"{u} of {n_cur} rows ({share:.2%}) have a value the reference never had",) \
+        if u else ()
+    return TestResult(feature, "unseen", "fisher", float(u), unseen_test(u, n_ref, n_cur),
+                      share, "unseen_share", minimum, n_ref, n_cur,
+                      {"unseen_share": share, "unseen_share_lo": lo, "unseen_share_hi": hi,
+                       "unseen_values": float(len(unseen))}, notes, unseen)
 
 
 # -- missing values -----------------------------------------------------------------------

@@ -25,7 +25,12 @@ import numpy as np
 import pandas as pd
 
 from rampup.drift.calibrate import NullCache
-from rampup.drift.features import categorical_counts, missing_change, numeric_samples
+from rampup.drift.features import (
+    categorical_counts,
+    missing_change,
+    numeric_samples,
+    unseen_result,
+)
 from rampup.drift.report import DomainResult, DriftConfig, DriftReport, TestResult, build_report
 from rampup.drift.stats import FloatArray
 from rampup.errors import ValidationError
@@ -60,8 +65,11 @@ def column_results(name: str, ref: pd.Series, cur: pd.Series, feature: Feature,
     fraction. ``kind`` overrides the feature kind (``output``, ``label``)."""
     out: list[TestResult] = []
     if _is_categorical(feature):
-        out.append(categorical_counts(name, _counts(ref), _counts(cur), config, cache,
-                                      feature.categories, kind or "categorical"))
+        rc, cc = _counts(ref), _counts(cur)
+        out.append(categorical_counts(name, rc, cc, config, cache, feature.categories,
+                                      kind or "categorical"))
+        if kind is None:
+            out.append(unseen_result(name, rc, cc, config, feature.categories))
     elif feature.dtype in ("int", "float"):
         out.append(numeric_samples(name, sorted_finite(ref), sorted_finite(cur), config,
                                    cache, kind or "numeric"))

@@ -217,8 +217,11 @@ def render_html(check: DriftCheck, title: str | None = None) -> str:
     headline += f" · {rep.correction} correction at alpha = {rep.alpha}"
     mv = rep.multivariate
     mv_text = None if mv is None else (
-        f"held-out ROC AUC {fmt(mv.auc)} (p = {fmt(mv.p_value, 4)}) on {mv.n_ref} + {mv.n_cur} "
-        f"rows, {mv.model}: {'drift' if mv.drifted else 'no drift'}")
+        f"held-out ROC AUC {fmt(mv.auc)} (p = {fmt(mv.p_value, 4)}, q = {fmt(mv.q_value, 4)}"
+        f" with the feature tests) on {mv.n_ref} + {mv.n_cur} "
+        f"rows, {mv.model}: {'drift' if mv.drifted else 'no drift'}"
+        + ("; separating features (held-out AUC lost when shuffled): " + ", ".join(
+            f"{name} {fmt(v)}" for name, v in mv.top_features) if mv.top_features else ""))
     perf = [{"window": f"{fmt_time(w.start)} to {fmt_time(w.end)}", "predictions": w.predictions,
              "labelled": w.labelled,
              "accuracy": f"{fmt(w.accuracy)} ({fmt(w.lo)} to {fmt(w.hi)})",

@@ -6,10 +6,15 @@ Names follow the monitor's catalogue (:mod:`rampup.monitor.names`):
 * ``drift.dataset``: 1.0 when any feature (or the multivariate test) drifts, else 0.0;
 * ``drift.feature[<name>].effect``: the feature's effect size (Wasserstein in reference
   standard deviations, Jensen-Shannon distance, or a change of share), and
-  ``drift.feature[<name>].p_value``/``.q_value``/``.drifted``;
+  ``drift.feature[<name>].p_value``/``.q_value``/``.drifted``, and for categorical
+  features ``drift.feature[<name>].unseen_share`` (the share of rows with a value the
+  reference never had: a new category is the classic data-quality incident);
 * ``drift.output``: the effect size of the model's output distribution (class mix or
   scores), with ``drift.output.psi``; ``drift.label`` likewise for the labels;
-* ``drift.multivariate.auc``: the domain classifier's held-out ROC AUC;
+* ``drift.multivariate.auc``: the domain classifier's held-out ROC AUC, with
+  ``drift.multivariate.drifted`` and, when it separates the windows,
+  ``drift.multivariate.importance[<name>]`` for its top features (held-out AUC lost when
+  the feature is shuffled);
 * ``concept.accuracy_drop``: the reference accuracy minus the latest window's (realised,
   or estimated from confidences while labels are missing); positive means worse.
 
@@ -45,6 +50,9 @@ def drift_metrics(report: DriftReport | None = None,
             out[f"drift.feature[{name}].p_value"] = min(r.p_value for r in rs)
             out[f"drift.feature[{name}].q_value"] = min(r.q_value for r in rs)
             out[f"drift.feature[{name}].drifted"] = float(any(r.drifted for r in rs))
+            for r in rs:
+                if r.kind == "unseen":
+                    out[f"drift.feature[{name}].unseen_share"] = r.effect
         for kind, key in (("output", "drift.output"), ("label", "drift.label")):
             rs = [r for r in report.outputs if r.kind == kind and r.tested]
             if rs:
@@ -53,8 +61,12 @@ def drift_metrics(report: DriftReport | None = None,
                 out[key] = main.effect
                 if "psi" in main.metrics:
                     out[f"{key}.psi"] = main.metrics["psi"]
-        if report.multivariate is not None and not math.isnan(report.multivariate.auc):
-            out["drift.multivariate.auc"] = report.multivariate.auc
+        mv = report.multivariate
+        if mv is not None and not math.isnan(mv.auc):
+            out["drift.multivariate.auc"] = mv.auc
+            out["drift.multivariate.drifted"] = float(mv.drifted)
+            for name, importance in mv.top_features:
+                out[f"drift.multivariate.importance[{name}]"] = importance
     if performance:
         drop = accuracy_drop(performance)
         if not math.isnan(drop):
@@ -76,6 +88,11 @@ def drift_summary(metrics: dict[str, float], top: int = 5) -> str:
     'drifting: income (effect 0.31), region (effect 0.12); output effect 0.08; accuracy drop 0.064'
     >>> drift_summary({"drift.share_drifted": 0.0})
     'no feature drifts'
+    >>> drift_summary({"drift.share_drifted": 0.0, "drift.multivariate.auc": 0.71,
+    ...                "drift.multivariate.drifted": 1.0,
+    ...                "drift.multivariate.importance[age]": 0.04,
+    ...                "drift.multivariate.importance[income]": 0.12})
+    'no feature drifts; domain classifier AUC 0.71 (separating: income 0.12, age 0.04)'
     """
     drifted = []
     for key, value in metrics.items():
@@ -90,6 +107,14 @@ def drift_summary(metrics: dict[str, float], top: int = 5) -> str:
         parts.append("drifting: " + ", ".join(shown) + more)
     elif "drift.share_drifted" in metrics:
         parts.append("no feature drifts")
+    if metrics.get("drift.multivariate.drifted", 0.0) >= 1.0:
+        prefix = "drift.multivariate.importance["
+        ranked: list[tuple[float, str]] = sorted(
+            ((imp, key[len(prefix):-1]) for key, imp in metrics.items()
+             if key.startswith(prefix)), reverse=True)
+        named = ", ".join(f"{feat} {imp:.2g}" for imp, feat in ranked[:3])
+        parts.append(f"domain classifier AUC {metrics['drift.multivariate.auc']:.2g}"
+                     + (f" (separating: {named})" if named else ""))
     if "drift.output" in metrics:
         parts.append(f"output effect {metrics['drift.output']:.2g}")
     if "concept.accuracy_drop" in metrics:

@@ -34,6 +34,7 @@ from rampup.drift.features import (
     missing_change,
     numeric_profiles,
     rows_of,
+    unseen_result,
 )
 from rampup.drift.report import (
     DomainResult,
@@ -100,9 +101,10 @@ def profile_results(reference: Mapping[str, Any], window: Mapping[str, Any],
         elif kind == "media":  # tested through its input metrics (photo.brightness ...)
             pass
         elif kind == "categorical":
-            results.append(categorical_counts(name, ref.get("counts") or {},
-                                              cur.get("counts") or {}, config, cache,
-                                              known.get(name)))
+            rc, cc = ref.get("counts") or {}, cur.get("counts") or {}
+            results.append(categorical_counts(name, rc, cc, config, cache, known.get(name)))
+            results.append(unseen_result(name, rc, cc, config, known.get(name),
+                                         cur.get("unseen")))
         else:
             n_ref, n_cur = int(ref.get("count") or 0), int(cur.get("count") or 0)
             results.append(TestResult(name, "text", "none", math.nan, math.nan, math.nan,

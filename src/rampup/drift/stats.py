@@ -11,6 +11,7 @@ callers sort each column once and reuse it). Histograms are counts on the same b
   :func:`scipy.spatial.distance.jensenshannon`), :func:`hellinger` (in [0, 1]),
   :func:`binned_ks` (the largest gap between the two cumulative histograms);
 * counts: :func:`chi2_homogeneity` (2xk contingency table, sparse columns merged),
+  :func:`unseen_test` (Fisher's exact test for values the reference never had),
   :func:`two_proportion_z`, :func:`wilson`.
 
 >>> a = np.sort(np.arange(10.0)); b = np.sort(np.arange(10.0) + 2)
@@ -294,28 +295,66 @@ class Chi2Result:
 
 def merge_sparse(ref: IntArray, cur: IntArray, min_expected: float = 5.0
                  ) -> tuple[IntArray, IntArray, tuple[int, ...]]:
-    """Pool the columns whose expected count is below ``min_expected`` (smallest first)
-    into one column, so the chi-square approximation holds. Returns the new rows and the
-    pooled column indices."""
+    """Pool the columns whose expected count is below ``min_expected`` (smallest first),
+    so the chi-square approximation holds. Returns the new rows and the pooled column
+    indices.
+
+    Columns are pooled only with columns of the same presence: present on both sides,
+    absent from the reference (unseen), or absent from the current window (vanished).
+    Pooling an unseen category into an established one would hide it: 47 rows of a new
+    value in a 5,000-row window vanish into a category of thousands.
+
+    >>> r, c, pooled = merge_sparse(np.array([0, 900, 20, 1, 1]), np.array([4, 950, 20, 2, 1]))
+    >>> r.tolist(), c.tolist(), pooled  # the unseen column (0 vs 4) stays apart
+    ([0, 900, 22], [4, 950, 23], (2, 3, 4))
+    """
     ref = np.asarray(ref, dtype=np.int64)
     cur = np.asarray(cur, dtype=np.int64)
     totals = ref + cur
     n_ref, n_cur = int(ref.sum()), int(cur.sum())
     share = min(n_ref, n_cur) / max(1, n_ref + n_cur)
-    order = np.argsort(totals, kind="stable")
-    pooled: list[int] = []
-    acc = 0
-    for i in order:
-        if totals[i] * share >= min_expected and (not pooled or acc * share >= min_expected):
-            break
-        pooled.append(int(i))
-        acc += int(totals[i])
-    if len(pooled) <= 1:
+    presence = (ref > 0).astype(np.int64) + 2 * (cur > 0).astype(np.int64)
+    pools: list[list[int]] = []
+    for group in (3, 2, 1):  # both sides, current only, reference only
+        members = np.flatnonzero(presence == group)
+        order = members[np.argsort(totals[members], kind="stable")]
+        pooled: list[int] = []
+        acc = 0
+        for i in order:
+            if totals[i] * share >= min_expected and (not pooled or
+                                                      acc * share >= min_expected):
+                break
+            pooled.append(int(i))
+            acc += int(totals[i])
+        if len(pooled) > 1:
+            pools.append(pooled)
+    if not pools:
         return ref, cur, ()
-    keep = np.setdiff1d(np.arange(len(ref)), pooled)
-    rest_ref = np.append(ref[keep], ref[pooled].sum())
-    rest_cur = np.append(cur[keep], cur[pooled].sum())
-    return rest_ref, rest_cur, tuple(sorted(pooled))
+    flat = sorted(i for pool in pools for i in pool)
+    keep = np.setdiff1d(np.arange(len(ref)), flat)
+    rest_ref = np.concatenate([ref[keep], [ref[pool].sum() for pool in pools]])
+    rest_cur = np.concatenate([cur[keep], [cur[pool].sum() for pool in pools]])
+    return rest_ref.astype(np.int64), rest_cur.astype(np.int64), tuple(flat)
+
+
+def unseen_test(unseen: int, n_ref: int, n_cur: int) -> float:
+    """One-sided p-value of Fisher's exact test on the 2x2 table (seen, unseen) x
+    (reference, current) when the reference has no unseen row: under no change the
+    ``unseen`` rows of a value the reference never had are a random draw of the
+    ``n_ref + n_cur`` rows, so all of them fall in the current window with probability
+    ``C(n_cur, u) / C(n_ref + n_cur, u)``.
+
+    >>> round(unseen_test(1, 1000, 1000), 3), unseen_test(0, 1000, 10)
+    (0.5, 1.0)
+    >>> unseen_test(20, 1000, 1000) < 1e-5
+    True
+    """
+    if unseen <= 0 or n_cur <= 0:
+        return 1.0
+    n = n_ref + n_cur
+    log_p = (special.gammaln(n_cur + 1) - special.gammaln(n_cur - unseen + 1)
+             - special.gammaln(n + 1) + special.gammaln(n - unseen + 1))
+    return float(min(1.0, math.exp(float(log_p))))
 
 
 def chi2_homogeneity(ref_counts: npt.ArrayLike, cur_counts: npt.ArrayLike,

@@ -58,7 +58,9 @@ DRIFT = ("drift.share_drifted", "drift.dataset", "drift.output", "drift.output.p
 #: embedding drift (rampup.drift.embeddings): the MMD effect and its permutation p-value,
 #: for versions whose outputs carry an embedding
 DRIFT_EMBEDDING = ("drift.embedding", "drift.embedding.p_value")
-DRIFT_FEATURE_STATS = ("effect", "p_value", "q_value", "drifted")
+DRIFT_FEATURE_STATS = ("effect", "p_value", "q_value", "drifted", "unseen_share")
+#: drift feature stats only some kinds of feature have (the rest: every kind)
+DRIFT_FEATURE_KINDS = {"unseen_share": ("categorical",)}
 #: drift metrics only an exact check on raw rows computes (``rampup drift --reference``,
 #: :func:`rampup.drift.check_frames`), never a stored window: not for alert rules
 EXACT_ONLY = {
@@ -66,6 +68,9 @@ EXACT_ONLY = {
                               "(rampup drift --reference FILE), not on the stored windows "
                               "alert rules read; alert on drift.dataset or "
                               "drift.share_drifted instead",
+    "drift.multivariate.drifted": "the domain classifier runs only in exact checks on raw "
+                                  "rows, not on the stored windows alert rules read; "
+                                  "alert on drift.dataset instead",
 }
 _DRIFT_FEATURE = re.compile(r"^drift\.feature\[(?P<item>[^\]]+)\]\.(?P<stat>[a-z_]+)$")
 

@@ -38,7 +38,9 @@ the downstream stage it disturbs.
 
 Parameters: `metric` (end-to-end metric, default `accuracy`), `since`/`until` (default
 the last 6 h), `step` (window of each point, default 5m), `baseline` (a duration — the
-first part of the range — or `START..END` times; default the first half of the range),
+first part of the range — or `START..END` times; default: from the earliest data in the
+range, its first third, at least 5 windows; when the data spans fewer than 30 steps — a
+young deployment — the range is re-read from the first data at a finer step, at least 1m),
 `stage_metric` (repeatable; default per stage: error rate, latency, outputs, accuracy,
 its numeric features' mean and missing fraction and its class shares), `threshold`
 (default 4), `for` (default 3).
@@ -61,9 +63,10 @@ Payload (for a dashboard panel):
 """
 
 
-def _baseline(text: str | None, since: float, until: float, now: float) -> tuple[float, float]:
+def _baseline(text: str | None, since: float, until: float, now: float
+              ) -> tuple[float, float] | None:
     if not text:
-        return since, since + (until - since) / 2
+        return None  # from the earliest data (works on a young deployment)
     if ".." in text:
         a, b = text.split("..", 1)
         start, end = parse_time(a, "baseline", now), parse_time(b, "baseline", now)

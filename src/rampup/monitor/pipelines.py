@@ -18,6 +18,7 @@ labels arrive on the request id).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,10 @@ if TYPE_CHECKING:
 BASE_METRICS = ("error_rate", "latency_p50", "null_fraction", "confidence_mean",
                 "output_mean", "accuracy", "mae")
 MAX_ITEMS = 10  # features / classes per stage in the default metric list
+#: with the automatic baseline, the range is re-read at a finer step when the data spans
+#: fewer windows than this (a young deployment), but never finer than the monitor's.
+AUTO_WINDOWS = 30
+MONITOR_STEP_S = 60.0
 
 
 def stage_map(project: ProjectFile) -> dict[str, dict[str, tuple[str, str]]]:
@@ -69,29 +74,81 @@ def default_stage_metrics(store: Store, model: str) -> list[str]:
     return out
 
 
+def first_data(series: Sequence[Series]) -> float | None:
+    """The earliest window start with a value in any of the series.
+
+    >>> first_data([[(0.0, None), (60.0, 1.0)], [(0.0, None), (60.0, None), (120.0, 2.0)]])
+    60.0
+    """
+    starts = [t for s in series for t, v in s if v is not None]
+    return min(starts) if starts else None
+
+
+def auto_baseline(start: float, until: float, step_s: float, method: Method
+                  ) -> tuple[float, float]:
+    """The baseline when none is given: from the earliest data, its first third (at
+    least ``min_baseline`` windows), so a deployment minutes old has one, where "the
+    first half of the last six hours" would predate its data.
+
+    >>> auto_baseline(0.0, 3600.0, 60.0, Method())
+    (0.0, 1200.0)
+    >>> auto_baseline(0.0, 300.0, 60.0, Method())
+    (0.0, 300.0)
+    """
+    windows = max(1, round((until - start) / step_s))
+    return start, start + max(method.min_baseline, windows // 3) * step_s
+
+
 def cascade_report(source: StoreMetricSource, project: ProjectFile, pipeline: str, *,
                    metric: str, since: float, until: float, step_s: float,
-                   baseline: tuple[float, float],
+                   baseline: tuple[float, float] | None,
                    stage_metrics: Sequence[str] | None = None,
                    method: Method | None = None) -> dict[str, Any]:
     """Read every stage's series and the end-to-end ``metric``; judge them (see
-    :mod:`rampup.monitor.cascade`). The payload is documented on the HTTP route."""
+    :mod:`rampup.monitor.cascade`). The payload is documented on the HTTP route.
+
+    ``baseline`` None: from the earliest data in the range (:func:`auto_baseline`); when
+    the data spans fewer than :data:`AUTO_WINDOWS` steps (a young deployment), the range
+    is re-read from the first data at a step that gives about that many (at least the
+    monitor's one minute)."""
     pipe = pipeline_or_404(project, pipeline)
-    stages: list[tuple[str, Mapping[str, Series]]] = []
-    models = {}
+    method = method or Method()
+    models = {s.stage: s.model for s in pipe.stages}
+    watched = {}
     for s in pipe.stages:
         metrics = list(stage_metrics) if stage_metrics else default_stage_metrics(
             source.store, s.model)
         if metric not in metrics:
             metrics.append(metric)
-        series = source.series_many(s.model, metrics, stage=stage_tag(pipeline, s.stage),
-                                    since=since, until=until, step_s=step_s)
-        stages.append((s.stage, series))
-        models[s.stage] = s.model
-    e2e = source.series_many(pipeline, [metric], since=since, until=until,
-                             step_s=step_s)[metric]
-    result = cascade(stages, baseline=baseline, end_to_end=(metric, e2e),
-                     method=method or Method())
+        watched[s.stage] = metrics
+
+    def read(a: float, step: float) -> tuple[list[tuple[str, Mapping[str, Series]]], Series]:
+        stages: list[tuple[str, Mapping[str, Series]]] = []
+        for s in pipe.stages:
+            stages.append((s.stage, source.series_many(
+                s.model, watched[s.stage], stage=stage_tag(pipeline, s.stage), since=a,
+                until=until, step_s=step)))
+        e2e: Series = source.series_many(pipeline, [metric], since=a, until=until,
+                                         step_s=step)[metric]
+        return stages, e2e
+
+    stages, e2e = read(since, step_s)
+    if baseline is None:
+        start = first_data([e2e, *(x for _, ms in stages for x in ms.values())])
+        if start is None:
+            start = since
+        elif (until - start) / step_s < AUTO_WINDOWS:
+            fine = max(MONITOR_STEP_S,
+                       math.ceil((until - start) / AUTO_WINDOWS / MONITOR_STEP_S)
+                       * MONITOR_STEP_S)
+            if fine < step_s:
+                step_s = fine
+                since = start
+                stages, e2e = read(since, step_s)
+                start = first_data([e2e, *(x for _, ms in stages
+                                          for x in ms.values())]) or start
+        baseline = auto_baseline(start, until, step_s, method)
+    result = cascade(stages, baseline=baseline, end_to_end=(metric, e2e), method=method)
     body = result.to_dict()
     for st in body["stages"]:
         st["model"] = models[st["stage"]]

@@ -61,11 +61,21 @@ class _Store:
         self._collapse()
 
     def add_counts(self, offset: int, counts: _I64) -> None:
+        """Add bucket counts starting at bucket ``offset``. Any valid counts are accepted:
+        zero-padded on either side (as an external serialiser may write them), or all
+        zero; negative counts are not counts."""
+        counts = np.asarray(counts, dtype=np.int64)
+        if counts.ndim != 1:
+            raise ValueError("sketch bucket counts must be a flat list of integers")
+        if counts.size and int(counts.min()) < 0:
+            raise ValueError("sketch bucket counts cannot be negative")
         nz = np.flatnonzero(counts)
         if nz.size == 0:
             return
-        self._extend(offset + int(nz[0]), offset + int(nz[-1]))
-        start = offset - self.offset  # >= 0: _extend grew the array down to ``lo``
+        # Only the non-zero span: padding would stretch the array past max_buckets.
+        offset, counts = offset + int(nz[0]), counts[nz[0]:nz[-1] + 1]
+        self._extend(offset, offset + len(counts) - 1)
+        start = offset - self.offset  # >= 0: _extend grew the array down to ``offset``
         self.counts[start:start + len(counts)] += counts
         self._collapse()
 

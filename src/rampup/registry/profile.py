@@ -12,7 +12,7 @@ live windows against it. Per feature it holds ``type`` (the schema dtype), ``kin
   infinities) and ``counts`` per bin, where bin ``i`` holds ``edges[i] <= v < edges[i+1]``
   — use :func:`bin_edges` and :func:`bin_counts`;
 * categorical (bool, or str with allowed categories): ``distinct``, ``counts`` and
-  ``frequencies`` of the 50 most common values plus ``__other__``;
+  ``frequencies`` of the 1,000 most common values (``TOP_VALUES``) plus ``__other__``;
 * text: ``distinct`` and a ``length`` summary (mean, std, min, max, quantiles).
 
 Everything is vectorised; a million rows by twenty columns takes a few seconds.
@@ -48,7 +48,9 @@ from rampup.registry.schema import MEDIA_DTYPES, DType, Feature, InputSchema
 
 PROFILE_FORMAT = 1
 MAX_CATEGORIES = 50
-TOP_VALUES = 50
+#: categories a profile names (the rest are lumped into ``__other__``): generous, because
+#: a value the reference profile does not name cannot be recognised as unseen later.
+TOP_VALUES = 1000
 OTHER = "__other__"
 QUANTILE_POINTS = np.linspace(0.0, 1.0, 101)
 _TABLE_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}

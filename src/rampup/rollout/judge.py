@@ -145,7 +145,10 @@ def evaluate(check: Check | str, candidate: WindowStats, baseline: WindowStats |
              min_requests: int = 100, min_labelled: int = 50, seed: int = 0) -> CheckResult:
     """Judge one check; ``seed`` fixes the resampling of ``score_divergence``."""
     c = parse_check(check) if isinstance(check, str) else check
-    j = _Judge(c, candidate, baseline, paired, alpha, min_requests, min_labelled, seed)
+    # An empty window has nothing to judge: a plan's minimum of 0 still waits for one
+    # observation (it would otherwise divide by zero on every tick).
+    j = _Judge(c, candidate, baseline, paired, alpha, max(1, min_requests),
+               max(1, min_labelled), seed)
     m = c.metric
     if m == "requests":
         return j.requests()

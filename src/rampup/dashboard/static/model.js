@@ -101,6 +101,27 @@
       el('span', { text: R.num(h.alert * 1.5) + '+' }),
       R.chip('latest: ' + ({ ok: 'no drift', warning: 'worth a look', drift: 'drifting', no_data: 'no data' })[h.level] +
         (h.feature ? ' (' + h.feature + ' ' + R.num(h.distance, 3) + ')' : ''), h.level)));
+    drawUnseen(h);
+  }
+
+  // Values the reference never had: their share per cell, as a row of coloured cells.
+  function drawUnseen(h) {
+    const root = $('drift-unseen');
+    const feats = Object.keys(h.unseen || {});
+    root.dataset.features = String(feats.length);
+    if (!feats.length) { R.replace(root); return; }
+    const rows = feats.map((f) => {
+      const shares = h.unseen[f];
+      const latest = shares.filter((v) => v !== null).slice(-1)[0];
+      return el('div', { class: 'hist-row' },
+        el('span', { class: 'label', text: f, title: f }),
+        el('div', { class: 'unseen-cells' }, shares.map((v, i) => el('span', {
+          class: 'cell' + (v === null ? ' empty' : ''),
+          style: v === null ? {} : { background: 'hsl(0 70% ' + Math.round(95 - 45 * Math.min(1, v / 0.05)) + '%)' },
+          title: f + ' · ' + new Date(h.t[i] * 1000).toLocaleString() + ' · ' + (v === null ? 'no data' : R.pct(v) + ' unseen') }))),
+        el('span', { class: 'num', text: latest === undefined ? '-' : R.pct(latest) }));
+    });
+    R.replace(root, el('h3', { text: 'Values the reference never had (share of rows per cell; alert on drift.feature[NAME].unseen_share)' }), ...rows);
   }
 
   async function histogram(feature, since, until) {
