@@ -193,9 +193,9 @@ async def test_catalogue_and_prometheus(client: httpx.AsyncClient, trained: Trai
 @pytest.mark.parametrize(("params", "field", "text"), [
     ({"metric": "latency_p42"}, "metric", "unknown metric 'latency_p42'"),
     ({"metric": "feature[x].median"}, "metric", "feature[ITEM]"),
-    ({"since": "yesterday"}, "since", "is not a time"),
+    ({"since": "yesterday"}, "since", "as a point in time"),
     ({"since": "-1h", "until": "-2h"}, "until", "must be after"),
-    ({"step": "fast"}, "step", "is not a duration"),
+    ({"step": "fast"}, "step", "as a duration"),
     ({"since": "-30d", "step": "1s"}, "step", "points"),
     ({"role": "Boss!"}, "role", "not a role"),
 ])

@@ -174,7 +174,7 @@ def test_events_errors_drops_and_gauges(store: Store) -> None:
     assert src.value("m", "cpu_percent", window_s=60) == 40.0
     assert src.value("m", "memory_rss_mb", window_s=60) is None
     assert src.value("m", "requests", window_s=60, version="v2") is None
-    assert src.value("m", "drift.psi(x)", window_s=60) is None
+    assert src.value("m", "drift.feature[x].effect", window_s=60) is None
 
 
 def test_throughput_and_live_overlay(store: Store) -> None:

@@ -40,7 +40,9 @@ def retrain_section(**kw: Any) -> dict[str, Any]:
         "evaluation": {"holdout": 0.3, "tolerance": 0.01, "bootstrap": 100},
         "timeout": "60s", "replay_last": 300,
         "rollout": {"strategy": "canary", "plan": {
-            "checks": ["error_rate <= baseline + 0.01"],
+            # the judge's always-valid interval on a 0-of-n error rate difference is
+            # about 4.2/n wide: a 5-point margin is decided within ~150 requests an arm
+            "checks": ["error_rate <= baseline + 0.05"],
             "steps": [{"canary": 50, "min_duration_s": 0, "min_requests": 30}]}}}
     spec.update(kw)
     return spec

@@ -93,10 +93,10 @@ async def test_drift_alarm_retrains_replays_and_rolls_out(sqlite_store: Store, t
 
         state = c.app.state.rampup  # type: ignore[attr-defined]
         await asyncio.to_thread(state.runtime.refresh)
-        await send(c, 200, seed=22)  # the canary step: half the traffic on v2
+        await send(c, 400, seed=22)  # the canary step: half the traffic on v2
         controller = RolloutController(store, min_requests=30, min_labelled=20)
         [tick] = await asyncio.to_thread(controller.tick)
-        assert tick.decision == "promote", tick.reason
+        assert tick.decision == "promote", (tick.reason, tick)
         dep = store.current_deployment("credit")
         assert dep is not None
         assert dep.policy["routes"] == {"v2": 100.0}
