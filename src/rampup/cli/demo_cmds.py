@@ -45,6 +45,10 @@ def demo(
     ] = False,
     no_story: Annotated[bool, typer.Option(
         "--no-story", help="Skip the incident and drift chapters after the tour.")] = False,
+    scenario: Annotated[str, typer.Option(
+        help="loan (the default: a tabular model) or speech (a VAD -> ASR pipeline on "
+             "clips spoken by espeak-ng; needs 'apt-get install espeak-ng' and the speech "
+             "extra).")] = "loan",
 ) -> None:
     """Train, serve and roll out a demo model with live traffic: a story to watch.
 
@@ -59,6 +63,14 @@ def demo(
     Needs no downloads and no database server: the store is a SQLite file in the
     project folder (unless --database-url is given before 'demo').
     """
+    if scenario == "speech":
+        _speech(directory, port=port, duration=duration, seed=seed, fresh=fresh)
+        return
+    if scenario != "loan":
+        from rampup.errors import ValidationError
+
+        raise ValidationError(f"--scenario {scenario!r} is not a scenario",
+                              fix="use loan or speech", field="scenario")
     from rampup.demo.rollout_tour import TourPlan
     from rampup.demo.runner import run_demo
     from rampup.demo.story import StoryPlan
@@ -76,3 +88,24 @@ def demo(
     console.print(f"done in {result.seconds:.0f} s; rerun 'rampup demo --dir "
                   f"{directory}' to continue, or add --fresh to start over", highlight=False,
                   soft_wrap=True)
+
+
+def _speech(directory: Path, *, port: int, duration: float | None, seed: int,
+            fresh: bool) -> None:
+    from rampup.demo.speech_scenario import run_speech_demo
+    from rampup.demo.speech_story import SpeechPlan
+
+    if directory == Path("demo-project"):
+        directory = Path("demo-speech")
+    plan = SpeechPlan()
+    console.print(f"speech scenario: the story takes about {plan.estimate_s() / 60:.0f}-15 "
+                  "min on a loaded 2-CPU machine (pocketsphinx decodes about a clip a second "
+                  "per core)", highlight=False)
+    try:
+        result = run_speech_demo(directory, port=port, duration=duration, seed=seed,
+                                 fresh=fresh, console=console,
+                                 plan=plan)
+    except KeyboardInterrupt:
+        console.print("\n[yellow]demo interrupted[/]")
+        sys.exit(130)
+    console.print(f"done in {result.seconds:.0f} s", highlight=False)
