@@ -26,8 +26,11 @@ version is a class of this module (``rampup.demo.speech_models:AsrTuned``).
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
+import weakref
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -112,30 +115,50 @@ class VadStrictThreshold(Vad):
 
 
 class Asr:
-    """The pocketsphinx decoder with its shipped en-US model (see the module doc)."""
+    """The pocketsphinx decoder with its shipped en-US model (see the module doc).
+
+    pocketsphinx holds the GIL while it decodes (seconds per clip), which would freeze the
+    server's event loop: the decoder runs in a worker process of its own, and the
+    serving thread waits for it without holding the GIL.
+    """
 
     input_schema = AUDIO_FEATURE
     output = {"kind": "free", "task": "transcription"}
     params: dict[str, float] = {}
 
     def __init__(self) -> None:
-        ps = _pocketsphinx()
-        config = ps.Config(**self.params)
-        self._decoder = ps.Decoder(config)
-        self._lock = threading.Lock()
+        _pocketsphinx()  # fail here, naming the extra, rather than in the worker
+        ctx = multiprocessing.get_context("spawn")  # no fork of a threaded server
+        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=ctx,
+                                         initializer=_start_decoder,
+                                         initargs=(dict(self.params),))
+        weakref.finalize(self, self._pool.shutdown, wait=False, cancel_futures=True)
 
     def transcribe(self, samples: Samples) -> str:
         """The transcript of a clip ("" when the decoder hears no word)."""
-        with self._lock:
-            d = self._decoder
-            d.start_utt()
-            d.process_raw(_pcm(samples), full_utt=True)
-            d.end_utt()
-            hyp = d.hyp()
-        return "" if hyp is None else str(hyp.hypstr)
+        return self._pool.submit(_decode, _pcm(samples)).result()
 
     def predict(self, x: Any) -> list[str]:
-        return [self.transcribe(_samples(v)) for v in x["audio"]]
+        futures = [self._pool.submit(_decode, _pcm(_samples(v))) for v in x["audio"]]
+        return [f.result() for f in futures]
+
+
+_DECODER: Any = None  # the worker process's decoder
+
+
+def _start_decoder(params: dict[str, float]) -> None:
+    global _DECODER
+    ps = _pocketsphinx()
+    _DECODER = ps.Decoder(ps.Config(**params))
+
+
+def _decode(pcm: bytes) -> str:
+    d = _DECODER
+    d.start_utt()
+    d.process_raw(pcm, full_utt=True)
+    d.end_utt()
+    hyp = d.hyp()
+    return "" if hyp is None else str(hyp.hypstr)
 
 
 class AsrTuned(Asr):

@@ -66,7 +66,6 @@ from rampup.demo.speech_audio import (
 )
 from rampup.demo.speech_story import (
     ASR,
-    JUDGE_MIN_REQUESTS,
     PIPELINE,
     VAD,
     Context,
@@ -88,7 +87,7 @@ MODELS = "rampup.demo.speech_models"
 _OWNED = ("rampup.yaml", "rampup.db", "rampup.db-wal", "rampup.db-shm", "tokens.txt",
           "data", "artifacts", "input-bytes", MARKER)
 TRANSCRIBER = "demo-transcriber"
-TRANSCRIBER_SECONDS = (0.5, 2.0)  # typing a short sentence
+TRANSCRIBER_SECONDS = (0.3, 1.0)  # typing a short sentence (a fast typist)
 
 PROJECT_YAML = """\
 # Written by 'rampup demo --scenario speech' (rewritten on each run).
@@ -359,7 +358,7 @@ def run_speech_demo(directory: Path, *, port: int = 8000, duration: float | None
                         monitor_window_s=MONITOR_WINDOW_S, monitor_flush_interval=MONITOR_FLUSH_S,
                         alerts_interval=ALERTS_INTERVAL_S, drift_check_interval=DRIFT_CHECK_S,
                         input_bytes_dir=root / "input-bytes",
-                        controller_min_requests=JUDGE_MIN_REQUESTS)
+                        controller_min_requests=plan.judge_min_requests)
     store = Store.open(store_url)
     try:
         registry = Registry.from_settings(settings, store)
@@ -380,8 +379,8 @@ def run_speech_demo(directory: Path, *, port: int = 8000, duration: float | None
         run = SpeechRun(console, app, {
             "store": store, "registry": registry, "console": console, "watcher": watcher,
             "source": source, "plan": plan, "data": root / "data", "follow": follower.follow,
-            "token": token}, port=port, plan=plan, seed=seed, duration=duration,
-            stop_after_story=stop_after_story)
+            "token": token, "bytes_dir": settings.input_bytes_dir}, port=port, plan=plan,
+            seed=seed, duration=duration, stop_after_story=stop_after_story)
         with quiet_logs():
             asyncio.run(run.main())
     finally:

@@ -43,7 +43,7 @@ from rich.markup import escape
 
 from rampup.demo.alarms import AlarmWatcher
 from rampup.demo.speech_audio import NEW_MIC, TEEN_VOICES, ClipSource, read_wav
-from rampup.demo.speech_models import TUNING_GRID, tune, write_tuned
+from rampup.demo.speech_models import TUNING_GRID, AsrTuned, tune, write_tuned
 from rampup.errors import RampupError
 from rampup.registry.registry import Registry
 from rampup.rollout.machine import Rollout
@@ -76,6 +76,8 @@ class SpeechPlan:
     canary_weights: tuple[float, ...] = (50.0, 100.0)
     canary_min_requests: int = 10
     canary_hold_s: float = 20.0
+    canary_checks: tuple[str, ...] = CANARY_CHECKS
+    judge_min_requests: int = JUDGE_MIN_REQUESTS  # the server's judge minimum (default 100)
     wait_s: float = 300.0  # longest wait for an alarm to fire or resolve
     broken_min_s: float = 30.0
     audit_rate: float = 0.6  # share of transcripts the transcriber types
@@ -87,7 +89,7 @@ class SpeechPlan:
     tune: bool = True
 
     def canary_plan(self) -> Plan:
-        return Plan(strategy="canary", checks=list(CANARY_CHECKS), steps=[
+        return Plan(strategy="canary", checks=list(self.canary_checks), steps=[
             Step(kind="canary", weight=w, min_duration_s=self.canary_hold_s,
                  min_requests=self.canary_min_requests) for w in self.canary_weights])
 
@@ -138,6 +140,7 @@ class Context:
     data: Path
     follow: Follow
     token: str = ""
+    bytes_dir: Path | None = None  # RAMPUP_INPUT_BYTES_DIR: the audio the server kept
 
     def say(self, text: str) -> None:
         self.console.print(text, highlight=False, soft_wrap=True)
@@ -217,8 +220,8 @@ def _deploy_now(store: Store, model: str, version: str, reason: str) -> None:
 async def cascade(ctx: Context, since: float, baseline_until: float) -> dict[str, Any] | None:
     """The cascade report of the pipeline on the monitor's windows since ``since``."""
     step = max(10, round(ctx.plan.window_s / 4))
-    params = {"metric": "wer", "since": f"{since:.0f}", "step": f"{step}s", "for": "2",
-              "baseline": f"{since:.0f}..{baseline_until:.0f}"}
+    params = {"metric": "wer", "since": f"epoch:{since:.0f}", "step": f"{step}s", "for": "2",
+              "baseline": f"epoch:{since:.0f}..epoch:{baseline_until:.0f}"}
     headers = {"authorization": f"Bearer {ctx.token}"} if ctx.token else {}
     try:
         async with httpx.AsyncClient(base_url=ctx.url, timeout=30.0, trust_env=False) as c:
@@ -244,8 +247,9 @@ def cascade_text(report: dict[str, Any] | None) -> str:
     first = report.get("first")
     if first is None:
         return "cascade: no stage departed from its baseline yet"
-    metrics = next((s.get("changed_metrics") or [] for s in report.get("stages", [])
-                    if s.get("stage") == first), [])
+    metrics = list(dict.fromkeys(next((s.get("changed_metrics") or [] for s in
+                                       report.get("stages", []) if s.get("stage") == first),
+                                      [])))
     when = ("no later than the end-to-end wer" if report.get("explained")
             else "after the end-to-end wer moved")
     return f"cascade: {first} changed first ({', '.join(metrics[:3])}), {when}"
@@ -273,7 +277,13 @@ class BrokenVad:
         if missing:
             ctx.say(f"[yellow]{', '.join(missing)} did not fire within {plan.wait_s:g} s[/]")
         await asyncio.sleep(max(0.0, plan.broken_min_s - (time.monotonic() - t0)))
+        # the cascade judges whole monitor windows: wait until a stage has departed for
+        # the windows it needs (or give up after wait_s)
         report = await cascade(ctx, self.since, broke_at)
+        deadline = time.monotonic() + plan.wait_s
+        while (report is None or report.get("first") is None) and time.monotonic() < deadline:
+            await asyncio.sleep(5.0)
+            report = await cascade(ctx, self.since, broke_at)
         self.result.notes["cascade_first"] = report.get("first") if report else None
         ctx.say(f"{cascade_text(report)} ('rampup monitor cascade {PIPELINE} --metric wer', "
                 f"or the {PIPELINE} page of the dashboard).")
@@ -322,18 +332,36 @@ class NewUsers:
         return None
 
 
-def labelled_clips(store: Store, since: float, limit: int) -> list[tuple[Any, str]]:
+def clip_bytes(value: Any, bytes_dir: Path | None) -> bytes | None:
+    """The WAV bytes of an item's audio input: its ``data:`` URL while queued, else the
+    file ``RAMPUP_INPUT_BYTES_DIR`` kept under its content hash (None when neither)."""
+    if isinstance(value, str):
+        return base64.b64decode(value.split(",", 1)[-1])
+    if not isinstance(value, dict):
+        return None
+    data = value.get("data")
+    if isinstance(data, str):
+        return base64.b64decode(data.split(",", 1)[-1])
+    sha, fmt = value.get("sha256"), str(value.get("format") or "wav").lower()
+    if bytes_dir is None or not isinstance(sha, str):
+        return None
+    path = bytes_dir / sha[:2] / f"{sha}.{fmt}"
+    return path.read_bytes() if path.is_file() else None
+
+
+def labelled_clips(store: Store, since: float, limit: int, bytes_dir: Path | None
+                   ) -> list[tuple[Any, str]]:
     """(samples, typed transcript) of the newest clips the transcriber decided since
-    ``since`` (their audio is in the review items)."""
+    ``since``: the label from the review item, the audio kept by the server."""
     items = store.list_review_items(PIPELINE, statuses=["decided"], since=since,
                                     limit=10_000)
     out: list[tuple[Any, str]] = []
     for item in sorted(items, key=lambda i: -float(i.get("created_at") or 0)):
-        audio = (item.get("inputs") or {}).get("audio")
         label = item.get("final_label")
-        if not isinstance(audio, str) or not isinstance(label, str):
+        data = clip_bytes((item.get("inputs") or {}).get("audio"), bytes_dir)
+        if data is None or not isinstance(label, str):
             continue
-        samples, _ = read_wav(base64.b64decode(audio))
+        samples, _ = read_wav(data)
         out.append((samples, "" if label == "no_speech" else label))
         if len(out) >= limit:
             break
@@ -358,7 +386,7 @@ class Tuning:
         clips: list[tuple[Any, str]] = []
         while time.monotonic() < deadline:
             clips = await asyncio.to_thread(labelled_clips, ctx.store, self.users.started,
-                                            plan.tuning_clips)
+                                            plan.tuning_clips, ctx.bytes_dir)
             if len(clips) >= plan.tuning_clips:
                 break
             await asyncio.sleep(2.0)
@@ -366,14 +394,24 @@ class Tuning:
         if not speech:
             ctx.say("[yellow]no labelled speech to tune on yet[/]")
             return self.result
-        grid = _spread(TUNING_GRID, plan.tuning_configs)
+        current = AsrTuned.params
+        grid = [dict(current), *(g for g in _spread(TUNING_GRID, plan.tuning_configs)
+                                 if g != current)]
         ctx.say(f"tuning run: {len(grid)} decoder settings x {len(speech)} typed clips "
                 f"(~{len(grid) * len(speech)} decodes; a few minutes on a busy 2-CPU machine)")
         scored = await asyncio.to_thread(tune, speech, grid)
         for params, wer in scored:
-            ctx.say(f"  lw={params['lw']:g} wip={params['wip']:g}: WER {wer:.3f}")
+            mark = " (asr@v2's setting)" if params == current else ""
+            ctx.say(f"  lw={params['lw']:g} wip={params['wip']:g}: WER {wer:.3f}{mark}")
         best, wer = scored[0]
         self.result.notes.update(best=best, wer=wer, clips=len(speech))
+        if best == current:
+            ctx.say("asr@v2's own setting is still the best on these clips: nothing to roll "
+                    "out. Decoder tuning has run out of road; what is left is adapting the "
+                    "acoustic model.")
+            self.result.notes["state"] = "nothing better"
+            self.result.seconds = time.monotonic() - t0
+            return self.result
         path = ctx.data / "asr_tuned.py"
         spec = write_tuned(path, best, n=len(speech), wer=wer)
         record = await asyncio.to_thread(

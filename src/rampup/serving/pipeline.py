@@ -203,6 +203,7 @@ class _Run:
                                     stage=stage.spec.stage) from None
             ms = (time.perf_counter() - t0) * 1000.0
             self._log_stage(stage, active, inputs, out, ms, None)
+            self._keep_decoded(active, inputs)
             last = stage.index == len(self.stages) - 1
             still = []
             for j, i in enumerate(active):
@@ -214,6 +215,18 @@ class _Run:
                 else:
                     still.append(i)
             active = still
+
+    def _keep_decoded(self, active: list[int], inputs: list[Any]) -> None:
+        """The request records take the image/audio values a stage decoded, so the
+        end-to-end row logs their summary (hash, metrics) rather than base64 text, later
+        stages do not decode them again, and a review item shows the media."""
+        for j, i in enumerate(active):
+            record, stage_input = self.records[i], inputs[j]
+            if not isinstance(record, dict) or not isinstance(stage_input, dict):
+                continue
+            for k, v in stage_input.items():
+                if k in record and hasattr(v, "to_log") and hasattr(v, "data"):
+                    record[k] = v
 
     def _log_stage(self, stage: _Stage, active: list[int], inputs: list[Any],
                    out: PredictionBatch | None, ms: float, error: str | None) -> None:
