@@ -53,7 +53,9 @@ def test_only_the_demo_command_names_the_demo() -> None:
 
 def test_import_contracts_are_kept() -> None:
     """``lint-imports`` on pyproject.toml's contracts (see docs/architecture.md, Layers)."""
-    done = subprocess.run([str(Path(sys.executable).parent / "lint-imports"), "--no-cache",
+    lint = Path(sys.executable).parent / "lint-imports"
+    assert lint.exists(), "import-linter is missing: `make setup` installs the dev extra"
+    done = subprocess.run([str(lint), "--no-cache",
                            "--config", str(ROOT / "pyproject.toml")],
                           cwd=ROOT, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
