@@ -14,11 +14,11 @@ import httpx
 import pytest
 
 from rampup.config import Settings
-from rampup.demo.server import BackgroundServer
 from rampup.project import ProjectFile, parse_project
 from rampup.registry.registry import Registry
 from rampup.serving.app import create_app
 from rampup.store import Store
+from rampup_demo.server import BackgroundServer
 from tests.dashboard.browser import browser_or_skip, console_errors, open_browser, wait_for
 from tests.dashboard.media_models import tone
 from tests.serving.conftest import ADMIN, make_settings

@@ -17,12 +17,12 @@ from typer.testing import CliRunner
 
 from rampup.cli import app
 from rampup.config import Settings
-from rampup.demo.runner import MARKER, DemoResult, prepare_project, run_demo
-from rampup.demo.server import BackgroundServer, bind_port
 from rampup.errors import ConflictError, RampupError
 from rampup.scaffold import scaffold
 from rampup.serving.app import create_app
 from rampup.store import Store
+from rampup_demo.runner import MARKER, DemoResult, prepare_project, run_demo
+from rampup_demo.server import BackgroundServer, bind_port
 
 MODEL = "loan-default"
 

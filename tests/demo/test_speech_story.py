@@ -13,7 +13,10 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from rampup.demo.speech_audio import (
+from rampup.inputs.metrics import audio_metrics
+from rampup.project import load_project
+from rampup.store import Store
+from rampup_demo.speech_audio import (
     ADULT_VOICES,
     MIC,
     NEW_MIC,
@@ -25,11 +28,8 @@ from rampup.demo.speech_audio import (
     record,
     wav_bytes,
 )
-from rampup.demo.speech_scenario import prepare_project, records, run_speech_demo
-from rampup.demo.speech_story import PIPELINE, SpeechPlan, alert_rules
-from rampup.inputs.metrics import audio_metrics
-from rampup.project import load_project
-from rampup.store import Store
+from rampup_demo.speech_scenario import prepare_project, records, run_speech_demo
+from rampup_demo.speech_story import PIPELINE, SpeechPlan, alert_rules
 
 needs_espeak = pytest.mark.skipif(not espeak_available(),
                                   reason="needs espeak-ng (apt-get install espeak-ng)")

@@ -71,9 +71,9 @@ def demo(
 
         raise ValidationError(f"--scenario {scenario!r} is not a scenario",
                               fix="use loan or speech", field="scenario")
-    from rampup.demo.rollout_tour import TourPlan
-    from rampup.demo.runner import run_demo
-    from rampup.demo.story import StoryPlan
+    from rampup_demo.rollout_tour import TourPlan
+    from rampup_demo.runner import run_demo
+    from rampup_demo.story import StoryPlan
 
     try:
         result = run_demo(directory, port=port, duration=duration, rate=rate, seed=seed,
@@ -92,8 +92,8 @@ def demo(
 
 def _speech(directory: Path, *, port: int, duration: float | None, seed: int,
             fresh: bool) -> None:
-    from rampup.demo.speech_scenario import run_speech_demo
-    from rampup.demo.speech_story import SpeechPlan
+    from rampup_demo.speech_scenario import run_speech_demo
+    from rampup_demo.speech_story import SpeechPlan
 
     if directory == Path("demo-project"):
         directory = Path("demo-speech")

@@ -1,18 +1,18 @@
 """``rampup demo --scenario speech``: the course's speech recogniser, live.
 
-A VAD and an ASR (:mod:`rampup.demo.speech_models`, both pocketsphinx) are versions in
+A VAD and an ASR (:mod:`rampup_demo.speech_models`, both pocketsphinx) are versions in
 rampup's registry behind the pipeline ``transcribe`` (``vad`` → ``asr``); clips are
 synthesized at run time by espeak-ng with room noise mixed in
-(:mod:`rampup.demo.speech_audio`) and sent as WAV to the pipeline. The pipeline's
+(:mod:`rampup_demo.speech_audio`) and sent as WAV to the pipeline. The pipeline's
 automation audits a share of its transcripts: a simulated transcriber works the review
 queue over the review API, typing what was really said, and those transcripts are the
 labels the word error rate is computed from. Then the story
-(:mod:`rampup.demo.speech_story`) runs.
+(:mod:`rampup_demo.speech_story`) runs.
 
 It reuses the loan demo's machinery: the project folder and tokens
-(:mod:`rampup.demo.runner`), the in-process server, the load generator
-(:func:`rampup.demo.traffic.drive`), the simulated reviewer
-(:func:`rampup.demo.reviewer.review`), the alarm watcher, the rollout follower and the
+(:mod:`rampup_demo.runner`), the in-process server, the load generator
+(:func:`rampup_demo.traffic.drive`), the simulated reviewer
+(:func:`rampup_demo.reviewer.review`), the alarm watcher, the rollout follower and the
 epilogue.
 
 Sizing: pocketsphinx decodes about a clip a second per core, so the traffic is 0.5
@@ -42,11 +42,16 @@ from pydantic import SecretStr
 from rich.console import Console
 
 from rampup.config import Settings
-from rampup.demo import display, epilogue
-from rampup.demo.alarms import AlarmWatcher
-from rampup.demo.reviewer import ReviewerStats, review
-from rampup.demo.rollout_tour import Tour, TourPlan
-from rampup.demo.runner import (
+from rampup.errors import ConflictError, ValidationError
+from rampup.project import load_project
+from rampup.registry.registry import Registry
+from rampup.serving.app import create_app
+from rampup.store import Store
+from rampup_demo import display, epilogue
+from rampup_demo.alarms import AlarmWatcher
+from rampup_demo.reviewer import ReviewerStats, review
+from rampup_demo.rollout_tour import Tour, TourPlan
+from rampup_demo.runner import (
     ALERTS_INTERVAL_S,
     CONTROLLER_INTERVAL_S,
     DRIFT_CHECK_S,
@@ -55,16 +60,16 @@ from rampup.demo.runner import (
     MONITOR_WINDOW_S,
     write_tokens,
 )
-from rampup.demo.runner import _quiet_logs as quiet_logs
-from rampup.demo.server import HOST, BackgroundServer
-from rampup.demo.speech_audio import (
+from rampup_demo.runner import _quiet_logs as quiet_logs
+from rampup_demo.server import HOST, BackgroundServer
+from rampup_demo.speech_audio import (
     ESPEAK,
     INSTALL_HINT,
     ClipSource,
     SpeechUnavailable,
     espeak_available,
 )
-from rampup.demo.speech_story import (
+from rampup_demo.speech_story import (
     ASR,
     PIPELINE,
     VAD,
@@ -72,18 +77,13 @@ from rampup.demo.speech_story import (
     SpeechPlan,
     alert_rules,
 )
-from rampup.demo.speech_story import chapters as story_chapters
-from rampup.demo.story import yaml_block
-from rampup.demo.traffic import TrafficStats, drive
-from rampup.errors import ConflictError, ValidationError
-from rampup.project import load_project
-from rampup.registry.registry import Registry
-from rampup.serving.app import create_app
-from rampup.store import Store
+from rampup_demo.speech_story import chapters as story_chapters
+from rampup_demo.story import yaml_block
+from rampup_demo.traffic import TrafficStats, drive
 
 NO_SPEECH = "no_speech"  # what the transcriber types for a clip without speech
 REFERENCE_CLIPS = 40
-MODELS = "rampup.demo.speech_models"
+MODELS = "rampup_demo.speech_models"
 _OWNED = ("rampup.yaml", "rampup.db", "rampup.db-wal", "rampup.db-shm", "tokens.txt",
           "data", "artifacts", "input-bytes", MARKER)
 TRANSCRIBER = "demo-transcriber"
@@ -200,8 +200,8 @@ def register(registry: Registry, data: Path, seed: int) -> list[str]:
 
 def _reset(store: Store) -> None:
     """A rerun starts from vad@v1 and asr@v1."""
-    from rampup.demo.speech_story import ACTOR, _deploy_now
     from rampup.rollout.service import Rollouts
+    from rampup_demo.speech_story import ACTOR, _deploy_now
 
     for model in (VAD, ASR):
         if Rollouts(store).active(model) is not None:

@@ -16,7 +16,7 @@ language model and dictionary, so nothing is downloaded).
   acoustic and language models themselves are not retrained (out of reach here).
 
 Each class is instantiated without arguments by rampup's Python flavor; every
-version is a class of this module (``rampup.demo.speech_models:AsrTuned``).
+version is a class of this module (``rampup_demo.speech_models:AsrTuned``).
 
 >>> Vad.threshold, VadStrictThreshold.threshold
 (0.2, 0.95)
@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from rampup.demo.speech_audio import RATE, Samples
+from rampup_demo.speech_audio import RATE, Samples
 
 AUDIO_FEATURE = [{"name": "audio", "dtype": "audio", "max_seconds": 30.0,
                   "sample_rates": [RATE]}]
@@ -196,7 +196,7 @@ def tune(clips: Iterable[tuple[Samples, str]],
 TUNED_MODULE = '''"""An ASR version written by the speech demo's tuning run: pocketsphinx's shipped
 en-US model with decoder parameters searched on {n} labelled clips (WER {wer:.3f})."""
 
-from rampup.demo.speech_models import Asr
+from rampup_demo.speech_models import Asr
 
 
 class TunedAsr(Asr):

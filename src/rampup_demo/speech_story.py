@@ -41,9 +41,6 @@ import numpy as np
 from rich.console import Console
 from rich.markup import escape
 
-from rampup.demo.alarms import AlarmWatcher
-from rampup.demo.speech_audio import NEW_MIC, TEEN_VOICES, ClipSource, read_wav
-from rampup.demo.speech_models import TUNING_GRID, AsrTuned, tune, write_tuned
 from rampup.errors import RampupError
 from rampup.registry.registry import Registry
 from rampup.rollout.machine import Rollout
@@ -51,6 +48,9 @@ from rampup.rollout.plan import Plan, Step
 from rampup.rollout.policy import DeploymentPolicy
 from rampup.rollout.service import Rollouts
 from rampup.store import Store
+from rampup_demo.alarms import AlarmWatcher
+from rampup_demo.speech_audio import NEW_MIC, TEEN_VOICES, ClipSource, read_wav
+from rampup_demo.speech_models import TUNING_GRID, AsrTuned, tune, write_tuned
 
 PIPELINE, VAD, ASR = "transcribe", "vad", "asr"
 ACTOR = "speech-demo"
