@@ -20,7 +20,7 @@ clips/s by default; the whole story takes about 12-15 minutes on a loaded 2-CPU 
 
 >>> row = next(records(ClipSource(seed=0, silence_share=1.0)))
 >>> row["transcript"], row["audio"][:5]
-('no_speech', 'UklGRiS6')
+('no_speech', 'UklGR')
 """
 
 from __future__ import annotations
