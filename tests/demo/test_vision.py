@@ -74,7 +74,8 @@ def test_the_vision_story_on_a_live_demo(tmp_path: Path) -> None:
     assert result.stats.server_errors == 0
     # the decided items kept their photo's summary, not its bytes
     assert items
-    photo = items[0]["inputs"]["photo"] if isinstance(items[0]["inputs"], dict) \
-        else json.loads(items[0]["inputs"])["photo"]
+    inputs = items[0]["inputs"]
+    photo = (inputs if isinstance(inputs, dict) else json.loads(inputs))["photo"]
+    assert photo["type"] == "image"
     assert photo["data"] is None
     assert photo["sha256"]
