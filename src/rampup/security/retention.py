@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from rampup.host import WorkerHost
     from rampup.project import ProjectFile
-    from rampup.rollout.leader import LeaderLoop
-    from rampup.serving.state import AppState
+    from rampup.runtime.leader import LeaderLoop
     from rampup.store import Store
 
 log = logging.getLogger("rampup.retention")
@@ -80,9 +80,9 @@ def apply_retention(store: Store, project: ProjectFile, *, now: float | None = N
     return report
 
 
-def start_retention(state: AppState) -> LeaderLoop | None:
+def start_retention(state: WorkerHost) -> LeaderLoop | None:
     """The leader's retention loop (None when off or nothing is configured)."""
-    from rampup.rollout.leader import LeaderLoop
+    from rampup.runtime.leader import LeaderLoop
 
     if not state.settings.retention or not configured(state.project):
         return None
