@@ -65,6 +65,7 @@ def test_the_vision_story_on_a_live_demo(tmp_path: Path) -> None:
         assert rule in fired, (rule, text)
         assert rule in resolved, (rule, text)
         assert text.index(f"ALARM {rule}") > lamp, (rule, text)
+        assert text.index(f"resolved {rule}") > text.index("v2 step 1/1"), (rule, text)
     assert "photo.brightness" in next(e["message"] for e in events
                                       if e["rule"] == "lighting-drift"
                                       and e["state"] == "firing")
