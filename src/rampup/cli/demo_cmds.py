@@ -46,9 +46,11 @@ def demo(
     no_story: Annotated[bool, typer.Option(
         "--no-story", help="Skip the incident and drift chapters after the tour.")] = False,
     scenario: Annotated[str, typer.Option(
-        help="loan (the default: a tabular model) or speech (a VAD -> ASR pipeline on "
-             "clips spoken by espeak-ng; needs 'apt-get install espeak-ng' and the speech "
-             "extra).")] = "loan",
+        help="loan (default: the tabular story), vision (a visual-inspection line: "
+             "phone photos, a human inspector, a lighting change; about 6 minutes, "
+             "--rate defaults to 6 photos/s there) or speech (a VAD -> ASR pipeline on "
+             "clips spoken by espeak-ng, 'apt-get install espeak-ng'; about 15 minutes)."
+             )] = "loan",
 ) -> None:
     """Train, serve and roll out a demo model with live traffic: a story to watch.
 
@@ -64,23 +66,34 @@ def demo(
     project folder (unless --database-url is given before 'demo').
     """
     if scenario == "speech":
+        if ctx.get_parameter_source("directory").name != "COMMANDLINE":  # type: ignore[union-attr]
+            directory = Path("demo-speech")  # never the loan demo's folder
         _speech(directory, port=port, duration=duration, seed=seed, fresh=fresh)
         return
-    if scenario != "loan":
-        from rampup.errors import ValidationError
-
-        raise ValidationError(f"--scenario {scenario!r} is not a scenario",
-                              fix="use loan or speech", field="scenario")
     from rampup_demo.rollout_tour import TourPlan
     from rampup_demo.runner import run_demo
     from rampup_demo.story import StoryPlan
 
+    if scenario not in ("loan", "vision"):
+        raise typer.BadParameter(f"unknown scenario {scenario!r}: use loan, vision or speech",
+                                 param_hint="--scenario")
     try:
-        result = run_demo(directory, port=port, duration=duration, rate=rate, seed=seed,
-                          fresh=fresh, console=console,
-                          database_url=explicit_database_url(ctx),
-                          tour=None if no_tour else TourPlan(),
-                          story=None if no_story else StoryPlan())
+        if scenario == "vision":
+            from rampup_demo.vision import RATE, run_vision
+
+            given = ctx.get_parameter_source("rate")
+            if ctx.get_parameter_source("directory").name != "COMMANDLINE":  # type: ignore[union-attr]
+                directory = Path("vision-demo")  # never the loan demo's folder
+            result = run_vision(directory, port=port, duration=duration, seed=seed,
+                                rate=rate if given is not None and given.name == "COMMANDLINE"
+                                else RATE, fresh=fresh, console=console,
+                                database_url=explicit_database_url(ctx))
+        else:
+            result = run_demo(directory, port=port, duration=duration, rate=rate, seed=seed,
+                              fresh=fresh, console=console,
+                              database_url=explicit_database_url(ctx),
+                              tour=None if no_tour else TourPlan(),
+                              story=None if no_story else StoryPlan())
     except KeyboardInterrupt:
         console.print("\n[yellow]demo interrupted[/] (rerun 'rampup demo' to continue "
                       "where it stopped)")
@@ -95,8 +108,6 @@ def _speech(directory: Path, *, port: int, duration: float | None, seed: int,
     from rampup_demo.speech_scenario import run_speech_demo
     from rampup_demo.speech_story import SpeechPlan
 
-    if directory == Path("demo-project"):
-        directory = Path("demo-speech")
     plan = SpeechPlan()
     console.print(f"speech scenario: the story takes about {plan.estimate_s() / 60:.0f}-15 "
                   "min on a loaded 2-CPU machine (pocketsphinx decodes about a clip a second "
