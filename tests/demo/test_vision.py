@@ -12,7 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from rich.console import Console
+from typer.testing import CliRunner
 
+from rampup.cli import app
 from rampup.store import Store
 from rampup_demo.vision import MODEL, VisionPlan, run_vision
 from rampup_demo.vision_model import DIM, PhoneCamera, accuracy, features, train
@@ -36,6 +38,14 @@ def test_the_new_lamp_costs_the_studio_model_accuracy_and_retraining_wins_it_bac
     studio_luma = np.mean([features(s.pixels)[0] for s in test])
     dim_luma = np.mean([features(s.pixels)[0] for s in dim_test])
     assert dim_luma < 0.75 * studio_luma
+
+
+def test_an_unknown_scenario_is_refused(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["demo", "--scenario", "weather", "--dir",
+                                      str(tmp_path / "d")], env={"COLUMNS": "200"})
+    assert result.exit_code != 0
+    assert "'weather'" in result.output
+    assert not (tmp_path / "d").exists()
 
 
 @pytest.mark.slow
@@ -65,6 +75,7 @@ def test_the_vision_story_on_a_live_demo(tmp_path: Path) -> None:
         assert rule in fired, (rule, text)
         assert rule in resolved, (rule, text)
         assert text.index(f"ALARM {rule}") > lamp, (rule, text)
+        assert text.index(f"resolved {rule}") > text.index("v2 step 1/1"), (rule, text)
     assert "photo.brightness" in next(e["message"] for e in events
                                       if e["rule"] == "lighting-drift"
                                       and e["state"] == "firing")
