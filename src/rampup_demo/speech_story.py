@@ -56,9 +56,9 @@ PIPELINE, VAD, ASR = "transcribe", "vad", "asr"
 ACTOR = "speech-demo"
 #: A judged WER comparison needs hundreds of labelled clips per version: hours at a clip
 #: every two seconds. The speech canary guards against a version that fails clips (the
-#: judge needs ~25 clean predictions to rule out a 30% failure rate) and the story shows
-#: each version's live WER beside it as the transcriber types.
-CANARY_CHECKS = ("error_rate <= 0.3",)
+#: always-valid interval rules out a 50% failure rate after ~25 clean predictions; 30%
+#: took over 45 in a measured run) and the story shows each version's live WER beside it.
+CANARY_CHECKS = ("error_rate <= 0.5",)
 JUDGE_MIN_REQUESTS = 20  # the server's judge minimum in this demo (default 100)
 
 Follow = Callable[[Rollout], Awaitable[Rollout]]
@@ -84,8 +84,8 @@ class SpeechPlan:
     wer_threshold: float = 0.6
     silence_threshold: float = 0.6
     level_threshold: float = -22.0  # dBFS; the reference clips average about -31
-    tuning_clips: int = 16
-    tuning_configs: int = len(TUNING_GRID)
+    tuning_clips: int = 12
+    tuning_configs: int = 4  # + asr@v2's own setting: ~60 decodes, 2-4 min on a busy machine
     tune: bool = True
 
     def canary_plan(self) -> Plan:
@@ -111,7 +111,9 @@ def alert_rules(plan: SpeechPlan) -> list[dict[str, Any]]:
          "condition": f"feature[audio.rms_dbfs].mean > {plan.level_threshold:g}",
          "description": "the clips are much louder than the reference ones (about -31 dBFS "
                         "on average): a new microphone or new users"},
-        {"name": "wer-high", "severity": "critical", "window": w, "for": "5s",
+        # WER over few typed clips is noisy: a longer window and hold than the others
+        {"name": "wer-high", "severity": "critical", "window": f"{1.5 * plan.window_s:g}s",
+         "for": "10s",
          "condition": f"wer > {plan.wer_threshold:g}",
          "description": "word error rate of the typed transcripts above "
                         f"{plan.wer_threshold:.0%}"},
