@@ -103,7 +103,7 @@ ADULT_VOICES = (Voice("en-us", 150, 40), Voice("en-us+m3", 155, 35), Voice("en-u
 TEEN_VOICES = (Voice("en-us+f3", 205, 85), Voice("en-us+m7", 210, 80), Voice("en-us+f4", 215, 90))
 MIC = Microphone()
 #: the new microphone: hotter gain (peaks clip) and a noisier room
-NEW_MIC = Microphone(gain_db=8.0, noise_dbfs=-32.0)
+NEW_MIC = Microphone(gain_db=8.0, noise_dbfs=-28.0)
 
 
 class SpeechUnavailable(RuntimeError):

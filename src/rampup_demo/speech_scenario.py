@@ -187,8 +187,8 @@ def register(registry: Registry, data: Path, seed: int) -> list[str]:
     for model, version, obj, ref, note in (
             (VAD, "v1", "Vad", reference, "threshold 0.2 of the frames"),
             (VAD, "v2", "VadStrictThreshold", reference, "threshold 0.95: broken on purpose"),
-            (ASR, "v1", "Asr", None, "pocketsphinx defaults"),
-            (ASR, "v2", "AsrTuned", None, "tuned decoder parameters")):
+            (ASR, "v1", "AsrLaunch", None, "launch setting: language weight 10"),
+            (ASR, "v2", "AsrTuned", None, "tuned decoder parameters: language weight 6.5")):
         if store.get_version(model, version) is not None:
             continue
         registry.register(model, f"{MODELS}:{obj}", version=version, flavor="python",
