@@ -9,11 +9,11 @@ language model and dictionary, so nothing is downloaded).
   threshold set far too high (a misconfiguration): it calls most speech silence.
 * :class:`Asr` — the pocketsphinx decoder with its shipped model; the output is the
   transcript (task ``transcription``, so the monitor scores it with WER once labels
-  arrive).
-  :class:`AsrLaunch` is the setting it launched with (a language weight set too high);
-  :class:`AsrTuned` has decoder parameters tuned on the demo's clips. A tuning run (:func:`tune`) searches those
-  parameters on labelled clips and writes the best as a small module to register: the
-  acoustic and language models themselves are not retrained (out of reach here).
+  arrive). :class:`AsrLaunch` is the setting it launched with (a language weight set
+  too high); :class:`AsrTuned` has decoder parameters tuned on the demo's clips. A tuning
+  run (:func:`tune`) searches those parameters on labelled clips and writes the best as
+  a small module to register: the acoustic and language models themselves are not
+  retrained (out of reach here).
 
 Each class is instantiated without arguments by rampup's Python flavor; every
 version is a class of this module (``rampup_demo.speech_models:AsrTuned``).
