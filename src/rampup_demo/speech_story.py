@@ -293,7 +293,8 @@ class BrokenVad:
             await asyncio.sleep(5.0)
             report = await cascade(ctx, self.since, broke_at)
         self.result.notes["cascade_first"] = report.get("first") if report else None
-        ctx.say(f"{cascade_text(report)} ('rampup monitor cascade {PIPELINE} --metric wer', "
+        ctx.say(f"{escape(cascade_text(report))} ('rampup monitor cascade {PIPELINE} "
+                "--metric wer', "
                 f"or the {PIPELINE} page of the dashboard).")
         await asyncio.to_thread(_deploy_now, ctx.store, VAD, "v1",
                                 "speech demo: back to the VAD's working threshold")
