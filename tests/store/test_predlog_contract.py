@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from rampup.store import FeedbackRecord, Store
+from rampup.store import Database, FeedbackRecord
 
 T0 = 1_700_000_000.0
 
@@ -39,66 +39,67 @@ def event(pid: str, name: str, *, key: str, model: str = "m") -> FeedbackRecord:
                           value={"after_s": 3.5}, source="user", dedupe_key=key)
 
 
-def all_rows(store: Store, model: str = "m", **kwargs: Any) -> list[dict[str, Any]]:
-    return [row for chunk in store.iter_predictions(model, **kwargs) for row in chunk]
+def all_rows(store: Database, model: str = "m", **kwargs: Any) -> list[dict[str, Any]]:
+    return [row for chunk in store.predictions.iter_predictions(model, **kwargs) for row in chunk]
 
 
 # -- predictions ------------------------------------------------------------------------------
 
-def test_insert_and_get_many_predictions(store: Store) -> None:
+def test_insert_and_get_many_predictions(store: Database) -> None:
     rows = [pred(i) for i in range(1200)]
     rows[3].update(error="ValueError: boom", outputs=None, confidence=None,
                    request_key="user-7", stage="asr")
-    assert store.insert_predictions(rows) == 1200
-    assert store.insert_predictions([]) == 0
+    assert store.predictions.insert_predictions(rows) == 1200
+    assert store.predictions.insert_predictions([]) == 0
     wanted = [r["id"] for r in rows[::3]] + ["missing"]
-    got = {r["id"]: r for r in store.get_predictions(wanted)}
+    got = {r["id"]: r for r in store.predictions.get_predictions(wanted)}
     assert set(got) == {r["id"] for r in rows[::3]}  # more ids than one IN-list chunk
     assert got["p00003"] == rows[3]
     assert got["p00000"] == rows[0]
 
 
-def test_reinserting_known_ids_skips_them(store: Store) -> None:
-    assert store.insert_predictions([pred(i) for i in range(5)]) == 5
+def test_reinserting_known_ids_skips_them(store: Database) -> None:
+    assert store.predictions.insert_predictions([pred(i) for i in range(5)]) == 5
     changed = pred(2, version="v9")
-    assert store.insert_predictions([changed, pred(5), pred(6)]) == 2
-    assert store.count_predictions() == 7
-    assert store.get_predictions(["p00002"])[0]["version"] == "v1"  # first write wins
+    assert store.predictions.insert_predictions([changed, pred(5), pred(6)]) == 2
+    assert store.predictions.count_predictions() == 7
+    assert store.predictions.get_predictions(["p00002"])[0]["version"] == "v1"  # first write wins
 
 
-def test_duplicate_ids_within_one_batch_are_written_once(store: Store) -> None:
-    assert store.insert_predictions([pred(1), pred(2), pred(1, version="v2")]) == 2
-    assert [r["version"] for r in store.get_predictions(["p00001"])] == ["v1"]
+def test_duplicate_ids_within_one_batch_are_written_once(store: Database) -> None:
+    assert store.predictions.insert_predictions([pred(1), pred(2), pred(1, version="v2")]) == 2
+    assert [r["version"] for r in store.predictions.get_predictions(["p00001"])] == ["v1"]
 
 
-def test_existing_ids_and_models(store: Store) -> None:
-    store.insert_predictions([pred(i) for i in range(700)] +
-                             [pred(i, model="other") for i in range(700, 710)])
+def test_existing_ids_and_models(store: Database) -> None:
+    store.predictions.insert_predictions([pred(i) for i in range(700)] +
+                                         [pred(i, model="other") for i in range(700, 710)])
     asked = [f"p{i:05d}" for i in range(0, 1400, 2)]
-    assert store.existing_prediction_ids(asked) == {f"p{i:05d}" for i in range(0, 710, 2)}
-    assert store.existing_prediction_ids([]) == set()
-    models = store.prediction_models(["p00001", "p00705", "nope"])
+    assert store.predictions.existing_prediction_ids(asked) == {f"p{i:05d}" for i in range(0, 710,
+                                                                                           2)}
+    assert store.predictions.existing_prediction_ids([]) == set()
+    models = store.predictions.prediction_models(["p00001", "p00705", "nope"])
     assert models == {"p00001": "m", "p00705": "other"}
 
 
-def test_count_predictions_by_model_and_role(store: Store) -> None:
-    assert store.count_predictions() == 0
-    store.insert_predictions(
+def test_count_predictions_by_model_and_role(store: Database) -> None:
+    assert store.predictions.count_predictions() == 0
+    store.predictions.insert_predictions(
         [pred(i) for i in range(6)] + [pred(i, role="shadow", version="v2") for i in range(6, 9)]
         + [pred(i, model="other") for i in range(9, 11)])
-    assert store.count_predictions() == 11
-    assert store.count_predictions("m") == 9
-    assert store.count_predictions("m", role="shadow") == 3
-    assert store.count_predictions(role="answer") == 8
-    assert store.count_predictions("ghost") == 0
+    assert store.predictions.count_predictions() == 11
+    assert store.predictions.count_predictions("m") == 9
+    assert store.predictions.count_predictions("m", role="shadow") == 3
+    assert store.predictions.count_predictions(role="answer") == 8
+    assert store.predictions.count_predictions("ghost") == 0
 
 
 # -- iter_predictions -------------------------------------------------------------------------
 
-def test_iter_predictions_oldest_first_in_chunks(store: Store) -> None:
+def test_iter_predictions_oldest_first_in_chunks(store: Database) -> None:
     rows = [pred(i) for i in range(23)]
-    store.insert_predictions(rows[::-1])  # insertion order must not matter
-    chunks = list(store.iter_predictions("m", chunk_size=10))
+    store.predictions.insert_predictions(rows[::-1])  # insertion order must not matter
+    chunks = list(store.predictions.iter_predictions("m", chunk_size=10))
     assert [len(c) for c in chunks] == [10, 10, 3]
     flat = [r for c in chunks for r in c]
     assert [r["id"] for r in flat] == [r["id"] for r in rows]
@@ -107,13 +108,13 @@ def test_iter_predictions_oldest_first_in_chunks(store: Store) -> None:
     assert flat[0]["labeled_at"] is None
 
 
-def test_iter_predictions_ties_on_time_are_ordered_by_id(store: Store) -> None:
-    store.insert_predictions([pred(i, ts=T0) for i in (3, 1, 2)])
+def test_iter_predictions_ties_on_time_are_ordered_by_id(store: Database) -> None:
+    store.predictions.insert_predictions([pred(i, ts=T0) for i in (3, 1, 2)])
     assert [r["id"] for r in all_rows(store)] == ["p00001", "p00002", "p00003"]
 
 
-def test_iter_predictions_filters(store: Store) -> None:
-    store.insert_predictions(
+def test_iter_predictions_filters(store: Database) -> None:
+    store.predictions.insert_predictions(
         [pred(i) for i in range(10)]
         + [pred(i, role="shadow", version="v2") for i in range(10, 15)]
         + [pred(i, role="canary", version="v2") for i in range(15, 18)]
@@ -126,12 +127,12 @@ def test_iter_predictions_filters(store: Store) -> None:
     assert ids(version="v1", since=T0 + 9) == ["00009"]
     assert ids(roles=["batch"]) == []
     assert all_rows(store, "ghost") == []
-    assert list(store.iter_predictions("ghost")) == []
+    assert list(store.predictions.iter_predictions("ghost")) == []
 
 
-def test_iter_predictions_joins_the_latest_label(store: Store) -> None:
-    store.insert_predictions([pred(i) for i in range(4)])
-    assert store.add_feedback([
+def test_iter_predictions_joins_the_latest_label(store: Database) -> None:
+    store.predictions.insert_predictions([pred(i) for i in range(4)])
+    assert store.feedback.add_feedback([
         label("p00000", 1, ts=T0 + 100),
         label("p00000", 0, ts=T0 + 200),  # a later correction wins
         label("p00001", "approved", ts=T0 + 50, source="review"),
@@ -150,9 +151,9 @@ def test_iter_predictions_joins_the_latest_label(store: Store) -> None:
 
 
 @pytest.mark.parametrize("value", [1, 0.25, "spam", True, {"box": [1, 2, 3, 4]}])
-def test_label_values_keep_their_json_type(store: Store, value: Any) -> None:
-    store.insert_predictions([pred(0)])
-    store.add_feedback([label("p00000", value)])
+def test_label_values_keep_their_json_type(store: Database, value: Any) -> None:
+    store.predictions.insert_predictions([pred(0)])
+    store.feedback.add_feedback([label("p00000", value)])
     [row] = all_rows(store)
     assert row["label"] == value
     assert type(row["label"]) is type(value)
@@ -160,19 +161,19 @@ def test_label_values_keep_their_json_type(store: Store, value: Any) -> None:
 
 # -- feedback -----------------------------------------------------------------------------------
 
-def test_feedback_is_idempotent_by_dedupe_key(store: Store) -> None:
-    store.insert_predictions([pred(0)])
+def test_feedback_is_idempotent_by_dedupe_key(store: Database) -> None:
+    store.predictions.insert_predictions([pred(0)])
     rec = label("p00000", 1, key="req-1:label")
-    assert store.add_feedback([rec]) == [True]
-    assert store.add_feedback([rec]) == [False]
-    assert store.add_feedback([label("p00000", 0, key="req-1:label")]) == [False]
-    assert store.list_feedback("p00000") == [rec]
+    assert store.feedback.add_feedback([rec]) == [True]
+    assert store.feedback.add_feedback([rec]) == [False]
+    assert store.feedback.add_feedback([label("p00000", 0, key="req-1:label")]) == [False]
+    assert store.feedback.list_feedback("p00000") == [rec]
 
 
-def test_feedback_duplicates_within_one_call(store: Store) -> None:
+def test_feedback_duplicates_within_one_call(store: Database) -> None:
     a = event("p00000", "repeated_query", key="k1")
     b = event("p00000", "switched_to_typing", key="k2")
-    assert store.add_feedback([a, a, b]) == [True, False, True]
-    assert store.list_feedback("p00000") == [a, b]  # in arrival order
-    assert store.list_feedback("nope") == []
-    assert store.add_feedback([]) == []
+    assert store.feedback.add_feedback([a, a, b]) == [True, False, True]
+    assert store.feedback.list_feedback("p00000") == [a, b]  # in arrival order
+    assert store.feedback.list_feedback("nope") == []
+    assert store.feedback.add_feedback([]) == []

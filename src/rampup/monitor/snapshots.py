@@ -62,7 +62,7 @@ class SnapshotWriter:
         if rows:
             bad: list[dict[str, Any]] = []
             try:
-                written = write_isolated(rows, m.store.upsert_metric_windows,
+                written = write_isolated(rows, m.store.windows.upsert_metric_windows,
                                          lambda row, exc: bad.append({**row, "error": exc}))
             except Exception as exc:  # the store may be down: keep the windows, retry
                 with lock:
@@ -100,7 +100,7 @@ class SnapshotWriter:
                                                   "escaped": changed},
                                key=_key_text(key), model=key.model)
         try:
-            written = m.store.upsert_metric_windows([{**row, "data": data}])
+            written = m.store.windows.upsert_metric_windows([{**row, "data": data}])
         except Exception as exc:
             if classify(exc) != "record":
                 lock, windows = m.locked_windows()
@@ -142,7 +142,7 @@ class SnapshotWriter:
         m = self.monitor
         before = m.clock() - self.retention_days * 86_400.0
         try:
-            return m.store.delete_metric_windows(before)
+            return m.store.windows.delete_metric_windows(before)
         except Exception as exc:
             if classify(exc) != "transient":
                 raise

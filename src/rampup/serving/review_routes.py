@@ -116,7 +116,7 @@ async def get_item(request: Request, name: str, item_id: str) -> Response:
     await _flushed(st)
     svc = _service(st)
     row = await asyncio.to_thread(svc.queue().get, name, item_id)
-    labels = await asyncio.to_thread(st.store.list_review_labels, name, item_ids=[item_id],
+    labels = await asyncio.to_thread(st.store.review.list_review_labels, name, item_ids=[item_id],
                                      kinds=("label", "skip", "adjudicate"))
     return json_response({"item": item_view(row, time.time()),
                           "choices": _choices(st, name, row),
