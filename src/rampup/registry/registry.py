@@ -3,7 +3,7 @@
 >>> import tempfile; from rampup.store import Database
 >>> tmp = Path(tempfile.mkdtemp())
 >>> registry = Registry(Database.open(f"sqlite:///{tmp / 'r.db'}"),
-                        ArtifactStore(tmp / "artifacts"))
+...                     ArtifactStore(tmp / "artifacts"))
 >>> _ = (tmp / "echo.py").write_text("class Echo:\\n    def predict(self, rows):\\n"
 ...                                  "        return [len(r) for r in rows]\\n")
 >>> record = registry.register("echo", f"{tmp / 'echo.py'}:Echo")
