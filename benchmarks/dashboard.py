@@ -178,7 +178,7 @@ def browser_render(app: Any) -> dict[str, Any] | None:
         return None
     if not chromium or not driver_path:
         return None
-    from rampup.demo.server import BackgroundServer
+    from rampup_demo.server import BackgroundServer
 
     server = BackgroundServer(app).start()
     opts = Options()

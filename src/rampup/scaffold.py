@@ -77,26 +77,86 @@ models:
       # field: customer_id                # or take it from a field of the record
 """
 
-TRAIN_TEMPLATE = '''\
-"""Train the example model: a scikit-learn pipeline on generated loan applications.
+TRAIN_TEMPLATE = """\
+\"\"\"Train the example model: a scikit-learn pipeline on generated loan applications.
 
 Run from the project folder:  python example/train.py
-"""
+It needs only numpy, pandas, scikit-learn and joblib: replace the generated frame with your
+own data and the pipeline with your own model.
+\"\"\"
 
 from pathlib import Path
 
 import joblib
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from rampup.demo.data import FEATURES, LABEL, LoanGenerator
-from rampup.demo.train import train_model
+NUMERIC = ["age", "annual_income", "loan_amount", "term_months", "interest_rate",
+           "credit_score", "employment_years", "debt_to_income", "num_credit_lines",
+           "delinquencies_2y", "has_cosigner"]
+CATEGORICAL = ["home_ownership", "purpose", "region"]
+LABEL = "defaulted"
+
+
+def applications(n: int, seed: int) -> pd.DataFrame:
+    \"\"\"``n`` synthetic loan applications with a ``defaulted`` label (about 16 %).\"\"\"
+    rng = np.random.default_rng(seed)
+    income = np.round(np.exp(rng.normal(10.8, 0.5, n)), -2)
+    score = np.clip(rng.normal(685, 64, n), 420, 850).round()
+    amount = np.clip(np.round(income * rng.uniform(0.05, 0.4, n), -2), 1000, 40000)
+    term = rng.choice([12, 24, 36, 48, 60], n)
+    delinquencies = rng.poisson(0.3, n)
+    dti = np.clip(rng.normal(0.25, 0.11, n), 0.03, 0.95).round(3)
+    employed = rng.exponential(5.5, n).round(1)
+    cosigner = rng.random(n) < 0.1
+    frame = pd.DataFrame({
+        "age": rng.integers(19, 80, n),
+        "annual_income": income,
+        "loan_amount": amount,
+        "term_months": term,
+        "interest_rate": np.clip(30 - score / 40 + term / 20 + delinquencies, 4, 25).round(2),
+        "credit_score": np.where(rng.random(n) < 0.03, np.nan, score),
+        "employment_years": np.where(rng.random(n) < 0.08, np.nan, employed),
+        "debt_to_income": dti,
+        "num_credit_lines": rng.poisson(4.6, n),
+        "delinquencies_2y": delinquencies,
+        "home_ownership": rng.choice(["rent", "own", "mortgage", "other"], n,
+                                     p=[0.54, 0.12, 0.32, 0.02]),
+        "purpose": rng.choice(["debt_consolidation", "credit_card", "home_improvement", "car",
+                               "medical", "small_business", "other"], n,
+                              p=[0.38, 0.22, 0.11, 0.10, 0.05, 0.05, 0.09]),
+        "region": rng.choice(["northeast", "southeast", "midwest", "southwest", "mountain",
+                              "pacific"], n, p=[0.20, 0.22, 0.20, 0.13, 0.10, 0.15]),
+        "has_cosigner": cosigner,
+    })
+    risk = (-2.3 + 6 * (dti - 0.25) - (score - 685) / 60 + 1.5 * amount / income
+            + (term - 36) / 40 - 0.6 * cosigner - 0.05 * np.minimum(employed, 10)
+            - 0.4 * (np.log(income) - 10.8) + 0.3 * delinquencies)
+    frame[LABEL] = (rng.random(n) < 1 / (1 + np.exp(-risk))).astype(np.int64)
+    return frame
+
 
 here = Path(__file__).parent
-frame = LoanGenerator(seed=7).sample(5000)
-model = train_model(frame[FEATURES + [LABEL]], seed=7)
+frame = applications(5000, seed=7)
+model = Pipeline([
+    ("prep", ColumnTransformer([
+        ("num", Pipeline([("impute", SimpleImputer(strategy="median")),
+                          ("scale", StandardScaler())]), NUMERIC),
+        ("cat", Pipeline([("impute", SimpleImputer(strategy="most_frequent")),
+                          ("onehot", OneHotEncoder(handle_unknown="ignore"))]), CATEGORICAL),
+    ])),
+    ("model", LogisticRegression(max_iter=1000)),
+])
+model.fit(frame[NUMERIC + CATEGORICAL], frame[LABEL])
 joblib.dump(model, here / "model.joblib")
-frame[FEATURES + [LABEL]].to_parquet(here / "reference.parquet", index=False)
+frame.to_parquet(here / "reference.parquet", index=False)
 print("wrote", here / "model.joblib", "and", here / "reference.parquet")
-'''
+"""
 
 REQUEST_TEMPLATE = """\
 {

@@ -144,8 +144,8 @@ def _suggest(project: Path, model: str) -> dict[str, object]:
 
 
 def test_suggest_on_init_projects(tmp_path: Path) -> None:
-    from rampup.demo.data import FEATURES, LABEL, LoanGenerator
-    from rampup.demo.train import train_model
+    from rampup_demo.data import FEATURES, LABEL, LoanGenerator
+    from rampup_demo.train import train_model
 
     empty, example = tmp_path / "empty", tmp_path / "example"
     for folder, extra in ((empty, []), (example, ["--example"])):
@@ -169,7 +169,7 @@ def test_suggest_on_init_projects(tmp_path: Path) -> None:
 
 
 def test_suggest_on_the_demo_project(tmp_path: Path) -> None:
-    from rampup.demo.runner import prepare_project
+    from rampup_demo.runner import prepare_project
 
     prepare_project(tmp_path / "demo", fresh=True, rate=5.0, database_url=None)
     out = _suggest(tmp_path / "demo", "loan-default")

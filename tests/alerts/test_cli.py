@@ -15,11 +15,11 @@ from typer.testing import CliRunner
 
 from rampup.cli import app
 from rampup.config import Settings, load_settings
-from rampup.demo.server import BackgroundServer
 from rampup.monitor.recorder import Monitor
 from rampup.registry.registry import Registry
 from rampup.serving.app import create_app
 from rampup.store import Database
+from rampup_demo.server import BackgroundServer
 from tests.alerts.conftest import Receiver
 from tests.monitor.helpers import make_records
 from tests.monitor.helpers import register as register_monitored

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from rampup.demo.reviewer import review, status
 from rampup.store import Database
+from rampup_demo.reviewer import review, status
 from tests.automation.conftest import flushed, predict_many
 from tests.serving.conftest import Trained
 

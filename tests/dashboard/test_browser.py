@@ -14,11 +14,11 @@ import httpx
 import joblib
 import pytest
 
-from rampup.demo.server import BackgroundServer
 from rampup.project import ProjectFile
 from rampup.registry.registry import Registry
 from rampup.serving.app import create_app
 from rampup.store import Database
+from rampup_demo.server import BackgroundServer
 from tests.dashboard.browser import (
     Traffic,
     artifacts_dir,

@@ -13,11 +13,11 @@ from typing import Any
 import httpx
 import pytest
 
-from rampup.demo.server import BackgroundServer
 from rampup.project import ProjectFile
 from rampup.registry.registry import Registry
 from rampup.serving.app import create_app
 from rampup.store import Database
+from rampup_demo.server import BackgroundServer
 from tests.dashboard.browser import (
     artifacts_dir,
     browser_or_skip,

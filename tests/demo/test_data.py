@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rampup.demo.data import (
+from rampup.errors import ValidationError
+from rampup_demo.data import (
     CATEGORICAL_FEATURES,
     COLUMNS,
     DEFAULT_START,
@@ -24,8 +25,7 @@ from rampup.demo.data import (
     LoanGenerator,
     frame_to_records,
 )
-from rampup.demo.train import evaluate, train_model
-from rampup.errors import ValidationError
+from rampup_demo.train import evaluate, train_model
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,10 @@ import numpy as np
 from tests.serving.conftest import make_settings
 from tests.serving.pipeline_app import serve
 
-from rampup.demo import pipeline as demo
 from rampup.project import parse_project
 from rampup.registry.registry import Registry
 from rampup.store import Database
+from rampup_demo import pipeline as demo
 
 
 async def test_demo_pipeline(store: Database, tmp_path: Path) -> None:

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from rampup.demo.data import FEATURES, LABEL, LoanGenerator
-from rampup.demo.train import train_model
 from rampup.registry.artifacts import ArtifactStore
 from rampup.registry.registry import Registry
 from rampup.registry.schema import InputSchema
 from rampup.serving.validation import InputErrors, Validator
 from rampup.store import Database
+from rampup_demo.data import FEATURES, LABEL, LoanGenerator
+from rampup_demo.train import train_model
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -75,8 +75,8 @@ def test_the_rollout_step_works_whichever_version_is_live(tmp_path: Path) -> Non
 
     from rampup.cli import app
     from rampup.config import Settings
-    from rampup.demo.runner import MODEL, _register, _train
     from rampup.rollout.service import Rollouts
+    from rampup_demo.runner import MODEL, _register, _train
 
     commands = _step_commands("4")
     assert [c[2:4] for c in commands] == [["rollout", "status"], ["deploy", "loan-default"],

@@ -11,15 +11,15 @@ import joblib
 import pytest
 from tests.serving.conftest import make_settings
 
-from rampup.demo.data import FEATURES, LABEL, LoanGenerator, frame_to_records
-from rampup.demo.retrain_chapter import RetrainStory, retrain_yaml, train
-from rampup.demo.train import train_model
 from rampup.predlog.writer import PredictionRecord
 from rampup.project import parse_project
 from rampup.registry.predictor import FeatureBatch
 from rampup.registry.registry import Registry
 from rampup.retrain.service import Retrainer
 from rampup.store import Database, FeedbackRecord
+from rampup_demo.data import FEATURES, LABEL, LoanGenerator, frame_to_records
+from rampup_demo.retrain_chapter import RetrainStory, retrain_yaml, train
+from rampup_demo.train import train_model
 
 
 def test_the_entry_point_uses_weights() -> None:

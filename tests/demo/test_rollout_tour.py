@@ -15,8 +15,15 @@ import pytest
 from rich.console import Console
 
 from rampup.config import Settings
-from rampup.demo.data import FEATURES, LoanGenerator
-from rampup.demo.rollout_tour import (
+from rampup.errors import ModelError
+from rampup.registry.registry import Registry
+from rampup.registry.schema import InputSchema
+from rampup.rollout.controller import RolloutController
+from rampup.rollout.plan import load_plan
+from rampup.serving.validation import Validator
+from rampup.store import Database
+from rampup_demo.data import FEATURES, LoanGenerator
+from rampup_demo.rollout_tour import (
     ACTOR,
     PLAN_FILES,
     V3_FILE,
@@ -25,14 +32,7 @@ from rampup.demo.rollout_tour import (
     register_bad_v3,
     write_plans,
 )
-from rampup.demo.runner import MODEL, _register, _train, run_demo
-from rampup.errors import ModelError
-from rampup.registry.registry import Registry
-from rampup.registry.schema import InputSchema
-from rampup.rollout.controller import RolloutController
-from rampup.rollout.plan import load_plan
-from rampup.serving.validation import Validator
-from rampup.store import Database
+from rampup_demo.runner import MODEL, _register, _train, run_demo
 
 #: The tour on a fast plan: bigger first steps, no holds, checks that need no labels.
 FAST = TourPlan(weights=(50.0, 100.0), bad_weights=(50.0, 100.0), hold_s=0.0,

@@ -17,12 +17,12 @@ from typer.testing import CliRunner
 
 from rampup.cli import app
 from rampup.config import Settings
-from rampup.demo.runner import MARKER, DemoResult, prepare_project, run_demo
-from rampup.demo.server import BackgroundServer, bind_port
 from rampup.errors import ConflictError, RampupError
 from rampup.scaffold import scaffold
 from rampup.serving.app import create_app
 from rampup.store import Database
+from rampup_demo.runner import MARKER, DemoResult, prepare_project, run_demo
+from rampup_demo.server import BackgroundServer, bind_port
 
 MODEL = "loan-default"
 
@@ -104,7 +104,7 @@ def test_second_run_reuses_the_project_and_keeps_the_policy(first_run: FirstRun)
     try:  # as a user would in the tour: 10% to v2
         store.deployments.append_deployment(MODEL, {"routes": {"v1": 90.0, "v2": 10.0},
                                                     "mirrors": {},
-                                        "standby": None}, "test")
+                                                    "standby": None}, "test")
     finally:
         store.close()
     c, out = console()

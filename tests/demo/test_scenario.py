@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from rampup.demo.scenario import Scenario, WithDependency, with_dependency
 from rampup.registry.predictor import FeatureBatch, PredictionBatch
 from rampup.registry.schema import InputSchema, OutputSpec
 from rampup.store import VersionRecord
+from rampup_demo.scenario import Scenario, WithDependency, with_dependency
 
 
 class Echo:

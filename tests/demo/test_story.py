@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from rampup.demo.runner import run_demo
-from rampup.demo.story import ALERT_RULES, StoryPlan, alert_rules_yaml
 from rampup.project import load_project
 from rampup.store import Database
+from rampup_demo.runner import run_demo
+from rampup_demo.story import ALERT_RULES, StoryPlan, alert_rules_yaml
 
 MODEL = "loan-default"
 FAST = StoryPlan(incident_min_s=8.0, incident_max_s=60.0, settle_s=90.0, ramp_s=4.0,

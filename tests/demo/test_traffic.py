@@ -16,15 +16,15 @@ import pytest
 from pydantic import SecretStr
 
 from rampup.config import Settings
-from rampup.demo.data import FEATURES, LABEL, LoanGenerator
-from rampup.demo.runner import BackgroundServer
-from rampup.demo.traffic import LatencySample, drive, generator_source
-from rampup.demo.train import train_model
 from rampup.errors import ValidationError
 from rampup.project import ProjectFile
 from rampup.registry.registry import Registry
 from rampup.serving.app import create_app
 from rampup.store import Database
+from rampup_demo.data import FEATURES, LABEL, LoanGenerator
+from rampup_demo.runner import BackgroundServer
+from rampup_demo.traffic import LatencySample, drive, generator_source
+from rampup_demo.train import train_model
 
 MODEL = "loan-default"
 QUIET: dict[str, Any] = {"label_fraction": 0.0, "event_rates": {}, "bad_fraction": 0.0}

@@ -10,15 +10,15 @@ import pandas as pd
 import pytest
 from sklearn.pipeline import Pipeline
 
-from rampup.demo.data import FEATURES, ID_COLUMN, LABEL, NEW_REGION, LoanGenerator
-from rampup.demo.train import (
+from rampup.errors import ValidationError
+from rampup_demo.data import FEATURES, ID_COLUMN, LABEL, NEW_REGION, LoanGenerator
+from rampup_demo.train import (
     BATCH_ROWS,
     DemoArtifacts,
     build_demo_artifacts,
     evaluate,
     train_model,
 )
-from rampup.errors import ValidationError
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rampup.demo.server import BackgroundServer
 from rampup.serving.api_docs import STATIC_DIR
 from rampup.serving.app import create_app
 from rampup.store import Database
+from rampup_demo.server import BackgroundServer
 from tests.dashboard.browser import (
     browser_or_skip,
     console_errors,

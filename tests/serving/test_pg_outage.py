@@ -15,12 +15,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rampup.demo.server import BackgroundServer
 from rampup.project import ProjectFile
 from rampup.registry.registry import Registry
 from rampup.serving.app import create_app
 from rampup.serving.state import AppState
 from rampup.store import Database
+from rampup_demo.server import BackgroundServer
 from tests.conftest import IN_CI
 from tests.pg_cluster import PgCluster, bin_dir
 from tests.serving.conftest import Trained, make_settings, record, trained

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rampup.automation.consensus import match_choice, resolve
+from rampup.automation.media import has_bytes, without_bytes
 from rampup.automation.spec import AutomationSpec
 from rampup.errors import ConflictError, NotFoundError, ValidationError
 from rampup.store import Database, FeedbackRecord
@@ -100,7 +101,8 @@ class ReviewQueue:
         fb = None
         if status in ("decided", "uncertain"):
             update.update(final_label=final, decided_at=now,
-                          decided_by=reviewer if len(labels) == 1 else "consensus")
+                          decided_by=reviewer if len(labels) == 1 else "consensus",
+                          **_closed_inputs(row))
             fb = feedback_for(row, final, now) if status == "decided" else None
         if not self.store.review.add_review_label(item_id, row["revision"], update, model=model,
                                                   reviewer=reviewer, kind="label", label=label,
@@ -121,7 +123,7 @@ class ReviewQueue:
             label == spec.uncertain_label else "decided"
         update = {"status": status, "final_label": label, "decided_at": now,
                   "decided_by": f"adjudicator:{adjudicator}", "claimed_by": None,
-                  "claimed_until": None}
+                  "claimed_until": None, **_closed_inputs(row)}
         fb = feedback_for(row, label, now) if status == "decided" else None
         if not self.store.review.add_review_label(item_id, row["revision"], update, model=model,
                                                   reviewer=adjudicator, kind="adjudicate",
@@ -189,6 +191,11 @@ def _choices_fix(row: dict[str, Any], spec: AutomationSpec) -> str:
     if allowed is None:
         return "send 'label': the correct output (any JSON value)"
     return "send 'label' as one of: " + ", ".join(repr(c) for c in allowed)
+
+
+def _closed_inputs(row: dict[str, Any]) -> dict[str, Any]:
+    """The update that drops a closing item's media bytes (kept only while it waits)."""
+    return {"inputs": without_bytes(row["inputs"])} if has_bytes(row["inputs"]) else {}
 
 
 def _open(row: dict[str, Any]) -> None:

@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from rampup.automation.confidence import Calibrator, ConfidenceFn, load_function
 from rampup.automation.levels import HUMAN_ONLY, decide, sample_weight
+from rampup.automation.media import item_inputs
 from rampup.automation.spec import AutomationSpec
 from rampup.project import ProjectFile
 from rampup.registry.predictor import PredictionBatch
@@ -275,7 +276,10 @@ class AutomationRuntime:
         while self._q:
             batch: list[dict[str, Any]] = []
             while self._q and len(batch) < 1000:
-                batch.append(self._q.popleft())
+                row = self._q.popleft()
+                # images/audio ride along as bytes while the item waits (off the hot path)
+                row["inputs"] = item_inputs(row["inputs"])
+                batch.append(row)
             try:
                 written = write_isolated(batch, self._insert, self._dead)
                 self._written += written  # after the call: _dead counts repaired ones

@@ -59,9 +59,9 @@ def demo(
     Needs no downloads and no database server: the store is a SQLite file in the
     project folder (unless --database-url is given before 'demo').
     """
-    from rampup.demo.rollout_tour import TourPlan
-    from rampup.demo.runner import run_demo
-    from rampup.demo.story import StoryPlan
+    from rampup_demo.rollout_tour import TourPlan
+    from rampup_demo.runner import run_demo
+    from rampup_demo.story import StoryPlan
 
     try:
         result = run_demo(directory, port=port, duration=duration, rate=rate, seed=seed,

@@ -29,11 +29,15 @@ from rampup.serving.auth import (
     require_predict,
     require_reviewer,
 )
+from rampup.serving.guard import CSP as GUARD_CSP
 from rampup.serving.jsonbody import EdgeRoute
 from rampup.serving.responses import json_response
 from rampup.serving.state import AppState, app_state
 
 router = APIRouter(route_class=EdgeRoute, tags=["review"])
+CSP = GUARD_CSP.replace("img-src 'self' data:", "img-src 'self' data: blob:") + \
+    "; media-src 'self' data: blob:"
+
 PREFIX = "/v1/models/{name}/review"
 
 
@@ -106,7 +110,7 @@ async def next_item(request: Request, name: str, body: ReviewerBody | None = Non
     row = await asyncio.to_thread(_service(st).queue().next, name, reviewer, time.time())
     return json_response({"item": item_view(row, time.time()) if row else None,
                           "choices": _choices(st, name, row),
-                          "choice_names": _names(st, name)})
+                          "choice_names": _names(st, name), "task": _task(st, row)})
 
 
 @router.get(PREFIX + "/items/{item_id}", summary="One review item with its reviewers' labels")
@@ -120,7 +124,7 @@ async def get_item(request: Request, name: str, item_id: str) -> Response:
                                      kinds=("label", "skip", "adjudicate"))
     return json_response({"item": item_view(row, time.time()),
                           "choices": _choices(st, name, row),
-                          "choice_names": _names(st, name),
+                          "choice_names": _names(st, name), "task": _task(st, row),
                           "labels": [{k: r[k] for k in ("reviewer", "kind", "label", "ts",
                                                         "note")} for r in labels]})
 
@@ -224,6 +228,19 @@ def _choices(st: AppState, name: str, row: dict[str, Any] | None) -> list[Any] |
     return None if row is None else choices(row, _service(st).spec(name))
 
 
+def _task(st: AppState, row: dict[str, Any] | None) -> str | None:
+    """The metric family of the item's output (``transcription``, ``detection`` ...), so
+    the page offers a transcript box or right/wrong marks; None for a class or number."""
+    if row is None:
+        return None
+    served = st.runtime.models.get(row["model"])
+    loaded = served.versions.get(row["version"]) if served is not None else None
+    if loaded is not None:
+        return loaded.output.task
+    record = st.store.models.get_version(row["model"], row["version"])
+    return None if record is None else record.output.get("task")
+
+
 def _names(st: AppState, name: str) -> dict[str, str]:
     """What each label means, from the model's ``output_labels`` in rampup.yaml (e.g.
     ``{"0": "repays", "1": "defaults"}``); empty when not given."""
@@ -250,8 +267,10 @@ async def review_page(request: Request) -> Response:
     name = request.path_params["name"]
     _model(st, name)
     is_open = await asyncio.to_thread(queue_is_open, request, st.settings.host)
+    # the page shows the items' images and plays their audio from data:/blob: URLs: the
+    # strict policy with media sources widened for this page alone
     return HTMLResponse(render_page(name, open_queue=is_open),
-                        headers={"cache-control": "no-store"})
+                        headers={"cache-control": "no-store", "content-security-policy": CSP})
 
 
 @router.get("/v1/review/whoami", summary="The reviewer a token names (and whether the "

@@ -13,6 +13,8 @@
   let current = null;
   let choices = [];
   let names = {};  // label -> what it means (output_labels in rampup.yaml)
+  let task = null;  // the output's metric family: transcription, detection, ... or null
+  let marks = null;  // detection items: right (true) / wrong (false) per suggested box
   let busy = false;
   $("reviewer-box").hidden = !openQueue;
   $("reviewer").value = store.getItem("rampup-reviewer") || "";
@@ -81,6 +83,76 @@
     signedIn({open: openQueue, reviewer: ""});
     say(openQueue ? "enter your name as reviewer, or a token" : "enter your reviewer token", false);
   }
+  // An image or audio input arrives as its logged summary plus a data: URL of its bytes
+  // (kept while the item waits); only image/audio data URLs of the known formats are used.
+  const MEDIA = /^data:(image\/(png|jpeg)|audio\/(wav|flac));base64,[A-Za-z0-9+\/=]+$/;
+  function isMedia(value) {
+    return value && typeof value === "object" && (value.type === "image" || value.type === "audio");
+  }
+  function mediaCell(value) {
+    const out = [];
+    const ok = typeof value.data === "string" && MEDIA.test(value.data) &&
+               value.data.startsWith("data:" + value.type + "/");
+    if (ok && value.type === "image") {
+      const img = document.createElement("img");
+      img.className = "media";
+      img.alt = "input image (" + value.format + ")";
+      img.src = value.data;
+      out.push(img);
+    } else if (ok) {
+      const audio = document.createElement("audio");
+      audio.className = "media";
+      audio.controls = true;
+      audio.preload = "auto";
+      audio.src = value.data;
+      out.push(audio);
+    } else {
+      const note = document.createElement("p");
+      note.className = "muted";
+      note.textContent = value.type + " not kept for review (too large, or protected by the privacy rules)";
+      out.push(note);
+    }
+    const meta = document.createElement("div");
+    meta.className = "muted media-meta";
+    const size = value.bytes == null ? "" : " · " + Math.round(value.bytes / 1024) + " KiB";
+    meta.textContent = value.format + size + " · sha256 " + String(value.sha256 || "").slice(0, 12);
+    out.push(meta);
+    return out;
+  }
+  function renderMarks(boxes) {
+    const list = $("marks-list");
+    list.replaceChildren();
+    boxes.forEach((b, i) => {
+      const li = document.createElement("li");
+      const btn = document.createElement("button");
+      btn.className = "mark " + (marks[i] ? "right" : "wrong");
+      btn.dataset.index = String(i);
+      if (i < 9) {
+        const k = document.createElement("kbd");
+        k.textContent = String(i + 1);
+        btn.append(k);
+      }
+      btn.append(document.createTextNode((marks[i] ? "right: " : "wrong: ") + show(b)));
+      btn.addEventListener("click", () => toggleMark(i));
+      li.append(btn);
+      list.append(li);
+    });
+  }
+  function toggleMark(i) {
+    if (!marks || i >= marks.length || !current) { return; }
+    marks[i] = !marks[i];
+    renderMarks(current.suggestion.prediction);
+  }
+  function submitMarks() {
+    if (!marks || !current) { return; }
+    // the label: the detections the reviewer confirmed (the wrong ones left out)
+    decide(current.suggestion.prediction.filter((_, i) => marks[i]));
+  }
+  function submitTranscript() {
+    const text = $("transcript").value.trim();
+    if (!text) { say("type the transcript first", true); return; }
+    decide(text);
+  }
   function render(item) {
     current = item;
     $("item").hidden = !item;
@@ -98,7 +170,8 @@
       const th = document.createElement("th");
       const td = document.createElement("td");
       th.textContent = key;
-      td.textContent = value == null ? "" : show(value);
+      if (isMedia(value)) { td.append(...mediaCell(value)); }
+      else { td.textContent = value == null ? "" : show(value); }
       tr.append(th, td);
       rows.append(tr);
     }
@@ -108,8 +181,17 @@
     const box = $("labels");
     box.replaceChildren();
     const free = !choices || choices.length === 0;
-    $("free-label").hidden = !free;
-    $("free-submit").hidden = !free;
+    const transcribing = free && task === "transcription";
+    marks = free && task === "detection" && s && Array.isArray(s.prediction) ? s.prediction.map(() => true) : null;
+    $("transcript-box").hidden = !transcribing;
+    $("free-label").hidden = !free || transcribing || !!marks;
+    $("free-submit").hidden = !free || transcribing || !!marks;
+    $("marks").hidden = !marks;
+    if (transcribing) {
+      $("transcript").value = s && typeof s.prediction === "string" ? s.prediction : "";
+      $("transcript").focus();
+    }
+    if (marks) { renderMarks(s.prediction); }
     (choices || []).forEach((choice, i) => {
       const b = document.createElement("button");
       b.className = "label";
@@ -145,6 +227,7 @@
       const data = await call("/next", {reviewer: name});
       choices = data.choices || [];
       names = data.choice_names || {};
+      task = data.task || null;
       render(data.item);
       say(data.item ? "" : "queue empty", false);
     } catch (e) { say(e.message, true); }
@@ -184,10 +267,24 @@
   $("sign-in").addEventListener("click", signIn);
   $("sign-out").addEventListener("click", signOut);
   $("token").addEventListener("keydown", (ev) => { if (ev.key === "Enter") { signIn(); } });
+  $("transcript-submit").addEventListener("click", submitTranscript);
+  $("marks-submit").addEventListener("click", submitMarks);
+  $("transcript").addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); submitTranscript(); }
+    else if (ev.key === "Escape") { $("transcript").blur(); }
+  });
   document.addEventListener("keydown", (ev) => {
-    if (ev.target instanceof HTMLInputElement) { return; }
+    if (ev.target instanceof HTMLInputElement || ev.target instanceof HTMLTextAreaElement) { return; }
     if (ev.key === "s") { skip(); return; }
+    if (ev.key === "p") {  // play / pause the item's audio
+      const audio = document.querySelector("#inputs audio");
+      if (audio) { if (audio.paused) { audio.play(); } else { audio.pause(); } }
+      return;
+    }
+    if (ev.key === "t" && !$("transcript-box").hidden) { ev.preventDefault(); $("transcript").focus(); return; }
+    if (ev.key === "Enter" && marks) { submitMarks(); return; }
     const n = parseInt(ev.key, 10);
+    if (marks) { if (n >= 1 && n <= 9) { toggleMark(n - 1); } return; }
     if (n >= 1 && n <= 9 && choices && n <= choices.length) { decide(choices[n - 1]); }
   });
   render(null);

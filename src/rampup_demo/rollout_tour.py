@@ -34,9 +34,6 @@ from rich.console import Console
 from sklearn.ensemble import GradientBoostingClassifier
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
-from rampup.demo import display
-from rampup.demo.data import DEFAULT_START, FEATURES, LABEL, TIME_COLUMN, LoanGenerator
-from rampup.demo.train import BATCH_ROWS, build_pipeline, evaluate
 from rampup.errors import RampupError
 from rampup.registry.registry import Registry
 from rampup.rollout.agreement import AgreementResult
@@ -46,6 +43,9 @@ from rampup.rollout.policy import DeploymentPolicy
 from rampup.rollout.service import Rollouts
 from rampup.rollout.window import paired
 from rampup.store import Database
+from rampup_demo import display
+from rampup_demo.data import DEFAULT_START, FEATURES, LABEL, TIME_COLUMN, LoanGenerator
+from rampup_demo.train import BATCH_ROWS, build_pipeline, evaluate
 
 ACTOR = "demo-tour"
 POLL_S = 0.5

@@ -1,7 +1,7 @@
 """What the demo prints: its steps, the "open and try" panel, live status and the summary.
 
-Rendering only; the numbers come from :mod:`rampup.demo.runner` and
-:mod:`rampup.demo.traffic`. Commands are printed with soft wrapping, so a narrow terminal
+Rendering only; the numbers come from :mod:`rampup_demo.runner` and
+:mod:`rampup_demo.traffic`. Commands are printed with soft wrapping, so a narrow terminal
 wraps them visually but copying still gives the original lines.
 
 >>> routes_text({"routes": {"v1": 90.0, "v2": 10.0}})
@@ -28,11 +28,11 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
 
-from rampup.demo.dashboard_links import dashboard_urls
-from rampup.demo.traffic import TrafficStats
 from rampup.rollout.agreement import AgreementResult
 from rampup.rollout.machine import Rollout
 from rampup.rollout.plan import Plan
+from rampup_demo.dashboard_links import dashboard_urls
+from rampup_demo.traffic import TrafficStats
 
 
 class Steps:

@@ -15,7 +15,7 @@ catch them.
   shadow → canary rollout; the chapter prints each step and follows the rollout to its
   end.
 
-Each chapter turns the :class:`~rampup.demo.scenario.Scenario` the traffic and the model
+Each chapter turns the :class:`~rampup_demo.scenario.Scenario` the traffic and the model
 read, and waits for the server's alert evaluator to notice (the :class:`AlarmWatcher`
 prints the alarms as they fire and resolve). The rules are in the demo's ``rampup.yaml``
 (:data:`ALERT_RULES`), so ``rampup alerts list`` shows the same ones.
@@ -38,12 +38,12 @@ import yaml
 from rich.console import Console
 from rich.markup import escape
 
-from rampup.demo.alarms import AlarmWatcher
-from rampup.demo.retrain_chapter import RetrainStory
-from rampup.demo.scenario import Scenario
 from rampup.rollout.machine import Rollout
 from rampup.rollout.service import Rollouts
 from rampup.store import Database
+from rampup_demo.alarms import AlarmWatcher
+from rampup_demo.retrain_chapter import RetrainStory
+from rampup_demo.scenario import Scenario
 
 BROKEN_FIELD = "credit_score"
 #: The demo model's latency SLO (p99), also its ``latency-slo`` alarm. The demo serves

@@ -37,8 +37,8 @@ import httpx
 import numpy as np
 import orjson
 
-from rampup.demo.data import FEATURES, LABEL, LoanGenerator
 from rampup.errors import ValidationError
+from rampup_demo.data import FEATURES, LABEL, LoanGenerator
 
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 DEFAULT_EVENTS: Mapping[str, float] = {"repeated_query": 0.03, "clicked": 0.10}

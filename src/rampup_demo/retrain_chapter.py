@@ -47,17 +47,17 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
-from rampup.demo.data import FEATURES, LABEL
-from rampup.demo.train import build_pipeline
 from rampup.store import Database
+from rampup_demo.data import FEATURES, LABEL
+from rampup_demo.train import build_pipeline
 
 MODEL = "loan-default"
 
 
 def train(dataset: pd.DataFrame, params: dict[str, Any]) -> Pipeline:
-    """The demo's training entry point (``rampup.demo.retrain_chapter:train``).
+    """The demo's training entry point (``rampup_demo.retrain_chapter:train``).
 
-    Fits :func:`rampup.demo.train.build_pipeline` (``params["kind"]``: ``gbm`` by default,
+    Fits :func:`rampup_demo.train.build_pipeline` (``params["kind"]``: ``gbm`` by default,
     or ``logistic``) on the assembled dataset, with each row's ``sample_weight`` and
     labelled log rows counted ``params["log_weight"]`` times (default 3) as much as the
     reference rows, so recent reality outweighs the old training data.
@@ -78,7 +78,7 @@ def train(dataset: pd.DataFrame, params: dict[str, Any]) -> Pipeline:
 def retrain_yaml(reference: str = "data/reference.parquet") -> dict[str, Any]:
     """The ``retrain:`` section of the demo's model (demo-speed guards and plan)."""
     return {
-        "entry_point": "rampup.demo.retrain_chapter:train",
+        "entry_point": "rampup_demo.retrain_chapter:train",
         "params": {"kind": "gbm", "log_weight": 5.0},
         "label_column": LABEL,
         "reference": reference,

@@ -29,10 +29,10 @@ from typing import Any
 
 import numpy as np
 
-from rampup.demo.data import LoanGenerator
 from rampup.registry.predictor import FeatureBatch, PredictionBatch, Predictor
 from rampup.registry.schema import InputSchema, OutputSpec
 from rampup.store import VersionRecord
+from rampup_demo.data import LoanGenerator
 
 CHUNK = 32  # rows drawn per generator call: a switch takes effect within ~1 s at 50/s
 TRANSCRIPT = "transcript"  # the speech rows' label column
@@ -99,7 +99,7 @@ class Scenario:
 
     def speech(self) -> Iterator[dict[str, Any]]:
         """Requests for the demo's speech pipeline, each with its true transcript."""
-        from rampup.demo.pipeline import requests, transcript
+        from rampup_demo.pipeline import requests, transcript
 
         rng = np.random.default_rng([self.seed, 23])
         while True:

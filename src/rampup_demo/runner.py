@@ -5,7 +5,7 @@ in one command.
 applications and v2 on fresher ones, registers both (v1 deployed), writes an admin
 token, serves the model in-process on 127.0.0.1 (rollout controller every 0.5 s), drives
 traffic with delayed labels at it and prints what to open and try. Then the rollout tour
-(:mod:`rampup.demo.rollout_tour`) rolls v2 out through shadow and a canary and shows a
+(:mod:`rampup_demo.rollout_tour`) rolls v2 out through shadow and a canary and shows a
 broken v3 rolled back; a live status line follows. On Ctrl-C (or after ``duration``
 seconds) it shuts down gracefully and prints what the store holds.
 """
@@ -32,31 +32,31 @@ from rich.console import Console
 from sqlalchemy.engine import make_url
 
 from rampup.config import Settings
-from rampup.demo import display, epilogue
-from rampup.demo import pipeline as speech
-from rampup.demo.alarms import AlarmWatcher
-from rampup.demo.data import FEATURES, LABEL, LoanGenerator
-from rampup.demo.retrain_chapter import retrain_yaml
-from rampup.demo.reviewer import ReviewerStats, review
-from rampup.demo.reviewer import status as automation_status
-from rampup.demo.rollout_tour import (
-    Tour,
-    TourPlan,
-    register_bad_v3,
-    train_fresh_v2,
-    write_plans,
-)
-from rampup.demo.scenario import TRANSCRIPT, Scenario, with_dependency
-from rampup.demo.server import HOST, BackgroundServer
-from rampup.demo.story import LATENCY_SLO_MS, StoryPlan, alert_rules_yaml, yaml_block
-from rampup.demo.traffic import TrafficStats, drive
-from rampup.demo.train import build_demo_artifacts
 from rampup.errors import ConflictError
 from rampup.project import load_project
 from rampup.registry.registry import Registry
 from rampup.scaffold import scaffold
 from rampup.serving.app import create_app
 from rampup.store import Database
+from rampup_demo import display, epilogue
+from rampup_demo import pipeline as speech
+from rampup_demo.alarms import AlarmWatcher
+from rampup_demo.data import FEATURES, LABEL, LoanGenerator
+from rampup_demo.retrain_chapter import retrain_yaml
+from rampup_demo.reviewer import ReviewerStats, review
+from rampup_demo.reviewer import status as automation_status
+from rampup_demo.rollout_tour import (
+    Tour,
+    TourPlan,
+    register_bad_v3,
+    train_fresh_v2,
+    write_plans,
+)
+from rampup_demo.scenario import TRANSCRIPT, Scenario, with_dependency
+from rampup_demo.server import HOST, BackgroundServer
+from rampup_demo.story import LATENCY_SLO_MS, StoryPlan, alert_rules_yaml, yaml_block
+from rampup_demo.traffic import TrafficStats, drive
+from rampup_demo.train import build_demo_artifacts
 
 MODEL = "loan-default"
 MARKER = ".rampup-demo"
@@ -252,7 +252,7 @@ def run_demo(directory: Path, *, port: int = 8000, duration: float | None = None
     is given. Tokens and URLs in ``RAMPUP_*`` variables are ignored: the demo makes its own.
     ``tour`` is the rollout tour's plan (None: no tour). A ``duration`` shorter than the
     tour's estimate skips it; traffic that ends mid-tour aborts the tour's rollout.
-    ``story`` plans the chapters after the tour (:mod:`rampup.demo.story`: an incident,
+    ``story`` plans the chapters after the tour (:mod:`rampup_demo.story`: an incident,
     then data and concept drift, with their alarms; None: none), run when ``duration``
     leaves room for them.
     ``stop_after_tour`` ends the traffic once the tour (and the story) is over (scripted

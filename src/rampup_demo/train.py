@@ -5,7 +5,7 @@ that also catches the label's non-linear effects (and so ranks better). Both are
 scikit-learn :class:`~sklearn.pipeline.Pipeline` objects fitted on a pandas DataFrame, so
 ``feature_names_in_`` names the inputs and loading them needs nothing from rampup.
 
->>> from rampup.demo.data import LoanGenerator
+>>> from rampup_demo.data import LoanGenerator
 >>> gen = LoanGenerator(seed=3)
 >>> model = train_model(gen.sample(1500), seed=3)
 >>> list(model.feature_names_in_) == FEATURES
@@ -33,7 +33,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
-from rampup.demo.data import (
+from rampup.errors import ValidationError
+from rampup_demo.data import (
     BOOL_FEATURES,
     CATEGORICAL_FEATURES,
     FEATURES,
@@ -42,7 +43,6 @@ from rampup.demo.data import (
     NUMERIC_FEATURES,
     LoanGenerator,
 )
-from rampup.errors import ValidationError
 
 ModelKind = Literal["logistic", "gbm"]
 MODEL_KINDS: tuple[str, ...] = ("logistic", "gbm")
@@ -80,7 +80,7 @@ def _require_columns(df: pd.DataFrame, names: list[str]) -> None:
     missing = [c for c in names if c not in df.columns]
     if missing:
         raise ValidationError(f"the training frame lacks column(s) {', '.join(missing)}",
-                              fix="generate it with rampup.demo.data.LoanGenerator.sample",
+                              fix="generate it with rampup_demo.data.LoanGenerator.sample",
                               field=missing[0])
 
 
