@@ -1,47 +1,18 @@
-"""Store contract, prediction log side: predictions, feedback and their join.
+"""Predictions repository contract: the prediction log, its join with the latest
+label, retention and erasure.
 
 Every test runs against SQLite and the real PostgreSQL (the ``store`` fixture).
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 
+from rampup.predlog.writer import PredictionRecord
 from rampup.store import Database, FeedbackRecord
-
-T0 = 1_700_000_000.0
-
-
-def pred(i: int, *, model: str = "m", version: str = "v1", role: str = "answer",
-         ts: float | None = None, **extra: Any) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "id": f"p{i:05d}", "request_id": f"r{i // 2:05d}",
-        "ts": T0 + i if ts is None else ts, "model": model, "version": version,
-        "role": role, "stage": None, "inputs": json.dumps({"age": 20 + i % 50, "city": "Oslo"}),
-        "outputs": json.dumps({"prediction": i % 2, "probabilities": {"0": 0.4, "1": 0.6}}),
-        "confidence": 0.6, "latency_ms": 1.25, "error": None, "request_key": None,
-    }
-    row.update(extra)
-    return row
-
-
-def label(pid: str, value: Any, *, ts: float = T0 + 10_000, model: str = "m",
-          key: str | None = None, source: str = "user") -> FeedbackRecord:
-    return FeedbackRecord(prediction_id=pid, model=model, ts=ts, kind="label", name=None,
-                          value=value, source=source, dedupe_key=key or f"{pid}:{value}:{ts}")
-
-
-def event(pid: str, name: str, *, key: str, model: str = "m") -> FeedbackRecord:
-    return FeedbackRecord(prediction_id=pid, model=model, ts=T0 + 5, kind="event", name=name,
-                          value={"after_s": 3.5}, source="user", dedupe_key=key)
-
-
-def all_rows(store: Database, model: str = "m", **kwargs: Any) -> list[dict[str, Any]]:
-    return [row for chunk in store.predictions.iter_predictions(model, **kwargs) for row in chunk]
-
+from tests.store.rows import T0, all_rows, event, label, pred
 
 # -- predictions ------------------------------------------------------------------------------
 
@@ -159,21 +130,73 @@ def test_label_values_keep_their_json_type(store: Database, value: Any) -> None:
     assert type(row["label"]) is type(value)
 
 
-# -- feedback -----------------------------------------------------------------------------------
+def test_labels_and_recent_predictions(store: Database) -> None:
+    store.models.ensure_model("m")
+    rows = [PredictionRecord(f"p{i}", f"p{i}", 10.0 + i, "m", "v1", role, {"x": i},
+                             {"prediction": i % 2}, None, 1.0, None, None).to_row()
+            for i, role in enumerate(["answer", "answer", "shadow", "answer"])]
+    store.predictions.insert_predictions(rows)
+    store.feedback.add_feedback([
+        FeedbackRecord("p0", "m", 20.0, "label", None, 0, "t", "k0"),
+        FeedbackRecord("p0", "m", 30.0, "label", None, 1, "t", "k1"),  # relabelled later
+        FeedbackRecord("p2", "m", 30.0, "label", None, 1, "t", "k2"),  # a shadow row
+        FeedbackRecord("p3", "m", 5.0, "label", None, 1, "t", "k3")])
+    assert store.feedback.count_new_labels("m", None) == 2
+    assert store.feedback.count_new_labels("m", 25.0) == 1
+    last = store.predictions.recent_predictions("m", 2)
+    assert [(r["id"], r["label"]) for r in last] == [("p1", None), ("p3", 1)]
+    recent = store.predictions.recent_predictions("m", 10)
+    assert next((r["id"], r["label"]) for r in recent) == ("p0", 1)
+    assert store.predictions.recent_predictions("m", 10, version="v2") == []
 
-def test_feedback_is_idempotent_by_dedupe_key(store: Database) -> None:
-    store.predictions.insert_predictions([pred(0)])
-    rec = label("p00000", 1, key="req-1:label")
-    assert store.feedback.add_feedback([rec]) == [True]
-    assert store.feedback.add_feedback([rec]) == [False]
-    assert store.feedback.add_feedback([label("p00000", 0, key="req-1:label")]) == [False]
-    assert store.feedback.list_feedback("p00000") == [rec]
+
+def test_feedback_targets_are_the_row_and_its_shadows(store: Database) -> None:
+    store.predictions.insert_predictions([
+        pred(0, request_id="r1"), pred(1, request_id="r1", role="shadow", version="v2",
+                                       id="p00000~v2"),
+        pred(2, request_id="r2")])
+    got = store.predictions.feedback_targets(["p00000", "p00000", "nope"])
+    assert sorted(got) == ["p00000"]
+    assert [(r["id"], r["role"]) for r in got["p00000"]] == [("p00000", "answer"),
+                                                             ("p00000~v2", "shadow")]
+    assert set(got["p00000"][0]) == {"id", "request_id", "ts", "model", "version", "role",
+                                     "stage", "outputs"}
 
 
-def test_feedback_duplicates_within_one_call(store: Database) -> None:
-    a = event("p00000", "repeated_query", key="k1")
-    b = event("p00000", "switched_to_typing", key="k2")
-    assert store.feedback.add_feedback([a, a, b]) == [True, False, True]
-    assert store.feedback.list_feedback("p00000") == [a, b]  # in arrival order
-    assert store.feedback.list_feedback("nope") == []
-    assert store.feedback.add_feedback([]) == []
+def test_answered_counts_skip_errors_and_other_roles(store: Database) -> None:
+    store.predictions.insert_predictions([
+        pred(0), pred(1, error="boom"), pred(2, role="shadow"), pred(3, ts=T0 + 100)])
+    assert store.predictions.count_answered("m") == 2
+    assert store.predictions.count_answered("m", since=T0 + 50) == 1
+    assert store.predictions.count_answered("other") == 0
+
+
+def test_retention_deletes_the_oldest_in_batches(store: Database) -> None:
+    store.predictions.insert_predictions([pred(i) for i in range(5)] + [pred(9, model="n")])
+    assert store.predictions.delete_predictions_before("m", T0 + 3, limit=2) == 2
+    assert store.predictions.delete_predictions_before("m", T0 + 3, limit=2) == 1
+    assert store.predictions.delete_predictions_before("m", T0 + 3, limit=2) == 0
+    assert [r["id"] for r in all_rows(store, with_labels=False)] == ["p00003", "p00004"]
+    assert store.predictions.count_predictions("n") == 1
+
+
+def test_erasure_removes_a_subject_and_everything_that_refers_to_it(store: Database) -> None:
+    store.predictions.insert_predictions([
+        pred(0, request_key="alice", request_id="r-a"), pred(1, request_key="bob"),
+        pred(2, request_key="alice", request_id="r-a", role="shadow", id="p00000~v2")])
+    store.feedback.add_feedback([label("p00000", 1), label("p00001", 0)])
+    store.review.insert_review_items([{
+        "id": "p00000", "model": "m", "version": "v1", "request_id": "r-a",
+        "created_at": T0, "reason": "audit", "status": "open", "inputs": {}}])
+    store.dead_letters.add_dead_letters([{"ts": T0, "worker": "log-writer", "reason": "x",
+                                          "key": "p00000", "payload": "{}",
+                                          "payload_chars": 2}])
+    found = store.predictions.subject_predictions(["alice"])
+    assert sorted(r["id"] for r in found) == ["p00000", "p00000~v2"]
+    assert store.predictions.inputs_mention("Oslo")
+    counts = store.predictions.erase_predictions([r["id"] for r in found], ["r-a"])
+    assert counts == {"predictions": 2, "feedback": 1, "review_items": 1, "review_labels": 0,
+                      "dead_letters": 1}
+    assert [r["id"] for r in all_rows(store)] == ["p00001"]
+    assert store.feedback.list_feedback("p00001") != []
+    assert store.predictions.subject_predictions(["alice"]) == []

@@ -1,13 +1,15 @@
-"""The retraining rows on both stores: one active run per model, compare-and-set updates,
-new labels counted from answered predictions, the last N predictions with labels."""
+"""RetrainRuns repository contract: one active run per model, compare-and-set updates, a
+run fenced on the deployment it was asked for.
+
+Every test runs against SQLite and the real PostgreSQL (the ``store`` fixture).
+"""
 
 from __future__ import annotations
 
 import pytest
 
-from rampup.errors import RetrainRefusedError
-from rampup.predlog.writer import PredictionRecord
-from rampup.store import Database, FeedbackRecord
+from rampup.errors import RetrainRefusedError, SupersededError
+from rampup.store import Database
 
 
 def _run(model: str, state: str = "queued", t: float = 100.0) -> dict[str, object]:
@@ -37,21 +39,16 @@ def test_runs(store: Database) -> None:
     assert [r["id"] for r in store.retrain.list_retrain_runs("m", since=150.0)] == [second]
 
 
-def test_labels_and_recent_predictions(store: Database) -> None:
+def test_a_run_fenced_on_a_replaced_deployment_is_superseded_and_recorded(
+        store: Database) -> None:
     store.models.ensure_model("m")
-    rows = [PredictionRecord(f"p{i}", f"p{i}", 10.0 + i, "m", "v1", role, {"x": i},
-                             {"prediction": i % 2}, None, 1.0, None, None).to_row()
-            for i, role in enumerate(["answer", "answer", "shadow", "answer"])]
-    store.predictions.insert_predictions(rows)
-    store.feedback.add_feedback([
-        FeedbackRecord("p0", "m", 20.0, "label", None, 0, "t", "k0"),
-        FeedbackRecord("p0", "m", 30.0, "label", None, 1, "t", "k1"),  # relabelled later
-        FeedbackRecord("p2", "m", 30.0, "label", None, 1, "t", "k2"),  # a shadow row
-        FeedbackRecord("p3", "m", 5.0, "label", None, 1, "t", "k3")])
-    assert store.feedback.count_new_labels("m", None) == 2
-    assert store.feedback.count_new_labels("m", 25.0) == 1
-    last = store.predictions.recent_predictions("m", 2)
-    assert [(r["id"], r["label"]) for r in last] == [("p1", None), ("p3", 1)]
-    recent = store.predictions.recent_predictions("m", 10)
-    assert next((r["id"], r["label"]) for r in recent) == ("p0", 1)
-    assert store.predictions.recent_predictions("m", 10, version="v2") == []
+    first = store.deployments.append_deployment("m", {"routes": {"v1": 100}}, "alice")
+    store.deployments.append_deployment("m", {"routes": {"v2": 100}}, "bob")
+    with pytest.raises(SupersededError, match="retraining m not queued"):
+        store.retrain.insert_retrain_run(_run("m"), seen=first.id)
+    assert store.retrain.list_retrain_runs("m") == []
+    [event] = store.events.list_events("m", action="superseded")
+    assert event.details["decided_on"] == first.id
+    current = store.deployments.current_deployment("m")
+    assert current is not None
+    assert store.retrain.insert_retrain_run(_run("m"), seen=current.id) > 0

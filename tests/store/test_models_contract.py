@@ -1,4 +1,4 @@
-"""Store contract, registry side: models, versions, deployments, audit events.
+"""Models repository contract: models and their immutable versions.
 
 Every test runs against SQLite and the real PostgreSQL (the ``store`` fixture).
 """
@@ -10,19 +10,8 @@ import dataclasses
 import pytest
 
 from rampup.errors import ConflictError, NotFoundError
-from rampup.store import Database, VersionRecord
-
-
-def version(model: str, name: str, seq: int, *, artifact_hash: str = "sha256:aa") -> VersionRecord:
-    return VersionRecord(
-        model=model, version=name, seq=seq, flavor="sklearn",
-        artifact_uri=f"artifacts/{model}/{name}.joblib", artifact_hash=artifact_hash,
-        input_schema={"features": [{"name": "age", "type": "float"}]},
-        output={"kind": "class", "classes": [0, 1]},
-        profile=None, metadata={"metrics": {"auc": 0.81}, "params": {"C": 1.0}},
-        created_at=1_700_000_000.5 + seq, created_by="tester",
-    )
-
+from rampup.store import Database
+from tests.store.rows import version
 
 # -- models -------------------------------------------------------------------------------
 
@@ -105,64 +94,3 @@ def test_version_of_unknown_model_is_not_found(store: Database) -> None:
     with pytest.raises(NotFoundError, match="ghost"):
         store.models.add_version(version("ghost", "v1", 1))
     assert store.models.list_versions() == []
-
-
-# -- deployments ------------------------------------------------------------------------------
-
-def test_deployments_are_an_append_only_history(store: Database) -> None:
-    store.models.ensure_model("m")
-    assert store.deployments.current_deployment("m") is None
-    assert store.deployments.deployment_history("m") == []
-    policies = [{"routes": {"v1": 100}}, {"routes": {"v1": 95, "v2": 5}},
-                {"routes": {"v2": 100}, "mirrors": ["v1"]}]
-    made = [store.deployments.append_deployment("m", p, actor="alice", reason=f"step {i}")
-            for i, p in enumerate(policies)]
-    assert [d.id for d in made] == sorted({d.id for d in made})
-    history = store.deployments.deployment_history("m")
-    assert [d.policy for d in history] == policies[::-1]  # newest first
-    assert history[0] == made[-1]
-    assert store.deployments.current_deployment("m") == made[-1]
-    assert [d.reason for d in store.deployments.deployment_history("m", limit=2)] == ["step 2",
-                                                                                      "step 1"]
-    # Rolling back is appending the previous policy again: history only grows.
-    back = store.deployments.append_deployment("m", policies[1], actor="bob", reason="rollback")
-    assert store.deployments.current_deployment("m") == back
-    assert len(store.deployments.deployment_history("m")) == 4
-
-
-def test_latest_deployment_ids_per_model(store: Database) -> None:
-    assert store.deployments.latest_deployment_ids() == {}
-    for name in ("a", "b", "c"):
-        store.models.ensure_model(name)
-    a1 = store.deployments.append_deployment("a", {"routes": {"v1": 100}}, actor="x")
-    b1 = store.deployments.append_deployment("b", {"routes": {"v1": 100}}, actor="x")
-    a2 = store.deployments.append_deployment("a", {"routes": {"v2": 100}}, actor="x")
-    assert store.deployments.latest_deployment_ids() == {"a": a2.id, "b": b1.id}
-    assert a2.id > a1.id
-
-
-def test_deployment_of_unknown_model_is_not_found(store: Database) -> None:
-    with pytest.raises(NotFoundError, match="ghost"):
-        store.deployments.append_deployment("ghost", {"routes": {}}, actor="x")
-    assert store.deployments.latest_deployment_ids() == {}
-
-
-# -- events ---------------------------------------------------------------------------------
-
-def test_events_newest_first_with_model_filter_and_limit(store: Database) -> None:
-    assert store.events.list_events() == []
-    store.events.add_event("alice", "register", model="m", version="v1", details={"hash": "aa"})
-    store.events.add_event("alice", "deploy", model="m", details={"routes": {"v1": 100}})
-    store.events.add_event("bob", "register", model="other", version="v1")
-    store.events.add_event("ci", "migrate")
-    events = store.events.list_events()
-    assert [e.action for e in events] == ["migrate", "register", "deploy", "register"]
-    assert [e.id for e in events] == sorted((e.id for e in events), reverse=True)
-    assert events[0].model is None
-    assert events[0].details == {}
-    m_events = store.events.list_events(model="m")
-    assert [(e.actor, e.action, e.version) for e in m_events] == [
-        ("alice", "deploy", None), ("alice", "register", "v1")]
-    assert m_events[1].details == {"hash": "aa"}
-    assert [e.action for e in store.events.list_events(limit=2)] == ["migrate", "register"]
-    assert all(e.ts > 1_600_000_000 for e in events)
