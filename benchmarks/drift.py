@@ -78,6 +78,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--reps", type=int, default=400, help="repetitions per calibration cell")
     p.add_argument("--dataset-reps", type=int, default=400,
                    help="repetitions per size for the dataset verdict")
+    p.add_argument("--dataset-modes", default="raw,stored",
+                   help="dataset verdict modes: raw,stored (stored alone is ~20x cheaper)")
     p.add_argument("--seeds", type=int, default=5,
                    help="seeds for the label-free estimate (20 chunks each)")
     p.add_argument("--dataset-ref", type=int, default=5000,
@@ -210,10 +212,12 @@ def dataset_table_frame(n: int, rng: np.random.Generator) -> pd.DataFrame:
         "flag": rng.random(n) < 0.3})
 
 
-def dataset(reps: int, n_ref: int, seed: int = 7) -> dict[str, Any]:
+def dataset(reps: int, n_ref: int, seed: int = 7,
+            modes: tuple[str, ...] = ("raw", "stored")) -> dict[str, Any]:
     """No-drift windows: the share whose dataset verdict says drift, in raw mode (feature
     tests + domain classifier, one error budget) and stored mode (profiles: feature
-    tests only); "before" is the old rule (features OR the classifier, each at alpha)."""
+    tests only); "before" is the old rule (features OR the classifier, each at alpha).
+    ``modes``: stored alone is ~20x cheaper, for many repetitions."""
     from rampup.drift.multivariate import domain_classifier
     from rampup.drift.report import build_report
 
@@ -232,18 +236,21 @@ def dataset(reps: int, n_ref: int, seed: int = 7) -> dict[str, Any]:
         prof = compute_profile(ref, schema)
         for j, n in enumerate(SIZES):
             cur = dataset_table_frame(n, rng)
-            mv = domain_classifier(ref, cur, alpha=config.alpha, seed=rep)
-            raw = compare_frames(ref, cur, config, schema=schema, cache=cache,
-                                 multivariate=mv, workers=1)
-            hits["raw"][j] += raw.dataset_drift
-            features_only = build_report(raw.results, config)
-            hits["raw_before"][j] += features_only.dataset_drift or (
-                mv.p_value <= config.alpha and mv.auc >= mv.min_auc)
+            if "raw" in modes:
+                mv = domain_classifier(ref, cur, alpha=config.alpha, seed=rep)
+                raw = compare_frames(ref, cur, config, schema=schema, cache=cache,
+                                     multivariate=mv, workers=1)
+                hits["raw"][j] += raw.dataset_drift
+                features_only = build_report(raw.results, config)
+                hits["raw_before"][j] += features_only.dataset_drift or (
+                    mv.p_value <= config.alpha and mv.auc >= mv.min_auc)
+            if "stored" not in modes:
+                continue
             stored = compare_profiles(prof, window_profile(cur, prof, schema), config,
                                       cache=cache, schema=schema)
             hits["stored"][j] += stored.dataset_drift
     return {"reps": reps, "n_ref": n_ref, "seconds": time.perf_counter() - t0,
-            "counts": {k: v.tolist() for k, v in hits.items()}}
+            "modes": list(modes), "counts": {k: v.tolist() for k, v in hits.items()}}
 
 
 def wilson_text(k: int, reps: int) -> str:
@@ -267,7 +274,10 @@ def dataset_table_view(ds: dict[str, Any]) -> tuple[Table, list[bool]]:
     labels = {"raw": "raw rows (features + classifier, BH together)",
               "stored": "stored profiles (features)",
               "raw_before": "old rule: features OR classifier (context)"}
+    modes = ds.get("modes", ["raw", "stored"])
     for key, label in labels.items():
+        if key.split("_")[0] not in modes:
+            continue
         cells = []
         for k in ds["counts"][key]:
             if key == "raw_before":
@@ -608,7 +618,8 @@ def main(argv: list[str] | None = None) -> int:
     if "dataset" in parts:
         console.print(f"[bold]dataset verdict[/]: {len(SIZES)} sizes x {args.dataset_reps} "
                       "repetitions (domain classifier each)")
-        ds = dataset(args.dataset_reps, args.dataset_ref)
+        ds = dataset(args.dataset_reps, args.dataset_ref,
+                     modes=tuple(m.strip() for m in args.dataset_modes.split(",")))
     if "speed" in parts:
         console.print(f"[bold]speed[/]: {args.rows:,} + {args.rows:,} rows x {args.columns}")
         sp = speed(args.rows, args.columns, args.repeats)

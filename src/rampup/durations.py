@@ -46,7 +46,7 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from rampup.errors import ValidationError
 
@@ -96,6 +96,20 @@ def parse_duration(value: str | float | int, field: str = "duration", *,
         raise ValidationError(f"{field}: must be longer than zero, got {value!r}",
                               fix=f"write {DURATION_FORMS}", field=field)
     return seconds
+
+
+def validator_seconds(value: Any, field: str = "duration") -> float:
+    """:func:`parse_duration` for pydantic validators, which raise ``ValueError`` (pydantic
+    adds where): the message and its fix in one line.
+
+    >>> validator_seconds("2m")
+    120.0
+    """
+    try:
+        return parse_duration(value, field)
+    except ValidationError as exc:
+        raise ValueError(exc.message if exc.fix is None else f"{exc.message}; {exc.fix}"
+                         ) from None
 
 
 def _duration(value: str | float | int, field: str) -> float:

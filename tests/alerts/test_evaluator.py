@@ -12,7 +12,7 @@ from typing import Any
 from rampup.alerts.evaluator import AlertEvaluator, lock_name
 from rampup.alerts.notifiers import LogNotifier, WebhookNotifier
 from rampup.alerts.service import Alerts
-from rampup.rollout.leader import Leader
+from rampup.runtime.leader import Leader
 from rampup.store import Database
 from tests.alerts.conftest import Clock, FakeSource, Receiver
 

@@ -13,10 +13,10 @@ import numpy as np
 from rampup.config import Settings
 from rampup.registry.registry import Registry
 from rampup.rollout.controller import RolloutController
-from rampup.rollout.leader import Leader
 from rampup.rollout.plan import Plan, Step
 from rampup.rollout.service import Rollouts
 from rampup.rollout.window import paired
+from rampup.runtime.leader import Leader
 from rampup.serving.app import create_app
 from rampup.store import Database
 from tests.rollout.conftest import ADMIN, MODELS, Harness

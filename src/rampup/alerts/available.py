@@ -39,6 +39,7 @@ from rampup.monitor.names import (
     DRIFT_EMBEDDING,
     DRIFT_FEATURE_KINDS,
     DRIFT_FEATURE_STATS,
+    LABEL_FREE,
     PERFORMANCE,
     TASK_PERFORMANCE,
     parse_metric,
@@ -68,6 +69,8 @@ def model_metric_names(infos: Sequence[VersionInfo], custom: Iterable[str] = ()
     names = list(cat["metrics"]) + list(DRIFT)
     if any(i.embedding for i in infos):
         names += list(DRIFT_EMBEDDING)
+    if any(i.label_free for i in infos):
+        names += list(LABEL_FREE)
     kinds = {f.name: f.kind for i in infos for f in i.features}
     names += [f"drift.feature[{f}].{s}" for f in cat["features"] for s in DRIFT_FEATURE_STATS
               if s not in DRIFT_FEATURE_KINDS or kinds.get(f) in DRIFT_FEATURE_KINDS[s]]
@@ -130,6 +133,12 @@ def available_problem(metric: str, infos: Sequence[VersionInfo],
             return (f"{metric} needs a version whose outputs carry an embedding (return "
                     "{'embedding': [...]} per prediction and register it with reference "
                     "data); no version of this model does")
+        return None
+    if metric in LABEL_FREE:
+        if not any(i.label_free for i in infos):
+            return (f"{metric} needs a binary classifier with class probabilities registered "
+                    "with labelled reference data (--reference with --label-column); no "
+                    "version of this model is")
         return None
     if metric in TASK_PERFORMANCE:
         from rampup.tasks.family import family_of_metric

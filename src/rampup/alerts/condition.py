@@ -74,7 +74,8 @@ def known_metrics_help() -> str:
         f"{fam}[ITEM]" + (f".{{{','.join(stats)}}}" if stats else "")
         for fam, stats in names.FAMILIES.items())
     flat = ", ".join((*names.SOFTWARE, *names.OUTPUT, *names.PERFORMANCE))
-    drift = ", ".join((*names.DRIFT, "drift.feature[ITEM].{"
+    drift = ", ".join((*names.DRIFT, *names.DRIFT_EMBEDDING, *names.LABEL_FREE,
+                       "drift.feature[ITEM].{"
                        + ",".join(names.DRIFT_FEATURE_STATS) + "}"))
     return f"{flat}; per item: {fams}; drift (from the drift package): {drift}"
 
@@ -167,6 +168,7 @@ def nearest_hint(name: str, candidates: list[str], n: int = 3) -> str:
 
 def _flat_names() -> list[str]:
     return [*names.SOFTWARE, *names.OUTPUT, *names.PERFORMANCE, *names.DRIFT,
+            *names.DRIFT_EMBEDDING, *names.LABEL_FREE,
             *(f"drift.feature[ITEM].{s}" for s in names.DRIFT_FEATURE_STATS),
             *(f"{fam}[ITEM].{s}" if s else f"{fam}[ITEM]"
               for fam, stats in names.FAMILIES.items() for s in (stats or ("",)))]

@@ -24,8 +24,8 @@ from rampup.alerts.machine import AlertState, Step, advance
 from rampup.alerts.notifiers import LogNotifier, Notifier
 from rampup.alerts.rules import AlertRule
 from rampup.monitor.names import MetricSource
-from rampup.rollout.leader import LeaderLoop
 from rampup.runtime import DeadLetters, Supervisor, classify, describe, write_isolated
+from rampup.runtime.leader import LeaderLoop
 from rampup.store import Database
 
 log = logging.getLogger("rampup.alerts")

@@ -11,8 +11,8 @@ from rampup.alerts.evaluator import AlertEvaluator
 from rampup.alerts.notifiers import build_notifiers
 from rampup.alerts.service import Alerts
 from rampup.monitor.names import MetricSource
-from rampup.rollout.leader import LeaderLoop
 from rampup.runtime import DeadLetters, Supervisor
+from rampup.runtime.leader import LeaderLoop
 from rampup.store import Database
 
 if TYPE_CHECKING:

@@ -46,7 +46,8 @@ from pydantic import (
 
 from rampup.alerts.condition import Condition, parse_condition
 from rampup.alerts.kinds import BUILTIN_ACTIONS
-from rampup.durations import format_duration, parse_duration
+from rampup.durations import format_duration
+from rampup.durations import validator_seconds as _seconds
 from rampup.errors import ValidationError
 
 Severity = Literal["info", "warning", "critical"]
@@ -58,15 +59,6 @@ Duration = str | float
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-def _seconds(v: Any, field: str = "duration") -> float:
-    """Pydantic validators raise ValueError (pydantic adds where); the reader names it."""
-    try:
-        return parse_duration(v, field)
-    except ValidationError as exc:
-        raise ValueError(exc.message if exc.fix is None else f"{exc.message}; {exc.fix}"
-                         ) from None
 
 
 class AlertRuleSpec(_Spec):

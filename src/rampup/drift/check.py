@@ -228,8 +228,34 @@ def check_model(store: Database, model: str, *, since: float, until: float,
         rows = load_log()
         perf, reference = _concept(rows, edges, reference_performance(store, record), config)
         alarms = _streams(rows, detector)
+    estimate: dict[str, Estimate] = {}
+    per_window: list[dict[str, Estimate]] = []
+    stored = ref.get("label_free")
+    if isinstance(stored, Mapping) and isinstance(stored.get("estimator"), Mapping):
+        # the estimator fitted on the reference at registration; the window's decisions
+        # are read from the log (off the hot path) and need no labels
+        est = Estimator.from_dict(stored["estimator"])
+        rows = load_log()
+        prob = _positive_probability(rows, str(stored.get("positive", "1")))
+        estimate = est.estimate(prob, seed=config.seed)
+        if windows > 1:
+            per_window = [est.estimate(prob[(rows.ts >= a) & (rows.ts < b)], seed=config.seed)
+                          for a, b in itertools.pairwise(edges)]
     return DriftCheck(report, trend, tuple(perf), reference, tuple(alarms), tuple(notes),
-                      {**meta, "windows": windows}, embedding=embedding)
+                      {**meta, "windows": windows}, estimate, tuple(per_window),
+                      embedding=embedding)
+
+
+def _positive_probability(log: LogWindow, positive: str) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """Each logged answer's probability of the positive class (NaN when it has none)."""
+    out = np.full(log.rows, np.nan)
+    probs = log.outputs["probabilities"].tolist() if "probabilities" in log.outputs else []
+    for i, p in enumerate(probs):
+        if isinstance(p, Mapping) and not log.failed[i]:
+            v = p.get(positive)
+            if isinstance(v, int | float):
+                out[i] = float(v)
+    return out
 
 
 def _window_embeddings(log: LogWindow, reference: Mapping[str, Any], seed: int

@@ -93,7 +93,7 @@ class LogWindow:
     """Rows of the prediction log over a range, decoded column-wise (time order)."""
 
     inputs: pd.DataFrame
-    outputs: pd.DataFrame  # prediction, confidence
+    outputs: pd.DataFrame  # prediction, confidence, probabilities (class -> p, or None)
     ts: np.ndarray[Any, np.dtype[np.float64]]
     correct: np.ndarray[Any, np.dtype[np.float64]]  # 1/0, NaN when unlabelled
     latency_ms: np.ndarray[Any, np.dtype[np.float64]]
@@ -125,6 +125,7 @@ def decode_rows(rows: Sequence[Mapping[str, Any]]) -> LogWindow:
     n = len(rows)
     columns: dict[str, list[Any]] = {}
     pred: list[Any] = [None] * n
+    probs: list[Any] = [None] * n
     conf = np.full(n, np.nan)
     correct = np.full(n, np.nan)
     for i, row in enumerate(rows):
@@ -141,6 +142,8 @@ def decode_rows(rows: Sequence[Mapping[str, Any]]) -> LogWindow:
         c = row.get("confidence")
         if isinstance(out, dict):
             pred[i] = out.get("prediction")
+            p = out.get("probabilities")
+            probs[i] = p if isinstance(p, dict) else None
             c = c if c is not None else out.get("confidence")
         else:
             pred[i] = out
@@ -151,7 +154,8 @@ def decode_rows(rows: Sequence[Mapping[str, Any]]) -> LogWindow:
     lat = np.array([float(r.get("latency_ms") or 0.0) for r in rows], dtype=np.float64)
     failed = np.array([bool(r.get("error")) for r in rows], dtype=bool)
     return LogWindow(pd.DataFrame(columns, index=pd.RangeIndex(n)),
-                     pd.DataFrame({"prediction": pred, "confidence": conf}), ts, correct,
+                     pd.DataFrame({"prediction": pred, "confidence": conf,
+                                   "probabilities": probs}), ts, correct,
                      lat, failed)
 
 

@@ -56,6 +56,7 @@ class VersionInfo:
     has_text: bool
     output_task: str | None = None  # transcription | ranking | detection (rampup.tasks)
     embedding: str | None = None  # the output field holding an embedding (drift.embedding)
+    label_free: bool = False  # a label-free estimator fitted at registration (concept.estimated_*)
 
     @classmethod
     def from_parts(cls, input_schema: dict[str, Any], output: dict[str, Any],
@@ -73,7 +74,8 @@ class VersionInfo:
                    classes=tuple(str(c) for c in classes) if classes else None,
                    has_text=any(f.kind == "text" for f in feats),
                    output_task=output.get("task"), embedding=output.get("embedding")
-                   or ((profile or {}).get("embedding") or {}).get("function"))
+                   or ((profile or {}).get("embedding") or {}).get("function"),
+                   label_free=bool((profile or {}).get("label_free")))
 
     @classmethod
     def free(cls) -> VersionInfo:

@@ -58,6 +58,10 @@ DRIFT = ("drift.share_drifted", "drift.dataset", "drift.output", "drift.output.p
 #: embedding drift (rampup.drift.embeddings): the MMD effect and its permutation p-value,
 #: for versions whose outputs carry an embedding
 DRIFT_EMBEDDING = ("drift.embedding", "drift.embedding.p_value")
+#: label-free estimates of a binary classifier's decisions (rampup.drift.estimate), for
+#: versions registered with labelled reference data and class probabilities
+LABEL_FREE = ("concept.estimated_accuracy", "concept.estimated_f1",
+              "concept.estimated_roc_auc")
 DRIFT_FEATURE_STATS = ("effect", "p_value", "q_value", "drifted", "unseen_share")
 #: drift feature stats only some kinds of feature have (the rest: every kind)
 DRIFT_FEATURE_KINDS = {"unseen_share": ("categorical",)}
@@ -95,7 +99,7 @@ def parse_metric(name: str) -> MetricName:
 
 def is_known(name: str) -> bool:
     """A name some source computes for a window (the monitor, or the drift package)."""
-    if name in DRIFT or name in DRIFT_EMBEDDING:
+    if name in DRIFT or name in DRIFT_EMBEDDING or name in LABEL_FREE:
         return True
     m = parse_metric(name)
     if m.family == "drift.feature":

@@ -38,7 +38,7 @@ from rampup.errors import (
 from rampup.project import FeatureSpec, ProjectFile, check_name
 from rampup.registry.artifacts import ArtifactStore, hash_path
 from rampup.registry.flavors import Flavor, Source, detect_flavor, get_flavor
-from rampup.registry.predictor import FeatureBatch, Predictor
+from rampup.registry.predictor import FeatureBatch, PredictionBatch, Predictor
 from rampup.registry.profile import compute_profile, frame_hash, infer_schema, read_table
 from rampup.registry.provenance import build_metadata, git_commit
 from rampup.registry.resolve import (
@@ -331,9 +331,17 @@ class Registry:
             batch = reference_batch(df, schema, SMOKE_ROWS)
             self._smoke_test(label, predictor, batch)
             if profile is not None:
-                outputs, predictions = _reference_outputs(label, predictor, df, schema)
+                outputs, predictions, result, sample = _reference_outputs(label, predictor,
+                                                                          df, schema)
                 if outputs is not None:
                     profile["output"] = outputs
+                if ref.label_column and result is not None and result.probabilities:
+                    from rampup.drift.estimate import reference_estimator
+
+                    label_free = reference_estimator(result.probabilities, predictions,
+                                                     sample[ref.label_column].tolist())
+                    if label_free is not None:
+                        profile["label_free"] = label_free
                 embedding = (_function_embeddings(embedding_function, df, label)
                              if embedding_function else _reference_embeddings(predictions))
                 if embedding is not None:
@@ -463,11 +471,14 @@ def _reference_embeddings(predictions: Sequence[Any]) -> dict[str, Any] | None:
 
 
 def _reference_outputs(label: str, predictor: Predictor, df: pd.DataFrame,
-                       schema: InputSchema) -> tuple[dict[str, Any] | None, list[Any]]:
+                       schema: InputSchema
+                       ) -> tuple[dict[str, Any] | None, list[Any], PredictionBatch | None,
+                                  pd.DataFrame]:
     """The model's outputs on (a seeded sample of) its reference data, profiled like
     features: output drift then needs no baseline period. None when the model cannot
     predict the sample (the smoke test already passed on the first rows, so this is
-    rare: logged, registration goes on)."""
+    rare: logged, registration goes on). Also the raw result and the sample, for the
+    label-free estimator (``profile["label_free"]``)."""
     from rampup.drift.output import output_profile
 
     sample = df.sample(OUTPUT_ROWS, random_state=0) if len(df) > OUTPUT_ROWS else df
@@ -475,13 +486,13 @@ def _reference_outputs(label: str, predictor: Predictor, df: pd.DataFrame,
         result = predictor.predict(reference_batch(sample, schema, len(sample)))
     except Exception as exc:  # an output profile is a bonus, never a reason to refuse
         log.warning("%s: no reference output profile: %s: %s", label, type(exc).__name__, exc)
-        return None, []
+        return None, [], None, sample
     predictions = list(result.predictions)
     try:
         frame = pd.DataFrame({"prediction": pd.Series(predictions, dtype=object)})
         if result.confidence is not None:
             frame["confidence"] = pd.to_numeric(pd.Series(result.confidence, dtype=object))
-        return output_profile(frame), predictions
+        return output_profile(frame), predictions, result, sample
     except Exception as exc:
         log.warning("%s: no reference output profile: %s: %s", label, type(exc).__name__, exc)
-        return None, predictions
+        return None, predictions, result, sample

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from rampup.alerts.actions import ActionContext, ActionRegistry, retrain
 from rampup.retrain.service import Retrainer
-from rampup.rollout.leader import LeaderLoop
+from rampup.runtime.leader import LeaderLoop
 
 if TYPE_CHECKING:
     from rampup.serving.state import AppState

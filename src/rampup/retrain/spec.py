@@ -46,7 +46,7 @@ from pydantic import (
 )
 
 from rampup.durations import parse_duration
-from rampup.errors import ValidationError
+from rampup.durations import validator_seconds as _seconds
 
 IMPORT_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 PLACEHOLDERS = ("dataset", "output", "params", "holdout", "metrics")
@@ -55,15 +55,6 @@ Duration = str | float
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _seconds(v: Any, field: str = "duration") -> float:
-    """Pydantic validators raise ValueError (pydantic adds where); the reader names it."""
-    try:
-        return parse_duration(v, field)
-    except ValidationError as exc:
-        raise ValueError(exc.message if exc.fix is None else f"{exc.message}; {exc.fix}"
-                         ) from None
 
 
 class EvaluationPolicy(_Spec):

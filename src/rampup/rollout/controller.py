@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from rampup.errors import ConflictError, SupersededError
 from rampup.rollout.checks import parse_check
 from rampup.rollout.judge import judge_all
-from rampup.rollout.leader import LeaderLoop
 from rampup.rollout.machine import Decision, Rollout, decide
 from rampup.rollout.service import Rollouts, from_row
 from rampup.rollout.window import WindowStats, measure, paired
 from rampup.runtime import DeadLetters, Supervisor, classify
+from rampup.runtime.leader import LeaderLoop
 from rampup.store import Database
 
 log = logging.getLogger("rampup.rollout")

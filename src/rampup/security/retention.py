@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rampup.project import ProjectFile
-    from rampup.rollout.leader import LeaderLoop
+    from rampup.runtime.leader import LeaderLoop
     from rampup.serving.state import AppState
     from rampup.store import Database
 
@@ -82,7 +82,7 @@ def apply_retention(store: Database, project: ProjectFile, *, now: float | None 
 
 def start_retention(state: AppState) -> LeaderLoop | None:
     """The leader's retention loop (None when off or nothing is configured)."""
-    from rampup.rollout.leader import LeaderLoop
+    from rampup.runtime.leader import LeaderLoop
 
     if not state.settings.retention or not configured(state.project):
         return None

@@ -1,6 +1,7 @@
-"""Leader election: only one process runs the rollout controller (and later the alert
-evaluator). PostgreSQL: a session-level advisory lock held on a dedicated connection.
-SQLite: an exclusive ``flock`` on a file next to the database (one machine only)."""
+"""Leader election: only one process runs each leader-only loop (rollout controller, alert
+evaluator, retraining, retention) through :class:`LeaderLoop`. PostgreSQL: a session-level
+advisory lock held on a dedicated connection. SQLite: an exclusive ``flock`` on a file next
+to the database (one machine only)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from typing import IO, Any
 import sqlalchemy as sa
 
 from rampup.errors import RampupError
-from rampup.runtime import Supervised, Supervisor, WorkerContext, classify, describe
+from rampup.runtime.faults import classify, describe
+from rampup.runtime.supervisor import Supervised, Supervisor, WorkerContext
 from rampup.store import Database
 
 log = logging.getLogger("rampup.rollout")
