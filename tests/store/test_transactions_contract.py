@@ -8,6 +8,7 @@ Every test runs against SQLite and the real PostgreSQL (the ``store`` fixture).
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from pathlib import Path
 
@@ -109,3 +110,15 @@ def test_the_database_holds_repositories_not_data_methods() -> None:
         "models", "evaluations", "deployments", "rollouts", "predictions", "feedback",
         "events", "windows", "alerts", "retrain", "review", "automation", "dead_letters",
         "credentials"}
+
+
+async def test_a_thread_given_a_copy_of_the_context_does_not_join(store: Database) -> None:
+    def count() -> int:
+        return store.predictions.count_predictions("m")
+
+    with store.transaction():
+        store.predictions.insert_predictions([pred(0)])
+        # asyncio.to_thread copies this context into its worker thread
+        assert await asyncio.to_thread(count) == 0
+        assert count() == 1
+    assert await asyncio.to_thread(count) == 1

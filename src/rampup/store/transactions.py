@@ -11,6 +11,7 @@ or rolls back with the unit, not on its own.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -20,9 +21,11 @@ import sqlalchemy as sa
 
 from rampup.store.engine import insert_ignore
 
-# engine -> the connection of the transaction open in this thread/task (several databases
-# may be open in one process: a copy, a test with two stores)
-_OPEN: ContextVar[dict[sa.Engine, sa.Connection] | None] = ContextVar(
+# engine -> (thread, connection) of the transaction open in this context (several
+# databases may be open in one process: a copy, a test with two stores). The thread is
+# kept because asyncio.to_thread copies the context into a worker thread, which must not
+# share a connection with the thread that opened it.
+_OPEN: ContextVar[dict[sa.Engine, tuple[int, sa.Connection]] | None] = ContextVar(
     "rampup_store_transaction", default=None)
 
 
@@ -39,7 +42,10 @@ class Transactions:
     def current(self) -> sa.Connection | None:
         """The connection of the unit of work open in this thread/task, if any."""
         open_ = _OPEN.get()
-        return None if open_ is None else open_.get(self.engine)
+        held = None if open_ is None else open_.get(self.engine)
+        if held is None or held[0] != threading.get_ident():
+            return None
+        return held[1]
 
     @contextmanager
     def begin(self) -> Iterator[sa.Connection]:
@@ -50,7 +56,8 @@ class Transactions:
             yield conn
             return
         with self.engine.begin() as conn:
-            token = _OPEN.set({**(_OPEN.get() or {}), self.engine: conn})
+            token = _OPEN.set({**(_OPEN.get() or {}),
+                               self.engine: (threading.get_ident(), conn)})
             try:
                 yield conn
             finally:
