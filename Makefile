@@ -30,6 +30,7 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports --no-cache  # the layering contracts of pyproject.toml
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -1,4 +1,5 @@
-"""The layering holds: the library does not depend on the demo."""
+"""The layering holds: the import contracts of pyproject.toml ([tool.importlinter]: layers,
+no cycles, pure specs, no demo) and a library that imports without the demo."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import rampup
 
 SRC = Path(rampup.__file__).parent
+ROOT = SRC.parents[1]
 
 # Every module of the library, imported with ``rampup_demo`` made unimportable: a finder
 # first on the meta path refuses it, so any import of the demo (at module level, in a
@@ -47,3 +49,14 @@ def test_only_the_demo_command_names_the_demo() -> None:
     naming = sorted(str(p.relative_to(SRC)) for p in SRC.rglob("*.py")
                     if "rampup_demo" in p.read_text(encoding="utf-8"))
     assert naming == ["cli/demo_cmds.py"]
+
+
+def test_import_contracts_are_kept() -> None:
+    """``lint-imports`` on pyproject.toml's contracts (see docs/architecture.md, Layers)."""
+    lint = Path(sys.executable).parent / "lint-imports"
+    assert lint.exists(), "import-linter is missing: `make setup` installs the dev extra"
+    done = subprocess.run([str(lint), "--no-cache",
+                           "--config", str(ROOT / "pyproject.toml")],
+                          cwd=ROOT, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+    assert "0 broken" in done.stdout

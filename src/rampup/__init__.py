@@ -60,7 +60,7 @@ _EXPORTS: dict[str, str] = {
     "regression_report": "rampup.analysis.metrics",
     "slice_metrics": "rampup.analysis.slices",
     "compare": "rampup.analysis.compare",
-    "analyse_errors": "rampup.analysis.errors",
+    "analyse_errors": "rampup.analysis.error_analysis",
     "discover_slices": "rampup.analysis.discovery",
     "run_audit": "rampup.analysis.audit",
     "load_audit_spec": "rampup.analysis.audit",
@@ -159,7 +159,7 @@ if TYPE_CHECKING:
     from rampup.analysis.audit import load_audit_spec, run_audit
     from rampup.analysis.compare import compare
     from rampup.analysis.discovery import discover_slices
-    from rampup.analysis.errors import analyse_errors
+    from rampup.analysis.error_analysis import analyse_errors
     from rampup.analysis.evaluate import compare_versions, evaluate, evaluate_predictions
     from rampup.analysis.labels import cohen_kappa, fleiss_kappa, krippendorff_alpha
     from rampup.analysis.metrics import classification_report, regression_report

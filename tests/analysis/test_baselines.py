@@ -15,7 +15,7 @@ from rampup.analysis.baselines import (
     majority_baseline,
     save_baseline,
 )
-from rampup.analysis.errors import analyse_errors, errors_of
+from rampup.analysis.error_analysis import analyse_errors, errors_of
 from rampup.analysis.labels import Ratings
 from rampup.errors import NotFoundError, ValidationError
 from rampup.store import Database

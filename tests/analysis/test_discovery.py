@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from rampup.analysis.discovery import Condition, candidate_conditions, discover_slices
-from rampup.analysis.errors import analyse_errors
+from rampup.analysis.error_analysis import analyse_errors
 from rampup.errors import ValidationError
 
 

@@ -14,7 +14,7 @@ import typer
 from typer.testing import CliRunner, Result
 
 from rampup.analysis.data import Dataset, Predictions
-from rampup.analysis.errors import analyse_errors
+from rampup.analysis.error_analysis import analyse_errors
 from rampup.analysis.evaluate import evaluate_predictions
 from rampup.analysis.task_eval import row_errors
 from rampup.cli import _root, analysis_cmds, quality_cmds, registry_cmds

@@ -10,6 +10,35 @@ state machine), :mod:`~rampup.alerts.notifiers`, :mod:`~rampup.alerts.dispatch`,
 :mod:`~rampup.alerts.service` (the API), :mod:`~rampup.alerts.suggest`,
 :mod:`~rampup.alerts.review`, :mod:`~rampup.alerts.export`.
 
-Nothing is imported here: :mod:`rampup.project` imports :mod:`rampup.alerts.spec`, so
-this package must stay free of imports that lead back to it.
+Names resolve lazily (nothing is imported here): :mod:`rampup.project` imports
+:mod:`rampup.alerts.spec`, so this package must stay free of imports that lead back to it.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rampup._exports import lazy_exports
+
+_EXPORTS: dict[str, str] = {
+    "Alerts": "rampup.alerts.service",
+    "AlertRule": "rampup.alerts.rules",
+    "AlertRuleSpec": "rampup.alerts.spec",
+    "AlertingSpec": "rampup.alerts.spec",
+    "Condition": "rampup.alerts.condition",
+    "parse_condition": "rampup.alerts.condition",
+    "AlertsHost": "rampup.alerts.runner",
+    "start_alerts": "rampup.alerts.runner",
+}
+
+__all__ = ["AlertRule", "AlertRuleSpec", "AlertingSpec", "Alerts", "AlertsHost", "Condition",
+           "parse_condition", "start_alerts"]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+if TYPE_CHECKING:
+    from rampup.alerts.condition import Condition, parse_condition
+    from rampup.alerts.rules import AlertRule
+    from rampup.alerts.runner import AlertsHost, start_alerts
+    from rampup.alerts.service import Alerts
+    from rampup.alerts.spec import AlertingSpec, AlertRuleSpec

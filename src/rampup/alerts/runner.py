@@ -4,12 +4,13 @@ background thread (acting only on the replica that holds the leader lock)."""
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from rampup.alerts.actions import ActionRegistry
 from rampup.alerts.evaluator import AlertEvaluator
 from rampup.alerts.notifiers import build_notifiers
 from rampup.alerts.service import Alerts
+from rampup.host import WorkerHost
 from rampup.monitor.names import MetricSource
 from rampup.runtime import DeadLetters, Supervisor
 from rampup.runtime.leader import LeaderLoop
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
     from rampup.config import Settings
     from rampup.monitor.recorder import Monitor
     from rampup.project import ProjectFile
-    from rampup.serving.state import AppState
 
 log = logging.getLogger("rampup.alerts")
 
@@ -61,7 +61,14 @@ def start_evaluator(store: Database, settings: Settings, project: ProjectFile,
     return evaluator.start(settings.alerts_interval, supervisor)
 
 
-def start_alerts(state: AppState, actions: ActionRegistry | None = None) -> LeaderLoop | None:
+class AlertsHost(WorkerHost, Protocol):
+    """A :class:`~rampup.host.WorkerHost` with the process's monitor (None: off)."""
+
+    @property
+    def monitor(self) -> Monitor | None: ...
+
+
+def start_alerts(state: AlertsHost, actions: ActionRegistry | None = None) -> LeaderLoop | None:
     """One call from ``create_app``'s lifespan (after monitoring started); ``actions``
     replaces the built-in action registry (retraining gives its ``retrain`` action)."""
     return start_evaluator(state.store, state.settings, state.project,

@@ -56,3 +56,39 @@ Evaluation and comparison (:mod:`rampup.analysis.evaluate`, :mod:`~rampup.analys
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rampup._exports import lazy_exports
+
+_EXPORTS: dict[str, str] = {
+    "analyse_errors": "rampup.analysis.error_analysis",
+    "classification_report": "rampup.analysis.metrics",
+    "regression_report": "rampup.analysis.metrics",
+    "slice_metrics": "rampup.analysis.slices",
+    "discover_slices": "rampup.analysis.discovery",
+    "run_audit": "rampup.analysis.audit",
+    "load_audit_spec": "rampup.analysis.audit",
+    "stratified_split": "rampup.analysis.splits",
+    "cohen_kappa": "rampup.analysis.labels",
+    "fleiss_kappa": "rampup.analysis.labels",
+    "krippendorff_alpha": "rampup.analysis.labels",
+    "compare_versions": "rampup.analysis.evaluate",
+    "evaluate_predictions": "rampup.analysis.evaluate",
+}
+
+__all__ = ["analyse_errors", "classification_report", "cohen_kappa", "compare_versions",
+           "discover_slices", "evaluate_predictions", "fleiss_kappa", "krippendorff_alpha",
+           "load_audit_spec", "regression_report", "run_audit", "slice_metrics", "stratified_split"]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+if TYPE_CHECKING:
+    from rampup.analysis.audit import load_audit_spec, run_audit
+    from rampup.analysis.discovery import discover_slices
+    from rampup.analysis.error_analysis import analyse_errors
+    from rampup.analysis.evaluate import compare_versions, evaluate_predictions
+    from rampup.analysis.labels import cohen_kappa, fleiss_kappa, krippendorff_alpha
+    from rampup.analysis.metrics import classification_report, regression_report
+    from rampup.analysis.slices import slice_metrics
+    from rampup.analysis.splits import stratified_split

@@ -59,7 +59,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rampup.analysis.confusion import METRICS
-from rampup.analysis.errors import errors_of
+from rampup.analysis.error_analysis import errors_of
 from rampup.analysis.groupings import Grouping, by_expressions, by_values
 from rampup.analysis.regression import REGRESSION_METRICS
 from rampup.analysis.report import Report

@@ -1,7 +1,7 @@
 """Baselines a model is measured against: human level, an older version, a trivial model.
 
 A :class:`Baseline` is an error rate overall and per tag, with the sample size behind
-each, so :func:`rampup.analysis.errors.analyse_errors` can compute the gap per tag
+each, so :func:`rampup.analysis.error_analysis.analyse_errors` can compute the gap per tag
 (``baseline_rates=baseline.error_rates``). Three ways to build one:
 
 - :func:`human_baseline`: annotators' accuracy against the adjudicated or majority label
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rampup.analysis.errors import Tags, errors_of, tag_matrix
+from rampup.analysis.error_analysis import Tags, errors_of, tag_matrix
 from rampup.analysis.labels import Ratings, human_level
 from rampup.errors import NotFoundError, ValidationError
 from rampup.store import Database, EvaluationRecord

@@ -19,7 +19,7 @@ p-values, Benjamini-Hochberg over all pairs), so a weak slice ``city=x`` does no
 back once for every other feature it can be crossed with.
 
 Findings are sorted by excess errors (errors beyond what the overall rate predicts for
-their size) and convert to tags for :func:`rampup.analysis.errors.analyse_errors`.
+their size) and convert to tags for :func:`rampup.analysis.error_analysis.analyse_errors`.
 
 >>> rng = np.random.default_rng(0)
 >>> df = pd.DataFrame({"city": rng.choice(["a", "b", "c"], 3000), "age": rng.uniform(18, 80, 3000)})

@@ -16,7 +16,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
@@ -24,6 +24,7 @@ from rampup.automation.confidence import Calibrator, ConfidenceFn, load_function
 from rampup.automation.levels import HUMAN_ONLY, decide, sample_weight
 from rampup.automation.media import item_inputs
 from rampup.automation.spec import AutomationSpec
+from rampup.host import WorkerHost
 from rampup.project import ProjectFile
 from rampup.registry.predictor import PredictionBatch
 from rampup.registry.schema import OutputSpec
@@ -39,9 +40,6 @@ from rampup.runtime import (
 from rampup.runtime.faults import json_safe
 from rampup.security.privacy import Privacy
 from rampup.store import Database
-
-if TYPE_CHECKING:
-    from rampup.serving.state import AppState
 
 log = logging.getLogger("rampup.automation")
 
@@ -321,7 +319,25 @@ class AutomationRuntime:
             log.error("review item %s: %s; %s", row["id"], describe(exc), outcome)
 
 
-def start_automation(state: AppState) -> AutomationRuntime:
+class _Metrics(Protocol):
+    @property
+    def registry(self) -> CollectorRegistry: ...
+
+
+class AutomationHost(WorkerHost, Protocol):
+    """A :class:`~rampup.host.WorkerHost` with the app's metrics registry and privacy
+    rules; the runtime it starts is kept in ``automation``."""
+
+    automation: AutomationRuntime | None
+
+    @property
+    def metrics(self) -> _Metrics: ...
+
+    @property
+    def privacy(self) -> Privacy | None: ...
+
+
+def start_automation(state: AutomationHost) -> AutomationRuntime:
     """Create the app's automation runtime (its metrics on the app's registry) and start
     its writer/refresh worker under the app's supervisor; the app stops it on shutdown."""
     rt = AutomationRuntime(state.store, state.project, registry=state.metrics.registry,

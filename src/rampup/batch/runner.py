@@ -41,12 +41,12 @@ from rampup.batch.routing import assign_versions, groups, row_keys
 from rampup.batch.validate import extra_columns, validate_frame
 from rampup.batch.versions import Version, load_versions, predict_rows
 from rampup.errors import ValidationError
+from rampup.predlog.ids import new_id
 from rampup.predlog.writer import LogWriter, PredictionRecord
 from rampup.registry.registry import Registry
 from rampup.registry.schema import MEDIA_DTYPES, Feature
 from rampup.rollout.router import Router
 from rampup.security.privacy import Privacy
-from rampup.serving.ids import new_id
 from rampup.store import Database
 
 log = logging.getLogger("rampup.batch")
@@ -259,7 +259,7 @@ class _Run:
 
 
 def new_ids(n: int) -> list[str]:
-    """``n`` prediction ids in the format of :func:`rampup.serving.ids.new_id`, at once.
+    """``n`` prediction ids in the format of :func:`rampup.predlog.ids.new_id`, at once.
 
     >>> a, b = new_ids(2)
     >>> len(a), a[:12] == b[:12], a != b

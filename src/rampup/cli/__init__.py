@@ -21,6 +21,8 @@ from typer.core import TyperGroup
 from rampup.cli._context import CliState
 from rampup.cli._lazy import LazyRoot, arrange
 
+__all__ = ["app", "main"]
+
 
 def _typer(cls: type[TyperGroup] = TyperGroup) -> typer.Typer:
     return typer.Typer(name="rampup", help="Serve, roll out, monitor and retrain ML models "

@@ -150,7 +150,7 @@ def errors_cmd(
     from rampup.analysis.baselines import load_baseline
     from rampup.analysis.data import load_dataset
     from rampup.analysis.discovery import add_discovery_section, discover_slices
-    from rampup.analysis.errors import (
+    from rampup.analysis.error_analysis import (
         analyse_errors,
         error_report,
         errors_of,
@@ -311,7 +311,7 @@ def labels_cmd(
 ) -> None:
     """Label consistency: agreement, kappas, alpha, disputed items, human-level performance."""
     from rampup.analysis.baselines import human_baseline, save_baseline
-    from rampup.analysis.errors import tags_from_columns
+    from rampup.analysis.error_analysis import tags_from_columns
     from rampup.analysis.evaluate import parse_target
     from rampup.analysis.labels import Ratings, label_report, labels_document
     from rampup.registry.profile import read_table

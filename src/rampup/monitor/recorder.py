@@ -31,7 +31,7 @@ from rampup.monitor.features import VersionInfo
 from rampup.monitor.ingest import RecordLike, ingest
 from rampup.monitor.labels import apply_event, apply_label, previous_label
 from rampup.monitor.repeats import RepeatDetector
-from rampup.monitor.snapshots import Slot, SnapshotWriter
+from rampup.monitor.snapshots import MonitorStats, Slot, SnapshotWriter
 from rampup.runtime import DeadLetters, describe
 
 if TYPE_CHECKING:
@@ -43,23 +43,6 @@ log = logging.getLogger("rampup.monitor")
 WORKER = "monitor"
 CHUNK = 2000  # records per update; the thread yields between chunks (serving waits less)
 HUMAN = "human"
-
-
-@dataclass
-class MonitorStats:
-    processed: int = 0
-    rounds: int = 0  # completed process() calls
-    dropped: int = 0  # records not taken because the intake was full
-    feedback: int = 0
-    flushes: int = 0
-    rows_written: int = 0
-    flush_errors: int = 0
-    windows_lost: int = 0
-    dead_letters: int = 0  # records that broke an update, windows that needed repair
-    failures: int = 0
-    last_error: str | None = None
-    last_flush_s: float = 0.0
-    cpu_s: float = 0.0  # CPU time of the monitor thread
 
 
 def replica_id() -> str:

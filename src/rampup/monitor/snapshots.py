@@ -11,16 +11,19 @@ are dropped and counted (``stats.windows_lost``).
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rampup.monitor.aggregates import WindowAggregate, WindowKey
 from rampup.runtime import classify, describe, write_isolated
 from rampup.runtime.faults import json_safe
 
 if TYPE_CHECKING:
-    from rampup.monitor.recorder import Monitor
+    from rampup.runtime import DeadLetters
+    from rampup.store import Database
 
 log = logging.getLogger("rampup.monitor")
 
@@ -32,6 +35,37 @@ class Slot:
     touched: float
 
 
+@dataclass
+class MonitorStats:
+    processed: int = 0
+    rounds: int = 0  # completed process() calls
+    dropped: int = 0  # records not taken because the intake was full
+    feedback: int = 0
+    flushes: int = 0
+    rows_written: int = 0
+    flush_errors: int = 0
+    windows_lost: int = 0
+    dead_letters: int = 0  # records that broke an update, windows that needed repair
+    failures: int = 0
+    last_error: str | None = None
+    last_flush_s: float = 0.0
+    cpu_s: float = 0.0  # CPU time of the monitor thread
+
+
+class WindowHost(Protocol):
+    """What the writer needs from its monitor (:class:`rampup.monitor.recorder.Monitor`):
+    the windows under their lock, where to write them and what to count."""
+
+    store: Database
+    window_s: float
+    clock: Callable[[], float]
+    replica: str
+    stats: MonitorStats
+    dead_letters: DeadLetters | None
+
+    def locked_windows(self) -> tuple[threading.Lock, dict[WindowKey, Slot]]: ...
+
+
 def window_row(key: WindowKey, window_s: float, replica: str, now: float,
                data: dict[str, Any]) -> dict[str, Any]:
     return {"model": key.model, "version": key.version, "role": key.role,
@@ -40,7 +74,7 @@ def window_row(key: WindowKey, window_s: float, replica: str, now: float,
 
 
 class SnapshotWriter:
-    def __init__(self, monitor: Monitor, *, keep_s: float, retention_days: float,
+    def __init__(self, monitor: WindowHost, *, keep_s: float, retention_days: float,
                  max_windows: int) -> None:
         self.monitor = monitor
         self.keep_s = keep_s

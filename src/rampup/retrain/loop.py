@@ -13,7 +13,7 @@ from rampup.retrain.service import Retrainer
 from rampup.runtime.leader import LeaderLoop
 
 if TYPE_CHECKING:
-    from rampup.serving.state import AppState
+    from rampup.host import WorkerHost
 
 LOCK_NAME = "retrain"
 
@@ -44,7 +44,7 @@ def alert_actions(retrainer: Retrainer) -> ActionRegistry:
     return actions
 
 
-def start_retraining(state: AppState) -> Retraining:
+def start_retraining(state: WorkerHost) -> Retraining:
     """One call from ``create_app``'s lifespan; the loop runs when ``settings.retrain`` is
     on and some model has a ``retrain:`` section."""
     from rampup.registry.registry import Registry

@@ -50,6 +50,7 @@ from rampup.retrain.triggers import (
     check_guards,
     labels_since,
 )
+from rampup.retrain.upkeep import Notify
 from rampup.rollout.policy import DeploymentPolicy
 from rampup.rollout.service import CURRENT, Rollouts, Seen
 
@@ -60,9 +61,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("rampup.retrain")
 
-Notify = Callable[[str, str], None]
-"""Called with (stage, message) as a run progresses: queued, running, dataset, trained,
-registered, evaluated, replayed, verdict, rollout, failed."""
 
 
 def _quiet(stage: str, message: str) -> None:

@@ -15,21 +15,56 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from typing import TYPE_CHECKING, Any
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rampup.errors import ConflictError, NotFoundError, RetrainRefusedError, SupersededError
 from rampup.retrain.triggers import schedule_due, stale
 
 if TYPE_CHECKING:
     from rampup.alerts.actions import ActionContext
-    from rampup.retrain.service import Notify, Retrainer
+    from rampup.project import ProjectFile
+    from rampup.retrain.spec import RetrainSpec
+    from rampup.rollout.service import Seen
+    from rampup.store import Database
 
 log = logging.getLogger("rampup.retrain")
 
 HOST = socket.gethostname()
 
+Notify = Callable[[str, str], None]
+"""Called with (stage, message) as a run progresses: queued, running, dataset, trained,
+registered, evaluated, replayed, verdict, rollout, failed."""
 
-def clear_stale(r: Retrainer, model: str | None = None, *, actor: str = "retrain",
+
+class RetrainerLike(Protocol):
+    """What the upkeep needs from :class:`rampup.retrain.service.Retrainer`, which calls
+    it (this module sits below the service)."""
+
+    store: Database
+    project: ProjectFile
+    clock: Callable[[], float]
+    cancel: threading.Event
+    executes: bool
+
+    def models(self) -> list[str]: ...
+
+    def spec(self, model: str) -> RetrainSpec: ...
+
+    def get(self, run_id: int) -> dict[str, Any]: ...
+
+    def runs(self, model: str | None = None, limit: int = 50) -> list[dict[str, Any]]: ...
+
+    def request(self, model: str, *, trigger: str = ..., actor: str = ..., reason: str = ...,
+                details: dict[str, Any] | None = ..., since: float | None = ...,
+                force: bool = ..., claim: bool = ..., record_refusal: bool = ...,
+                seen: Seen = ...) -> dict[str, Any]: ...
+
+    def execute(self, run_id: int, notify: Notify = ...) -> dict[str, Any]: ...
+
+
+def clear_stale(r: RetrainerLike, model: str | None = None, *, actor: str = "retrain",
                 notify: Notify | None = None) -> list[dict[str, Any]]:
     """End the queued or running runs that will never finish on their own (see
     :func:`rampup.retrain.triggers.stale`), each with its reason and an event."""
@@ -57,7 +92,7 @@ def clear_stale(r: Retrainer, model: str | None = None, *, actor: str = "retrain
     return ended
 
 
-def tick(r: Retrainer, notify: Notify) -> list[dict[str, Any]]:
+def tick(r: RetrainerLike, notify: Notify) -> list[dict[str, Any]]:
     """One pass: end runs that will never finish, start due scheduled runs, execute
     queued runs (oldest first)."""
     now = r.clock()
@@ -84,7 +119,7 @@ def tick(r: Retrainer, notify: Notify) -> list[dict[str, Any]]:
     return out
 
 
-def alert_action(r: Retrainer, ctx: ActionContext) -> str:
+def alert_action(r: RetrainerLike, ctx: ActionContext) -> str:
     """The ``retrain`` alert action: queue a run saying which alert asked and why, fenced
     on the deployment the alert was measured on; or say clearly why none was queued."""
     rule = ctx.rule

@@ -22,8 +22,8 @@ import pydantic
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, model_validator
 
-from rampup.durations import parse_duration
-from rampup.errors import ConfigError, ValidationError
+from rampup.durations import validator_seconds
+from rampup.errors import ConfigError
 from rampup.project import explain
 
 Strategy = Literal["shadow", "canary", "bluegreen"]
@@ -41,10 +41,7 @@ def _seconds(v: Any, info: ValidationInfo) -> Any:
     """Holds and keep times are seconds, or any duration text (``90s``, ``5m``, ``PT1H``)."""
     if not isinstance(v, str):
         return v
-    try:
-        return parse_duration(v, info.field_name or "duration")
-    except ValidationError as exc:
-        raise ValueError(f"{exc.message}; {exc.fix}") from None
+    return validator_seconds(v, info.field_name or "duration")
 
 
 #: seconds in the file's and the API's plans: a number or a duration text

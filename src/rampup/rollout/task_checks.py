@@ -29,7 +29,7 @@ bootstrap over images (``POOLED_RESAMPLES`` draws, seeded by the judge's seed) a
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -38,7 +38,8 @@ from rampup.rollout.sequential import Interval, difference_cs
 from rampup.tasks.family import family_of_metric, ratio
 
 if TYPE_CHECKING:
-    from rampup.rollout.judge import CheckResult, _Judge
+    from rampup.rollout.checks import Check
+    from rampup.rollout.verdicts import CheckResult, Verdict
     from rampup.rollout.window import WindowStats
 
 FloatArray = npt.NDArray[np.float64]
@@ -62,7 +63,28 @@ def _bootstrap(w: WindowStats, metric: str, rng: np.random.Generator) -> FloatAr
     return np.asarray(vals, dtype=np.float64)
 
 
-def judge_task(j: _Judge, cand: WindowStats, base: WindowStats | None) -> CheckResult:
+class CheckJudge(Protocol):
+    """What a task check needs from the judge judging it (:class:`rampup.rollout.judge.
+    _Judge`): the check, its settings and the shared shapes of a result."""
+
+    c: Check
+    alpha: float
+    min_labelled: int
+    seed: int
+
+    def result(self, verdict: Verdict, reason: str, *, value: float | None = None,
+               baseline_value: float | None = None, threshold: float | None = None,
+               p_value: float | None = None, n: int = 0, n_baseline: int | None = None,
+               margin: Interval | None = None) -> CheckResult: ...
+
+    def wait_for_data(self, have: int, need: int, what: str, who: str = "candidate",
+                      **kw: Any) -> CheckResult: ...
+
+    def decide(self, value: float, threshold: float, margin: Interval,
+               **kw: Any) -> CheckResult: ...
+
+
+def judge_task(j: CheckJudge, cand: WindowStats, base: WindowStats | None) -> CheckResult:
     """Judge a check on a task metric (see the module docstring)."""
     c = j.c
     m = c.metric

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from rampup.host import WorkerHost
     from rampup.project import ProjectFile
     from rampup.runtime.leader import LeaderLoop
-    from rampup.serving.state import AppState
     from rampup.store import Database
 
 log = logging.getLogger("rampup.retention")
@@ -80,7 +80,7 @@ def apply_retention(store: Database, project: ProjectFile, *, now: float | None 
     return report
 
 
-def start_retention(state: AppState) -> LeaderLoop | None:
+def start_retention(state: WorkerHost) -> LeaderLoop | None:
     """The leader's retention loop (None when off or nothing is configured)."""
     from rampup.runtime.leader import LeaderLoop
 

@@ -17,10 +17,7 @@ from rampup.alerts.runner import start_alerts
 from rampup.automation.runtime import start_automation
 from rampup.config import Settings
 from rampup.dashboard.routes import dashboard_routes
-from rampup.monitor import pipeline_routes
-from rampup.monitor import routes as monitor_routes
 from rampup.monitor.recorder import replica_id
-from rampup.monitor.setup import start_monitoring
 from rampup.predlog.writer import LogWriter
 from rampup.project import ProjectFile
 from rampup.retrain.loop import start_retraining
@@ -31,6 +28,8 @@ from rampup.serving import (
     alert_routes,
     api_docs,
     errors,
+    monitor_routes,
+    pipeline_monitor_routes,
     privacy_routes,
     retrain_routes,
     review_routes,
@@ -44,6 +43,7 @@ from rampup.serving.guard import Guard
 from rampup.serving.jsonbody import JSONBodies
 from rampup.serving.metrics import ServingMetrics
 from rampup.serving.model_openapi import model_paths
+from rampup.serving.monitoring import start_monitoring
 from rampup.serving.predict import predict, predict_version
 from rampup.serving.runtime import LoadFn, Runtime
 from rampup.serving.state import POLLER, POLLER_STALL_AFTER_S, AppState, poll_deployments
@@ -159,7 +159,7 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
     app.include_router(routes.router)
     app.include_router(rollout_routes.router)
     app.include_router(monitor_routes.router)
-    app.include_router(pipeline_routes.router)
+    app.include_router(pipeline_monitor_routes.router)
     app.include_router(alert_routes.router)
     app.include_router(retrain_routes.router)
     app.include_router(review_routes.router)

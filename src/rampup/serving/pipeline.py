@@ -42,13 +42,14 @@ from starlette.responses import Response
 
 from rampup.errors import ModelError, RampupError, ValidationError
 from rampup.predlog.feedback import FeedbackItem
+from rampup.predlog.ids import new_id
 from rampup.predlog.writer import PredictionRecord
 from rampup.project import ModelSpec, ProjectFile
 from rampup.registry.predictor import PredictionBatch
 from rampup.serving import shadow
 from rampup.serving.auth import require_predict
+from rampup.serving.calls import read_body, run_version
 from rampup.serving.errors import error_response
-from rampup.serving.ids import new_id
 from rampup.serving.pipeline_spec import (
     INPUT,
     PipelineError,
@@ -178,8 +179,6 @@ class _Run:
         self.version = combined_version([s.lv.name for s in stages])
 
     async def run(self) -> None:
-        from rampup.serving.predict import _run
-
         active = list(range(len(self.records)))
         for stage in self.stages:
             if not active:
@@ -187,7 +186,7 @@ class _Run:
             inputs = [_stage_input(stage, self.records[i], self.outputs[i]) for i in active]
             t0 = time.perf_counter()
             try:
-                out = await _run(stage.lv, inputs)
+                out = await run_version(stage.lv, inputs)
             except ValidationError as exc:
                 raise _input_error(stage, exc) from None
             except ModelError as exc:
@@ -263,10 +262,8 @@ async def predict(request: Request, name: str, pipe: PipelineSpec) -> Response:
     run: _Run | None = None
     version = "-"
     try:
-        from rampup.serving.predict import _read_body
-
         require_predict(request, st.settings.predict_token, st.settings.admin_token)
-        body = await _read_body(request, st.settings.max_body_bytes)
+        body = await read_body(request, st.settings.max_body_bytes)
         records, _single = as_records(parse_json(body, st.settings.max_json_depth),
                                      st.settings.max_records)
         spec = st.project.models[name]

@@ -11,23 +11,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import traceback
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from rampup.errors import ModelError, PayloadTooLargeError, RampupError
+from rampup.errors import ModelError, RampupError
+from rampup.predlog.ids import new_id
 from rampup.predlog.writer import PredictionRecord
 from rampup.registry.predictor import PredictionBatch
 from rampup.registry.schema import OutputSpec
-from rampup.security.privacy import protected_values, redact
 from rampup.serving import pipeline, shadow
 from rampup.serving.auth import require_admin, require_predict
+from rampup.serving.calls import read_body, run_version
 from rampup.serving.errors import error_response
 from rampup.serving.human import HUMAN
-from rampup.serving.ids import new_id
 from rampup.serving.responses import dumps
 from rampup.serving.runtime import LoadedVersion, ServedModel
 from rampup.serving.state import AppState, app_state
@@ -92,19 +91,6 @@ class _RampupWire:
 V1: Wire = _RampupWire()
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLargeError(
-            f"the request body is {int(declared)} bytes, over the limit of {limit}",
-            fix="send fewer records per request or raise RAMPUP_MAX_BODY_BYTES", field="body")
-    body = await request.body()
-    if len(body) > limit:
-        raise PayloadTooLargeError(f"the request body is over the limit of {limit} bytes",
-                                   fix="send fewer records per request", field="body")
-    return body
-
-
 def _request_key(request: Request, served: ServedModel, records: list[Any]) -> str | None:
     key = request.headers.get(served.spec.request_key.header)
     if key:
@@ -144,7 +130,7 @@ async def handle(request: Request, name: str, pinned: str | None, wire: Wire = V
     try:
         require_predict(request, st.settings.predict_token, st.settings.admin_token)
         limit = st.settings.max_body_bytes
-        body = None if is_form(request) else await _read_body(request, limit)
+        body = None if is_form(request) else await read_body(request, limit)
         served = st.runtime.get(name)
         payload = await read_payload(request, body, limit,  # JSON, or a multipart upload
                                      st.settings.max_json_depth)
@@ -171,7 +157,7 @@ async def handle(request: Request, name: str, pinned: str | None, wire: Wire = V
             lv.validator.validate(records)  # human_only: bad input is still a 422, but
             out, version = PredictionBatch([None] * len(records)), HUMAN  # no model call
         else:
-            out = await _run(lv, records)
+            out = await run_version(lv, records)
     except RampupError as exc:
         kind = exc.code
         m.errors.labels(name, version, kind).inc()
@@ -241,28 +227,3 @@ async def _pinned(st: AppState, name: str, version: str) -> LoadedVersion:
     return await asyncio.to_thread(st.runtime.pinned, name, version)
 
 
-async def _run(lv: LoadedVersion, records: list[Any]) -> PredictionBatch:
-    batcher = lv.batcher
-    if batcher is not None:
-        batcher.expect()
-    try:
-        batch = lv.validator.validate(records)
-    except RampupError:
-        if batcher is not None:
-            batcher.cancel()
-        raise
-    try:
-        return await lv.predict(batch)
-    except RampupError:
-        raise
-    except Exception as exc:
-        secrets = protected_values(lv.validator.protected, records)
-        if secrets:  # the message or traceback may quote a protected input: redacted
-            trace = "".join(traceback.format_exception(exc))
-            log.error("version %s raised while predicting:\n%s", lv.name, redact(trace, secrets))
-        else:
-            log.exception("version %s raised while predicting", lv.name)
-        text = redact(f"{type(exc).__name__}: {exc}", secrets)
-        raise ModelError(f"version {lv.name} failed: {text}"[:500],
-                         fix="the model raised on this input; see the server log with the "
-                             "request id") from exc

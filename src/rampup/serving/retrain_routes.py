@@ -17,9 +17,9 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from rampup.errors import NotFoundError
+from rampup.predlog.ids import MAX_ROW_ID
 from rampup.retrain.loop import Retraining
 from rampup.serving.auth import require_admin, require_predict
-from rampup.serving.ids import MAX_ROW_ID
 from rampup.serving.jsonbody import EdgeRoute
 from rampup.serving.responses import json_response
 from rampup.serving.state import app_state

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
+from rampup.predlog.ids import MAX_ROW_ID
 from rampup.rollout.plan import Plan, parse_plan
 from rampup.rollout.service import Rollouts, rollout_dict
 from rampup.serving.auth import require_admin
-from rampup.serving.ids import MAX_ROW_ID
 from rampup.serving.jsonbody import EdgeRoute
 from rampup.serving.responses import json_response
 from rampup.serving.state import AppState, app_state

@@ -12,11 +12,11 @@ from starlette.responses import Response
 
 from rampup.errors import FlavorError, ModelError, NotFoundError, ValidationError
 from rampup.predlog.feedback import FeedbackItem, to_records
+from rampup.predlog.ids import MAX_ROW_ID
 from rampup.rollout.gates import deploy_gate
 from rampup.rollout.policy import DeploymentPolicy
 from rampup.serving.auth import require_admin, require_predict
 from rampup.serving.human import HUMAN
-from rampup.serving.ids import MAX_ROW_ID
 from rampup.serving.jsonbody import EdgeRoute
 from rampup.serving.pipeline import describe_pipeline, resolve_feedback
 from rampup.serving.responses import json_response

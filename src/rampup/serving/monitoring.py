@@ -8,7 +8,7 @@ from rampup.monitor.custom import load_input_metrics
 from rampup.monitor.loop import MonitorLoop
 from rampup.monitor.prometheus import MonitorPrometheus
 from rampup.monitor.recorder import Monitor
-from rampup.monitor.sampling import app_sampler
+from rampup.serving.sampling import app_sampler
 
 if TYPE_CHECKING:
     from rampup.serving.state import AppState

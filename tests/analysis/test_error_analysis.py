@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rampup.analysis.errors import (
+from rampup.analysis.error_analysis import (
     AUGMENT,
     COLLECT,
     IMPROVE,
