@@ -403,6 +403,8 @@ class _Run:
         self.scenario = scenario or Scenario(seed=seed + 1)
         self.watcher: AlarmWatcher | None = None
         self.reviewed = ReviewerStats()
+        self.model = MODEL
+        self.reviewer_accuracy, self.reviewer_seconds = REVIEWER_ACCURACY, REVIEWER_SECONDS
         self.stop_after_tour = False
         self.started = time.perf_counter()  # run_demo sets it to its own start
 
@@ -439,18 +441,22 @@ class _Run:
             async with httpx.AsyncClient(base_url=server.url, trust_env=False,
                                          timeout=10.0) as client:
                 (await client.get("/readyz")).raise_for_status()
-                example = LoanGenerator(self.seed + 2).records(1)[0]
-                record = {k: example[k] for k in FEATURES}
-                response = await client.post(f"/v1/models/{MODEL}/predict", json=record,
-                                             headers={"x-request-key": "user-7"})
-                response.raise_for_status()
-                self._show_tour(record, response.json(), example[LABEL])
+                await self._first_request(client)
                 if not self.stop.is_set():
                     await self._traffic(client)
         finally:
             with self.steps.step("shutdown", "stopping; the prediction log drains") as note:
                 await asyncio.to_thread(server.stop)
                 note("server stopped, prediction log drained")
+
+    async def _first_request(self, client: httpx.AsyncClient) -> None:
+        """One example prediction, then what to open and try."""
+        example = LoanGenerator(self.seed + 2).records(1)[0]
+        record = {k: example[k] for k in FEATURES}
+        response = await client.post(f"/v1/models/{MODEL}/predict", json=record,
+                                     headers={"x-request-key": "user-7"})
+        response.raise_for_status()
+        self._show_tour(record, response.json(), example[LABEL])
 
     def _show_tour(self, record: dict[str, Any], response: dict[str, Any], label: Any) -> None:
         until = f"for {self.duration:g} s" if self.duration is not None else "until Ctrl-C"
@@ -465,7 +471,9 @@ class _Run:
         self.console.print(f"\nlive status every {self.status_every:g} s{during}; Ctrl-C stops "
                            "the demo", highlight=False)
 
-    async def _traffic(self, client: httpx.AsyncClient) -> None:
+    def _launch(self, truths: dict[str, Any]) -> tuple[asyncio.Task[TrafficStats],
+                                                       list[asyncio.Task[Any]]]:
+        """Start the traffic: the main model's (its stats are the demo's), and others."""
         def progress(stats: TrafficStats) -> None:
             self.stats = stats
 
@@ -474,11 +482,19 @@ class _Run:
             stop=self.stop, seed=self.seed + 5, bad_fraction=0.0, event_rates={},
             duration_s=FOREVER_S if self.duration is None else self.duration,
             features=SPEECH_FEATURES, label=TRANSCRIPT))
-        truths: dict[str, Any] = {}
         traffic = asyncio.create_task(drive(
             self.url, MODEL, self.scenario.records(),
             rate_per_s=self.rate, stop=self.stop, seed=self.seed, on_progress=progress,
             duration_s=FOREVER_S if self.duration is None else self.duration, truths=truths))
+        return traffic, [speaking]
+
+    def _truth(self, truths: dict[str, Any]) -> Any:
+        """What the simulated reviewer knows of an item: the true outcome by request id."""
+        return lambda item: truths.get(str(item["id"]))
+
+    async def _traffic(self, client: httpx.AsyncClient) -> None:
+        truths: dict[str, Any] = {}
+        traffic, others = self._launch(truths)
         reviewing = asyncio.Event()
         reviewer = asyncio.create_task(self._review(client, truths, reviewing))
         story = asyncio.create_task(self._story()) if self.chapters else None
@@ -508,8 +524,9 @@ class _Run:
             await watcher
         reviewing.set()
         await reviewer
-        with contextlib.suppress(httpx.HTTPError):
-            await speaking
+        for task in others:
+            with contextlib.suppress(httpx.HTTPError):
+                await task
 
     async def _review(self, client: httpx.AsyncClient, truths: dict[str, Any],
                       stop: asyncio.Event) -> None:
@@ -519,9 +536,9 @@ class _Run:
         while not stop.is_set():
             try:
                 await review(
-                    self.url, MODEL, reviewer="demo-reviewer", client=client, stop=stop,
-                    truth=lambda item: truths.get(str(item["id"])), seed=seed,
-                    accuracy=REVIEWER_ACCURACY, seconds_per_item=REVIEWER_SECONDS,
+                    self.url, self.model, reviewer="demo-reviewer", client=client, stop=stop,
+                    truth=self._truth(truths), seed=seed,
+                    accuracy=self.reviewer_accuracy, seconds_per_item=self.reviewer_seconds,
                     stats=self.reviewed)  # counted live: the epilogue reads it
             except httpx.HTTPError:  # a hiccup (e.g. at shutdown): take a breath, go on
                 seed += 1
@@ -546,13 +563,13 @@ class _Run:
         """The closing summary: this run's rollouts, alarms, retraining runs and reviews."""
         await asyncio.to_thread(watcher.poll)  # every transition printed before the end
         store, since = watcher.store, watcher.since
-        rollouts = await asyncio.to_thread(store.rollouts.list_rollouts, MODEL, limit=50)
-        runs = await asyncio.to_thread(store.retrain.list_retrain_runs, MODEL, since=since)
+        rollouts = await asyncio.to_thread(store.rollouts.list_rollouts, self.model, limit=50)
+        runs = await asyncio.to_thread(store.retrain.list_retrain_runs, self.model, since=since)
         queued = None
         with contextlib.suppress(httpx.HTTPError, ValueError, KeyError, TypeError):
             async with httpx.AsyncClient(base_url=self.url, trust_env=False,
                                          timeout=10.0) as client:
-                r = await client.get(f"/v1/models/{MODEL}/automation")
+                r = await client.get(f"/v1/models/{self.model}/automation")
                 queued = int(r.json()["queue_length"])
         return epilogue.summary(
             rollouts=[r for r in rollouts if float(r["created_at"]) >= since],
@@ -574,21 +591,25 @@ class _Run:
             if note:
                 self.console.print(f"[yellow]{note}[/]", highlight=False)
 
+    def _world(self) -> str:
+        return self.scenario.describe()
+
     async def _status(self, client: httpx.AsyncClient) -> str:
         depth = routes = "?"
         with contextlib.suppress(httpx.HTTPError, ValueError, KeyError, TypeError):
             body = (await client.get("/readyz")).json()
             depth = str(body["prediction_log"]["queue_depth"])
             models = (await client.get("/v1/models")).json()["models"]
-            routes = ", ".join(display.routes_text(m) for m in models if m["name"] == MODEL)
+            routes = ", ".join(display.routes_text(m) for m in models
+                               if m["name"] == self.model)
         line = display.status_line(self.stats, depth, routes or "?")
         firing: list[str] = []
         with contextlib.suppress(httpx.HTTPError, ValueError, KeyError, TypeError):
-            alerts = (await client.get(f"/v1/models/{MODEL}/alerts")).json()["alerts"]
+            alerts = (await client.get(f"/v1/models/{self.model}/alerts")).json()["alerts"]
             firing = [a["name"] for a in alerts if a["state"] == "firing"]
-        world = self.scenario.describe()
+        world = self._world()
         if firing or world != "healthy":
             line += f" · world: {world} · firing: {', '.join(firing) or 'none'}"
         with contextlib.suppress(httpx.HTTPError, ValueError, KeyError, TypeError):
-            line += f"\n          {await automation_status(self.url, MODEL, client=client)}"
+            line += f"\n          {await automation_status(self.url, self.model, client=client)}"
         return line

@@ -39,10 +39,12 @@ def live(tmp_path: Path, sqlite_store: Database) -> Iterator[tuple[str, Any]]:
     registry = Registry.from_settings(settings, sqlite_store)
     registry.register("shade", f"{MODELS}:shade")
     registry.register("ears", f"{MODELS}:ears")
+    registry.register("spots", f"{MODELS}:spots")
     project = ProjectFile.model_validate({"models": {
         "shade": {"automation": {"level": "ai_assist"},
                   "output_labels": {"dark": "underexposed", "light": "well lit"}},
-        "ears": {"automation": {"level": "ai_assist"}}}})
+        "ears": {"automation": {"level": "ai_assist"}},
+        "spots": {"automation": {"level": "ai_assist"}}}})
     server = BackgroundServer(create_app(settings, project, store=sqlite_store)).start()
     driver = open_browser(browser, chromedriver)
     try:
@@ -132,4 +134,30 @@ def test_a_clip_plays_and_its_transcript_is_typed(live: tuple[str, Any],
     stored = sqlite_store.review.get_review_item(item_id)
     assert stored is not None
     assert stored["inputs"]["clip"]["data"] is None
+    assert console_errors(driver) == []
+
+
+def test_detections_are_marked_right_or_wrong(live: tuple[str, Any],
+                                              sqlite_store: Database) -> None:
+    url, driver = live
+    png = encode_image(photo(7))
+    with httpx.Client(base_url=url) as c:
+        r = c.post("/v1/models/spots/predict", json={"photo": _b64(png)})
+        assert r.status_code == 200, r.text
+        item_id = r.json()["predictions"][0]["review_id"]
+    _open(driver, url, "spots", item_id)
+    assert driver.find_element("css selector", "#inputs img.media")
+    marks = driver.find_elements("css selector", "#marks-list button")
+    assert [m.get_attribute("class") for m in marks] == ["mark right", "mark right"]
+    body = driver.find_element("tag name", "body")
+    body.send_keys("2")  # the unsure dent is wrong
+    wait_for(lambda: "wrong" in driver.find_elements("css selector", "#marks-list button")[1]
+             .get_attribute("class"), what="the second box marked wrong")
+    driver.save_screenshot(str(artifacts_dir() / "review_detections.png"))
+    from selenium.webdriver.common.keys import Keys
+
+    body.send_keys(Keys.ENTER)
+    wait_for(lambda: driver.find_element("id", "empty").is_displayed(), what="empty queue")
+    assert [f.value for f in sqlite_store.feedback.list_feedback(item_id)] == [
+        [{"box": [2, 2, 20, 6], "class": "scratch"}]]
     assert console_errors(driver) == []

@@ -5,6 +5,7 @@ rules protect."""
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 from typing import Any
 
@@ -64,3 +65,30 @@ async def test_a_protected_image_never_reaches_the_item_as_bytes(tmp_path: Path,
     value = body["item"]["inputs"]["photo"]
     assert isinstance(value, str)
     assert value.startswith("h:")
+
+
+async def test_the_human_version_decodes_photos_like_the_model(tmp_path: Path,
+                                                               store: Database) -> None:
+    """Routed to the built-in ``human`` version, a photo is still decoded: the item shows
+    it, and the log holds its hash and metrics, not its base64 text."""
+    settings = make_settings(tmp_path)
+    Registry.from_settings(settings, store).register("shade", f"{MODELS}:shade")
+    store.deployments.append_deployment("shade", {"routes": {"human": 100.0}}, "test",
+                                        "people decide")
+    app = create_app(settings, ProjectFile(), store=store)
+    png = encode_image(photo(2))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://rampup") as c:
+            r = await c.post("/v1/models/shade/predict",
+                             json={"photo": base64.b64encode(png).decode()})
+            assert r.status_code == 200, r.text
+            assert r.headers["x-model-version"] == "human"
+            nxt = await c.post("/v1/models/shade/review/next", headers={"x-reviewer": "ana"})
+            app.state.rampup.writer.flush(5.0)
+    value = nxt.json()["item"]["inputs"]["photo"]
+    assert value["data"].startswith("data:image/png;base64,")
+    (row,) = [r for chunk in store.predictions.iter_predictions("shade") for r in chunk]
+    logged = row["inputs"] if isinstance(row["inputs"], dict) else json.loads(row["inputs"])
+    assert logged["photo"]["type"] == "image"
+    assert "data" not in logged["photo"]

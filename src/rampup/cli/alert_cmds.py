@@ -321,12 +321,16 @@ def grafana_cmd(
     output: Annotated[Path, typer.Option("--output", "-o", help="Dashboard JSON file.")
                       ] = Path("dashboard.json"),
     title: Annotated[str | None, typer.Option(help="Dashboard title.")] = None,
+    datasource_uid: Annotated[str, typer.Option(
+        help="The Prometheus data source's uid: the default is an import input (Dashboards → "
+             "Import asks for it); file provisioning needs a real uid (deploy/compose uses "
+             "'prometheus').")] = "${DS_PROMETHEUS}",
 ) -> None:
     """A Grafana dashboard over the Prometheus metrics rampup exposes at /metrics."""
     from rampup.alerts.export import grafana_dashboard
 
-    output.write_text(json.dumps(grafana_dashboard(model, title=title), indent=2) + "\n",
-                      encoding="utf-8")
+    board = grafana_dashboard(model, title=title, datasource_uid=datasource_uid)
+    output.write_text(json.dumps(board, indent=2) + "\n", encoding="utf-8")
     console.print(f"[green]wrote[/] {output} (import it in Grafana: Dashboards → Import)")
 
 

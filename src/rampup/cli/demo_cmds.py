@@ -45,6 +45,10 @@ def demo(
     ] = False,
     no_story: Annotated[bool, typer.Option(
         "--no-story", help="Skip the incident and drift chapters after the tour.")] = False,
+    scenario: Annotated[str, typer.Option(
+        help="loan (default: the tabular story) or vision (a visual-inspection line: "
+             "phone photos, a human inspector, a lighting change; about 6 minutes, "
+             "--rate defaults to 6 photos/s there).")] = "loan",
 ) -> None:
     """Train, serve and roll out a demo model with live traffic: a story to watch.
 
@@ -63,12 +67,26 @@ def demo(
     from rampup_demo.runner import run_demo
     from rampup_demo.story import StoryPlan
 
+    if scenario not in ("loan", "vision"):
+        raise typer.BadParameter(f"unknown scenario {scenario!r}: use loan or vision",
+                                 param_hint="--scenario")
     try:
-        result = run_demo(directory, port=port, duration=duration, rate=rate, seed=seed,
-                          fresh=fresh, console=console,
-                          database_url=explicit_database_url(ctx),
-                          tour=None if no_tour else TourPlan(),
-                          story=None if no_story else StoryPlan())
+        if scenario == "vision":
+            from rampup_demo.vision import RATE, run_vision
+
+            given = ctx.get_parameter_source("rate")
+            if ctx.get_parameter_source("directory").name != "COMMANDLINE":  # type: ignore[union-attr]
+                directory = Path("vision-demo")  # never the loan demo's folder
+            result = run_vision(directory, port=port, duration=duration, seed=seed,
+                                rate=rate if given is not None and given.name == "COMMANDLINE"
+                                else RATE, fresh=fresh, console=console,
+                                database_url=explicit_database_url(ctx))
+        else:
+            result = run_demo(directory, port=port, duration=duration, rate=rate, seed=seed,
+                              fresh=fresh, console=console,
+                              database_url=explicit_database_url(ctx),
+                              tour=None if no_tour else TourPlan(),
+                              story=None if no_story else StoryPlan())
     except KeyboardInterrupt:
         console.print("\n[yellow]demo interrupted[/] (rerun 'rampup demo' to continue "
                       "where it stopped)")

@@ -27,7 +27,7 @@ from rampup.rollout.policy import DeploymentPolicy
 from rampup.rollout.router import Router
 from rampup.security.privacy import protected_fields
 from rampup.serving.batching import MicroBatcher
-from rampup.serving.human import HUMAN, HumanPredictor, human_record
+from rampup.serving.human import HUMAN, HumanPredictor, human_record, media_schema
 from rampup.serving.inline import DEFAULT_BUDGET_S, InlineBudget
 from rampup.serving.validation import Validator
 from rampup.store import Database, VersionRecord
@@ -177,7 +177,8 @@ class Runtime:
 
     def _load_version(self, model: str, version: str, spec: ModelSpec) -> LoadedVersion:
         if version == HUMAN:
-            lv = LoadedVersion(human_record(model), HumanPredictor(), spec,
+            schema = media_schema(self.store.models.list_versions(model))
+            lv = LoadedVersion(human_record(model, schema), HumanPredictor(), spec,
                                self.inline_budget_s, protected_fields(self.project, model))
             lv.executor = self.model_executor
             return lv

@@ -146,7 +146,13 @@
   function submitMarks() {
     if (!marks || !current) { return; }
     // the label: the detections the reviewer confirmed (the wrong ones left out)
-    decide(current.suggestion.prediction.filter((_, i) => marks[i]));
+    // (as ground truth: each box's score left out)
+    decide(current.suggestion.prediction.filter((_, i) => marks[i]).map((d) => {
+      if (!d || typeof d !== "object" || Array.isArray(d)) { return d; }
+      const out = Object.assign({}, d);
+      delete out.score;
+      return out;
+    }));
   }
   function submitTranscript() {
     const text = $("transcript").value.trim();
