@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 EXTRAS := dev,postgres,onnx,media,speech
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint typecheck bench clean setup
+.PHONY: demo demo-speech test test-fast lint typecheck bench clean setup
 
 setup: $(STAMP)
 
@@ -18,11 +18,21 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/rampup demo
 
+# the speech scenario: clips spoken by espeak-ng (Debian), recognised by pocketsphinx
+demo-speech: $(STAMP)
+	@command -v espeak-ng >/dev/null \
+		|| (apt-get update -qq && apt-get install -y -qq espeak-ng) \
+		|| echo "the speech scenario needs espeak-ng: apt-get install espeak-ng"
+	$(BIN)/rampup demo --scenario speech
+
 test: $(STAMP) lint typecheck
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null \
-		&& command -v wrk >/dev/null \
-		|| (apt-get update -qq && apt-get install -y -qq chromium chromium-driver wrk) \
-		|| echo "the browser and benchmark tests need: apt-get install chromium chromium-driver wrk"
+		&& command -v wrk >/dev/null && command -v espeak-ng >/dev/null \
+		&& ldconfig -p | grep -q libportaudio \
+		|| (apt-get update -qq && apt-get install -y -qq chromium chromium-driver wrk \
+			espeak-ng libportaudio2) \
+		|| echo "the browser, benchmark and speech tests need: apt-get install chromium" \
+			"chromium-driver wrk espeak-ng libportaudio2"
 	$(BIN)/pytest --cov --cov-report=term:skip-covered --durations=15
 
 test-fast: $(STAMP)

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     shadow_max_in_flight: int = Field(default=64, ge=1)
     controller: bool = Field(default=True, description="run the rollout controller (leader only)")
     controller_interval: float = Field(default=2.0, gt=0)
+    controller_min_requests: int = Field(
+        default=100, ge=1, description="the rollout judge's minimum of predictions (and "
+        "latencies) per version before a check can pass or fail; lower it only for slow "
+        "models whose traffic is a few requests a minute")
     alerts: bool = Field(default=True, description="run the alert evaluator (leader only)")
     alerts_interval: float = Field(default=10.0, gt=0, description="seconds between passes")
     retrain: bool = Field(default=True, description="run scheduled and queued retraining "

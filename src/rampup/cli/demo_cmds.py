@@ -46,9 +46,11 @@ def demo(
     no_story: Annotated[bool, typer.Option(
         "--no-story", help="Skip the incident and drift chapters after the tour.")] = False,
     scenario: Annotated[str, typer.Option(
-        help="loan (default: the tabular story) or vision (a visual-inspection line: "
+        help="loan (default: the tabular story), vision (a visual-inspection line: "
              "phone photos, a human inspector, a lighting change; about 6 minutes, "
-             "--rate defaults to 6 photos/s there).")] = "loan",
+             "--rate defaults to 6 photos/s there) or speech (a VAD -> ASR pipeline on "
+             "clips spoken by espeak-ng, 'apt-get install espeak-ng'; about 15 minutes)."
+             )] = "loan",
 ) -> None:
     """Train, serve and roll out a demo model with live traffic: a story to watch.
 
@@ -63,12 +65,17 @@ def demo(
     Needs no downloads and no database server: the store is a SQLite file in the
     project folder (unless --database-url is given before 'demo').
     """
+    if scenario == "speech":
+        if ctx.get_parameter_source("directory").name != "COMMANDLINE":  # type: ignore[union-attr]
+            directory = Path("demo-speech")  # never the loan demo's folder
+        _speech(directory, port=port, duration=duration, seed=seed, fresh=fresh)
+        return
     from rampup_demo.rollout_tour import TourPlan
     from rampup_demo.runner import run_demo
     from rampup_demo.story import StoryPlan
 
     if scenario not in ("loan", "vision"):
-        raise typer.BadParameter(f"unknown scenario {scenario!r}: use loan or vision",
+        raise typer.BadParameter(f"unknown scenario {scenario!r}: use loan, vision or speech",
                                  param_hint="--scenario")
     try:
         if scenario == "vision":
@@ -95,3 +102,22 @@ def demo(
     console.print(f"done in {result.seconds:.0f} s; rerun 'rampup demo{again} --dir "
                   f"{directory}' to continue, or add --fresh to start over", highlight=False,
                   soft_wrap=True)
+
+
+def _speech(directory: Path, *, port: int, duration: float | None, seed: int,
+            fresh: bool) -> None:
+    from rampup_demo.speech_scenario import run_speech_demo
+    from rampup_demo.speech_story import SpeechPlan
+
+    plan = SpeechPlan()
+    console.print(f"speech scenario: the story takes about {plan.estimate_s() / 60:.0f}-15 "
+                  "min on a loaded 2-CPU machine (pocketsphinx decodes about a clip a second "
+                  "per core)", highlight=False)
+    try:
+        result = run_speech_demo(directory, port=port, duration=duration, seed=seed,
+                                 fresh=fresh, console=console,
+                                 plan=plan)
+    except KeyboardInterrupt:
+        console.print("\n[yellow]demo interrupted[/]")
+        sys.exit(130)
+    console.print(f"done in {result.seconds:.0f} s", highlight=False)

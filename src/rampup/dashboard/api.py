@@ -174,14 +174,31 @@ def _present(s: dict[str, panels.Series]) -> dict[str, panels.Series]:
     return {k: v for k, v in s.items() if any(x is not None for x in v)}
 
 
-def model_metrics(src: Sources, model: str, range_name: str | None, now: float
-                  ) -> dict[str, Any]:
+def stage_of(src: Sources, pipeline: str, stage: str) -> tuple[str, str]:
+    """(the stage's model, its stage tag) for a stage of a pipeline (404 otherwise)."""
+    from rampup.monitor.pipelines import stage_map
+
+    stages = stage_map(src.project).get(pipeline)
+    if stages is None or stage not in stages:
+        known = ", ".join(stages or {}) or "none"
+        raise NotFoundError(f"{pipeline!r} has no stage {stage!r} (stages: {known})",
+                            fix="name a stage of a pipeline", field="stage")
+    return stages[stage]
+
+
+def model_metrics(src: Sources, model: str, range_name: str | None, now: float,
+                  stage: str | None = None) -> dict[str, Any]:
     """Everything over time on a model page: software per version and role, inputs,
-    outputs, performance and the drift heat map, from one read of the windows."""
+    outputs, performance and the drift heat map, from one read of the windows. With
+    ``stage`` (``model`` a pipeline), the same for that stage's rows under its model,
+    its inputs beside that model's reference."""
+    tag = NO_STAGE
+    if stage is not None:
+        model, tag = stage_of(src, model, stage)
     src.known_model(model)
     range_s, step, heat_step = parse_range(range_name)
     grid = Grid.for_range(range_s, now=now, step=step)
-    raw = src.buckets(model, grid, now + 1.0, None)
+    raw = src.buckets(model, grid, now + 1.0, None, stage=tag)
     groups = {_label(g): b for g, b in raw.items()}
     answer = panels.merge_buckets([b for g, b in raw.items() if g[1] == "answer"], grid)
     policy, _ = src.policy(model)
@@ -227,7 +244,8 @@ def model_metrics(src: Sources, model: str, range_name: str | None, now: float
     cells = panels.drift_cells(primary, reference, n=heat_grid.n, into=into)
     unseen = panels.unseen_cells(primary, reference, n=heat_grid.n, into=into)
     return {
-        "model": model, "range": range_name or "1h", "now": now, "since": grid.since,
+        "model": model, "stage": stage, "range": range_name or "1h", "now": now,
+        "since": grid.since,
         "step": step, "t": grid.times(), "groups": list(groups), "slo": src.slo(model),
         "software": _per_group(groups, SOFTWARE, grid, now),
         "inputs": {"features": feats, "custom": custom,

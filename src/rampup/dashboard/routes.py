@@ -35,10 +35,11 @@ HERE = Path(__file__).parent
 log = logging.getLogger("rampup.dashboard")
 STATIC = "/dashboard/static"
 #: no inline scripts, nothing from elsewhere: an injected tag cannot run even if some
-#: text escaped its escaping.
+#: text escaped its escaping. ``blob:`` images and media: the input sample's thumbnails and
+#: players, whose bytes the page fetches with its token.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-       "img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
-       "form-action 'self'")
+       "img-src 'self' data: blob:; media-src 'self' blob:; object-src 'none'; "
+       "base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 
 _env = Environment(loader=FileSystemLoader(HERE / "templates"),
                    autoescape=select_autoescape(default=True, default_for_string=True),
@@ -122,8 +123,70 @@ async def metrics_data(request: Request) -> Response:
     st = _read(request)
     name = request.path_params["name"]
     doc = await asyncio.to_thread(api.model_metrics, _sources(request, st), name,
-                                  request.query_params.get("range"), time.time())
+                                  request.query_params.get("range"), time.time(),
+                                  request.query_params.get("stage") or None)
     return json_response(doc)
+
+
+async def sample_data(request: Request) -> Response:
+    """A sample of a window's image/audio inputs (of a pipeline's stage with ``stage``),
+    or why there is none: bytes not kept, or the fields protected."""
+    from rampup.dashboard.media import sample
+    from rampup.security.privacy import protected_fields
+
+    st = _read(request)
+    name, q, now = request.path_params["name"], request.query_params, time.time()
+    since = parse_time(q["since"], "since", now) if "since" in q else now - 300.0
+    until = parse_time(q["until"], "until", now) if "until" in q else now + 1.0
+    limit = max(1, min(int(q["limit"]) if q.get("limit", "").isdigit() else 6, 24))
+    src = _sources(request, st)
+    model, tag = name, None
+    if q.get("stage"):
+        model, tag = api.stage_of(src, name, q["stage"])
+    if st.settings.input_bytes_dir is None:
+        return json_response({"model": model, "stage": q.get("stage"), "available": False,
+                              "reason": "input bytes are not kept (RAMPUP_INPUT_BYTES_DIR is "
+                                        "unset): the log holds hashes and metrics only",
+                              "items": []})
+
+    def read() -> dict[str, Any]:
+        def rows() -> Any:
+            for chunk in st.store.iter_predictions(model, since=since, until=until,
+                                                   roles=["answer"], with_labels=False,
+                                                   chunk_size=2000):
+                yield from chunk
+        protected = protected_fields(st.project, model)
+        doc = sample(rows(), protected=protected, limit=limit, stage=tag)
+        versions = st.store.list_versions(model)
+        media = {f["name"] for f in (versions[-1].input_schema.get("features", [])
+                                     if versions else [])
+                 if f.get("dtype") in ("image", "audio")}
+        doc["protected"] = sorted(set(doc["protected"]) | (media & set(protected)))
+        return doc
+
+    doc = await asyncio.to_thread(read)
+    return json_response({"model": model, "stage": q.get("stage"), "available": True,
+                          "since": since, "until": until, **doc})
+
+
+async def input_bytes(request: Request) -> Response:
+    """The kept bytes of one input, by content hash (only what RAMPUP_INPUT_BYTES_DIR
+    holds: protected fields never reach it)."""
+    from starlette.responses import FileResponse
+
+    from rampup.dashboard.media import input_file
+    from rampup.errors import NotFoundError
+
+    st = _read(request)
+    folder = st.settings.input_bytes_dir
+    found = input_file(folder, request.path_params["file"]) if folder is not None else None
+    if found is None:
+        raise NotFoundError("no such kept input", fix="take the name from the sample API",
+                            field="file")
+    path, media_type = found
+    return FileResponse(path, media_type=media_type,
+                        headers={"cache-control": "private, max-age=3600",
+                                 "x-content-type-options": "nosniff"})
 
 
 async def histogram_data(request: Request) -> Response:
@@ -173,5 +236,7 @@ def dashboard_routes() -> list[BaseRoute]:
         Route(m + "/deployment", deployment_data, methods=["GET"]),
         Route(m + "/alerts", alerts_data, methods=["GET"]),
         Route(m + "/drift/{feature}", histogram_data, methods=["GET"]),
+        Route(m + "/sample", sample_data, methods=["GET"]),
+        Route("/dashboard/api/inputs/{file}", input_bytes, methods=["GET"]),
         Mount(STATIC, StaticFiles(directory=HERE / "static"), name="dashboard_static"),
     ]

@@ -66,8 +66,12 @@ class Monitor:
                  max_pending: int = 100_000, repeat_keys: int = 10_000,
                  max_windows: int = 5000,
                  prometheus: MonitorPrometheus | None = None,
-                 dead_letters: DeadLetters | None = None) -> None:
+                 dead_letters: DeadLetters | None = None,
+                 pipelines: Mapping[str, str] | None = None) -> None:
         self.store = store
+        # pipeline -> its last stage's model: the end-to-end rows (version "v1+v2") are
+        # scored like that stage's version (WER for a transcriber's transcripts)
+        self.pipelines = dict(pipelines or {})
         self.window_s = float(window_s)
         self.clock = clock
         self.replica = replica or replica_id()
@@ -263,6 +267,8 @@ class Monitor:
             return cached
         if version in (HUMAN, "-"):
             info = VersionInfo.free()
+        elif model in self.pipelines:
+            info = self._end_to_end_info(model, version)
         else:
             try:
                 rec = self.store.get_version(model, version)
@@ -273,6 +279,14 @@ class Monitor:
                 rec.input_schema, rec.output, rec.profile)
         self._infos[(model, version)] = info
         return info
+
+    def _end_to_end_info(self, pipeline: str, version: str) -> VersionInfo:
+        """A pipeline's end-to-end rows: free-form inputs, the output task of the version
+        its last stage ran (the last part of ``v1+v2``)."""
+        last = self.version_info(self.pipelines[pipeline], version.rsplit("+", 1)[-1])
+        return VersionInfo.free() if last.output_task is None else VersionInfo(
+            (), free_form=True, output_kind="free", classes=None, has_text=False,
+            output_task=last.output_task)
 
     def sample(self, samples: Samples) -> None:
         """Record sampled levels into this replica's current answer windows."""

@@ -118,7 +118,9 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
         if settings.controller:
             from rampup.rollout.controller import RolloutController
 
-            controller = RolloutController(st_store, dead_letters=dead_letters).start(
+            controller = RolloutController(
+                st_store, dead_letters=dead_letters,
+                min_requests=settings.controller_min_requests).start(
                 settings.controller_interval, supervisor)
         try:
             yield

@@ -27,7 +27,9 @@ def start_monitoring(state: AppState) -> MonitorLoop | None:
                             keep_s=s.monitor_keep_s, retention_days=s.monitor_retention_days,
                             input_metrics=fns,
                             prometheus=MonitorPrometheus(state.metrics.registry),
-                            dead_letters=state.dead_letters)
+                            dead_letters=state.dead_letters,
+                            pipelines={name: pipe.stages[-1].model for name, pipe
+                                       in state.project.pipelines().items()})
     return MonitorLoop(state.monitor, sampler=app_sampler(state),
                        tick=s.monitor_interval, flush_interval=s.monitor_flush_interval
                        ).start(state.supervisor)

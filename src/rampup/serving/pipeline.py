@@ -16,6 +16,11 @@ Logging (one request id ties the rows together):
   joined by ``+`` (``v1+v2``), latency end to end, output the final one with ``stage``
   (who answered) and ``early_stop``.
 
+Automation: a pipeline with an ``automation`` block of its own (a level below ``full``,
+or audits) has its end-to-end answers decided like a plain model's — low-confidence
+ones (the final stage's confidence) or audited ones go to the pipeline's review queue,
+and a reviewer's label (a transcriber typing the transcript) joins the end-to-end row.
+
 Errors: bad input for a stage (from the request) → 422 naming the field and the stage;
 a stage that raises, is not deployed, or gets an invalid value from an earlier stage →
 a 5xx :class:`~rampup.serving.pipeline_spec.PipelineError` naming the stage; failed rows
@@ -197,6 +202,7 @@ class _Run:
                                     stage=stage.spec.stage) from None
             ms = (time.perf_counter() - t0) * 1000.0
             self._log_stage(stage, active, inputs, out, ms, None)
+            self._keep_decoded(active, inputs)
             last = stage.index == len(self.stages) - 1
             still = []
             for j, i in enumerate(active):
@@ -208,6 +214,18 @@ class _Run:
                 else:
                     still.append(i)
             active = still
+
+    def _keep_decoded(self, active: list[int], inputs: list[Any]) -> None:
+        """The request records take the image/audio values a stage decoded, so the
+        end-to-end row logs their summary (hash, metrics) rather than base64 text, later
+        stages do not decode them again, and a review item shows the media."""
+        for j, i in enumerate(active):
+            record, stage_input = self.records[i], inputs[j]
+            if not isinstance(record, dict) or not isinstance(stage_input, dict):
+                continue
+            for k, v in stage_input.items():
+                if k in record and hasattr(v, "to_log") and hasattr(v, "data"):
+                    record[k] = v
 
     def _log_stage(self, stage: _Stage, active: list[int], inputs: list[Any],
                    out: PredictionBatch | None, ms: float, error: str | None) -> None:
@@ -272,6 +290,7 @@ async def predict(request: Request, name: str, pipe: PipelineSpec) -> Response:
         version = run.version
         await run.run()
         preds = run.items()
+        shown = _automate(st, name, run, preds)
     except RampupError as exc:
         ms = (time.perf_counter() - t0) * 1000.0
         m.errors.labels(name, version, exc.code).inc()
@@ -294,7 +313,7 @@ async def predict(request: Request, name: str, pipe: PipelineSpec) -> Response:
     response = Response(
         dumps({"request_id": rid, "model": name, "version": version,
                "versions": {s.spec.stage: s.lv.name for s in run.stages},
-               "predictions": preds}), 200,
+               "predictions": shown}), 200,
         headers={"x-request-id": rid, "x-model-version": version,
                  "x-route": "; ".join(s.route for s in run.stages)},
         media_type="application/json")
@@ -309,6 +328,19 @@ async def predict(request: Request, name: str, pipe: PipelineSpec) -> Response:
         p.get("confidence"), latency * 1000.0, None, run.key) for i, p in enumerate(preds)]
     await st.record(name, version, logged)
     return response
+
+
+def _automate(st: AppState, name: str, run: _Run, preds: list[dict[str, Any]]
+              ) -> list[dict[str, Any]]:
+    """The pipeline's own automation level over its end-to-end answers (see the module
+    doc); the answers as they are when it has none."""
+    auto = st.automation
+    if auto is None or (auto.level(name) == "full" and auto.spec(name).audit_rate == 0):
+        return preds
+    out = PredictionBatch([p.get("prediction") for p in preds],
+                          confidence=[p.get("confidence") for p in preds])
+    last = run.stages[-1].lv.output
+    return auto.annotate(name, run.version, last, run.records, out, run.ids, run.rid, preds)
 
 
 def describe_pipeline(st: AppState, name: str) -> dict[str, Any]:

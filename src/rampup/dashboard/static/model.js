@@ -294,6 +294,7 @@
     await Promise.all([refreshDeployment(), refreshAlarms(), explore()]);
     if (!catalogued) { catalogued = true; catalogue().catch(() => { catalogued = false; }); }
     if (window.RampupExtras) await window.RampupExtras(model, lastDeployment);
+    if (window.RampupMedia) await window.RampupMedia(model, lastDeployment);
   }
   R.poll(refresh);
 })();
