@@ -98,7 +98,8 @@ def demo(
         console.print("\n[yellow]demo interrupted[/] (rerun 'rampup demo' to continue "
                       "where it stopped)")
         sys.exit(130)
-    console.print(f"done in {result.seconds:.0f} s; rerun 'rampup demo --dir "
+    again = " --scenario vision" if scenario == "vision" else ""
+    console.print(f"done in {result.seconds:.0f} s; rerun 'rampup demo{again} --dir "
                   f"{directory}' to continue, or add --fresh to start over", highlight=False,
                   soft_wrap=True)
 
