@@ -47,7 +47,7 @@ def demo(
         "--no-story", help="Skip the incident and drift chapters after the tour.")] = False,
     scenario: Annotated[str, typer.Option(
         help="loan (default: the tabular story), vision (a visual-inspection line: "
-             "phone photos, a human inspector, a lighting change; about 6 minutes, "
+             "phone photos, a human inspector, a lighting change; about 3 minutes, "
              "--rate defaults to 6 photos/s there) or speech (a VAD -> ASR pipeline on "
              "clips spoken by espeak-ng, 'apt-get install espeak-ng'; about 15 minutes)."
              )] = "loan",
