@@ -45,6 +45,7 @@ class Models(Protocol):
 
     def find_version_by_hash(self, model: str, artifact_hash: str) -> VersionRecord | None: ...
 
+
 class Evaluations(Protocol):
     """Evaluations, audits and calibrations recorded against a version."""
 
@@ -54,6 +55,7 @@ class Evaluations(Protocol):
 
     def list_evaluations(self, model: str, version: str | None = None, kind: str | None = None,
                          limit: int = 100) -> list[EvaluationRecord]: ...
+
 
 class Deployments(Protocol):
     """The deployment history and the fenced decision every change of what is served
@@ -73,6 +75,7 @@ class Deployments(Protocol):
     def note_superseded(self, model: str, actor: str, message: str,
                         details: Mapping[str, Any] | None = None) -> None: ...
 
+
 class Rollouts(Protocol):
     """Rollout rows and their check results."""
 
@@ -89,6 +92,7 @@ class Rollouts(Protocol):
                           decision: str, reason: str, results: list[dict[str, Any]]) -> None: ...
 
     def list_rollout_checks(self, rollout_id: int, limit: int = 200) -> list[dict[str, Any]]: ...
+
 
 class Predictions(Protocol):
     """The prediction log (bulk insert, stream with labels, retention, erasure)."""
@@ -126,6 +130,7 @@ class Predictions(Protocol):
 
     def inputs_mention(self, text: str) -> bool: ...
 
+
 class Feedback(Protocol):
     """Labels and events per prediction, idempotent by dedupe key."""
 
@@ -139,6 +144,7 @@ class Feedback(Protocol):
 
     def delete_feedback_before(self, model: str, before: float, limit: int) -> int: ...
 
+
 class Events(Protocol):
     """The audit trail."""
 
@@ -148,6 +154,7 @@ class Events(Protocol):
     def list_events(self, model: str | None = None, limit: int = 100, *,
                     actor: str | None = None, action: str | None = None,
                     since: float | None = None) -> list[EventRecord]: ...
+
 
 class Windows(Protocol):
     """Monitoring snapshots (metric windows) per replica."""
@@ -168,6 +175,7 @@ class Windows(Protocol):
 
     def metric_window_stamps(self, model: str, *, since: float, until: float,
                              stage: str | None = None) -> list[WindowStamp]: ...
+
 
 class Alerts(Protocol):
     """Alert rules, their states and their history."""
@@ -200,6 +208,7 @@ class Alerts(Protocol):
                           kinds: Sequence[str] | None = None, limit: int | None = 200,
                           oldest_first: bool = False) -> list[dict[str, Any]]: ...
 
+
 class RetrainRuns(Protocol):
     """Retraining runs."""
 
@@ -214,6 +223,7 @@ class RetrainRuns(Protocol):
 
     def update_retrain_run(self, run_id: int, values: dict[str, Any], *,
                            expect_states: Sequence[str] | None = None) -> bool: ...
+
 
 class Review(Protocol):
     """The human review queue."""
@@ -248,6 +258,7 @@ class Review(Protocol):
 
     def delete_review_before(self, model: str, before: float, limit: int) -> int: ...
 
+
 class AutomationLevels(Protocol):
     """Run-time automation level overrides."""
 
@@ -257,6 +268,7 @@ class AutomationLevels(Protocol):
     def clear_automation_level(self, model: str) -> bool: ...
 
     def automation_levels(self) -> dict[str, dict[str, Any]]: ...
+
 
 class DeadLetters(Protocol):
     """What background workers could not write."""
@@ -270,6 +282,7 @@ class DeadLetters(Protocol):
     def count_dead_letters(self, *, since: float | None = None) -> dict[str, int]: ...
 
     def delete_dead_letters(self, *, before: float) -> int: ...
+
 
 class Credentials(Protocol):
     """Token digests and per-project secrets."""
