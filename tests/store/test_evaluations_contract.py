@@ -1,3 +1,8 @@
+"""Evaluations repository contract: results kept against a version, newest first.
+
+Every test runs against SQLite and the real PostgreSQL (the ``store`` fixture).
+"""
+
 from __future__ import annotations
 
 from rampup.store import Database
