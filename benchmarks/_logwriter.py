@@ -1,4 +1,4 @@
-"""Prediction-log write throughput: the real LogWriter draining into the real Store.
+"""Prediction-log write throughput: the real LogWriter draining into the real Database.
 
 Records look like what the predict route logs for the benchmark model: 16 numeric
 inputs, the response item (prediction, probabilities, confidence, id) as outputs,
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from rampup.config import Settings
 from rampup.predlog.writer import LogWriter, PredictionRecord
-from rampup.store import Store
+from rampup.store import Database
 from rampup.store.engine import normalise_url
 
 N_FEATURES = 16
@@ -49,9 +49,9 @@ def measure(url: str, records: list[PredictionRecord], *,
             settings: Settings | None = None) -> dict[str, Any]:
     """Write ``records`` through a LogWriter configured like the server; rows/s and checks."""
     s = settings or Settings()
-    store = Store.open(url)
+    store = Database.open(url)
     try:
-        before = store.count_predictions()
+        before = store.predictions.count_predictions()
         writer = LogWriter(store, queue_size=s.log_queue_size, batch_size=s.log_batch_size,
                            flush_interval=s.log_flush_interval,
                            block_timeout=s.log_block_timeout).start()
@@ -60,7 +60,7 @@ def measure(url: str, records: list[PredictionRecord], *,
         flushed = writer.flush(timeout=600)
         seconds = time.perf_counter() - t0
         writer.stop()
-        stored = store.count_predictions() - before
+        stored = store.predictions.count_predictions() - before
     finally:
         store.close()
     n = len(records)

@@ -22,7 +22,7 @@ import psutil
 from rampup.monitor.recorder import Monitor
 from rampup.predlog.writer import PredictionRecord
 from rampup.registry.profile import compute_profile, infer_schema
-from rampup.store import Store, VersionRecord
+from rampup.store import Database, VersionRecord
 
 MODEL = "loan-default"
 USERS = 50_000
@@ -38,15 +38,15 @@ class SimClock:
         return self.t
 
 
-def register(store: Store, frame: pd.DataFrame, features: list[str],
+def register(store: Database, frame: pd.DataFrame, features: list[str],
              versions: tuple[str, ...] = ("v1",)) -> None:
     schema = infer_schema(frame[features])
     profile = compute_profile(frame, schema, "y")
-    store.ensure_model(MODEL)
+    store.models.ensure_model(MODEL)
     for v in versions:
-        if store.get_version(MODEL, v) is None:
-            store.add_version(VersionRecord(
-                MODEL, v, store.next_version_seq(MODEL), "sklearn", "-", f"sha256:{v}",
+        if store.models.get_version(MODEL, v) is None:
+            store.models.add_version(VersionRecord(
+                MODEL, v, store.models.next_version_seq(MODEL), "sklearn", "-", f"sha256:{v}",
                 schema.to_dict(), {"kind": "class", "classes": [0, 1],
                                    "has_probabilities": True}, profile, {}, 0.0, "bench"))
 
@@ -78,7 +78,7 @@ def memory(url: str, frame: pd.DataFrame, features: list[str], rows: list[dict[s
            total: int, first: int = 10_000, rate: float = 1000.0) -> dict[str, Any]:
     """Feed ``total`` predictions at ``rate``/s of simulated time, processing every 0.5 s
     and flushing every 5 s as the monitor thread does; RSS after ``first`` and ``total``."""
-    store = Store.open(url)
+    store = Database.open(url)
     register(store, frame, features)
     dt = 1.0 / rate
     base = 1_700_000_000.0
@@ -115,7 +115,7 @@ def flush_cost(url: str, frame: pd.DataFrame, features: list[str], rows: list[di
                repeats: int = 20) -> dict[str, Any]:
     """One flush of a replica serving two versions, each answering and shadowing (4 windows
     of 16 features): median time of ``repeats`` flushes, each after fresh traffic."""
-    store = Store.open(url)
+    store = Database.open(url)
     register(store, frame, features, ("v1", "v2"))
     clock = SimClock(1_700_000_000.0)
     mon = Monitor(store, clock=clock, replica="bench")

@@ -213,7 +213,7 @@ def _render_mixed(console: Console, rows: Sequence[dict[str, Any]]) -> None:
 
 def _render_writers(console: Console, runs: Sequence[dict[str, Any]],
                     writers: Sequence[dict[str, Any]]) -> None:
-    w = Table(title="Prediction-log writer: LogWriter + Store, 16-feature records",
+    w = Table(title="Prediction-log writer: LogWriter + Database, 16-feature records",
               title_justify="left")
     for col in ("backend", "rows", "seconds", "rows/s", "x serving rate", "dropped/failed"):
         w.add_column(col, justify="left" if col == "backend" else "right")

@@ -45,7 +45,7 @@ from rampup.predlog.writer import PredictionRecord
 from rampup.registry.profile import compute_profile, infer_schema
 from rampup.registry.schema import InputSchema, OutputSpec
 from rampup.serving.app import create_app
-from rampup.store import Store, VersionRecord
+from rampup.store import Database, VersionRecord
 
 MODEL = "bench"
 TARGET_S = 1.0
@@ -80,20 +80,21 @@ def frame(n: int, features: int, rng: np.random.Generator, drift: float = 0.0) -
     return pd.DataFrame(cols)
 
 
-def seed(store: Store, args: argparse.Namespace, now: float) -> dict[str, Any]:
+def seed(store: Database, args: argparse.Namespace, now: float) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     ref = frame(5000, args.features, rng)
     schema = infer_schema(ref)
     profile = compute_profile(ref, schema)
     output = {"kind": "class", "classes": [0, 1], "has_probabilities": True}
-    store.ensure_model(MODEL)
+    store.models.ensure_model(MODEL)
     for v in ("v1", "v2"):
-        store.add_version(VersionRecord(
-            model=MODEL, version=v, seq=store.next_version_seq(MODEL), flavor="python",
+        store.models.add_version(VersionRecord(
+            model=MODEL, version=v, seq=store.models.next_version_seq(MODEL), flavor="python",
             artifact_uri="-", artifact_hash=f"sha256:{v}", input_schema=schema.to_dict(),
             output=output, profile=profile, metadata={}, created_at=now, created_by="bench"))
-    store.append_deployment(MODEL, {"routes": {"v1": 100.0}}, "bench", "first")
-    store.append_deployment(MODEL, {"routes": {"v1": 95.0, "v2": 5.0}}, "bench", "canary")
+    store.deployments.append_deployment(MODEL, {"routes": {"v1": 100.0}}, "bench", "first")
+    store.deployments.append_deployment(MODEL, {"routes": {"v1": 95.0, "v2": 5.0}}, "bench",
+                                        "canary")
     info = VersionInfo.from_parts(schema.to_dict(), output, profile)
     templates: list[dict[str, Any]] = []
     for k in range(12):  # windows with more and more drift, reused round the day
@@ -126,9 +127,9 @@ def seed(store: Store, args: argparse.Namespace, now: float) -> dict[str, Any]:
                           "window_start": ws, "window_s": 60.0, "replica": "bench",
                           "updated_at": now, "data": data})
         if len(batch) >= 500:
-            written += store.upsert_metric_windows(batch)
+            written += store.windows.upsert_metric_windows(batch)
             batch = []
-    written += store.upsert_metric_windows(batch)
+    written += store.windows.upsert_metric_windows(batch)
     return {"rows": written, "seed_s": time.perf_counter() - t0,
             "row_bytes": len(json.dumps(templates[0])),
             "features": [f.name for f in schema.features]}
@@ -147,7 +148,7 @@ class Idle:
         raise NotImplementedError
 
 
-def naive(store: Store, features: list[str], now: float, sample: int = 4
+def naive(store: Database, features: list[str], now: float, sample: int = 4
           ) -> tuple[float, int]:
     """One query per chart, as a page calling the metric API chart by chart would: the
     time of ``sample`` such queries (one of each kind), scaled to the page's count."""
@@ -240,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         url = args.postgres or f"sqlite:///{Path(tmp) / 'bench.db'}"
-        store = Store.open(url)
+        store = Database.open(url)
         now = time.time()
         seeded = seed(store, args, now)
         print(f"seeded {seeded['rows']} windows ({args.minutes} min, {args.features} "

@@ -49,8 +49,8 @@ import json, os, sys, time
 os.sched_setaffinity(0, {0})  # the leader replica's CPU: the server's
 from rampup.project import parse_project
 from rampup.security.retention import apply_retention
-from rampup.store import Store
-store = Store.open(sys.argv[1])
+from rampup.store import Database
+store = Database.open(sys.argv[1])
 project = parse_project({"retention": {"predictions": "1d"}})
 t0 = time.perf_counter(); total = 0
 while True:
@@ -64,9 +64,9 @@ print(json.dumps({"deleted": total, "seconds": time.perf_counter() - t0}))
 
 def fill(url: str, rows: int) -> None:
     """``rows`` expired prediction rows (400 days old), as the log writer stores them."""
-    from rampup.store import Store
+    from rampup.store import Database
 
-    store = Store.open(url)
+    store = Database.open(url)
     old = time.time() - 400 * 86_400
     inputs = orjson.dumps({"age": 41, "income": 52000.0, "city": "paris"}).decode()
     try:
@@ -75,7 +75,7 @@ def fill(url: str, rows: int) -> None:
             step = 20_000
             for start in range(0, rows, step):
                 n = min(step, rows - start)
-                store.insert_predictions([{
+                store.predictions.insert_predictions([{
                     "id": f"old-{start + i}", "request_id": f"old-{start + i}",
                     "ts": old + (start + i) * 1e-3, "model": MODEL_NAME, "version": "v1",
                     "role": "answer", "stage": None, "inputs": inputs, "outputs": "1",

@@ -119,10 +119,10 @@ def prepare_project(project: Path) -> None:
     """v1 live; the others registered (python flavor: one file, one object each)."""
     from rampup.config import Settings
     from rampup.registry.registry import Registry
-    from rampup.store import Store
+    from rampup.store import Database
 
     settings = Settings(project_dir=project)
-    store = Store.open(settings.resolved_database_url)
+    store = Database.open(settings.resolved_database_url)
     try:
         registry = Registry.from_settings(settings, store)
         registry.register(MODEL_NAME, f"{MODELS}:Healthy", version="v1", actor="bench")

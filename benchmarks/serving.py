@@ -358,10 +358,10 @@ def prepare_rampup(project: Path, model_path: Path, frame: Any) -> str:
     """Register the model in a fresh project (SQLite store), as `rampup register` would."""
     from rampup.config import Settings
     from rampup.registry.registry import Registry
-    from rampup.store import Store
+    from rampup.store import Database
 
     settings = Settings(project_dir=project)
-    store = Store.open(settings.resolved_database_url)
+    store = Database.open(settings.resolved_database_url)
     try:
         record = Registry.from_settings(settings, store).register(
             MODEL_NAME, model_path, reference=frame, label_column="y")
@@ -372,11 +372,11 @@ def prepare_rampup(project: Path, model_path: Path, frame: Any) -> str:
 
 def logged_rows(project: Path) -> int:
     from rampup.config import Settings
-    from rampup.store import Store
+    from rampup.store import Database
 
-    store = Store.open(Settings(project_dir=project).resolved_database_url)
+    store = Database.open(Settings(project_dir=project).resolved_database_url)
     try:
-        return store.count_predictions(MODEL_NAME)
+        return store.predictions.count_predictions(MODEL_NAME)
     finally:
         store.close()
 

@@ -132,7 +132,7 @@ async def _serve_rows(quick: bool) -> list[dict[str, Any]]:
     from rampup.project import ProjectFile
     from rampup.registry.registry import Registry
     from rampup.serving.app import create_app
-    from rampup.store import Store
+    from rampup.store import Database
 
     sys.path.insert(0, str(HERE))
     from _media_model import brightness  # type: ignore[import-not-found]
@@ -165,7 +165,7 @@ async def _serve_rows(quick: bool) -> list[dict[str, Any]]:
                         "/predict")
     with tempfile.TemporaryDirectory() as d:
         settings = Settings(project_dir=Path(d), controller=False)  # type: ignore[call-arg]
-        store = Store.open(settings.resolved_database_url)
+        store = Database.open(settings.resolved_database_url)
         Registry.from_settings(settings, store).register(
             "vision", f"{HERE / '_media_model.py'}:brightness")
         app = create_app(settings, ProjectFile(), store=store)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from rampup.store import Store
+from rampup.store import Database
 from rampup.store.engine import normalise_url
 
 # mlflow (a test extra) would send usage telemetry from tests and the servers they start
@@ -91,14 +91,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    s = Store.open(db_url)
+def store(db_url: str) -> Iterator[Database]:
+    s = Database.open(db_url)
     yield s
     s.close()
 
 
 @pytest.fixture
-def sqlite_store(sqlite_url: str) -> Iterator[Store]:
-    s = Store.open(sqlite_url)
+def sqlite_store(sqlite_url: str) -> Iterator[Database]:
+    s = Database.open(sqlite_url)
     yield s
     s.close()

@@ -23,7 +23,7 @@ def test_unknown_name_raises() -> None:
 
 
 def test_key_concepts_are_public() -> None:
-    for name in ("Store", "Registry", "create_app", "DeploymentPolicy", "LogWriter",
+    for name in ("Database", "Registry", "create_app", "DeploymentPolicy", "LogWriter",
                  "Settings", "predict_batch", "export_predictions"):
         assert name in rampup.__all__
 

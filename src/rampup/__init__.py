@@ -30,7 +30,7 @@ _EXPORTS: dict[str, str] = {
     "ModelError": "rampup.errors",
     "MissingExtraError": "rampup.errors",
     # store and registry
-    "Store": "rampup.store",
+    "Database": "rampup.store",
     "Registry": "rampup.registry",
     "ArtifactStore": "rampup.registry",
     "InputSchema": "rampup.registry",

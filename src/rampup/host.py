@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from rampup.config import Settings
     from rampup.project import ProjectFile
     from rampup.runtime import DeadLetters, Supervisor
-    from rampup.store import Store
+    from rampup.store import Database
 
 
 class WorkerHost(Protocol):
@@ -30,7 +30,7 @@ class WorkerHost(Protocol):
     def project(self) -> ProjectFile: ...
 
     @property
-    def store(self) -> Store: ...
+    def store(self) -> Database: ...
 
     @property
     def supervisor(self) -> Supervisor: ...

@@ -32,7 +32,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from rampup.store import Store
+from rampup.store import Database
 
 POLL_S = 1.0
 SHOWN = ("firing", "resolved")
@@ -56,7 +56,7 @@ def show_alarm(console: Console, event: Mapping[str, Any], t0: float) -> None:
 class AlarmWatcher:
     """Follows ``model``'s alert history from ``since`` on (see the module doc)."""
 
-    def __init__(self, store: Store, console: Console, model: str, *,
+    def __init__(self, store: Database, console: Console, model: str, *,
                  since: float | None = None, poll_s: float = POLL_S) -> None:
         self.store, self.console, self.model = store, console, model
         self.since = time.time() if since is None else since
@@ -70,9 +70,9 @@ class AlarmWatcher:
         """New firing/resolved events since the last poll (printed), oldest first. Safe
         from several threads at once (each event is printed once)."""
         with self._lock:
-            rows = self.store.list_alert_events(self.model, since=self.since,
-                                                kinds=["state"], limit=None,
-                                                oldest_first=True)
+            rows = self.store.alerts.list_alert_events(self.model, since=self.since,
+                                                       kinds=["state"], limit=None,
+                                                       oldest_first=True)
             new = [r for r in rows if int(r["id"]) > self._last_id]
             if new:
                 self._last_id = max(int(r["id"]) for r in new)
@@ -83,7 +83,7 @@ class AlarmWatcher:
             return shown
 
     def state(self, rule: str) -> str:
-        doc = self.store.alert_states(self.model).get((self.model, rule))
+        doc = self.store.alerts.alert_states(self.model).get((self.model, rule))
         return str(doc.get("state", "ok")) if doc else "ok"
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -105,7 +105,7 @@ class AlarmWatcher:
         while len(got) < len(rules) and time.monotonic() - t0 < timeout_s:
             if stop is not None and stop.is_set():
                 break
-            states = await asyncio.to_thread(self.store.alert_states, self.model)
+            states = await asyncio.to_thread(self.store.alerts.alert_states, self.model)
             for rule in rules:
                 doc = states.get((self.model, rule)) or {}
                 if rule not in got and doc.get("state", "ok") in wanted:

@@ -47,7 +47,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
-from rampup.store import Store
+from rampup.store import Database
 from rampup_demo.data import FEATURES, LABEL
 from rampup_demo.train import build_pipeline
 
@@ -151,7 +151,7 @@ def story_lines(run: dict[str, Any], candidate_metadata: dict[str, Any] | None =
 class RetrainStory:
     """Prints each step of the model's retraining runs once, as :meth:`poll` sees them."""
 
-    def __init__(self, store: Store, model: str = MODEL, *,
+    def __init__(self, store: Database, model: str = MODEL, *,
                  emit: Callable[[str], object] = print, since: float = 0.0) -> None:
         self.store = store
         self.model = model
@@ -162,11 +162,11 @@ class RetrainStory:
     def poll(self) -> list[str]:
         """Emit (and return) the lines not shown yet, oldest run first."""
         printed = []
-        runs = self.store.list_retrain_runs(self.model, since=self.since, limit=20)
+        runs = self.store.retrain.list_retrain_runs(self.model, since=self.since, limit=20)
         for run in reversed(runs):
             meta = None
             if run["candidate"]:
-                record = self.store.get_version(self.model, run["candidate"])
+                record = self.store.models.get_version(self.model, run["candidate"])
                 meta = record.metadata if record is not None else None
             for key, line in story_lines(run, meta):
                 if (run["id"], key) not in self._shown:

@@ -42,7 +42,7 @@ from rampup.rollout.plan import Plan, Step
 from rampup.rollout.policy import DeploymentPolicy
 from rampup.rollout.service import Rollouts
 from rampup.rollout.window import paired
-from rampup.store import Store
+from rampup.store import Database
 from rampup_demo import display
 from rampup_demo.data import DEFAULT_START, FEATURES, LABEL, TIME_COLUMN, LoanGenerator
 from rampup_demo.train import BATCH_ROWS, build_pipeline, evaluate
@@ -196,7 +196,7 @@ def register_bad_v3(registry: Registry, model: str, data: Path) -> bool:
 
     No reference data: the registry's smoke test on reference rows would catch the bug.
     """
-    if registry.store.get_version(model, "v3") is not None:
+    if registry.store.models.get_version(model, "v3") is not None:
         return False
     v1 = registry.get(model, "v1")
     path = data / V3_FILE
@@ -236,7 +236,7 @@ class TourResult:
 class Tour:
     """Runs the tour against a live server that shares ``store`` (see the module doc)."""
 
-    def __init__(self, store: Store, registry: Registry, console: Console, *, model: str,
+    def __init__(self, store: Database, registry: Registry, console: Console, *, model: str,
                  data: Path, project: str, plan: TourPlan, rate: float) -> None:
         self.store, self.registry, self.console = store, registry, console
         self.model, self.data, self.project = model, data, project
@@ -274,11 +274,11 @@ class Tour:
         if active is not None:
             self.rollouts.abort(self.model, actor=ACTOR, reason="the demo tour starts over")
             notes.append(f"aborted the unfinished rollout of {active[0].candidate}")
-        dep = self.store.current_deployment(self.model)
+        dep = self.store.deployments.current_deployment(self.model)
         v1 = DeploymentPolicy.single("v1")
         if dep is None or DeploymentPolicy.from_dict(dep.policy).routes != v1.routes:
-            self.store.append_deployment(self.model, v1.to_dict(), ACTOR,
-                                         "the demo tour starts from v1")
+            self.store.deployments.append_deployment(self.model, v1.to_dict(), ACTOR,
+                                                     "the demo tour starts from v1")
             notes.append("v1 takes all traffic again")
         return f"[dim]tour reset: {'; '.join(notes)}[/]" if notes else None
 
@@ -339,7 +339,7 @@ class Tour:
             self.console.print(f"[yellow]the rollout of {after.candidate} is paused[/]: "
                                f"{after.reason}", highlight=False)
         if after.state in TERMINAL:
-            dep = await asyncio.to_thread(self.store.current_deployment, self.model)
+            dep = await asyncio.to_thread(self.store.deployments.current_deployment, self.model)
             display.show_outcome(self.console, after, dep.policy if dep else {})
 
     def _agreement(self, r: Rollout) -> AgreementResult:

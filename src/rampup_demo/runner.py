@@ -37,7 +37,7 @@ from rampup.project import load_project
 from rampup.registry.registry import Registry
 from rampup.scaffold import scaffold
 from rampup.serving.app import create_app
-from rampup.store import Store
+from rampup.store import Database
 from rampup_demo import display, epilogue
 from rampup_demo import pipeline as speech
 from rampup_demo.alarms import AlarmWatcher
@@ -209,7 +209,7 @@ def _register(registry: Registry, data: Path, metrics: dict[str, Any]) -> list[s
     reused)."""
     added = []
     for version, algorithm in (("v1", "logistic_regression"), ("v2", "gradient_boosting")):
-        if registry.store.get_version(MODEL, version) is not None:
+        if registry.store.models.get_version(MODEL, version) is not None:
             continue
         added.append(version)
         span = metrics.get(f"{version}_trained_on")
@@ -224,18 +224,18 @@ def _register(registry: Registry, data: Path, metrics: dict[str, Any]) -> list[s
     # back, and the README's tour can deploy it at any moment of the demo
     if register_bad_v3(registry, MODEL, data):
         added.append("v3")
-    if registry.store.get_version("asr", "v1") is None:
+    if registry.store.models.get_version("asr", "v1") is None:
         speech.register(registry)  # the speech pipeline's two stages (Python objects)
     return added
 
 
-def _count(store: Store, since: float) -> tuple[int, int, int]:
+def _count(store: Database, since: float) -> tuple[int, int, int]:
     """(answers logged since ``since``, of which labelled, all predictions of the model)."""
     logged = labelled = 0
-    for chunk in store.iter_predictions(MODEL, since=since, roles=["answer"]):
+    for chunk in store.predictions.iter_predictions(MODEL, since=since, roles=["answer"]):
         logged += len(chunk)
         labelled += sum(r["label"] is not None for r in chunk)
-    return logged, labelled, store.count_predictions(MODEL)
+    return logged, labelled, store.predictions.count_predictions(MODEL)
 
 
 # -- the run ----------------------------------------------------------------------------------
@@ -282,12 +282,12 @@ def run_demo(directory: Path, *, port: int = 8000, duration: float | None = None
                         monitor_window_s=MONITOR_WINDOW_S, monitor_flush_interval=MONITOR_FLUSH_S,
                         alerts_interval=ALERTS_INTERVAL_S, drift_check_interval=DRIFT_CHECK_S,
                         retrain_interval=RETRAIN_INTERVAL_S)
-    store = Store.open(store_url)
+    store = Database.open(store_url)
     try:
         registry = Registry.from_settings(settings, store)
         with steps.step("registry", "registering v1, v2 and v3 (broken on purpose)") as note:
             added = _register(registry, root / "data", metrics)
-            dep = store.current_deployment(MODEL)
+            dep = store.deployments.current_deployment(MODEL)
             note(f"{'registered' if added else 'reused'} v1, v2 and v3; live routes: "
                  f"{display.routes_text(dep.policy if dep else {})}")
         scenario = Scenario(seed=seed + 1)
@@ -347,7 +347,7 @@ def _quiet_logs() -> Iterator[None]:
         alerts.removeFilter(keep_alert)
 
 
-def _tour(console: Console, store: Store, registry: Registry, root: Path,
+def _tour(console: Console, store: Database, registry: Registry, root: Path,
           plan: TourPlan | None, *, rate: float, duration: float | None) -> Tour | None:
     """The rollout tour, unless switched off or longer than ``duration`` (then say so)."""
     if plan is None:
@@ -563,8 +563,8 @@ class _Run:
         """The closing summary: this run's rollouts, alarms, retraining runs and reviews."""
         await asyncio.to_thread(watcher.poll)  # every transition printed before the end
         store, since = watcher.store, watcher.since
-        rollouts = await asyncio.to_thread(store.list_rollouts, self.model, limit=50)
-        runs = await asyncio.to_thread(store.list_retrain_runs, self.model, since=since)
+        rollouts = await asyncio.to_thread(store.rollouts.list_rollouts, self.model, limit=50)
+        runs = await asyncio.to_thread(store.retrain.list_retrain_runs, self.model, since=since)
         queued = None
         with contextlib.suppress(httpx.HTTPError, ValueError, KeyError, TypeError):
             async with httpx.AsyncClient(base_url=self.url, trust_env=False,

@@ -46,7 +46,7 @@ from rampup.errors import ConflictError, ValidationError
 from rampup.project import load_project
 from rampup.registry.registry import Registry
 from rampup.serving.app import create_app
-from rampup.store import Store
+from rampup.store import Database
 from rampup_demo import display, epilogue
 from rampup_demo.alarms import AlarmWatcher
 from rampup_demo.reviewer import ReviewerStats, review
@@ -189,7 +189,7 @@ def register(registry: Registry, data: Path, seed: int) -> list[str]:
             (VAD, "v2", "VadStrictThreshold", reference, "threshold 0.95: broken on purpose"),
             (ASR, "v1", "AsrLaunch", None, "launch setting: language weight 10"),
             (ASR, "v2", "AsrTuned", None, "tuned decoder parameters: language weight 6.5")):
-        if store.get_version(model, version) is not None:
+        if store.models.get_version(model, version) is not None:
             continue
         registry.register(model, f"{MODELS}:{obj}", version=version, flavor="python",
                           reference=ref, actor="demo", deploy=None if version == "v1" else False,
@@ -198,7 +198,7 @@ def register(registry: Registry, data: Path, seed: int) -> list[str]:
     return added
 
 
-def _reset(store: Store) -> None:
+def _reset(store: Database) -> None:
     """A rerun starts from vad@v1 and asr@v1."""
     from rampup.rollout.service import Rollouts
     from rampup_demo.speech_story import ACTOR, _deploy_now
@@ -206,7 +206,7 @@ def _reset(store: Store) -> None:
     for model in (VAD, ASR):
         if Rollouts(store).active(model) is not None:
             Rollouts(store).abort(model, actor=ACTOR, reason="the speech demo starts over")
-        dep = store.current_deployment(model)
+        dep = store.deployments.current_deployment(model)
         if dep is None or dep.policy.get("routes") != {"v1": 100.0}:
             _deploy_now(store, model, "v1", "the speech demo starts from v1")
 
@@ -327,7 +327,7 @@ class SpeechRun:
         await asyncio.to_thread(ctx.watcher.poll)
         rollouts = []
         for model in (VAD, ASR):
-            rows = await asyncio.to_thread(ctx.store.list_rollouts, model, limit=20)
+            rows = await asyncio.to_thread(ctx.store.rollouts.list_rollouts, model, limit=20)
             rollouts += [{**r, "candidate": f"{model}@{r['candidate']}"} for r in rows
                          if float(r["created_at"]) >= ctx.watcher.since]
         self.console.print(epilogue.summary(
@@ -359,7 +359,7 @@ def run_speech_demo(directory: Path, *, port: int = 8000, duration: float | None
                         alerts_interval=ALERTS_INTERVAL_S, drift_check_interval=DRIFT_CHECK_S,
                         input_bytes_dir=root / "input-bytes",
                         controller_min_requests=plan.judge_min_requests)
-    store = Store.open(store_url)
+    store = Database.open(store_url)
     try:
         registry = Registry.from_settings(settings, store)
         with steps.step("models", "synthesizing reference clips, registering vad and asr") \

@@ -47,7 +47,7 @@ from rampup.rollout.machine import Rollout
 from rampup.rollout.plan import Plan, Step
 from rampup.rollout.policy import DeploymentPolicy
 from rampup.rollout.service import Rollouts
-from rampup.store import Store
+from rampup.store import Database
 from rampup_demo.alarms import AlarmWatcher
 from rampup_demo.speech_audio import NEW_MIC, TEEN_VOICES, ClipSource, read_wav
 from rampup_demo.speech_models import TUNING_GRID, AsrTuned, tune, write_tuned
@@ -133,7 +133,7 @@ class Context:
     """What every chapter uses: the server, the store, the clips the traffic sends."""
 
     url: str
-    store: Store
+    store: Database
     registry: Registry
     console: Console
     watcher: AlarmWatcher
@@ -217,8 +217,9 @@ class AsrCanary:
         return None
 
 
-def _deploy_now(store: Store, model: str, version: str, reason: str) -> None:
-    store.append_deployment(model, DeploymentPolicy.single(version).to_dict(), ACTOR, reason)
+def _deploy_now(store: Database, model: str, version: str, reason: str) -> None:
+    store.deployments.append_deployment(model, DeploymentPolicy.single(version).to_dict(), ACTOR,
+                                        reason)
 
 
 async def cascade(ctx: Context, since: float, baseline_until: float) -> dict[str, Any] | None:
@@ -358,12 +359,12 @@ def clip_bytes(value: Any, bytes_dir: Path | None) -> bytes | None:
     return path.read_bytes() if path.is_file() else None
 
 
-def labelled_clips(store: Store, since: float, limit: int, bytes_dir: Path | None
+def labelled_clips(store: Database, since: float, limit: int, bytes_dir: Path | None
                    ) -> list[tuple[Any, str]]:
     """(samples, typed transcript) of the newest clips the transcriber decided since
     ``since``: the label from the review item, the audio kept by the server."""
-    items = store.list_review_items(PIPELINE, statuses=["decided"], since=since,
-                                    limit=10_000)
+    items = store.review.list_review_items(PIPELINE, statuses=["decided"], since=since,
+                                           limit=10_000)
     out: list[tuple[Any, str]] = []
     for item in sorted(items, key=lambda i: -float(i.get("created_at") or 0)):
         label = item.get("final_label")

@@ -40,7 +40,7 @@ from rich.markup import escape
 
 from rampup.rollout.machine import Rollout
 from rampup.rollout.service import Rollouts
-from rampup.store import Store
+from rampup.store import Database
 from rampup_demo.alarms import AlarmWatcher
 from rampup_demo.retrain_chapter import RetrainStory
 from rampup_demo.scenario import Scenario
@@ -252,7 +252,7 @@ class Drift:
 class Retrain:
     """From the accuracy alarm to a retrained version in production (see the module doc)."""
 
-    def __init__(self, store: Store, console: Console, follow: Follow | None, *, model: str,
+    def __init__(self, store: Database, console: Console, follow: Follow | None, *, model: str,
                  since: float, timeout_s: float = 300.0, poll_s: float = 1.0) -> None:
         self.store, self.console, self.follow = store, console, follow
         self.model, self.since = model, since
@@ -273,7 +273,7 @@ class Retrain:
         run: dict[str, Any] | None = None
         while time.monotonic() < deadline:
             await asyncio.to_thread(story.poll)
-            runs = await asyncio.to_thread(self.store.list_retrain_runs, self.model,
+            runs = await asyncio.to_thread(self.store.retrain.list_retrain_runs, self.model,
                                            since=self.since, limit=1)
             run = runs[0] if runs else None
             if run is None and await asyncio.to_thread(self._refused):
@@ -296,8 +296,8 @@ class Retrain:
 
     def _refused(self) -> bool:
         """True (and say why) when the alarm's retrain action was refused by a guard."""
-        failed = self.store.list_alert_events(self.model, since=self.since,
-                                              kinds=["action_failed"], limit=1)
+        failed = self.store.alerts.list_alert_events(self.model, since=self.since,
+                                                     kinds=["action_failed"], limit=1)
         if not failed:
             return False
         self.console.print(f"[yellow]retraining refused[/]: {escape(failed[0]['message'])}",

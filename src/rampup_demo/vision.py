@@ -53,7 +53,7 @@ from rampup.rollout.plan import Plan, Step
 from rampup.rollout.service import Rollouts
 from rampup.scaffold import scaffold
 from rampup.serving.app import create_app
-from rampup.store import Store
+from rampup.store import Database
 from rampup_demo import display
 from rampup_demo.alarms import AlarmWatcher
 from rampup_demo.rollout_tour import Tour, TourPlan
@@ -256,7 +256,7 @@ def train_v1(data: Path, plan: VisionPlan, seed: int) -> dict[str, Any]:
 def register_v1(registry: Registry, info: dict[str, Any]) -> None:
     """v1 (never deployed here) and people deciding: routes ``human: 100``."""
     store = registry.store
-    if store.get_version(MODEL, "v1") is None:
+    if store.models.get_version(MODEL, "v1") is None:
         registry.register(MODEL, f"{info['source']}:Inspector", version="v1", flavor="python",
                           reference=info["reference"], label_column=LABEL, actor="demo",
                           metadata={"algorithm": "logistic_regression on 14 image features",
@@ -266,8 +266,8 @@ def register_v1(registry: Registry, info: dict[str, Any]) -> None:
     active = Rollouts(store).active(MODEL)
     if active is not None:
         Rollouts(store).abort(MODEL, actor=ACTOR, reason="the vision demo starts over")
-    store.append_deployment(MODEL, {"routes": {"human": 100.0}}, ACTOR,
-                            "the inspector decides every phone")
+    store.deployments.append_deployment(MODEL, {"routes": {"human": 100.0}}, ACTOR,
+                                        "the inspector decides every phone")
 
 
 # -- the chapters -----------------------------------------------------------------------------
@@ -471,7 +471,7 @@ class VisionRun(_Run):
     def labelled_since(self) -> int:
         """Answered photos since the lamp changed that have a label by now."""
         return sum(row["label"] in CLASSES
-                   for chunk in self.registry.store.iter_predictions(
+                   for chunk in self.registry.store.predictions.iter_predictions(
                        MODEL, since=self.changed_at, roles=["answer"])
                    for row in chunk)
 
@@ -481,7 +481,8 @@ class VisionRun(_Run):
 
         store, inputs_dir = self.registry.store, self.root / "data" / "inputs"
         photos: list[tuple[np.ndarray, str, bytes]] = []
-        for chunk in store.iter_predictions(MODEL, since=self.changed_at, roles=["answer"]):
+        for chunk in store.predictions.iter_predictions(MODEL, since=self.changed_at,
+                                                        roles=["answer"]):
             for row in chunk:
                 inputs = row["inputs"]
                 inputs = json.loads(inputs) if isinstance(inputs, str) else inputs or {}
@@ -510,7 +511,7 @@ class VisionRun(_Run):
         v1 = self.registry.get(MODEL, "v1")
         v1_acc = accuracy(_weights_of(self.root / "data" / "vision" / "inspector_v1.py"),
                           [p for p, _, _ in held], [y for _, y, _ in held])
-        existing = [v.version for v in store.list_versions(MODEL)]
+        existing = [v.version for v in store.models.list_versions(MODEL)]
         version = next(f"v{i}" for i in range(2, 1000) if f"v{i}" not in existing)
         folder = self.root / "data" / "vision"
         source = folder / f"inspector_{version}.py"
@@ -565,7 +566,7 @@ def run_vision(directory: Path, *, port: int = 8000, duration: float | None = No
                         monitor_window_s=MONITOR_WINDOW_S, monitor_flush_interval=MONITOR_FLUSH_S,
                         alerts_interval=ALERTS_INTERVAL_S, drift_check_interval=DRIFT_CHECK_S,
                         input_bytes_dir=root / "data" / "inputs", retrain=False)
-    store = Store.open(store_url)
+    store = Database.open(store_url)
     try:
         registry = Registry.from_settings(settings, store)
         with steps.step("registry", "registering v1; the inspector decides") as note:
@@ -589,10 +590,10 @@ def run_vision(directory: Path, *, port: int = 8000, duration: float | None = No
         with _quiet_logs():
             stats = asyncio.run(run.main())
         logged = labelled = 0
-        for chunk in store.iter_predictions(MODEL, since=since, roles=["answer"]):
+        for chunk in store.predictions.iter_predictions(MODEL, since=since, roles=["answer"]):
             logged += len(chunk)
             labelled += sum(r["label"] is not None for r in chunk)
-        total = store.count_predictions(MODEL)
+        total = store.predictions.count_predictions(MODEL)
     finally:
         store.close()
     display.show_summary(console, stats, logged=logged, labelled=labelled, total=total,

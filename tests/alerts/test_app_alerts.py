@@ -18,7 +18,7 @@ import numpy as np
 from rampup.project import ProjectFile, parse_project
 from rampup.registry.registry import Registry
 from rampup.serving.app import create_app
-from rampup.store import Store
+from rampup.store import Database
 from tests.alerts.conftest import Receiver
 from tests.serving.conftest import ADMIN, Trained, make_settings, record, trained
 
@@ -33,7 +33,7 @@ def fast_settings(tmp_path: Path, **kw: Any) -> Any:
 
 
 @asynccontextmanager
-async def serve(store: Store, tmp_path: Path, trained: Trained, project: ProjectFile,
+async def serve(store: Database, tmp_path: Path, trained: Trained, project: ProjectFile,
                 **kw: Any) -> AsyncIterator[httpx.AsyncClient]:
     settings = fast_settings(tmp_path, **kw)
     Registry.from_settings(settings, store).register(
@@ -45,7 +45,7 @@ async def serve(store: Store, tmp_path: Path, trained: Trained, project: Project
         yield client
 
 
-async def test_admin_api(store: Store, tmp_path: Path, trained: Trained) -> None:
+async def test_admin_api(store: Database, tmp_path: Path, trained: Trained) -> None:
     project = parse_project({
         "alerting": {"notifiers": {"ops": {"type": "log"}}},
         "models": {"credit": {"alerts": [
@@ -97,7 +97,7 @@ async def test_admin_api(store: Store, tmp_path: Path, trained: Trained) -> None
         assert (await c.post(f"{BASE}/nope/enable", headers=AUTH)).status_code == 404
         hist = await c.get(f"{BASE}/history", params={"kind": ["state"]}, headers=AUTH)
         assert hist.json()["events"] == []
-        events = [e.action for e in store.list_events("credit")]
+        events = [e.action for e in store.events.list_events("credit")]
         assert {"alert_rule_added", "alert_rule_disabled", "alert_rule_removed"} <= set(events)
 
 
@@ -119,7 +119,7 @@ async def drive(client: httpx.AsyncClient, trained: Trained, bad_share: float,
     return latencies
 
 
-async def test_alarm_fires_and_resolves_on_real_traffic(sqlite_store: Store, tmp_path: Path,
+async def test_alarm_fires_and_resolves_on_real_traffic(sqlite_store: Database, tmp_path: Path,
                                                         trained: Trained,
                                                         receiver: Receiver) -> None:
     project = parse_project({
@@ -135,7 +135,7 @@ async def test_alarm_fires_and_resolves_on_real_traffic(sqlite_store: Store, tmp
 
         def state_is(*wanted: str) -> Callable[[], bool]:
             def check() -> bool:
-                states = sqlite_store.alert_states("credit")
+                states = sqlite_store.alerts.alert_states("credit")
                 s = states.get(("credit", "errors"), {}).get("state", "ok")
                 if not seen or seen[-1] != s:
                     seen.append(s)
@@ -158,8 +158,8 @@ async def test_alarm_fires_and_resolves_on_real_traffic(sqlite_store: Store, tmp
     assert resolved["started_at"] == firing["started_at"]
     assert resolved["value"] <= 0.3
     assert read["state"] == "ok"
-    history = sqlite_store.list_alert_events("credit", "errors", oldest_first=True,
-                                             limit=None)
+    history = sqlite_store.alerts.list_alert_events("credit", "errors", oldest_first=True,
+                                                    limit=None)
     states = [e["state"] for e in history if e["kind"] == "state"]
     assert states == ["pending", "firing", "resolved", "ok"]
     notified = sorted((e["state"], e["details"]["notifier"]) for e in history
@@ -168,7 +168,7 @@ async def test_alarm_fires_and_resolves_on_real_traffic(sqlite_store: Store, tmp
                         ("resolved", "log")]
 
 
-async def test_a_hanging_notifier_does_not_slow_predictions(sqlite_store: Store,
+async def test_a_hanging_notifier_does_not_slow_predictions(sqlite_store: Database,
                                                             tmp_path: Path,
                                                             trained: Trained) -> None:
     hang = [sys.executable, "-c", "import time; time.sleep(30)"]
@@ -182,8 +182,8 @@ async def test_a_hanging_notifier_does_not_slow_predictions(sqlite_store: Store,
         assert r.status_code == 201
 
         def failing() -> bool:
-            return len(sqlite_store.list_alert_events("credit", "always",
-                                                      kinds=["notify_failed"])) >= 2
+            return len(sqlite_store.alerts.list_alert_events("credit", "always",
+                                                             kinds=["notify_failed"])) >= 2
 
         during = await drive(c, trained, 0.0, failing, timeout=20, seed=5)
         assert failing()
@@ -193,7 +193,7 @@ async def test_a_hanging_notifier_does_not_slow_predictions(sqlite_store: Store,
     # went on at the same speed
     assert np.median(during) < max(3 * np.median(before), 0.05)
     assert max(during) < 1.0
-    failed = [e["message"] for e in sqlite_store.list_alert_events(
+    failed = [e["message"] for e in sqlite_store.alerts.list_alert_events(
         "credit", "always", kinds=["notify_failed"], oldest_first=True)]
     assert "ran longer than 1 s and was killed" in failed[0]
     # the backlog did not hold up the stop: what was still queued was dropped (whether

@@ -21,7 +21,7 @@ from rampup.errors import ValidationError
 from rampup.monitor.names import DRIFT, is_known
 from rampup.project import parse_project
 from rampup.registry.registry import Registry
-from rampup.store import Store
+from rampup.store import Database
 from tests.alerts.test_app_alerts import AUTH, BASE, serve
 from tests.rollout.conftest import MODELS
 from tests.serving.conftest import Trained, trained
@@ -60,7 +60,7 @@ def test_multivariate_auc_refused() -> None:
 
 # -- the admin API ---------------------------------------------------------------------------
 
-async def test_http_refuses_metrics_the_model_has_not(store: Store, tmp_path: Path,
+async def test_http_refuses_metrics_the_model_has_not(store: Database, tmp_path: Path,
                                                       trained: Trained) -> None:
     async with serve(store, tmp_path, trained, parse_project({}), alerts=False) as c:
         cases = {
@@ -98,9 +98,9 @@ def _project(tmp_path: Path, trained: Trained, alerts: str = "") -> None:
     (tmp_path / "rampup.yaml").write_text("name: shop\nmodels:\n  m:\n    slo: "
                                           "{latency_p99_ms: 400}\n" + alerts)
     settings, _ = load_settings(tmp_path)
-    store = Store.open(settings.resolved_database_url)
+    store = Database.open(settings.resolved_database_url)
     try:
-        if not store.list_versions("m"):
+        if not store.models.list_versions("m"):
             Registry.from_settings(settings, store).register(
                 "m", trained.model_path, reference=trained.reference_path, label_column="y",
                 version="v1")

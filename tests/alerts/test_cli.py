@@ -18,7 +18,7 @@ from rampup.config import Settings, load_settings
 from rampup.monitor.recorder import Monitor
 from rampup.registry.registry import Registry
 from rampup.serving.app import create_app
-from rampup.store import Store
+from rampup.store import Database
 from rampup_demo.server import BackgroundServer
 from tests.alerts.conftest import Receiver
 from tests.monitor.helpers import make_records
@@ -49,7 +49,7 @@ models:
 def setup_project(tmp_path: Path, url: str = "http://127.0.0.1:9/hook") -> None:
     (tmp_path / "rampup.yaml").write_text(PROJECT.format(url=url))
     settings, _ = load_settings(tmp_path)
-    store = Store.open(settings.resolved_database_url)
+    store = Database.open(settings.resolved_database_url)
     Registry.from_settings(settings, store).register("m", f"{MODELS}:Healthy", version="v1")
     store.close()
 
@@ -119,9 +119,9 @@ def test_history_and_test_with_a_webhook(tmp_path: Path, receiver: Receiver) -> 
     setup_project(tmp_path, receiver.url)
     run(tmp_path, "alerts", "list")
     settings, _ = load_settings(tmp_path)
-    store = Store.open(settings.resolved_database_url)
+    store = Database.open(settings.resolved_database_url)
     now = time.time()
-    store.add_alert_events([
+    store.alerts.add_alert_events([
         {"model": "m", "rule": "errors", "ts": now - 60, "kind": "state", "state": "firing",
          "value": 0.2, "message": "error_rate = 0.2 over 5m (alarm when > 0.05)"},
         {"model": "m", "rule": "errors", "ts": now - 30, "kind": "state",
@@ -148,7 +148,7 @@ def test_history_and_test_with_a_webhook(tmp_path: Path, receiver: Receiver) -> 
 def seed_monitored(tmp_path: Path) -> None:
     """A day of seeded traffic in the store's metric windows, through the real monitor."""
     settings, _ = load_settings(tmp_path)
-    store = Store.open(settings.resolved_database_url)
+    store = Database.open(settings.resolved_database_url)
     register_monitored(store, "m", "v1")
     now = time.time()
     start = now - 86_400 + 1

@@ -13,12 +13,12 @@ from rampup.alerts.evaluator import AlertEvaluator, lock_name
 from rampup.alerts.notifiers import LogNotifier, WebhookNotifier
 from rampup.alerts.service import Alerts
 from rampup.runtime.leader import Leader
-from rampup.store import Store
+from rampup.store import Database
 from tests.alerts.conftest import Clock, FakeSource, Receiver
 
 
-def setup(store: Store, **rule: Any) -> Alerts:
-    store.ensure_model("credit")
+def setup(store: Database, **rule: Any) -> Alerts:
+    store.models.ensure_model("credit")
     alerts = Alerts(store)
     alerts.alerting = alerts.alerting.model_validate({"notifiers": {
         "hook": {"type": "webhook", "url": "http://unused"}}})
@@ -29,12 +29,12 @@ def setup(store: Store, **rule: Any) -> Alerts:
     return alerts
 
 
-def kinds(store: Store) -> list[tuple[str, str | None]]:
+def kinds(store: Database) -> list[tuple[str, str | None]]:
     return [(e["kind"], e["state"]) for e in
-            store.list_alert_events("credit", "errors", oldest_first=True, limit=None)]
+            store.alerts.list_alert_events("credit", "errors", oldest_first=True, limit=None)]
 
 
-def test_alarm_pending_firing_resolved_with_a_webhook(store: Store, source: FakeSource,
+def test_alarm_pending_firing_resolved_with_a_webhook(store: Database, source: FakeSource,
                                                       clock: Clock, receiver: Receiver) -> None:
     setup(store)
     ev = AlertEvaluator(store, source, clock=clock, base_url="https://rampup.example/",
@@ -83,7 +83,7 @@ def test_alarm_pending_firing_resolved_with_a_webhook(store: Store, source: Fake
     ev.dispatcher.close()
 
 
-def test_a_new_evaluator_carries_on_without_notifying_again(store: Store, source: FakeSource,
+def test_a_new_evaluator_carries_on_without_notifying_again(store: Database, source: FakeSource,
                                                             clock: Clock) -> None:
     setup(store, condition="error_rate > 0.05", notify=["log"], cooldown="1h")
     sent: list[Mapping[str, Any]] = []
@@ -121,7 +121,7 @@ class Hang:
         self.release.wait(20)
 
 
-def test_a_hanging_notifier_does_not_slow_the_evaluator(store: Store, source: FakeSource,
+def test_a_hanging_notifier_does_not_slow_the_evaluator(store: Database, source: FakeSource,
                                                         clock: Clock) -> None:
     setup(store, condition="error_rate > 0.05", cooldown="0s")
     hang = Hang()
@@ -139,14 +139,14 @@ def test_a_hanging_notifier_does_not_slow_the_evaluator(store: Store, source: Fa
     while time.monotonic() < deadline and ev.dispatcher.counts()["hook"]["timed_out"] < 2:
         time.sleep(0.05)
     assert ev.dispatcher.counts()["hook"]["timed_out"] >= 2
-    failed = store.list_alert_events("credit", "errors", kinds=["notify_failed"])
+    failed = store.alerts.list_alert_events("credit", "errors", kinds=["notify_failed"])
     assert failed
     assert "timed out after" in failed[0]["message"]
     hang.release.set()
     ev.dispatcher.close()
 
 
-def test_a_broken_metric_is_no_data_and_others_go_on(store: Store, source: FakeSource,
+def test_a_broken_metric_is_no_data_and_others_go_on(store: Database, source: FakeSource,
                                                      clock: Clock) -> None:
     alerts = setup(store, condition="error_rate > 0.05")
     alerts.add("credit", {"name": "slow", "condition": "latency_p99 > 100"})
@@ -160,16 +160,16 @@ def test_a_broken_metric_is_no_data_and_others_go_on(store: Store, source: FakeS
     assert by_rule["errors"].error == "RuntimeError: cannot read error_rate"
     assert by_rule["errors"].state == "ok"
     assert by_rule["slow"].state == "firing"
-    assert [e["kind"] for e in store.list_alert_events("credit", "errors")] == ["no_data"]
+    assert [e["kind"] for e in store.alerts.list_alert_events("credit", "errors")] == ["no_data"]
     clock.advance(10)
     ev.tick()  # the gap is recorded once, not on every pass
-    assert len(store.list_alert_events("credit", "errors", kinds=["no_data"])) == 1
+    assert len(store.alerts.list_alert_events("credit", "errors", kinds=["no_data"])) == 1
     status = Alerts(store).status("credit")
     assert [s.state.no_data for s in status if s.rule.name == "errors"] == [True]
     ev.dispatcher.close()
 
 
-def test_disabled_rules_are_not_evaluated(store: Store, source: FakeSource,
+def test_disabled_rules_are_not_evaluated(store: Database, source: FakeSource,
                                           clock: Clock) -> None:
     alerts = setup(store, condition="error_rate > 0.05")
     source.set("credit", "error_rate", 0.5)
@@ -185,7 +185,7 @@ def test_disabled_rules_are_not_evaluated(store: Store, source: FakeSource,
     ev.dispatcher.close()
 
 
-def test_only_the_leader_evaluates_and_another_replica_takes_over(store: Store) -> None:
+def test_only_the_leader_evaluates_and_another_replica_takes_over(store: Database) -> None:
     setup(store, condition="error_rate > 0.05", notify=["log"])
     a, b = FakeSource(), FakeSource()
     for s in (a, b):
@@ -205,7 +205,7 @@ def test_only_the_leader_evaluates_and_another_replica_takes_over(store: Store) 
     loops[other].stop()
     assert follower_source.reads
     assert Alerts(store).status("credit")[0].state.state == "firing"
-    fired = store.list_alert_events("credit", "errors", kinds=["state"])
+    fired = store.alerts.list_alert_events("credit", "errors", kinds=["state"])
     assert [e["state"] for e in fired] == ["firing"]  # the new leader did not fire again
     if store.dialect == "postgresql":  # advisory locks span the database: one per schema
         assert lock_name(store).startswith("alert-evaluator:t_")

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from rampup.alerts.evaluator import AlertEvaluator
 from rampup.alerts.service import Alerts
 from rampup.runtime import DeadLetters
-from rampup.store import Store
+from rampup.store import Database
 from rampup.store import schema as t
 from tests.alerts.conftest import Clock, FakeSource
 
@@ -28,8 +28,8 @@ class HostileNotifier:
 
 
 def test_a_broken_rule_is_dead_lettered_and_the_others_evaluated(
-        store: Store, source: FakeSource, clock: Clock) -> None:
-    store.ensure_model("credit")
+        store: Database, source: FakeSource, clock: Clock) -> None:
+    store.models.ensure_model("credit")
     alerts = Alerts(store)
     for name in ("errors", "latency"):
         alerts.add("credit", {"name": name, "condition": "error_rate > 0.05",
@@ -43,17 +43,17 @@ def test_a_broken_rule_is_dead_lettered_and_the_others_evaluated(
     out = ev.tick()
     assert [e.rule for e in out] == ["latency"]
     assert out[0].transition == ("ok", "firing") or out[0].state in ("pending", "firing")
-    (letter,) = store.list_dead_letters(worker="alert-evaluator")
+    (letter,) = store.dead_letters.list_dead_letters(worker="alert-evaluator")
     assert letter["key"] == "credit/errors"
     assert letter["model"] == "credit"
     ev.tick()  # the same failure next pass: counted, stored once
-    assert len(store.list_dead_letters(worker="alert-evaluator")) == 1
+    assert len(store.dead_letters.list_dead_letters(worker="alert-evaluator")) == 1
     assert dead.stats.added == 2
 
 
-def test_an_unrecordable_delivery_is_dead_lettered(store: Store, source: FakeSource,
+def test_an_unrecordable_delivery_is_dead_lettered(store: Database, source: FakeSource,
                                                    clock: Clock) -> None:
-    store.ensure_model("credit")
+    store.models.ensure_model("credit")
     Alerts(store).add("credit", {"name": "errors", "condition": "error_rate > 0.05",
                                  "notify": ["log"]})
     ev = AlertEvaluator(store, source, clock=clock, notifiers={"log": HostileNotifier()},
@@ -62,13 +62,13 @@ def test_an_unrecordable_delivery_is_dead_lettered(store: Store, source: FakeSou
     ev.tick()
     assert ev.dispatcher.drain(10)
     ev.dispatcher.close()
-    (letter,) = store.list_dead_letters(worker="alert-evaluator")
+    (letter,) = store.dead_letters.list_dead_letters(worker="alert-evaluator")
     assert "\\ud800" in letter["payload"]
     assert letter["key"] == "credit/errors"
     assert ev.dispatcher.counts()["log"]["failed"] == 1
 
 
-def test_a_dead_pool_thread_is_replaced(sqlite_store: Store, source: FakeSource) -> None:
+def test_a_dead_pool_thread_is_replaced(sqlite_store: Database, source: FakeSource) -> None:
     ev = AlertEvaluator(sqlite_store, source, workers=2)
     d = ev.dispatcher.start()
     victim = d._slots[0]
@@ -82,10 +82,10 @@ def test_a_dead_pool_thread_is_replaced(sqlite_store: Store, source: FakeSource)
     d.close()
 
 
-def test_rows_written_per_rule_survive_a_bad_event(store: Store, source: FakeSource,
+def test_rows_written_per_rule_survive_a_bad_event(store: Database, source: FakeSource,
                                                    clock: Clock) -> None:
     """A history event the store refuses costs only itself."""
-    store.ensure_model("credit")
+    store.models.ensure_model("credit")
     Alerts(store).add("credit", {"name": "errors", "condition": "error_rate > 0.05",
                                  "notify": []})
     ev = AlertEvaluator(store, source, clock=clock, dead_letters=DeadLetters(store))
@@ -98,8 +98,8 @@ def test_rows_written_per_rule_survive_a_bad_event(store: Store, source: FakeSou
 
     ev._history = hostile_history  # type: ignore[method-assign]
     ev.tick()
-    events = store.list_alert_events("credit", "errors", oldest_first=True, limit=None)
+    events = store.alerts.list_alert_events("credit", "errors", oldest_first=True, limit=None)
     assert [e["kind"] for e in events] == ["state"]
     with store.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(t.alert_states)).scalar() == 1
-    assert len(store.list_dead_letters(worker="alert-evaluator")) == 1
+    assert len(store.dead_letters.list_dead_letters(worker="alert-evaluator")) == 1

@@ -15,7 +15,7 @@ from rampup.alerts.export import grafana_dashboard, prometheus_rules, promql
 from rampup.alerts.rules import AlertRule
 from rampup.alerts.spec import AlertRuleSpec
 from rampup.project import parse_project
-from rampup.store import Store
+from rampup.store import Database
 from tests.alerts.test_app_alerts import serve
 from tests.serving.conftest import Trained, record, trained
 
@@ -135,7 +135,7 @@ def exported_names(text: str) -> tuple[set[str], set[str]]:
     return seen, declared
 
 
-async def test_every_series_read_is_exposed_by_the_app(sqlite_store: Store, tmp_path: Path,
+async def test_every_series_read_is_exposed_by_the_app(sqlite_store: Database, tmp_path: Path,
                                                        trained: Trained) -> None:
     async with serve(sqlite_store, tmp_path, trained, parse_project({}), alerts=False) as c:
         ids = []

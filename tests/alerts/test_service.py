@@ -10,7 +10,7 @@ import pytest
 from rampup.alerts.service import Alerts
 from rampup.errors import ConflictError, NotFoundError, ValidationError
 from rampup.project import ProjectFile, parse_project
-from rampup.store import Store
+from rampup.store import Database
 from tests.alerts.conftest import Clock, FakeSource
 
 
@@ -23,8 +23,8 @@ ERRORS = {"name": "errors", "condition": "error_rate > 0.05 for 5m", "severity":
 SLOW = {"name": "slow", "condition": "latency_p99 > 300"}
 
 
-def test_sync_adds_updates_and_removes_project_rules_only(store: Store) -> None:
-    store.ensure_model("credit")
+def test_sync_adds_updates_and_removes_project_rules_only(store: Database) -> None:
+    store.models.ensure_model("credit")
     alerts = Alerts(store)
     first = alerts.sync_project(project(ERRORS, SLOW))
     assert sorted(first.added) == ["credit/errors", "credit/slow"]
@@ -40,8 +40,8 @@ def test_sync_adds_updates_and_removes_project_rules_only(store: Store) -> None:
     assert rules["slow"].condition.threshold == 200
 
 
-def test_runtime_rule_overrides_a_project_rule_of_the_same_name(store: Store) -> None:
-    store.ensure_model("credit")
+def test_runtime_rule_overrides_a_project_rule_of_the_same_name(store: Database) -> None:
+    store.models.ensure_model("credit")
     alerts = Alerts(store)
     alerts.sync_project(project(ERRORS))
     with pytest.raises(ConflictError, match=r"already exists \(project\)"):
@@ -53,19 +53,19 @@ def test_runtime_rule_overrides_a_project_rule_of_the_same_name(store: Store) ->
     assert (rule.source, rule.condition.threshold) == ("runtime", 0.2)
 
 
-def test_operator_toggle_survives_a_resync(store: Store) -> None:
-    store.ensure_model("credit")
+def test_operator_toggle_survives_a_resync(store: Database) -> None:
+    store.models.ensure_model("credit")
     alerts = Alerts(store)
     alerts.sync_project(project(ERRORS))
     alerts.set_enabled("credit", "errors", False, actor="ops")
     alerts.sync_project(project({**ERRORS, "severity": "warning"}))
     rule = alerts.get("credit", "errors")
     assert (rule.enabled, rule.severity) == (False, "warning")
-    actions = [e.action for e in store.list_events("credit")]
+    actions = [e.action for e in store.events.list_events("credit")]
     assert "alert_rule_disabled" in actions
 
 
-def test_sync_checks_notifier_names_and_duplicates(store: Store) -> None:
+def test_sync_checks_notifier_names_and_duplicates(store: Database) -> None:
     alerts = Alerts(store)
     with pytest.raises(ValidationError, match=r"unknown notifier\(s\) pager \(known: log"):
         alerts.sync_project(project({**ERRORS, "notify": ["pager"]}))
@@ -76,8 +76,8 @@ def test_sync_checks_notifier_names_and_duplicates(store: Store) -> None:
         alerts.sync_project(project(ERRORS, ERRORS))
 
 
-def test_add_remove_and_errors(store: Store) -> None:
-    store.ensure_model("credit")
+def test_add_remove_and_errors(store: Database) -> None:
+    store.models.ensure_model("credit")
     alerts = Alerts(store)
     with pytest.raises(NotFoundError, match="model 'nope' does not exist"):
         alerts.add("nope", SLOW)
@@ -97,11 +97,11 @@ def test_add_remove_and_errors(store: Store) -> None:
         alerts.remove("credit", "errors")
 
 
-def test_history_filters(store: Store) -> None:
-    store.ensure_model("credit")
+def test_history_filters(store: Database) -> None:
+    store.models.ensure_model("credit")
     alerts = Alerts(store)
     alerts.add("credit", SLOW)
-    store.add_alert_events([
+    store.alerts.add_alert_events([
         {"model": "credit", "rule": "slow", "ts": 10.0, "kind": "state", "state": "firing"},
         {"model": "credit", "rule": "slow", "ts": 11.0, "kind": "notified", "state": "firing"},
         {"model": "credit", "rule": "gone", "ts": 12.0, "kind": "state", "state": "firing"}])
@@ -115,9 +115,9 @@ def test_history_filters(store: Store) -> None:
         alerts.history("credit", "never")
 
 
-def test_test_measures_without_changing_state(store: Store, source: FakeSource,
+def test_test_measures_without_changing_state(store: Database, source: FakeSource,
                                               clock: Clock) -> None:
-    store.ensure_model("credit")
+    store.models.ensure_model("credit")
     alerts = Alerts(store, clock=clock)
     alerts.add("credit", {**SLOW, "version": "v2", "window": "1m"})
     source.set("credit", "latency_p99", 420.0, version="v2")

@@ -13,7 +13,7 @@ from rampup.alerts.service import Alerts
 from rampup.alerts.sources import AlertSource
 from rampup.monitor.query import StoreMetricSource
 from rampup.project import parse_project
-from rampup.store import Store
+from rampup.store import Database
 from tests.alerts.conftest import Clock
 from tests.alerts.test_app_alerts import serve
 from tests.serving.conftest import Trained, record, trained
@@ -21,7 +21,7 @@ from tests.serving.conftest import Trained, record, trained
 __all__ = ["trained"]
 
 
-async def test_drift_metrics_fire_a_rule(sqlite_store: Store, tmp_path: Path,
+async def test_drift_metrics_fire_a_rule(sqlite_store: Database, tmp_path: Path,
                                          trained: Trained) -> None:
     async with serve(sqlite_store, tmp_path, trained, parse_project({}), alerts=False) as c:
         for i in range(400):  # applicants 30 years older than in training
@@ -53,7 +53,7 @@ async def test_drift_metrics_fire_a_rule(sqlite_store: Store, tmp_path: Path,
     assert {r.rule: r.state for r in ev.tick()} == {"age-drift": "firing",
                                                     "inputs-drift": "firing"}
     ev.dispatcher.close()
-    fired = {e["rule"]: e["message"] for e in sqlite_store.list_alert_events("credit")
+    fired = {e["rule"]: e["message"] for e in sqlite_store.alerts.list_alert_events("credit")
              if e["kind"] == "state" and e["state"] == "firing"}
     # the alarm says which feature moved and by how much, not only the share
     assert "drifting: age (effect " in fired["inputs-drift"]

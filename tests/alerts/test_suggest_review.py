@@ -13,7 +13,7 @@ from rampup.alerts.review import review_rules
 from rampup.alerts.spec import AlertRuleSpec
 from rampup.alerts.suggest import candidate_metrics, gather, suggest_rules, to_yaml
 from rampup.project import SLO
-from rampup.store import Store
+from rampup.store import Database
 from rampup.store.records import VersionRecord
 from tests.alerts.conftest import FakeSource
 
@@ -97,9 +97,9 @@ def test_yaml_pastes_into_the_project_file() -> None:
     assert {"name", "condition", "severity", "description"} <= set(doc["alerts"][0])
 
 
-def test_candidates_and_gather(store: Store) -> None:
-    store.ensure_model("m")
-    store.add_version(VersionRecord(
+def test_candidates_and_gather(store: Database) -> None:
+    store.models.ensure_model("m")
+    store.models.add_version(VersionRecord(
         model="m", version="v1", seq=1, flavor="python", artifact_uri="x", artifact_hash="h",
         input_schema={"features": [{"name": "age"}, {"name": "income"}]},
         output={"kind": "class", "classes": [0, 1], "has_probabilities": True},

@@ -19,7 +19,7 @@ from rampup.analysis.audit import (
     save_audit_result,
 )
 from rampup.errors import ForbiddenError, ValidationError
-from rampup.store import Store
+from rampup.store import Database
 
 
 def _data(seed: int = 0, n: int = 2000) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
@@ -199,25 +199,25 @@ def test_unknown_columns_and_length_mismatch() -> None:
 SPEC = {"name": "release", "checks": [{"type": "overall", "metric": "accuracy", "min": 0.9}]}
 
 
-def _result(store: Store, version: str, accuracy_ok: bool, name: str = "release") -> None:
+def _result(store: Database, version: str, accuracy_ok: bool, name: str = "release") -> None:
     spec = parse_audit_spec({**SPEC, "name": name})
     y = np.array([1, 0] * 10)
     p = y.copy() if accuracy_ok else 1 - y
     save_audit_result(store, "m", version, run_audit(spec, pd.DataFrame(index=range(20)), y, p))
 
 
-def test_gate_without_an_attached_audit_lets_everything_through(store: Store) -> None:
-    store.ensure_model("m")
+def test_gate_without_an_attached_audit_lets_everything_through(store: Database) -> None:
+    store.models.ensure_model("m")
     check_deploy_gate(store, "m", "v1")
     check_deploy_gate(store, "unknown-model", "v1")
     _result(store, "v1", accuracy_ok=False)  # a result alone does not gate
     check_deploy_gate(store, "m", "v1")
 
 
-def test_gate_refuses_missing_and_failed_audits(store: Store) -> None:
-    store.ensure_model("m", config={"owner": "team-a"})
+def test_gate_refuses_missing_and_failed_audits(store: Database) -> None:
+    store.models.ensure_model("m", config={"owner": "team-a"})
     attach_audit(store, "m", parse_audit_spec(SPEC))
-    model = store.get_model("m")
+    model = store.models.get_model("m")
     assert model is not None
     assert model.config["owner"] == "team-a"  # attaching keeps the rest of the config
     assert model.config["audit"]["name"] == "release"
@@ -245,16 +245,16 @@ def test_gate_refuses_missing_and_failed_audits(store: Store) -> None:
         check_deploy_gate(store, "m", "v1")
     _result(store, "v2", accuracy_ok=True)  # results are per version
     check_deploy_gate(store, "m", "v2")
-    assert store.list_events("m") == []  # nothing forced so far
+    assert store.events.list_events("m") == []  # nothing forced so far
 
 
-def test_forcing_the_gate_is_recorded(store: Store) -> None:
-    store.ensure_model("m")
+def test_forcing_the_gate_is_recorded(store: Database) -> None:
+    store.models.ensure_model("m")
     attach_audit(store, "m", parse_audit_spec(SPEC))
     _result(store, "v1", accuracy_ok=False)
     check_deploy_gate(store, "m", "v1", force=True, actor="alice")
     check_deploy_gate(store, "m", "v2", force=True, actor="bob")
-    events = store.list_events("m")
+    events = store.events.list_events("m")
     assert [(e.actor, e.action, e.version) for e in events] == [
         ("bob", "audit_gate_forced", "v2"), ("alice", "audit_gate_forced", "v1")]
     assert events[0].details["reason"] == "missing"

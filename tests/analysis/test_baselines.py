@@ -18,7 +18,7 @@ from rampup.analysis.baselines import (
 from rampup.analysis.error_analysis import analyse_errors, errors_of
 from rampup.analysis.labels import Ratings
 from rampup.errors import NotFoundError, ValidationError
-from rampup.store import Store
+from rampup.store import Database
 
 Y = np.array(["a", "a", "b", "b", "a", "b", "a", "a"])
 TAGS = {"noisy": np.array([1, 1, 1, 0, 0, 0, 0, 0], bool),
@@ -69,14 +69,14 @@ def test_unknown_kind_is_rejected() -> None:
         Baseline("x", "oracle", {})
 
 
-def test_saved_and_loaded_per_model_and_version(store: Store) -> None:
-    store.ensure_model("m")
+def test_saved_and_loaded_per_model_and_version(store: Database) -> None:
+    store.models.ensure_model("m")
     human = Baseline("human", "human", {"overall": 0.05, "noisy": 0.2},
                      {"overall": 100, "noisy": 10}, "3 annotators")
     save_baseline(store, "m", human)
     old = baseline_from_predictions("previous", Y, Y, TAGS, source="v1")
     save_baseline(store, "m", old, version="v2")
-    [rec] = store.list_evaluations("m", MODEL_WIDE, kind="baseline")
+    [rec] = store.evaluations.list_evaluations("m", MODEL_WIDE, kind="baseline")
     assert rec.summary == {"kind": "human", "overall_error_rate": 0.05,
                            "source": "3 annotators"}
 

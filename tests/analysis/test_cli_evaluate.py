@@ -18,7 +18,7 @@ from typer.testing import CliRunner, Result
 from rampup.cli import _root, analysis_cmds, modules
 from rampup.config import load_settings
 from rampup.registry import Registry
-from rampup.store import Store
+from rampup.store import Database
 
 
 def loans(n: int, seed: int) -> pd.DataFrame:
@@ -44,8 +44,8 @@ class Project:
         return CliRunner().invoke(app, ["--project", str(self.root), *args],
                                   env={"COLUMNS": "200"})
 
-    def store(self) -> Store:
-        return Store.open(load_settings(self.root)[0].resolved_database_url)
+    def store(self) -> Database:
+        return Database.open(load_settings(self.root)[0].resolved_database_url)
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def project(tmp_path: Path) -> Project:
     features = ["income", "age"]
     train.to_parquet(root / "train.parquet")
     settings = load_settings(root)[0]
-    store = Store.open(settings.resolved_database_url)
+    store = Database.open(settings.resolved_database_url)
     registry = Registry.from_settings(settings, store)
     models = {}
     for version, used in (("v1", ["age"]), ("v2", features)):
@@ -92,7 +92,7 @@ def test_evaluate_prints_writes_and_stores(project: Project) -> None:
     assert "by city" in html
     assert "age &gt;= 60" in html  # the expression is escaped like any value
     store = project.store()
-    [ev] = store.list_evaluations("loan", "v2")
+    [ev] = store.evaluations.list_evaluations("loan", "v2")
     store.close()
     assert (ev.kind, ev.name, ev.actor) == ("evaluation", "holdout.parquet", "cli")
     assert ev.summary["accuracy"] == pytest.approx(expected)
@@ -110,7 +110,7 @@ def test_evaluate_json_to_stdout_without_storing(project: Project) -> None:
     assert doc["data"]["n"] == 600
     assert doc["data"]["roc_auc"] is not None
     store = project.store()
-    assert store.list_evaluations("loan") == []
+    assert store.evaluations.list_evaluations("loan") == []
     store.close()
 
 
@@ -136,7 +136,7 @@ def test_compare_runs_both_and_keeps_the_result_with_the_challenger(project: Pro
     assert "## Examples where they disagree" in text
     assert "**by city**" in text
     store = project.store()
-    [cmp] = store.list_evaluations("loan", "v2", kind="comparison")
+    [cmp] = store.evaluations.list_evaluations("loan", "v2", kind="comparison")
     store.close()
     assert cmp.summary["champion"] == "loan@v1"
     assert cmp.summary["n"] == 600
@@ -187,7 +187,7 @@ def test_evaluate_a_regressor(tmp_path: Path) -> None:
     model = LinearRegression().fit(df[["x"]], df["y"])
     joblib.dump(model, root / "lr.joblib")
     settings = load_settings(root)[0]
-    store = Store.open(settings.resolved_database_url)
+    store = Database.open(settings.resolved_database_url)
     Registry.from_settings(settings, store).register(
         "price", root / "lr.joblib", reference=df[["x", "y"]], label_column="y")
     store.close()

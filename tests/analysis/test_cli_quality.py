@@ -17,7 +17,7 @@ from rampup.analysis.audit import check_deploy_gate
 from rampup.analysis.baselines import load_baseline
 from rampup.cli import _root, modules, quality_cmds, registry_cmds
 from rampup.errors import ForbiddenError
-from rampup.store import Store
+from rampup.store import Database
 
 
 class Cli:
@@ -83,14 +83,14 @@ checks:
     assert "FAIL" in result.output
     assert "pass" in result.output
 
-    store = Store.open(cli.db_url)
+    store = Database.open(cli.db_url)
     try:
-        [rec] = store.list_evaluations("loan", "v1", kind="audit")
+        [rec] = store.evaluations.list_evaluations("loan", "v1", kind="audit")
         assert rec.passed is False
         assert rec.name == "release"
         assert rec.summary["failed"] == ["navigational"]
         assert len(rec.result["checks"]) == 5  # overall, recall per gender (2), gap, must
-        model_rec = store.get_model("loan")
+        model_rec = store.models.get_model("loan")
         assert model_rec is not None
         assert model_rec.config["audit"]["name"] == "release"
         with pytest.raises(ForbiddenError, match=r"failed its audit 'release'.*navigational"):
@@ -177,7 +177,7 @@ def test_labels_report_and_human_baseline_for_errors(cli: Cli, tmp_path: Path) -
     assert "Fleiss' kappa" in out.output
     assert "Krippendorff" in out.output
     assert "Most disputed items" in out.output
-    store = Store.open(cli.db_url)
+    store = Database.open(cli.db_url)
     try:
         human = load_baseline(store, "loan", "human")
     finally:

@@ -14,7 +14,7 @@ import pytest
 from rampup.project import ProjectFile
 from rampup.registry.registry import Registry
 from rampup.serving.app import create_app
-from rampup.store import Store
+from rampup.store import Database
 from rampup_demo.server import BackgroundServer
 from tests.dashboard.browser import (
     artifacts_dir,
@@ -30,7 +30,7 @@ EVIL = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
 
 
 @pytest.fixture
-def live(tmp_path: Path, trained: Trained, sqlite_store: Store) -> Iterator[tuple[str, Any]]:
+def live(tmp_path: Path, trained: Trained, sqlite_store: Database) -> Iterator[tuple[str, Any]]:
     browser, chromedriver = browser_or_skip()
     settings = make_settings(tmp_path)
     Registry.from_settings(settings, sqlite_store).register(
@@ -53,7 +53,7 @@ def shown_id(driver: Any) -> str:
 
 
 def test_work_through_the_queue(live: tuple[str, Any], trained: Trained,
-                                sqlite_store: Store) -> None:
+                                sqlite_store: Database) -> None:
     url, driver = live
     first = record(trained.frame, 0)
     first["city"] = EVIL
@@ -83,7 +83,7 @@ def test_work_through_the_queue(live: tuple[str, Any], trained: Trained,
     wait_for(lambda: shown_id(driver) == ids[2], what="the third item")
     driver.find_elements("css selector", "#labels button")[1].click()  # "reject"
     wait_for(lambda: driver.find_element("id", "empty").is_displayed(), what="empty queue")
-    assert [f.value for f in sqlite_store.list_feedback(ids[0])] == ["approve"]
-    assert [f.value for f in sqlite_store.list_feedback(ids[2])] == ["reject"]
-    assert sqlite_store.list_feedback(ids[1]) == []
+    assert [f.value for f in sqlite_store.feedback.list_feedback(ids[0])] == ["approve"]
+    assert [f.value for f in sqlite_store.feedback.list_feedback(ids[2])] == ["reject"]
+    assert sqlite_store.feedback.list_feedback(ids[1]) == []
     assert console_errors(driver) == []

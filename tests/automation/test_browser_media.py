@@ -16,7 +16,7 @@ import pytest
 from rampup.project import ProjectFile
 from rampup.registry.registry import Registry
 from rampup.serving.app import create_app
-from rampup.store import Store
+from rampup.store import Database
 from rampup_demo.server import BackgroundServer
 from tests.dashboard.browser import (
     artifacts_dir,
@@ -33,7 +33,7 @@ MODELS = Path(__file__).with_name("media_models.py")
 
 
 @pytest.fixture
-def live(tmp_path: Path, sqlite_store: Store) -> Iterator[tuple[str, Any]]:
+def live(tmp_path: Path, sqlite_store: Database) -> Iterator[tuple[str, Any]]:
     browser, chromedriver = browser_or_skip()
     settings = make_settings(tmp_path)
     registry = Registry.from_settings(settings, sqlite_store)
@@ -66,7 +66,7 @@ def _open(driver: Any, url: str, model: str, item: str) -> None:
 
 
 def test_a_photo_is_shown_and_classified(live: tuple[str, Any],
-                                         sqlite_store: Store) -> None:
+                                         sqlite_store: Database) -> None:
     url, driver = live
     png = encode_image(photo(3, brightness=0.4))
     with httpx.Client(base_url=url) as c:
@@ -78,8 +78,8 @@ def test_a_photo_is_shown_and_classified(live: tuple[str, Any],
         assert "media-src 'self' data: blob:" in csp
         assert "script-src 'self';" in csp
         assert "unsafe-inline" not in csp
-        other = c.get("/dashboard")
-        assert "media-src" not in other.headers.get("content-security-policy", "")
+        other = c.get("/review")  # the index keeps the strict policy
+        assert "media-src" not in other.headers["content-security-policy"]
     _open(driver, url, "shade", item_id)
     img = driver.find_element("css selector", "#inputs img.media")
     wait_for(lambda: driver.execute_script("return arguments[0].naturalWidth", img) == 64,
@@ -90,8 +90,8 @@ def test_a_photo_is_shown_and_classified(live: tuple[str, Any],
     driver.save_screenshot(str(artifacts_dir() / "review_photo.png"))
     driver.find_element("tag name", "body").send_keys("1")  # "dark", with the keyboard
     wait_for(lambda: driver.find_element("id", "empty").is_displayed(), what="empty queue")
-    assert [f.value for f in sqlite_store.list_feedback(item_id)] == ["dark"]
-    stored = sqlite_store.get_review_item(item_id)
+    assert [f.value for f in sqlite_store.feedback.list_feedback(item_id)] == ["dark"]
+    stored = sqlite_store.review.get_review_item(item_id)
     assert stored is not None
     assert stored["status"] == "decided"
     assert stored["inputs"]["photo"]["data"] is None  # the bytes left with the decision
@@ -100,7 +100,7 @@ def test_a_photo_is_shown_and_classified(live: tuple[str, Any],
 
 
 def test_a_clip_plays_and_its_transcript_is_typed(live: tuple[str, Any],
-                                                  sqlite_store: Store) -> None:
+                                                  sqlite_store: Database) -> None:
     url, driver = live
     wav = encode_audio(clip(5, seconds=1.5))
     with httpx.Client(base_url=url) as c:
@@ -130,15 +130,15 @@ def test_a_clip_plays_and_its_transcript_is_typed(live: tuple[str, Any],
 
     box.send_keys(Keys.ENTER)
     wait_for(lambda: driver.find_element("id", "empty").is_displayed(), what="empty queue")
-    assert [f.value for f in sqlite_store.list_feedback(item_id)] == ["loud quiet loud"]
-    stored = sqlite_store.get_review_item(item_id)
+    assert [f.value for f in sqlite_store.feedback.list_feedback(item_id)] == ["loud quiet loud"]
+    stored = sqlite_store.review.get_review_item(item_id)
     assert stored is not None
     assert stored["inputs"]["clip"]["data"] is None
     assert console_errors(driver) == []
 
 
 def test_detections_are_marked_right_or_wrong(live: tuple[str, Any],
-                                              sqlite_store: Store) -> None:
+                                              sqlite_store: Database) -> None:
     url, driver = live
     png = encode_image(photo(7))
     with httpx.Client(base_url=url) as c:
@@ -158,6 +158,6 @@ def test_detections_are_marked_right_or_wrong(live: tuple[str, Any],
 
     body.send_keys(Keys.ENTER)
     wait_for(lambda: driver.find_element("id", "empty").is_displayed(), what="empty queue")
-    assert [f.value for f in sqlite_store.list_feedback(item_id)] == [
+    assert [f.value for f in sqlite_store.feedback.list_feedback(item_id)] == [
         [{"box": [2, 2, 20, 6], "class": "scratch"}]]
     assert console_errors(driver) == []

@@ -15,7 +15,7 @@ from rampup.cli import app
 from rampup.config import load_settings
 from rampup.predlog.writer import PredictionRecord
 from rampup.registry.registry import Registry
-from rampup.store import FeedbackRecord, Store
+from rampup.store import Database, FeedbackRecord
 from tests.automation.test_queue_store import item
 from tests.rollout.conftest import MODELS
 
@@ -32,10 +32,10 @@ models:
 """
 
 
-def setup(tmp_path: Path) -> Store:
+def setup(tmp_path: Path) -> Database:
     (tmp_path / "rampup.yaml").write_text(PROJECT)
     settings, _ = load_settings(tmp_path)
-    store = Store.open(settings.resolved_database_url)
+    store = Database.open(settings.resolved_database_url)
     Registry.from_settings(settings, store).register("m", f"{MODELS}:Healthy", version="v1")
     return store
 
@@ -49,7 +49,7 @@ def run(tmp_path: Path, *args: str, code: int = 0) -> str:
 def test_review_commands(tmp_path: Path) -> None:
     store = setup(tmp_path)
     now = time.time()
-    store.insert_review_items([item(i, created_at=now - 10 * i) for i in range(1, 4)])
+    store.review.insert_review_items([item(i, created_at=now - 10 * i) for i in range(1, 4)])
     out = run(tmp_path, "review", "list", "m")
     assert "review queue of m" in out
     assert "p1" in out
@@ -63,7 +63,7 @@ def test_review_commands(tmp_path: Path) -> None:
     assert "recorded ana: dog on p3 (decided → final label \"dog\")" in out
     out = run(tmp_path, "review", "decide", "m", "p2", "dog", "-r", "bo")  # claims first
     assert "decided" in out
-    assert [f.value for f in store.list_feedback("p2")] == ["dog"]
+    assert [f.value for f in store.feedback.list_feedback("p2")] == ["dog"]
     err = run(tmp_path, "review", "decide", "m", "p1", "cow", "-r", "bo", code=2)
     assert "label 'cow' is not one of" in err
     assert "fix:" in err
@@ -89,7 +89,7 @@ def test_agreement_with_two_reviewers(tmp_path: Path) -> None:
     store = setup(tmp_path)
     (tmp_path / "rampup.yaml").write_text(PROJECT.replace("reviewers_per_item: 1",
                                                           "reviewers_per_item: 2"))
-    store.insert_review_items([item(i, reviewers_needed=2) for i in range(1, 5)])
+    store.review.insert_review_items([item(i, reviewers_needed=2) for i in range(1, 5)])
     for i, (a, b) in enumerate([("cat", "cat"), ("cat", "dog"), ("dog", "dog"),
                                 ("dog", "dog")], start=1):
         run(tmp_path, "review", "decide", "m", f"p{i}", a, "-r", "ana")
@@ -118,7 +118,7 @@ def test_automation_level_history(tmp_path: Path) -> None:
     store.close()
 
 
-def labelled_stream(store: Store, n: int, seed: int) -> None:
+def labelled_stream(store: Database, n: int, seed: int) -> None:
     """Decided review items whose suggestion is right with probability = confidence."""
     rng = np.random.default_rng(seed)
     conf = rng.uniform(0.5, 1.0, n)
@@ -129,7 +129,7 @@ def labelled_stream(store: Store, n: int, seed: int) -> None:
         rows.append(item(i, created_at=now - 100, status="decided", decided_at=now - 50,
                          confidence=float(conf[i]), final_label="cat" if right[i] else "dog",
                          decided_by="ana"))
-    store.insert_review_items(rows)
+    store.review.insert_review_items(rows)
 
 
 def test_advise_on_a_seeded_labelled_stream(tmp_path: Path) -> None:
@@ -166,11 +166,11 @@ def test_calibrate_from_the_labelled_log(tmp_path: Path) -> None:
                                      {"prediction": 1}, conf, 1.0).to_row())
         label = 1 if rng.random() < conf - 0.2 else 0
         fb.append(FeedbackRecord(f"q{i}", "m", now, "label", None, label, "user", f"k{i}"))
-    store.insert_predictions(rows)
-    store.add_feedback(fb)
+    store.predictions.insert_predictions(rows)
+    store.feedback.add_feedback(fb)
     out = run(tmp_path, "automation", "calibrate", "m", "v1", "--method", "platt")
     assert "calibrated m@v1 with platt on 200 labelled predictions" in out
-    [ev] = store.list_evaluations("m", kind="calibration")
+    [ev] = store.evaluations.list_evaluations("m", kind="calibration")
     assert ev.result["method"] == "platt"
     assert ev.summary["n"] == 200
     err = run(tmp_path, "automation", "calibrate", "m", "v2", code=2)

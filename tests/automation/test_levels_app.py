@@ -8,20 +8,20 @@ import httpx
 import pytest
 
 from rampup.automation.levels import audit_draw
-from rampup.store import Store
+from rampup.store import Database
 from tests.automation.conftest import BASE, flushed, predict_many, runtime_of
 from tests.serving.conftest import ADMIN, Trained
 
 AUTH = {"authorization": f"Bearer {ADMIN}"}
 
 
-def items_of(store: Store) -> dict[str, dict[str, Any]]:
-    return {r["id"]: r for r in store.list_review_items("credit", limit=10_000)}
+def items_of(store: Database) -> dict[str, dict[str, Any]]:
+    return {r["id"]: r for r in store.review.list_review_items("credit", limit=10_000)}
 
 
 @pytest.mark.parametrize("automation", [{"level": "full"}], indirect=True)
 async def test_full_model_decides(client: httpx.AsyncClient, trained: Trained,
-                                  store: Store) -> None:
+                                  store: Database) -> None:
     body = await predict_many(client, trained.frame, 5)
     for p in body["predictions"]:
         assert p["status"] == "decided"
@@ -34,7 +34,7 @@ async def test_full_model_decides(client: httpx.AsyncClient, trained: Trained,
 
 
 async def test_partial_threshold_routes_low_confidence(client: httpx.AsyncClient,
-                                                       trained: Trained, store: Store) -> None:
+                                                       trained: Trained, store: Database) -> None:
     body = await predict_many(client, trained.frame, 60)
     preds = body["predictions"]
     low = [p for p in preds if p["confidence"] < 0.75]
@@ -64,7 +64,7 @@ async def test_partial_threshold_routes_low_confidence(client: httpx.AsyncClient
     {"level": "partial", "threshold": 0.6, "audit_rate": 0.3, "seed": 7,
      "class_thresholds": {"1": 0.9}}], indirect=True)
 async def test_per_class_threshold_and_seeded_audit(client: httpx.AsyncClient,
-                                                    trained: Trained, store: Store) -> None:
+                                                    trained: Trained, store: Database) -> None:
     preds = (await predict_many(client, trained.frame, 80))["predictions"]
     expect_review = {p["id"] for p in preds
                      if p["confidence"] < (0.9 if p["prediction"] == 1 else 0.6)}
@@ -87,7 +87,7 @@ async def test_per_class_threshold_and_seeded_audit(client: httpx.AsyncClient,
 
 @pytest.mark.parametrize("automation", [{"level": "ai_assist"}], indirect=True)
 async def test_ai_assist_returns_a_suggestion(client: httpx.AsyncClient, trained: Trained,
-                                              store: Store) -> None:
+                                              store: Database) -> None:
     preds = (await predict_many(client, trained.frame, 3))["predictions"]
     for p in preds:
         assert (p["status"], p["decided_by"]) == ("suggestion", "human")
@@ -99,13 +99,13 @@ async def test_ai_assist_returns_a_suggestion(client: httpx.AsyncClient, trained
 
 @pytest.mark.parametrize("automation", [{"level": "shadow"}], indirect=True)
 async def test_shadow_hides_the_model_and_logs_it(client: httpx.AsyncClient,
-                                                  trained: Trained, store: Store) -> None:
+                                                  trained: Trained, store: Database) -> None:
     body = await predict_many(client, trained.frame, 2)
     for p in body["predictions"]:
         assert p == {"id": p["id"], "prediction": None, "status": "pending_review",
                      "decided_by": "human", "review_id": p["id"]}
     await flushed(client)
-    [row] = list(store.get_predictions([body["predictions"][0]["id"]]))
+    [row] = list(store.predictions.get_predictions([body["predictions"][0]["id"]]))
     assert '"prediction":' in row["outputs"]
     assert row["confidence"] is not None
     r = await client.get(f"{BASE}/review/items")
@@ -116,7 +116,7 @@ async def test_shadow_hides_the_model_and_logs_it(client: httpx.AsyncClient,
 
 @pytest.mark.parametrize("automation", [{"level": "human_only"}], indirect=True)
 async def test_human_only_does_not_call_the_model(client: httpx.AsyncClient,
-                                                  trained: Trained, store: Store) -> None:
+                                                  trained: Trained, store: Database) -> None:
     body = await predict_many(client, trained.frame, 2)
     assert body["version"] == "human"
     for p in body["predictions"]:
@@ -132,7 +132,7 @@ async def test_human_only_does_not_call_the_model(client: httpx.AsyncClient,
 
 @pytest.mark.parametrize("automation", [{"level": "full"}], indirect=True)
 async def test_level_change_through_admin_api(client: httpx.AsyncClient, trained: Trained,
-                                              store: Store) -> None:
+                                              store: Database) -> None:
     r = await client.put("/v1/admin/models/credit/automation", json={"level": "ai_assist",
                          "reason": "pilot"})
     assert r.status_code == 401
@@ -150,7 +150,7 @@ async def test_level_change_through_admin_api(client: httpx.AsyncClient, trained
     assert (r.json()["level"], r.json()["source"]) == ("full", "project")
     assert (await predict_many(client, trained.frame, 1))["predictions"][0][
         "status"] == "decided"
-    events = [e for e in store.list_events("credit") if e.action == "automation_level"]
+    events = [e for e in store.events.list_events("credit") if e.action == "automation_level"]
     assert [e.details["to"] for e in events] == ["full", "ai_assist"]
     bad = await client.put("/v1/admin/models/credit/automation", json={"level": "most"},
                            headers=AUTH)
@@ -159,7 +159,7 @@ async def test_level_change_through_admin_api(client: httpx.AsyncClient, trained
 
 
 async def test_level_set_elsewhere_reaches_the_server(client: httpx.AsyncClient,
-                                                      trained: Trained, store: Store) -> None:
+                                                      trained: Trained, store: Database) -> None:
     from rampup.automation.service import Automation
 
     Automation(store).set_level("credit", "shadow", actor="cli:test", now=0.0)
@@ -171,7 +171,7 @@ async def test_level_set_elsewhere_reaches_the_server(client: httpx.AsyncClient,
 
 @pytest.mark.parametrize("automation", [{"level": "full"}], indirect=True)
 async def test_human_pseudo_version_queues_items(client: httpx.AsyncClient, trained: Trained,
-                                                 store: Store) -> None:
+                                                 store: Database) -> None:
     r = await client.put("/v1/admin/models/credit/deployment",
                          json={"routes": {"human": 100}}, headers=AUTH)
     assert r.status_code == 200, r.text

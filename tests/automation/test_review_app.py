@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from rampup.predlog.export import export_predictions
-from rampup.store import Store
+from rampup.store import Database
 from tests.automation.conftest import BASE, flushed, predict_many
 from tests.serving.conftest import ADMIN, Trained
 
@@ -34,7 +34,7 @@ async def decide(client: httpx.AsyncClient, item_id: str, who: str,
 
 @pytest.mark.parametrize("automation", [{"level": "ai_assist"}], indirect=True)
 async def test_decision_becomes_the_label_in_the_joined_log(
-        client: httpx.AsyncClient, trained: Trained, store: Store, tmp_path: Path) -> None:
+        client: httpx.AsyncClient, trained: Trained, store: Database, tmp_path: Path) -> None:
     preds = (await predict_many(client, trained.frame, 3))["predictions"]
     item = await nxt(client, "ana")
     assert item is not None
@@ -48,7 +48,7 @@ async def test_decision_becomes_the_label_in_the_joined_log(
     assert r.status_code == 200, r.text
     done = r.json()["item"]
     assert (done["status"], done["final_label"], done["decided_by"]) == ("decided", 1, "ana")
-    [fb] = store.list_feedback(item["id"])
+    [fb] = store.feedback.list_feedback(item["id"])
     assert (fb.kind, fb.value, fb.source) == ("label", 1, "review")
     await flushed(client)
     out = tmp_path / "log.parquet"
@@ -64,7 +64,7 @@ async def test_decision_becomes_the_label_in_the_joined_log(
 @pytest.mark.parametrize("automation", [{"level": "ai_assist", "reviewers_per_item": 2,
                                          "labels": ["good", "bad"]}], indirect=True)
 async def test_two_reviewers_then_a_dispute_and_a_tie_breaker(
-        client: httpx.AsyncClient, trained: Trained, store: Store) -> None:
+        client: httpx.AsyncClient, trained: Trained, store: Database) -> None:
     [p] = (await predict_many(client, trained.frame, 1))["predictions"]
     a = await nxt(client, "ana")
     assert a is not None
@@ -77,14 +77,14 @@ async def test_two_reviewers_then_a_dispute_and_a_tie_breaker(
     assert b["id"] == p["id"]
     r = await decide(client, b["id"], "bo", "bad")
     assert r.json()["item"]["status"] == "disputed"
-    assert store.list_feedback(p["id"]) == []  # no label until the dispute is settled
+    assert store.feedback.list_feedback(p["id"]) == []  # no label until the dispute is settled
     listed = (await client.get(f"{REVIEW}/items", params={"status": "disputed"})).json()
     assert [i["id"] for i in listed["items"]] == [p["id"]]
     c = await nxt(client, "cy")
     r = await decide(client, c["id"] if c else "", "cy", "good")
     assert r.json()["item"]["status"] == "decided"
     assert r.json()["item"]["decided_by"] == "consensus"
-    assert [f.value for f in store.list_feedback(p["id"])] == ["good"]
+    assert [f.value for f in store.feedback.list_feedback(p["id"])] == ["good"]
     agreement = (await client.get(f"{REVIEW}/agreement")).json()
     assert agreement["items_with_several_reviewers"] == 1
     assert agreement["labels"]["n_ratings"] == 3
@@ -93,7 +93,7 @@ async def test_two_reviewers_then_a_dispute_and_a_tie_breaker(
 @pytest.mark.parametrize("automation", [{"level": "ai_assist", "labels": ["good", "bad"],
                                          "claim_ttl": 1.0}], indirect=True)
 async def test_bad_review_input_gets_a_clear_4xx(client: httpx.AsyncClient, trained: Trained,
-                                                 store: Store) -> None:
+                                                 store: Database) -> None:
     await predict_many(client, trained.frame, 2)
     item = await nxt(client, "ana")
     assert item is not None
@@ -134,7 +134,7 @@ async def test_bad_review_input_gets_a_clear_4xx(client: httpx.AsyncClient, trai
 @pytest.mark.parametrize("automation", [{"level": "ai_assist", "labels": ["good", "bad"]}],
                          indirect=True)
 async def test_skip_adjudicate_and_uncertain(client: httpx.AsyncClient, trained: Trained,
-                                             store: Store) -> None:
+                                             store: Database) -> None:
     preds = (await predict_many(client, trained.frame, 3))["predictions"]
     first = await nxt(client, "ana")
     assert first is not None
@@ -146,7 +146,7 @@ async def test_skip_adjudicate_and_uncertain(client: httpx.AsyncClient, trained:
     assert second["id"] != first["id"]
     r = await decide(client, second["id"], "ana", "uncertain")
     assert r.json()["item"]["status"] == "uncertain"
-    assert store.list_feedback(second["id"]) == []  # nobody could tell: no label
+    assert store.feedback.list_feedback(second["id"]) == []  # nobody could tell: no label
     r = await client.post(f"{REVIEW}/items/{preds[2]['id']}/adjudicate",
                           json={"label": "bad"})
     assert r.status_code == 401
@@ -155,7 +155,7 @@ async def test_skip_adjudicate_and_uncertain(client: httpx.AsyncClient, trained:
                           headers={"authorization": f"Bearer {ADMIN}"})
     assert r.status_code == 200, r.text
     assert r.json()["item"]["decided_by"] == "adjudicator:admin:env"  # who, not a typed name
-    assert [f.value for f in store.list_feedback(preds[2]["id"])] == ["bad"]
+    assert [f.value for f in store.feedback.list_feedback(preds[2]["id"])] == ["bad"]
     m = (await client.get(f"{BASE}/automation")).json()
     assert m["level"] == "ai_assist"
     assert m["automation_rate"] == 0.0
@@ -164,7 +164,7 @@ async def test_skip_adjudicate_and_uncertain(client: httpx.AsyncClient, trained:
 
 
 async def test_review_page_and_metrics_endpoint(client: httpx.AsyncClient, trained: Trained,
-                                                store: Store) -> None:
+                                                store: Database) -> None:
     await predict_many(client, trained.frame, 40)
     r = await client.get("/review")
     assert r.status_code == 200

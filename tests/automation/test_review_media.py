@@ -15,14 +15,14 @@ import pytest
 from rampup.project import ProjectFile
 from rampup.registry.registry import Registry
 from rampup.serving.app import create_app
-from rampup.store import Store
+from rampup.store import Database
 from tests.inputs.media import encode_image, photo
 from tests.serving.conftest import make_settings
 
 MODELS = Path(__file__).with_name("media_models.py")
 
 
-async def _item(tmp_path: Path, store: Store, model_spec: dict[str, Any],
+async def _item(tmp_path: Path, store: Database, model_spec: dict[str, Any],
                 ) -> tuple[dict[str, Any], httpx.Response]:
     settings = make_settings(tmp_path)
     Registry.from_settings(settings, store).register("shade", f"{MODELS}:shade")
@@ -45,7 +45,7 @@ async def _item(tmp_path: Path, store: Store, model_spec: dict[str, Any],
 
 
 @pytest.mark.parametrize("level", ["ai_assist", "human_only"])
-async def test_an_image_item_keeps_its_bytes_until_decided(tmp_path: Path, store: Store,
+async def test_an_image_item_keeps_its_bytes_until_decided(tmp_path: Path, store: Database,
                                                            level: str) -> None:
     body, decided = await _item(tmp_path, store, {"automation": {"level": level}})
     photo_in = body["item"]["inputs"]["photo"]
@@ -59,7 +59,7 @@ async def test_an_image_item_keeps_its_bytes_until_decided(tmp_path: Path, store
 
 
 async def test_a_protected_image_never_reaches_the_item_as_bytes(tmp_path: Path,
-                                                                 store: Store) -> None:
+                                                                 store: Database) -> None:
     body, _ = await _item(tmp_path, store, {"automation": {"level": "ai_assist"},
                                             "privacy": {"photo": "hash"}})
     value = body["item"]["inputs"]["photo"]
@@ -68,12 +68,13 @@ async def test_a_protected_image_never_reaches_the_item_as_bytes(tmp_path: Path,
 
 
 async def test_the_human_version_decodes_photos_like_the_model(tmp_path: Path,
-                                                               store: Store) -> None:
+                                                               store: Database) -> None:
     """Routed to the built-in ``human`` version, a photo is still decoded: the item shows
     it, and the log holds its hash and metrics, not its base64 text."""
     settings = make_settings(tmp_path)
     Registry.from_settings(settings, store).register("shade", f"{MODELS}:shade")
-    store.append_deployment("shade", {"routes": {"human": 100.0}}, "test", "people decide")
+    store.deployments.append_deployment("shade", {"routes": {"human": 100.0}}, "test",
+                                        "people decide")
     app = create_app(settings, ProjectFile(), store=store)
     png = encode_image(photo(2))
     async with app.router.lifespan_context(app):
@@ -87,7 +88,7 @@ async def test_the_human_version_decodes_photos_like_the_model(tmp_path: Path,
             app.state.rampup.writer.flush(5.0)
     value = nxt.json()["item"]["inputs"]["photo"]
     assert value["data"].startswith("data:image/png;base64,")
-    (row,) = [r for chunk in store.iter_predictions("shade") for r in chunk]
+    (row,) = [r for chunk in store.predictions.iter_predictions("shade") for r in chunk]
     logged = row["inputs"] if isinstance(row["inputs"], dict) else json.loads(row["inputs"])
     assert logged["photo"]["type"] == "image"
     assert "data" not in logged["photo"]

@@ -14,7 +14,7 @@ from rampup.project import ProjectFile
 from rampup.registry.predictor import PredictionBatch
 from rampup.registry.schema import OutputSpec
 from rampup.runtime import DeadLetters
-from rampup.store import Store
+from rampup.store import Database
 
 OUT = OutputSpec("class", (0, 1), True)
 
@@ -36,10 +36,11 @@ def annotate(rt: AutomationRuntime, records: list[dict[str, Any]],
                        "r", preds)
 
 
-def test_calibrated_confidence_decides(sqlite_store: Store) -> None:
-    sqlite_store.ensure_model("m")
+def test_calibrated_confidence_decides(sqlite_store: Database) -> None:
+    sqlite_store.models.ensure_model("m")
     cal = Calibrator("isotonic", x=[0.5, 1.0], y=[0.2, 0.7], n=100)
-    sqlite_store.add_evaluation("m", "v1", "calibration", summary={}, result=cal.to_dict())
+    sqlite_store.evaluations.add_evaluation("m", "v1", "calibration", summary={},
+                                            result=cal.to_dict())
     rt = AutomationRuntime(sqlite_store, project(level="partial", threshold=0.65,
                                                  confidence="calibrated"))
     assert [p["status"] for p in annotate(rt, [{}], [0.9])] == ["decided"]  # uncalibrated
@@ -47,7 +48,7 @@ def test_calibrated_confidence_decides(sqlite_store: Store) -> None:
     assert [p["status"] for p in annotate(rt, [{}], [0.9])] == ["pending_review"]  # 0.9 → 0.6
 
 
-def test_user_confidence_function(sqlite_store: Store) -> None:
+def test_user_confidence_function(sqlite_store: Database) -> None:
     rt = AutomationRuntime(sqlite_store, project(
         level="partial", threshold=0.4, confidence="function",
         confidence_function="tests.automation.test_runtime:half"))
@@ -56,14 +57,17 @@ def test_user_confidence_function(sqlite_store: Store) -> None:
     assert [r["confidence"] for r in rt._q] == [0.25, None]
 
 
-def test_bounded_buffer_and_an_unreachable_store(sqlite_store: Store) -> None:
-    sqlite_store.ensure_model("m")
+def test_bounded_buffer_and_an_unreachable_store(sqlite_store: Database) -> None:
+    sqlite_store.models.ensure_model("m")
     rt = AutomationRuntime(sqlite_store, project(level="ai_assist"), queue_size=2)
     annotate(rt, [{}, {}, {}], [0.5, 0.5, 0.5])
     assert (rt.pending, rt.dropped) == (2, 1)
     assert not rt.flush(timeout=0.05)  # nothing writes before start()
 
     class Down:
+        def __init__(self) -> None:
+            self.review = self
+
         def insert_review_items(self, rows: list[dict[str, Any]]) -> int:
             raise sa.exc.OperationalError("INSERT", {}, ConnectionRefusedError("refused"))
 
@@ -72,35 +76,35 @@ def test_bounded_buffer_and_an_unreachable_store(sqlite_store: Store) -> None:
     assert (rt.pending, rt.dropped_in_write, len(rt._q)) == (2, 0, 2)
     rt.store = sqlite_store
     rt._write()
-    assert (rt.pending, len(sqlite_store.list_review_items("m"))) == (0, 2)
+    assert (rt.pending, len(sqlite_store.review.list_review_items("m"))) == (0, 2)
 
 
-def test_a_hostile_item_never_costs_its_batch(store: Store) -> None:
-    store.ensure_model("m")
+def test_a_hostile_item_never_costs_its_batch(store: Database) -> None:
+    store.models.ensure_model("m")
     dead = DeadLetters(store)
     rt = AutomationRuntime(store, project(level="ai_assist"), dead_letters=dead)
     annotate(rt, [{"age": 1}, {"age": 10**30}, {"region": "\ud800"}, {"age": 4}],
              [0.5] * 4)
     rt._write()
-    items = {i["id"]: i for i in store.list_review_items("m", limit=10)}
+    items = {i["id"]: i for i in store.review.list_review_items("m", limit=10)}
     assert set(items) == {"p0", "p1", "p2", "p3"}  # the review ids given out all exist
     assert items["p1"]["inputs"] == {"age": 1e30}
     assert items["p2"]["inputs"] == {"region": "\\ud800"}
-    letters = {r["key"]: r for r in store.list_dead_letters(worker="review-writer")}
+    letters = {r["key"]: r for r in store.dead_letters.list_dead_letters(worker="review-writer")}
     assert set(letters) == {"p1", "p2"}
     assert "stored with escaped values at inputs.age" in letters["p1"]["reason"]
     assert (rt.pending, rt.dead_lettered) == (0, 0)
 
 
-def test_thread_writes_and_refreshes(sqlite_store: Store) -> None:
-    sqlite_store.ensure_model("m")
+def test_thread_writes_and_refreshes(sqlite_store: Database) -> None:
+    sqlite_store.models.ensure_model("m")
     rt = AutomationRuntime(sqlite_store, project(level="ai_assist"), flush_interval=0.01,
                            refresh_interval=0.02).start()
     try:
         annotate(rt, [{}], [0.5])
         assert rt.flush(10.0)
-        assert len(sqlite_store.list_review_items("m")) == 1
-        sqlite_store.set_automation_level("m", "full", actor="t", reason="", now=1.0)
+        assert len(sqlite_store.review.list_review_items("m")) == 1
+        sqlite_store.automation.set_automation_level("m", "full", actor="t", reason="", now=1.0)
         deadline = time.monotonic() + 10
         # refresh() sets the levels first and the queue lengths last: wait for both
         while (rt.level("m") != "full" or rt.queue_lengths != {"m": 1}) and \

@@ -19,7 +19,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from rampup.project import FeatureSpec
 from rampup.registry.artifacts import ArtifactStore
 from rampup.registry.registry import Registry
-from rampup.store import Store
+from rampup.store import Database
 
 CITIES = ["paris", "rome", "oslo"]
 FEATURES = [
@@ -78,7 +78,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
 
 
 @pytest.fixture
-def registry(store: Store, tmp_path: Path, trained: Trained) -> Registry:
+def registry(store: Database, tmp_path: Path, trained: Trained) -> Registry:
     """``credit@v1`` registered (and so deployed at 100%)."""
     reg = Registry(store, ArtifactStore(tmp_path / "artifacts"))
     reg.register("credit", trained.model_path, reference=trained.frame.drop(columns="customer"),

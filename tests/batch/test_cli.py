@@ -13,7 +13,7 @@ import rampup.cli
 from rampup.cli import batch_cmds, modules
 from rampup.registry.artifacts import ArtifactStore
 from rampup.registry.registry import Registry
-from rampup.store import Store
+from rampup.store import Database
 from tests.batch.conftest import FEATURES, Trained, make_frame
 
 
@@ -31,7 +31,7 @@ class Cli:
 
 
 @pytest.fixture
-def cli(tmp_path: Path, db_url: str, store: Store, trained: Trained) -> Cli:
+def cli(tmp_path: Path, db_url: str, store: Database, trained: Trained) -> Cli:
     """A project whose store holds credit@v1 (artifacts in the project's default folder)."""
     registry = Registry(store, ArtifactStore(tmp_path / "artifacts"))
     registry.register("credit", trained.model_path, features=FEATURES,
@@ -46,7 +46,7 @@ def test_the_command_is_registered_once() -> None:
     assert names.count("predict-batch") == 1
 
 
-def test_predict_batch_reports_bad_rows_and_exits_zero(cli: Cli, store: Store,
+def test_predict_batch_reports_bad_rows_and_exits_zero(cli: Cli, store: Database,
                                                        tmp_path: Path) -> None:
     df = make_frame(80, seed=20).drop(columns="y").astype(object)
     df.loc[4, "age"] = "old"
@@ -66,10 +66,10 @@ def test_predict_batch_reports_bad_rows_and_exits_zero(cli: Cli, store: Store,
     assert errors["row"].tolist() == [5, 10]
     assert errors["field"].tolist() == ["age", "city"]
     assert pq.read_metadata(tmp_path / "scored.parquet").num_rows == 78
-    assert store.count_predictions("credit", role="batch") == 78
+    assert store.predictions.count_predictions("credit", role="batch") == 78
 
 
-def test_parquet_options(cli: Cli, store: Store, tmp_path: Path) -> None:
+def test_parquet_options(cli: Cli, store: Database, tmp_path: Path) -> None:
     df = make_frame(50, seed=21).drop(columns="y")
     df.to_parquet(tmp_path / "in.parquet")
     result = cli("predict-batch", "credit", str(tmp_path / "in.parquet"),
@@ -82,7 +82,7 @@ def test_parquet_options(cli: Cli, store: Store, tmp_path: Path) -> None:
     assert not (tmp_path / "bad.csv").exists()
     scored = pq.read_table(tmp_path / "out" / "scored.parquet").to_pandas()
     assert scored["customer"].tolist() == df["customer"].tolist()
-    assert store.count_predictions("credit") == 0
+    assert store.predictions.count_predictions("credit") == 0
 
 
 @pytest.mark.parametrize(("args", "words"), [

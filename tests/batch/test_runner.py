@@ -21,7 +21,7 @@ from rampup.registry.artifacts import ArtifactStore
 from rampup.registry.registry import Registry
 from rampup.rollout.policy import DeploymentPolicy
 from rampup.rollout.router import Router
-from rampup.store import Store
+from rampup.store import Database
 from tests.batch.conftest import NAMES, Trained, make_frame
 
 # (0-based position in the frame, column, bad text) -> the field named in the errors file
@@ -52,7 +52,7 @@ def expected_proba(model: object, df: pd.DataFrame) -> np.ndarray:
 
 
 def test_csv_bad_rows_go_to_the_errors_file_and_the_rest_is_predicted(
-        store: Store, registry: Registry, trained: Trained, tmp_path: Path) -> None:
+        store: Database, registry: Registry, trained: Trained, tmp_path: Path) -> None:
     df = make_frame(120, seed=5).drop(columns="y")
     bad = csv_with_bad_rows(tmp_path / "in.csv", df)
     progress: list[tuple[int, int | None]] = []
@@ -87,7 +87,7 @@ def test_csv_bad_rows_go_to_the_errors_file_and_the_rest_is_predicted(
 
 
 def test_predictions_are_logged_with_role_batch_and_the_run_is_audited(
-        store: Store, registry: Registry, tmp_path: Path) -> None:
+        store: Database, registry: Registry, tmp_path: Path) -> None:
     df = make_frame(60, seed=6).drop(columns="y")
     df.loc[2, "score"] = np.nan
     df.to_csv(tmp_path / "in.csv", index=False)
@@ -95,9 +95,9 @@ def test_predictions_are_logged_with_role_batch_and_the_run_is_audited(
                             tmp_path / "out.parquet", chunk_size=25)
     assert summary.errors is None
     assert not (tmp_path / "out.errors.csv").exists()
-    assert store.count_predictions("credit", role="batch") == 60
+    assert store.predictions.count_predictions("credit", role="batch") == 60
     out = pq.read_table(summary.output).to_pandas()
-    logged = {r["id"]: r for r in store.get_predictions(out["prediction_id"].tolist())}
+    logged = {r["id"]: r for r in store.predictions.get_predictions(out["prediction_id"].tolist())}
     assert len(logged) == 60
     third = logged[out["prediction_id"][2]]
     assert third["role"] == "batch"
@@ -109,14 +109,14 @@ def test_predictions_are_logged_with_role_batch_and_the_run_is_audited(
     assert inputs["age"] == int(df.loc[2, "age"])
     outputs = json.loads(third["outputs"])
     assert outputs["prediction"] == int(out["prediction"][2])
-    event = next(e for e in store.list_events("credit") if e.action == "predict_batch")
+    event = next(e for e in store.events.list_events("credit") if e.action == "predict_batch")
     assert event.details["rows"] == 60
     assert event.details["versions"] == {"v1": 60}
     assert event.details["output"] == str(tmp_path / "out.parquet")
 
 
 def test_parquet_keeps_its_types_and_reports_typed_problems(
-        store: Store, registry: Registry, trained: Trained, tmp_path: Path) -> None:
+        store: Database, registry: Registry, trained: Trained, tmp_path: Path) -> None:
     df = make_frame(40, seed=7).drop(columns="y")
     table = pa.Table.from_pandas(df, preserve_index=False)
     income = df["income"].to_numpy().copy()
@@ -145,21 +145,21 @@ def test_parquet_keeps_its_types_and_reports_typed_problems(
     assert out.column("customer").to_pylist() == good["customer"].tolist()
     np.testing.assert_allclose(out.column("proba_1").to_numpy(),
                                expected_proba(trained.model, good), rtol=1e-12)
-    assert store.count_predictions("credit") == 0  # log=False
+    assert store.predictions.count_predictions("credit") == 0  # log=False
 
 
 @pytest.fixture
-def canary(store: Store, registry: Registry, trained: Trained) -> DeploymentPolicy:
+def canary(store: Database, registry: Registry, trained: Trained) -> DeploymentPolicy:
     """credit v1 70% / v2 30%."""
     registry.register("credit", trained.model2_path, features=None, deploy=False,
                       reference=trained.frame.drop(columns="customer"), label_column="y")
     policy = {"routes": {"v1": 70.0, "v2": 30.0}, "mirrors": {}, "standby": None}
-    store.append_deployment("credit", policy, "test", reason="canary")
+    store.deployments.append_deployment("credit", policy, "test", reason="canary")
     return DeploymentPolicy.from_dict(policy)
 
 
 def test_routing_by_key_is_sticky_like_realtime_and_proportional(
-        store: Store, registry: Registry, trained: Trained, canary: DeploymentPolicy,
+        store: Database, registry: Registry, trained: Trained, canary: DeploymentPolicy,
         tmp_path: Path) -> None:
     df = make_frame(3000, seed=8).drop(columns="y")
     df["user"] = [f"user-{i % 600}" for i in range(len(df))]
@@ -178,12 +178,12 @@ def test_routing_by_key_is_sticky_like_realtime_and_proportional(
     for version, model in (("v1", trained.model), ("v2", trained.model2)):
         rows = out[out["version"] == version]
         np.testing.assert_allclose(rows["proba_1"], expected_proba(model, rows), rtol=1e-12)
-    logged = store.get_predictions(out["prediction_id"][:5].tolist())
+    logged = store.predictions.get_predictions(out["prediction_id"][:5].tolist())
     assert {r["request_key"] for r in logged} == set(out["user"][:5])
 
 
 def test_without_a_key_rows_are_spread_at_random(
-        store: Store, registry: Registry, canary: DeploymentPolicy, tmp_path: Path) -> None:
+        store: Database, registry: Registry, canary: DeploymentPolicy, tmp_path: Path) -> None:
     make_frame(4000, seed=9).drop(columns="y").to_parquet(tmp_path / "in.parquet")
     summary = predict_batch(store, registry, "credit", tmp_path / "in.parquet",
                             tmp_path / "out.parquet", log=False, rng=random.Random(3))
@@ -191,7 +191,7 @@ def test_without_a_key_rows_are_spread_at_random(
 
 
 def test_a_pinned_version_answers_every_row(
-        store: Store, registry: Registry, trained: Trained, canary: DeploymentPolicy,
+        store: Database, registry: Registry, trained: Trained, canary: DeploymentPolicy,
         tmp_path: Path) -> None:
     df = make_frame(200, seed=10).drop(columns="y")
     df.to_parquet(tmp_path / "in.parquet")
@@ -225,7 +225,7 @@ class Broken:
 
 
 @pytest.fixture
-def python_models(store: Store, tmp_path: Path) -> Registry:
+def python_models(store: Database, tmp_path: Path) -> Registry:
     (tmp_path / "picky.py").write_text(PICKY)
     reg = Registry(store, ArtifactStore(tmp_path / "artifacts"))
     features = [FeatureSpec(name="x", type="int")]
@@ -235,7 +235,7 @@ def python_models(store: Store, tmp_path: Path) -> Registry:
 
 
 def test_a_model_error_fails_only_the_rows_it_fails_on(
-        store: Store, python_models: Registry, tmp_path: Path) -> None:
+        store: Database, python_models: Registry, tmp_path: Path) -> None:
     pd.DataFrame({"x": range(40)}).to_csv(tmp_path / "in.csv", index=False)
     summary = predict_batch(store, python_models, "picky", tmp_path / "in.csv",
                             tmp_path / "out.parquet", chunk_size=20)
@@ -245,8 +245,9 @@ def test_a_model_error_fails_only_the_rows_it_fails_on(
         {"row": 14, "field": "", "reason": "model error: ValueError: 13 is unlucky"}]
     out = pq.read_table(summary.output).to_pandas()
     assert out["prediction"].tolist() == [2.0 * x for x in range(40) if x != 13]
-    assert store.count_predictions("picky", role="batch") == 40  # the failure is logged too
-    (chunk,) = store.iter_predictions("picky", with_labels=False)
+    assert store.predictions.count_predictions("picky",
+                                               role="batch") == 40  # the failure is logged too
+    (chunk,) = store.predictions.iter_predictions("picky", with_labels=False)
     failed = [r for r in chunk if r["error"]]
     assert len(failed) == 1
     assert failed[0]["outputs"] is None
@@ -254,7 +255,7 @@ def test_a_model_error_fails_only_the_rows_it_fails_on(
 
 
 def test_a_model_that_fails_on_every_row_stops_the_run(
-        store: Store, python_models: Registry, tmp_path: Path) -> None:
+        store: Database, python_models: Registry, tmp_path: Path) -> None:
     pd.DataFrame({"x": range(150)}).to_csv(tmp_path / "in.csv", index=False)
     with pytest.raises(ModelError, match="failed on each of the first 100 rows"):
         predict_batch(store, python_models, "broken", tmp_path / "in.csv",
@@ -263,7 +264,7 @@ def test_a_model_that_fails_on_every_row_stops_the_run(
     assert list(tmp_path.glob(".out*")) == []  # no temporary file left behind
 
 
-def test_usage_errors(store: Store, registry: Registry, tmp_path: Path) -> None:
+def test_usage_errors(store: Database, registry: Registry, tmp_path: Path) -> None:
     df = make_frame(5, seed=11).drop(columns="y")
     df.to_csv(tmp_path / "in.csv", index=False)
     with pytest.raises(ValidationError, match="key column 'nope'"):
@@ -281,7 +282,7 @@ def test_usage_errors(store: Store, registry: Registry, tmp_path: Path) -> None:
 
 
 def test_a_missing_required_column_fails_every_row(
-        store: Store, registry: Registry, tmp_path: Path) -> None:
+        store: Database, registry: Registry, tmp_path: Path) -> None:
     make_frame(30, seed=12).drop(columns=["y", "income"]).to_csv(tmp_path / "in.csv",
                                                                   index=False)
     summary = predict_batch(store, registry, "credit", tmp_path / "in.csv",
@@ -303,7 +304,7 @@ def traced_peak(fn: Callable[[], object]) -> int:
 
 @pytest.mark.slow
 def test_memory_stays_constant_on_a_large_file(
-        store: Store, registry: Registry, tmp_path: Path) -> None:
+        store: Database, registry: Registry, tmp_path: Path) -> None:
     peaks = {}
     for n in (20_000, 200_000):
         make_frame(n, seed=13).drop(columns="y").to_csv(tmp_path / f"{n}.csv", index=False)

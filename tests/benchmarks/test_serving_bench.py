@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from tests.conftest import tool_or_skip
 
 from rampup.config import Settings
-from rampup.store import Store
+from rampup.store import Database
 from rampup.store.engine import normalise_url
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
@@ -51,9 +51,9 @@ def test_log_writer_part_writes_every_record_on_sqlite(tmp_path: Path) -> None:
     assert (result["written"], result["stored"], result["dropped"]) == (3000, 3000, 0)
     assert result["batches"] >= 6  # 3000 rows in batches of at most 500
     assert result["rows_per_s"] > 0
-    store = Store.open(url)
+    store = Database.open(url)
     try:
-        row = store.get_predictions([records[0].id])[0]
+        row = store.predictions.get_predictions([records[0].id])[0]
     finally:
         store.close()
     assert json.loads(row["inputs"]) == records[0].inputs

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from rampup.cli import app
 from rampup.runtime import DeadLetters
-from rampup.store import Store
+from rampup.store import Database
 
 
 def run(project: Path, *args: str) -> tuple[int, str]:
@@ -22,7 +22,7 @@ def test_lists_filters_and_prints_payloads(tmp_path: Path) -> None:
     code, out = run(tmp_path)
     assert code == 0, out
     assert "no dead letters" in out
-    store = Store.open(f"sqlite:///{tmp_path / 'rampup.db'}")
+    store = Database.open(f"sqlite:///{tmp_path / 'rampup.db'}")
     dl = DeadLetters(store)
     dl.add("log-writer", TypeError("Integer exceeds 64-bit range"), {"age": 10**30},
            key="rid-1", model="credit")

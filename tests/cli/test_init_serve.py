@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rampup.cli import app
-from rampup.store import Store
+from rampup.store import Database
 
 runner = CliRunner()
 
@@ -118,7 +118,7 @@ def test_serve_subprocess_end_to_end(tmp_path: Path, workers: int) -> None:
         proc.send_signal(signal.SIGINT)
         output = proc.communicate(timeout=30)[0].decode()
     assert proc.returncode == 0, output
-    store = Store.open(f"sqlite:///{proj / 'rampup.db'}")
-    assert store.count_predictions("loan-default") == 20  # drained on shutdown
-    assert store.list_feedback(ids[0])[0].value == 1
+    store = Database.open(f"sqlite:///{proj / 'rampup.db'}")
+    assert store.predictions.count_predictions("loan-default") == 20  # drained on shutdown
+    assert store.feedback.list_feedback(ids[0])[0].value == 1
     store.close()

@@ -29,7 +29,7 @@ from tests.cli.test_init_serve import free_port
 from typer.testing import CliRunner
 
 from rampup.cli import app
-from rampup.store import Store
+from rampup.store import Database
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 CURL_HEADERS = {"content-type": "application/x-www-form-urlencoded"}  # what curl -d sends
@@ -184,10 +184,10 @@ def test_the_readme_own_model_path(in_fresh_folder: Path,
     finally:
         next(served, None)
     assert proc.returncode == 0
-    store = Store.open(f"sqlite:///{folder / 'rampup.db'}")
+    store = Database.open(f"sqlite:///{folder / 'rampup.db'}")
     try:
-        assert store.count_predictions("churn") == 1
-        assert store.list_feedback(body["request_id"])[0].value == "stays"
+        assert store.predictions.count_predictions("churn") == 1
+        assert store.feedback.list_feedback(body["request_id"])[0].value == "stays"
     finally:
         store.close()
 

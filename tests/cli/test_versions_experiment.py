@@ -9,20 +9,21 @@ from typer.testing import CliRunner
 from rampup.cli import app
 from rampup.config import load_settings
 from rampup.registry.registry import Registry
-from rampup.store import Store
+from rampup.store import Database
 
 MODELS = Path(__file__).parent.parent / "rollout" / "fault_models.py"
 
 
 def test_versions_show_metrics_and_audit(tmp_path: Path) -> None:
     settings, _ = load_settings(tmp_path)
-    store = Store.open(settings.resolved_database_url)
+    store = Database.open(settings.resolved_database_url)
     reg = Registry.from_settings(settings, store)
     reg.register("m", f"{MODELS}:Healthy", version="v1", metadata={"metrics": {"auc": 0.81}})
     reg.register("m", f"{MODELS}:Candidate", version="v2", deploy=False)
-    store.add_evaluation("m", "v2", "evaluation", summary={"accuracy": 0.912, "roc_auc": 0.95},
+    store.evaluations.add_evaluation("m", "v2", "evaluation", summary={"accuracy": 0.912,
+                                                                       "roc_auc": 0.95},
                          result={})
-    store.add_evaluation("m", "v2", "audit", summary={}, result={}, passed=False)
+    store.evaluations.add_evaluation("m", "v2", "audit", summary={}, result={}, passed=False)
     store.close()
     out = CliRunner().invoke(app, ["-p", str(tmp_path), "versions", "m"], env={"COLUMNS": "250"})
     assert out.exit_code == 0, out.output
@@ -41,7 +42,7 @@ def test_versions_piped_keeps_whole_rows(tmp_path: Path) -> None:
     import sys
 
     settings, _ = load_settings(tmp_path)
-    store = Store.open(settings.resolved_database_url)
+    store = Database.open(settings.resolved_database_url)
     reg = Registry.from_settings(settings, store)
     reg.register("a-rather-long-model-name", f"{MODELS}:Healthy", version="v1",
                  metadata={"metrics": {"accuracy": 0.91, "roc_auc": 0.87, "f1_macro": 0.8}})

@@ -10,7 +10,7 @@ import pytest
 
 from rampup.monitor.aggregates import WindowAggregate
 from rampup.serving.app import create_app
-from rampup.store import Store
+from rampup.store import Database
 from tests.dashboard.conftest import ADMIN, traffic
 from tests.serving.conftest import Trained, make_settings
 
@@ -177,7 +177,7 @@ async def test_alerts_panel(client: httpx.AsyncClient, trained: Trained) -> None
     assert sum(d["counts"].values()) == 1
 
 
-async def test_read_token_is_required_when_set(store: Store, tmp_path: Path) -> None:
+async def test_read_token_is_required_when_set(store: Database, tmp_path: Path) -> None:
     app = create_app(make_settings(tmp_path, predict_token="reader"), store=store)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -198,7 +198,7 @@ async def test_overview_warms_the_model_pages(client: httpx.AsyncClient,
     doc = WindowAggregate()
     doc.requests = 5
     start = time.time() // 60 * 60 - 7200
-    store.upsert_metric_windows([{  # another replica's closed windows, two hours ago
+    store.windows.upsert_metric_windows([{  # another replica's closed windows, two hours ago
         "model": "credit", "version": "v1", "role": "answer", "stage": "",
         "window_start": start + 60 * i, "window_s": 60.0, "replica": "other",
         "updated_at": start, "data": doc.to_dict()} for i in range(3)])

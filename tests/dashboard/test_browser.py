@@ -17,7 +17,7 @@ import pytest
 from rampup.project import ProjectFile
 from rampup.registry.registry import Registry
 from rampup.serving.app import create_app
-from rampup.store import Store
+from rampup.store import Database
 from rampup_demo.server import BackgroundServer
 from tests.dashboard.browser import (
     Traffic,
@@ -45,7 +45,7 @@ class Live:
 
 
 @pytest.fixture
-def live(tmp_path: Path, trained: Trained, sqlite_store: Store) -> Iterator[Live]:
+def live(tmp_path: Path, trained: Trained, sqlite_store: Database) -> Iterator[Live]:
     browser, chromedriver = browser_or_skip()
     settings = make_settings(tmp_path, monitor_interval=0.05, monitor_flush_interval=0.5)
     reg = Registry.from_settings(settings, sqlite_store)
@@ -187,7 +187,7 @@ def test_untrusted_text_is_shown_as_text(live: Live, tmp_path: Path) -> None:
     assert console_errors(d) == []
 
 
-def test_pipeline_stages_side_by_side(tmp_path: Path, sqlite_store: Store) -> None:
+def test_pipeline_stages_side_by_side(tmp_path: Path, sqlite_store: Database) -> None:
     from selenium.webdriver.common.by import By
 
     from tests.serving.pipeline_app import project, register, speech

@@ -9,7 +9,7 @@ from rampup.dashboard.cache import BucketCache, decode_bucket, grouped_buckets
 from rampup.dashboard.panels import Grid
 from rampup.monitor.aggregates import WindowAggregate
 from rampup.monitor.ingest import ingest
-from rampup.store import Store
+from rampup.store import Database
 from tests.monitor.helpers import info, make_records, register
 
 
@@ -45,11 +45,11 @@ def _rows(docs: list[dict[str, Any]], t0: float, updated: float) -> list[dict[st
              "updated_at": updated, "data": d} for i, d in enumerate(docs)]
 
 
-def test_unchanged_buckets_come_from_the_cache(sqlite_store: Store) -> None:
+def test_unchanged_buckets_come_from_the_cache(sqlite_store: Database) -> None:
     register(sqlite_store)
     docs = _windows(6)
     t0 = 1_000_020.0 - 1_000_020.0 % 60
-    sqlite_store.upsert_metric_windows(_rows(docs, t0, 1.0))
+    sqlite_store.windows.upsert_metric_windows(_rows(docs, t0, 1.0))
     grid = Grid(t0, 120.0, 3)
     cache = BucketCache(capacity=100)
     first = grouped_buckets(sqlite_store, "m", grid, t0 + 360, None, cache=cache)
@@ -59,7 +59,7 @@ def test_unchanged_buckets_come_from_the_cache(sqlite_store: Store) -> None:
     again = grouped_buckets(sqlite_store, "m", grid, t0 + 360, None, cache=cache)
     assert cache.hits == 3
     assert again[("v1", "answer")][0] is first[("v1", "answer")][0]
-    sqlite_store.upsert_metric_windows(_rows(docs[:1], t0, 2.0))  # labels came for one
+    sqlite_store.windows.upsert_metric_windows(_rows(docs[:1], t0, 2.0))  # labels came for one
     third = grouped_buckets(sqlite_store, "m", grid, t0 + 360, None, cache=cache)
     assert cache.misses == 4
     assert third[("v1", "answer")][0] is not first[("v1", "answer")][0]
@@ -71,13 +71,13 @@ def test_unchanged_buckets_come_from_the_cache(sqlite_store: Store) -> None:
     assert uncached[("v1", "answer")][2].requests == first[("v1", "answer")][2].requests
 
 
-def test_window_stamps_on_both_stores(store: Store) -> None:
+def test_window_stamps_on_both_stores(store: Database) -> None:
     register(store)
     docs = _windows(2)
-    store.upsert_metric_windows(_rows(docs, 600.0, 5.0))
-    store.upsert_metric_windows([{**_rows(docs[:1], 600.0, 7.0)[0], "stage": "asr"}])
-    stamps = store.metric_window_stamps("m", since=0.0, until=700.0, stage="")
+    store.windows.upsert_metric_windows(_rows(docs, 600.0, 5.0))
+    store.windows.upsert_metric_windows([{**_rows(docs[:1], 600.0, 7.0)[0], "stage": "asr"}])
+    stamps = store.windows.metric_window_stamps("m", since=0.0, until=700.0, stage="")
     assert [tuple(s) for s in stamps] == [("v1", "answer", 600.0, "r1", 5.0),
                                          ("v1", "answer", 660.0, "r1", 5.0)]
-    assert len(store.metric_window_stamps("m", since=0.0, until=700.0)) == 3
-    assert store.metric_window_stamps("m", since=661.0, until=700.0) == []
+    assert len(store.windows.metric_window_stamps("m", since=0.0, until=700.0)) == 3
+    assert store.windows.metric_window_stamps("m", since=661.0, until=700.0) == []

@@ -17,7 +17,7 @@ from rampup.config import Settings
 from rampup.project import ProjectFile, parse_project
 from rampup.registry.registry import Registry
 from rampup.serving.app import create_app
-from rampup.store import Store
+from rampup.store import Database
 from rampup_demo.server import BackgroundServer
 from tests.dashboard.browser import browser_or_skip, console_errors, open_browser, wait_for
 from tests.dashboard.media_models import tone
@@ -37,7 +37,7 @@ def project(privacy: dict[str, str] | None = None) -> ProjectFile:
                                      "listen": listen}})
 
 
-def register(tmp_path: Path, store: Store, settings: Settings) -> None:
+def register(tmp_path: Path, store: Database, settings: Settings) -> None:
     ref = tmp_path / "ref"
     ref.mkdir()
     with (ref / "reference.csv").open("w", newline="") as f:
@@ -56,7 +56,7 @@ def clip(amplitude: float) -> dict[str, str]:
     return {"audio": base64.b64encode(tone(amplitude)).decode()}
 
 
-def serve(tmp_path: Path, store: Store, *, keep: bool, privacy: dict[str, str] | None = None
+def serve(tmp_path: Path, store: Database, *, keep: bool, privacy: dict[str, str] | None = None
           ) -> BackgroundServer:
     settings = make_settings(tmp_path, monitor_interval=0.05, monitor_flush_interval=0.3,
                              input_bytes_dir=tmp_path / "bytes" if keep else None)
@@ -79,7 +79,7 @@ def sample(url: str, **params: str) -> dict[str, Any]:
         return body
 
 
-def test_sample_of_kept_inputs_and_their_bytes(tmp_path: Path, sqlite_store: Store) -> None:
+def test_sample_of_kept_inputs_and_their_bytes(tmp_path: Path, sqlite_store: Database) -> None:
     server = serve(tmp_path, sqlite_store, keep=True)
     try:
         send(server.url)
@@ -110,7 +110,7 @@ def test_sample_of_kept_inputs_and_their_bytes(tmp_path: Path, sqlite_store: Sto
         server.stop()
 
 
-def test_no_sample_without_kept_bytes(tmp_path: Path, sqlite_store: Store) -> None:
+def test_no_sample_without_kept_bytes(tmp_path: Path, sqlite_store: Database) -> None:
     server = serve(tmp_path, sqlite_store, keep=False)
     try:
         send(server.url, 2)
@@ -122,11 +122,11 @@ def test_no_sample_without_kept_bytes(tmp_path: Path, sqlite_store: Store) -> No
         server.stop()
 
 
-def test_no_sample_of_a_protected_field(tmp_path: Path, sqlite_store: Store) -> None:
+def test_no_sample_of_a_protected_field(tmp_path: Path, sqlite_store: Database) -> None:
     server = serve(tmp_path, sqlite_store, keep=True, privacy={"audio": "hash"})
     try:
         send(server.url, 3)
-        wait_for(lambda: sqlite_store.count_predictions("loud") >= 3, what="the log")
+        wait_for(lambda: sqlite_store.predictions.count_predictions("loud") >= 3, what="the log")
         body = sample(server.url)
         assert body["items"] == []
         assert body["protected"] == ["audio"]
@@ -146,7 +146,7 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.mark.slow
-def test_stage_inputs_panel_plays_a_sample(tmp_path: Path, sqlite_store: Store,
+def test_stage_inputs_panel_plays_a_sample(tmp_path: Path, sqlite_store: Database,
                                            browser: Any) -> None:
     from selenium.webdriver.common.by import By
 

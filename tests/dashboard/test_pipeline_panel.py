@@ -4,12 +4,12 @@ stages for the cascade panel, and its metrics."""
 from __future__ import annotations
 
 from rampup.config import Settings
-from rampup.store import Store
+from rampup.store import Database
 from tests.monitor.conftest import settle
 from tests.serving.pipeline_app import register, serve, speech
 
 
-async def test_pipeline_page_and_panels(store: Store, settings: Settings) -> None:
+async def test_pipeline_page_and_panels(store: Database, settings: Settings) -> None:
     register(store, settings)
     async with serve(store, settings) as c:
         for i in range(12):

@@ -12,7 +12,7 @@ import pytest
 from rampup.project import ProjectFile
 from rampup.registry.registry import Registry
 from rampup.serving.app import create_app
-from rampup.store import Store
+from rampup.store import Database
 from rampup_demo.server import BackgroundServer
 from tests.dashboard.browser import (
     artifacts_dir,
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_review_page_names_labels_and_leads_back(tmp_path: Path, trained: Trained,
-                                                 sqlite_store: Store) -> None:
+                                                 sqlite_store: Database) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 

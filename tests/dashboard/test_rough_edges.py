@@ -16,7 +16,7 @@ import pytest
 from rampup.project import ProjectFile
 from rampup.registry.registry import Registry
 from rampup.serving.app import create_app
-from rampup.store import Store
+from rampup.store import Database
 from rampup_demo.server import BackgroundServer
 from tests.dashboard.browser import (
     artifacts_dir,
@@ -56,7 +56,7 @@ def spills(driver: Any) -> list[str]:
 
 
 @pytest.fixture
-def server(tmp_path: Path, trained: Trained, sqlite_store: Store) -> Iterator[str]:
+def server(tmp_path: Path, trained: Trained, sqlite_store: Database) -> Iterator[str]:
     settings = make_settings(tmp_path, monitor_interval=0.05, monitor_flush_interval=0.5)
     Registry.from_settings(settings, sqlite_store).register(
         "credit", trained.model_path, reference=trained.reference_path, label_column="y")
@@ -142,7 +142,7 @@ def test_cards_charts_range_client_errors_and_retraining(server: str,
 
 
 def test_pipeline_and_its_stage_models_on_the_overview(tmp_path: Path,
-                                                       sqlite_store: Store) -> None:
+                                                       sqlite_store: Database) -> None:
     from selenium.webdriver.common.by import By
 
     from tests.serving.pipeline_app import project, register, speech

@@ -12,7 +12,7 @@ from rampup.project import ProjectFile
 from rampup.registry.registry import Registry
 from rampup.serving.app import create_app
 from rampup.serving.state import AppState
-from rampup.store import Store
+from rampup.store import Database
 from rampup_demo.server import BackgroundServer
 from tests.dashboard.browser import (
     artifacts_dir,
@@ -40,7 +40,7 @@ async def test_workers_route_names_a_down_worker(client: httpx.AsyncClient) -> N
 
 
 def test_the_banner_shows_a_down_worker_on_every_page(tmp_path: Path, trained: Trained,
-                                                      sqlite_store: Store) -> None:
+                                                      sqlite_store: Database) -> None:
     from selenium.webdriver.common.by import By
 
     browser, chromedriver = browser_or_skip()

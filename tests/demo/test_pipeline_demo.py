@@ -11,11 +11,11 @@ from tests.serving.pipeline_app import serve
 
 from rampup.project import parse_project
 from rampup.registry.registry import Registry
-from rampup.store import Store
+from rampup.store import Database
 from rampup_demo import pipeline as demo
 
 
-async def test_demo_pipeline(store: Store, tmp_path: Path) -> None:
+async def test_demo_pipeline(store: Database, tmp_path: Path) -> None:
     settings = make_settings(tmp_path, monitor=False)
     demo.register(Registry.from_settings(settings, store))
     proj = parse_project({"models": demo.project_models()})

@@ -13,7 +13,7 @@ from rampup.registry.artifacts import ArtifactStore
 from rampup.registry.registry import Registry
 from rampup.registry.schema import InputSchema
 from rampup.serving.validation import InputErrors, Validator
-from rampup.store import Store
+from rampup.store import Database
 from rampup_demo.data import FEATURES, LABEL, LoanGenerator
 from rampup_demo.train import train_model
 
@@ -31,7 +31,7 @@ def test_the_bad_input_example_is_current(tmp_path: Path) -> None:
     import joblib
 
     joblib.dump(train_model(frame, seed=0), tmp_path / "model.joblib")
-    store = Store.open(f"sqlite:///{tmp_path / 'r.db'}")
+    store = Database.open(f"sqlite:///{tmp_path / 'r.db'}")
     try:
         record = Registry(store, ArtifactStore(tmp_path / "artifacts")).register(
             "loan-default", tmp_path / "model.joblib", reference=tmp_path / "reference.parquet",
@@ -85,7 +85,7 @@ def test_the_rollout_step_works_whichever_version_is_live(tmp_path: Path) -> Non
     root = tmp_path / "demo-project"
     metrics, _ = _train(root / "data", 0, 400)
     settings = Settings(project_dir=root)
-    store = Store.open(settings.resolved_database_url)
+    store = Database.open(settings.resolved_database_url)
     try:
         _register(Registry.from_settings(settings, store), root / "data", metrics)
 
@@ -100,7 +100,7 @@ def test_the_rollout_step_works_whichever_version_is_live(tmp_path: Path) -> Non
             return outputs
 
         def live() -> str:
-            dep = store.current_deployment(MODEL)
+            dep = store.deployments.current_deployment(MODEL)
             assert dep is not None
             (version,) = dep.policy["routes"]
             return str(version)

@@ -16,7 +16,7 @@ from rampup.project import parse_project
 from rampup.registry.predictor import FeatureBatch
 from rampup.registry.registry import Registry
 from rampup.retrain.service import Retrainer
-from rampup.store import FeedbackRecord, Store
+from rampup.store import Database, FeedbackRecord
 from rampup_demo.data import FEATURES, LABEL, LoanGenerator, frame_to_records
 from rampup_demo.retrain_chapter import RetrainStory, retrain_yaml, train
 from rampup_demo.train import train_model
@@ -33,7 +33,7 @@ def test_the_entry_point_uses_weights() -> None:
 
 
 @pytest.mark.slow
-def test_the_demo_model_is_retrained_and_rolled_out(sqlite_store: Store, tmp_path: Path) -> None:
+def test_the_demo_model_is_retrained_and_rolled_out(sqlite_store: Database, tmp_path: Path) -> None:
     gen = LoanGenerator(seed=2)
     reference = gen.sample(3000)[[*FEATURES, LABEL]]
     (tmp_path / "data").mkdir()
@@ -47,11 +47,11 @@ def test_the_demo_model_is_retrained_and_rolled_out(sqlite_store: Store, tmp_pat
     v1 = registry.load(registry.get("loan-default", "v1"))
     out = v1.predict(FeatureBatch.from_records(records, FEATURES))
     now = time.time()
-    sqlite_store.insert_predictions([
+    sqlite_store.predictions.insert_predictions([
         PredictionRecord(f"p{i}", f"p{i}", now - 100 + i * 0.05, "loan-default", "v1", "answer",
                          rec, out.record(i), None, 1.0, None, None).to_row()
         for i, rec in enumerate(records)])
-    sqlite_store.add_feedback([
+    sqlite_store.feedback.add_feedback([
         FeedbackRecord(f"p{i}", "loan-default", now - 10, "label", None, int(y), "demo",
                        hashlib.sha256(f"p{i}".encode()).hexdigest())
         for i, y in enumerate(drifted[LABEL])])
@@ -82,16 +82,16 @@ def test_the_demo_model_is_retrained_and_rolled_out(sqlite_store: Store, tmp_pat
     assert "better than the champion" in lines[3]
 
 
-def test_the_story_of_runs_that_stop(sqlite_store: Store) -> None:
-    sqlite_store.ensure_model("loan-default")
+def test_the_story_of_runs_that_stop(sqlite_store: Database) -> None:
+    sqlite_store.models.ensure_model("loan-default")
     for state, extra in (("failed", {"error": "the entry point timed out"}),
                          ("awaiting_approval", {"reasons": ["matches"]})):
-        run_id = sqlite_store.insert_retrain_run({
+        run_id = sqlite_store.retrain.insert_retrain_run({
             "model": "loan-default", "state": "queued", "trigger": "manual",
             "actor": "cli:ann", "reason": "by hand", "details": {}, "created_at": 1.0,
             "updated_at": 1.0})
-        sqlite_store.update_retrain_run(run_id, {"state": state, **extra})
-    sched = sqlite_store.insert_retrain_run({
+        sqlite_store.retrain.update_retrain_run(run_id, {"state": state, **extra})
+    sched = sqlite_store.retrain.insert_retrain_run({
         "model": "loan-default", "state": "queued", "trigger": "schedule", "actor": "s",
         "reason": "scheduled (every 1d)", "details": {}, "created_at": 2.0, "updated_at": 2.0})
     lines = RetrainStory(sqlite_store, emit=lambda _: None).poll()

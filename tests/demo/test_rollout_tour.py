@@ -21,7 +21,7 @@ from rampup.registry.schema import InputSchema
 from rampup.rollout.controller import RolloutController
 from rampup.rollout.plan import load_plan
 from rampup.serving.validation import Validator
-from rampup.store import Store
+from rampup.store import Database
 from rampup_demo.data import FEATURES, LoanGenerator
 from rampup_demo.rollout_tour import (
     ACTOR,
@@ -42,7 +42,7 @@ FAST = TourPlan(weights=(50.0, 100.0), bad_weights=(50.0, 100.0), hold_s=0.0,
 @dataclass
 class Project:
     root: Path
-    store: Store
+    store: Database
     registry: Registry
     metrics: dict[str, Any]
 
@@ -53,7 +53,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Any:
     root = tmp_path_factory.mktemp("tour")
     metrics, _ = _train(root / "data", 0, 400)
     settings = Settings(project_dir=root)
-    store = Store.open(settings.resolved_database_url)
+    store = Database.open(settings.resolved_database_url)
     registry = Registry.from_settings(settings, store)
     _register(registry, root / "data", metrics)
     yield Project(root, store, registry, metrics)
@@ -129,7 +129,7 @@ def test_reset_restores_v1_and_cut_aborts_the_tours_rollout(project: Project) ->
     reset = tour._reset()
     assert reset is not None
     assert "v1 takes all traffic again" in reset
-    dep = project.store.current_deployment(MODEL)
+    dep = project.store.deployments.current_deployment(MODEL)
     assert dep is not None
     assert dep.policy["routes"] == {"v1": 100.0}
     assert tour._reset() is None
@@ -146,14 +146,14 @@ def test_the_tour_promotes_v2_and_rolls_v3_back(tmp_path: Path) -> None:
                       n_train=1000, status_every=2.0, tour=tour, stop_after_tour=True)
     text = out.getvalue()
     assert result.stats.elapsed_s < 120, text
-    store = Store.open(f"sqlite:///{result.directory / 'rampup.db'}")
+    store = Database.open(f"sqlite:///{result.directory / 'rampup.db'}")
     try:
         # a run long enough for every standby to expire: one controller pass past them
         RolloutController(store, clock=lambda: time.time() + 60.0).tick()
-        rollouts = {r["candidate"]: r for r in store.list_rollouts(MODEL)}
-        dep = store.current_deployment(MODEL)
-        history = list(reversed(store.deployment_history(MODEL, limit=500)))
-        events = store.list_events(MODEL, limit=5000)
+        rollouts = {r["candidate"]: r for r in store.rollouts.list_rollouts(MODEL)}
+        dep = store.deployments.current_deployment(MODEL)
+        history = list(reversed(store.deployments.deployment_history(MODEL, limit=500)))
+        events = store.events.list_events(MODEL, limit=5000)
     finally:
         store.close()
     assert all(r["standby_released"] for r in rollouts.values()
@@ -209,10 +209,10 @@ def test_ctrl_c_during_the_tour_aborts_its_rollout(tmp_path: Path) -> None:
                       n_train=400, tour=plan)
     text = out.getvalue()
     assert "rollout tour cut short: the rollout of v2 was aborted" in text, text
-    store = Store.open(f"sqlite:///{result.directory / 'rampup.db'}")
+    store = Database.open(f"sqlite:///{result.directory / 'rampup.db'}")
     try:
-        (latest,) = store.list_rollouts(MODEL, limit=1)
-        dep = store.current_deployment(MODEL)
+        (latest,) = store.rollouts.list_rollouts(MODEL, limit=1)
+        dep = store.deployments.current_deployment(MODEL)
     finally:
         store.close()
     assert (latest["candidate"], latest["state"]) == ("v2", "aborted")

@@ -20,7 +20,7 @@ from rampup.config import Settings
 from rampup.errors import ConflictError, RampupError
 from rampup.scaffold import scaffold
 from rampup.serving.app import create_app
-from rampup.store import Store
+from rampup.store import Database
 from rampup_demo.runner import MARKER, DemoResult, prepare_project, run_demo
 from rampup_demo.server import BackgroundServer, bind_port
 
@@ -32,8 +32,8 @@ def console() -> tuple[Console, io.StringIO]:
     return Console(file=out, width=120, color_system=None), out
 
 
-def open_store(result: DemoResult) -> Store:
-    return Store.open(f"sqlite:///{result.directory / 'rampup.db'}")
+def open_store(result: DemoResult) -> Database:
+    return Database.open(f"sqlite:///{result.directory / 'rampup.db'}")
 
 
 @dataclass
@@ -71,11 +71,11 @@ def test_fast_end_to_end_run(first_run: FirstRun) -> None:
     assert r.total_predictions == r.predictions_logged
     store = open_store(r)
     try:
-        versions = {v.version: v for v in store.list_versions(MODEL)}
+        versions = {v.version: v for v in store.models.list_versions(MODEL)}
         assert set(versions) == {"v1", "v2", "v3"}  # v3: broken on purpose, never served
         assert versions["v1"].profile is not None
         assert versions["v2"].metadata["algorithm"] == "gradient_boosting"
-        dep = store.current_deployment(MODEL)
+        dep = store.deployments.current_deployment(MODEL)
         assert dep is not None
         assert dep.policy["routes"] == {"v1": 100.0}
     finally:
@@ -102,8 +102,9 @@ def test_second_run_reuses_the_project_and_keeps_the_policy(first_run: FirstRun)
     directory = first_run.result.directory
     store = open_store(first_run.result)
     try:  # as a user would in the tour: 10% to v2
-        store.append_deployment(MODEL, {"routes": {"v1": 90.0, "v2": 10.0}, "mirrors": {},
-                                        "standby": None}, "test")
+        store.deployments.append_deployment(MODEL, {"routes": {"v1": 90.0, "v2": 10.0},
+                                                    "mirrors": {},
+                                                    "standby": None}, "test")
     finally:
         store.close()
     c, out = console()

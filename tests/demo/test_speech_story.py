@@ -15,7 +15,7 @@ from rich.console import Console
 
 from rampup.inputs.metrics import audio_metrics
 from rampup.project import load_project
-from rampup.store import Store
+from rampup.store import Database
 from rampup_demo.speech_audio import (
     ADULT_VOICES,
     MIC,
@@ -84,13 +84,13 @@ def test_the_speech_story_on_a_live_demo(tmp_path: Path) -> None:
     result = run_speech_demo(tmp_path / "speech", port=0, console=console, plan=FAST,
                              stop_after_story=True)
     text = out.getvalue()
-    store = Store.open(f"sqlite:///{result.directory / 'rampup.db'}")
+    store = Database.open(f"sqlite:///{result.directory / 'rampup.db'}")
     try:
-        events = store.list_alert_events(PIPELINE, kinds=["state"], limit=None,
-                                         oldest_first=True)
-        asr_rollouts = store.list_rollouts("asr")
-        decided = store.list_review_items(PIPELINE, statuses=["decided"], limit=10_000)
-        versions = [v.version for v in store.list_versions("asr")]
+        events = store.alerts.list_alert_events(PIPELINE, kinds=["state"], limit=None,
+                                                oldest_first=True)
+        asr_rollouts = store.rollouts.list_rollouts("asr")
+        decided = store.review.list_review_items(PIPELINE, statuses=["decided"], limit=10_000)
+        versions = [v.version for v in store.models.list_versions("asr")]
     finally:
         store.close()
     states = [(e["rule"], e["state"]) for e in events if e["state"] in ("firing", "resolved")]

@@ -11,7 +11,7 @@ import pytest
 from rich.console import Console
 
 from rampup.project import load_project
-from rampup.store import Store
+from rampup.store import Database
 from rampup_demo.runner import run_demo
 from rampup_demo.story import ALERT_RULES, StoryPlan, alert_rules_yaml
 
@@ -38,11 +38,12 @@ def test_incident_drift_and_retraining_on_a_live_demo(
                       n_train=3000, status_every=5.0, tour=None, story=FAST,
                       stop_after_tour=True)
     text = out.getvalue()
-    store = Store.open(f"sqlite:///{result.directory / 'rampup.db'}")
+    store = Database.open(f"sqlite:///{result.directory / 'rampup.db'}")
     try:
-        events = store.list_alert_events(MODEL, kinds=["state"], limit=None, oldest_first=True)
-        runs = store.list_retrain_runs(MODEL)
-        rollouts = store.list_rollouts(MODEL)
+        events = store.alerts.list_alert_events(MODEL, kinds=["state"], limit=None,
+                                                oldest_first=True)
+        runs = store.retrain.list_retrain_runs(MODEL)
+        rollouts = store.rollouts.list_rollouts(MODEL)
     finally:
         store.close()
     # the accuracy alarm's retrain action: a run, started by that alert, trained,

@@ -20,7 +20,7 @@ from rampup.errors import ValidationError
 from rampup.project import ProjectFile
 from rampup.registry.registry import Registry
 from rampup.serving.app import create_app
-from rampup.store import Store
+from rampup.store import Database
 from rampup_demo.data import FEATURES, LABEL, LoanGenerator
 from rampup_demo.runner import BackgroundServer
 from rampup_demo.traffic import LatencySample, drive, generator_source
@@ -33,7 +33,7 @@ QUIET: dict[str, Any] = {"label_fraction": 0.0, "event_rates": {}, "bad_fraction
 @dataclass
 class Live:
     url: str
-    store: Store
+    store: Database
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     settings = Settings(project_dir=root, database_url=f"sqlite:///{root / 'rampup.db'}",
                         admin_token=SecretStr("t"), predict_token=None,
                         log_flush_interval=0.02)
-    store = Store.open(settings.resolved_database_url)
+    store = Database.open(settings.resolved_database_url)
     Registry.from_settings(settings, store).register(
         MODEL, root / "model.joblib", reference=root / "reference.parquet", label_column=LABEL)
     server = BackgroundServer(create_app(settings, ProjectFile()), port=0).start()
@@ -66,8 +66,8 @@ def wait_for(check: Callable[[], bool], timeout: float = 5.0) -> None:
         time.sleep(0.02)
 
 
-def logged(store: Store, since: float) -> list[dict[str, Any]]:
-    return [r for chunk in store.iter_predictions(MODEL, since=since) for r in chunk]
+def logged(store: Database, since: float) -> list[dict[str, Any]]:
+    return [r for chunk in store.predictions.iter_predictions(MODEL, since=since) for r in chunk]
 
 
 def key(inputs: dict[str, Any]) -> str:
@@ -138,7 +138,7 @@ async def test_bad_requests_get_422_and_events_are_recorded(live: Live) -> None:
     assert stats.events_sent == stats.ok
     wait_for(lambda: len(logged(live.store, since)) >= stats.ok)
     first = logged(live.store, since)[0]
-    assert [(f.kind, f.name) for f in live.store.list_feedback(first["id"])] == [
+    assert [(f.kind, f.name) for f in live.store.feedback.list_feedback(first["id"])] == [
         ("event", "clicked")]
 
 

@@ -15,7 +15,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from rampup.cli import app
-from rampup.store import Store
+from rampup.store import Database
 from rampup_demo.vision import MODEL, VisionPlan, run_vision
 from rampup_demo.vision_model import DIM, PhoneCamera, accuracy, features, train
 
@@ -55,12 +55,13 @@ def test_the_vision_story_on_a_live_demo(tmp_path: Path) -> None:
     result = run_vision(tmp_path / "vision", port=0, console=console, plan=FAST,
                         stop_after_story=True, status_every=10.0)
     text = out.getvalue()
-    store = Store.open(f"sqlite:///{result.directory / 'rampup.db'}")
+    store = Database.open(f"sqlite:///{result.directory / 'rampup.db'}")
     try:
-        events = store.list_alert_events(MODEL, kinds=["state"], limit=None, oldest_first=True)
-        rollouts = {r["candidate"]: r["state"] for r in store.list_rollouts(MODEL)}
-        items = store.list_review_items(MODEL, statuses=["decided"], limit=5)
-        versions = [v.version for v in store.list_versions(MODEL)]
+        events = store.alerts.list_alert_events(MODEL, kinds=["state"], limit=None,
+                                                oldest_first=True)
+        rollouts = {r["candidate"]: r["state"] for r in store.rollouts.list_rollouts(MODEL)}
+        items = store.review.list_review_items(MODEL, statuses=["decided"], limit=5)
+        versions = [v.version for v in store.models.list_versions(MODEL)]
     finally:
         store.close()
     assert rollouts.get("v1") == "promoted", text

@@ -30,7 +30,7 @@ from rampup.monitor.query import StoreMetricSource
 from rampup.project import ProjectFile
 from rampup.registry.registry import Registry
 from rampup.serving.app import create_app
-from rampup.store import Store
+from rampup.store import Database
 
 MODELS = Path(__file__).with_name("embedding_models.py")
 runner = CliRunner()
@@ -48,7 +48,7 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
 
 
 @pytest.fixture
-def registry(store: Store, settings: Settings, tmp_path: Path) -> Registry:
+def registry(store: Database, settings: Settings, tmp_path: Path) -> Registry:
     ref = tmp_path / "ref.csv"
     _rows(1500, 1).to_csv(ref, index=False)
     reg = Registry.from_settings(settings, store)
@@ -63,7 +63,7 @@ def registry(store: Store, settings: Settings, tmp_path: Path) -> Registry:
 
 
 @pytest.fixture
-async def client(store: Store, settings: Settings, registry: Registry,
+async def client(store: Database, settings: Settings, registry: Registry,
                  ) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings, ProjectFile(), store=store)
     async with app.router.lifespan_context(app):
@@ -94,7 +94,7 @@ def test_registration_keeps_a_bounded_reference_sample(registry: Registry) -> No
 
 
 async def test_an_embedding_shift_alarms_and_unshifted_traffic_does_not(
-        client: httpx.AsyncClient, store: Store, settings: Settings, tmp_path: Path) -> None:
+        client: httpx.AsyncClient, store: Database, settings: Settings, tmp_path: Path) -> None:
     t0 = time.time() - 1
     await _send(client, _rows(300, 11))
     t1 = time.time()
@@ -150,7 +150,7 @@ async def test_an_embedding_shift_alarms_and_unshifted_traffic_does_not(
     assert data["metrics"]["drift.embedding"] == pytest.approx(data["embedding"]["effect"])
 
 
-def test_alert_validation_needs_a_version_with_embeddings(store: Store,
+def test_alert_validation_needs_a_version_with_embeddings(store: Database,
                                                           registry: Registry) -> None:
     assert available_problem("drift.embedding", model_infos(store, "enc")) is None
     problem = available_problem("drift.embedding.p_value", model_infos(store, "plain"))
@@ -177,7 +177,7 @@ FUNCTION = "tests.drift.embedding_models:embed_record"
 
 
 async def test_a_user_embedding_function_from_the_project_file(
-        client: httpx.AsyncClient, store: Store, settings: Settings, registry: Registry,
+        client: httpx.AsyncClient, store: Database, settings: Settings, registry: Registry,
         tmp_path: Path) -> None:
     """``embedding_function`` in rampup.yaml: applied to the reference at registration
     (``rampup register`` reads it from the project file) and to logged records in checks."""

@@ -25,7 +25,7 @@ from rampup.monitor.query import StoreMetricSource
 from rampup.project import ProjectFile
 from rampup.registry.registry import Registry
 from rampup.serving.app import create_app
-from rampup.store import Store
+from rampup.store import Database
 
 
 def shifted_frame(n: int, seed: int, older: int) -> pd.DataFrame:
@@ -49,7 +49,7 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
 
 
 @pytest.fixture
-def registry(store: Store, settings: Settings, tmp_path: Path) -> Registry:
+def registry(store: Database, settings: Settings, tmp_path: Path) -> Registry:
     train, ref = make_frame(3000, seed=1), make_frame(3000, seed=2)
     joblib.dump(fit(train, 1.0), tmp_path / "model.joblib")
     ref.to_parquet(tmp_path / "ref.parquet", index=False)
@@ -63,7 +63,7 @@ def registry(store: Store, settings: Settings, tmp_path: Path) -> Registry:
 
 
 @pytest.fixture
-async def client(store: Store, settings: Settings, registry: Registry,
+async def client(store: Database, settings: Settings, registry: Registry,
                  ) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings, ProjectFile(), store=store)
     async with app.router.lifespan_context(app):
@@ -85,7 +85,7 @@ def test_registration_stores_the_calibrated_estimator(registry: Registry) -> Non
 
 
 async def test_the_live_check_estimates_accuracy_before_labels(
-        client: httpx.AsyncClient, store: Store, registry: Registry, tmp_path: Path) -> None:
+        client: httpx.AsyncClient, store: Database, registry: Registry, tmp_path: Path) -> None:
     model = joblib.load(tmp_path / "model.joblib")
     current = shifted_frame(800, seed=5, older=15)  # covariate shift: older applicants
     t0 = time.time() - 1

@@ -22,7 +22,7 @@ from rampup.errors import NotFoundError, ValidationError
 from rampup.monitor.recorder import Monitor
 from rampup.predlog.writer import PredictionRecord
 from rampup.registry.profile import compute_profile, infer_schema
-from rampup.store import FeedbackRecord, Store, VersionRecord
+from rampup.store import Database, FeedbackRecord, VersionRecord
 
 T0 = 1_000_020.0  # a window boundary for 60 s windows
 N = 3000
@@ -37,13 +37,13 @@ def frame(n: int, seed: int, shift: np.ndarray | float = 0.0) -> pd.DataFrame:
                          "flag": rng.random(n) < 0.3})
 
 
-def register(store: Store, model: str = "m", version: str = "v1",
+def register(store: Database, model: str = "m", version: str = "v1",
              metrics: dict[str, float] | None = None) -> VersionRecord:
     df = frame(5000, 1)
     schema = infer_schema(df)
-    store.ensure_model(model)
-    return store.add_version(VersionRecord(
-        model=model, version=version, seq=store.next_version_seq(model), flavor="python",
+    store.models.ensure_model(model)
+    return store.models.add_version(VersionRecord(
+        model=model, version=version, seq=store.models.next_version_seq(model), flavor="python",
         artifact_uri="-", artifact_hash=f"sha256:{version}", input_schema=schema.to_dict(),
         output={"kind": "class", "classes": [0, 1], "has_probabilities": True},
         profile=compute_profile(df, schema), metadata={"metrics": metrics or {}},
@@ -73,13 +73,13 @@ def traffic(seed: int = 2) -> tuple[list[PredictionRecord], np.ndarray]:
     return records, truth
 
 
-def fill(store: Store, with_monitor: bool = True, labels: bool = True) -> np.ndarray:
+def fill(store: Database, with_monitor: bool = True, labels: bool = True) -> np.ndarray:
     records, truth = traffic()
-    store.insert_predictions([r.to_row() for r in records])
+    store.predictions.insert_predictions([r.to_row() for r in records])
     if labels:  # labels for every other prediction, arriving later
-        store.add_feedback([FeedbackRecord(r.id, "m", r.ts + 3600, "label", None,
-                                           int(truth[i]), "test", f"{r.id}:label")
-                            for i, r in enumerate(records) if i % 2 == 0])
+        store.feedback.add_feedback([FeedbackRecord(r.id, "m", r.ts + 3600, "label", None,
+                                                    int(truth[i]), "test", f"{r.id}:label")
+                                     for i, r in enumerate(records) if i % 2 == 0])
     if with_monitor:
         monitor = Monitor(store, window_s=60.0, clock=lambda: T0 + N * DT + 7200,
                           replica="r1")
@@ -91,13 +91,13 @@ def fill(store: Store, with_monitor: bool = True, labels: bool = True) -> np.nda
 
 
 @pytest.fixture
-def filled(store: Store) -> Store:
+def filled(store: Database) -> Database:
     register(store, metrics={"accuracy": 0.9})
     fill(store)
     return store
 
 
-def test_monitor_windows_and_the_log_fallback_agree(filled: Store) -> None:
+def test_monitor_windows_and_the_log_fallback_agree(filled: Database) -> None:
     kwargs: dict[str, Any] = {"since": T0, "until": T0 + N * DT, "windows": 6,
                               "concept": False}
     via_monitor = check_model(filled, "m", source="monitor", **kwargs)
@@ -125,7 +125,7 @@ def test_monitor_windows_and_the_log_fallback_agree(filled: Store) -> None:
     assert via_log.trend.patterns()["x"] == shape
 
 
-def test_auto_uses_the_monitor_and_falls_back_to_the_log(store: Store) -> None:
+def test_auto_uses_the_monitor_and_falls_back_to_the_log(store: Database) -> None:
     register(store)
     fill(store, with_monitor=False)
     check = check_model(store, "m", since=T0, until=T0 + N * DT, concept=False)
@@ -136,7 +136,7 @@ def test_auto_uses_the_monitor_and_falls_back_to_the_log(store: Store) -> None:
                     concept=False)
 
 
-def test_concept_drift_from_delayed_labels(filled: Store) -> None:
+def test_concept_drift_from_delayed_labels(filled: Database) -> None:
     check = check_model(filled, "m", since=T0, until=T0 + N * DT, windows=6)
     assert check.reference is not None
     assert check.reference.accuracy == 0.9
@@ -155,7 +155,7 @@ def test_concept_drift_from_delayed_labels(filled: Store) -> None:
     assert m["drift.feature[x].effect"] == pytest.approx(0.3, abs=0.05)
 
 
-def test_latest_metrics_for_alert_rules(filled: Store) -> None:
+def test_latest_metrics_for_alert_rules(filled: Database) -> None:
     m = latest_metrics(filled, "m", now=T0 + N * DT, window_s=N * DT)
     assert m["drift.share_drifted"] == pytest.approx(0.25)
     assert m["drift.feature[x].drifted"] == 1.0
@@ -163,7 +163,7 @@ def test_latest_metrics_for_alert_rules(filled: Store) -> None:
     assert latest_metrics(filled, "m", now=T0 - 10_000, window_s=60) == {}
 
 
-def test_output_drift_against_a_baseline_range(filled: Store) -> None:
+def test_output_drift_against_a_baseline_range(filled: Database) -> None:
     half = T0 + N * DT / 2
     check = check_model(filled, "m", since=half, until=T0 + N * DT,
                         baseline=(T0, half), concept=False)
@@ -176,28 +176,29 @@ def test_output_drift_against_a_baseline_range(filled: Store) -> None:
     assert "output drift skipped" in no_baseline.notes[0]
 
 
-def test_reference_performance_prefers_a_stored_evaluation(sqlite_store: Store) -> None:
+def test_reference_performance_prefers_a_stored_evaluation(sqlite_store: Database) -> None:
     record = register(sqlite_store, metrics={"accuracy": 0.8})
-    sqlite_store.add_evaluation("m", "v1", "evaluation", summary={"accuracy": 0.91, "n": 500},
+    sqlite_store.evaluations.add_evaluation("m", "v1", "evaluation", summary={"accuracy": 0.91,
+                                                                              "n": 500},
                                 result={}, name="holdout", actor="t", passed=None)
     ref = reference_performance(sqlite_store, record)
     assert ref is not None
     assert (ref.accuracy, ref.n) == (0.91, 500)
 
 
-def test_version_resolution_and_missing_profiles(sqlite_store: Store) -> None:
+def test_version_resolution_and_missing_profiles(sqlite_store: Database) -> None:
     with pytest.raises(NotFoundError, match="no versions"):
         resolve_version(sqlite_store, "m")
     register(sqlite_store, version="v1")
     register(sqlite_store, version="v2")
     assert resolve_version(sqlite_store, "m").version == "v2"
-    sqlite_store.append_deployment("m", {"routes": {"v1": 90, "v2": 10}}, "t", "")
+    sqlite_store.deployments.append_deployment("m", {"routes": {"v1": 90, "v2": 10}}, "t", "")
     assert resolve_version(sqlite_store, "m").version == "v1"
     with pytest.raises(NotFoundError, match="v9"):
         resolve_version(sqlite_store, "m", "v9")
-    sqlite_store.ensure_model("bare")
-    sqlite_store.add_version(VersionRecord("bare", "v1", 1, "python", "-", "sha256:b",
-                                           {"features": []}, {}, None, {}, 0.0, "t"))
+    sqlite_store.models.ensure_model("bare")
+    sqlite_store.models.add_version(VersionRecord("bare", "v1", 1, "python", "-", "sha256:b",
+                                                  {"features": []}, {}, None, {}, 0.0, "t"))
     with pytest.raises(NotFoundError, match="no reference profile"):
         check_model(sqlite_store, "bare", since=0, until=1)
 
@@ -207,7 +208,7 @@ runner = CliRunner()
 
 def test_cli_stored_mode(tmp_path: Path) -> None:
     settings, _ = load_settings(tmp_path)
-    store = Store.open(settings.resolved_database_url)
+    store = Database.open(settings.resolved_database_url)
     register(store, metrics={"accuracy": 0.9})
     fill(store)
     store.close()
@@ -231,7 +232,7 @@ def test_cli_stored_mode(tmp_path: Path) -> None:
     assert "<svg" in html.read_text()
 
 
-def test_output_drift_against_the_stored_reference_outputs(store: Store) -> None:
+def test_output_drift_against_the_stored_reference_outputs(store: Database) -> None:
     """Registration stores the model's outputs on its reference data (profile["output"]):
     output drift then needs no baseline range."""
     from rampup.drift.output import output_profile

@@ -15,7 +15,7 @@ from rampup.config import Settings
 from rampup.project import ProjectFile
 from rampup.registry.registry import Registry
 from rampup.serving.app import create_app
-from rampup.store import Store
+from rampup.store import Database
 from tests.inputs.media import clip, encode_audio, encode_image, photo
 from tests.serving.conftest import make_settings
 
@@ -54,7 +54,7 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def registry(store: Store, settings: Settings, media: Media) -> Registry:
+def registry(store: Database, settings: Settings, media: Media) -> Registry:
     reg = Registry.from_settings(settings, store)
     reg.register("vision", f"{MODELS}:brightness", reference=media.images)
     reg.register("ears", f"{MODELS}:loudness", reference=media.clips, label_column="text")
@@ -63,7 +63,7 @@ def registry(store: Store, settings: Settings, media: Media) -> Registry:
 
 
 @pytest.fixture
-async def client(store: Store, settings: Settings, registry: Registry,
+async def client(store: Database, settings: Settings, registry: Registry,
                  ) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings, ProjectFile(), store=store)
     async with app.router.lifespan_context(app):

@@ -13,11 +13,11 @@ from rampup.batch.runner import predict_batch
 from rampup.errors import ValidationError
 from rampup.inputs.media import decode_image
 from rampup.registry.registry import Registry
-from rampup.store import Store
+from rampup.store import Database
 from tests.inputs.conftest import MODELS, Media
 
 
-def test_manifest_with_relative_paths_and_a_bad_file(store: Store, registry: Registry,
+def test_manifest_with_relative_paths_and_a_bad_file(store: Database, registry: Registry,
                                                       media: Media, tmp_path: Path) -> None:
     (media.folder / "broken.png").write_bytes(b"not an image")
     rows = pd.read_csv(media.images).head(5)
@@ -37,14 +37,14 @@ def test_manifest_with_relative_paths_and_a_bad_file(store: Store, registry: Reg
     text = " ".join(errors.astype(str).to_numpy().ravel())
     assert "not a readable PNG or JPEG" in text
     assert "missing.png" in text
-    logged = [orjson.loads(r["inputs"]) for chunk in store.iter_predictions("vision")
+    logged = [orjson.loads(r["inputs"]) for chunk in store.predictions.iter_predictions("vision")
               for r in chunk]
     assert len(logged) == 5
     assert {row["photo"]["sha256"] for row in logged} >= {first.sha256}
     assert all("brightness" in row["photo"]["metrics"] for row in logged)
 
 
-def test_a_folder_of_images(store: Store, registry: Registry, media: Media,
+def test_a_folder_of_images(store: Database, registry: Registry, media: Media,
                             tmp_path: Path) -> None:
     # without reference data the declared schema holds: camera may be missing
     registry.register("gallery", f"{MODELS}:brightness")

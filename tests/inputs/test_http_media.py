@@ -15,7 +15,7 @@ import pytest
 from rampup.registry.registry import Registry
 from rampup.registry.schema import Feature, InputSchema
 from rampup.serving.validation import FormText, Validator
-from rampup.store import Store
+from rampup.store import Database
 from tests.inputs.media import clip, encode_audio, encode_image, photo
 
 
@@ -115,13 +115,13 @@ async def test_bad_multipart_bodies_are_4xx(client: httpx.AsyncClient) -> None:
 
 
 async def test_the_log_keeps_hash_and_metrics_not_bytes(client: httpx.AsyncClient,
-                                                         store: Store) -> None:
+                                                         store: Database) -> None:
     data = encode_image(photo(5))
     r = await client.post("/v1/models/vision/predict", json={"photo": b64(data), "camera": "a"})
     pid = r.json()["predictions"][0]["id"]
     state = client.app.state.rampup  # type: ignore[attr-defined]
     assert state.writer.flush(5.0)
-    row = store.get_predictions([pid])[0]
+    row = store.predictions.get_predictions([pid])[0]
     assert b64(data)[:40] not in row["inputs"]
     logged = orjson.loads(row["inputs"])
     import hashlib
@@ -146,7 +146,7 @@ def test_registration_profiles_the_input_metrics(registry: Registry) -> None:
     assert ears.profile["features"]["clip.duration"]["mean"] == pytest.approx(1.0)
 
 
-async def test_bytes_are_kept_only_when_asked(store: Store, registry: Registry,
+async def test_bytes_are_kept_only_when_asked(store: Database, registry: Registry,
                                               tmp_path: Path) -> None:
     import hashlib
 

@@ -20,7 +20,7 @@ from rampup.predlog.writer import PredictionRecord
 from rampup.registry.profile import compute_profile
 from rampup.registry.registry import Registry
 from rampup.registry.schema import Feature, InputSchema
-from rampup.store import Store
+from rampup.store import Database
 from tests.inputs.media import clip, encode_audio, encode_image, photo
 
 
@@ -36,7 +36,7 @@ async def _send(client: httpx.AsyncClient, model: str, bodies: list[dict[str, ob
 
 
 async def test_darker_images_and_quieter_audio_drift_alarm(
-        client: httpx.AsyncClient, store: Store, registry: Registry) -> None:
+        client: httpx.AsyncClient, store: Database, registry: Registry) -> None:
     t0 = time.time() - 1
     same = [{"photo": b64(encode_image(photo(100 + i))), "camera": "a"} for i in range(60)]
     await _send(client, "vision", same)

@@ -14,7 +14,7 @@ import orjson
 from rampup.project import parse_project
 from rampup.registry.registry import Registry
 from rampup.serving.app import create_app
-from rampup.store import Store
+from rampup.store import Database
 from tests.inputs.media import clip, encode_audio, encode_image, photo
 from tests.serving.conftest import make_settings
 
@@ -23,7 +23,7 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-async def test_protected_binary_fields_keep_no_bytes(store: Store, registry: Registry,
+async def test_protected_binary_fields_keep_no_bytes(store: Database, registry: Registry,
                                                      tmp_path: Path) -> None:
     blobs = tmp_path / "blobs"
     project = parse_project({"models": {"vision": {"privacy": {"photo": "hash"}},
@@ -44,7 +44,7 @@ async def test_protected_binary_fields_keep_no_bytes(store: Store, registry: Reg
     assert kept == []  # neither the hashed photo's nor the dropped clip's bytes
 
     def logged(model: str) -> list[dict[str, object]]:
-        rows = [r for chunk in store.iter_predictions(model) for r in chunk]
+        rows = [r for chunk in store.predictions.iter_predictions(model) for r in chunk]
         return [orjson.loads(r["inputs"]) for r in rows]
 
     photos = logged("vision")
@@ -63,7 +63,7 @@ async def test_protected_binary_fields_keep_no_bytes(store: Store, registry: Reg
         assert b64(image)[:40] not in orjson.dumps(rows).decode()
 
 
-async def test_unprotected_binary_fields_still_keep_bytes(store: Store, registry: Registry,
+async def test_unprotected_binary_fields_still_keep_bytes(store: Database, registry: Registry,
                                                           tmp_path: Path) -> None:
     blobs = tmp_path / "blobs"
     project = parse_project({"models": {"vision": {"privacy": {"camera": "mask"}}}})

@@ -11,7 +11,7 @@ from typing import Any
 from typer.testing import CliRunner
 
 from rampup.cli import app
-from rampup.store import Store
+from rampup.store import Database
 
 from .conftest import Served, free_port
 
@@ -111,11 +111,11 @@ def test_bodies_from_a_file_and_replayed_from_the_log(served: Served, tmp_path: 
     assert doc is not None
     assert doc["bodies"] == "rows.csv"
     assert doc["outcomes"] == {"ok": 20}
-    store = Store.open(f"sqlite:///{served.project / 'rampup.db'}")
+    store = Database.open(f"sqlite:///{served.project / 'rampup.db'}")
     try:
         deadline = time.time() + 60
         while time.time() < deadline:  # the server's log writer flushes in the background
-            logged = [r for chunk in store.iter_predictions("fast", with_labels=False)
+            logged = [r for chunk in store.predictions.iter_predictions("fast", with_labels=False)
                       for r in chunk if json.loads(r["inputs"]).get("x") == 2.5]
             if logged:
                 break

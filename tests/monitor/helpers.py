@@ -11,7 +11,7 @@ import pandas as pd
 from rampup.monitor.features import VersionInfo
 from rampup.predlog.writer import PredictionRecord
 from rampup.registry.profile import compute_profile, infer_schema
-from rampup.store import Store, VersionRecord
+from rampup.store import Database, VersionRecord
 
 CITIES = ["paris", "rome", "oslo"]
 
@@ -45,11 +45,11 @@ def info() -> VersionInfo:
     return VersionInfo.from_parts(schema, output, profile)
 
 
-def register(store: Store, model: str = "m", version: str = "v1") -> VersionRecord:
+def register(store: Database, model: str = "m", version: str = "v1") -> VersionRecord:
     schema, output, profile = reference()
-    store.ensure_model(model)
-    return store.add_version(VersionRecord(
-        model=model, version=version, seq=store.next_version_seq(model), flavor="python",
+    store.models.ensure_model(model)
+    return store.models.add_version(VersionRecord(
+        model=model, version=version, seq=store.models.next_version_seq(model), flavor="python",
         artifact_uri="-", artifact_hash=f"sha256:{version}", input_schema=schema,
         output=output, profile=profile, metadata={}, created_at=0.0, created_by="test"))
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rampup.registry.registry import Registry
-from rampup.store import Store
+from rampup.store import Database
 from tests.monitor.conftest import monitor_of, settle
 from tests.serving.conftest import Trained, record
 
@@ -58,7 +58,7 @@ async def test_software_metrics(client: httpx.AsyncClient, trained: Trained) -> 
 
 
 async def test_input_metrics(client: httpx.AsyncClient, trained: Trained,
-                             store: Store) -> None:
+                             store: Database) -> None:
     rng = np.random.default_rng(5)
     rows = [record(trained.frame, i) for i in range(40)]
     for row in rows:
@@ -84,7 +84,7 @@ async def test_input_metrics(client: httpx.AsyncClient, trained: Trained,
 
     r = await client.get("/v1/models/credit/metrics/profile", params={"since": "-10m"})
     prof = r.json()
-    reference = store.get_version("credit", "v1").profile["features"]  # type: ignore[union-attr]
+    reference = store.models.get_version("credit", "v1").profile["features"]  # type: ignore[union-attr]
     age = prof["features"]["age"]
     assert age["bins"] == reference["age"]["bins"]
     from rampup.registry.profile import bin_counts
@@ -155,9 +155,10 @@ async def test_repeated_queries_are_detected(client: httpx.AsyncClient,
 
 
 async def test_shadow_role(client: httpx.AsyncClient, trained: Trained, registry: Registry,
-                           store: Store) -> None:
+                           store: Database) -> None:
     registry.register("credit", trained.model2_path, deploy=False)
-    store.append_deployment("credit", {"routes": {"v1": 100.0}, "mirrors": {"v2": 100.0}},
+    store.deployments.append_deployment("credit", {"routes": {"v1": 100.0},
+                                                   "mirrors": {"v2": 100.0}},
                             "test", "shadow v2")
     client.app.state.rampup.runtime.refresh()  # type: ignore[attr-defined]
     await send(client, [record(trained.frame, i) for i in range(8)])
@@ -219,7 +220,7 @@ async def test_unknown_model_is_404(client: httpx.AsyncClient) -> None:
 
 
 async def test_snapshots_reach_the_store_and_flush_on_shutdown(
-        store: Store, settings: Any, registry: Registry, trained: Trained) -> None:
+        store: Database, settings: Any, registry: Registry, trained: Trained) -> None:
     from rampup.serving.app import create_app
 
     app = create_app(settings.model_copy(update={"monitor_flush_interval": 3600.0}),
@@ -228,6 +229,6 @@ async def test_snapshots_reach_the_store_and_flush_on_shutdown(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
             await send(c, [record(trained.frame, i) for i in range(4)])
-        assert store.metric_windows("credit", since=0, until=1e12) == []
-    rows = store.metric_windows("credit", since=0, until=1e12)
+        assert store.windows.metric_windows("credit", since=0, until=1e12) == []
+    rows = store.windows.metric_windows("credit", since=0, until=1e12)
     assert sum(r["data"]["software"]["predictions"] for r in rows) == 4

@@ -12,7 +12,7 @@ from rampup.config import load_settings
 from rampup.errors import ConfigError
 from rampup.registry.registry import Registry
 from rampup.serving.app import create_app
-from rampup.store import Store
+from rampup.store import Database
 from tests.monitor.conftest import settle
 from tests.serving.conftest import Trained, record
 
@@ -32,7 +32,7 @@ def project_dir(tmp_path: Path, text: str) -> Path:
 
 
 async def test_user_defined_input_metric_from_the_project_file(
-        tmp_path: Path, store: Store, registry: Registry, trained: Trained) -> None:
+        tmp_path: Path, store: Database, registry: Registry, trained: Trained) -> None:
     settings, project = load_settings(project_dir(tmp_path, PROJECT), monitor_interval=0.01,
                                       controller=False)
     app = create_app(settings, project, store=store)
@@ -58,7 +58,7 @@ async def test_user_defined_input_metric_from_the_project_file(
 
 
 async def test_a_wrong_import_path_fails_the_start_naming_the_key(
-        tmp_path: Path, store: Store) -> None:
+        tmp_path: Path, store: Database) -> None:
     text = "models:\n  credit:\n    input_metrics:\n      x: tests.monitor.user_metrics:nope\n"
     settings, project = load_settings(project_dir(tmp_path, text), controller=False)
     app = create_app(settings, project, store=store)
@@ -77,7 +77,7 @@ def test_project_file_validates_input_metrics(tmp_path: Path, entry: str, messag
         load_settings(project_dir(tmp_path, text))
 
 
-async def test_monitoring_can_be_switched_off(tmp_path: Path, store: Store, registry: Registry,
+async def test_monitoring_can_be_switched_off(tmp_path: Path, store: Database, registry: Registry,
                                               trained: Trained,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RAMPUP_MONITOR", "false")
@@ -98,4 +98,4 @@ async def test_monitoring_can_be_switched_off(tmp_path: Path, store: Store, regi
             m = await c.get("/v1/models/credit/metrics", params={"metric": "requests"})
             assert m.json()["summary"] == {"requests": None}
             assert "rampup_input_values_total" not in (await c.get("/metrics")).text
-    assert store.metric_windows("credit", since=0, until=1e12) == []
+    assert store.windows.metric_windows("credit", since=0, until=1e12) == []

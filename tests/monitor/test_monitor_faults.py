@@ -11,13 +11,13 @@ from rampup.monitor.loop import MonitorLoop
 from rampup.monitor.query import StoreMetricSource
 from rampup.monitor.recorder import Monitor
 from rampup.runtime import Backoff, DeadLetters, Supervisor
-from rampup.store import Store
+from rampup.store import Database
 from tests.monitor.helpers import make_records, register
 
 FAST = Backoff(initial=0.01, maximum=0.05, jitter=0.0)
 
 
-def test_hostile_records_are_isolated_and_windows_stay_writable(store: Store) -> None:
+def test_hostile_records_are_isolated_and_windows_stay_writable(store: Database) -> None:
     register(store)
     mon = Monitor(store, replica="r1", dead_letters=DeadLetters(store))
     recs = make_records(40, seed=1, t0=time.time())
@@ -31,18 +31,18 @@ def test_hostile_records_are_isolated_and_windows_stay_writable(store: Store) ->
     mon.process()
     mon.flush()
     assert StoreMetricSource(store).value("m", "predictions", window_s=600) == 49
-    letters = {r["key"]: r for r in store.list_dead_letters(worker="monitor")}
+    letters = {r["key"]: r for r in store.dead_letters.list_dead_letters(worker="monitor")}
     assert "OverflowError" in letters[recs[3].id]["reason"]
     (window,) = [r for k, r in letters.items() if k.startswith("m/v1/answer/")]
     assert "surrogates not allowed" in window["reason"]
     assert "inputs.features.city.cats.counts.\\\\ud800" in window["payload"]
-    row = store.metric_windows("m", since=0, until=time.time() + 120)[0]
+    row = store.windows.metric_windows("m", since=0, until=time.time() + 120)[0]
     assert row["data"]["inputs"]["features"]["city"]["cats"]["counts"]["\\ud800"] == 1
     assert mon.stats.windows_lost == 0
     assert mon.stats.dead_letters == 2
 
 
-def test_a_monitor_worker_that_dies_is_restarted(sqlite_store: Store,
+def test_a_monitor_worker_that_dies_is_restarted(sqlite_store: Database,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     register(sqlite_store)
     mon = Monitor(sqlite_store, replica="r1")
@@ -60,7 +60,7 @@ def test_a_monitor_worker_that_dies_is_restarted(sqlite_store: Store,
     loop = MonitorLoop(mon, tick=0.01, flush_interval=0.02).start(sup)
     mon.offer(make_records(20, seed=1, t0=time.time()))
     deadline = time.monotonic() + 30
-    while not sqlite_store.metric_windows("m", since=0, until=time.time() + 60):
+    while not sqlite_store.windows.metric_windows("m", since=0, until=time.time() + 60):
         assert time.monotonic() < deadline
         time.sleep(0.01)
     loop.stop()

@@ -24,7 +24,7 @@ from rampup.monitor.pipelines import cascade_report, stage_map
 from rampup.monitor.query import StoreMetricSource
 from rampup.monitor.snapshots import window_row
 from rampup.predlog.writer import PredictionRecord
-from rampup.store import Store
+from rampup.store import Database
 from tests.serving.conftest import make_settings
 from tests.serving.pipeline_app import PROJECT, project, register, serve
 
@@ -116,13 +116,13 @@ def _records(model: str, version: str, stage: str | None, i: int,
             for j, (x, p) in enumerate(zip(inputs, preds, strict=True))]
 
 
-def fill(store: Store, settings: Settings, *, n: int = N, drift_at: int = DRIFT_AT,
+def fill(store: Database, settings: Settings, *, n: int = N, drift_at: int = DRIFT_AT,
          drop_at: int = DROP_AT) -> None:
     """One hour of windows: vad's input energy shifts at minute 30 (more speech), the
     transcripts' accuracy (asr and end to end) drops at minute 40."""
     register(store, settings)
     infos = {(v.model, v.version): VersionInfo.from_parts(v.input_schema, v.output, v.profile)
-             for v in store.list_versions()}
+             for v in store.models.list_versions()}
     rng = np.random.default_rng(2024)
     rows = []
     for i in range(n):
@@ -152,7 +152,7 @@ def fill(store: Store, settings: Settings, *, n: int = N, drift_at: int = DRIFT_
                 agg.performance.add("w", "w" if f else "x", regression=False)
             key = WindowKey(model, version, "answer", stage or "", T0 + i * STEP)
             rows.append(window_row(key, STEP, "replica-1", T0 + n * STEP, agg.to_dict()))
-    store.upsert_metric_windows(rows)
+    store.windows.upsert_metric_windows(rows)
 
 
 @pytest.fixture
@@ -160,14 +160,14 @@ def settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path, monitor=False)
 
 
-def report(store: Store, **kw: Any) -> dict[str, Any]:
+def report(store: Database, **kw: Any) -> dict[str, Any]:
     source = StoreMetricSource(store, stages=stage_map(project()), clock=lambda: T0 + N * STEP)
     return cascade_report(source, project(), "transcribe", metric="accuracy", since=T0,
                           until=T0 + N * STEP, step_s=STEP,
                           baseline=(T0, T0 + 20 * STEP), **kw)
 
 
-def test_upstream_drift_is_named_first(store: Store, settings: Settings) -> None:
+def test_upstream_drift_is_named_first(store: Database, settings: Settings) -> None:
     fill(store, settings)
     doc = report(store)
     assert doc["first"] == "vad"
@@ -183,7 +183,7 @@ def test_upstream_drift_is_named_first(store: Store, settings: Settings) -> None
     assert len(vad["metrics"][0]["series"]) == N
 
 
-def test_the_defaults_work_on_a_young_deployment(store: Store, settings: Settings) -> None:
+def test_the_defaults_work_on_a_young_deployment(store: Database, settings: Settings) -> None:
     """Deployed 40 minutes ago, asked with the defaults (the last 6 h at 5-minute steps,
     no baseline): the baseline starts at the first data, the range is read at a finer
     step, and the upstream drift is still named first. Before, the baseline (the first
@@ -206,7 +206,7 @@ def test_the_defaults_work_on_a_young_deployment(store: Store, settings: Setting
 
 
 @pytest.fixture
-async def client(store: Store, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def client(store: Database, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     fill(store, settings)
     async with serve(store, settings) as c:
         yield c
@@ -243,7 +243,7 @@ async def test_cascade_route(client: httpx.AsyncClient) -> None:
     assert r.json()["summary"]["accuracy"] is not None
 
 
-def test_cli_cascade(store: Store, settings: Settings, db_url: str, tmp_path: Path) -> None:
+def test_cli_cascade(store: Database, settings: Settings, db_url: str, tmp_path: Path) -> None:
     fill(store, settings)
     (tmp_path / "rampup.yaml").write_text(yaml.safe_dump(PROJECT))
     runner = CliRunner()

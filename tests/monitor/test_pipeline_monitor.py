@@ -18,7 +18,7 @@ from rampup.alerts.service import Alerts
 from rampup.config import Settings
 from rampup.errors import ConfigError
 from rampup.project import parse_project
-from rampup.store import Store
+from rampup.store import Database
 from tests.monitor.conftest import monitor_of, settle
 from tests.serving.conftest import make_settings
 from tests.serving.pipeline_app import PROJECT, project, register, serve, speech
@@ -32,7 +32,7 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def client(store: Store, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def client(store: Database, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     register(store, settings)
     async with serve(store, settings) as c:
         yield c
@@ -47,7 +47,7 @@ async def summary(client: httpx.AsyncClient, model: str, *metrics: str,
     return out
 
 
-async def test_stage_and_end_to_end_metrics(client: httpx.AsyncClient, store: Store) -> None:
+async def test_stage_and_end_to_end_metrics(client: httpx.AsyncClient, store: Database) -> None:
     rng = np.random.default_rng(7)
     energies = rng.uniform(0.0, 1.0, 40)
     rids, finals = [], []
@@ -100,7 +100,7 @@ async def test_stage_and_end_to_end_metrics(client: httpx.AsyncClient, store: St
     assert asr["feature[speech_ratio].mean"] > 0.5
 
 
-async def test_windows_merge_store_and_memory(client: httpx.AsyncClient, store: Store) -> None:
+async def test_windows_merge_store_and_memory(client: httpx.AsyncClient, store: Database) -> None:
     for e in (0.1, 0.9, 0.95):
         assert (await client.post(P, json=speech(e))).status_code == 200
     await settle(client)
@@ -110,13 +110,13 @@ async def test_windows_merge_store_and_memory(client: httpx.AsyncClient, store: 
     await settle(client)
     s = await summary(client, "transcribe", "requests", "early_stop_rate")
     assert s == {"requests": 5, "early_stop_rate": pytest.approx(2 / 5)}
-    stored = {(w["model"], w["stage"]) for w in store.metric_windows("vad", since=0.0,
+    stored = {(w["model"], w["stage"]) for w in store.windows.metric_windows("vad", since=0.0,
                                                                       until=2e10)}
     assert ("vad", "transcribe/vad") in stored
 
 
 async def test_alert_rule_on_a_pipeline_stage(client: httpx.AsyncClient,
-                                              store: Store) -> None:
+                                              store: Database) -> None:
     for e in (0.1, 0.2, 0.3, 0.9):
         assert (await client.post(P, json=speech(e))).status_code == 200
     await settle(client)
@@ -146,7 +146,7 @@ def test_pipeline_alert_rules_name_its_stages() -> None:
         parse_project(doc)
 
 
-async def test_project_rule_on_a_stage_runs_in_the_app(store: Store,
+async def test_project_rule_on_a_stage_runs_in_the_app(store: Database,
                                                        settings: Settings) -> None:
     doc: dict[str, Any] = {"models": {**PROJECT["models"]}}
     doc["models"]["transcribe"] = {**doc["models"]["transcribe"], "alerts": [

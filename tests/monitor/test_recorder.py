@@ -16,7 +16,7 @@ from rampup.monitor.query import StoreMetricSource
 from rampup.monitor.recorder import Monitor, Samples
 from rampup.predlog.feedback import FeedbackItem, to_records
 from rampup.predlog.writer import PredictionRecord
-from rampup.store import Store
+from rampup.store import Database
 from tests.monitor.helpers import info, make_records, register
 
 W0 = 1_000_020.0  # a window start (60 s windows)
@@ -39,7 +39,7 @@ def starts(records: list[PredictionRecord]) -> dict[float, int]:
     return out
 
 
-def test_window_rollover_flush_and_eviction(store: Store) -> None:
+def test_window_rollover_flush_and_eviction(store: Database) -> None:
     register(store)
     clock = Clock(T0)
     mon = Monitor(store, window_s=60, keep_s=120, clock=clock, replica="r1")
@@ -51,7 +51,7 @@ def test_window_rollover_flush_and_eviction(store: Store) -> None:
     assert mon.stats.processed == 1500
     assert mon.flush() == 3
     assert mon.flush() == 0  # nothing changed since
-    rows = store.metric_windows("m", since=0, until=2e6)
+    rows = store.windows.metric_windows("m", since=0, until=2e6)
     assert [r["window_start"] for r in rows] == sorted(starts(records))
     assert {r["replica"] for r in rows} == {"r1"}
 
@@ -63,7 +63,7 @@ def test_window_rollover_flush_and_eviction(store: Store) -> None:
     assert [v for _, v in series] == [float(n) for _, n in sorted(starts(records).items())]
 
 
-def test_two_replicas_merge_like_one(store: Store) -> None:
+def test_two_replicas_merge_like_one(store: Database) -> None:
     register(store)
     clock = Clock(T0 + 30)
     records = make_records(2000, seed=2, dt=0.01)  # one window
@@ -84,10 +84,10 @@ def test_two_replicas_merge_like_one(store: Store) -> None:
 
         assert source.value("m", metric, window_s=300, now=clock.t) == pytest.approx(
             metric_value(whole, metric, 1.0)), metric
-    assert len(store.metric_windows("m", since=0, until=2e6)) == 2
+    assert len(store.windows.metric_windows("m", since=0, until=2e6)) == 2
 
 
-def test_late_labels_go_to_the_prediction_window(store: Store) -> None:
+def test_late_labels_go_to_the_prediction_window(store: Database) -> None:
     register(store)
     clock = Clock(T0)
     mon = Monitor(store, clock=clock, keep_s=60, replica="r1")
@@ -96,7 +96,7 @@ def test_late_labels_go_to_the_prediction_window(store: Store) -> None:
     for rec in shadow:  # the shadow answered the opposite class every time
         if rec.outputs and rec.outputs.get("prediction") is not None:
             rec.outputs = {**rec.outputs, "prediction": 1 - rec.outputs["prediction"]}
-    store.insert_predictions([r.to_row() for r in records + shadow])
+    store.predictions.insert_predictions([r.to_row() for r in records + shadow])
     mon.offer(records)
     mon.offer(shadow)
     mon.process()
@@ -110,7 +110,7 @@ def test_late_labels_go_to_the_prediction_window(store: Store) -> None:
               for i, r in enumerate(first)}
     fb = [f for pid, y in labels.items()
           for f in to_records(FeedbackItem(request_id=pid, label=y), "m", clock.t)]
-    fresh = store.add_feedback(fb)
+    fresh = store.feedback.add_feedback(fb)
     mon.feedback([f for f, new in zip(fb, fresh, strict=True) if new])
     mon.process()
     mon.flush()
@@ -132,7 +132,7 @@ def test_late_labels_go_to_the_prediction_window(store: Store) -> None:
     wrong = next(r for r in scored if labels[r.id] != r.outputs["prediction"])
     fix = to_records(FeedbackItem(request_id=wrong.id, label=wrong.outputs["prediction"]),
                      "m", clock.t)
-    assert store.add_feedback(fix) == [True]
+    assert store.feedback.add_feedback(fix) == [True]
     mon.feedback(fix)
     mon.process()
     mon.flush()
@@ -142,12 +142,12 @@ def test_late_labels_go_to_the_prediction_window(store: Store) -> None:
     assert n2 == len(first)
 
 
-def test_events_errors_drops_and_gauges(store: Store) -> None:
+def test_events_errors_drops_and_gauges(store: Database) -> None:
     register(store)
     clock = Clock(T0)
     mon = Monitor(store, clock=clock, replica="r1")
     records = make_records(100, seed=4, error_rate=0.0)
-    store.insert_predictions([r.to_row() for r in records])
+    store.predictions.insert_predictions([r.to_row() for r in records])
     mon.offer(records)
     mon.note_error("m", "v1", "invalid_input", 1.5)
     mon.note_error("m", "v1", "invalid_input", 2.5)
@@ -155,7 +155,7 @@ def test_events_errors_drops_and_gauges(store: Store) -> None:
     ids = [r.id for r in records[:10]]
     fb = [f for pid in ids for f in to_records(
         FeedbackItem(request_id=pid, events=["clicked"]), "m", clock.t)]
-    store.add_feedback(fb)
+    store.feedback.add_feedback(fb)
     mon.feedback(fb)
     mon.process()
     mon.sample(Samples(process={"in_flight": 4.0, "cpu_percent": 50.0},
@@ -177,7 +177,7 @@ def test_events_errors_drops_and_gauges(store: Store) -> None:
     assert src.value("m", "drift.feature[x].effect", window_s=60) is None
 
 
-def test_throughput_and_live_overlay(store: Store) -> None:
+def test_throughput_and_live_overlay(store: Database) -> None:
     register(store)
     clock = Clock(W0 + 55)  # 55 s into the window holding 3000 records (30 s of them)
     mon = Monitor(store, clock=clock, replica="r1")
@@ -197,7 +197,7 @@ def test_throughput_and_live_overlay(store: Store) -> None:
     assert mon.live("m", version="v9").requests == 0
 
 
-def test_memory_stays_bounded(sqlite_store: Store) -> None:
+def test_memory_stays_bounded(sqlite_store: Database) -> None:
     register(sqlite_store)
     clock = Clock(T0)
     mon = Monitor(sqlite_store, clock=clock, keep_s=0, max_pending=5, repeat_keys=50,
@@ -215,7 +215,7 @@ def test_memory_stays_bounded(sqlite_store: Store) -> None:
 
 def test_flush_failure_keeps_windows_until_the_store_is_back(tmp_path: object) -> None:
     url = f"sqlite:///{tmp_path}/empty.db"
-    broken = Store.open(url, migrate=False)  # no tables yet: every write fails
+    broken = Database.open(url, migrate=False)  # no tables yet: every write fails
     clock = Clock(T0)
     mon = Monitor(broken, clock=clock, keep_s=0, replica="r1")
     mon.offer(make_records(50, seed=1))
@@ -225,7 +225,7 @@ def test_flush_failure_keeps_windows_until_the_store_is_back(tmp_path: object) -
     assert mon.stats.flush_errors == 1
     assert mon.windows_in_memory() == 1
     broken.close()
-    fixed = Store.open(url)
+    fixed = Database.open(url)
     mon.store = fixed
     assert mon.flush() == 1
     assert mon.windows_in_memory() == 0
@@ -233,7 +233,7 @@ def test_flush_failure_keeps_windows_until_the_store_is_back(tmp_path: object) -
 
 
 def test_unflushable_windows_are_capped(tmp_path: object) -> None:
-    broken = Store.open(f"sqlite:///{tmp_path}/empty.db", migrate=False)
+    broken = Database.open(f"sqlite:///{tmp_path}/empty.db", migrate=False)
     clock = Clock(T0)
     mon = Monitor(broken, clock=clock, max_windows=3, replica="r1")
     mon.offer(make_records(500, seed=1, dt=1.0))  # 500 s: 9 windows
@@ -245,7 +245,7 @@ def test_unflushable_windows_are_capped(tmp_path: object) -> None:
     broken.close()
 
 
-def test_retention_cleanup(store: Store) -> None:
+def test_retention_cleanup(store: Database) -> None:
     clock = Clock(T0)
     mon = Monitor(store, clock=clock, retention_days=1, replica="r1")
     mon.offer(make_records(10, seed=1))
@@ -254,18 +254,18 @@ def test_retention_cleanup(store: Store) -> None:
     mon.flush()
     clock.t = T0 + 2 * 86_400 + 10
     assert mon.cleanup() == 1
-    assert [r["window_start"] for r in store.metric_windows("m", since=0, until=1e7)] == [
+    assert [r["window_start"] for r in store.windows.metric_windows("m", since=0, until=1e7)] == [
         W0 + 2 * 86_400]
 
 
-def test_loop_thread_processes_flushes_and_stops(sqlite_store: Store) -> None:
+def test_loop_thread_processes_flushes_and_stops(sqlite_store: Database) -> None:
     register(sqlite_store)
     mon = Monitor(sqlite_store, replica="r1")
     loop = MonitorLoop(mon, sampler=lambda: Samples(process={"in_flight": 1.0}), tick=0.01,
                        flush_interval=0.02).start()
     mon.offer(make_records(20, seed=1, t0=time.time()))
     deadline = time.monotonic() + 5
-    while not sqlite_store.metric_windows("m", since=0, until=time.time() + 60):
+    while not sqlite_store.windows.metric_windows("m", since=0, until=time.time() + 60):
         assert time.monotonic() < deadline
         time.sleep(0.01)
     mon.offer(make_records(5, seed=2, t0=time.time()))
@@ -275,7 +275,7 @@ def test_loop_thread_processes_flushes_and_stops(sqlite_store: Store) -> None:
     assert mon.stats.failures == 0
 
 
-def test_pipeline_stages_have_their_own_windows(sqlite_store: Store) -> None:
+def test_pipeline_stages_have_their_own_windows(sqlite_store: Database) -> None:
     register(sqlite_store)
     clock = Clock(T0 + 30)
     mon = Monitor(sqlite_store, clock=clock, replica="r1")

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from rampup.cli import app
 from rampup.errors import ConfigError, ValidationError
 from rampup.predlog.export import export_predictions
-from rampup.store import FeedbackRecord, Store
+from rampup.store import Database, FeedbackRecord
 
 T0 = 1_700_000_000.0
 META = ["id", "request_id", "ts", "time", "model", "version", "role", "stage", "request_key",
@@ -46,15 +46,15 @@ def label(pid: str, value: Any, ts: float, model: str = "m") -> FeedbackRecord:
 
 # -- export_predictions -------------------------------------------------------------------------
 
-def test_round_trip_with_labels_features_and_errors(store: Store, tmp_path: Path) -> None:
-    store.insert_predictions([
+def test_round_trip_with_labels_features_and_errors(store: Database, tmp_path: Path) -> None:
+    store.predictions.insert_predictions([
         pred(0, {"age": 41, "version": "b", "label": "x", "tags": ["a", "b"]}),
         pred(1, request_key="user-1", stage="asr"),
         pred(2, outputs=None, error="ModelError: boom"),
         pred(3, model="other"),
     ])
-    store.add_feedback([label("p0000", 0, T0 + 100), label("p0000", 1, T0 + 200),
-                        label("p0001", 0, T0 + 50)])
+    store.feedback.add_feedback([label("p0000", 0, T0 + 100), label("p0000", 1, T0 + 200),
+                                 label("p0001", 0, T0 + 50)])
     summary = export_predictions(store, "m", tmp_path / "out.parquet")
     assert (summary.rows, summary.labelled, summary.path) == (3, 2, tmp_path / "out.parquet")
     table = pq.read_table(summary.path)
@@ -78,12 +78,12 @@ def test_round_trip_with_labels_features_and_errors(store: Store, tmp_path: Path
     assert failed["label"] is None
 
 
-def test_streams_in_chunks_with_one_schema(sqlite_store: Store, tmp_path: Path) -> None:
+def test_streams_in_chunks_with_one_schema(sqlite_store: Database, tmp_path: Path) -> None:
     rows = [pred(i) for i in range(30)]
     for i in range(7, 30):  # later chunks: a float where ints came first, a missing feature,
         rows[i]["inputs"] = json.dumps({"age": 30.5 + i, "extra": i})  # a feature seen late
     rows[12]["outputs"] = json.dumps({"prediction": 1})
-    sqlite_store.insert_predictions(rows)
+    sqlite_store.predictions.insert_predictions(rows)
     seen: list[int] = []
     out = tmp_path / "deep" / "dir" / "log.parquet"
     summary = export_predictions(sqlite_store, "m", out, chunk_size=7, progress=seen.append)
@@ -102,11 +102,11 @@ def test_streams_in_chunks_with_one_schema(sqlite_store: Store, tmp_path: Path) 
     assert not list(out.parent.glob(".*part"))
 
 
-def test_filters(sqlite_store: Store, tmp_path: Path) -> None:
-    sqlite_store.insert_predictions(
+def test_filters(sqlite_store: Database, tmp_path: Path) -> None:
+    sqlite_store.predictions.insert_predictions(
         [pred(i) for i in range(6)] + [pred(i, version="v2", role="shadow") for i in range(6, 9)]
         + [pred(i, role="batch") for i in range(9, 11)])
-    sqlite_store.add_feedback([label("p0001", 1, T0 + 60), label("p0007", 0, T0 + 60)])
+    sqlite_store.feedback.add_feedback([label("p0001", 1, T0 + 60), label("p0007", 0, T0 + 60)])
 
     def ids(**kw: Any) -> list[str]:
         path = tmp_path / "f.parquet"
@@ -121,8 +121,8 @@ def test_filters(sqlite_store: Store, tmp_path: Path) -> None:
     assert ids(labelled_only=True, roles=["answer"], chunk_size=2) == ["0001"]
 
 
-def test_nothing_to_export_writes_an_empty_file(sqlite_store: Store, tmp_path: Path) -> None:
-    sqlite_store.insert_predictions([pred(0)])
+def test_nothing_to_export_writes_an_empty_file(sqlite_store: Database, tmp_path: Path) -> None:
+    sqlite_store.predictions.insert_predictions([pred(0)])
     summary = export_predictions(sqlite_store, "m", tmp_path / "e.parquet", since=T0 + 1)
     assert (summary.rows, summary.labelled) == (0, 0)
     table = pq.read_table(summary.path)
@@ -133,9 +133,9 @@ def test_nothing_to_export_writes_an_empty_file(sqlite_store: Store, tmp_path: P
     assert pa_csv.read_csv(labelled.path).column_names == META
 
 
-def test_csv_output(sqlite_store: Store, tmp_path: Path) -> None:
-    sqlite_store.insert_predictions([pred(i) for i in range(5)])
-    sqlite_store.add_feedback([label("p0002", 1, T0 + 9)])
+def test_csv_output(sqlite_store: Database, tmp_path: Path) -> None:
+    sqlite_store.predictions.insert_predictions([pred(i) for i in range(5)])
+    sqlite_store.feedback.add_feedback([label("p0002", 1, T0 + 9)])
     summary = export_predictions(sqlite_store, "m", tmp_path / "out.csv", chunk_size=2)
     text = summary.path.read_text()
     assert text.splitlines()[0] == ",".join(f'"{c}"' for c in [*META, "age", "city"])
@@ -146,8 +146,8 @@ def test_csv_output(sqlite_store: Store, tmp_path: Path) -> None:
     assert text.splitlines()[1].split(",")[3].startswith("2023-11-14 22:13:20")
 
 
-def test_mixed_and_free_form_values(sqlite_store: Store, tmp_path: Path) -> None:
-    sqlite_store.insert_predictions([
+def test_mixed_and_free_form_values(sqlite_store: Database, tmp_path: Path) -> None:
+    sqlite_store.predictions.insert_predictions([
         pred(0, {"code": 7, "box": {"w": 1}}, outputs="a free-form answer"),
         pred(1, {"code": "A7"}, outputs=[1, 2]),
         pred(2, [3.0, 4.0]),  # inputs that are not an object
@@ -160,11 +160,11 @@ def test_mixed_and_free_form_values(sqlite_store: Store, tmp_path: Path) -> None
 
 
 def test_type_change_after_the_first_chunk_is_a_clear_error(
-    sqlite_store: Store, tmp_path: Path
+    sqlite_store: Database, tmp_path: Path
 ) -> None:
     rows = [pred(i) for i in range(4)]
     rows[3]["inputs"] = json.dumps({"age": "forty", "city": "Oslo"})
-    sqlite_store.insert_predictions(rows)
+    sqlite_store.predictions.insert_predictions(rows)
     out = tmp_path / "exports" / "bad.parquet"
     with pytest.raises(ValidationError, match=r"'age'.*p0003") as info:
         export_predictions(sqlite_store, "m", out, chunk_size=2)
@@ -173,7 +173,7 @@ def test_type_change_after_the_first_chunk_is_a_clear_error(
     assert list(out.parent.iterdir()) == []  # no partial file left behind
 
 
-def test_bad_arguments(sqlite_store: Store, tmp_path: Path) -> None:
+def test_bad_arguments(sqlite_store: Database, tmp_path: Path) -> None:
     out = tmp_path / "exports"
     with pytest.raises(ConfigError, match="unknown file type"):
         export_predictions(sqlite_store, "m", out / "out.xlsx")
@@ -192,14 +192,14 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("RAMPUP_PROJECT_DIR", raising=False)
     proj = tmp_path / "proj"
     proj.mkdir()
-    store = Store.open(f"sqlite:///{(proj / 'rampup.db').resolve()}")
+    store = Database.open(f"sqlite:///{(proj / 'rampup.db').resolve()}")
     try:
-        store.ensure_model("m")
-        store.ensure_model("empty")
-        store.insert_predictions(
+        store.models.ensure_model("m")
+        store.models.ensure_model("empty")
+        store.predictions.insert_predictions(
             [pred(i) for i in range(5)] + [pred(i, role="shadow", version="v2")
                                            for i in range(5, 8)])
-        store.add_feedback([label("p0001", 1, T0 + 60), label("p0006", 0, T0 + 60)])
+        store.feedback.add_feedback([label("p0001", 1, T0 + 60), label("p0006", 0, T0 + 60)])
     finally:
         store.close()
     return proj

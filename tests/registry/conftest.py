@@ -16,7 +16,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from rampup.registry import ArtifactStore, Registry
-from rampup.store import Store
+from rampup.store import Database
 
 NUMERIC = ["income", "age"]
 CATEGORICAL = ["city", "employed"]
@@ -81,6 +81,6 @@ def numpy_regressor(tmp_path: Path) -> tuple[Path, np.ndarray, LinearRegression]
 
 
 @pytest.fixture
-def registry(store: Store, tmp_path: Path) -> Registry:
+def registry(store: Database, tmp_path: Path) -> Registry:
     """A registry on the parametrised store (SQLite and PostgreSQL)."""
     return Registry(store, ArtifactStore(tmp_path / "artifacts"))

@@ -37,7 +37,7 @@ def test_reregistering_the_same_artifact_is_idempotent(registry: Registry,
     assert again == first
     assert registry.register("loan", loan.path, version="v1") == first
     assert [v.version for v in registry.versions("loan")] == ["v1"]
-    assert [e.action for e in registry.store.list_events("loan")] == ["deploy", "register"]
+    assert [e.action for e in registry.store.events.list_events("loan")] == ["deploy", "register"]
     with pytest.raises(ConflictError, match="already registered as loan@v1") as info:
         registry.register("loan", loan.path, version="other")
     assert info.value.fix is not None
@@ -105,7 +105,7 @@ def test_metadata_and_provenance(registry: Registry, loan: Trained) -> None:
     assert record.profile is not None
     assert record.profile["data_hash"] == data_hash
     assert set(record.profile["features"]) == {"income", "age", "city", "employed"}
-    event = registry.store.list_events("loan")[-1]
+    event = registry.store.events.list_events("loan")[-1]
     assert (event.action, event.actor, event.version) == ("register", "alice", "v1")
     assert event.details["artifact_hash"] == record.artifact_hash
 
@@ -119,22 +119,22 @@ def test_no_git_commit_outside_a_repository(registry: Registry, loan: Trained) -
 
 def test_deployments(registry: Registry, loan: Trained, tmp_path: Path) -> None:
     registry.register("loan", loan.path)
-    current = registry.store.current_deployment("loan")
+    current = registry.store.deployments.current_deployment("loan")
     assert current is not None
     assert current.policy == {"routes": {"v1": 100.0}, "mirrors": {}, "standby": None}
     assert current.reason == "initial deployment"
     model2 = tmp_path / "m2.joblib"
     joblib.dump(fit_classifier(loan.frame, c=0.1), model2)
     registry.register("loan", model2)  # deploy=None: v1 keeps the traffic
-    assert registry.store.current_deployment("loan") == current
+    assert registry.store.deployments.current_deployment("loan") == current
     model3 = tmp_path / "m3.joblib"
     joblib.dump(fit_classifier(loan.frame, c=0.01), model3)
     registry.register("loan", model3, deploy=True)
-    latest = registry.store.current_deployment("loan")
+    latest = registry.store.deployments.current_deployment("loan")
     assert latest is not None
     assert latest.policy == initial_policy("v3")
     registry.register("other", model3, deploy=False)
-    assert registry.store.current_deployment("other") is None
+    assert registry.store.deployments.current_deployment("other") is None
 
 
 def test_bad_inputs_give_clear_errors(registry: Registry, loan: Trained,
@@ -161,7 +161,7 @@ def test_bad_inputs_give_clear_errors(registry: Registry, loan: Trained,
         registry.register("m", loan.path, reference=wrong)
     assert registry.versions("m") == []
     assert not (registry.artifacts.root / "m" / "v1").exists()
-    assert registry.store.current_deployment("m") is None
+    assert registry.store.deployments.current_deployment("m") is None
 
 
 def test_declared_features_override_inference(registry: Registry, loan: Trained) -> None:
@@ -204,7 +204,7 @@ def test_sync_project_registers_declared_versions_once(registry: Registry, loan:
     assert [(i.model, i.version, i.status) for i in items] == [
         ("loan", "v1", "registered"), ("rule", "baseline", "registered")]
     assert items[0].record.metadata["params"] == {"C": 1.0}
-    model = registry.store.get_model("loan")
+    model = registry.store.models.get_model("loan")
     assert model is not None
     assert model.description == "loan defaults"
     out = registry.load(items[1].record).predict(FeatureBatch({"age": [30, 50]}, 2))

@@ -16,7 +16,7 @@ from rampup.predlog.writer import PredictionRecord
 from rampup.project import ProjectFile, parse_project
 from rampup.registry.registry import Registry
 from rampup.retrain.service import Retrainer
-from rampup.store import FeedbackRecord, Store
+from rampup.store import Database, FeedbackRecord
 from tests.serving.conftest import Trained, make_frame, make_settings, record, trained
 
 __all__ = ["trained"]
@@ -57,7 +57,7 @@ def make_project(reference: Path | None = None, **kw: Any) -> ProjectFile:
 
 @dataclass
 class World:
-    store: Store
+    store: Database
     registry: Registry
     trained: Trained
     project_dir: Path
@@ -79,9 +79,9 @@ class World:
         rows = [PredictionRecord(pid, pid, ts + i * 0.001, "credit", version, "answer", inp,
                                  out.record(i), None, 1.0, None, None).to_row()
                 for i, (pid, inp) in enumerate(zip(ids, inputs, strict=True))]
-        self.store.insert_predictions(rows)
+        self.store.predictions.insert_predictions(rows)
         if labels:
-            self.store.add_feedback([
+            self.store.feedback.add_feedback([
                 FeedbackRecord(pid, "credit", ts + 1, "label", None, int(y), "test",
                                hashlib.sha256(f"{pid}:{y}".encode()).hexdigest())
                 for pid, y in zip(ids, frame["y"], strict=True)])
@@ -98,7 +98,7 @@ def entry_points_importable(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def world(sqlite_store: Store, tmp_path: Path, trained: Trained) -> World:
+def world(sqlite_store: Database, tmp_path: Path, trained: Trained) -> World:
     settings = make_settings(tmp_path)
     registry = Registry.from_settings(settings, sqlite_store)
     registry.register("credit", trained.model_path, reference=trained.reference_path,

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from rampup.cli import app
 from rampup.config import load_settings
 from rampup.registry.registry import Registry
-from rampup.store import Store
+from rampup.store import Database
 from tests.retrain.conftest import World, drifted, retrain_section
 from tests.serving.conftest import Trained
 
@@ -32,7 +32,7 @@ def test_retrain_cli(tmp_path: Path, trained: Trained) -> None:
     (tmp_path / "rampup.yaml").write_text(yaml.safe_dump(
         {"models": {"credit": {"retrain": section}}}))
     settings, _ = load_settings(tmp_path)
-    store = Store.open(settings.resolved_database_url)
+    store = Database.open(settings.resolved_database_url)
     registry = Registry.from_settings(settings, store)
     registry.register("credit", trained.model_path, reference=trained.reference_path,
                       label_column="y")

@@ -19,7 +19,7 @@ from rampup.alerts.sources import AlertSource
 from rampup.monitor.query import StoreMetricSource
 from rampup.project import parse_project
 from rampup.rollout.controller import RolloutController
-from rampup.store import Store
+from rampup.store import Database
 from tests.alerts.conftest import Clock
 from tests.alerts.test_app_alerts import serve
 from tests.retrain.conftest import drifted, retrain_section
@@ -57,7 +57,7 @@ def project(trained: Trained, **kw: Any) -> Any:
 
 
 @pytest.mark.slow
-async def test_drift_alarm_retrains_replays_and_rolls_out(sqlite_store: Store, tmp_path: Path,
+async def test_drift_alarm_retrains_replays_and_rolls_out(sqlite_store: Database, tmp_path: Path,
                                                           trained: Trained) -> None:
     store = sqlite_store
     async with serve(store, tmp_path, trained, project(trained), alerts=False, retrain=False) as c:
@@ -75,7 +75,7 @@ async def test_drift_alarm_retrains_replays_and_rolls_out(sqlite_store: Store, t
         evaluator.dispatcher.close()
         assert ev.state == "firing"
         assert ev.actions["retrain"] == "retraining run #1 queued"
-        queued = store.get_retrain_run(1)
+        queued = store.retrain.get_retrain_run(1)
         assert queued is not None
         assert (queued["trigger"], queued["actor"]) == ("alert", "alert:inputs-drift")
         assert queued["details"]["alert"] == "inputs-drift"
@@ -97,7 +97,7 @@ async def test_drift_alarm_retrains_replays_and_rolls_out(sqlite_store: Store, t
         controller = RolloutController(store, min_requests=30, min_labelled=20)
         [tick] = await asyncio.to_thread(controller.tick)
         assert tick.decision == "promote", (tick.reason, tick)
-        dep = store.current_deployment("credit")
+        dep = store.deployments.current_deployment("credit")
         assert dep is not None
         assert dep.policy["routes"] == {"v2": 100.0}
 
@@ -112,7 +112,7 @@ async def test_drift_alarm_retrains_replays_and_rolls_out(sqlite_store: Store, t
 
 
 @pytest.mark.slow
-async def test_admin_api_approval_and_replay(sqlite_store: Store, tmp_path: Path,
+async def test_admin_api_approval_and_replay(sqlite_store: Database, tmp_path: Path,
                                              trained: Trained) -> None:
     async with serve(sqlite_store, tmp_path, trained, project(trained, auto_rollout=False),
                      alerts=False, retrain=False) as c:
@@ -145,12 +145,12 @@ async def test_admin_api_approval_and_replay(sqlite_store: Store, tmp_path: Path
         assert ok.status_code == 200, ok.text
         assert ok.json()["run"]["state"] == "rolled_out"
         assert (await c.post(f"{url}/approve", headers=AUTH)).status_code == 409
-        dep = sqlite_store.current_deployment("credit")
+        dep = sqlite_store.deployments.current_deployment("credit")
         assert dep is not None
         assert dep.policy["routes"] == {"v2": 50.0, "v1": 50.0}
 
 
-async def test_the_background_loop_executes_queued_runs(sqlite_store: Store, tmp_path: Path,
+async def test_the_background_loop_executes_queued_runs(sqlite_store: Database, tmp_path: Path,
                                                         trained: Trained) -> None:
     proj = project(trained, entry_point=None, command="echo broken >&2; exit 1  # {output}")
     async with serve(sqlite_store, tmp_path, trained, proj, alerts=False,
@@ -168,6 +168,6 @@ async def test_the_background_loop_executes_queued_runs(sqlite_store: Store, tmp
             await asyncio.sleep(0.05)
         assert run["state"] == "failed"
         assert run["error"] == "the training entry point exited with code 1: broken"
-        dep = sqlite_store.current_deployment("credit")
+        dep = sqlite_store.deployments.current_deployment("credit")
         assert dep is not None
         assert dep.policy["routes"] == {"v1": 100.0}

@@ -26,7 +26,7 @@ from rampup.errors import RetrainRefusedError
 from rampup.registry.registry import Registry
 from rampup.retrain.upkeep import HOST
 from rampup.rollout.service import Rollouts
-from rampup.store import Store
+from rampup.store import Database
 from tests.alerts.conftest import Clock
 from tests.retrain.conftest import World, make_project, retrain_section
 from tests.serving.conftest import Trained
@@ -38,15 +38,15 @@ def dead_pid() -> int:
     return proc.pid
 
 
-def insert_run(store: Store, state: str, t: float, **values: Any) -> int:
-    return store.insert_retrain_run({
+def insert_run(store: Database, state: str, t: float, **values: Any) -> int:
+    return store.retrain.insert_retrain_run({
         "model": "credit", "state": state, "trigger": "manual", "actor": "someone",
         "reason": "r", "details": values.pop("details", {}), "created_at": t,
         "updated_at": t, "started_at": t if state == "running" else None, **values})
 
 
-def events(store: Store, action: str) -> list[dict[str, Any]]:
-    return [e.details for e in store.list_events("credit", limit=200) if e.action == action]
+def events(store: Database, action: str) -> list[dict[str, Any]]:
+    return [e.details for e in store.events.list_events("credit", limit=200) if e.action == action]
 
 
 def test_a_queued_run_nothing_starts_expires_with_its_reason(world: World) -> None:
@@ -79,7 +79,7 @@ def test_force_clears_a_run_left_by_a_dead_process_and_starts(world: World) -> N
     [event] = events(world.store, "retrain_failed")
     assert (event["run_id"], event["cleared_by"]) == (left, "cli:alice")
     # the new run is in the hands of this (living) process: force does not clear it
-    world.store.update_retrain_run(new["id"], {
+    world.store.retrain.update_retrain_run(new["id"], {
         "state": "running", "details": {"worker": {"host": HOST, "pid": os.getpid()}}})
     with pytest.raises(RetrainRefusedError, match="one run at a time"):
         r.request("credit", force=True)
@@ -90,7 +90,7 @@ def test_the_cli_s_force_says_what_it_cleared(tmp_path: Path, trained: Trained) 
         {"models": {"credit": {"retrain": retrain_section(
             reference=str(trained.reference_path))}}}))
     settings, _ = load_settings(tmp_path)
-    store = Store.open(settings.resolved_database_url)
+    store = Database.open(settings.resolved_database_url)
     Registry.from_settings(settings, store).register(
         "credit", trained.model_path, reference=trained.reference_path, label_column="y")
     left = insert_run(store, "running", time.time(),
@@ -120,7 +120,7 @@ def test_the_retrain_alert_action_refuses_clearly_when_retraining_is_off(
                            "(RAMPUP_RETRAIN=false)")
     [refused] = events(world.store, "retrain_refused")
     assert (refused["guard"], refused["alert"]) == ("disabled", "accuracy-drop")
-    assert world.store.list_retrain_runs("credit") == []  # nothing queued to wait forever
+    assert world.store.retrain.list_retrain_runs("credit") == []  # nothing queued to wait forever
     none = world.retrainer(make_project())
     none.project = make_project().model_copy(update={"models": {}})
     assert "has no retrain: section" in none.alert_action(alert_context(world))
@@ -128,12 +128,12 @@ def test_the_retrain_alert_action_refuses_clearly_when_retraining_is_off(
 
 def test_an_alert_measured_on_an_old_deployment_queues_nothing(world: World) -> None:
     r = world.retrainer(make_project(guards={"min_new_labels": 0}))
-    old = world.store.current_deployment("credit")
+    old = world.store.deployments.current_deployment("credit")
     assert old is not None
-    world.store.append_deployment("credit", old.policy, "cli", "a person redeployed")
+    world.store.deployments.append_deployment("credit", old.policy, "cli", "a person redeployed")
     text = r.alert_action(alert_context(world, old.id))
     assert text.startswith("retraining credit not queued: superseded by deployment")
-    assert world.store.list_retrain_runs("credit") == []
+    assert world.store.retrain.list_retrain_runs("credit") == []
     [note] = events(world.store, "superseded")
     assert note["decided_on"] == old.id
     assert r.alert_action(alert_context(world, old.id + 1)) == "retraining run #1 queued"
@@ -149,12 +149,12 @@ def test_a_run_evaluated_against_a_champion_that_no_longer_serves_does_not_roll_
     with copy.open("ab") as f:
         f.write(b"\0")  # another artifact (hash) with the same behaviour
     world.registry.register("credit", copy, version="v2", deploy=False)
-    dep = world.store.current_deployment("credit")
+    dep = world.store.deployments.current_deployment("credit")
     assert dep is not None
     run_id = insert_run(world.store, "awaiting_approval", time.time(), candidate="v2",
                         champion="v1", deployment_id=dep.id, evaluation={"held": "no_worse"})
     r = world.retrainer(make_project())
-    world.store.append_deployment("credit", dep.policy, "cli", "meanwhile, by hand")
+    world.store.deployments.append_deployment("credit", dep.policy, "cli", "meanwhile, by hand")
     run = r.approve(run_id, actor="cli:bob")
     assert run["state"] == "superseded"
     assert "start a new run" in run["error"]
@@ -162,7 +162,7 @@ def test_a_run_evaluated_against_a_champion_that_no_longer_serves_does_not_roll_
     # on the deployment it was evaluated on, approval rolls it out, saying which claim held
     run_id = insert_run(world.store, "awaiting_approval", time.time(), candidate="v2",
                         champion="v1", evaluation={"held": "no_worse"},
-                        deployment_id=world.store.current_deployment("credit").id)  # type: ignore[union-attr]
+                        deployment_id=world.store.deployments.current_deployment("credit").id)  # type: ignore[union-attr]
     assert r.approve(run_id, actor="cli:bob")["state"] == "rolled_out"
     active = Rollouts(world.store).active("credit")
     assert active is not None

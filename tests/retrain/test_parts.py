@@ -79,11 +79,11 @@ def test_tick_runs_scheduled_and_fails_stale_runs(world: World) -> None:
     project = make_project(entry_point=None, command="exit 1  # {output}", schedule="1h",
                            guards={"min_new_labels": 0, "cooldown": "1m"})
     r = world.retrainer(project, clock=clock)
-    stale = world.store.insert_retrain_run({
+    stale = world.store.retrain.insert_retrain_run({
         "model": "credit", "state": "running", "trigger": "manual", "actor": "a",
         "reason": "r", "details": {}, "created_at": clock.t - 7200,
         "updated_at": clock.t - 7200, "started_at": clock.t - 7200})
-    world.store.ensure_model("credit")
+    world.store.models.ensure_model("credit")
     [done] = r.tick()
     assert done["trigger"] == "schedule"
     assert done["state"] == "failed"
@@ -118,7 +118,7 @@ def test_test_set_plan_file_and_failed_audit(world: World, tmp_path: Path) -> No
     # the audit relaxed and the run approved by hand: the plan file's shadow step starts
     attach_audit(world.store, "credit", parse_audit_spec({
         "name": "lenient", "checks": [{"type": "overall", "metric": "accuracy", "min": 0.1}]}))
-    world.store.update_retrain_run(done["id"], {"state": "awaiting_approval"})
+    world.store.retrain.update_retrain_run(done["id"], {"state": "awaiting_approval"})
     gated = Retrainer(world.registry, project, world.project_dir, gate=deploy_gate)
     refused = gated.approve(done["id"], actor="carol")
     assert refused["state"] == "awaiting_approval"  # the gate: no result of 'lenient'

@@ -17,7 +17,7 @@ from tests.serving.conftest import make_frame
 
 
 def _policy(world: World) -> dict[str, object]:
-    dep = world.store.current_deployment("credit")
+    dep = world.store.deployments.current_deployment("credit")
     assert dep is not None
     return dep.policy
 
@@ -97,7 +97,7 @@ def test_a_failing_entry_point_leaves_the_deployment_alone(
         world: World, entry: str, timeout: str, expected: str) -> None:
     world.log(drifted(100, seed=7), ts=time.time() - 60)
     project = make_project(entry_point=f"tests.retrain.entry:{entry}", timeout=timeout)
-    before = world.store.deployment_history("credit")
+    before = world.store.deployments.deployment_history("credit")
     r = world.retrainer(project)
     done = r.execute(r.request("credit")["id"])
     assert done["state"] == "failed"
@@ -105,8 +105,8 @@ def test_a_failing_entry_point_leaves_the_deployment_alone(
     assert done["candidate"] is None
     assert done["finished_at"] is not None
     assert [v.version for v in world.registry.versions("credit")] == ["v1"]
-    assert world.store.deployment_history("credit") == before
-    assert any(e.action == "retrain_failed" for e in world.store.list_events("credit"))
+    assert world.store.deployments.deployment_history("credit") == before
+    assert any(e.action == "retrain_failed" for e in world.store.events.list_events("credit"))
 
 
 def test_a_shell_command_is_an_entry_point_too(world: World) -> None:
@@ -126,14 +126,14 @@ def test_guards_refuse_with_a_reason(world: World) -> None:
         r.request("credit", actor="bob")
     assert "only 30 new labelled prediction(s)" in info.value.message
     assert info.value.to_dict()["guard"] == "min_new_labels"
-    refused = [e for e in world.store.list_events("credit") if e.action == "retrain_refused"]
+    refused = [e for e in world.store.events.list_events("credit") if e.action == "retrain_refused"]
     assert refused[0].actor == "bob"
     assert refused[0].details["guard"] == "min_new_labels"
     first = r.request("credit", force=True)
     with pytest.raises(RetrainRefusedError, match="run #1 is queued; one run at a time"):
         r.request("credit", force=True)
     assert r.guard_state("credit")["guard"] == "concurrent_run"
-    world.store.update_retrain_run(first["id"], {"state": "failed"})
+    world.store.retrain.update_retrain_run(first["id"], {"state": "failed"})
     world.log(drifted(80, seed=10), ts=clock.t + 1, prefix="s")
     clock.advance(60)
     with pytest.raises(RetrainRefusedError, match="cooldown is 1h") as info:

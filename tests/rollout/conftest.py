@@ -17,7 +17,7 @@ from rampup.registry.registry import Registry
 from rampup.rollout.controller import RolloutController
 from rampup.rollout.service import Rollouts
 from rampup.serving.app import create_app
-from rampup.store import Store
+from rampup.store import Database
 
 HERE = Path(__file__).parent
 MODELS = HERE / "fault_models.py"
@@ -42,7 +42,7 @@ class Clock:
 @dataclass
 class Harness:
     client: httpx.AsyncClient
-    store: Store
+    store: Database
     registry: Registry
     rollouts: Rollouts
     controller: RolloutController
@@ -85,7 +85,7 @@ class Harness:
 
 
 @pytest.fixture
-async def harness(store: Store, tmp_path: Path) -> AsyncIterator[Harness]:
+async def harness(store: Database, tmp_path: Path) -> AsyncIterator[Harness]:
     settings = Settings(project_dir=tmp_path, admin_token=ADMIN,  # type: ignore[arg-type]
                         log_flush_interval=0.02, deployment_poll_interval=0.1,
                         controller=False, shadow_timeout=0.5)

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from rampup.cli import app
 from rampup.config import load_settings
 from rampup.registry.registry import Registry
-from rampup.store import Store
+from rampup.store import Database
 from tests.rollout.conftest import MODELS
 
 runner = CliRunner()
@@ -17,7 +17,7 @@ runner = CliRunner()
 
 def setup_project(tmp_path: Path) -> None:
     settings, _ = load_settings(tmp_path)
-    store = Store.open(settings.resolved_database_url)
+    store = Database.open(settings.resolved_database_url)
     reg = Registry.from_settings(settings, store)
     reg.register("m", f"{MODELS}:Healthy", version="v1")
     reg.register("m", f"{MODELS}:Candidate", version="v2", deploy=False)

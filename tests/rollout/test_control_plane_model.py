@@ -63,7 +63,7 @@ from rampup.rollout.policy import DeploymentPolicy
 from rampup.rollout.service import Rollouts, from_row
 from rampup.runtime import DeadLetters
 from rampup.serving.runtime import Runtime
-from rampup.store import Store
+from rampup.store import Database
 from tests.rollout.conftest import MODELS
 
 VERSIONS = ("v1", "v2", "v3", "v4")
@@ -101,7 +101,7 @@ class Clock:
 class ControlPlane(RuleBasedStateMachine):
     """One model per example; the store, registry and project are shared by the test."""
 
-    store: Store
+    store: Database
     registry: Registry
     project_dir: Path
 
@@ -140,7 +140,7 @@ class ControlPlane(RuleBasedStateMachine):
     # -- helpers ------------------------------------------------------------------------
 
     def current(self) -> tuple[int | None, DeploymentPolicy | None]:
-        dep = self.store.current_deployment(self.model)
+        dep = self.store.deployments.current_deployment(self.model)
         return (None, None) if dep is None else (dep.id, DeploymentPolicy.from_dict(dep.policy))
 
     def person(self, fn: Any, *args: Any, **kw: Any) -> Any:
@@ -166,10 +166,10 @@ class ControlPlane(RuleBasedStateMachine):
 
     def promoted_owner(self) -> bool:
         """The current deployment is a promoted rollout's (its version is 'promoted')."""
-        dep = self.store.current_deployment(self.model)
+        dep = self.store.deployments.current_deployment(self.model)
         if dep is None or dep.rollout_id is None:
             return False
-        row = self.store.get_rollout(dep.rollout_id)
+        row = self.store.rollouts.get_rollout(dep.rollout_id)
         return row is not None and row["state"] == "promoted"
 
     def guarded(self, explicit: bool, fn: Any, *args: Any, **kw: Any) -> Any:
@@ -189,7 +189,7 @@ class ControlPlane(RuleBasedStateMachine):
     def deploy(self, version: str, strategy: str, hold: float, keep: float,
                approval: bool) -> None:
         if strategy == "direct":  # PUT .../deployment: a person's policy, on top of anything
-            self.guarded(True, self.person, self.store.append_deployment, self.model,
+            self.guarded(True, self.person, self.store.deployments.append_deployment, self.model,
                          DeploymentPolicy.single(version).to_dict(), "alice", "direct")
             return
         self.guarded(True, self.person, self.rollouts.deploy, self.model, version,
@@ -307,24 +307,24 @@ class ControlPlane(RuleBasedStateMachine):
         ids = []
         for _ in range(2):
             with contextlib.suppress(RetrainRefusedError):
-                ids.append(self.store.insert_retrain_run(dict(values)))
+                ids.append(self.store.retrain.insert_retrain_run(dict(values)))
         assert len(ids) <= 1, "the database let two queued runs in"
         for run_id in ids:  # leave no extra run behind: it expires like a stale one
-            self.store.update_retrain_run(run_id, {"state": "expired", "finished_at": now,
-                                                   "error": "race test"},
-                                          expect_states=["queued"])
+            self.store.retrain.update_retrain_run(run_id, {"state": "expired", "finished_at": now,
+                                                           "error": "race test"},
+                                                  expect_states=["queued"])
 
     @rule(outcome=st.sampled_from(["rejected", "awaiting_approval", "rolled_out"]),
           candidate=st.sampled_from(VERSIONS))
     def run_finishes(self, outcome: str, candidate: str) -> None:
         """A queued run executes: its evaluation's outcome (training is tested elsewhere)."""
-        queued = self.store.list_retrain_runs(self.model, states=["queued"], limit=1)
+        queued = self.store.retrain.list_retrain_runs(self.model, states=["queued"], limit=1)
         if not queued:
             return
         run = queued[0]
         now = self.clock()
         champion = self.primary()
-        if not self.store.update_retrain_run(run["id"], {
+        if not self.store.retrain.update_retrain_run(run["id"], {
                 "state": "running", "started_at": now, "updated_at": now,
                 "candidate": candidate, "champion": champion}, expect_states=["queued"]):
             return
@@ -332,13 +332,14 @@ class ControlPlane(RuleBasedStateMachine):
             self.guarded(True, self.retrainer._rollout, self.retrainer.get(run["id"]),
                          "retrain", lambda *_: None)
             return
-        self.store.update_retrain_run(run["id"], {"state": outcome, "updated_at": now,
-                                                  "finished_at": now},
-                                      expect_states=["running"])
+        self.store.retrain.update_retrain_run(run["id"], {"state": outcome, "updated_at": now,
+                                                          "finished_at": now},
+                                              expect_states=["running"])
 
     @rule()
     def approve_retraining(self) -> None:
-        runs = self.store.list_retrain_runs(self.model, states=["awaiting_approval"], limit=1)
+        runs = self.store.retrain.list_retrain_runs(self.model, states=["awaiting_approval"],
+                                                    limit=1)
         if runs:
             self.guarded(True, self.person, self.retrainer.approve, runs[0]["id"],
                          actor="alice")
@@ -372,18 +373,18 @@ class ControlPlane(RuleBasedStateMachine):
 
     @invariant()
     def one_active_rollout_and_one_active_run(self) -> None:
-        active = self.store.list_rollouts(self.model, active_only=True, limit=10)
+        active = self.store.rollouts.list_rollouts(self.model, active_only=True, limit=10)
         assert len(active) <= 1, [r["id"] for r in active]
-        runs = self.store.list_retrain_runs(self.model, states=["queued", "running"],
-                                            limit=10)
+        runs = self.store.retrain.list_retrain_runs(self.model, states=["queued", "running"],
+                                                    limit=10)
         assert len(runs) <= 1, [r["id"] for r in runs]
 
     @invariant()
     def every_policy_change_has_an_event(self) -> None:
         events = {e.details.get("deployment_id"): e
-                  for e in self.store.list_events(self.model, limit=2000)
+                  for e in self.store.events.list_events(self.model, limit=2000)
                   if e.action == "deploy"}
-        rows = self.store.deployment_history(self.model, limit=1000)
+        rows = self.store.deployments.deployment_history(self.model, limit=1000)
         for row in rows:
             ev = events.get(row.id)
             assert ev is not None, f"deployment #{row.id} has no deploy event"
@@ -395,12 +396,12 @@ class ControlPlane(RuleBasedStateMachine):
 
     @invariant()
     def served_policy_is_the_latest_decision(self) -> None:
-        dep = self.store.current_deployment(self.model)
+        dep = self.store.deployments.current_deployment(self.model)
         if dep is None:
             return
         policy = DeploymentPolicy.from_dict(dep.policy)
         if dep.rollout_id is not None:
-            rows = self.store.list_rollouts(self.model, limit=1)
+            rows = self.store.rollouts.list_rollouts(self.model, limit=1)
             # only the newest rollout may own what is served: an older one never again
             assert rows
             assert rows[0]["id"] == dep.rollout_id, (dep.rollout_id, rows[0]["id"])
@@ -414,7 +415,7 @@ class ControlPlane(RuleBasedStateMachine):
 
 
 @pytest.mark.slow
-def test_control_plane_model(store: Store, tmp_path: Path) -> None:
+def test_control_plane_model(store: Database, tmp_path: Path) -> None:
     """Runs the machine with a fixed seed (``derandomize``): CI sees the same stories."""
     cfg = Settings(project_dir=tmp_path)  # type: ignore[call-arg]
     ControlPlane.store = store

@@ -18,11 +18,11 @@ from rampup.rollout.service import Rollouts
 from rampup.rollout.window import paired
 from rampup.runtime.leader import Leader
 from rampup.serving.app import create_app
-from rampup.store import Store
+from rampup.store import Database
 from tests.rollout.conftest import ADMIN, MODELS, Harness
 
 
-def test_only_one_leader(store: Store) -> None:
+def test_only_one_leader(store: Database) -> None:
     a, b = Leader(store), Leader(store)
     assert a.try_acquire()
     assert not b.try_acquire()
@@ -38,7 +38,7 @@ def fast_plan() -> Plan:
                        for w in (20, 100)])
 
 
-async def test_background_controller_promotes_and_survives_restart(store: Store,
+async def test_background_controller_promotes_and_survives_restart(store: Database,
                                                                    tmp_path: Path) -> None:
     settings = Settings(project_dir=tmp_path, admin_token=ADMIN,  # type: ignore[arg-type]
                         log_flush_interval=0.02, deployment_poll_interval=0.1,
@@ -68,11 +68,11 @@ async def test_background_controller_promotes_and_survives_restart(store: Store,
     assert final.rollout.state == "promoted", final.rollout.reason
     assert final.policy is not None
     assert final.policy.routes == {"v2": 100.0}
-    actors = {e.actor for e in store.list_events("m") if e.action.startswith("rollout_")}
+    actors = {e.actor for e in store.events.list_events("m") if e.action.startswith("rollout_")}
     assert "rollout-controller" in actors
 
 
-async def test_replicas_route_by_the_same_policy_within_a_second(store: Store,
+async def test_replicas_route_by_the_same_policy_within_a_second(store: Database,
                                                                 tmp_path: Path) -> None:
     settings = Settings(project_dir=tmp_path, admin_token=ADMIN,  # type: ignore[arg-type]
                         deployment_poll_interval=0.5, controller=False)
@@ -84,7 +84,8 @@ async def test_replicas_route_by_the_same_policy_within_a_second(store: Store,
             apps[1].router.lifespan_context(apps[1]):
         clients = [httpx.AsyncClient(transport=httpx.ASGITransport(app=a), base_url="http://x")
                    for a in apps]
-        store.append_deployment("m", {"routes": {"v2": 50.0, "v1": 50.0}}, "test", "canary")
+        store.deployments.append_deployment("m", {"routes": {"v2": 50.0, "v1": 50.0}}, "test",
+                                            "canary")
         t0 = time.monotonic()
         seen: dict[int, float] = {}
         while len(seen) < 2 and time.monotonic() - t0 < 3:
@@ -110,8 +111,8 @@ async def test_replicas_route_by_the_same_policy_within_a_second(store: Store,
 
 
 async def test_shadowing_a_human(harness: Harness) -> None:
-    harness.store.append_deployment("m", {"routes": {"human": 100.0},
-                                          "mirrors": {"v1": 100.0}}, "test", "humans decide")
+    harness.store.deployments.append_deployment(
+        "m", {"routes": {"human": 100.0}, "mirrors": {"v1": 100.0}}, "test", "humans decide")
     await harness.refresh()
     rng = np.random.default_rng(3)
     xs = rng.random(80).round(3)
@@ -140,6 +141,6 @@ async def test_shadowing_a_human(harness: Harness) -> None:
     assert set(result.per_class) <= {"0", "1"}
 
 
-def test_controller_tick_is_a_noop_without_rollouts(store: Store) -> None:
-    store.ensure_model("m")
+def test_controller_tick_is_a_noop_without_rollouts(store: Database) -> None:
+    store.models.ensure_model("m")
     assert RolloutController(store).tick() == []

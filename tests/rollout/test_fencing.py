@@ -13,7 +13,7 @@ import pytest
 from rampup.errors import ConflictError, SupersededError
 from rampup.rollout.plan import Plan, Step
 from rampup.rollout.service import Rollouts
-from rampup.store import Store
+from rampup.store import Database
 from tests.rollout.conftest import AUTH, Harness
 
 
@@ -35,16 +35,17 @@ async def served(harness: Harness, n: int = 40) -> set[str]:
     return {r.headers["x-model-version"] for r in responses}
 
 
-def superseded_events(store: Store) -> list[str]:
-    return [e.details["message"] for e in store.list_events("m", limit=500)
+def superseded_events(store: Database) -> list[str]:
+    return [e.details["message"] for e in store.events.list_events("m", limit=500)
             if e.action == "superseded"]
 
 
-def unasked_rows(store: Store) -> list[int]:
+def unasked_rows(store: Database) -> list[int]:
     """Deployment rows with no 'deploy' event naming them (every policy change has one)."""
-    asked = {e.details.get("deployment_id") for e in store.list_events("m", limit=1000)
+    asked = {e.details.get("deployment_id") for e in store.events.list_events("m", limit=1000)
              if e.action == "deploy"}
-    return [d.id for d in store.deployment_history("m", limit=1000) if d.id not in asked]
+    return [d.id for d in store.deployments.deployment_history("m",
+                                                               limit=1000) if d.id not in asked]
 
 
 async def test_an_earlier_promotion_s_standby_timer_keeps_the_newer_candidate(
@@ -73,7 +74,7 @@ async def test_an_earlier_promotion_s_standby_timer_keeps_the_newer_candidate(
     assert status.policy.routes == {"v3": 100.0}
     assert status.policy.standby == "v2"  # the second promotion's standby stays warm
     assert await served(harness) == {"v3"}
-    row = harness.store.get_rollout(first.id)
+    row = harness.store.rollouts.get_rollout(first.id)
     assert row is not None
     assert (row["state"], row["standby_released"]) == ("promoted", True)
     [note] = superseded_events(harness.store)
@@ -111,7 +112,7 @@ async def test_a_new_rollout_keeps_the_previous_standby_until_its_timer_unloads_
     assert status.policy is not None
     assert status.policy.routes == {"v3": 50.0, "v2": 50.0}  # no route changed
     assert status.policy.standby is None  # only the standby was unloaded
-    current = harness.store.current_deployment("m")
+    current = harness.store.deployments.current_deployment("m")
     assert current is not None
     assert current.rollout_id == second.id  # the canary still owns what is served
     await harness.refresh()
@@ -134,16 +135,16 @@ async def test_a_decision_on_an_old_revision_changes_nothing(harness: Harness) -
     r = harness.rollouts.deploy("m", "v2", plan=canary(10, hold_s=3600))
     assert r is not None
     stale_rollout = harness.rollouts.active("m")
-    seen = harness.store.current_deployment("m")
+    seen = harness.store.deployments.current_deployment("m")
     assert stale_rollout is not None
     assert seen is not None
     resp = await harness.client.post("/v1/admin/models/m/rollback", headers=AUTH, json={})
     assert resp.status_code == 200
-    before = harness.store.current_deployment("m")
+    before = harness.store.deployments.current_deployment("m")
     with pytest.raises(SupersededError, match="superseded by deployment"):
         harness.rollouts.advance(*stale_rollout, "rollout-controller", "stale pass",
                                  seen=seen.id)
-    assert harness.store.current_deployment("m") == before
+    assert harness.store.deployments.current_deployment("m") == before
     [note] = superseded_events(harness.store)
     assert f"superseded by deployment #{before.id}" in note  # type: ignore[union-attr]
     assert await served(harness) == {"v1"}
@@ -157,36 +158,36 @@ async def test_a_person_s_policy_ends_the_active_rollout(harness: Harness) -> No
                                     json={"routes": {"v2": 100}, "reason": "by hand"})
     assert resp.status_code == 200, resp.text
     dep_id = resp.json()["deployment_id"]
-    row = harness.store.get_rollout(r.id)
+    row = harness.store.rollouts.get_rollout(r.id)
     assert row is not None
     assert row["state"] == "superseded"
     assert row["reason"].startswith(f"superseded by deployment #{dep_id}")
     harness.clock.advance(7200)
     await harness.tick()  # the controller has nothing to decide: nothing moves
-    assert harness.store.current_deployment("m").id == dep_id  # type: ignore[union-attr]
+    assert harness.store.deployments.current_deployment("m").id == dep_id  # type: ignore[union-attr]
     assert await served(harness) == {"v2"}
     # a person's write may name what it was decided on: a stale one is refused (409)
     stale = await harness.client.put("/v1/admin/models/m/deployment", headers=AUTH, json={
         "routes": {"v1": 100}, "based_on": dep_id - 1})
     assert stale.status_code == 409
     assert stale.json()["error"] == "superseded"
-    assert harness.store.current_deployment("m").id == dep_id  # type: ignore[union-attr]
+    assert harness.store.deployments.current_deployment("m").id == dep_id  # type: ignore[union-attr]
 
 
-def test_the_database_allows_one_active_rollout_per_model(store: Store) -> None:
-    store.ensure_model("m")
+def test_the_database_allows_one_active_rollout_per_model(store: Database) -> None:
+    store.models.ensure_model("m")
     row = {"model": "m", "candidate": "v2", "baseline": "v1", "strategy": "canary",
            "plan": {}, "state": "canary", "step": 0, "step_started_at": 1.0,
            "created_at": 1.0, "updated_at": 1.0, "actor": "t"}
-    store.insert_rollout(row)
+    store.rollouts.insert_rollout(row)
     with pytest.raises(ConflictError, match="already has an active rollout"):
-        store.insert_rollout({**row, "state": "paused"})  # no check before: the index
-    store.insert_rollout({**row, "state": "promoted"})  # finished ones are history
-    store.ensure_model("other")
-    store.insert_rollout({**row, "model": "other"})
+        store.rollouts.insert_rollout({**row, "state": "paused"})  # no check before: the index
+    store.rollouts.insert_rollout({**row, "state": "promoted"})  # finished ones are history
+    store.models.ensure_model("other")
+    store.rollouts.insert_rollout({**row, "model": "other"})
 
 
-def test_rollouts_service_refuses_a_second_deploy(store: Store, tmp_path: object) -> None:
+def test_rollouts_service_refuses_a_second_deploy(store: Database, tmp_path: object) -> None:
     from rampup.config import Settings
     from rampup.registry.registry import Registry
     from tests.rollout.conftest import MODELS

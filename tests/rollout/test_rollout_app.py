@@ -138,7 +138,7 @@ async def test_shadow_candidate_never_changes_answers(harness: Harness, bad: str
 
         await asyncio.sleep(0.05)
     assert state.writer.flush(5.0)
-    rows = [row for chunk in harness.store.iter_predictions("m", roles=["shadow"])
+    rows = [row for chunk in harness.store.predictions.iter_predictions("m", roles=["shadow"])
             for row in chunk]
     assert rows, "shadow calls were not logged"
     assert all(row["error"] for row in rows)
@@ -252,7 +252,7 @@ async def test_operator_actions_and_errors(harness: Harness) -> None:
     aborted = harness.rollouts.abort("m", reason="changed my mind")
     assert aborted.state == "aborted"
     assert harness.rollouts.status("m").policy.routes == {"v1": 100.0}  # type: ignore[union-attr]
-    actions = [e.action for e in harness.store.list_events("m")]
+    actions = [e.action for e in harness.store.events.list_events("m")]
     assert {"rollout_started", "rollout_paused", "rollout_canary", "rollout_aborted"} <= set(
         actions)
 

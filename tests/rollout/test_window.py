@@ -10,7 +10,7 @@ import pytest
 
 from rampup.errors import ValidationError
 from rampup.rollout.window import PairedStats, WindowBuilder, WindowStats, measure, paired
-from rampup.store import FeedbackRecord, Store
+from rampup.store import Database, FeedbackRecord
 
 T0 = 1_700_000_000.0
 M = "m"
@@ -73,12 +73,12 @@ def check(w: WindowStats, exp: dict[str, Any]) -> None:
     assert w.accuracy == pytest.approx(exp["correct"] / exp["labelled"])
 
 
-def test_measure_matches_numpy(store: Store) -> None:
+def test_measure_matches_numpy(store: Database) -> None:
     log = Log(1, 600)
     other = Log(2, 200, version="v2")
-    store.insert_predictions(log.rows + other.rows
-                             + [row("x1", "v1", T0, model="elsewhere")])
-    store.add_feedback(log.labels + other.labels)
+    store.predictions.insert_predictions(log.rows + other.rows
+                                         + [row("x1", "v1", T0, model="elsewhere")])
+    store.feedback.add_feedback(log.labels + other.labels)
     since, until = T0 + 50.0, T0 + 250.0  # [since, until): rows 100..499
     w = measure(store, M, "v1", since=since, until=until)
     sel = (log.ts >= since) & (log.ts < until)
@@ -90,10 +90,10 @@ def test_measure_matches_numpy(store: Store) -> None:
     assert measure(store, M, "v1", since=since, until=until, roles=("shadow",)).requests == 0
 
 
-def test_windows_merge_like_one_window(store: Store) -> None:
+def test_windows_merge_like_one_window(store: Database) -> None:
     log = Log(3, 400)
-    store.insert_predictions(log.rows)
-    store.add_feedback(log.labels)
+    store.predictions.insert_predictions(log.rows)
+    store.feedback.add_feedback(log.labels)
     whole = measure(store, M, "v1", since=T0, until=T0 + 200)
     first = measure(store, M, "v1", since=T0, until=T0 + 70)
     second = measure(store, M, "v1", since=T0 + 70, until=T0 + 200)
@@ -106,12 +106,12 @@ def test_windows_merge_like_one_window(store: Store) -> None:
         whole.merge(WindowStats("v2"))
 
 
-def test_latest_label_wins_and_regression_errors(store: Store) -> None:
+def test_latest_label_wins_and_regression_errors(store: Database) -> None:
     rows = [row(f"q{i}", "v1", T0 + i, pred=float(p)) for i, p in enumerate([1.5, 2.0, 4.0])]
     rows.append(row("q3", "v1", T0 + 3, pred=7))
-    store.insert_predictions(rows)
-    store.add_feedback([label("q0", 1.0, ts=T0 + 10), label("q0", 2.0, ts=T0 + 11),
-                        label("q1", 2), label("q3", "seven")])
+    store.predictions.insert_predictions(rows)
+    store.feedback.add_feedback([label("q0", 1.0, ts=T0 + 10), label("q0", 2.0, ts=T0 + 11),
+                                 label("q1", 2), label("q3", "seven")])
     w = measure(store, M, "v1", since=T0, until=T0 + 10)
     assert (w.labelled, w.correct) == (3, 1)  # q1: 2.0 == 2
     np.testing.assert_allclose(np.sort(w.abs_errors), [0.0, 0.5])
@@ -124,7 +124,7 @@ def test_empty_window() -> None:
             w.mean_abs_error) == (0, None, None, None, None, None)
 
 
-def shadow_traffic(store: Store, seed: int, n: int = 300) -> dict[str, Any]:
+def shadow_traffic(store: Database, seed: int, n: int = 300) -> dict[str, Any]:
     """v1 answers; v2 in shadow (ids '<answer id>~v2') about 0.4 s later."""
     rng = np.random.default_rng(seed)
     ans_pred = rng.choice(["a", "b"], n)
@@ -145,14 +145,15 @@ def shadow_traffic(store: Store, seed: int, n: int = 300) -> dict[str, Any]:
         rows.append(row(f"{aid}~v3", "v3", float(ts[i]) + 0.3, role="shadow", pred="zzz"))
     # a shadow row whose answer never made it to the log
     rows.append(row("lost~v2", "v2", T0 + 10.2, role="shadow"))
-    store.insert_predictions(rows)
-    store.add_feedback([label(f"q{i:05d}", str(truth[i])) for i in range(n) if labelled[i]])
+    store.predictions.insert_predictions(rows)
+    store.feedback.add_feedback([label(f"q{i:05d}",
+                                       str(truth[i])) for i in range(n) if labelled[i]])
     return {"ans_pred": ans_pred, "sh_pred": sh_pred, "ans_conf": ans_conf,
             "sh_conf": sh_conf, "ans_fail": ans_fail, "sh_fail": sh_fail,
             "labelled": labelled, "truth": truth, "ts": ts}
 
 
-def test_paired_joins_shadow_rows_with_their_answers(store: Store) -> None:
+def test_paired_joins_shadow_rows_with_their_answers(store: Database) -> None:
     t = shadow_traffic(store, 5)
     since, until = T0 + 100.0, T0 + 250.0
     pr = paired(store, M, "v2", "v1", since=since, until=until)
@@ -190,7 +191,7 @@ def test_paired_joins_shadow_rows_with_their_answers(store: Store) -> None:
         pr.merge(PairedStats("v3", "v1"))
 
 
-def test_measure_shadow_rows_take_their_answers_labels(store: Store) -> None:
+def test_measure_shadow_rows_take_their_answers_labels(store: Database) -> None:
     t = shadow_traffic(store, 6)
     since, until = T0 + 50.0, T0 + 200.0
     w = measure(store, M, "v2", since=since, until=until, roles=("shadow",))
@@ -207,7 +208,7 @@ def test_measure_shadow_rows_take_their_answers_labels(store: Store) -> None:
     assert base.requests == 150
 
 
-def test_paired_with_a_human_primary(store: Store) -> None:
+def test_paired_with_a_human_primary(store: Database) -> None:
     """Answers wait for a person (version 'human', no output); the decision arrives as a
     label and is the primary's prediction."""
     rng = np.random.default_rng(7)
@@ -221,9 +222,9 @@ def test_paired_with_a_human_primary(store: Store) -> None:
                      "confidence": None})
         rows.append(row(f"h{i:04d}~v2", "v2", T0 + i + 0.2, role="shadow",
                         pred=str(model_pred[i]), conf=0.8))
-    store.insert_predictions(rows)
-    store.add_feedback([label(f"h{i:04d}", str(human[i]), model=M)
-                        for i in range(n) if decided[i]])
+    store.predictions.insert_predictions(rows)
+    store.feedback.add_feedback([label(f"h{i:04d}", str(human[i]), model=M)
+                                 for i in range(n) if decided[i]])
     pr = paired(store, M, "v2", "human", since=T0, until=T0 + n + 1)
     assert pr.human
     assert pr.n == int(decided.sum())
@@ -238,8 +239,8 @@ def test_paired_with_a_human_primary(store: Store) -> None:
     assert r.candidate_accuracy == pytest.approx(r.agreement)
 
 
-def test_pairing_is_bounded_by_the_slack(store: Store) -> None:
-    store.insert_predictions([
+def test_pairing_is_bounded_by_the_slack(store: Database) -> None:
+    store.predictions.insert_predictions([
         row("s1", "v1", T0 + 10.0), row("s1~v2", "v2", T0 + 10.4, role="shadow"),
         # logged out of order: the shadow row before its answer still pairs
         row("s2", "v1", T0 + 20.3), row("s2~v2", "v2", T0 + 20.1, role="shadow"),

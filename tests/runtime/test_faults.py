@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from rampup.runtime import classify, describe, map_isolated, safe_text, write_isolated
 from rampup.runtime.faults import json_safe
-from rampup.store import Store
+from rampup.store import Database
 
 
 def test_sqlite_errors_are_classified(tmp_path: Path) -> None:
@@ -39,7 +39,7 @@ def test_sqlite_errors_are_classified(tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 def test_postgres_errors_are_classified(pg_url: str) -> None:
-    store = Store.open(pg_url)
+    store = Database.open(pg_url)
     try:
         with pytest.raises(sa.exc.DataError) as nul, store.engine.begin() as conn:
             conn.execute(sa.text("SELECT CAST(:s AS text)"), {"s": "a\x00b"})
@@ -48,7 +48,7 @@ def test_postgres_errors_are_classified(pg_url: str) -> None:
             conn.execute(sa.text("SELECT CAST(:n AS integer)"), {"n": 2**40})
         assert classify(rng.value) == "record"
         with pytest.raises(Exception) as surrogate:  # noqa: PT011 - the driver's own type
-            store.insert_predictions([{
+            store.predictions.insert_predictions([{
                 "id": "x", "request_id": "x", "ts": 0.0, "model": "m", "version": "v",
                 "role": "answer", "stage": None, "inputs": '{"r": "\ud800"}', "outputs": None,
                 "confidence": None, "latency_ms": 1.0, "error": None, "request_key": None}])

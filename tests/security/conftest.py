@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from rampup.security.tokens import hash_token, new_token
-from rampup.store import Store
+from rampup.store import Database
 from tests.automation.conftest import automation, project
 from tests.serving.conftest import client, make_settings, record, registry, settings, trained
 
@@ -16,9 +16,9 @@ __all__ = ["automation", "client", "make_settings", "project", "record", "regist
            "settings", "trained"]
 
 
-def add_token(store: Store, kind: str, name: str, role: str | None = None) -> str:
+def add_token(store: Database, kind: str, name: str, role: str | None = None) -> str:
     token = new_token(kind[:3])
-    store.add_token(kind, name, hash_token(token), role=role, actor="test")
+    store.credentials.add_token(kind, name, hash_token(token), role=role, actor="test")
     return token
 
 

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rampup.cli import app as cli_app
-from rampup.store import Store
+from rampup.store import Database
 from tests.automation.conftest import BASE, predict_many
 from tests.security.conftest import add_token, fresh_tokens
 from tests.serving.conftest import Trained
@@ -24,7 +24,7 @@ AI_ASSIST = [{"level": "ai_assist", "labels": ["good", "bad"]}]
 
 @pytest.mark.parametrize("automation", AI_ASSIST, indirect=True)
 async def test_cross_site_state_changes_are_refused(client: httpx.AsyncClient,
-                                                    trained: Trained, store: Store) -> None:
+                                                    trained: Trained, store: Database) -> None:
     preds = (await predict_many(client, trained.frame, 2))["predictions"]
     feedback = {"request_id": preds[0]["id"], "label": 1}
     evil = [{"origin": "https://evil.example"}, {"origin": "null"},
@@ -41,7 +41,7 @@ async def test_cross_site_state_changes_are_refused(client: httpx.AsyncClient,
         assert r.status_code == 403
         r = await client.post(f"{BASE}/predict", json={}, headers=headers)
         assert r.status_code == 403
-    assert store.list_feedback(preds[0]["id"]) == []
+    assert store.feedback.list_feedback(preds[0]["id"]) == []
     # the server's own pages, and clients that send no Origin (curl, SDKs), pass
     for headers in ({"origin": "http://rampup"}, {"referer": "http://rampup/review/credit"},
                     {}):
@@ -80,14 +80,14 @@ async def test_every_html_page_has_strict_headers(client: httpx.AsyncClient) -> 
 
 
 async def test_named_admin_tokens_rotate_and_every_admin_action_is_audited(
-        client: httpx.AsyncClient, store: Store) -> None:
+        client: httpx.AsyncClient, store: Database) -> None:
     old = add_token(store, "admin", "ops-2025")
     body = {"routes": {"v1": 100}}
     url = "/v1/admin/models/credit/deployment"
     r = await client.put(url, json=body, headers={"authorization": f"Bearer {old}"})
     assert r.status_code == 200, r.text
     new = add_token(store, "admin", "ops-2026")  # rotate: add, switch, revoke
-    store.revoke_token("admin", "ops-2025")
+    store.credentials.revoke_token("admin", "ops-2025")
     fresh_tokens(client)
     r = await client.put(url, json=body, headers={"authorization": f"Bearer {old}"})
     assert r.status_code == 401
@@ -98,7 +98,7 @@ async def test_named_admin_tokens_rotate_and_every_admin_action_is_audited(
                          headers={"authorization": f"Bearer {new}"})
     assert r.status_code == 200, r.text
     await asyncio.sleep(0)
-    events = store.list_events(action="admin.request")
+    events = store.events.list_events(action="admin.request")
     got = [(e.actor, e.model, e.details["method"], e.details["path"], e.details["status"])
            for e in reversed(events)]
     assert got == [

@@ -14,7 +14,7 @@ from rampup.registry.registry import Registry
 from rampup.registry.schema import Feature, InputSchema
 from rampup.security.privacy import Privacy, mask, protected_fields
 from rampup.serving.validation import InputErrors, Validator
-from rampup.store import Store
+from rampup.store import Database
 
 HERE = Path(__file__).parent
 
@@ -62,7 +62,7 @@ def test_registration_refuses_hashed_inputs_when_retraining_learns_from_the_log(
             "privacy": {"email": action},
             "retrain": {"entry_point": "train:fit", "log_rows": log_rows}}}})
 
-    store = Store.open(f"sqlite:///{tmp_path / 'rampup.db'}")
+    store = Database.open(f"sqlite:///{tmp_path / 'rampup.db'}")
     try:
         settings = Settings(project_dir=tmp_path)
         source = f"{HERE / 'secret_model.py'}:Scorer"
@@ -70,7 +70,7 @@ def test_registration_refuses_hashed_inputs_when_retraining_learns_from_the_log(
             Registry.from_settings(settings, store, project(True)).register("people", source)
         assert "'email'" in info.value.message
         assert "retrain.log_rows: false" in (info.value.fix or "")
-        assert store.list_versions("people") == []
+        assert store.models.list_versions("people") == []
         Registry.from_settings(settings, store, project(True, "mask")).register("people",
                                                                               source)
         Registry.from_settings(settings, store, project(False)).register("people", source)

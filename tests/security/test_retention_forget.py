@@ -20,7 +20,7 @@ from rampup.cli import app as cli_app
 from rampup.project import ProjectFile
 from rampup.retrain.dataset import assemble
 from rampup.security.retention import apply_retention
-from rampup.store import Store
+from rampup.store import Database
 from rampup.store import schema as t
 from tests.automation.conftest import BASE, flushed
 from tests.serving.conftest import ADMIN, Trained, record
@@ -34,26 +34,27 @@ def _prediction(pid: str, model: str, ts: float, key: str | None = None) -> dict
             "confidence": None, "latency_ms": 1.0, "error": None, "request_key": key}
 
 
-def test_retention_deletes_old_rows_in_batches_and_keeps_aggregates(store: Store) -> None:
+def test_retention_deletes_old_rows_in_batches_and_keeps_aggregates(store: Database) -> None:
     now = 1_000 * DAY
     project = ProjectFile.model_validate({
         "retention": {"predictions": "30d", "review": "30d"},
         "models": {"short": {"retention": {"predictions": "1d", "feedback": "2d"}}}})
     for name in ("long", "short"):
-        store.ensure_model(name)
+        store.models.ensure_model(name)
     rows = [_prediction(f"{m}-{age}-{i}", m, now - age * DAY)
             for m in ("long", "short") for age in (0.5, 1.5, 3, 40) for i in range(4)]
-    store.insert_predictions(rows)
+    store.predictions.insert_predictions(rows)
     from rampup.store.records import FeedbackRecord
 
-    store.add_feedback([FeedbackRecord(r["id"], r["model"], r["ts"], "label", None, 1, "user",
+    store.feedback.add_feedback([FeedbackRecord(r["id"], r["model"], r["ts"], "label", None, 1,
+                                                "user",
                                        f"fb-{r['id']}") for r in rows])
-    store.insert_review_items([{
+    store.review.insert_review_items([{
         "id": r["id"], "model": r["model"], "version": "v1", "request_id": r["id"],
         "created_at": r["ts"], "reason": "audit", "priority": 0, "status": "open",
         "inputs": {"x": 1}, "suggestion": None, "confidence": None, "show_suggestion": True,
         "choices": None, "weight": 1.0, "reviewers_needed": 1, "n_labels": 0} for r in rows])
-    store.add_event("test", "deploy", model="short", details={})
+    store.events.add_event("test", "deploy", model="short", details={})
     with store.engine.begin() as conn:
         conn.execute(t.metric_windows.insert().values(
             model="short", version="v1", role="answer", stage="", window_start=now - 90 * DAY,
@@ -75,13 +76,14 @@ def test_retention_deletes_old_rows_in_batches_and_keeps_aggregates(store: Store
     # review items: the project's 30 days for both
     assert (left(t.review_items, "long"), left(t.review_items, "short")) == (12, 12)
     assert left(t.metric_windows, "short") == 1  # aggregates are kept
-    assert [e.action for e in store.list_events("short")] == ["deploy"]  # the audit trail too
+    # the audit trail too
+    assert [e.action for e in store.events.list_events("short")] == ["deploy"]
     with pytest.raises(ValueError, match="positive duration"):
         ProjectFile.model_validate({"retention": {"predictions": "0d"}})
 
 
 @pytest.mark.parametrize("automation", [{"level": "ai_assist"}], indirect=True)
-async def test_forget_erases_one_subject_everywhere(client: httpx.AsyncClient, store: Store,
+async def test_forget_erases_one_subject_everywhere(client: httpx.AsyncClient, store: Database,
                                                    trained: Trained, tmp_path: Path) -> None:
     auth = {"authorization": f"Bearer {ADMIN}"}
     subject, other = "subject-42", "other-7"
@@ -102,9 +104,9 @@ async def test_forget_erases_one_subject_everywhere(client: httpx.AsyncClient, s
     info = await asyncio.to_thread(assemble, store, "credit", tmp_path / "run", features=features,
                                    label_column="y", reference=trained.frame.iloc[100:120],
                                    since=None, now=time.time() + 1, holdout=0.3)
-    store.insert_retrain_run({"model": "credit", "state": "succeeded", "trigger": "manual",
-                              "details": {}, "created_at": time.time(),
-                              "updated_at": time.time(), "dataset": info.to_dict()})
+    store.retrain.insert_retrain_run({"model": "credit", "state": "succeeded", "trigger": "manual",
+                                      "details": {}, "created_at": time.time(),
+                                      "updated_at": time.time(), "dataset": info.to_dict()})
     before = len(pq.read_table(info.path)) + len(pq.read_table(info.holdout_path))
 
     r = await client.post("/v1/admin/forget", json={"request_key": subject})
@@ -123,11 +125,11 @@ async def test_forget_erases_one_subject_everywhere(client: httpx.AsyncClient, s
     after = len(pq.read_table(info.path)) + len(pq.read_table(info.holdout_path))
     assert before - after == 3
     for pid in ids[subject]:
-        assert store.list_feedback(pid) == []
-    assert all(store.list_feedback(pid) for pid in ids[other])
-    assert store.subject_predictions([subject]) == []
-    assert len(store.subject_predictions([other])) == 3
-    [event] = store.list_events(action="forget")
+        assert store.feedback.list_feedback(pid) == []
+    assert all(store.feedback.list_feedback(pid) for pid in ids[other])
+    assert store.predictions.subject_predictions([subject]) == []
+    assert len(store.predictions.subject_predictions([other])) == 3
+    [event] = store.events.list_events(action="forget")
     assert event.actor == "admin:env"
     assert subject not in json.dumps(event.details)
     assert event.details["erasure"] == report["event"]
@@ -141,9 +143,10 @@ async def test_forget_erases_one_subject_everywhere(client: httpx.AsyncClient, s
 
 
 def test_forget_cli(tmp_path: Path) -> None:
-    store = Store.open(f"sqlite:///{tmp_path / 'rampup.db'}")
+    store = Database.open(f"sqlite:///{tmp_path / 'rampup.db'}")
     try:
-        store.insert_predictions([_prediction("p1", "m", time.time(), "alice@example.com"),
+        store.predictions.insert_predictions([_prediction("p1", "m", time.time(),
+                                                          "alice@example.com"),
                                   _prediction("p2", "m", time.time(), "bob")])
     finally:
         store.close()
@@ -156,7 +159,7 @@ def test_forget_cli(tmp_path: Path) -> None:
     assert "alice" not in r.output
 
 
-def test_forget_deletes_kept_input_bytes_only_when_nobody_else_sent_them(store: Store,
+def test_forget_deletes_kept_input_bytes_only_when_nobody_else_sent_them(store: Database,
                                                                         tmp_path: Path) -> None:
     from rampup.security.erase import forget
 
@@ -172,7 +175,7 @@ def test_forget_deletes_kept_input_bytes_only_when_nobody_else_sent_them(store: 
     rows = [{**_prediction("p1", "m", time.time(), "subject"), "inputs": image(own)},
             {**_prediction("p2", "m", time.time(), "subject"), "inputs": image(shared)},
             {**_prediction("p3", "m", time.time(), "other"), "inputs": image(shared)}]
-    store.insert_predictions(rows)
+    store.predictions.insert_predictions(rows)
     report = forget(store, ProjectFile(), "subject", actor="test", input_bytes_dir=folder)
     assert report["deleted"]["input_files"] == 1
     assert not (folder / own[:2] / f"{own}.png").exists()

@@ -13,7 +13,7 @@ from rampup.config import Settings
 from rampup.project import ProjectFile
 from rampup.registry.registry import Registry
 from rampup.serving.app import create_app
-from rampup.store import Store
+from rampup.store import Database
 from tests.automation.conftest import BASE, predict_many
 from tests.security.conftest import add_token, fresh_tokens
 from tests.serving.conftest import ADMIN, Trained, make_settings
@@ -28,7 +28,7 @@ def auth(token: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("automation", AI_ASSIST, indirect=True)
 async def test_deciding_needs_a_reviewer_token_once_reviewers_exist(
-        client: httpx.AsyncClient, trained: Trained, store: Store) -> None:
+        client: httpx.AsyncClient, trained: Trained, store: Database) -> None:
     await predict_many(client, trained.frame, 3)
     r = await client.get("/review/credit")
     assert 'id="open-note"' in r.text  # nobody configured, loopback: open, and it says so
@@ -53,7 +53,7 @@ async def test_deciding_needs_a_reviewer_token_once_reviewers_exist(
                           json={"label": "good", "reviewer": "mallory"}, headers=auth(ana))
     assert r.status_code == 200, r.text
     assert r.json()["item"]["decided_by"] == "ana"
-    labels = store.list_review_labels("credit", item_ids=[item["id"]], kinds=("label",))
+    labels = store.review.list_review_labels("credit", item_ids=[item["id"]], kinds=("label",))
     assert [lb["reviewer"] for lb in labels] == ["ana"]
     who = await client.get("/v1/review/whoami", headers=auth(lead))
     assert who.json() == {"reviewer": "lea", "kind": "reviewer", "role": "lead",
@@ -70,7 +70,7 @@ async def test_deciding_needs_a_reviewer_token_once_reviewers_exist(
     assert r.status_code == 200, r.text
     assert r.json()["item"]["decided_by"] == "adjudicator:lea"
     # revoked: refused as soon as the cache forgets (a few seconds on a running server)
-    store.revoke_token("reviewer", "ana")
+    store.credentials.revoke_token("reviewer", "ana")
     fresh_tokens(client)
     r = await client.post(f"{REVIEW}/next", headers=auth(ana))
     assert r.status_code == 401
@@ -79,7 +79,7 @@ async def test_deciding_needs_a_reviewer_token_once_reviewers_exist(
 
 @pytest.mark.parametrize("automation", AI_ASSIST, indirect=True)
 async def test_a_public_address_without_reviewers_keeps_the_queue_closed(
-        store: Store, registry: Registry, project: ProjectFile, trained: Trained,
+        store: Database, registry: Registry, project: ProjectFile, trained: Trained,
         tmp_path: Path) -> None:
     settings: Settings = make_settings(tmp_path, host="0.0.0.0")
     app = create_app(settings, project, store=store)
@@ -122,12 +122,12 @@ def test_reviewers_cli(tmp_path: Path) -> None:
     r = runner.invoke(app, [*base, "reviewers", "list"])
     assert "ana" in r.output
     assert "lead" in r.output
-    store = Store.open(f"sqlite:///{tmp_path / 'rampup.db'}")
+    store = Database.open(f"sqlite:///{tmp_path / 'rampup.db'}")
     try:
         assert out["token"] not in (tmp_path / "rampup.db").read_bytes().decode("latin-1")
         from rampup.security.tokens import hash_token
 
-        assert store.find_token(hash_token(out["token"]))["name"] == "ana"  # type: ignore[index]
+        assert store.credentials.find_token(hash_token(out["token"]))["name"] == "ana"  # type: ignore[index]
     finally:
         store.close()
     r = runner.invoke(app, [*base, "reviewers", "revoke", "ana"])

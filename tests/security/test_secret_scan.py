@@ -27,7 +27,7 @@ from rampup.registry.registry import Registry
 from rampup.retrain.dataset import assemble
 from rampup.security.privacy import load_privacy
 from rampup.serving.app import create_app
-from rampup.store import Store
+from rampup.store import Database
 from tests.serving.conftest import ADMIN, make_settings
 
 HERE = Path(__file__).parent
@@ -70,7 +70,7 @@ def parquet_text(path: Path) -> str:
 
 
 @pytest.mark.slow
-async def test_no_secret_is_kept_anywhere(db_url: str, store: Store, tmp_path: Path,
+async def test_no_secret_is_kept_anywhere(db_url: str, store: Database, tmp_path: Path,
                                           caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     project = ProjectFile.model_validate(PROJECT)
@@ -140,7 +140,7 @@ async def test_no_secret_is_kept_anywhere(db_url: str, store: Store, tmp_path: P
     predict_batch(store, reg, "people", batch_in, tmp_path / "scored.parquet",
                   privacy=load_privacy(store, project))
 
-    logged = [row for chunk in store.iter_predictions("people") for row in chunk]
+    logged = [row for chunk in store.predictions.iter_predictions("people") for row in chunk]
     roles = {row["role"] for row in logged}
     assert roles == {"answer", "shadow", "batch"}, roles
     inputs = [json.loads(row["inputs"]) for row in logged]
@@ -152,7 +152,7 @@ async def test_no_secret_is_kept_anywhere(db_url: str, store: Store, tmp_path: P
     errors = [row["error"] for row in logged if row["error"]]
     assert errors
     assert all("[protected]" in e for e in errors)
-    assert store.list_feedback(preds[0]["id"])
+    assert store.feedback.list_feedback(preds[0]["id"])
 
     export = tmp_path / "export.parquet"
     export_predictions(store, "people", export)

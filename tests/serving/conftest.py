@@ -21,7 +21,7 @@ from rampup.config import Settings
 from rampup.project import ProjectFile
 from rampup.registry.registry import Registry
 from rampup.serving.app import create_app
-from rampup.store import Store
+from rampup.store import Database
 
 ADMIN = "admin-secret"
 
@@ -82,7 +82,7 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def registry(store: Store, settings: Settings, trained: Trained) -> Registry:
+def registry(store: Database, settings: Settings, trained: Trained) -> Registry:
     reg = Registry.from_settings(settings, store)
     reg.register("credit", trained.model_path, reference=trained.reference_path,
                  label_column="y")
@@ -95,7 +95,7 @@ def project() -> ProjectFile:
 
 
 @pytest.fixture
-async def client(store: Store, settings: Settings, registry: Registry,
+async def client(store: Database, settings: Settings, registry: Registry,
                  project: ProjectFile) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings, project, store=store)
     async with app.router.lifespan_context(app):

@@ -12,7 +12,7 @@ from rampup.config import Settings
 from rampup.project import ProjectFile, parse_project
 from rampup.registry.registry import Registry
 from rampup.serving.app import create_app
-from rampup.store import Store
+from rampup.store import Database
 
 MODULE = "tests.serving.pipeline_models"
 PROJECT: dict[str, Any] = {"models": {
@@ -30,7 +30,7 @@ def project() -> ProjectFile:
     return parse_project(PROJECT)
 
 
-def register(store: Store, settings: Settings) -> Registry:
+def register(store: Database, settings: Settings) -> Registry:
     reg = Registry.from_settings(settings, store)
     reg.register("vad", f"{MODULE}:Vad", version="v1", flavor="python")
     reg.register("asr", f"{MODULE}:Asr", version="v1", flavor="python")
@@ -38,7 +38,7 @@ def register(store: Store, settings: Settings) -> Registry:
 
 
 @asynccontextmanager
-async def serve(store: Store, settings: Settings,
+async def serve(store: Database, settings: Settings,
                 proj: ProjectFile | None = None) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings, proj or project(), store=store)
     async with app.router.lifespan_context(app):

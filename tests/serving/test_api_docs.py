@@ -12,7 +12,7 @@ import pytest
 
 from rampup.serving.api_docs import STATIC_DIR
 from rampup.serving.app import create_app
-from rampup.store import Store
+from rampup.store import Database
 from rampup_demo.server import BackgroundServer
 from tests.dashboard.browser import (
     browser_or_skip,
@@ -72,7 +72,7 @@ def test_vendored_files_ship_with_their_licences() -> None:
 
 @pytest.mark.slow
 def test_docs_and_redoc_render_offline_in_chromium(tmp_path: Path,
-                                                   sqlite_store: Store) -> None:
+                                                   sqlite_store: Database) -> None:
     """Both viewers draw the API's operations with every request going to this server.
 
     The network log lists refused requests too: the only one going elsewhere is ReDoc's

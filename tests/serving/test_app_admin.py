@@ -11,7 +11,7 @@ import pytest
 from rampup.config import Settings
 from rampup.registry.registry import Registry
 from rampup.serving.app import create_app
-from rampup.store import Store
+from rampup.store import Database
 from tests.serving.conftest import ADMIN, Trained, make_settings, record
 
 AUTH = {"authorization": f"Bearer {ADMIN}"}
@@ -29,7 +29,7 @@ async def test_deployment_change_needs_token(client: httpx.AsyncClient) -> None:
 
 
 async def test_register_and_switch_versions(client: httpx.AsyncClient, trained: Trained,
-                                            store: Store) -> None:
+                                            store: Database) -> None:
     r = await client.post("/v1/admin/models/credit/versions", headers=AUTH,
                            json={"path": str(trained.model2_path)})
     assert r.status_code == 201, r.text
@@ -43,7 +43,7 @@ async def test_register_and_switch_versions(client: httpx.AsyncClient, trained: 
     hist = (await client.get("/v1/admin/models/credit/deployments", headers=AUTH)).json()
     assert [d["policy"]["routes"] for d in hist["deployments"]] == [{"v2": 100.0}, {"v1": 100.0}]
     assert hist["deployments"][0]["reason"] == "better model"
-    assert any(e.action == "deploy" for e in store.list_events("credit"))
+    assert any(e.action == "deploy" for e in store.events.list_events("credit"))
 
 
 async def test_deploying_unknown_version_is_404(client: httpx.AsyncClient) -> None:
@@ -61,9 +61,9 @@ async def test_bad_policy_is_422(client: httpx.AsyncClient) -> None:
 
 
 async def test_policy_change_in_store_reaches_server_within_a_second(
-        client: httpx.AsyncClient, trained: Trained, registry: Registry, store: Store) -> None:
+        client: httpx.AsyncClient, trained: Trained, registry: Registry, store: Database) -> None:
     registry.register("credit", trained.model2_path, deploy=False)
-    store.append_deployment("credit", {"routes": {"v2": 100.0}}, "cli", "switch")
+    store.deployments.append_deployment("credit", {"routes": {"v2": 100.0}}, "cli", "switch")
     # The poller (every 0.1 s here) brings it; how fast under load is not a test's
     # business, so the deadline only keeps a broken poller from hanging the suite.
     deadline = time.monotonic() + 60
@@ -75,7 +75,7 @@ async def test_policy_change_in_store_reaches_server_within_a_second(
     assert r.json()["version"] == "v2"
 
 
-async def test_admin_disabled_without_token(tmp_path: pytest.TempPathFactory, store: Store,
+async def test_admin_disabled_without_token(tmp_path: pytest.TempPathFactory, store: Database,
                                             registry: Registry) -> None:
     settings = make_settings(tmp_path, admin_token=None)  # type: ignore[arg-type]
     app = create_app(settings, store=store)
@@ -87,7 +87,7 @@ async def test_admin_disabled_without_token(tmp_path: pytest.TempPathFactory, st
     assert "RAMPUP_ADMIN_TOKEN" in r.json()["fix"]
 
 
-async def test_predict_token(tmp_path: pytest.TempPathFactory, store: Store, registry: Registry,
+async def test_predict_token(tmp_path: pytest.TempPathFactory, store: Database, registry: Registry,
                              trained: Trained) -> None:
     settings: Settings = make_settings(tmp_path, predict_token="p-token")
     app = create_app(settings, store=store)

@@ -9,7 +9,7 @@ import pytest
 
 from rampup.config import Settings
 from rampup.registry.registry import Registry
-from rampup.store import Store
+from rampup.store import Database
 from tests.serving.conftest import Trained, record
 
 HERE = Path(__file__).parent
@@ -95,7 +95,7 @@ async def test_oversized(client: httpx.AsyncClient, trained: Trained) -> None:
 
 
 async def test_model_exception_is_500_and_server_keeps_serving(
-        store: Store, settings: Settings, registry: Registry,
+        store: Database, settings: Settings, registry: Registry,
         client: httpx.AsyncClient) -> None:
     registry.register("echo", f"{HERE / 'flaky_model.py'}:Flaky")
     state = client.app.state.rampup  # type: ignore[attr-defined]
@@ -110,7 +110,7 @@ async def test_model_exception_is_500_and_server_keeps_serving(
     assert ok.status_code == 200
     assert ok.json()["predictions"][0]["prediction"] == 5
     assert state.writer.flush(5.0)
-    [row] = store.get_predictions([body["request_id"]])
+    [row] = store.predictions.get_predictions([body["request_id"]])
     assert "exploded" in row["error"]
     assert row["outputs"] is None
     text = (await client.get("/metrics")).text

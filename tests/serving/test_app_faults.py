@@ -14,7 +14,7 @@ import pytest
 from rampup.config import Settings
 from rampup.project import ProjectFile, parse_project
 from rampup.serving.state import AppState
-from rampup.store import Store
+from rampup.store import Database
 from tests.retrain.conftest import retrain_section
 from tests.serving.conftest import ADMIN, Trained, client, make_settings, record, registry
 
@@ -56,7 +56,7 @@ async def until(cond: Any, timeout: float = 60.0) -> None:
 async def logged(c: httpx.AsyncClient, ids: list[str]) -> int:
     st = state_of(c)
     await asyncio.to_thread(st.writer.flush, 30.0)
-    return len(await asyncio.to_thread(st.store.existing_prediction_ids, ids))
+    return len(await asyncio.to_thread(st.store.predictions.existing_prediction_ids, ids))
 
 
 REPRODUCERS = {
@@ -100,7 +100,8 @@ async def test_a_hostile_request_never_stops_logging(client: httpx.AsyncClient,
     if bad.status_code == 200:  # accepted: logged too, escaped, and a dead letter says so
         rid = bad.json()["request_id"]
         assert await logged(client, [rid]) == 1
-        letters = await asyncio.to_thread(st.store.list_dead_letters, worker="log-writer")
+        letters = await asyncio.to_thread(st.store.dead_letters.list_dead_letters,
+                                          worker="log-writer")
         assert [d["key"] for d in letters] == [rid]
 
 
@@ -149,7 +150,7 @@ async def test_every_worker_that_dies_is_named_by_readyz_and_comes_back(
 
 
 async def test_dead_letters_are_visible_to_admins(client: httpx.AsyncClient,
-                                                  store: Store) -> None:
+                                                  store: Database) -> None:
     st = state_of(client)
     assert st.dead_letters is not None
     st.dead_letters.add("log-writer", "TypeError: Integer exceeds 64-bit range",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from rampup.store import Store
+from rampup.store import Database
 from tests.serving.conftest import Trained, record
 
 
@@ -17,29 +17,29 @@ async def predict(client: httpx.AsyncClient, trained: Trained, n: int = 1) -> di
 
 
 async def test_label_right_after_predict(client: httpx.AsyncClient, trained: Trained,
-                                         store: Store) -> None:
+                                         store: Database) -> None:
     body = await predict(client, trained)
     r = await client.post("/v1/models/credit/feedback",
                           json={"request_id": body["request_id"], "label": 1})
     assert r.status_code == 200, r.text
     assert r.json() == {"accepted": 1, "duplicates": 0}
-    [fb] = store.list_feedback(str(body["request_id"]))
+    [fb] = store.feedback.list_feedback(str(body["request_id"]))
     assert (fb.kind, fb.value, fb.source) == ("label", 1, "user")
 
 
 async def test_duplicates_are_idempotent(client: httpx.AsyncClient, trained: Trained,
-                                         store: Store) -> None:
+                                         store: Database) -> None:
     body = await predict(client, trained)
     item = {"request_id": body["request_id"], "label": 0, "events": ["clicked"]}
     assert (await client.post("/v1/models/credit/feedback", json=item)).json() == {
         "accepted": 2, "duplicates": 0}
     assert (await client.post("/v1/models/credit/feedback", json=item)).json() == {
         "accepted": 0, "duplicates": 2}
-    assert len(store.list_feedback(str(body["request_id"]))) == 2
+    assert len(store.feedback.list_feedback(str(body["request_id"]))) == 2
 
 
 async def test_events_and_bulk(client: httpx.AsyncClient, trained: Trained,
-                               store: Store) -> None:
+                               store: Database) -> None:
     body = await predict(client, trained, n=3)
     preds = body["predictions"]
     assert isinstance(preds, list)
@@ -48,7 +48,8 @@ async def test_events_and_bulk(client: httpx.AsyncClient, trained: Trained,
                   "events": [{"name": "repeated_query"}, "switched_to_typing"]})
     r = await client.post("/v1/models/credit/feedback", json=items)
     assert r.json() == {"accepted": 5, "duplicates": 0}
-    names = sorted(str(f.name) for f in store.list_feedback(preds[0]["id"]) if f.kind == "event")
+    names = sorted(str(f.name) for f in store.feedback.list_feedback(preds[0]["id"])
+                   if f.kind == "event")
     assert names == ["repeated_query", "switched_to_typing"]
 
 
@@ -60,9 +61,9 @@ async def test_unknown_request_id_is_404(client: httpx.AsyncClient) -> None:
 
 
 async def test_feedback_for_another_model_is_rejected(client: httpx.AsyncClient,
-                                                      trained: Trained, store: Store) -> None:
+                                                      trained: Trained, store: Database) -> None:
     body = await predict(client, trained)
-    store.ensure_model("other")
+    store.models.ensure_model("other")
     r = await client.post("/v1/models/other/feedback",
                           json={"request_id": body["request_id"], "label": 1})
     assert r.status_code == 404
@@ -82,13 +83,13 @@ async def test_invalid_feedback_bodies(client: httpx.AsyncClient) -> None:
 
 
 async def test_labels_join_in_export_order(client: httpx.AsyncClient, trained: Trained,
-                                           store: Store) -> None:
+                                           store: Database) -> None:
     body = await predict(client, trained, n=4)
     preds = body["predictions"]
     assert isinstance(preds, list)
     await client.post("/v1/models/credit/feedback", json={"request_id": preds[2]["id"], "label": 0})
     await client.post("/v1/models/credit/feedback", json={"request_id": preds[2]["id"], "label": 1})
-    rows = [r for chunk in store.iter_predictions("credit") for r in chunk]
+    rows = [r for chunk in store.predictions.iter_predictions("credit") for r in chunk]
     by_id = {r["id"]: r for r in rows}
     assert by_id[preds[2]["id"]]["label"] == 1  # the latest label wins
     assert by_id[preds[0]["id"]]["label"] is None

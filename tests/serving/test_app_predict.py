@@ -8,7 +8,7 @@ import httpx
 import numpy as np
 import orjson
 
-from rampup.store import Store
+from rampup.store import Database
 from tests.serving.conftest import ADMIN, Trained, record
 
 
@@ -42,14 +42,14 @@ async def test_many_records_match_the_model(client: httpx.AsyncClient, trained: 
 
 
 async def test_every_prediction_is_logged(client: httpx.AsyncClient, trained: Trained,
-                                          store: Store) -> None:
+                                          store: Database) -> None:
     recs = [record(trained.frame, i) for i in range(3)]
     r = await client.post("/v1/models/credit/predict", json=recs,
                           headers={"x-request-key": "user-7"})
     ids = [p["id"] for p in r.json()["predictions"]]
     state = client.app.state.rampup  # type: ignore[attr-defined]
     assert state.writer.flush(5.0)
-    rows = {row["id"]: row for row in store.get_predictions(ids)}
+    rows = {row["id"]: row for row in store.predictions.get_predictions(ids)}
     assert set(rows) == set(ids)
     row = rows[ids[1]]
     assert row["model"] == "credit"

@@ -7,14 +7,15 @@ import asyncio
 import httpx
 
 from rampup.registry.registry import Registry
-from rampup.store import Store
+from rampup.store import Database
 from tests.serving.conftest import Trained, record
 
 
 async def test_mirrored_version_is_logged_as_shadow(client: httpx.AsyncClient, trained: Trained,
-                                                    registry: Registry, store: Store) -> None:
+                                                    registry: Registry, store: Database) -> None:
     registry.register("credit", trained.model2_path, deploy=False)
-    store.append_deployment("credit", {"routes": {"v1": 100.0}, "mirrors": {"v2": 100.0}},
+    store.deployments.append_deployment("credit", {"routes": {"v1": 100.0},
+                                                   "mirrors": {"v2": 100.0}},
                             "test", "shadow v2")
     state = client.app.state.rampup  # type: ignore[attr-defined]
     state.runtime.refresh()
@@ -27,7 +28,8 @@ async def test_mirrored_version_is_logged_as_shadow(client: httpx.AsyncClient, t
             break
         await asyncio.sleep(0.01)
     assert state.writer.flush(5.0)
-    rows = [row for chunk in store.iter_predictions("credit", roles=["shadow"]) for row in chunk]
+    rows = [row for chunk in store.predictions.iter_predictions("credit",
+                                                                roles=["shadow"]) for row in chunk]
     assert len(rows) == 3
     assert {row["version"] for row in rows} == {"v2"}
     assert {row["request_id"] for row in rows} == {r.json()["request_id"]}

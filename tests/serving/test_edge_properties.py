@@ -82,7 +82,7 @@ async def test_predict_never_answers_5xx_and_logs_what_it_accepts(raw: httpx.Asy
         ids = [p["id"] for p in r.json()["predictions"]]
         state = _state(raw)
         assert await asyncio.to_thread(state.writer.flush, 30.0)
-        assert len(state.store.existing_prediction_ids(ids)) == len(ids), body[:200]
+        assert len(state.store.predictions.existing_prediction_ids(ids)) == len(ids), body[:200]
     else:
         err = r.json()
         assert err["message"], err  # named, with a fix
@@ -111,7 +111,7 @@ async def test_feedback_labels_are_stored_as_sent_or_refused(raw: httpx.AsyncCli
                        content=dumps({"request_id": rid, "label": label}), headers=JSON)
     assert r.status_code < 500, (label, r.text[:300])
     if r.status_code == 200 and label is not None:
-        stored = [f.value for f in _state(raw).store.list_feedback(rid)
+        stored = [f.value for f in _state(raw).store.feedback.list_feedback(rid)
                   if f.kind == "label"]
         assert stored, label
         assert _same(stored[-1], label)  # never silently changed (NaN became null before)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from rampup.store import Store
+from rampup.store import Database
 from tests.serving.conftest import ADMIN, Trained, record
 
 CURL = {"content-type": "application/x-www-form-urlencoded"}  # what curl -d sends
@@ -24,7 +24,7 @@ async def predict_id(client: httpx.AsyncClient, trained: Trained) -> str:
 @pytest.mark.parametrize("content_type", [None, "application/x-www-form-urlencoded",
                                           "text/plain", "application/xml"])
 async def test_feedback_accepts_json_whatever_the_content_type(
-        client: httpx.AsyncClient, trained: Trained, store: Store,
+        client: httpx.AsyncClient, trained: Trained, store: Database,
         content_type: str | None) -> None:
     rid = await predict_id(client, trained)
     headers = {"content-type": content_type} if content_type else {}
@@ -32,7 +32,7 @@ async def test_feedback_accepts_json_whatever_the_content_type(
     r = await client.post("/v1/models/credit/feedback", content=body, headers=headers)
     assert r.status_code == 200, r.text
     assert r.json() == {"accepted": 1, "duplicates": 0}
-    assert store.list_feedback(rid)[0].value == 1
+    assert store.feedback.list_feedback(rid)[0].value == 1
 
 
 async def test_admin_bodies_too(client: httpx.AsyncClient) -> None:

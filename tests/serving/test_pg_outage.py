@@ -19,7 +19,7 @@ from rampup.project import ProjectFile
 from rampup.registry.registry import Registry
 from rampup.serving.app import create_app
 from rampup.serving.state import AppState
-from rampup.store import Store
+from rampup.store import Database
 from rampup_demo.server import BackgroundServer
 from tests.conftest import IN_CI
 from tests.pg_cluster import PgCluster, bin_dir
@@ -93,7 +93,7 @@ class Load:
 @pytest.mark.slow
 async def test_postgres_outage_under_load(cluster: PgCluster, tmp_path: Path,
                                           trained: Trained) -> None:
-    store = Store.open(cluster.url)
+    store = Database.open(cluster.url)
     settings = make_settings(tmp_path, database_url=cluster.url, controller=True,
                              controller_interval=0.5, alerts_interval=1.0,
                              worker_restart_initial=0.1, worker_restart_max=2.0)
@@ -138,7 +138,7 @@ async def test_postgres_outage_under_load(cluster: PgCluster, tmp_path: Path,
         # no acknowledged row lost
         stored: set[str] = set()
         for i in range(0, len(load.acked), 1000):
-            stored |= await asyncio.to_thread(store.existing_prediction_ids,
+            stored |= await asyncio.to_thread(store.predictions.existing_prediction_ids,
                                               load.acked[i:i + 1000])
         assert len(stored) == len(load.acked)
         # feedback: 503 with Retry-After while down, never a 500

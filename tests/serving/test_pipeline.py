@@ -12,7 +12,7 @@ import pytest
 
 from rampup.config import Settings
 from rampup.rollout.window import measure, paired
-from rampup.store import Store
+from rampup.store import Database
 from tests.serving.conftest import ADMIN, make_settings
 from tests.serving.pipeline_app import MODULE, register, serve, speech
 
@@ -26,13 +26,13 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def client(store: Store, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def client(store: Database, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     register(store, settings)
     async with serve(store, settings) as c:
         yield c
 
 
-def rows(store: Store, request_id: str) -> list[dict[str, object]]:
+def rows(store: Database, request_id: str) -> list[dict[str, object]]:
     with store.engine.connect() as conn:
         from rampup.store.schema import predictions as p
 
@@ -46,7 +46,7 @@ async def flushed(client: httpx.AsyncClient) -> None:
     await asyncio.to_thread(client.app.state.rampup.writer.flush, 5.0)  # type: ignore[attr-defined]
 
 
-async def test_runs_every_stage_and_logs_each(client: httpx.AsyncClient, store: Store) -> None:
+async def test_runs_every_stage_and_logs_each(client: httpx.AsyncClient, store: Database) -> None:
     r = await client.post(P, json=speech(0.9, 10.0))
     assert r.status_code == 200, r.text
     body = r.json()
@@ -74,7 +74,7 @@ async def test_runs_every_stage_and_logs_each(client: httpx.AsyncClient, store: 
     assert e2e["latency_ms"] >= asr["latency_ms"]
 
 
-async def test_early_stop_per_record(client: httpx.AsyncClient, store: Store) -> None:
+async def test_early_stop_per_record(client: httpx.AsyncClient, store: Database) -> None:
     r = await client.post(P, json=[speech(0.1), speech(0.9), speech(0.2)])
     assert r.status_code == 200, r.text
     preds = r.json()["predictions"]
@@ -89,7 +89,7 @@ async def test_early_stop_per_record(client: httpx.AsyncClient, store: Store) ->
                    f"{rid}-2/0", f"{rid}-1/1"}
 
 
-async def test_canary_of_one_stage(client: httpx.AsyncClient, store: Store,
+async def test_canary_of_one_stage(client: httpx.AsyncClient, store: Database,
                                    settings: Settings) -> None:
     from rampup.registry.registry import Registry
 
@@ -118,7 +118,8 @@ async def test_canary_of_one_stage(client: httpx.AsyncClient, store: Store,
     answered = {row.version for row in got if row.role == "answer"}
     assert answered == {"v1", "v2"}
     assert any(row.role == "shadow" and row.id.endswith("/1~v1") for row in got)
-    versions = {row["version"] for chunk in store.iter_predictions("transcribe") for row in chunk}
+    versions = {row["version"] for chunk in store.predictions.iter_predictions("transcribe")
+                for row in chunk}
     assert versions == {"v1+v1", "v1+v2"}
     # the stage's rollout judges these rows: its canary and the mirrored pairs
     canary = measure(store, "asr", "v2", since=0.0, until=time.time() + 1)
@@ -151,7 +152,7 @@ async def test_bad_input_names_field_and_stage(client: httpx.AsyncClient) -> Non
 
 
 async def test_stage_failure_is_a_5xx_naming_the_stage(client: httpx.AsyncClient,
-                                                       store: Store) -> None:
+                                                       store: Database) -> None:
     r = await client.post(P, json=speech(0.9, 666.0))
     assert r.status_code == 500
     body = r.json()
@@ -166,7 +167,7 @@ async def test_stage_failure_is_a_5xx_naming_the_stage(client: httpx.AsyncClient
     assert logged[f"{rid}/0"]["error"] is None
 
 
-async def test_stage_not_deployed(store: Store, settings: Settings) -> None:
+async def test_stage_not_deployed(store: Database, settings: Settings) -> None:
     from rampup.registry.registry import Registry
 
     Registry.from_settings(settings, store).register("vad", f"{MODULE}:Vad", version="v1",
@@ -179,7 +180,7 @@ async def test_stage_not_deployed(store: Store, settings: Settings) -> None:
 
 
 async def test_feedback_end_to_end_and_per_stage(client: httpx.AsyncClient,
-                                                 store: Store) -> None:
+                                                 store: Database) -> None:
     r = await client.post(P, json=speech())
     rid = r.json()["request_id"]
     fb = "/v1/models/transcribe/feedback"

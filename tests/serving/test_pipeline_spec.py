@@ -17,7 +17,7 @@ from rampup.serving.pipeline_spec import (
     read_field,
     read_path,
 )
-from rampup.store import Store
+from rampup.store import Database
 from tests.serving.conftest import make_settings
 from tests.serving.pipeline_app import register, serve, speech
 
@@ -91,7 +91,7 @@ def test_reading_outputs() -> None:
     assert len(long) == 18
 
 
-async def test_an_invalid_value_from_an_earlier_stage_is_a_5xx(store: Store,
+async def test_an_invalid_value_from_an_earlier_stage_is_a_5xx(store: Database,
                                                                 tmp_path: Path) -> None:
     settings = make_settings(tmp_path, monitor=False)
     register(store, settings)

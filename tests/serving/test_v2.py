@@ -20,7 +20,7 @@ from rampup.config import Settings
 from rampup.project import ProjectFile
 from rampup.registry.registry import Registry
 from rampup.serving.app import create_app
-from rampup.store import Store
+from rampup.store import Database
 from tests.serving.conftest import ADMIN, Trained, record
 
 IRIS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -48,7 +48,7 @@ def project(request: pytest.FixtureRequest) -> ProjectFile:
 
 
 @pytest.fixture
-async def v2(store: Store, settings: Settings, registry: Registry, project: ProjectFile,
+async def v2(store: Database, settings: Settings, registry: Registry, project: ProjectFile,
              tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     """The credit model of the serving tests plus an all-numeric iris-like model."""
     rng = np.random.default_rng(3)
@@ -112,7 +112,7 @@ async def test_model_metadata_lists_one_tensor_per_feature(v2: httpx.AsyncClient
 
 
 async def test_kserve_named_tensors(v2: httpx.AsyncClient, trained: Trained,
-                                    store: Store) -> None:
+                                    store: Database) -> None:
     """One input per feature; the answer as rampup's own predict gives it."""
     r = await v2.post("/v2/models/credit/infer", json={
         "id": "42", "inputs": credit_inputs(trained.frame, [0, 1, 2])})
@@ -135,7 +135,7 @@ async def test_kserve_named_tensors(v2: httpx.AsyncClient, trained: Trained,
     rid = body["parameters"]["request_id"]
     assert r.headers["x-request-id"] == rid
     await flushed(v2)
-    assert store.count_predictions("credit") == 6
+    assert store.predictions.count_predictions("credit") == 6
     fb = await v2.post("/v1/models/credit/feedback", json={"request_id": f"{rid}-0",
                                                            "label": 1})
     assert fb.json() == {"accepted": 1, "duplicates": 0}
@@ -175,7 +175,7 @@ async def test_mlserver_pandas_request_and_requested_outputs(v2: httpx.AsyncClie
      "parameters": {"feature_names": "petal_width,petal_length,sepal_width,sepal_length"},
      "data": [[1.4, 4.8, 2.8, 6.8], [1.6, 4.5, 3.4, 6.0]]},
 ])
-async def test_one_2d_tensor(v2: httpx.AsyncClient, store: Store, tensor: dict[str, Any]
+async def test_one_2d_tensor(v2: httpx.AsyncClient, store: Database, tensor: dict[str, Any]
                              ) -> None:
     r = await v2.post("/v2/models/iris/infer", json={"inputs": [tensor]})
     assert r.status_code == 200, r.text
@@ -187,7 +187,7 @@ async def test_one_2d_tensor(v2: httpx.AsyncClient, store: Store, tensor: dict[s
                                          "petal_length": 4.8, "petal_width": 1.4}
 
 
-def _logged(store: Store, model: str) -> list[dict[str, Any]]:
+def _logged(store: Database, model: str) -> list[dict[str, Any]]:
     """The logged inputs of ``model``'s predictions, in id order (first record first)."""
     import sqlalchemy as sa
 
@@ -267,7 +267,7 @@ async def test_any_content_type_and_malformed_json(v2: httpx.AsyncClient,
                          indirect=True)
 async def test_automation_outcomes_travel_in_parameters(v2: httpx.AsyncClient,
                                                         trained: Trained,
-                                                        store: Store) -> None:
+                                                        store: Database) -> None:
     r = await v2.post("/v2/models/credit/infer",
                       json={"inputs": credit_inputs(trained.frame, [0])})
     assert r.status_code == 200, r.text
@@ -283,12 +283,12 @@ async def test_automation_outcomes_travel_in_parameters(v2: httpx.AsyncClient,
     assert statuses == ["pending_review"] * 3
     assert output(many.json(), "predict")["parameters"] == {"pending_review": 3}
     await flushed(v2)
-    queued = {i["id"] for i in store.list_review_items("credit", limit=100)}
+    queued = {i["id"] for i in store.review.list_review_items("credit", limit=100)}
     assert params["review_id"] in queued
     assert set(output(many.json(), "review_id")["data"]) <= queued
 
 
-async def test_a_pipeline_points_to_its_stages(store: Store, tmp_path: Path) -> None:
+async def test_a_pipeline_points_to_its_stages(store: Database, tmp_path: Path) -> None:
     from tests.serving import pipeline_app
     from tests.serving.conftest import make_settings
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from rampup.store import Store
+from rampup.store import Database
 from rampup.store import schema as t
 from rampup.store.migrate import current_revision, downgrade, head_revision, upgrade
 
@@ -38,7 +38,7 @@ def tables(engine: sa.Engine) -> set[str]:
 
 
 def test_migrations_create_exactly_the_declared_schema(db_url: str) -> None:
-    store = Store.open(db_url)
+    store = Database.open(db_url)
     try:
         assert current_revision(store.engine) == head_revision()
         assert tables(store.engine) == TABLES == set(t.metadata.tables)
@@ -47,7 +47,7 @@ def test_migrations_create_exactly_the_declared_schema(db_url: str) -> None:
         store.close()
 
 
-def test_sqlite_server_defaults(sqlite_store: Store) -> None:
+def test_sqlite_server_defaults(sqlite_store: Database) -> None:
     columns = {(table, c["name"]): c["default"]
                for table in ("models", "deployments")
                for c in sa.inspect(sqlite_store.engine).get_columns(table)}
@@ -55,38 +55,38 @@ def test_sqlite_server_defaults(sqlite_store: Store) -> None:
     assert columns[("deployments", "reason")] == "''"
     with sqlite_store.engine.begin() as conn:
         conn.execute(sa.text("INSERT INTO models (name, created_at, config) VALUES ('m', 1, '{}')"))
-    model = sqlite_store.get_model("m")
+    model = sqlite_store.models.get_model("m")
     assert model is not None
     assert model.description == ""
 
 
 def test_downgrade_to_base_then_upgrade_again(db_url: str) -> None:
-    store = Store.open(db_url)
+    store = Database.open(db_url)
     try:
-        store.ensure_model("m")
+        store.models.ensure_model("m")
         downgrade(store.engine, "base")
         assert current_revision(store.engine) is None
         assert tables(store.engine) == set()
         upgrade(store.engine)
         assert current_revision(store.engine) == head_revision()
         assert schema_drift(store.engine) == []
-        assert store.list_models() == []  # a fresh, working schema
-        store.ensure_model("m")
-        assert [m.name for m in store.list_models()] == ["m"]
+        assert store.models.list_models() == []  # a fresh, working schema
+        store.models.ensure_model("m")
+        assert [m.name for m in store.models.list_models()] == ["m"]
     finally:
         store.close()
 
 
 def test_opening_twice_keeps_data_and_revision(db_url: str) -> None:
-    first = Store.open(db_url)
+    first = Database.open(db_url)
     second = None
     try:
-        first.ensure_model("m", config={"k": 1})
-        second = Store.open(db_url)  # migrations find the schema at head: nothing to do
+        first.models.ensure_model("m", config={"k": 1})
+        second = Database.open(db_url)  # migrations find the schema at head: nothing to do
         assert current_revision(second.engine) == head_revision()
-        assert second.get_model("m") == first.get_model("m")
-        second.ensure_model("n")
-        assert [m.name for m in first.list_models()] == ["m", "n"]
+        assert second.models.get_model("m") == first.models.get_model("m")
+        second.models.ensure_model("n")
+        assert [m.name for m in first.models.list_models()] == ["m", "n"]
     finally:
         first.close()
         if second is not None:
@@ -94,7 +94,7 @@ def test_opening_twice_keeps_data_and_revision(db_url: str) -> None:
 
 
 def test_open_without_migrating_leaves_a_fresh_database_empty(sqlite_url: str) -> None:
-    store = Store.open(sqlite_url, migrate=False)
+    store = Database.open(sqlite_url, migrate=False)
     try:
         assert store.ping()
         assert current_revision(store.engine) is None
@@ -106,9 +106,9 @@ def test_open_without_migrating_leaves_a_fresh_database_empty(sqlite_url: str) -
 # The child runs through ``exec`` so that a *spawned* process (no fork of a threaded
 # pytest) needs nothing from the test module, only rampup itself.
 _CHILD = """
-from rampup.store import Store
+from rampup.store import Database
 barrier.wait(timeout=120)
-Store.open(url).close()
+Database.open(url).close()
 """
 
 
@@ -130,7 +130,7 @@ def test_processes_migrating_one_fresh_database_at_once(
         for p in procs:
             p.join(timeout=180)
         assert [p.exitcode for p in procs] == [0, 0], f"round {n}: a migrating process failed"
-        store = Store.open(url, migrate=False)
+        store = Database.open(url, migrate=False)
         try:
             assert current_revision(store.engine) == head_revision()
             assert schema_drift(store.engine) == []
@@ -144,7 +144,7 @@ def test_fast_head_check_agrees_with_alembic(db_url: str) -> None:
     from rampup.store.migrate import at_head, script_heads
 
     assert script_heads() == {head_revision()}
-    store = Store.open(db_url)
+    store = Database.open(db_url)
     try:
         assert at_head(store.engine)
         downgrade(store.engine, "0001")

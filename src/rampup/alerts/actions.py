@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from rampup.alerts.rules import AlertRule
 from rampup.errors import ConflictError, NotFoundError, SupersededError
-from rampup.store import Store
+from rampup.store import Database
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class ActionContext:
     """``deployment_id``/``rollout``: what the evaluator saw when it measured the rule
     (``"current"``: decide on whatever is current when the action runs)."""
 
-    store: Store
+    store: Database
     rule: AlertRule
     alert: Mapping[str, Any]
     now: float = field(default_factory=time.time)
@@ -89,7 +89,7 @@ def _why(exc: SupersededError) -> str:
 
 
 def retrain(ctx: ActionContext) -> str:
-    ctx.store.add_event(ctx.actor, "retrain_requested", model=ctx.rule.model, details={
+    ctx.store.events.add_event(ctx.actor, "retrain_requested", model=ctx.rule.model, details={
         "rule": ctx.rule.name, "reason": ctx.reason, "metric": ctx.rule.metric,
         "value": ctx.alert.get("value"), "threshold": ctx.rule.condition.threshold})
     return "retrain requested (event recorded for the retraining trigger)"

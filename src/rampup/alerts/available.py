@@ -46,7 +46,7 @@ from rampup.monitor.names import (
 )
 
 if TYPE_CHECKING:
-    from rampup.store import Store
+    from rampup.store import Database
 
 CLASS_METRICS = ("accuracy", "error_rate_labelled", "precision_macro", "recall_macro",
                  "f1_macro")
@@ -54,9 +54,9 @@ NUMBER_METRICS = ("mae", "rmse")
 _PER_CLASS = ("class_share", "precision", "recall", "f1")
 
 
-def model_infos(store: Store, model: str) -> list[VersionInfo]:
+def model_infos(store: Database, model: str) -> list[VersionInfo]:
     return [VersionInfo.from_parts(v.input_schema, v.output, v.profile)
-            for v in store.list_versions(model)]
+            for v in store.models.list_versions(model)]
 
 
 def model_metric_names(infos: Sequence[VersionInfo], custom: Iterable[str] = ()
@@ -161,7 +161,7 @@ def available_problem(metric: str, infos: Sequence[VersionInfo],
     return None
 
 
-def check_available(store: Store, model: str, metric: str, *, where: str,
+def check_available(store: Database, model: str, metric: str, *, where: str,
                     custom: Iterable[str] | None = None) -> None:
     """Raise :class:`ValidationError` (field ``condition``) when no source computes
     ``metric`` for ``model`` (see the module doc)."""

@@ -26,7 +26,7 @@ from rampup.alerts.rules import AlertRule
 from rampup.monitor.names import MetricSource
 from rampup.runtime import DeadLetters, Supervisor, classify, describe, write_isolated
 from rampup.runtime.leader import LeaderLoop
-from rampup.store import Store
+from rampup.store import Database
 
 log = logging.getLogger("rampup.alerts")
 
@@ -50,7 +50,7 @@ class Evaluation:
 
 
 class AlertEvaluator:
-    def __init__(self, store: Store, source: MetricSource, *,
+    def __init__(self, store: Database, source: MetricSource, *,
                  notifiers: Mapping[str, Notifier] | None = None,
                  actions: ActionRegistry | None = None,
                  clock: Callable[[], float] = time.time, base_url: str | None = None,
@@ -73,15 +73,15 @@ class AlertEvaluator:
 
     def tick(self) -> list[Evaluation]:
         now = self.clock()
-        states = self.store.alert_states()
+        states = self.store.alerts.alert_states()
         # What this pass decides on: actions are fenced on it (see rampup.alerts.actions).
-        seen = self.store.latest_deployment_ids()
+        seen = self.store.deployments.latest_deployment_ids()
         rollouts = {row["model"]: (int(row["id"]), int(row["revision"]))
-                    for row in self.store.list_rollouts(active_only=True, limit=1000)}
+                    for row in self.store.rollouts.list_rollouts(active_only=True, limit=1000)}
         out: list[Evaluation] = []
         saves: list[tuple[str, str, str, float | None, dict[str, Any]]] = []
         events: list[dict[str, Any]] = []
-        for row in self.store.list_alert_rules(enabled_only=True):
+        for row in self.store.alerts.list_alert_rules(enabled_only=True):
             try:
                 out.append(self._evaluate(AlertRule.from_row(row), states, now, saves,
                                           events, seen, rollouts))
@@ -123,11 +123,11 @@ class AlertEvaluator:
 
     def _save_states(self, saves: Sequence[tuple[str, str, str, float | None,
                                                  dict[str, Any]]]) -> int:
-        self.store.save_alert_states(list(saves))
+        self.store.alerts.save_alert_states(list(saves))
         return len(saves)
 
     def _add_events(self, events: Sequence[dict[str, Any]]) -> int:
-        self.store.add_alert_events(list(events))
+        self.store.alerts.add_alert_events(list(events))
         return len(events)
 
     def _dead(self, key: str, model: Any, exc: BaseException, payload: Any) -> None:
@@ -222,7 +222,7 @@ class AlertEvaluator:
 
     def _record_delivery(self, d: Delivery) -> None:
         a = d.alert
-        self.store.add_alert_events([{
+        self.store.alerts.add_alert_events([{
             "model": a.get("model", ""), "rule": a.get("rule", ""), "ts": self.clock(),
             "kind": "notified" if d.ok else "notify_failed", "state": a.get("state"),
             "value": a.get("value"), "threshold": a.get("threshold"),
@@ -245,7 +245,7 @@ class AlertEvaluator:
                           worker=WORKER, stall_after=STALL_AFTER_S).start(supervisor)
 
 
-def lock_name(store: Store) -> str:
+def lock_name(store: Database) -> str:
     """The leader lock's name. PostgreSQL advisory locks span the whole database, so the
     schema is part of the name: installations in different schemas elect separately."""
     if store.dialect != "postgresql":

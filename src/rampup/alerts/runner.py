@@ -14,7 +14,7 @@ from rampup.host import WorkerHost
 from rampup.monitor.names import MetricSource
 from rampup.runtime import DeadLetters, Supervisor
 from rampup.runtime.leader import LeaderLoop
-from rampup.store import Store
+from rampup.store import Database
 
 if TYPE_CHECKING:
     from rampup.config import Settings
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("rampup.alerts")
 
 
-def default_source(store: Store, monitor: Monitor | None = None, *,
+def default_source(store: Database, monitor: Monitor | None = None, *,
                    drift_ttl_s: float = 60.0, project: ProjectFile | None = None
                    ) -> MetricSource:
     """Metrics from the store's snapshots merged across replicas (plus this process's
@@ -40,7 +40,7 @@ def default_source(store: Store, monitor: Monitor | None = None, *,
                        ttl_s=drift_ttl_s)
 
 
-def start_evaluator(store: Store, settings: Settings, project: ProjectFile,
+def start_evaluator(store: Database, settings: Settings, project: ProjectFile,
                     source: MetricSource, actions: ActionRegistry | None = None, *,
                     supervisor: Supervisor | None = None,
                     dead_letters: DeadLetters | None = None) -> LeaderLoop | None:

@@ -22,8 +22,8 @@ from rampup.alerts.spec import AlertingSpec, AlertRuleSpec
 from rampup.errors import ConflictError, NotFoundError, ValidationError
 from rampup.monitor.names import MetricSource
 from rampup.project import ProjectFile
-from rampup.store import Store
-from rampup.store.alert_rows import RuleSync
+from rampup.store import Database
+from rampup.store.alerts import RuleSync
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def check_notifiers(spec: AlertRuleSpec, alerting: AlertingSpec, where: str) -> 
 
 
 class Alerts:
-    def __init__(self, store: Store, *, alerting: AlertingSpec | None = None,
+    def __init__(self, store: Database, *, alerting: AlertingSpec | None = None,
                  clock: Callable[[], float] = time.time,
                  project: ProjectFile | None = None) -> None:
         self.store = store
@@ -114,17 +114,17 @@ class Alerts:
                 self._check_metric(model, rule, where, project)
                 wanted.setdefault(model, []).append(
                     (rule.name, rule.model_dump(by_alias=True, mode="json"), rule.enabled))
-        return self.store.sync_alert_rules(wanted)
+        return self.store.alerts.sync_alert_rules(wanted)
 
     # -- reading ------------------------------------------------------------------------
 
     def rules(self, model: str | None = None, *, enabled_only: bool = False
               ) -> list[AlertRule]:
         return [AlertRule.from_row(r)
-                for r in self.store.list_alert_rules(model, enabled_only=enabled_only)]
+                for r in self.store.alerts.list_alert_rules(model, enabled_only=enabled_only)]
 
     def get(self, model: str, name: str) -> AlertRule:
-        row = self.store.get_alert_rule(model, name)
+        row = self.store.alerts.get_alert_rule(model, name)
         if row is None:
             known = ", ".join(r.name for r in self.rules(model)) or "none"
             raise NotFoundError(f"{model} has no alert rule {name!r} (rules: {known})",
@@ -132,7 +132,7 @@ class Alerts:
         return AlertRule.from_row(row)
 
     def status(self, model: str | None = None) -> list[RuleStatus]:
-        states = self.store.alert_states(model)
+        states = self.store.alerts.alert_states(model)
         return [RuleStatus(r, AlertState.from_dict(states.get((r.model, r.name))))
                 for r in self.rules(model)]
 
@@ -145,8 +145,8 @@ class Alerts:
                                   fix=f"kinds: {', '.join(KINDS)}")
         if rule is not None:
             self._known_or_historic(model, rule)
-        return self.store.list_alert_events(model, rule, since=since, kinds=kinds,
-                                            limit=limit)
+        return self.store.alerts.list_alert_events(model, rule, since=since, kinds=kinds,
+                                                   limit=limit)
 
     # -- changing -----------------------------------------------------------------------
 
@@ -154,17 +154,17 @@ class Alerts:
             replace: bool = False) -> AlertRule:
         """Add a runtime rule (kept across restarts and project syncs)."""
         rule_spec = parse_rule_spec(spec)
-        if self.store.get_model(model) is None:
-            known = ", ".join(m.name for m in self.store.list_models()) or "none"
+        if self.store.models.get_model(model) is None:
+            known = ", ".join(m.name for m in self.store.models.list_models()) or "none"
             raise NotFoundError(f"model {model!r} does not exist (known: {known})",
                                 fix="check the name or register a version first")
         check_notifiers(rule_spec, self.alerting, f"alert rule {rule_spec.name}")
         self._check_metric(model, rule_spec, f"alert rule {rule_spec.name}")
         rule = AlertRule.from_spec(model, rule_spec, "runtime")
-        self.store.add_alert_rule(model, rule.name, rule.to_row()["spec"], source="runtime",
-                                  enabled=rule.enabled, actor=actor, replace=replace)
-        self.store.add_event(actor, "alert_rule_added", model=model,
-                             details={"rule": rule.name, "spec": rule_spec.to_yaml_dict(),
+        self.store.alerts.add_alert_rule(model, rule.name, rule.to_row()["spec"], source="runtime",
+                                         enabled=rule.enabled, actor=actor, replace=replace)
+        self.store.events.add_event(actor, "alert_rule_added", model=model,
+                                    details={"rule": rule.name, "spec": rule_spec.to_yaml_dict(),
                                       "replace": replace})
         return rule
 
@@ -175,18 +175,20 @@ class Alerts:
                                 "would come back on the next start",
                                 fix=f"delete it from rampup.yaml, or disable it: "
                                     f"rampup alerts disable {model} {name}")
-        self.store.delete_alert_rule(model, name)
-        self.store.add_event(actor, "alert_rule_removed", model=model, details={"rule": name})
+        self.store.alerts.delete_alert_rule(model, name)
+        self.store.events.add_event(actor, "alert_rule_removed", model=model,
+                                    details={"rule": name})
         return rule
 
     def set_enabled(self, model: str, name: str, enabled: bool, *,
                     actor: str = "cli") -> AlertRule:
         rule = self.get(model, name)
-        self.store.set_alert_rule_enabled(model, name, enabled, actor)
+        self.store.alerts.set_alert_rule_enabled(model, name, enabled, actor)
         if not enabled:  # a disabled rule is quiet: it starts from ok when enabled again
-            self.store.save_alert_states([(model, name, "ok", self.clock(),
-                                           AlertState("ok", self.clock()).to_dict())])
-        self.store.add_event(actor, "alert_rule_enabled" if enabled else "alert_rule_disabled",
+            self.store.alerts.save_alert_states([(model, name, "ok", self.clock(),
+                                                  AlertState("ok", self.clock()).to_dict())])
+        self.store.events.add_event(actor,
+                                    "alert_rule_enabled" if enabled else "alert_rule_disabled",
                              model=model, details={"rule": name})
         return AlertRule(rule.model, rule.spec, rule.source, enabled)
 
@@ -204,8 +206,8 @@ class Alerts:
         return TestResult(r, value, breached, describe(r, value))
 
     def _known_or_historic(self, model: str, rule: str) -> None:
-        if self.store.get_alert_rule(model, rule) is not None:
+        if self.store.alerts.get_alert_rule(model, rule) is not None:
             return
-        if self.store.list_alert_events(model, rule, limit=1):
+        if self.store.alerts.list_alert_events(model, rule, limit=1):
             return
         self.get(model, rule)  # raises NotFoundError listing the rules

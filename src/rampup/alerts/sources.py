@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rampup.monitor.names import MetricSource
-from rampup.store import Store
+from rampup.store import Database
 
 log = logging.getLogger("rampup.alerts")
 
@@ -25,7 +25,7 @@ DRIFT_PREFIXES = ("drift.", "concept.")
 class AlertSource:
     """A :class:`~rampup.monitor.names.MetricSource` for alert rules (see the module doc)."""
 
-    def __init__(self, store: Store, base: MetricSource, *, ttl_s: float = 60.0,
+    def __init__(self, store: Database, base: MetricSource, *, ttl_s: float = 60.0,
                  clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.base = base

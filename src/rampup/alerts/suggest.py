@@ -35,7 +35,7 @@ from rampup.monitor.names import MetricSource, parse_metric
 
 if TYPE_CHECKING:
     from rampup.project import SLO
-    from rampup.store import Store
+    from rampup.store import Database
 
 RATE_FLOOR = 0.005
 MISSING_MARGIN = 0.05
@@ -126,12 +126,12 @@ def suggest_rules(model: str, series: Mapping[str, Sequence[float]], *,
     return out
 
 
-def candidate_metrics(store: Store, model: str, slo: SLO | None = None) -> list[str]:
+def candidate_metrics(store: Database, model: str, slo: SLO | None = None) -> list[str]:
     """The metrics worth a threshold: errors, latency, traffic, each feature's missing
     fraction, each class's share, confidence and the SLO's key metrics that a live source
     computes for this model (see :func:`skipped_key_metrics` for the others)."""
     out = ["error_rate", "latency_p50", "latency_p99", "throughput"]
-    versions = store.list_versions(model)
+    versions = store.models.list_versions(model)
     if versions:
         latest = versions[-1]
         for f in latest.input_schema.get("features", []):
@@ -145,13 +145,13 @@ def candidate_metrics(store: Store, model: str, slo: SLO | None = None) -> list[
     return out
 
 
-def skipped_key_metrics(store: Store, model: str, slo: SLO | None) -> dict[str, str]:
+def skipped_key_metrics(store: Database, model: str, slo: SLO | None) -> dict[str, str]:
     """SLO key metrics no live source computes for this model, with why (``roc_auc`` is
     an evaluation metric of a registered version, not a metric of served traffic)."""
     return _key_metrics(store, model, slo)[1]
 
 
-def _key_metrics(store: Store, model: str, slo: SLO | None
+def _key_metrics(store: Database, model: str, slo: SLO | None
                  ) -> tuple[list[str], dict[str, str]]:
     from rampup.alerts.available import available_problem, model_infos
     from rampup.alerts.condition import canonical_metric

@@ -65,7 +65,7 @@ from rampup.analysis.regression import REGRESSION_METRICS
 from rampup.analysis.report import Report
 from rampup.analysis.slices import SCORE_METRICS, SliceRow, slice_metrics
 from rampup.errors import ForbiddenError, ValidationError
-from rampup.store import Store
+from rampup.store import Database
 
 log = logging.getLogger(__name__)
 
@@ -430,23 +430,23 @@ def audit_report(result: AuditResult, *, meta: dict[str, Any] | None = None) -> 
 
 # -- attaching to a model and the deployment gate ------------------------------------------
 
-def attach_audit(store: Store, model: str, spec: AuditSpec) -> None:
+def attach_audit(store: Database, model: str, spec: AuditSpec) -> None:
     """Record ``spec`` on the model (``config["audit"]``): its deployments are now gated."""
-    record = store.get_model(model)
+    record = store.models.get_model(model)
     config = dict(record.config) if record is not None else {}
     config["audit"] = spec.to_config()
-    store.ensure_model(model, config=config)
+    store.models.ensure_model(model, config=config)
 
 
-def save_audit_result(store: Store, model: str, version: str, result: AuditResult, *,
+def save_audit_result(store: Database, model: str, version: str, result: AuditResult, *,
                       actor: str = "cli") -> int:
     """Keep the result with the version (kind ``audit``); returns the evaluation id."""
-    return store.add_evaluation(model, version, "audit", passed=result.passed,
-                                summary=result.summary(), result=result.to_dict(),
-                                name=result.name, actor=actor).id
+    return store.evaluations.add_evaluation(model, version, "audit", passed=result.passed,
+                                            summary=result.summary(), result=result.to_dict(),
+                                            name=result.name, actor=actor).id
 
 
-def check_deploy_gate(store: Store, model: str, version: str, *, force: bool = False,
+def check_deploy_gate(store: Database, model: str, version: str, *, force: bool = False,
                       actor: str = "cli") -> None:
     """Refuse to deploy ``version`` when the model's attached audit failed or never ran.
 
@@ -455,12 +455,12 @@ def check_deploy_gate(store: Store, model: str, version: str, *, force: bool = F
     unless ``force``: then the bypass is recorded as an ``audit_gate_forced`` event and
     logged, and the deployment may go ahead.
     """
-    record = store.get_model(model)
+    record = store.models.get_model(model)
     attached = (record.config or {}).get("audit") if record is not None else None
     if not isinstance(attached, dict):
         return
     name = str(attached.get("name", ""))
-    latest = next((e for e in store.list_evaluations(model, version, kind="audit")
+    latest = next((e for e in store.evaluations.list_evaluations(model, version, kind="audit")
                    if e.name == name), None)
     if latest is not None and latest.passed:
         return
@@ -480,6 +480,6 @@ def check_deploy_gate(store: Store, model: str, version: str, *, force: bool = F
         raise ForbiddenError(message, fix=fix, model=model, version=version, audit=name,
                              failed_checks=failed or None)
     log.warning("deploying despite the audit gate (forced by %s): %s", actor, message)
-    store.add_event(actor, "audit_gate_forced", model=model, version=version,
-                    details={"audit": name, "reason": reason, "failed_checks": failed,
+    store.events.add_event(actor, "audit_gate_forced", model=model, version=version,
+                           details={"audit": name, "reason": reason, "failed_checks": failed,
                              "evaluation_id": latest.id if latest is not None else None})

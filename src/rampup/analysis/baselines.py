@@ -32,7 +32,7 @@ import pandas as pd
 from rampup.analysis.error_analysis import Tags, errors_of, tag_matrix
 from rampup.analysis.labels import Ratings, human_level
 from rampup.errors import NotFoundError, ValidationError
-from rampup.store import EvaluationRecord, Store
+from rampup.store import Database, EvaluationRecord
 
 Arr = np.ndarray[Any, Any]
 KINDS = ("human", "version", "trivial")
@@ -123,21 +123,22 @@ def human_baseline(name: str, ratings: Ratings, *, reference: Mapping[Any, Any] 
                               else "leave-one-out majority)"))
 
 
-def save_baseline(store: Store, model: str, baseline: Baseline, *, version: str = MODEL_WIDE,
+def save_baseline(store: Database, model: str, baseline: Baseline, *, version: str = MODEL_WIDE,
                   actor: str = "cli") -> EvaluationRecord:
     """Keep ``baseline`` for ``model`` (for one version, or every version by default)."""
-    return store.add_evaluation(
+    return store.evaluations.add_evaluation(
         model, version, "baseline", name=baseline.name, actor=actor,
         summary={"kind": baseline.kind, "overall_error_rate": baseline.overall,
                  "source": baseline.source},
         result=baseline.to_result())
 
 
-def load_baselines(store: Store, model: str, version: str | None = None) -> list[Baseline]:
+def load_baselines(store: Database, model: str, version: str | None = None) -> list[Baseline]:
     """The latest baseline of each name for ``model``: for ``version`` when one was stored
     for it, else the model-wide one. Sorted by name."""
     found: dict[str, tuple[int, Baseline]] = {}
-    for rec in store.list_evaluations(model, kind="baseline", limit=1000):  # newest first
+    for rec in store.evaluations.list_evaluations(model, kind="baseline",
+                                                  limit=1000):  # newest first
         if rec.version not in (MODEL_WIDE, version):
             continue
         rank = 0 if rec.version == version and version != MODEL_WIDE else 1
@@ -146,7 +147,7 @@ def load_baselines(store: Store, model: str, version: str | None = None) -> list
     return [b for _, (_, b) in sorted(found.items())]
 
 
-def load_baseline(store: Store, model: str, name: str, version: str | None = None) -> Baseline:
+def load_baseline(store: Database, model: str, name: str, version: str | None = None) -> Baseline:
     for b in load_baselines(store, model, version):
         if b.name == name:
             return b

@@ -10,7 +10,7 @@ The Python API behind ``rampup evaluate`` and ``rampup compare``::
     cmp = compare_versions(registry, "loan@v1", "loan@v2", "holdout.parquet",
                            label_column="default")
 
-``store=True`` keeps the result with the version (``store.add_evaluation``: kind
+``store=True`` keeps the result with the version (``store.evaluations.add_evaluation``: kind
 ``evaluation``, or ``comparison`` kept with the challenger), named after the data.
 :func:`evaluate_predictions` is the same evaluation for predictions you already have.
 """
@@ -127,7 +127,7 @@ def resolve_version(registry: Registry, target: str) -> VersionRecord:
     model, version = parse_target(target)
     if version is not None:
         return registry.get(model, version)
-    dep = registry.store.current_deployment(model)
+    dep = registry.store.deployments.current_deployment(model)
     routes = (dep.policy.get("routes") or {}) if dep is not None else {}
     if routes:
         return registry.get(model, max(routes, key=lambda v: float(routes[v])))
@@ -265,9 +265,9 @@ def evaluate(
                               bootstrap=bootstrap, ci=ci, seed=seed, pos_label=pos_label, k=k)
     if not store or record is None:
         return ev
-    saved = registry.store.add_evaluation(record.model, record.version, "evaluation",
-                                          summary=ev.summary(), result=ev.result,
-                                          name=dataset.name, actor=actor)
+    saved = registry.store.evaluations.add_evaluation(record.model, record.version, "evaluation",
+                                                      summary=ev.summary(), result=ev.result,
+                                                      name=dataset.name, actor=actor)
     return Evaluation(ev.target, ev.data, ev.result, ev.slices, ev.report, saved.id)
 
 
@@ -316,7 +316,7 @@ def compare_versions(
     out = VersionComparison(names[0], names[1], dataset.name, result, report)
     if not store:
         return out
-    saved = registry.store.add_evaluation(
+    saved = registry.store.evaluations.add_evaluation(
         records[1].model, records[1].version, "comparison", summary=out.summary(),
         result=jsonable(result.to_dict()), name=dataset.name, actor=actor)
     return VersionComparison(names[0], names[1], dataset.name, result, report, saved.id)

@@ -13,7 +13,7 @@ from rampup.automation.consensus import match_choice, resolve
 from rampup.automation.media import has_bytes, without_bytes
 from rampup.automation.spec import AutomationSpec
 from rampup.errors import ConflictError, NotFoundError, ValidationError
-from rampup.store import FeedbackRecord, Store
+from rampup.store import Database, FeedbackRecord
 
 SOURCE = "review"
 STATUSES = ("open", "disputed", "decided", "uncertain")
@@ -39,12 +39,12 @@ def feedback_for(item: dict[str, Any], label: Any, now: float) -> FeedbackRecord
 class ReviewQueue:
     """Review operations on one store; ``spec_for(model)`` gives the model's settings."""
 
-    def __init__(self, store: Store, spec_for: Callable[[str], AutomationSpec]) -> None:
+    def __init__(self, store: Database, spec_for: Callable[[str], AutomationSpec]) -> None:
         self.store = store
         self.spec_for = spec_for
 
     def get(self, model: str, item_id: str) -> dict[str, Any]:
-        row = self.store.get_review_item(item_id)
+        row = self.store.review.get_review_item(item_id)
         if row is None or row["model"] != model:
             raise NotFoundError(f"review item {item_id!r} of model {model!r} does not exist",
                                 fix=f"list the queue: rampup review list {model}",
@@ -58,20 +58,20 @@ class ReviewQueue:
                                   fix=f"use one of {', '.join(STATUSES)}, pending (open + "
                                       "disputed) or leave it out")
         statuses = ["open", "disputed"] if status == "pending" else [status] if status else None
-        return self.store.list_review_items(model, statuses=statuses,
-                                            reasons=[reason] if reason else None, limit=limit)
+        return self.store.review.list_review_items(
+            model, statuses=statuses, reasons=[reason] if reason else None, limit=limit)
 
     def next(self, model: str, reviewer: str, now: float) -> dict[str, Any] | None:
         reviewer = _reviewer(reviewer)
-        return self.store.claim_next_review_item(model, reviewer, now,
-                                                 self.spec_for(model).claim_ttl)
+        return self.store.review.claim_next_review_item(model, reviewer, now,
+                                                        self.spec_for(model).claim_ttl)
 
     def claim(self, model: str, item_id: str, reviewer: str, now: float) -> dict[str, Any]:
         reviewer = _reviewer(reviewer)
         row = self.get(model, item_id)
         _open(row)
-        if not self.store.claim_review_item(item_id, reviewer, now,
-                                            self.spec_for(model).claim_ttl):
+        if not self.store.review.claim_review_item(item_id, reviewer, now,
+                                                   self.spec_for(model).claim_ttl):
             row = self.get(model, item_id)
             _open(row)
             raise ConflictError(f"review item {item_id!r} is claimed by {row['claimed_by']!r} "
@@ -88,7 +88,7 @@ class ReviewQueue:
         _open(row)
         label = self._label(model, row, label)
         self._holds_claim(row, reviewer, now)
-        existing = self.store.list_review_labels(model, item_ids=[item_id])
+        existing = self.store.review.list_review_labels(model, item_ids=[item_id])
         if any(r["reviewer"] == reviewer for r in existing):
             raise ConflictError(f"{reviewer!r} already labelled review item {item_id!r}",
                                 fix="each reviewer labels an item once; another reviewer "
@@ -104,9 +104,9 @@ class ReviewQueue:
                           decided_by=reviewer if len(labels) == 1 else "consensus",
                           **_closed_inputs(row))
             fb = feedback_for(row, final, now) if status == "decided" else None
-        if not self.store.add_review_label(item_id, row["revision"], update, model=model,
-                                           reviewer=reviewer, kind="label", label=label,
-                                           now=now, note=note, feedback=fb):
+        if not self.store.review.add_review_label(item_id, row["revision"], update, model=model,
+                                                  reviewer=reviewer, kind="label", label=label,
+                                                  now=now, note=note, feedback=fb):
             raise ConflictError(f"review item {item_id!r} changed while deciding",
                                 fix="fetch it again and retry", field="review_id")
         return self.get(model, item_id)
@@ -125,9 +125,9 @@ class ReviewQueue:
                   "decided_by": f"adjudicator:{adjudicator}", "claimed_by": None,
                   "claimed_until": None, **_closed_inputs(row)}
         fb = feedback_for(row, label, now) if status == "decided" else None
-        if not self.store.add_review_label(item_id, row["revision"], update, model=model,
-                                           reviewer=adjudicator, kind="adjudicate",
-                                           label=label, now=now, note=note, feedback=fb):
+        if not self.store.review.add_review_label(item_id, row["revision"], update, model=model,
+                                                  reviewer=adjudicator, kind="adjudicate",
+                                                  label=label, now=now, note=note, feedback=fb):
             raise ConflictError(f"review item {item_id!r} changed while adjudicating",
                                 fix="fetch it again and retry", field="review_id")
         return self.get(model, item_id)
@@ -140,9 +140,9 @@ class ReviewQueue:
         _open(row)
         self._holds_claim(row, reviewer, now)
         update = {"claimed_by": None, "claimed_until": None}
-        if not self.store.add_review_label(item_id, row["revision"], update, model=model,
-                                           reviewer=reviewer, kind="skip", label=None,
-                                           now=now, note=note):
+        if not self.store.review.add_review_label(item_id, row["revision"], update, model=model,
+                                                  reviewer=reviewer, kind="skip", label=None,
+                                                  now=now, note=note):
             raise ConflictError(f"review item {item_id!r} changed while skipping",
                                 fix="fetch it again and retry", field="review_id")
         return self.get(model, item_id)

@@ -39,7 +39,7 @@ from rampup.runtime import (
 )
 from rampup.runtime.faults import json_safe
 from rampup.security.privacy import Privacy
-from rampup.store import Store
+from rampup.store import Database
 
 log = logging.getLogger("rampup.automation")
 
@@ -51,7 +51,7 @@ _DEFAULT = AutomationSpec()
 
 
 class AutomationRuntime:
-    def __init__(self, store: Store, project: ProjectFile, *,
+    def __init__(self, store: Database, project: ProjectFile, *,
                  registry: CollectorRegistry | None = None, queue_size: int = 50_000,
                  flush_interval: float = 0.05, refresh_interval: float = 1.0,
                  clock: Callable[[], float] = time.time,
@@ -236,16 +236,17 @@ class AutomationRuntime:
 
     def refresh(self) -> None:
         """Re-read level overrides, calibration maps and queue lengths from the store."""
-        self.overrides = {m: v["level"] for m, v in self.store.automation_levels().items()}
+        self.overrides = {m: v["level"] for m,
+                          v in self.store.automation.automation_levels().items()}
         cals: dict[tuple[str, str], Calibrator] = {}
         for model, spec in self.specs.items():
             if spec.confidence != "calibrated":
                 continue
-            for ev in reversed(self.store.list_evaluations(model, kind="calibration",
-                                                           limit=50)):
+            for ev in reversed(self.store.evaluations.list_evaluations(model, kind="calibration",
+                                                                       limit=50)):
                 cals[(model, ev.version)] = Calibrator.from_dict(ev.result)
         self.calibrators = cals
-        lengths = self.store.review_queue_lengths()
+        lengths = self.store.review.review_queue_lengths()
         for model in set(lengths) | set(self.queue_lengths):
             self.queue_length.labels(model).set(lengths.get(model, 0))
         self.queue_lengths = lengths
@@ -289,7 +290,7 @@ class AutomationRuntime:
                 return
 
     def _insert(self, rows: Sequence[dict[str, Any]]) -> int:
-        self.store.insert_review_items(rows)
+        self.store.review.insert_review_items(rows)
         return len(rows)  # ids already queued count as written: they are in the store
 
     def _dead(self, row: dict[str, Any], exc: BaseException) -> None:
@@ -300,7 +301,7 @@ class AutomationRuntime:
         stored = False
         if changed:
             try:
-                self.store.insert_review_items([safe])
+                self.store.review.insert_review_items([safe])
                 stored = True
             except Exception as again:
                 if classify(again) != "record":

@@ -14,14 +14,14 @@ from rampup.automation.report import automation_metrics, consistency
 from rampup.automation.spec import LEVELS, AutomationSpec
 from rampup.errors import NotFoundError, ValidationError
 from rampup.project import ProjectFile
-from rampup.store import Store
+from rampup.store import Database
 
 LEVEL_EVENT = "automation_level"
 _DEFAULT = AutomationSpec()
 
 
 class Automation:
-    def __init__(self, store: Store, project: ProjectFile | None = None) -> None:
+    def __init__(self, store: Database, project: ProjectFile | None = None) -> None:
         self.store = store
         self.project = project or ProjectFile()
 
@@ -35,7 +35,7 @@ class Automation:
     # -- level ----------------------------------------------------------------------------
 
     def level(self, model: str) -> dict[str, Any]:
-        override = self.store.automation_levels().get(model)
+        override = self.store.automation.automation_levels().get(model)
         if override is not None:
             return {"model": model, "level": override["level"], "source": "runtime",
                     "project_level": self.spec(model).level, **{
@@ -49,41 +49,43 @@ class Automation:
         if level not in LEVELS:
             raise ValidationError(f"unknown automation level {level!r}", field="level",
                                   fix=f"use one of {', '.join(LEVELS)}")
-        if self.store.get_model(model) is None:
+        if self.store.models.get_model(model) is None:
             raise NotFoundError(f"model {model!r} does not exist", field="model",
                                 fix="register a version of it first")
         before = self.level(model)["level"]
-        self.store.set_automation_level(model, level, actor=actor, reason=reason, now=now)
-        self.store.add_event(actor, LEVEL_EVENT, model=model,
+        self.store.automation.set_automation_level(model, level, actor=actor, reason=reason,
+                                                   now=now)
+        self.store.events.add_event(actor, LEVEL_EVENT, model=model,
                              details={"from": before, "to": level, "reason": reason})
         return self.level(model)
 
     def reset_level(self, model: str, *, actor: str, reason: str = "") -> dict[str, Any]:
         """Drop the run-time override: the project file's level applies again."""
         before = self.level(model)["level"]
-        if self.store.clear_automation_level(model):
-            self.store.add_event(actor, LEVEL_EVENT, model=model, details={
+        if self.store.automation.clear_automation_level(model):
+            self.store.events.add_event(actor, LEVEL_EVENT, model=model, details={
                 "from": before, "to": self.spec(model).level, "reason": reason or "reset to "
                 "the project file"})
         return self.level(model)
 
     def history(self, model: str, limit: int = 50) -> list[dict[str, Any]]:
         return [{"ts": e.ts, "actor": e.actor, **e.details}
-                for e in self.store.list_events(model, limit=500)
+                for e in self.store.events.list_events(model, limit=500)
                 if e.action == LEVEL_EVENT][:limit]
 
     # -- numbers --------------------------------------------------------------------------
 
     def metrics(self, model: str, *, since: float | None, now: float) -> dict[str, Any]:
-        items = self.store.list_review_items(model, since=since, limit=1_000_000)
-        n = self.store.count_answered(model, since)
+        items = self.store.review.list_review_items(model, since=since, limit=1_000_000)
+        n = self.store.predictions.count_answered(model, since)
         return {"model": model, **self.level(model), "since": since,
                 **automation_metrics(items, n, now)}
 
     def consistency(self, model: str, *, since: float | None = None) -> dict[str, Any]:
-        items = self.store.list_review_items(model, since=since, limit=1_000_000)
-        labels = self.store.list_review_labels(model, since=since)
-        adjudicated = self.store.list_review_labels(model, kinds=("adjudicate",), since=since)
+        items = self.store.review.list_review_items(model, since=since, limit=1_000_000)
+        labels = self.store.review.list_review_labels(model, since=since)
+        adjudicated = self.store.review.list_review_labels(model, kinds=("adjudicate",),
+                                                           since=since)
         return {"model": model, **consistency(labels, items, adjudicated,
                                               uncertain=self.spec(model).uncertain_label)}
 
@@ -91,8 +93,8 @@ class Automation:
         if not 0 < target < 1:
             raise ValidationError(f"target {target} is not an error rate in (0, 1)",
                                   field="target", fix="e.g. --target 0.05")
-        items = self.store.list_review_items(model, statuses=["decided"], since=since,
-                                             limit=1_000_000)
+        items = self.store.review.list_review_items(model, statuses=["decided"], since=since,
+                                                    limit=1_000_000)
         rows = [i for i in items if i["confidence"] is not None
                 and isinstance(i["suggestion"], dict) and "prediction" in i["suggestion"]]
         correct = [_same(i["suggestion"]["prediction"], i["final_label"]) for i in rows]
@@ -107,15 +109,16 @@ class Automation:
 
         conf: list[float] = []
         correct: list[bool] = []
-        for chunk in self.store.iter_predictions(model, version=version, since=since,
-                                                 roles=["answer"]):
+        for chunk in self.store.predictions.iter_predictions(model, version=version, since=since,
+                                                             roles=["answer"]):
             for r in chunk:
                 if r["confidence"] is None or r.get("label") is None:
                     continue
                 conf.append(float(r["confidence"]))
                 correct.append(_same(prediction_of(r["outputs"]), r["label"]))
         cal = fit_calibrator(conf, correct, method)
-        self.store.add_evaluation(model, version, "calibration", name=method, actor=actor,
+        self.store.evaluations.add_evaluation(model, version, "calibration", name=method,
+                                              actor=actor,
                                   summary={"method": method, "n": cal.n,
                                            "accuracy": sum(correct) / len(correct)},
                                   result=cal.to_dict())

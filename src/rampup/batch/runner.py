@@ -47,7 +47,7 @@ from rampup.registry.registry import Registry
 from rampup.registry.schema import MEDIA_DTYPES, Feature
 from rampup.rollout.router import Router
 from rampup.security.privacy import Privacy
-from rampup.store import Store
+from rampup.store import Database
 
 log = logging.getLogger("rampup.batch")
 
@@ -86,7 +86,7 @@ def default_errors_path(output: Path) -> Path:
 
 
 def predict_batch(
-    store: Store, registry: Registry, model: str, input_path: str | Path,
+    store: Database, registry: Registry, model: str, input_path: str | Path,
     output_path: str | Path, *, errors_path: str | Path | None = None,
     key_column: str | None = None, version: str | None = None, chunk_size: int = 10_000,
     log: bool = True, progress: Progress | None = None, actor: str = "cli",
@@ -139,7 +139,7 @@ def folder_manifest(folder: Path, versions: dict[str, Version], into: Path) -> P
     return path
 
 
-def _predict_file(store: Store, model: str, source: Path, target: Path, errors_file: Path,
+def _predict_file(store: Database, model: str, source: Path, target: Path, errors_file: Path,
                   router: Router, versions: dict[str, Version], *, key_column: str | None,
                   version: str | None, chunk_size: int, log: bool, progress: Progress | None,
                   actor: str, t0: float, shown: str,
@@ -188,8 +188,8 @@ def _predict_file(store: Store, model: str, source: Path, target: Path, errors_f
         seconds=time.perf_counter() - t0, request_id=run.request_id, warnings=run.warnings)
     if progress is not None:
         progress(summary.rows, summary.rows)
-    store.add_event(actor, "predict_batch", model=model, version=version,
-                    details={**summary.to_dict(), "input": shown})
+    store.events.add_event(actor, "predict_batch", model=model, version=version,
+                           details={**summary.to_dict(), "input": shown})
     return summary
 
 

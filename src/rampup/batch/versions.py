@@ -15,7 +15,7 @@ from rampup.registry.registry import Registry
 from rampup.registry.schema import InputSchema, OutputSpec
 from rampup.rollout.policy import DeploymentPolicy
 from rampup.rollout.router import Router
-from rampup.store import Store, VersionRecord
+from rampup.store import Database, VersionRecord
 
 log = logging.getLogger("rampup.batch")
 
@@ -34,7 +34,7 @@ class Version:
     predicted: int = 0
 
 
-def load_versions(store: Store, registry: Registry, model: str, version: str | None,
+def load_versions(store: Database, registry: Registry, model: str, version: str | None,
                   rng: random.Random | None = None) -> tuple[Router, dict[str, Version]]:
     """The router for the run and every version it can route to, loaded.
 
@@ -44,9 +44,9 @@ def load_versions(store: Store, registry: Registry, model: str, version: str | N
     if version is not None:
         policy = DeploymentPolicy.single(version)
     else:
-        dep = store.current_deployment(model)
+        dep = store.deployments.current_deployment(model)
         if dep is None:
-            if store.get_model(model) is None:
+            if store.models.get_model(model) is None:
                 raise NotFoundError(f"model {model!r} is not registered",
                                     fix="register it with 'rampup register MODEL PATH'")
             raise NotFoundError(f"model {model!r} has no deployment",

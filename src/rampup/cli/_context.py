@@ -19,7 +19,7 @@ from rampup.errors import RampupError
 if TYPE_CHECKING:
     from rampup.config import Settings
     from rampup.project import ProjectFile
-    from rampup.store import Store
+    from rampup.store import Database
 
 console = Console()
 err_console = Console(stderr=True)
@@ -37,7 +37,7 @@ class CliState:
     project: Path | None = None
     database_url: str | None = None
     _loaded: tuple[Settings, ProjectFile] | None = field(default=None, repr=False)
-    _store: Store | None = field(default=None, repr=False)
+    _store: Database | None = field(default=None, repr=False)
 
     def load(self) -> tuple[Settings, ProjectFile]:
         if self._loaded is None:
@@ -54,12 +54,12 @@ class CliState:
     def project_file(self) -> ProjectFile:
         return self.load()[1]
 
-    def store(self) -> Store:
+    def store(self) -> Database:
         if self._store is None:
-            from rampup.store import Store  # start-up time: SQLAlchemy
+            from rampup.store import Database  # start-up time: SQLAlchemy
 
-            self._store = Store.open(self.settings.resolved_database_url,
-                                     migrate=self.settings.migrate)
+            self._store = Database.open(self.settings.resolved_database_url,
+                                        migrate=self.settings.migrate)
         return self._store
 
     def close(self) -> None:

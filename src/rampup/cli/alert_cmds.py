@@ -296,9 +296,9 @@ def review_cmd(
     names = [r.name for r in alerts.rules(model)]
     initial = {}
     for n in names:
-        before = store.list_alert_events(model, n, until=start, kinds=["state"], limit=1)
+        before = store.alerts.list_alert_events(model, n, until=start, kinds=["state"], limit=1)
         initial[n] = before[0]["state"] if before else "ok"
-    events = store.list_alert_events(model, since=start, kinds=["state"], limit=None)
+    events = store.alerts.list_alert_events(model, since=start, kinds=["state"], limit=None)
     reviews = review_rules(names, events, since=start, until=now, initial=initial)
     if as_json:
         typer.echo(json.dumps([r.to_dict() for r in reviews], indent=2))

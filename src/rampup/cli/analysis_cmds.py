@@ -241,7 +241,8 @@ def _stored_side_by_side(registry: Registry, targets: list[str]) -> None:
     table.add_column("")
     summaries = []
     for rec in records:
-        evs = registry.store.list_evaluations(rec.model, rec.version, kind="evaluation", limit=1)
+        evs = registry.store.evaluations.list_evaluations(rec.model, rec.version,
+                                                          kind="evaluation", limit=1)
         summaries.append(evs[0].summary if evs else {})
         table.add_column(f"{rec.model}@{rec.version}", justify="right")
     if not any(summaries):

@@ -47,7 +47,7 @@ def demo(
         "--no-story", help="Skip the incident and drift chapters after the tour.")] = False,
     scenario: Annotated[str, typer.Option(
         help="loan (default: the tabular story), vision (a visual-inspection line: "
-             "phone photos, a human inspector, a lighting change; about 6 minutes, "
+             "phone photos, a human inspector, a lighting change; about 3 minutes, "
              "--rate defaults to 6 photos/s there) or speech (a VAD -> ASR pipeline on "
              "clips spoken by espeak-ng, 'apt-get install espeak-ng'; about 15 minutes)."
              )] = "loan",
@@ -98,7 +98,8 @@ def demo(
         console.print("\n[yellow]demo interrupted[/] (rerun 'rampup demo' to continue "
                       "where it stopped)")
         sys.exit(130)
-    console.print(f"done in {result.seconds:.0f} s; rerun 'rampup demo --dir "
+    again = " --scenario vision" if scenario == "vision" else ""
+    console.print(f"done in {result.seconds:.0f} s; rerun 'rampup demo{again} --dir "
                   f"{directory}' to continue, or add --fresh to start over", highlight=False,
                   soft_wrap=True)
 

@@ -58,8 +58,8 @@ def export(
     end = None if last is None else last.ts
     roles = _check_roles(role or [])
     store = state(ctx).store()
-    if store.get_model(model) is None and store.count_predictions(model) == 0:
-        known = ", ".join(m.name for m in store.list_models()) or "none yet"
+    if store.models.get_model(model) is None and store.predictions.count_predictions(model) == 0:
+        known = ", ".join(m.name for m in store.models.list_models()) or "none yet"
         raise NotFoundError(f"model {model!r} has no predictions and is not registered",
                             fix=f"pick one of the registered models ({known})")
     progress = Progress(SpinnerColumn(), TextColumn("exporting [bold]{task.description}"),
@@ -114,11 +114,12 @@ def dead_letters(
 
     start = parse_time(since, "since") if since is not None else None
     store = state(ctx).store()
-    rows = store.list_dead_letters(worker=worker, model=model, since=start, limit=limit)
+    rows = store.dead_letters.list_dead_letters(worker=worker, model=model, since=start,
+                                                limit=limit)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    counts = store.count_dead_letters(since=start)
+    counts = store.dead_letters.count_dead_letters(since=start)
     if not rows:
         console.print("no dead letters" + (" matching" if worker or model else "") +
                       ": every record the workers handled was written")

@@ -170,7 +170,7 @@ def register_version(
                                    or _embedding_function(ctx, model))
     console.print(f"[green]registered[/] {record.model}@{record.version}", highlight=False)
     _print_version(record, profile=True)
-    current = registry.store.current_deployment(model)
+    current = registry.store.deployments.current_deployment(model)
     if current is not None:
         routes = current.policy.get("routes", {})
         console.print("traffic: " + ", ".join(f"{v} {w:g}%" for v, w in routes.items()),
@@ -184,14 +184,14 @@ def versions(
 ) -> None:
     """List registered versions (and the traffic each gets now)."""
     store = state(ctx).store()
-    records = store.list_versions(model)
+    records = store.models.list_versions(model)
     if not records:
         console.print("no versions registered" + (f" for {model}" if model else "")
                       + "; add one with 'rampup register MODEL PATH'")
         return
     routes: dict[str, dict[str, Any]] = {}
     for name in {r.model for r in records}:
-        current = store.current_deployment(name)
+        current = store.deployments.current_deployment(name)
         routes[name] = current.policy.get("routes", {}) if current else {}
     table = Table(box=None, pad_edge=False, header_style="bold")
     for col in ("model", "version", "flavor", "inputs", "output", "traffic", "hash",
@@ -215,13 +215,13 @@ def _experiment(store: Any, r: VersionRecord) -> tuple[str, str]:
     shown: dict[str, Any] = {}
     user = r.metadata.get("metrics") if isinstance(r.metadata.get("metrics"), dict) else {}
     shown.update({k: v for k, v in (user or {}).items() if isinstance(v, int | float)})
-    evals = store.list_evaluations(r.model, r.version, kind="evaluation", limit=1)
+    evals = store.evaluations.list_evaluations(r.model, r.version, kind="evaluation", limit=1)
     if evals:
         summary = evals[0].summary or {}
         shown.update({k: summary[k] for k in KEY_METRICS
                       if isinstance(summary.get(k), int | float)})
     metrics = ", ".join(f"{k} {v:.3g}" for k, v in list(shown.items())[:4])
-    audits = store.list_evaluations(r.model, r.version, kind="audit", limit=1)
+    audits = store.evaluations.list_evaluations(r.model, r.version, kind="audit", limit=1)
     audit = "" if not audits else ("[green]pass[/]" if audits[0].passed else "[red]fail[/]")
     return metrics, audit
 

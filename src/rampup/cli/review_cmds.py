@@ -144,8 +144,8 @@ def show_cmd(ctx: typer.Context, model: Model, item: Item) -> None:
     svc = _service(ctx)
     row = svc.queue().get(model, item)
     _show(row, choices(row, svc.spec(model)))
-    for r in svc.store.list_review_labels(model, item_ids=[item],
-                                          kinds=("label", "skip", "adjudicate")):
+    for r in svc.store.review.list_review_labels(model, item_ids=[item],
+                                                 kinds=("label", "skip", "adjudicate")):
         console.print(f"  {escape(r['reviewer'])}: {r['kind']} "
                       f"{escape(json.dumps(r['label']))}", highlight=False)
 
@@ -169,7 +169,7 @@ def decide_cmd(ctx: typer.Context, model: Model, item: Item,
         row = queue.decide(model, item, who, _label(label), time.time(), note=note)
     except RampupError:
         if claimed:  # a claim taken only for this command is given back
-            queue.store.release_review_claim(item, who)
+            queue.store.review.release_review_claim(item, who)
         raise
     final = f" → final label {json.dumps(row['final_label'])}" if row["final_label"] is not None \
         else ""

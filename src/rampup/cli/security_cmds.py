@@ -49,8 +49,8 @@ def _add(ctx: typer.Context, kind: str, name: str, role: str | None, as_json: bo
     check_token_name(name)
     token = new_token("adm" if kind == "admin" else "rev")
     store = state(ctx).store()
-    row = store.add_token(kind, name, hash_token(token), role=role, actor=_actor())
-    store.add_event(_actor(), f"{kind}_token.add", details={"name": name, "role": role})
+    row = store.credentials.add_token(kind, name, hash_token(token), role=role, actor=_actor())
+    store.events.add_event(_actor(), f"{kind}_token.add", details={"name": name, "role": role})
     if as_json:
         typer.echo(json.dumps({**row, "token": token}))
         return
@@ -61,7 +61,7 @@ def _add(ctx: typer.Context, kind: str, name: str, role: str | None, as_json: bo
 
 
 def _list(ctx: typer.Context, kind: str, include_revoked: bool, as_json: bool) -> None:
-    rows = state(ctx).store().list_tokens(kind, include_revoked=include_revoked)
+    rows = state(ctx).store().credentials.list_tokens(kind, include_revoked=include_revoked)
     if as_json:
         typer.echo(json.dumps(rows))
         return
@@ -79,8 +79,8 @@ def _list(ctx: typer.Context, kind: str, include_revoked: bool, as_json: bool) -
 
 def _revoke(ctx: typer.Context, kind: str, name: str) -> None:
     store = state(ctx).store()
-    store.revoke_token(kind, name)
-    store.add_event(_actor(), f"{kind}_token.revoke", details={"name": name})
+    store.credentials.revoke_token(kind, name)
+    store.events.add_event(_actor(), f"{kind}_token.revoke", details={"name": name})
     console.print(f"{kind} token [bold]{escape(name)}[/] revoked (servers stop accepting it "
                   "within a few seconds)", highlight=False)
 
@@ -160,8 +160,8 @@ def events_cmd(
     token changes and erasures, newest first."""
     from rampup.durations import parse_time
 
-    rows = state(ctx).store().list_events(model, limit, actor=actor, action=action,
-                                          since=parse_time(since) if since else None)
+    rows = state(ctx).store().events.list_events(model, limit, actor=actor, action=action,
+                                                 since=parse_time(since) if since else None)
     if as_json:
         typer.echo(json.dumps([{"id": e.id, "ts": e.ts, "actor": e.actor, "action": e.action,
                                 "model": e.model, "version": e.version,

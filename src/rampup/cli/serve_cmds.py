@@ -127,7 +127,7 @@ def serve(
                       f"at /v1/models/{record.model}/predict", highlight=False)
     host = host or settings.host
     port = settings.port if port is None else port
-    admin_tokens = store.count_tokens("admin")
+    admin_tokens = store.credentials.count_tokens("admin")
     st.close()
     if host not in LOOPBACK and settings.admin_token is None and not admin_tokens:
         if not insecure:

@@ -24,7 +24,7 @@ from rampup.rollout.service import from_row, rollout_dict
 
 if TYPE_CHECKING:
     from rampup.monitor.recorder import Monitor
-    from rampup.store import Store
+    from rampup.store import Database
 
 #: range name -> (seconds, chart step, heat-map step)
 RANGES: dict[str, tuple[float, float, float]] = {
@@ -63,7 +63,7 @@ def parse_range(text: str | None) -> tuple[float, float, float]:
 class Sources:
     """What the panels read: the store, the project file and this replica's monitor."""
 
-    store: Store
+    store: Database
     project: ProjectFile
     monitor: Monitor | None = None
     cache: BucketCache | None = None
@@ -78,8 +78,8 @@ class Sources:
                 *, version: str | None = None) -> list[tuple[WindowKey, WindowAggregate]]:
         """All windows of the model's own records (every version and role) in range, in
         one query; this replica's in-memory windows replace its stored rows."""
-        rows = self.store.metric_windows(model, since=since, until=until, stage=NO_STAGE,
-                                         version=version)
+        rows = self.store.windows.metric_windows(model, since=since, until=until, stage=NO_STAGE,
+                                                 version=version)
         live: dict[WindowKey, WindowAggregate] = {}
         replica = None
         if self.monitor is not None:
@@ -98,14 +98,14 @@ class Sources:
 
     def models(self) -> dict[str, str]:
         """Every model (registered ones and the project's pipelines) -> description."""
-        out = {m.name: m.description for m in self.store.list_models()}
+        out = {m.name: m.description for m in self.store.models.list_models()}
         for name in self.project.pipelines():
             spec = self.project.models[name]
             out.setdefault(name, spec.description)
         return dict(sorted(out.items()))
 
     def exists(self, model: str) -> bool:
-        return model in self.project.pipelines() or self.store.get_model(model) is not None
+        return model in self.project.pipelines() or self.store.models.get_model(model) is not None
 
     def known_model(self, model: str) -> None:
         if not self.exists(model):
@@ -114,14 +114,14 @@ class Sources:
                                 fix="check the model name", field="name")
 
     def policy(self, model: str) -> tuple[DeploymentPolicy | None, int | None]:
-        dep = self.store.current_deployment(model)
+        dep = self.store.deployments.current_deployment(model)
         if dep is None:
             return None, None
         return DeploymentPolicy.from_dict(dep.policy), dep.id
 
     def reference(self, model: str, version: str | None) -> tuple[str | None, dict[str, Any]]:
         """The reference version (the primary, else the newest) and its profile features."""
-        versions = self.store.list_versions(model)
+        versions = self.store.models.list_versions(model)
         rec = next((v for v in versions if v.version == version), None)
         if rec is None and versions:
             rec = versions[-1]
@@ -289,14 +289,14 @@ def deployment(src: Sources, model: str, now: float) -> dict[str, Any]:
     """The live split, the latest rollout with its checks, and the deployment history."""
     src.known_model(model)
     policy, dep_id = src.policy(model)
-    rows = src.store.list_rollouts(model, limit=10)
+    rows = src.store.rollouts.list_rollouts(model, limit=10)
     rollouts = [rollout_dict(from_row(r)[0]) for r in rows]
-    checks = src.store.list_rollout_checks(rows[0]["id"], limit=100) if rows else []
+    checks = src.store.rollouts.list_rollout_checks(rows[0]["id"], limit=100) if rows else []
     history = [{"id": d.id, "created_at": d.created_at, "policy": d.policy, "actor": d.actor,
-                "reason": d.reason} for d in src.store.deployment_history(model, 50)]
+                "reason": d.reason} for d in src.store.deployments.deployment_history(model, 50)]
     return {"model": model, "now": now, "deployment_id": dep_id,
             "policy": policy.to_dict() if policy else None,
-            "versions": [v.version for v in src.store.list_versions(model)],
+            "versions": [v.version for v in src.store.models.list_versions(model)],
             "rollout": rollouts[0] if rollouts else None, "rollouts": rollouts,
             "checks": checks, "history": history, "automation": src.automation(model),
             "pipeline": src.pipeline(model)}
@@ -402,7 +402,7 @@ def overview(src: Sources, now: float, range_name: str | None = None) -> dict[st
         drift = panels.drift_status(cells)
         drift.pop("latest")
         states = [r.state.state for r in service.status(name) if r.rule.enabled]
-        active = src.store.list_rollouts(name, active_only=True, limit=1)
+        active = src.store.rollouts.list_rollouts(name, active_only=True, limit=1)
         rollout = rollout_dict(from_row(active[0])[0]) if active else None
         models.append({
             "name": name, "description": description,

@@ -3,7 +3,7 @@ are unchanged.
 
 A page over 24 h reads 1,440 one-minute windows per version; decoding them is most of the
 cost. A bucket's *signature* is the (start, replica, updated_at) of the rows it holds,
-read with :meth:`~rampup.store.Store.metric_window_stamps` (no data, cheap). A bucket
+read with ``Database.windows.metric_window_stamps`` (no data, cheap). A bucket
 whose signature matches the cached one is reused; only new or changed buckets (the
 current minutes, windows that labels updated) are fetched and decoded. This replica's
 in-memory windows replace its stored rows and are merged fresh on every call.
@@ -28,7 +28,7 @@ from rampup.monitor.stats import Moments, TopCounts
 
 if TYPE_CHECKING:
     from rampup.monitor.recorder import Monitor
-    from rampup.store import Store
+    from rampup.store import Database
 
 Group = tuple[str, str]  # (version, role)
 Signature = tuple[tuple[float, str, float], ...]
@@ -144,7 +144,7 @@ def _merged(parts: Iterable[WindowAggregate]) -> WindowAggregate:
     return out
 
 
-def grouped_buckets(store: Store, model: str, grid: Grid, until: float,
+def grouped_buckets(store: Database, model: str, grid: Grid, until: float,
                     sections: set[str] | None, *, monitor: Monitor | None = None,
                     cache: BucketCache | None = None, stage: str = NO_STAGE
                     ) -> dict[Group, list[WindowAggregate | None]]:
@@ -161,7 +161,7 @@ def grouped_buckets(store: Store, model: str, grid: Grid, until: float,
                 if k.stage == stage}
     live_keys = {(k.version, k.role, k.start) for k in live}
     sigs: dict[tuple[Group, int], list[tuple[float, str, float]]] = {}
-    for s in store.metric_window_stamps(model, since=grid.since, until=until, stage=stage):
+    for s in store.windows.metric_window_stamps(model, since=grid.since, until=until, stage=stage):
         if s.replica == replica and (s.version, s.role, s.window_start) in live_keys:
             continue  # the in-memory window is newer
         i = grid.index(s.window_start)
@@ -186,7 +186,7 @@ def grouped_buckets(store: Store, model: str, grid: Grid, until: float,
         hi = grid.since + (max(i for _, i in missing) + 1) * grid.step
         need = set(missing)
         parts: dict[tuple[Group, int], list[dict[str, Any]]] = {}
-        for r in store.metric_windows(model, since=lo, until=min(hi, until), stage=stage):
+        for r in store.windows.metric_windows(model, since=lo, until=min(hi, until), stage=stage):
             group = (r["version"], r["role"])
             i = grid.index(r["window_start"])
             if i is None or (group, i) not in need:

@@ -151,13 +151,13 @@ async def sample_data(request: Request) -> Response:
 
     def read() -> dict[str, Any]:
         def rows() -> Any:
-            for chunk in st.store.iter_predictions(model, since=since, until=until,
-                                                   roles=["answer"], with_labels=False,
-                                                   chunk_size=2000):
+            for chunk in st.store.predictions.iter_predictions(model, since=since, until=until,
+                                                               roles=["answer"], with_labels=False,
+                                                               chunk_size=2000):
                 yield from chunk
         protected = protected_fields(st.project, model)
         doc = sample(rows(), protected=protected, limit=limit, stage=tag)
-        versions = st.store.list_versions(model)
+        versions = st.store.models.list_versions(model)
         media = {f["name"] for f in (versions[-1].input_schema.get("features", [])
                                      if versions else [])
                  if f.get("dtype") in ("image", "audio")}

@@ -42,7 +42,7 @@ from rampup.rollout.agreement import canonical
 
 if TYPE_CHECKING:  # stored mode only: imported where used (raw mode needs no store)
     from rampup.drift.source import LogWindow
-    from rampup.store import Store
+    from rampup.store import Database
 
 SOURCES = ("auto", "monitor", "log")
 #: labelled predictions a window needs before it can serve as the reference performance.
@@ -136,7 +136,7 @@ def _concept(log: LogWindow, edges: Sequence[float], reference: Reference | None
     return perf, reference
 
 
-def check_model(store: Store, model: str, *, since: float, until: float,
+def check_model(store: Database, model: str, *, since: float, until: float,
                 version: str | None = None, windows: int = 1,
                 config: DriftConfig | None = None, source: str = "auto",
                 baseline: tuple[float, float] | None = None, concept: bool = True,
@@ -277,7 +277,7 @@ def _window_embeddings(log: LogWindow, reference: Mapping[str, Any], seed: int
     return function_predictions(fn, records, where=f"embedding_function {path}")
 
 
-def latest_metrics(store: Store, model: str, *, now: float, window_s: float = 3600.0,
+def latest_metrics(store: Database, model: str, *, now: float, window_s: float = 3600.0,
                    version: str | None = None, config: DriftConfig | None = None,
                    concept: bool = True, cache: NullCache | None = None) -> dict[str, float]:
     """``drift.*``/``concept.*`` metrics of ``[now - window_s, now)`` for alert rules
@@ -295,7 +295,7 @@ def _empty(config: DriftConfig) -> DriftReport:
     return DriftReport((), config.alpha, config.correction, {"rows": 0})
 
 
-def _reference_outputs(store: Store, model: str, version: str, ref: Mapping[str, Any],
+def _reference_outputs(store: Database, model: str, version: str, ref: Mapping[str, Any],
                        baseline: tuple[float, float] | None, source: str
                        ) -> dict[str, Any]:
     """Reference outputs: the profile's own (``ref["output"]``), or a baseline range."""

@@ -22,29 +22,29 @@ import pandas as pd
 from rampup.drift.concept import Reference
 from rampup.errors import NotFoundError
 from rampup.rollout.agreement import canonical
-from rampup.store import Store
+from rampup.store import Database
 from rampup.store.records import VersionRecord
 
 HUMAN = "human"
 
 
-def resolve_version(store: Store, model: str, version: str | None = None) -> VersionRecord:
+def resolve_version(store: Database, model: str, version: str | None = None) -> VersionRecord:
     """The named version; by default the live one (the largest route of the current
     deployment), else the latest registered."""
     if version is None:
-        dep = store.current_deployment(model)
+        dep = store.deployments.current_deployment(model)
         routes = {v: float(w) for v, w in ((dep.policy.get("routes") or {}) if dep else {}
                                            ).items() if v != HUMAN}
         if routes:
             version = max(routes, key=lambda v: routes[v])
         else:
-            versions = store.list_versions(model)
+            versions = store.models.list_versions(model)
             if not versions:
                 raise NotFoundError(f"model {model!r} has no versions",
                                     fix="register one: rampup register MODEL PATH "
                                         "--reference data.parquet")
             return max(versions, key=lambda r: r.seq)
-    record = store.get_version(model, version)
+    record = store.models.get_version(model, version)
     if record is None:
         raise NotFoundError(f"version {model}@{version} does not exist",
                             fix="list versions with: rampup versions " + model)
@@ -61,10 +61,10 @@ def reference_profile(record: VersionRecord) -> dict[str, Any]:
     return record.profile
 
 
-def reference_performance(store: Store, record: VersionRecord) -> Reference | None:
+def reference_performance(store: Database, record: VersionRecord) -> Reference | None:
     """The version's accuracy from its latest stored evaluation, else its metadata."""
-    for ev in store.list_evaluations(record.model, record.version, kind="evaluation",
-                                     limit=20):
+    for ev in store.evaluations.list_evaluations(record.model, record.version, kind="evaluation",
+                                                 limit=20):
         acc = ev.summary.get("accuracy")
         if isinstance(acc, int | float) and not math.isnan(acc):
             n = ev.summary.get("n")
@@ -77,7 +77,7 @@ def reference_performance(store: Store, record: VersionRecord) -> Reference | No
     return None
 
 
-def monitor_window(store: Store, model: str, version: str | None, since: float,
+def monitor_window(store: Database, model: str, version: str | None, since: float,
                    until: float) -> dict[str, Any] | None:
     """The monitor's profile of ``[since, until)``, or None when it recorded nothing."""
     try:
@@ -159,11 +159,12 @@ def decode_rows(rows: Sequence[Mapping[str, Any]]) -> LogWindow:
                      lat, failed)
 
 
-def read_log(store: Store, model: str, version: str | None, since: float | None,
+def read_log(store: Database, model: str, version: str | None, since: float | None,
              until: float | None, roles: Sequence[str] = ("answer",)) -> LogWindow:
     """The log's rows for a range, with their latest labels."""
     rows: list[dict[str, Any]] = []
-    for chunk in store.iter_predictions(model, since=since, until=until, version=version,
+    for chunk in store.predictions.iter_predictions(model, since=since, until=until,
+                                                    version=version,
                                         roles=roles, with_labels=True):
         rows.extend(chunk)
     return decode_rows(rows)

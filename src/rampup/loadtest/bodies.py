@@ -36,7 +36,7 @@ from rampup.errors import NotFoundError, ValidationError
 from rampup.security.privacy import protected_fields as protected_fields  # re-exported
 
 if TYPE_CHECKING:
-    from rampup.store import Store, VersionRecord
+    from rampup.store import Database, VersionRecord
 
 PROTECTED = ("drop", "hash", "mask")
 _ALPHABET = np.array(list(string.ascii_lowercase + " "))
@@ -200,11 +200,12 @@ def from_file(path: Path, features: list[str] | None, limit: int) -> list[dict[s
     return rows
 
 
-def from_log(store: Store, model: str, since: float, limit: int) -> list[dict[str, Any]]:
+def from_log(store: Database, model: str, since: float, limit: int) -> list[dict[str, Any]]:
     """The inputs of up to ``limit`` answered requests logged since ``since`` (oldest first)."""
     rows: list[dict[str, Any]] = []
-    for chunk in store.iter_predictions(model, since=since, roles=["answer"],
-                                        with_labels=False, chunk_size=min(limit, 10_000)):
+    for chunk in store.predictions.iter_predictions(model, since=since, roles=["answer"],
+                                                    with_labels=False, chunk_size=min(limit,
+                                                                                      10_000)):
         for r in chunk:
             inputs = orjson.loads(r["inputs"]) if r.get("inputs") else None
             if isinstance(inputs, dict):
@@ -218,17 +219,17 @@ def from_log(store: Store, model: str, since: float, limit: int) -> list[dict[st
     return rows[:limit]
 
 
-def serving_version(store: Store, model: str) -> VersionRecord:
+def serving_version(store: Database, model: str) -> VersionRecord:
     """The version answering most traffic now (else the newest registered)."""
-    dep = store.current_deployment(model)
+    dep = store.deployments.current_deployment(model)
     if dep is not None:
         routes = dep.policy.get("routes") or {}
         if routes:
             name = max(routes, key=lambda v: float(routes[v]))
-            record = store.get_version(model, name)
+            record = store.models.get_version(model, name)
             if record is not None:
                 return record
-    versions = store.list_versions(model)
+    versions = store.models.list_versions(model)
     if not versions:
         raise NotFoundError(f"model {model!r} has no registered versions here, so there is "
                             "no schema to generate requests from",

@@ -1,7 +1,7 @@
 """Feedback (labels and user events) applied to the window of the prediction it is about.
 
-Pure: the caller looks up the prediction rows (:meth:`Store.feedback_targets`) and the
-label history (:meth:`Store.label_history`). A label counts for the answering
+Pure: the caller looks up the prediction rows (``Database.predictions.feedback_targets``) and the
+label history (``Database.feedback.label_history``). A label counts for the answering
 prediction and for every shadow prediction of the same record, so a candidate's
 accuracy is measured before it answers. A label that corrects an earlier one retracts
 that one first. Events count for the answering prediction only (the user saw that one).

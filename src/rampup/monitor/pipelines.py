@@ -29,7 +29,7 @@ from rampup.serving.pipeline_spec import PipelineSpec, stage_tag
 if TYPE_CHECKING:
     from rampup.monitor.query import StoreMetricSource
     from rampup.project import ProjectFile
-    from rampup.store import Store
+    from rampup.store import Database
 
 BASE_METRICS = ("error_rate", "latency_p50", "null_fraction", "confidence_mean",
                 "output_mean", "accuracy", "mae")
@@ -56,12 +56,12 @@ def pipeline_or_404(project: ProjectFile, name: str) -> PipelineSpec:
     return pipe
 
 
-def default_stage_metrics(store: Store, model: str) -> list[str]:
+def default_stage_metrics(store: Database, model: str) -> list[str]:
     """The metrics a stage is watched on: software, output and performance basics, the
     means and missing fractions of its latest version's numeric features and the shares
     of its classes (up to ten of each)."""
     out = list(BASE_METRICS)
-    versions = store.list_versions(model)
+    versions = store.models.list_versions(model)
     if not versions:
         return out
     latest = versions[-1]

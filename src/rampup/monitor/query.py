@@ -29,14 +29,14 @@ from rampup.monitor.outputs import OutputAgg
 
 if TYPE_CHECKING:
     from rampup.monitor.recorder import Monitor
-    from rampup.store import Store
+    from rampup.store import Database
 
 PROFILE_FORMAT = 1
 MAX_POINTS = 10_000
 
 
 class StoreMetricSource:
-    def __init__(self, store: Store, *, monitor: Monitor | None = None,
+    def __init__(self, store: Database, *, monitor: Monitor | None = None,
                  clock: Callable[[], float] = time.time,
                  stages: Mapping[str, Mapping[str, tuple[str, str]]] | None = None) -> None:
         self.store = store
@@ -126,8 +126,8 @@ class StoreMetricSource:
         if stage and stage in self.stages.get(model, {}):
             model, stage = self.stages[model][stage]  # a pipeline's stage: its model's rows
         stage_key = stage or NO_STAGE
-        rows = self.store.metric_windows(model, since=since, until=until, version=version,
-                                         role=role, stage=stage_key)
+        rows = self.store.windows.metric_windows(model, since=since, until=until, version=version,
+                                                 role=role, stage=stage_key)
         live: dict[WindowKey, WindowAggregate] = {}
         replica = None
         if self.monitor is not None:
@@ -170,7 +170,7 @@ def _output_profile(o: OutputAgg) -> dict[str, Any]:
             else None}
 
 
-def window_profile(store: Store, model: str, version: str | None, since: float,
+def window_profile(store: Database, model: str, version: str | None, since: float,
                    until: float, *, role: str = "answer", stage: str | None = None,
                    monitor: Monitor | None = None) -> dict[str, Any]:
     """The live data of ``[since, until)`` in the shape of a reference profile.

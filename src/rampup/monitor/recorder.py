@@ -36,7 +36,7 @@ from rampup.runtime import DeadLetters, describe
 
 if TYPE_CHECKING:
     from rampup.monitor.prometheus import MonitorPrometheus
-    from rampup.store import FeedbackRecord, Store
+    from rampup.store import Database, FeedbackRecord
 
 log = logging.getLogger("rampup.monitor")
 
@@ -59,7 +59,7 @@ class Samples:
 
 
 class Monitor:
-    def __init__(self, store: Store, *, window_s: float = 60.0, keep_s: float = 600.0,
+    def __init__(self, store: Database, *, window_s: float = 60.0, keep_s: float = 600.0,
                  retention_days: float = 30.0, clock: Callable[[], float] = time.time,
                  replica: str | None = None,
                  input_metrics: Mapping[str, Mapping[str, InputMetric]] | None = None,
@@ -222,9 +222,9 @@ class Monitor:
         if not items:
             return
         try:
-            targets = self.store.feedback_targets([f.prediction_id for f in items])
-            history = self.store.label_history([f.prediction_id for f in items
-                                                if f.kind == "label"])
+            targets = self.store.predictions.feedback_targets([f.prediction_id for f in items])
+            history = self.store.feedback.label_history([f.prediction_id for f in items
+                                                         if f.kind == "label"])
         except Exception:  # the store may be down: try again next round
             if len(self._feedback) < self.max_pending:
                 self._feedback.extendleft(reversed(items))
@@ -254,8 +254,8 @@ class Monitor:
             if key in self._windows:
                 self._windows[key].touched = self.clock()
                 return
-        row = self.store.metric_window(key.model, key.version, key.role, key.stage,
-                                       key.start, self.replica)
+        row = self.store.windows.metric_window(key.model, key.version, key.role, key.stage,
+                                               key.start, self.replica)
         agg = WindowAggregate.from_dict(row["data"]) if row else WindowAggregate()
         with self._lock:
             if key not in self._windows:
@@ -271,7 +271,7 @@ class Monitor:
             info = self._end_to_end_info(model, version)
         else:
             try:
-                rec = self.store.get_version(model, version)
+                rec = self.store.models.get_version(model, version)
             except Exception:  # store briefly down: aggregate without a schema, retry later
                 log.warning("monitor: cannot read %s@%s from the store", model, version)
                 return VersionInfo.free()

@@ -23,7 +23,7 @@ from rampup.runtime.faults import json_safe
 
 if TYPE_CHECKING:
     from rampup.runtime import DeadLetters
-    from rampup.store import Store
+    from rampup.store import Database
 
 log = logging.getLogger("rampup.monitor")
 
@@ -56,7 +56,7 @@ class WindowHost(Protocol):
     """What the writer needs from its monitor (:class:`rampup.monitor.recorder.Monitor`):
     the windows under their lock, where to write them and what to count."""
 
-    store: Store
+    store: Database
     window_s: float
     clock: Callable[[], float]
     replica: str
@@ -96,7 +96,7 @@ class SnapshotWriter:
         if rows:
             bad: list[dict[str, Any]] = []
             try:
-                written = write_isolated(rows, m.store.upsert_metric_windows,
+                written = write_isolated(rows, m.store.windows.upsert_metric_windows,
                                          lambda row, exc: bad.append({**row, "error": exc}))
             except Exception as exc:  # the store may be down: keep the windows, retry
                 with lock:
@@ -134,7 +134,7 @@ class SnapshotWriter:
                                                   "escaped": changed},
                                key=_key_text(key), model=key.model)
         try:
-            written = m.store.upsert_metric_windows([{**row, "data": data}])
+            written = m.store.windows.upsert_metric_windows([{**row, "data": data}])
         except Exception as exc:
             if classify(exc) != "record":
                 lock, windows = m.locked_windows()
@@ -176,7 +176,7 @@ class SnapshotWriter:
         m = self.monitor
         before = m.clock() - self.retention_days * 86_400.0
         try:
-            return m.store.delete_metric_windows(before)
+            return m.store.windows.delete_metric_windows(before)
         except Exception as exc:
             if classify(exc) != "transient":
                 raise

@@ -33,7 +33,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from rampup.errors import ConfigError, ValidationError
-from rampup.store import Store
+from rampup.store import Database
 
 TIME_TYPE = pa.timestamp("us", tz="UTC")
 
@@ -229,7 +229,7 @@ class _Sink:
 
 
 def export_predictions(
-    store: Store, model: str, out_path: str | Path, *,
+    store: Database, model: str, out_path: str | Path, *,
     since: float | None = None, until: float | None = None, version: str | None = None,
     roles: Sequence[str] | None = None, labelled_only: bool = False,
     chunk_size: int = 10_000, progress: Callable[[int], None] | None = None,
@@ -248,8 +248,9 @@ def export_predictions(
     sink = _Sink(Path(out_path))
     encoder = _Encoder()
     rows = labelled = 0
-    stream = store.iter_predictions(model, since=since, until=until, version=version,
-                                    roles=roles, with_labels=True, chunk_size=chunk_size)
+    stream = store.predictions.iter_predictions(
+        model, since=since, until=until, version=version, roles=roles, with_labels=True,
+        chunk_size=chunk_size)
     try:
         for chunk in _chunks(stream, labelled_only):
             sink.write(encoder.encode(chunk))

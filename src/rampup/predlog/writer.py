@@ -34,7 +34,7 @@ from rampup.runtime import (
 )
 from rampup.runtime.faults import json_safe
 from rampup.security.privacy import Privacy
-from rampup.store import Store
+from rampup.store import Database
 
 log = logging.getLogger("rampup.predlog")
 
@@ -136,7 +136,7 @@ class LogWriter:
     starts it again.
     """
 
-    def __init__(self, store: Store, *, queue_size: int = 100_000, batch_size: int = 2000,
+    def __init__(self, store: Database, *, queue_size: int = 100_000, batch_size: int = 2000,
                  flush_interval: float = 0.2, block_timeout: float = 0.05,
                  retry_backoff: float = 0.5, dead_letters: DeadLetters | None = None,
                  input_bytes_dir: Path | None = None) -> None:
@@ -326,7 +326,7 @@ class LogWriter:
                 # ids already stored are skipped, so a retry after an ambiguous failure
                 # (committed, but the connection dropped) never duplicates a record.
                 self._dead_rows = 0
-                n = write_isolated(rows, self.store.insert_predictions, self._dead_row)
+                n = write_isolated(rows, self.store.predictions.insert_predictions, self._dead_row)
                 self.stats.written += n
                 self.stats.duplicates += len(rows) - n - self._dead_rows
                 self.stats.batches += 1
@@ -369,7 +369,7 @@ class LogWriter:
         self._dead_rows += 1
         safe, changed = json_safe(row)
         try:
-            stored = bool(changed) and self.store.insert_predictions([safe]) >= 0
+            stored = bool(changed) and self.store.predictions.insert_predictions([safe]) >= 0
         except Exception as again:
             if classify(again) != "record":
                 raise

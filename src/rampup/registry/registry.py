@@ -1,8 +1,9 @@
 """The model registry: register immutable versions, look them up, load them.
 
->>> import tempfile; from rampup.store import Store
+>>> import tempfile; from rampup.store import Database
 >>> tmp = Path(tempfile.mkdtemp())
->>> registry = Registry(Store.open(f"sqlite:///{tmp / 'r.db'}"), ArtifactStore(tmp / "artifacts"))
+>>> registry = Registry(Database.open(f"sqlite:///{tmp / 'r.db'}"),
+...                     ArtifactStore(tmp / "artifacts"))
 >>> _ = (tmp / "echo.py").write_text("class Echo:\\n    def predict(self, rows):\\n"
 ...                                  "        return [len(r) for r in rows]\\n")
 >>> record = registry.register("echo", f"{tmp / 'echo.py'}:Echo")
@@ -49,7 +50,7 @@ from rampup.registry.resolve import (
 )
 from rampup.registry.schema import InputSchema, OutputSpec
 from rampup.security.privacy import check_inputs
-from rampup.store import Store, VersionRecord
+from rampup.store import Database, VersionRecord
 
 if TYPE_CHECKING:
     from rampup.config import Settings
@@ -125,7 +126,7 @@ def _decoded_media(df: pd.DataFrame, schema: InputSchema, base_dir: Path | None,
 class Registry:
     """Versions of models: artifact copies in an :class:`ArtifactStore`, records in a Store."""
 
-    def __init__(self, store: Store, artifacts: ArtifactStore,
+    def __init__(self, store: Database, artifacts: ArtifactStore,
                  project: ProjectFile | None = None) -> None:
         self.store = store
         self.artifacts = artifacts
@@ -133,17 +134,17 @@ class Registry:
         self.project = project
 
     @classmethod
-    def from_settings(cls, settings: Settings, store: Store,
+    def from_settings(cls, settings: Settings, store: Database,
                       project: ProjectFile | None = None) -> Registry:
         return cls(store, ArtifactStore(settings.resolved_artifacts_dir), project)
 
     # -- lookups ------------------------------------------------------------------------
 
     def get(self, model: str, version: str) -> VersionRecord:
-        record = self.store.get_version(model, version)
+        record = self.store.models.get_version(model, version)
         if record is not None:
             return record
-        existing = [v.version for v in self.store.list_versions(model)]
+        existing = [v.version for v in self.store.models.list_versions(model)]
         if not existing:
             raise NotFoundError(f"model {model!r} has no registered versions",
                                 fix="register one with 'rampup register MODEL PATH'")
@@ -152,14 +153,14 @@ class Registry:
 
     def latest(self, model: str) -> VersionRecord:
         """The most recently registered version of ``model``."""
-        versions = self.store.list_versions(model)
+        versions = self.store.models.list_versions(model)
         if not versions:
             raise NotFoundError(f"model {model!r} has no registered versions",
                                 fix="register one with 'rampup register MODEL PATH'")
         return versions[-1]
 
     def versions(self, model: str | None = None) -> list[VersionRecord]:
-        return self.store.list_versions(model)
+        return self.store.models.list_versions(model)
 
     def load(self, record: VersionRecord, *, verify: bool = True) -> Predictor:
         """Load a version from its stored artifact copy.
@@ -206,7 +207,7 @@ class Registry:
         fl = detect_flavor(source) if flavor == "auto" else get_flavor(flavor)
         fl.check_source(source)
         digest = fl.fingerprint(source)
-        existing = next((v for v in self.store.list_versions(model)
+        existing = next((v for v in self.store.models.list_versions(model)
                          if v.artifact_hash == digest and fl.same_artifact(v.artifact_uri,
                                                                            source)), None)
         if existing is not None:
@@ -218,7 +219,7 @@ class Registry:
             if deploy:
                 self._deploy(model, existing.version, actor, force=True)
             return existing
-        if version is not None and self.store.get_version(model, version) is not None:
+        if version is not None and self.store.models.get_version(model, version) is not None:
             raise ConflictError(f"{model}@{version} already exists with different content",
                                 fix="versions are immutable: choose a new version name, or "
                                     "omit it to get the next one")
@@ -236,7 +237,8 @@ class Registry:
                     raise
                 continue
             break
-        self.store.add_event(actor, "register", model=model, version=record.version, details={
+        self.store.events.add_event(actor, "register", model=model, version=record.version,
+                                    details={
             "flavor": record.flavor, "artifact_hash": record.artifact_hash,
             "source": record.metadata["source"]})
         self._deploy(model, record.version, actor, force=bool(deploy), skip=deploy is False)
@@ -264,8 +266,8 @@ class Registry:
         return _Reference(frame, data_hash, label_column, base)
 
     def _next_name(self, model: str) -> str:
-        n = self.store.next_version_seq(model)
-        while self.store.get_version(model, f"v{n}") is not None:
+        n = self.store.models.next_version_seq(model)
+        while self.store.models.get_version(model, f"v{n}") is not None:
             n += 1
         return f"v{n}"
 
@@ -274,7 +276,7 @@ class Registry:
              actor: str, embedding_function: str | None = None) -> VersionRecord:
         """Copy, inspect, load, smoke-test and store one version; undo the copy on failure."""
         self.artifacts.remove(model, name)  # a leftover of an earlier failed attempt
-        seq = self.store.next_version_seq(model)
+        seq = self.store.models.next_version_seq(model)
         uri, digest = fl.save(source, self.artifacts, model, name)
         try:
             schema, output, profile = self._describe(fl, model, name, uri, ref, features,
@@ -288,8 +290,8 @@ class Registry:
                 model=model, version=name, seq=seq, flavor=fl.name, artifact_uri=uri,
                 artifact_hash=digest, input_schema=schema.to_dict(), output=output.to_dict(),
                 profile=profile, metadata=md, created_at=time.time(), created_by=actor)
-            self.store.ensure_model(model)
-            return self.store.add_version(record)
+            self.store.models.ensure_model(model)
+            return self.store.models.add_version(record)
         except BaseException:
             self.artifacts.remove(model, name)
             raise
@@ -365,17 +367,17 @@ class Registry:
                 skip: bool = False) -> None:
         if skip:
             return
-        from rampup.store.deployment_rows import Change, Fence
+        from rampup.store.deployments import Change, Fence
 
-        current = self.store.current_deployment(model)
+        current = self.store.deployments.current_deployment(model)
         policy = initial_policy(version)
         if current is not None and (not force or current.policy == policy):
             return
         reason = "initial deployment" if current is None else f"deploy {version} on register"
         # Fenced on what was read: a deployment made meanwhile wins.
         try:
-            self.store.decide(model, Fence(None if current is None else current.id),
-                              Change(actor, reason, policy=policy, always=True))
+            self.store.deployments.decide(model, Fence(None if current is None else current.id),
+                                          Change(actor, reason, policy=policy, always=True))
         except SupersededError:
             if current is not None:
                 raise  # the person asked for this version: say it did not happen
@@ -402,7 +404,7 @@ class Registry:
                         f"rampup.yaml declares {model}@{name}, but its {exc.message}",
                         fix=f"create it (train the model first), or remove "
                             f"models.{model}.versions.{name} from rampup.yaml") from None
-                existing = self.store.get_version(model, name)
+                existing = self.store.models.get_version(model, name)
                 if existing is not None:
                     if fl.fingerprint(source) != existing.artifact_hash:
                         raise ConflictError(
@@ -424,7 +426,7 @@ class Registry:
                     embedding_function=spec.embedding_function)
                 items.append(SyncItem(model, name, "registered", record))
             if spec.description and spec.versions:
-                self.store.ensure_model(model, description=spec.description)
+                self.store.models.ensure_model(model, description=spec.description)
         return items
 
     @staticmethod

@@ -34,7 +34,7 @@ import pandas as pd
 
 from rampup.errors import ValidationError
 from rampup.predlog.export import feature_column, to_columns
-from rampup.store import Store
+from rampup.store import Database
 
 WEIGHT = "sample_weight"
 SOURCE = "_source"
@@ -126,7 +126,7 @@ def split_holdout(frame: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.D
     return frame[~picked].reset_index(drop=True), frame[picked].reset_index(drop=True)
 
 
-def assemble(store: Store, model: str, out_dir: Path, *, features: Sequence[str],
+def assemble(store: Database, model: str, out_dir: Path, *, features: Sequence[str],
              label_column: str, reference: pd.DataFrame | None, since: float | None,
              now: float, half_life: float | None = None, holdout: float = 0.2,
              test_set: pd.DataFrame | None = None, seed: int = 0,
@@ -135,8 +135,9 @@ def assemble(store: Store, model: str, out_dir: Path, *, features: Sequence[str]
     """Write ``train.parquet`` and ``holdout.parquet`` into ``out_dir`` (``log_rows``
     false: from the reference data only)."""
     rows: list[dict[str, Any]] = []
-    stream = store.iter_predictions(model, since=since, until=now, roles=("answer",),
-                                    with_labels=True, chunk_size=5000) if log_rows else iter(())
+    stream = store.predictions.iter_predictions(
+        model, since=since, until=now, roles=("answer",), with_labels=True,
+        chunk_size=5000) if log_rows else iter(())
     for chunk in stream:
         rows += [r for r in chunk if r.get("label") is not None]
         if progress is not None:

@@ -137,7 +137,7 @@ def _audit(registry: Registry, model: str, version: str, holdout: pd.DataFrame,
     from rampup.analysis.audit import parse_audit_spec, run_audit, save_audit_result
     from rampup.analysis.data import align_labels, load_dataset, model_predictions
 
-    record = registry.store.get_model(model)
+    record = registry.store.models.get_model(model)
     attached = (record.config or {}).get("audit") if record is not None else None
     if not isinstance(attached, dict):
         return None

@@ -102,7 +102,7 @@ def replay(registry: Registry, model: str, version: str, *, last: int = 1000,
     started = time.perf_counter()
     record = registry.get(model, version)
     predictor = registry.load(record)
-    rows = registry.store.recent_predictions(model, last, roles=("answer",))
+    rows = registry.store.predictions.recent_predictions(model, last, roles=("answer",))
     if not rows:
         raise ValidationError(f"{model} has no logged requests to replay",
                               fix="send traffic first (the prediction log is empty)")

@@ -100,18 +100,18 @@ class Retrainer:
     # -- reading ------------------------------------------------------------------------
 
     def get(self, run_id: int) -> dict[str, Any]:
-        run = self.store.get_retrain_run(run_id)
+        run = self.store.retrain.get_retrain_run(run_id)
         if run is None:
             raise NotFoundError(f"retraining run #{run_id} does not exist",
                                 fix="list runs with: rampup retrain list")
         return run
 
     def runs(self, model: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-        return self.store.list_retrain_runs(model, limit=limit)
+        return self.store.retrain.list_retrain_runs(model, limit=limit)
 
     def _history(self, model: str) -> list[RunSummary]:
         return [RunSummary(r["id"], r["state"], r["created_at"])
-                for r in self.store.list_retrain_runs(model, limit=200)]
+                for r in self.store.retrain.list_retrain_runs(model, limit=200)]
 
     def _rollout_in_progress(self, model: str) -> str | None:
         active = Rollouts(self.store).active(model)
@@ -122,7 +122,7 @@ class Retrainer:
         spec, now = self.spec(model), self.clock()
         runs = self._history(model)
         start = now - spec.since_s if spec.since_s else None
-        new = self.store.count_new_labels(model, labels_since(runs, start))
+        new = self.store.feedback.count_new_labels(model, labels_since(runs, start))
         refusal = check_guards(spec.guards, runs, new_labels=new,
                                rollout_active=self._rollout_in_progress(model) or False, now=now)
         return {"model": model, "new_labels": new, "allowed": refusal is None,
@@ -143,24 +143,24 @@ class Retrainer:
         e.g. an alert's) is no longer current. A queued or running run of the model that
         will never finish is ended first, with its reason (see :meth:`clear_stale`)."""
         spec = self.spec(model)
-        if self.store.get_model(model) is None:
+        if self.store.models.get_model(model) is None:
             raise NotFoundError(f"model {model!r} has no registered versions",
                                 fix="register and deploy a first version")
         now = self.clock()
         self.clear_stale(model, actor=actor)
         runs = self._history(model)
         start = since if since is not None else (now - spec.since_s if spec.since_s else None)
-        new = self.store.count_new_labels(model, labels_since(runs, start))
+        new = self.store.feedback.count_new_labels(model, labels_since(runs, start))
         refusal = check_guards(spec.guards, runs, new_labels=new, now=now, force=force,
                                rollout_active=self._rollout_in_progress(model) or False)
         if refusal is not None:
             if record_refusal:
-                self.store.add_event(actor, "retrain_refused", model=model, details={
+                self.store.events.add_event(actor, "retrain_refused", model=model, details={
                     "trigger": trigger, "guard": refusal.guard, "message": refusal.message,
                     "reason": reason, **(details or {})})
             raise refusal.error(model)
         reason = reason or f"{trigger} run requested by {actor}"
-        dep = self.store.current_deployment(model)
+        dep = self.store.deployments.current_deployment(model)
         decided_on = (None if dep is None else dep.id) if seen == CURRENT else seen
         values: dict[str, Any] = {
             "model": model, "state": "running" if claim else "queued", "trigger": trigger,
@@ -168,8 +168,8 @@ class Retrainer:
             "started_at": now if claim else None, "since": start, "deployment_id": decided_on,
             "details": {**(details or {}), "new_labels": new, "forced": force,
                         **({"worker": upkeep.worker()} if claim else {})}}
-        run_id = self.store.insert_retrain_run(values, seen=seen)
-        self.store.add_event(actor, "retrain_queued", model=model, details={
+        run_id = self.store.retrain.insert_retrain_run(values, seen=seen)
+        self.store.events.add_event(actor, "retrain_queued", model=model, details={
             "run_id": run_id, "trigger": trigger, "reason": reason, **(details or {})})
         return self.get(run_id)
 
@@ -186,7 +186,7 @@ class Retrainer:
         run = self.get(run_id)
         now = self.clock()
         if run["state"] == "queued":
-            if not self.store.update_retrain_run(run_id, {
+            if not self.store.retrain.update_retrain_run(run_id, {
                     "state": "running", "started_at": now, "updated_at": now,
                     "details": {**(run["details"] or {}), "worker": upkeep.worker()}},
                     expect_states=["queued"]):
@@ -315,8 +315,8 @@ class Retrainer:
             raise ConflictError(f"retraining run #{run_id} is {run['state']}; only a run "
                                 "awaiting approval can be approved",
                                 fix=f"see rampup retrain show {run_id}")
-        self.store.add_event(actor, "retrain_approved", model=run["model"],
-                             version=run["candidate"], details={"run_id": run_id})
+        self.store.events.add_event(actor, "retrain_approved", model=run["model"],
+                                    version=run["candidate"], details={"run_id": run_id})
         return self._rollout(run, actor, notify)
 
     def _rollout(self, run: dict[str, Any], actor: str, notify: Notify) -> dict[str, Any]:
@@ -374,8 +374,8 @@ class Retrainer:
         now = self.clock()
         self._update(run_id, state=state, finished_at=now, **values)
         run = self.get(run_id)
-        self.store.add_event(f"retrain:#{run_id}", f"retrain_{state}", model=run["model"],
-                             version=run["candidate"], details={
+        self.store.events.add_event(f"retrain:#{run_id}", f"retrain_{state}", model=run["model"],
+                                    version=run["candidate"], details={
                                  "run_id": run_id, "error": run["error"],
                                  "reasons": run["reasons"], "rollout_id": run["rollout_id"]})
         text = run["error"] or "; ".join(run["reasons"] or []) or ""
@@ -384,10 +384,10 @@ class Retrainer:
         return run
 
     def _update(self, run_id: int, **values: Any) -> None:
-        self.store.update_retrain_run(run_id, {**values, "updated_at": self.clock()})
+        self.store.retrain.update_retrain_run(run_id, {**values, "updated_at": self.clock()})
 
     def _champion(self, model: str) -> tuple[Any, int | None]:
-        dep = self.store.current_deployment(model)
+        dep = self.store.deployments.current_deployment(model)
         if dep is None:
             return self.registry.latest(model), None
         return (self.registry.get(model, DeploymentPolicy.from_dict(dep.policy).primary),

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from rampup.project import ProjectFile
     from rampup.retrain.spec import RetrainSpec
     from rampup.rollout.service import Seen
-    from rampup.store import Store
+    from rampup.store import Database
 
 log = logging.getLogger("rampup.retrain")
 
@@ -42,7 +42,7 @@ class RetrainerLike(Protocol):
     """What the upkeep needs from :class:`rampup.retrain.service.Retrainer`, which calls
     it (this module sits below the service)."""
 
-    store: Store
+    store: Database
     project: ProjectFile
     clock: Callable[[], float]
     cancel: threading.Event
@@ -70,7 +70,7 @@ def clear_stale(r: RetrainerLike, model: str | None = None, *, actor: str = "ret
     :func:`rampup.retrain.triggers.stale`), each with its reason and an event."""
     now = r.clock()
     ended = []
-    for run in r.store.list_retrain_runs(model, states=["queued", "running"], limit=100):
+    for run in r.store.retrain.list_retrain_runs(model, states=["queued", "running"], limit=100):
         declared = r.project.models.get(run["model"])
         retrain = declared.retrain if declared is not None else None
         why = stale(run["state"], created_at=run["created_at"], started_at=run["started_at"],
@@ -80,11 +80,11 @@ def clear_stale(r: RetrainerLike, model: str | None = None, *, actor: str = "ret
         if why is None:
             continue
         state = "expired" if run["state"] == "queued" else "failed"
-        if not r.store.update_retrain_run(run["id"], {
+        if not r.store.retrain.update_retrain_run(run["id"], {
                 "state": state, "finished_at": now, "updated_at": now, "error": why},
                 expect_states=[run["state"]]):
             continue  # it moved meanwhile (started, finished): not stale after all
-        r.store.add_event(actor, f"retrain_{state}", model=run["model"], details={
+        r.store.events.add_event(actor, f"retrain_{state}", model=run["model"], details={
             "run_id": run["id"], "error": why, "cleared_by": actor})
         if notify is not None:
             notify(state, f"run #{run['id']} {state}: {why}")
@@ -109,7 +109,7 @@ def tick(r: RetrainerLike, notify: Notify) -> list[dict[str, Any]]:
             except (RetrainRefusedError, NotFoundError) as exc:
                 log.debug("scheduled retraining of %s not started: %s", model, exc)
     out = []
-    for queued in reversed(r.store.list_retrain_runs(states=["queued"], limit=100)):
+    for queued in reversed(r.store.retrain.list_retrain_runs(states=["queued"], limit=100)):
         if r.cancel.is_set():
             break
         try:
@@ -136,7 +136,7 @@ def alert_action(r: RetrainerLike, ctx: ActionContext) -> str:
                    f"turn it on (RAMPUP_RETRAIN=true) or run it by hand: rampup retrain "
                    f"{rule.model}")
     if refused is not None:
-        r.store.add_event(ctx.actor, "retrain_refused", model=rule.model, details={
+        r.store.events.add_event(ctx.actor, "retrain_refused", model=rule.model, details={
             "trigger": "alert", "guard": refused[0], "message": refused[1],
             "fix": refused[2], "reason": ctx.reason, **details})
         return f"retraining not started: {refused[1]} (fix: {refused[2]})"

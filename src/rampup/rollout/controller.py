@@ -26,7 +26,7 @@ from rampup.rollout.service import Rollouts, from_row
 from rampup.rollout.window import WindowStats, measure, paired
 from rampup.runtime import DeadLetters, Supervisor, classify
 from rampup.runtime.leader import LeaderLoop
-from rampup.store import Store
+from rampup.store import Database
 
 log = logging.getLogger("rampup.rollout")
 
@@ -47,7 +47,7 @@ class TickResult:
 
 
 class RolloutController:
-    def __init__(self, store: Store, *, clock: Callable[[], float] = time.time,
+    def __init__(self, store: Database, *, clock: Callable[[], float] = time.time,
                  rollouts: Rollouts | None = None, min_requests: int = 100,
                  min_labelled: int = 50, dead_letters: DeadLetters | None = None) -> None:
         self.store = store
@@ -60,9 +60,9 @@ class RolloutController:
 
     def tick(self) -> list[TickResult]:
         now = self.clock()
-        seen = self.store.latest_deployment_ids()  # what this pass decides on
+        seen = self.store.deployments.latest_deployment_ids()  # what this pass decides on
         out: list[TickResult] = []
-        for row in self.store.list_rollouts(active_only=True, limit=1000):
+        for row in self.store.rollouts.list_rollouts(active_only=True, limit=1000):
             r, rev = from_row(row)
             try:
                 res = self._step(r, rev, now, seen.get(r.model))
@@ -83,7 +83,7 @@ class RolloutController:
                 continue
             if res is not None:
                 out.append(res)
-        for row in self.store.list_rollouts(limit=50):
+        for row in self.store.rollouts.list_rollouts(limit=50):
             if row["state"] == "promoted" and not row["standby_released"]:
                 r, rev = from_row(row)
                 if r.promoted_at is None or now - r.promoted_at < r.plan.standby_keep_s:
@@ -144,8 +144,8 @@ class RolloutController:
         due = last is None or last[1] != verdict or last[2] != decision.action or \
             decision.action != "wait" or now - last[0] >= RECORD_EVERY_S
         if due:
-            self.store.add_rollout_check(r.id, r.step, now, verdict, decision.action,
-                                         decision.reason, results)
+            self.store.rollouts.add_rollout_check(r.id, r.step, now, verdict, decision.action,
+                                                  decision.reason, results)
             self._last_record[r.id] = (now, verdict, decision.action)
 
     # -- background loop ----------------------------------------------------------------

@@ -5,7 +5,7 @@ The CLI, the admin HTTP API, the controller, alert actions and retraining all go
 rollout revision it was decided on (``seen``/``seen_rollout``; a person's call decides on
 what is current when it runs), and the store applies it (rollout row, traffic policy,
 audit events, in one transaction) only if both still hold
-(:meth:`rampup.store.Store.decide`). A decision on a state that has moved changes
+(:meth:`rampup.store.Database.deployments.decide`). A decision on a state that has moved changes
 nothing: it is recorded as a ``superseded`` info event and raised as
 :class:`~rampup.errors.SupersededError`, which automated actors treat as "nothing to do".
 """
@@ -27,8 +27,8 @@ from rampup.rollout.machine import (
 )
 from rampup.rollout.plan import Plan, Strategy, default_plan
 from rampup.rollout.policy import DeploymentPolicy
-from rampup.store import DeploymentRecord, Store
-from rampup.store.deployment_rows import Change, Fence
+from rampup.store import Database, DeploymentRecord
+from rampup.store.deployments import Change, Fence
 
 HUMAN = "human"
 CURRENT: Literal["current"] = "current"
@@ -91,11 +91,11 @@ def _row_values(r: Rollout) -> dict[str, Any]:
             "promoted_at": r.promoted_at, "standby_released": r.standby_released}
 
 
-GateFn = Callable[[Store, str, str, bool, str], None]
+GateFn = Callable[[Database, str, str, bool, str], None]
 
 
 class Rollouts:
-    def __init__(self, store: Store, *, clock: Callable[[], float] = time.time,
+    def __init__(self, store: Database, *, clock: Callable[[], float] = time.time,
                  gate: GateFn | None = None) -> None:
         self.store = store
         self.clock = clock
@@ -104,25 +104,25 @@ class Rollouts:
     # -- reading ------------------------------------------------------------------------
 
     def active(self, model: str) -> tuple[Rollout, int] | None:
-        rows = self.store.list_rollouts(model, active_only=True, limit=1)
+        rows = self.store.rollouts.list_rollouts(model, active_only=True, limit=1)
         return from_row(rows[0]) if rows else None
 
     def latest(self, model: str) -> tuple[Rollout, int] | None:
-        rows = self.store.list_rollouts(model, limit=1)
+        rows = self.store.rollouts.list_rollouts(model, limit=1)
         return from_row(rows[0]) if rows else None
 
     def get(self, rollout_id: int) -> tuple[Rollout, int] | None:
-        row = self.store.get_rollout(rollout_id)
+        row = self.store.rollouts.get_rollout(rollout_id)
         return None if row is None else from_row(row)
 
     def status(self, model: str) -> RolloutStatus:
         self._model(model)
         latest = self.latest(model)
-        dep = self.store.current_deployment(model)
-        checks = self.store.list_rollout_checks(latest[0].id, limit=50) if latest else []
+        dep = self.store.deployments.current_deployment(model)
+        checks = self.store.rollouts.list_rollout_checks(latest[0].id, limit=50) if latest else []
         notes = [{"ts": e.ts, "actor": e.actor, "message": e.details.get("message", ""),
                   "deployment_id": e.details.get("deployment_id")}
-                 for e in self.store.list_events(model, limit=200)
+                 for e in self.store.events.list_events(model, limit=200)
                  if e.action == "superseded"][:SUPERSEDED_SHOWN]
         return RolloutStatus(latest[0] if latest else None,
                              DeploymentPolicy.from_dict(dep.policy) if dep else None,
@@ -141,8 +141,8 @@ class Rollouts:
         row, its first step's policy and their events are one fenced decision; the
         database refuses a second active rollout of the model."""
         self._model(model)
-        if version != HUMAN and self.store.get_version(model, version) is None:
-            known = ", ".join(v.version for v in self.store.list_versions(model)) or "none"
+        if version != HUMAN and self.store.models.get_version(model, version) is None:
+            known = ", ".join(v.version for v in self.store.models.list_versions(model)) or "none"
             raise NotFoundError(f"version {model}@{version} is not registered (known: {known})",
                                 fix="register it first: rampup register")
         if self.gate is not None:
@@ -152,7 +152,7 @@ class Rollouts:
         plan = plan or default_plan(strategy)
         if dep is None:
             why = reason or f"first deployment of {version}"
-            self.store.decide(model, Fence(fence_id), Change(
+            self.store.deployments.decide(model, Fence(fence_id), Change(
                 actor, why, policy=DeploymentPolicy.single(version).to_dict()))
             return None
         current = DeploymentPolicy.from_dict(dep.policy)
@@ -164,7 +164,7 @@ class Rollouts:
         first = Rollout(0, model, version, baseline, plan, "pending", 0, now, now, now, actor,
                         why, salt=current.salt).started(0, now)
         step = f"step 1: {plan.steps[0].describe()}"
-        applied = self.store.decide(model, Fence(fence_id), Change(
+        applied = self.store.deployments.decide(model, Fence(fence_id), Change(
             actor, f"rollout of {version} ({plan.strategy}): {step}",
             policy=keep_standby(policy_for(first), current, first).to_dict(), owner="new",
             new_rollout={
@@ -265,7 +265,7 @@ class Rollouts:
             raise ConflictError(f"{model} has no earlier deployment to roll back to",
                                 fix="deploy another version instead")
         previous = DeploymentPolicy.from_dict(target.policy)
-        self.store.decide(model, Fence(fence_id), Change(
+        self.store.deployments.decide(model, Fence(fence_id), Change(
             actor, reason or f"rollback to deployment #{target.id}",
             policy=previous.to_dict(), always=True))
         return previous
@@ -312,7 +312,7 @@ class Rollouts:
         note = (f"superseded by {what}: rollout #{r.id} no longer decides what {r.model} "
                 "serves, so its standby timer changes no route"
                 + (f"; only its standby {r.baseline} is unloaded" if unload else ""))
-        self.store.decide(r.model, Fence(fence_id, r.id, rev), Change(
+        self.store.deployments.decide(r.model, Fence(fence_id, r.id, rev), Change(
             actor, f"standby {r.baseline} of rollout #{r.id} released after "
                    f"{r.plan.standby_keep_s:g} s (the rollout was superseded by {what})",
             policy=None if unload is None else unload.to_dict(),
@@ -335,7 +335,7 @@ class Rollouts:
         if policy or policy_override is not None:
             found = DeploymentPolicy.from_dict(dep.policy) if dep is not None else None
             p = keep_standby(policy_override or policy_for(new), found, new).to_dict()
-        self.store.decide(old.model, Fence(fence_id, old.id, rev, owned=True), Change(
+        self.store.deployments.decide(old.model, Fence(fence_id, old.id, rev, owned=True), Change(
             actor, reason, policy=p, owner=old.id, rollout=_row_values(new),
             events=[(f"rollout_{new.state}", new.candidate, {
                 "rollout_id": new.id, "state": new.state, "reason": reason,
@@ -346,7 +346,7 @@ class Rollouts:
 
     def _seen(self, model: str, seen: Seen) -> tuple[int | None, DeploymentRecord | None]:
         """The deployment to fence on, and the current one (to compute policies from)."""
-        dep = self.store.current_deployment(model)
+        dep = self.store.deployments.current_deployment(model)
         if seen == CURRENT:
             return (None if dep is None else dep.id), dep
         return seen, dep
@@ -356,7 +356,7 @@ class Rollouts:
         if dep is None:
             return None
         now = DeploymentPolicy.from_dict(dep.policy)
-        for row in self.store.deployment_history(model, limit=200):
+        for row in self.store.deployments.deployment_history(model, limit=200):
             p = DeploymentPolicy.from_dict(row.policy)
             if row.id < dep.id and (p.routes, p.mirrors) != (now.routes, now.mirrors):
                 return row
@@ -367,14 +367,14 @@ class Rollouts:
         now = "no rollout is active" if active is None else \
             f"rollout #{active[0].id} is at revision {active[1]} ({active[0].state})"
         message = f"rollout #{seen[0]} at revision {seen[1]} has moved on: {now}"
-        self.store.note_superseded(model, actor, message, {
+        self.store.deployments.note_superseded(model, actor, message, {
             "rollout_id": seen[0], "revision": seen[1], "reason": reason})
         raise SupersededError(f"{actor}'s decision on {model} was not applied: {message}",
                               fix=f"look at 'rampup rollout status {model}'")
 
     def _model(self, model: str) -> None:
-        if self.store.get_model(model) is None:
-            known = ", ".join(m.name for m in self.store.list_models()) or "none"
+        if self.store.models.get_model(model) is None:
+            known = ", ".join(m.name for m in self.store.models.list_models()) or "none"
             raise NotFoundError(f"model {model!r} does not exist (known: {known})",
                                 fix="check the name or register a version first")
 

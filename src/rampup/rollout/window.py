@@ -3,7 +3,7 @@
 :class:`WindowStats` (one version, some roles) and :class:`PairedStats` (a shadow
 candidate next to the primary on the same requests) are plain, mergeable values: windows
 and replicas combine with ``merge``. :func:`measure` and :func:`paired` build them by
-streaming :meth:`Store.iter_predictions`; :class:`WindowBuilder` is the pure part.
+streaming :meth:`Database.predictions.iter_predictions`; :class:`WindowBuilder` is the pure part.
 
 Shadow rows carry the id ``"<answer id>~<version>"``. Labels arrive for the answer id, so a
 shadow row takes the label of its answer; the answer is looked up in the same ordered
@@ -36,7 +36,7 @@ import orjson
 
 from rampup.errors import ValidationError
 from rampup.rollout.agreement import Agreement, as_number, canonical
-from rampup.store import Store
+from rampup.store import Database
 
 HUMAN = "human"
 #: how much later than its answer a shadow row may be logged and still be paired with it.
@@ -272,7 +272,8 @@ class WindowBuilder:
         self.labels: list[Any] = []
 
     def add_row(self, row: dict[str, Any], label: Any = None) -> None:
-        """Count one prediction-log row (as :meth:`Store.iter_predictions` yields it)."""
+        """Count one prediction-log row (as ``Database.predictions.iter_predictions``
+        yields it)."""
         self.add(_Pred.of(row), label)
 
     def add(self, p: _Pred, label: Any = None) -> None:
@@ -309,13 +310,14 @@ class WindowBuilder:
 
 # -- reading the log ----------------------------------------------------------------------
 
-def measure(store: Store, model: str, version: str, *, since: float, until: float,
+def measure(store: Database, model: str, version: str, *, since: float, until: float,
             roles: Sequence[str] = ("answer",), slack_s: float = SLACK_S) -> WindowStats:
     """Stats of ``version``'s rows with the given roles logged in ``[since, until)``."""
     roles = tuple(roles)
     builder = WindowBuilder(version, roles, since, until)
     if "shadow" not in roles:
-        for chunk in store.iter_predictions(model, since=since, until=until, version=version,
+        for chunk in store.predictions.iter_predictions(model, since=since, until=until,
+                                                        version=version,
                                             roles=roles):
             for row in chunk:
                 builder.add(_Pred.of(row))
@@ -335,7 +337,7 @@ def measure(store: Store, model: str, version: str, *, since: float, until: floa
     return builder.build()
 
 
-def paired(store: Store, model: str, candidate: str, primary: str, *, since: float,
+def paired(store: Database, model: str, candidate: str, primary: str, *, since: float,
            until: float, slack_s: float = SLACK_S) -> PairedStats:
     """Pair ``candidate``'s shadow rows in ``[since, until)`` with ``primary``'s answers.
 
@@ -376,7 +378,7 @@ def paired(store: Store, model: str, candidate: str, primary: str, *, since: flo
                        _floats(p_scores), _floats(c_scores), _objects(labels), **counts)
 
 
-def _join(store: Store, model: str, *, since: float, until: float, slack_s: float,
+def _join(store: Database, model: str, *, since: float, until: float, slack_s: float,
           is_shadow: Callable[[_Pred], bool], keep_answer: Callable[[_Pred], bool],
           on_pair: Callable[[_Pred | None, _Pred], None],
           on_other: Callable[[_Pred], None] | None, roles: tuple[str, ...]) -> None:
@@ -390,8 +392,8 @@ def _join(store: Store, model: str, *, since: float, until: float, slack_s: floa
     answer_order: deque[tuple[float, str]] = deque()
     shadows: dict[str, _Pred] = {}
     shadow_order: deque[tuple[float, str]] = deque()
-    for chunk in store.iter_predictions(model, since=since - slack_s, until=until,
-                                        roles=roles):
+    for chunk in store.predictions.iter_predictions(model, since=since - slack_s, until=until,
+                                                    roles=roles):
         for row in chunk:
             p = _Pred.of(row)
             cutoff = p.ts - slack_s

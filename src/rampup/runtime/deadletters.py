@@ -27,7 +27,7 @@ from prometheus_client import CollectorRegistry, Counter
 from rampup.runtime.faults import classify, describe, safe_payload, safe_text
 
 if TYPE_CHECKING:
-    from rampup.store import Store
+    from rampup.store import Database
 
 log = logging.getLogger("rampup.runtime")
 
@@ -45,7 +45,7 @@ class DeadLetterStats:
 
 
 class DeadLetters:
-    def __init__(self, store: Store, *, registry: CollectorRegistry | None = None,
+    def __init__(self, store: Database, *, registry: CollectorRegistry | None = None,
                  clock: Callable[[], float] = time.time, replica: str = "",
                  max_pending: int = 10_000, repeat_s: float = 3600.0,
                  remember: int = 10_000, max_per_minute: int = 120) -> None:
@@ -126,7 +126,7 @@ class DeadLetters:
         if not rows:
             return True
         try:
-            self.store.add_dead_letters(rows)
+            self.store.dead_letters.add_dead_letters(rows)
         except Exception as exc:
             if classify(exc) == "transient":
                 with self._lock:

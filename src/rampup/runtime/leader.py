@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from rampup.errors import RampupError
 from rampup.runtime.faults import classify, describe
 from rampup.runtime.supervisor import Supervised, Supervisor, WorkerContext
-from rampup.store import Store
+from rampup.store import Database
 
 log = logging.getLogger("rampup.rollout")
 
@@ -26,7 +26,7 @@ LOCK_KEY = 0x72616D71  # distinct from the migration lock
 
 
 class Leader:
-    def __init__(self, store: Store, name: str = "controller") -> None:
+    def __init__(self, store: Database, name: str = "controller") -> None:
         self.store = store
         self.name = name
         self._conn: sa.Connection | None = None
@@ -117,7 +117,7 @@ class LeaderLoop:
     Used by the rollout controller, the alert evaluator and the retraining loop.
     """
 
-    def __init__(self, store: Store, name: str, tick: Callable[[], object],
+    def __init__(self, store: Database, name: str, tick: Callable[[], object],
                  interval: float, on_stop: Callable[[float], object] | None = None, *,
                  worker: str | None = None, stall_after: float | None = None) -> None:
         self.store = store

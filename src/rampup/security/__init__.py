@@ -1,7 +1,7 @@
 """Credentials, privacy of the prediction log, retention and erasure.
 
 Pure logic lives here (token hashing, the privacy policy, retention plans); the store
-keeps the rows (:mod:`rampup.store.token_rows`, :mod:`rampup.store.erase_rows`) and the
+keeps the rows (:mod:`rampup.store.credentials`, :mod:`rampup.store.predictions`) and the
 HTTP edge enforces it (:mod:`rampup.serving.auth`, :mod:`rampup.serving.guard`).
 """
 

@@ -23,7 +23,7 @@ from rampup.security.privacy import load_privacy
 
 if TYPE_CHECKING:
     from rampup.project import ProjectFile
-    from rampup.store import Store
+    from rampup.store import Database
 
 META = frozenset({"sample_weight", "_source"})
 
@@ -41,10 +41,10 @@ def _norm(v: Any) -> Any:
     return str(v)
 
 
-def _dataset_files(store: Store, models: Iterable[str]) -> list[tuple[str, Path]]:
+def _dataset_files(store: Database, models: Iterable[str]) -> list[tuple[str, Path]]:
     out = []
     for model in models:
-        for run in store.list_retrain_runs(model, limit=100_000):
+        for run in store.retrain.list_retrain_runs(model, limit=100_000):
             info = run.get("dataset") or {}
             for key in ("path", "holdout_path"):
                 if info.get(key):
@@ -52,7 +52,7 @@ def _dataset_files(store: Store, models: Iterable[str]) -> list[tuple[str, Path]
     return out
 
 
-def erase_from_datasets(store: Store, rows: list[dict[str, Any]]) -> dict[str, int]:
+def erase_from_datasets(store: Database, rows: list[dict[str, Any]]) -> dict[str, int]:
     """Rewrite the retraining dataset files of these predictions' models without the rows
     built from them (matched on their logged feature values; reference rows of the
     training file are left alone). Returns files changed and rows removed."""
@@ -103,7 +103,7 @@ def _stored_inputs(rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
     return found
 
 
-def erase_input_files(store: Store, folder: Path | None,
+def erase_input_files(store: Database, folder: Path | None,
                       stored: set[tuple[str, str]]) -> int:
     """Delete the kept bytes of these inputs (``RAMPUP_INPUT_BYTES_DIR``), unless another
     logged prediction still holds the same content."""
@@ -112,13 +112,13 @@ def erase_input_files(store: Store, folder: Path | None,
     n = 0
     for sha, fmt in sorted(stored):
         path = folder / sha[:2] / f"{sha}.{fmt}"
-        if path.is_file() and not store.inputs_mention(sha):
+        if path.is_file() and not store.predictions.inputs_mention(sha):
             path.unlink()
             n += 1
     return n
 
 
-def forget(store: Store, project: ProjectFile, request_key: str, *, actor: str,
+def forget(store: Database, project: ProjectFile, request_key: str, *, actor: str,
            input_bytes_dir: Path | None = None) -> dict[str, Any]:
     """Erase everything kept about ``request_key``; returns the erasure id and counts."""
     if not request_key.strip():
@@ -126,15 +126,15 @@ def forget(store: Store, project: ProjectFile, request_key: str, *, actor: str,
                               fix="give the subject's request key as it was sent")
     privacy = load_privacy(store, project)
     keys = [request_key] + ([privacy.hash(request_key)] if privacy is not None else [])
-    rows = store.subject_predictions(keys)
+    rows = store.predictions.subject_predictions(keys)
     datasets = erase_from_datasets(store, rows)
     stored = _stored_inputs(rows)
-    deleted = store.erase_predictions([r["id"] for r in rows],
-                                      [r["request_id"] for r in rows])
+    deleted = store.predictions.erase_predictions([r["id"] for r in rows],
+                                                  [r["request_id"] for r in rows])
     deleted["input_files"] = erase_input_files(store, input_bytes_dir, stored)
     erasure = uuid.uuid4().hex
     models = sorted({r["model"] for r in rows})
-    store.add_event(actor, "forget", details={
+    store.events.add_event(actor, "forget", details={
         "erasure": erasure, "deleted": deleted, "dataset_files": datasets["files"],
         "dataset_rows": datasets["rows"], "models": models})
     return {"event": erasure, "deleted": {**deleted, "dataset rows": datasets["rows"]},

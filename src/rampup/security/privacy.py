@@ -227,4 +227,4 @@ def load_privacy(store: Any, project: Any, models: Iterable[str] = ()) -> Privac
     rules = Privacy.from_project(project, b"", models)
     if rules is None:
         return None
-    return Privacy(rules.rules, store.secret(SECRET_NAME).encode())
+    return Privacy(rules.rules, store.credentials.secret(SECRET_NAME).encode())

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from rampup.host import WorkerHost
     from rampup.project import ProjectFile
     from rampup.runtime.leader import LeaderLoop
-    from rampup.store import Store
+    from rampup.store import Database
 
 log = logging.getLogger("rampup.retention")
 
@@ -45,7 +45,7 @@ def configured(project: ProjectFile) -> bool:
         for m in project.models.values())
 
 
-def apply_retention(store: Store, project: ProjectFile, *, now: float | None = None,
+def apply_retention(store: Database, project: ProjectFile, *, now: float | None = None,
                     batch: int = 1000, max_batches: int = 50,
                     models: list[str] | None = None, rest: float = 3.0,
                     sleep: Callable[[float], None] = time.sleep) -> RetentionReport:
@@ -53,11 +53,11 @@ def apply_retention(store: Store, project: ProjectFile, *, now: float | None = N
     ``rest`` times as long as it took (0: no pause)."""
     now = time.time() if now is None else now
     names = models if models is not None else sorted(
-        {m.name for m in store.list_models()} | set(project.models))
+        {m.name for m in store.models.list_models()} | set(project.models))
     deleters: dict[str, Callable[[str, float, int], int]] = {
-        "predictions": store.delete_predictions_before,
-        "feedback": store.delete_feedback_before,
-        "review": store.delete_review_before}
+        "predictions": store.predictions.delete_predictions_before,
+        "feedback": store.feedback.delete_feedback_before,
+        "review": store.review.delete_review_before}
     report = RetentionReport()
     for model in names:
         for kind, delete in deleters.items():

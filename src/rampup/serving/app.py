@@ -47,7 +47,7 @@ from rampup.serving.monitoring import start_monitoring
 from rampup.serving.predict import predict, predict_version
 from rampup.serving.runtime import LoadFn, Runtime
 from rampup.serving.state import POLLER, POLLER_STALL_AFTER_S, AppState, poll_deployments
-from rampup.store import Store
+from rampup.store import Database
 
 log = logging.getLogger("rampup.serving")
 
@@ -70,7 +70,7 @@ PREDICT_DOC = {
 
 
 def create_app(settings: Settings, project: ProjectFile | None = None, *,
-               store: Store | None = None, load: LoadFn | None = None) -> FastAPI:
+               store: Database | None = None, load: LoadFn | None = None) -> FastAPI:
     """Build the ASGI app. ``store``/``load`` may be given (tests); otherwise the store is
     opened from settings on startup and versions load through the registry."""
     project = project or ProjectFile()
@@ -78,8 +78,8 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owns = store is None
-        st_store: Store = store if store is not None else await asyncio.to_thread(
-            Store.open, settings.resolved_database_url, migrate=settings.migrate)
+        st_store: Database = store if store is not None else await asyncio.to_thread(
+            Database.open, settings.resolved_database_url, migrate=settings.migrate)
         loader = load
         if loader is None:
             from rampup.registry.registry import Registry

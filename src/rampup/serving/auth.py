@@ -23,7 +23,7 @@ from rampup.errors import AuthError, ForbiddenError
 from rampup.security.tokens import ENV_ADMIN, Principal, hash_token
 
 if TYPE_CHECKING:
-    from rampup.store import Store
+    from rampup.store import Database
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 #: where the guard middleware leaves a dict for the audit record of this request
@@ -33,7 +33,7 @@ AUDIT_KEY = "rampup.audit"
 class TokenBook:
     """Named tokens from the store, cached briefly (positive and negative answers)."""
 
-    def __init__(self, store: Store, ttl: float = 2.0,
+    def __init__(self, store: Database, ttl: float = 2.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.store = store
         self.ttl = ttl
@@ -49,7 +49,7 @@ class TokenBook:
             hit = self._cache.get(digest)
         if hit is not None and hit[0] > now:
             return hit[1]
-        row = self.store.find_token(digest)
+        row = self.store.credentials.find_token(digest)
         with self._lock:
             if len(self._cache) > 4096:  # wrong tokens must not grow it without bound
                 self._cache.clear()
@@ -62,7 +62,7 @@ class TokenBook:
             hit = self._counts.get(kind)
         if hit is not None and hit[0] > now:
             return hit[1]
-        n = self.store.count_tokens(kind)
+        n = self.store.credentials.count_tokens(kind)
         with self._lock:
             self._counts[kind] = (now + self.ttl, n)
         return n

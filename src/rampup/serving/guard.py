@@ -163,7 +163,8 @@ async def _record(scope: Scope, audit: dict[str, Any], status: int) -> None:
     details = {"method": scope["method"], "path": scope["path"], "status": status,
                "client": client[0] if client else None}
     try:
-        await asyncio.to_thread(st.store.add_event, audit["principal"].actor, "admin.request",
+        await asyncio.to_thread(st.store.events.add_event, audit["principal"].actor,
+                                "admin.request",
                                 model=audit.get("model"), details=details)
     except Exception as exc:  # the action happened; a lost audit row must be visible
         log.error("could not record the admin audit event %s: %s", details, exc)

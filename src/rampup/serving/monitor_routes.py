@@ -40,7 +40,7 @@ def _check_read(request: Request, st: AppState) -> None:
 async def _known_model(st: AppState, name: str) -> None:
     if name in st.runtime.models or name in st.project.pipelines():
         return
-    if await asyncio.to_thread(st.store.get_model, name) is None:
+    if await asyncio.to_thread(st.store.models.get_model, name) is None:
         raise NotFoundError(f"model {name!r} does not exist", fix="check the model name",
                             field="name")
 
@@ -112,13 +112,13 @@ async def metrics_catalogue(request: Request, name: str) -> Response:
     now = time.time()
 
     def read() -> dict[str, Any]:
-        versions = st.store.list_versions(name)
+        versions = st.store.models.list_versions(name)
         infos = [VersionInfo.from_parts(v.input_schema, v.output, v.profile) for v in versions]
         source = StoreMetricSource(st.store, monitor=st.monitor,
                                stages=stage_map(st.project))
         agg, _ = source.aggregate(name, since=now - CATALOGUE_S, until=now + 1.0,
                                   sections={"inputs", "output", "events", "performance"})
-        keys = st.store.metric_window_keys(name, now - CATALOGUE_S)
+        keys = st.store.windows.metric_window_keys(name, now - CATALOGUE_S)
         spec = st.project.models.get(name)
         out = catalogue(agg or WindowAggregate(), infos,
                         spec.input_metrics if spec is not None else ())

@@ -120,7 +120,7 @@ async def get_item(request: Request, name: str, item_id: str) -> Response:
     await _flushed(st)
     svc = _service(st)
     row = await asyncio.to_thread(svc.queue().get, name, item_id)
-    labels = await asyncio.to_thread(st.store.list_review_labels, name, item_ids=[item_id],
+    labels = await asyncio.to_thread(st.store.review.list_review_labels, name, item_ids=[item_id],
                                      kinds=("label", "skip", "adjudicate"))
     return json_response({"item": item_view(row, time.time()),
                           "choices": _choices(st, name, row),
@@ -237,7 +237,7 @@ def _task(st: AppState, row: dict[str, Any] | None) -> str | None:
     loaded = served.versions.get(row["version"]) if served is not None else None
     if loaded is not None:
         return loaded.output.task
-    record = st.store.get_version(row["model"], row["version"])
+    record = st.store.models.get_version(row["model"], row["version"])
     return None if record is None else record.output.get("task")
 
 

@@ -21,7 +21,7 @@ from rampup.serving.jsonbody import EdgeRoute
 from rampup.serving.pipeline import describe_pipeline, resolve_feedback
 from rampup.serving.responses import json_response
 from rampup.serving.state import AppState, app_state
-from rampup.store.deployment_rows import Change, Fence
+from rampup.store.deployments import Change, Fence
 
 router = APIRouter(route_class=EdgeRoute)
 
@@ -133,7 +133,7 @@ async def feedback(request: Request, name: str, body: FeedbackBody) -> Response:
     now = time.time()
     records = [r for item in items
                for r in to_records(item, stage_owner.get(item.request_id, name), now)]
-    fresh = await asyncio.to_thread(st.store.add_feedback, records)
+    fresh = await asyncio.to_thread(st.store.feedback.add_feedback, records)
     if st.monitor is not None:
         st.monitor.feedback([r for r, new in zip(records, fresh, strict=True) if new])
     return json_response({"accepted": sum(fresh), "duplicates": len(fresh) - sum(fresh)})
@@ -142,7 +142,7 @@ async def feedback(request: Request, name: str, body: FeedbackBody) -> Response:
 async def _find_predictions(st: AppState, ids: list[str]) -> dict[str, str]:
     """Find the model of each id; predictions may still sit in a log queue (here or on a
     sibling worker), so wait for a flush before calling an id unknown."""
-    owners = await asyncio.to_thread(st.store.prediction_models, ids)
+    owners = await asyncio.to_thread(st.store.predictions.prediction_models, ids)
     missing = [i for i in ids if i not in owners]
     if not missing:
         return owners
@@ -150,7 +150,7 @@ async def _find_predictions(st: AppState, ids: list[str]) -> dict[str, str]:
         await asyncio.to_thread(st.writer.flush, 5.0)
     else:
         await asyncio.sleep(st.settings.log_flush_interval * 2 + 0.1)
-    owners.update(await asyncio.to_thread(st.store.prediction_models, missing))
+    owners.update(await asyncio.to_thread(st.store.predictions.prediction_models, missing))
     return owners
 
 
@@ -180,20 +180,21 @@ async def set_deployment(request: Request, name: str, body: DeploymentBody) -> R
     st = app_state(request)
     require_admin(request, st.settings.admin_token)
     policy = DeploymentPolicy(routes=body.routes, mirrors=body.mirrors, standby=body.standby)
-    current = await asyncio.to_thread(st.store.current_deployment, name)
+    current = await asyncio.to_thread(st.store.deployments.current_deployment, name)
     serving_now = set(DeploymentPolicy.from_dict(current.policy).routes) if current else set()
     for v in policy.versions() - {HUMAN}:
-        if await asyncio.to_thread(st.store.get_version, name, v) is None:
+        if await asyncio.to_thread(st.store.models.get_version, name, v) is None:
             raise NotFoundError(f"version {name}@{v} is not registered",
                                 fix="register it first (rampup register)", field=v)
         if v in policy.routes and v not in serving_now:
             await asyncio.to_thread(deploy_gate, st.store, name, v, body.force, _actor(request))
     if body.based_on is None:  # applied on top of whatever is current (and recorded)
-        dep = await asyncio.to_thread(st.store.append_deployment, name, policy.to_dict(),
+        dep = await asyncio.to_thread(st.store.deployments.append_deployment, name,
+                                      policy.to_dict(),
                                       _actor(request), body.reason)
     else:
         applied = await asyncio.to_thread(
-            st.store.decide, name, Fence(body.based_on),
+            st.store.deployments.decide, name, Fence(body.based_on),
             Change(_actor(request), body.reason, policy=policy.to_dict(), always=True))
         assert applied.deployment is not None
         dep = applied.deployment
@@ -206,7 +207,7 @@ async def set_deployment(request: Request, name: str, body: DeploymentBody) -> R
 async def deployment_history(request: Request, name: str) -> Response:
     st = app_state(request)
     require_admin(request, st.settings.admin_token)
-    rows = await asyncio.to_thread(st.store.deployment_history, name, 100)
+    rows = await asyncio.to_thread(st.store.deployments.deployment_history, name, 100)
     return json_response({"deployments": [
         {"id": d.id, "created_at": d.created_at, "policy": d.policy, "actor": d.actor,
          "reason": d.reason} for d in rows]})

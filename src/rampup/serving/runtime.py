@@ -30,7 +30,7 @@ from rampup.serving.batching import MicroBatcher
 from rampup.serving.human import HUMAN, HumanPredictor, human_record, media_schema
 from rampup.serving.inline import DEFAULT_BUDGET_S, InlineBudget
 from rampup.serving.validation import Validator
-from rampup.store import Store, VersionRecord
+from rampup.store import Database, VersionRecord
 
 log = logging.getLogger("rampup.serving")
 
@@ -103,7 +103,7 @@ LoadFn = Callable[[VersionRecord], Predictor]
 class Runtime:
     """The models a process serves. Reads the store; never writes it."""
 
-    def __init__(self, store: Store, load: LoadFn, project: ProjectFile | None = None,
+    def __init__(self, store: Database, load: LoadFn, project: ProjectFile | None = None,
                  rng: random.Random | None = None,
                  inline_budget_s: float = DEFAULT_BUDGET_S) -> None:
         self.store = store
@@ -137,7 +137,7 @@ class Runtime:
 
     def refresh(self) -> list[str]:
         """Load any model whose deployment changed. Returns the models that changed."""
-        latest = self.store.latest_deployment_ids()
+        latest = self.store.deployments.latest_deployment_ids()
         changed = []
         for model, dep_id in latest.items():
             current = self.models.get(model)
@@ -154,7 +154,7 @@ class Runtime:
         return changed
 
     def _load_model(self, model: str, current: ServedModel | None) -> None:
-        dep = self.store.current_deployment(model)
+        dep = self.store.deployments.current_deployment(model)
         if dep is None:  # pragma: no cover - latest_deployment_ids said it exists
             return
         policy = DeploymentPolicy.from_dict(dep.policy)
@@ -177,12 +177,12 @@ class Runtime:
 
     def _load_version(self, model: str, version: str, spec: ModelSpec) -> LoadedVersion:
         if version == HUMAN:
-            schema = media_schema(self.store.list_versions(model))
+            schema = media_schema(self.store.models.list_versions(model))
             lv = LoadedVersion(human_record(model, schema), HumanPredictor(), spec,
                                self.inline_budget_s, protected_fields(self.project, model))
             lv.executor = self.model_executor
             return lv
-        record = self.store.get_version(model, version)
+        record = self.store.models.get_version(model, version)
         if record is None:
             raise NotFoundError(f"version {model}@{version} is not registered",
                                 fix="register it before deploying it")
@@ -202,7 +202,7 @@ class Runtime:
             return served.versions[version]
         key = (model, version)
         if key not in self._pinned:
-            if served is None and self.store.get_model(model) is None:
+            if served is None and self.store.models.get_model(model) is None:
                 self.get(model)  # raises the not-found error
             self._pinned[key] = self._load_version(model, version, self.spec(model))
         return self._pinned[key]

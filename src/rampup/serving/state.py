@@ -22,7 +22,7 @@ from rampup.runtime import (
 )
 from rampup.serving.metrics import ServingMetrics
 from rampup.serving.runtime import Runtime
-from rampup.store import Store
+from rampup.store import Database
 
 if TYPE_CHECKING:
     from rampup.automation.runtime import AutomationRuntime
@@ -37,7 +37,7 @@ log = logging.getLogger("rampup.serving")
 class AppState:
     settings: Settings
     project: ProjectFile
-    store: Store
+    store: Database
     runtime: Runtime
     writer: LogWriter
     metrics: ServingMetrics

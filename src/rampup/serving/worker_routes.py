@@ -30,7 +30,8 @@ async def dead_letters(
     st = app_state(request)
     require_admin(request, st.settings.admin_token)
     start = parse_time(since, "since", time.time()) if since else None
-    rows = await asyncio.to_thread(st.store.list_dead_letters, worker=worker, model=model,
+    rows = await asyncio.to_thread(st.store.dead_letters.list_dead_letters, worker=worker,
+                                   model=model,
                                    since=start, limit=limit)
-    counts = await asyncio.to_thread(st.store.count_dead_letters, since=start)
+    counts = await asyncio.to_thread(st.store.dead_letters.count_dead_letters, since=start)
     return json_response({"dead_letters": rows, "counts": counts})

@@ -1,5 +1,8 @@
-"""The store: registry, deployments, prediction log, feedback and audit events."""
+"""The store: one repository per concept (registry, deployments, rollouts, prediction log,
+feedback, monitor windows, alerts, review, retraining, credentials, dead letters, audit
+events) behind small protocols, over SQLAlchemy Core on SQLite or PostgreSQL."""
 
+from rampup.store.database import Database
 from rampup.store.records import (
     DeploymentRecord,
     EvaluationRecord,
@@ -8,7 +11,6 @@ from rampup.store.records import (
     ModelRecord,
     VersionRecord,
 )
-from rampup.store.sql import Store
 
-__all__ = ["DeploymentRecord", "EvaluationRecord", "EventRecord", "FeedbackRecord",
-           "ModelRecord", "Store", "VersionRecord"]
+__all__ = ["Database", "DeploymentRecord", "EvaluationRecord", "EventRecord", "FeedbackRecord",
+           "ModelRecord", "VersionRecord"]

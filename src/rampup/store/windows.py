@@ -1,4 +1,4 @@
-"""Store methods for monitoring snapshots (mixed into :class:`Store`).
+"""Monitoring snapshots: the ``metric_windows`` rows.
 
 Each replica upserts its own row per window key (model, version, role, stage,
 window_start, replica), whole: the row always holds the replica's full aggregate of that
@@ -7,31 +7,41 @@ window, so a retried or repeated flush is harmless. Readers merge rows across re
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from rampup.store import schema as t
+from rampup.store.transactions import Repository
 
 _KEY = ("model", "version", "role", "stage", "window_start", "replica")
 
 
-class MetricRows:
-    engine: sa.Engine
+class WindowStamp(NamedTuple):
+    version: str
+    role: str
+    window_start: float
+    replica: str
+    updated_at: float
+
+
+class SqlWindows(Repository):
+    """Window rows, upserted whole per replica, merged by readers."""
+
 
     def upsert_metric_windows(self, rows: Sequence[dict[str, Any]]) -> int:
         """Insert or replace window rows (keys: the table's columns)."""
         if not rows:
             return 0
         mw = t.metric_windows
-        ins: Any = (postgresql.insert(mw) if self.engine.dialect.name == "postgresql"
+        ins: Any = (postgresql.insert(mw) if self.db.dialect == "postgresql"
                     else sqlite.insert(mw))
         stmt = ins.on_conflict_do_update(index_elements=list(_KEY), set_={
             "window_s": ins.excluded.window_s, "updated_at": ins.excluded.updated_at,
             "data": ins.excluded.data})
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(stmt, list(rows))
         return len(rows)
 
@@ -48,7 +58,7 @@ class MetricRows:
             if value is not None:
                 q = q.where(mw.c[col] == value)
         q = q.order_by(mw.c.window_start)
-        with self.engine.connect() as conn:
+        with self.db.reading() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
     def metric_window(self, model: str, version: str, role: str, stage: str,
@@ -57,7 +67,7 @@ class MetricRows:
         q = sa.select(mw).where(mw.c.model == model, mw.c.version == version,
                                 mw.c.role == role, mw.c.stage == stage,
                                 mw.c.window_start == window_start, mw.c.replica == replica)
-        with self.engine.connect() as conn:
+        with self.db.reading() as conn:
             row = conn.execute(q).first()
         return None if row is None else dict(row._mapping)
 
@@ -66,56 +76,31 @@ class MetricRows:
         mw = t.metric_windows
         q = (sa.select(mw.c.version, mw.c.role, mw.c.stage).distinct()
              .where(mw.c.model == model, mw.c.window_start >= since))
-        with self.engine.connect() as conn:
+        with self.db.reading() as conn:
             return sorted((r.version, r.role, r.stage) for r in conn.execute(q))
 
     def delete_metric_windows(self, before: float) -> int:
         """Drop windows that started before ``before`` (retention)."""
         mw = t.metric_windows
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             res = conn.execute(mw.delete().where(mw.c.window_start < before)
                                .returning(mw.c.model))
             return len(res.all())
 
-    def feedback_targets(self, ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
-        """For each prediction id: its row and its shadow rows (``<id>~<version>``).
-
-        Only the columns monitoring needs: id, ts, model, version, role, stage, outputs.
-        """
-        p = t.predictions
-        cols = [p.c.id, p.c.request_id, p.c.ts, p.c.model, p.c.version, p.c.role, p.c.stage,
-                p.c.outputs]
-        ids = list(dict.fromkeys(ids))
-        out: dict[str, list[dict[str, Any]]] = {}
-        with self.engine.connect() as conn:
-            for i in range(0, len(ids), 500):
-                part = ids[i:i + 500]
-                rows = [dict(r._mapping) for r in conn.execute(
-                    sa.select(*cols).where(p.c.id.in_(part)))]
-                for r in rows:
-                    out.setdefault(r["id"], []).append(r)
-                request_ids = list({r["request_id"] for r in rows})
-                if not request_ids:
-                    continue
-                shadows = conn.execute(sa.select(*cols).where(
-                    p.c.request_id.in_(request_ids), p.c.role == "shadow"))
-                for row in shadows:
-                    base = row.id.split("~", 1)[0]
-                    if base in out and base != row.id:
-                        out[base].append(dict(row._mapping))
-        return out
-
-    def label_history(self, ids: Iterable[str]) -> dict[str, list[tuple[int, str, Any]]]:
-        """Every label of each prediction as ``(feedback id, dedupe_key, value)``, oldest
-        first (to retract a label a newer one corrects)."""
-        f = t.feedback
-        ids = list(dict.fromkeys(ids))
-        out: dict[str, list[tuple[int, str, Any]]] = {}
-        with self.engine.connect() as conn:
-            for i in range(0, len(ids), 500):
-                q = (sa.select(f.c.id, f.c.prediction_id, f.c.dedupe_key, f.c.value)
-                     .where(f.c.prediction_id.in_(ids[i:i + 500]), f.c.kind == "label")
-                     .order_by(f.c.id))
-                for r in conn.execute(q):
-                    out.setdefault(r.prediction_id, []).append((r.id, r.dedupe_key, r.value))
-        return out
+    def metric_window_stamps(self, model: str, *, since: float, until: float,
+                             stage: str | None = None) -> list[WindowStamp]:
+        """(version, role, window_start, replica, updated_at) of the rows with
+        ``since <= window_start < until``, oldest first: which windows exist and when each
+        last changed, without their (large) data, so the dashboard can serve unchanged
+        windows from its cache of decoded buckets."""
+        mw = t.metric_windows
+        q = (sa.select(mw.c.version, mw.c.role, mw.c.window_start, mw.c.replica,
+                       mw.c.updated_at)
+             .where(mw.c.model == model, mw.c.window_start >= since,
+                    mw.c.window_start < until)
+             .order_by(mw.c.window_start))
+        if stage is not None:
+            q = q.where(mw.c.stage == stage)
+        with self.db.reading() as conn:
+            return [WindowStamp(r.version, r.role, float(r.window_start), r.replica,
+                                float(r.updated_at)) for r in conn.execute(q)]

@@ -1,4 +1,4 @@
-"""Store methods for the human review queue and automation levels (mixed into Store).
+"""The human review queue: items and reviewers' labels.
 
 Items are plain dicts. Claims and decisions are compare-and-set ``UPDATE``s, so several
 reviewers and several replicas can work on one queue: a claim only succeeds on an item
@@ -13,26 +13,28 @@ from typing import Any
 import sqlalchemy as sa
 
 from rampup.store import schema as t
-from rampup.store.engine import insert_ignore
+from rampup.store.feedback import SqlFeedback
 from rampup.store.records import FeedbackRecord
+from rampup.store.transactions import Repository
 
 OPEN_STATUSES = ("open", "disputed")
 _CANDIDATES = 25  # items tried per claim_next round
 
 
-class ReviewRows:
-    engine: sa.Engine
+class SqlReview(Repository):
+    """Review items (id = prediction id) and labels."""
+
 
     def insert_review_items(self, rows: Sequence[dict[str, Any]]) -> int:
         """Insert review items; ids already queued are skipped. Returns how many are new."""
         if not rows:
             return 0
-        stmt = insert_ignore(self.engine, t.review_items, ["id"]).returning(t.review_items.c.id)
-        with self.engine.begin() as conn:
+        stmt = self.db.insert_ignore(t.review_items, ["id"]).returning(t.review_items.c.id)
+        with self.db.begin() as conn:
             return len(conn.execute(stmt, list(rows)).all())
 
     def get_review_item(self, item_id: str) -> dict[str, Any] | None:
-        with self.engine.connect() as conn:
+        with self.db.reading() as conn:
             row = conn.execute(sa.select(t.review_items)
                                .where(t.review_items.c.id == item_id)).first()
         return None if row is None else dict(row._mapping)
@@ -51,14 +53,14 @@ class ReviewRows:
             q = q.where(c.created_at >= since)
         order = [c.created_at.desc()] if newest_first else [c.priority.desc(), c.created_at]
         q = q.order_by(*order, c.id).limit(limit)
-        with self.engine.connect() as conn:
+        with self.db.reading() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
     def claim_review_item(self, item_id: str, reviewer: str, now: float, ttl: float) -> bool:
         """Claim one item for ``reviewer`` until ``now + ttl`` if it is open and nobody else
         holds a live claim (the reviewer's own claim is renewed)."""
         c = t.review_items.c
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             res = conn.execute(t.review_items.update().where(
                 c.id == item_id, c.status.in_(OPEN_STATUSES),
                 sa.or_(c.claimed_until.is_(None), c.claimed_until < now,
@@ -72,7 +74,7 @@ class ReviewRows:
         """The reviewer's live claim if any, else the first open item (queue order) the
         reviewer has not labelled or skipped, claimed. None when nothing is left."""
         c = t.review_items.c
-        with self.engine.connect() as conn:
+        with self.db.reading() as conn:
             held = conn.execute(sa.select(c.id).where(
                 c.model == model, c.status.in_(OPEN_STATUSES), c.claimed_by == reviewer,
                 c.claimed_until >= now).order_by(c.created_at).limit(1)).first()
@@ -85,7 +87,7 @@ class ReviewRows:
             sa.or_(c.claimed_until.is_(None), c.claimed_until < now), c.id.not_in(done))
             .order_by(c.priority.desc(), c.created_at, c.id).limit(_CANDIDATES))
         for _ in range(4):  # other reviewers may win some candidates; look again
-            with self.engine.connect() as conn:
+            with self.db.reading() as conn:
                 ids = [r.id for r in conn.execute(q)]
             if not ids:
                 return None
@@ -96,7 +98,7 @@ class ReviewRows:
 
     def release_review_claim(self, item_id: str, reviewer: str) -> bool:
         c = t.review_items.c
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             res = conn.execute(t.review_items.update().where(
                 c.id == item_id, c.claimed_by == reviewer
             ).values(claimed_by=None, claimed_until=None, revision=c.revision + 1)
@@ -110,21 +112,18 @@ class ReviewRows:
         to the item, if it is still at ``revision``; with ``feedback``, the final label is
         written as the prediction's label in the same transaction. False: the item changed."""
         c = t.review_items.c
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             res = conn.execute(t.review_items.update().where(
                 c.id == item_id, c.revision == revision
             ).values(**update, revision=revision + 1).returning(c.id))
             if res.first() is None:
                 return False
-            conn.execute(insert_ignore(self.engine, t.review_labels,
-                                       ["item_id", "reviewer", "kind"]).values(
+            conn.execute(self.db.insert_ignore(t.review_labels,
+                                               ["item_id", "reviewer", "kind"]).values(
                 item_id=item_id, model=model, reviewer=reviewer, kind=kind, ts=now,
                 label=label, note=note))
-            if feedback is not None:
-                f = feedback
-                conn.execute(insert_ignore(self.engine, t.feedback, ["dedupe_key"]).values(
-                    prediction_id=f.prediction_id, model=f.model, ts=f.ts, kind=f.kind,
-                    name=f.name, value=f.value, source=f.source, dedupe_key=f.dedupe_key))
+            if feedback is not None:  # joins this transaction
+                SqlFeedback(self.db).add_feedback([feedback])
         return True
 
     def list_review_labels(self, model: str, *, item_ids: Sequence[str] | None = None,
@@ -137,13 +136,13 @@ class ReviewRows:
             q = q.where(c.item_id.in_(list(item_ids)))
         if since is not None:
             q = q.where(c.ts >= since)
-        with self.engine.connect() as conn:
+        with self.db.reading() as conn:
             return [dict(r._mapping) for r in conn.execute(q.order_by(c.id))]
 
     def review_status_counts(self, model: str) -> dict[str, int]:
         c = t.review_items.c
         q = sa.select(c.status, sa.func.count()).where(c.model == model).group_by(c.status)
-        with self.engine.connect() as conn:
+        with self.db.reading() as conn:
             return {s: int(n) for s, n in conn.execute(q)}
 
     def review_queue_lengths(self) -> dict[str, int]:
@@ -151,39 +150,18 @@ class ReviewRows:
         c = t.review_items.c
         q = (sa.select(c.model, sa.func.count()).where(c.status.in_(OPEN_STATUSES))
              .group_by(c.model))
-        with self.engine.connect() as conn:
+        with self.db.reading() as conn:
             return {m: int(n) for m, n in conn.execute(q)}
 
-    def count_answered(self, model: str, since: float | None = None) -> int:
-        """Answered predictions of a model (role ``answer``) since a time."""
-        p = t.predictions.c
-        q = sa.select(sa.func.count()).select_from(t.predictions).where(
-            p.model == model, p.role == "answer", p.error.is_(None))
-        if since is not None:
-            q = q.where(p.ts >= since)
-        with self.engine.connect() as conn:
-            return int(conn.execute(q).scalar_one())
-
-    def set_automation_level(self, model: str, level: str, *, actor: str, reason: str,
-                             now: float) -> None:
-        with self.engine.begin() as conn:
-            res = conn.execute(t.automation_levels.update().where(
-                t.automation_levels.c.model == model
-            ).values(level=level, updated_at=now, actor=actor, reason=reason)
-             .returning(t.automation_levels.c.model))
-            if res.first() is None:
-                conn.execute(insert_ignore(self.engine, t.automation_levels, ["model"]).values(
-                    model=model, level=level, updated_at=now, actor=actor, reason=reason))
-
-    def clear_automation_level(self, model: str) -> bool:
-        with self.engine.begin() as conn:
-            res = conn.execute(t.automation_levels.delete().where(
-                t.automation_levels.c.model == model).returning(t.automation_levels.c.model))
-            return res.first() is not None
-
-    def automation_levels(self) -> dict[str, dict[str, Any]]:
-        """Run-time level overrides: model -> {level, updated_at, actor, reason}."""
-        with self.engine.connect() as conn:
-            return {r.model: {"level": r.level, "updated_at": r.updated_at, "actor": r.actor,
-                              "reason": r.reason}
-                    for r in conn.execute(sa.select(t.automation_levels))}
+    def delete_review_before(self, model: str, before: float, limit: int) -> int:
+        """Review items created before ``before`` (open ones too: a stale queue is no
+        reason to keep data) and their labels."""
+        ri, rl = t.review_items, t.review_labels
+        with self.db.begin() as conn:
+            ids = [r[0] for r in conn.execute(
+                sa.select(ri.c.id).where(ri.c.model == model, ri.c.created_at < before)
+                .limit(limit))]
+            if ids:
+                conn.execute(rl.delete().where(rl.c.item_id.in_(ids)))
+                conn.execute(ri.delete().where(ri.c.id.in_(ids)))
+        return len(ids)

@@ -1,5 +1,5 @@
-"""Store methods for alert rules, their current states and their history (mixed into
-:class:`Store`). Rows are plain dicts; :mod:`rampup.alerts` turns them into rules.
+"""Alert rules, their current states and their history. Rows are plain dicts;
+:mod:`rampup.alerts` turns them into rules.
 
 Rules are unique per (model, name) and come from the project file (``source='project'``,
 re-synced on start) or from the admin API/CLI (``source='runtime'``, never touched by a
@@ -17,12 +17,12 @@ import sqlalchemy as sa
 
 from rampup.errors import ConflictError
 from rampup.store import schema as t
-from rampup.store.engine import insert_ignore
+from rampup.store.transactions import Repository
 
 
 @dataclass
 class RuleSync:
-    """What :meth:`AlertRows.sync_alert_rules` changed."""
+    """What :meth:`SqlAlerts.sync_alert_rules` changed."""
 
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
@@ -30,8 +30,9 @@ class RuleSync:
     overridden: list[str] = field(default_factory=list)  # a runtime rule has the name
 
 
-class AlertRows:
-    engine: sa.Engine
+class SqlAlerts(Repository):
+    """Rules unique per (model, name), states per (model, rule), history append-only."""
+
 
     # -- rules --------------------------------------------------------------------------
 
@@ -41,7 +42,7 @@ class AlertRows:
         now = time.time()
         r = t.alert_rules
         try:
-            with self.engine.begin() as conn:
+            with self.db.begin() as conn:
                 existing = conn.execute(sa.select(r.c.id, r.c.source).where(
                     r.c.model == model, r.c.name == name).with_for_update()).first()
                 if existing is not None and not replace:
@@ -68,7 +69,7 @@ class AlertRows:
         out = RuleSync()
         now = time.time()
         r = t.alert_rules
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             rows = {(row.model, row.name): row for row in conn.execute(sa.select(r))}
             wanted: set[tuple[str, str]] = set()
             for model, items in rules.items():
@@ -77,7 +78,7 @@ class AlertRows:
                     wanted.add(key)
                     row = rows.get(key)
                     if row is None:
-                        conn.execute(insert_ignore(self.engine, r, ["model", "name"]).values(
+                        conn.execute(self.db.insert_ignore(r, ["model", "name"]).values(
                             model=model, name=name, source="project", enabled=enabled,
                             spec=spec, created_at=now, updated_at=now, actor=actor))
                         out.added.append(f"{model}/{name}")
@@ -96,7 +97,7 @@ class AlertRows:
 
     def get_alert_rule(self, model: str, name: str) -> dict[str, Any] | None:
         r = t.alert_rules
-        with self.engine.connect() as conn:
+        with self.db.reading() as conn:
             row = conn.execute(sa.select(r).where(r.c.model == model, r.c.name == name)).first()
         return None if row is None else dict(row._mapping)
 
@@ -108,12 +109,12 @@ class AlertRows:
             q = q.where(r.c.model == model)
         if enabled_only:
             q = q.where(r.c.enabled == sa.true())
-        with self.engine.connect() as conn:
+        with self.db.reading() as conn:
             return [dict(row._mapping) for row in conn.execute(q)]
 
     def delete_alert_rule(self, model: str, name: str) -> bool:
         r = t.alert_rules
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             gone = conn.execute(r.delete().where(r.c.model == model, r.c.name == name)
                                 .returning(r.c.id)).first() is not None
             conn.execute(t.alert_states.delete().where(t.alert_states.c.model == model,
@@ -123,7 +124,7 @@ class AlertRows:
     def set_alert_rule_enabled(self, model: str, name: str, enabled: bool,
                                actor: str = "") -> bool:
         r = t.alert_rules
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             return conn.execute(r.update().where(r.c.model == model, r.c.name == name).values(
                 enabled=enabled, updated_at=time.time(), actor=actor
             ).returning(r.c.id)).first() is not None
@@ -136,7 +137,7 @@ class AlertRows:
         q = sa.select(s)
         if model is not None:
             q = q.where(s.c.model == model)
-        with self.engine.connect() as conn:
+        with self.db.reading() as conn:
             return {(row.model, row.rule): dict(row.data) for row in conn.execute(q)}
 
     def save_alert_states(self, states: Iterable[tuple[str, str, str, float | None,
@@ -144,13 +145,13 @@ class AlertRows:
         """Upsert (model, rule, state, since, data) rows in one transaction."""
         s = t.alert_states
         now = time.time()
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             for model, rule, state, since, data in states:
                 values = {"state": state, "since": since, "updated_at": now, "data": data}
                 done = conn.execute(s.update().where(s.c.model == model, s.c.rule == rule)
                                     .values(**values).returning(s.c.rule)).first()
                 if done is None:
-                    conn.execute(insert_ignore(self.engine, s, ["model", "rule"]).values(
+                    conn.execute(self.db.insert_ignore(s, ["model", "rule"]).values(
                         model=model, rule=rule, **values))
 
     # -- history ------------------------------------------------------------------------
@@ -162,7 +163,7 @@ class AlertRows:
             return
         full = [{"state": None, "value": None, "threshold": None, "severity": None,
                  "message": "", "details": {}, **row} for row in rows]
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(t.alert_events.insert(), full)
 
     def list_alert_events(self, model: str | None = None, rule: str | None = None, *,
@@ -184,5 +185,5 @@ class AlertRows:
             q = q.where(e.c.ts < until)
         if kinds:
             q = q.where(e.c.kind.in_(list(kinds)))
-        with self.engine.connect() as conn:
+        with self.db.reading() as conn:
             return [dict(row._mapping) for row in conn.execute(q)]

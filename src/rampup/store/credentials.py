@@ -1,4 +1,4 @@
-"""Store methods for credentials and secrets (mixed into :class:`Store`).
+"""Credentials and secrets.
 
 Only digests of tokens are kept (see :mod:`rampup.security.tokens`); a revoked token
 keeps its row (the audit trail names it) but matches nothing.
@@ -14,11 +14,12 @@ import sqlalchemy as sa
 
 from rampup.errors import ConflictError, NotFoundError
 from rampup.store import schema as t
-from rampup.store.engine import insert_ignore
+from rampup.store.transactions import Repository
 
 
-class TokenRows:
-    engine: sa.Engine
+class SqlCredentials(Repository):
+    """Named token digests and per-project secrets."""
+
 
     def add_token(self, kind: str, name: str, token_hash: str, *, role: str | None = None,
                   actor: str = "") -> dict[str, Any]:
@@ -26,7 +27,7 @@ class TokenRows:
         (rotate: add a second name, move clients over, revoke the first)."""
         tk = t.tokens
         now = time.time()
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             active = conn.execute(sa.select(tk.c.id).where(
                 tk.c.kind == kind, tk.c.name == name, tk.c.revoked_at.is_(None))).first()
             if active is not None:
@@ -42,7 +43,7 @@ class TokenRows:
         tk = t.tokens
         q = sa.select(tk.c.kind, tk.c.name, tk.c.role).where(
             tk.c.token_hash == token_hash, tk.c.revoked_at.is_(None))
-        with self.engine.connect() as conn:
+        with self.db.reading() as conn:
             row = conn.execute(q).first()
         return None if row is None else dict(row._mapping)
 
@@ -55,19 +56,19 @@ class TokenRows:
             q = q.where(tk.c.kind == kind)
         if not include_revoked:
             q = q.where(tk.c.revoked_at.is_(None))
-        with self.engine.connect() as conn:
+        with self.db.reading() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
     def count_tokens(self, kind: str) -> int:
         tk = t.tokens
         q = sa.select(sa.func.count()).select_from(tk).where(
             tk.c.kind == kind, tk.c.revoked_at.is_(None))
-        with self.engine.connect() as conn:
+        with self.db.reading() as conn:
             return int(conn.execute(q).scalar_one())
 
     def revoke_token(self, kind: str, name: str) -> None:
         tk = t.tokens
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             n = conn.execute(tk.update().where(
                 tk.c.kind == kind, tk.c.name == name, tk.c.revoked_at.is_(None)
             ).values(revoked_at=time.time())).rowcount
@@ -79,7 +80,7 @@ class TokenRows:
     def secret(self, name: str) -> str:
         """A per-project secret, made on first use (every replica reads the same one)."""
         s = t.secrets
-        with self.engine.begin() as conn:
-            conn.execute(insert_ignore(self.engine, s, ["name"]).values(
+        with self.db.begin() as conn:
+            conn.execute(self.db.insert_ignore(s, ["name"]).values(
                 name=name, value=_secrets.token_hex(32), created_at=time.time()))
             return str(conn.execute(sa.select(s.c.value).where(s.c.name == name)).scalar_one())

@@ -1,4 +1,4 @@
-"""Store methods for dead letters (mixed into :class:`Store`): what a background worker
+"""Dead letters: what a background worker
 could not write, with the reason and the payload made safe (see
 :mod:`rampup.runtime.deadletters`)."""
 
@@ -10,15 +10,17 @@ from typing import Any
 import sqlalchemy as sa
 
 from rampup.store import schema as t
+from rampup.store.transactions import Repository
 
 
-class DeadLetterRows:
-    engine: sa.Engine
+class SqlDeadLetters(Repository):
+    """What background workers could not write."""
+
 
     def add_dead_letters(self, rows: Sequence[dict[str, Any]]) -> int:
         if not rows:
             return 0
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(t.dead_letters.insert(), list(rows))
         return len(rows)
 
@@ -36,7 +38,7 @@ class DeadLetterRows:
             q = q.where(d.c.ts >= since)
         if until is not None:
             q = q.where(d.c.ts < until)
-        with self.engine.connect() as conn:
+        with self.db.reading() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
     def count_dead_letters(self, *, since: float | None = None) -> dict[str, int]:
@@ -45,11 +47,11 @@ class DeadLetterRows:
         q = sa.select(d.c.worker, sa.func.count()).group_by(d.c.worker)
         if since is not None:
             q = q.where(d.c.ts >= since)
-        with self.engine.connect() as conn:
+        with self.db.reading() as conn:
             return {str(w): int(n) for w, n in conn.execute(q)}
 
     def delete_dead_letters(self, *, before: float) -> int:
         """Remove dead letters older than ``before``; returns how many."""
         d = t.dead_letters
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             return int(conn.execute(d.delete().where(d.c.ts < before)).rowcount or 0)

@@ -1,7 +1,7 @@
-"""Store methods for deployments (mixed into :class:`Store`): the append-only history and
-the one fenced write every change of what is served goes through.
+"""Deployments: the append-only history and the one fenced write every change of what is
+served goes through.
 
-:meth:`DeploymentRows.decide` applies a :class:`Change` only if the :class:`Fence` it was
+:meth:`SqlDeployments.decide` applies a :class:`Change` only if the :class:`Fence` it was
 decided on still holds. Its transaction starts by claiming the model row::
 
     UPDATE models SET deployment_id = deployment_id
@@ -25,7 +25,9 @@ import sqlalchemy as sa
 
 from rampup.errors import ConflictError, NotFoundError, SupersededError
 from rampup.store import schema as t
+from rampup.store.events import record_event
 from rampup.store.records import DeploymentRecord
+from rampup.store.transactions import Repository
 
 ACTIVE_STATES = ("pending", "shadow", "canary", "bluegreen", "awaiting_approval", "paused")
 
@@ -102,15 +104,16 @@ def claim_model(conn: sa.Connection, model: str, fence: Fence) -> int | None:
                   f"{_dep(fence.deployment_id)})", current[0])
 
 
-class DeploymentRows:
-    engine: sa.Engine
+class SqlDeployments(Repository):
+    """The deployment history and the fenced decision (rollout row, deployment row and
+    events in one transaction)."""
 
     # -- reading ------------------------------------------------------------------------
 
     def current_deployment(self, model: str) -> DeploymentRecord | None:
         d, m = t.deployments, t.models
         q = sa.select(d).join(m, m.c.deployment_id == d.c.id).where(m.c.name == model)
-        with self.engine.connect() as conn:
+        with self.db.reading() as conn:
             row = conn.execute(q).first()
         return None if row is None else _record(row)
 
@@ -118,14 +121,14 @@ class DeploymentRows:
         """Newest first."""
         q = (sa.select(t.deployments).where(t.deployments.c.model == model)
              .order_by(t.deployments.c.id.desc()).limit(limit))
-        with self.engine.connect() as conn:
+        with self.db.reading() as conn:
             return [_record(r) for r in conn.execute(q)]
 
     def latest_deployment_ids(self) -> dict[str, int]:
         """One cheap query replicas poll to notice policy changes."""
         q = sa.select(t.models.c.name, t.models.c.deployment_id).where(
             t.models.c.deployment_id.is_not(None))
-        with self.engine.connect() as conn:
+        with self.db.reading() as conn:
             return {m: int(i) for m, i in conn.execute(q)}
 
     # -- writing ------------------------------------------------------------------------
@@ -144,7 +147,7 @@ class DeploymentRows:
         :class:`SupersededError` (recorded as an info event) when it does not."""
         now = time.time()  # the history's wall time (rollout rows keep their own clock)
         try:
-            with self.engine.begin() as conn:
+            with self.db.begin() as conn:
                 return self._decide(conn, model, fence, change, now)
         except Refused as refused:
             self._record_superseded(model, fence, change, refused)
@@ -203,7 +206,7 @@ class DeploymentRows:
             result = DeploymentRecord(new_id, model, now, policy, change.actor, change.reason,
                                       owner)
             changed = True
-            self._event(conn, now, change.actor, "deploy", model, None, {
+            record_event(conn, now, change.actor, "deploy", model, None, {
                 "deployment_id": new_id, "replaced": current_id, "policy": policy,
                 "rollout_id": owner, "reason": change.reason})
             superseded = self._supersede_active(conn, model, owner, new_id, change, now)
@@ -211,7 +214,7 @@ class DeploymentRows:
             extra: dict[str, Any] = {} if result is None else {"deployment_id": result.id}
             if new_rollout_id is not None:
                 extra["rollout_id"] = new_rollout_id
-            self._event(conn, now, change.actor, action, model, version,
+            record_event(conn, now, change.actor, action, model, version,
                         {**extra, **details})
         return Applied(result, changed, new_rollout_id, superseded)
 
@@ -228,7 +231,7 @@ class DeploymentRows:
                                       revision=r.c.revision + 1)
                              .returning(r.c.id, r.c.candidate, r.c.state)).all()
         for row in ended:
-            self._event(conn, now, change.actor, "rollout_superseded", model, row.candidate,
+            record_event(conn, now, change.actor, "rollout_superseded", model, row.candidate,
                         {"rollout_id": row.id, "state": "superseded", "reason": why,
                          "deployment_id": new_id})
         return [row.id for row in ended]
@@ -237,8 +240,8 @@ class DeploymentRows:
                         details: Mapping[str, Any] | None = None) -> None:
         """Record that ``actor``'s decision was not applied because the state it was made
         on has moved on: an info event, never an error."""
-        with self.engine.begin() as conn:
-            self._event(conn, time.time(), actor, "superseded", model, None,
+        with self.db.begin() as conn:
+            record_event(conn, time.time(), actor, "superseded", model, None,
                         {"level": "info", "message": message, **(details or {})})
 
     def _record_superseded(self, model: str, fence: Fence, change: Change,
@@ -250,16 +253,11 @@ class DeploymentRows:
 
     def _active_rollout(self, model: str) -> tuple[int, str] | None:
         r = t.rollouts
-        with self.engine.connect() as conn:
+        with self.db.reading() as conn:
             row = conn.execute(sa.select(r.c.id, r.c.candidate).where(
                 r.c.model == model, r.c.state.in_(ACTIVE_STATES))).first()
         return None if row is None else (int(row.id), str(row.candidate))
 
-    @staticmethod
-    def _event(conn: sa.Connection, now: float, actor: str, action: str, model: str,
-               version: str | None, details: Mapping[str, Any]) -> None:
-        conn.execute(t.events.insert().values(ts=now, actor=actor, action=action, model=model,
-                                              version=version, details=dict(details)))
 
 
 def _dep(deployment_id: int | None) -> str:

@@ -1,0 +1,86 @@
+"""The one place the store opens connections and transactions.
+
+Every repository reads through :meth:`Transactions.reading` and writes through
+:meth:`Transactions.begin`. Both join the transaction already open in the calling thread
+or task (a context variable), so a unit of work that spans repositories is one
+``with db.transaction():`` around ordinary repository calls: a review decision writes the
+item, the reviewer's label and the prediction's feedback together; a failure anywhere in
+it rolls all of it back. A call made inside a unit of work shares its fate: it commits
+or rolls back with the unit, not on its own.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+import sqlalchemy as sa
+
+from rampup.store.engine import insert_ignore
+
+# engine -> (thread, connection) of the transaction open in this context (several
+# databases may be open in one process: a copy, a test with two stores). The thread is
+# kept because asyncio.to_thread copies the context into a worker thread, which must not
+# share a connection with the thread that opened it.
+_OPEN: ContextVar[dict[sa.Engine, tuple[int, sa.Connection]] | None] = ContextVar(
+    "rampup_store_transaction", default=None)
+
+
+class Transactions:
+    """The engine and the transaction handling every repository shares."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def current(self) -> sa.Connection | None:
+        """The connection of the unit of work open in this thread/task, if any."""
+        open_ = _OPEN.get()
+        held = None if open_ is None else open_.get(self.engine)
+        if held is None or held[0] != threading.get_ident():
+            return None
+        return held[1]
+
+    @contextmanager
+    def begin(self) -> Iterator[sa.Connection]:
+        """A transaction: the open unit of work's, else a new one committed on exit.
+        Repository calls made inside it (same thread/task) join it."""
+        conn = self.current()
+        if conn is not None:
+            yield conn
+            return
+        with self.engine.begin() as conn:
+            token = _OPEN.set({**(_OPEN.get() or {}),
+                               self.engine: (threading.get_ident(), conn)})
+            try:
+                yield conn
+            finally:
+                _OPEN.reset(token)
+
+    @contextmanager
+    def reading(self) -> Iterator[sa.Connection]:
+        """A connection to read with: the open unit of work's (so it sees its own
+        writes), else a pooled one."""
+        conn = self.current()
+        if conn is not None:
+            yield conn
+            return
+        with self.engine.connect() as conn:
+            yield conn
+
+    def insert_ignore(self, table: sa.Table, keys: list[str]) -> Any:
+        """``INSERT ... ON CONFLICT (keys) DO NOTHING`` for this dialect."""
+        return insert_ignore(self.engine, table, keys)
+
+
+class Repository:
+    """A repository holds the shared :class:`Transactions` (and nothing else mutable)."""
+
+    def __init__(self, db: Transactions) -> None:
+        self.db = db
