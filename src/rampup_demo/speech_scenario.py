@@ -16,7 +16,7 @@ It reuses the loan demo's machinery: the project folder and tokens
 epilogue.
 
 Sizing: pocketsphinx decodes about a clip a second per core, so the traffic is 0.5
-clips/s by default; the whole story takes about 12-15 minutes on a loaded 2-CPU machine.
+clips/s by default; the whole story takes about 9 minutes on a loaded 2-CPU machine.
 
 >>> row = next(records(ClipSource(seed=0, silence_share=1.0)))
 >>> row["transcript"], row["audio"][:5]

@@ -49,7 +49,7 @@ def demo(
         help="loan (default: the tabular story), vision (a visual-inspection line: "
              "phone photos, a human inspector, a lighting change; about 3 minutes, "
              "--rate defaults to 6 photos/s there) or speech (a VAD -> ASR pipeline on "
-             "clips spoken by espeak-ng, 'apt-get install espeak-ng'; about 15 minutes)."
+             "clips spoken by espeak-ng, 'apt-get install espeak-ng'; about 9 minutes)."
              )] = "loan",
 ) -> None:
     """Train, serve and roll out a demo model with live traffic: a story to watch.
@@ -110,9 +110,8 @@ def _speech(directory: Path, *, port: int, duration: float | None, seed: int,
     from rampup_demo.speech_story import SpeechPlan
 
     plan = SpeechPlan()
-    console.print(f"speech scenario: the story takes about {plan.estimate_s() / 60:.0f}-15 "
-                  "min on a loaded 2-CPU machine (pocketsphinx decodes about a clip a second "
-                  "per core)", highlight=False)
+    console.print("speech scenario: the story takes about 9 min on a loaded 2-CPU machine "
+                  "(pocketsphinx decodes about a clip a second per core)", highlight=False)
     try:
         result = run_speech_demo(directory, port=port, duration=duration, seed=seed,
                                  fresh=fresh, console=console,
