@@ -27,12 +27,28 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="RAMPUP_", extra="forbid", frozen=True)
 
-    project_dir: Path = Field(default_factory=Path.cwd)
-    database_url: str | None = None
-    artifacts_dir: Path | None = None
-    admin_token: SecretStr | None = None
-    predict_token: SecretStr | None = None
-    host: str = "127.0.0.1"
+    project_dir: Path = Field(
+        default_factory=Path.cwd,
+        description="the project folder (rampup.yaml, rampup.db, artifacts)")
+    database_url: str | None = Field(
+        default=None,
+        description="the store: postgresql://... or sqlite:///...; default: rampup.db in the "
+                    "project folder")
+    artifacts_dir: Path | None = Field(
+        default=None,
+        description="where registered versions' files live (relative: to the project folder); "
+                    "default: artifacts/")
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="a bearer token for admin routes (acts as admin:env beside the named tokens of"
+                    " rampup tokens)")
+    predict_token: SecretStr | None = Field(
+        default=None,
+        description="when set, predict and read routes need it (Authorization: Bearer ...)")
+    host: str = Field(
+        default="127.0.0.1",
+        description="the address rampup serve listens on; any non-loopback address needs an admin "
+                    "token (or --insecure)")
     allowed_origins: str = Field(
         default="", description="comma-separated origins (https://ops.example.com) trusted "
         "for state-changing requests besides the server's own (a proxy that rewrites Host)")
@@ -40,16 +56,33 @@ class Settings(BaseSettings):
                             "settings (leader only)")
     retention_interval: float = Field(default=60.0, gt=0,
                                       description="seconds between retention passes")
-    port: int = Field(default=8000, ge=0, le=65535)
-    workers: int = Field(default=1, ge=1, le=64)
-    max_body_bytes: int = Field(default=1_048_576, ge=1024)
-    max_records: int = Field(default=1000, ge=1)
+    port: int = Field(default=8000, ge=0, le=65535, description="the port rampup serve listens on")
+    workers: int = Field(
+        default=1, ge=1, le=64,
+        description="server processes (one leader runs the controller, alerts, retention and "
+                    "retraining)")
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024,
+        description="larger request bodies get 413")
+    max_records: int = Field(
+        default=1000, ge=1,
+        description="most records one predict request may carry")
     max_json_depth: int = Field(default=64, ge=2, le=200, description="deeper request "
                                 "bodies get 400 (orjson writes at most 254 levels)")
-    log_queue_size: int = Field(default=100_000, ge=10)
-    log_batch_size: int = Field(default=2000, ge=1)
-    log_flush_interval: float = Field(default=0.2, gt=0)
-    log_block_timeout: float = Field(default=0.05, ge=0)
+    log_queue_size: int = Field(
+        default=100_000, ge=10,
+        description="predictions waiting for the log writer before new ones wait (then drop, "
+                    "counted)")
+    log_batch_size: int = Field(
+        default=2000, ge=1,
+        description="most rows the log writer inserts at once")
+    log_flush_interval: float = Field(
+        default=0.2, gt=0,
+        description="seconds the log writer waits to fill a batch")
+    log_block_timeout: float = Field(
+        default=0.05, ge=0,
+        description="seconds a request waits for room in a full log queue before its record is "
+                    "dropped and counted (rampup_predlog_dropped_total)")
     input_bytes_dir: Path | None = Field(
         default=None, description="keep the bytes of image/audio inputs here, one file per "
         "content hash (off by default: the log holds only the hash and the input metrics)")
@@ -57,12 +90,23 @@ class Settings(BaseSettings):
         default=2.0, ge=0, description="a model call estimated to take at most this long "
         "(per-record cost x records) runs on the event loop; longer ones on a worker thread "
         "(0: always a worker thread)")
-    deployment_poll_interval: float = Field(default=0.5, gt=0)
-    migrate: bool = True
-    shadow_timeout: float = Field(default=5.0, gt=0)
-    shadow_max_in_flight: int = Field(default=64, ge=1)
+    deployment_poll_interval: float = Field(
+        default=0.5, gt=0,
+        description="seconds between checks for a new deployment (how fast a rollback reaches "
+                    "every replica)")
+    migrate: bool = Field(
+        default=True,
+        description="apply the store's migrations on open (false: refuse an old schema instead)")
+    shadow_timeout: float = Field(
+        default=5.0, gt=0,
+        description="seconds a mirrored (shadow) call may take before it is abandoned")
+    shadow_max_in_flight: int = Field(
+        default=64, ge=1,
+        description="mirrored calls running at once; more are dropped and counted")
     controller: bool = Field(default=True, description="run the rollout controller (leader only)")
-    controller_interval: float = Field(default=2.0, gt=0)
+    controller_interval: float = Field(
+        default=2.0, gt=0,
+        description="seconds between the rollout controller's passes")
     controller_min_requests: int = Field(
         default=100, ge=1, description="the rollout judge's minimum of predictions (and "
         "latencies) per version before a check can pass or fail; lower it only for slow "
@@ -78,13 +122,19 @@ class Settings(BaseSettings):
         "rules that read drift.* / concept.* metrics before it runs again")
     monitor: bool = Field(default=True,
                           description="streaming monitoring (RAMPUP_MONITOR=false: off)")
-    monitor_window_s: float = Field(default=60.0, ge=1, le=86_400)
-    monitor_flush_interval: float = Field(default=5.0, gt=0)
+    monitor_window_s: float = Field(
+        default=60.0, ge=1, le=86_400,
+        description="seconds per monitoring window (the resolution of charts and alert rules)")
+    monitor_flush_interval: float = Field(
+        default=5.0, gt=0,
+        description="seconds between writes of the open windows to the store")
     monitor_interval: float = Field(default=0.5, gt=0,
                                     description="seconds between aggregation rounds")
     monitor_keep_s: float = Field(default=600.0, ge=0,
                                   description="closed windows kept in memory for late feedback")
-    monitor_retention_days: float = Field(default=30.0, gt=0)
+    monitor_retention_days: float = Field(
+        default=30.0, gt=0,
+        description="days of monitoring windows kept")
     worker_restart_initial: float = Field(
         default=0.5, gt=0, description="seconds before a dead background worker is "
         "restarted the first time (doubling on each crash in a row)")
