@@ -88,11 +88,14 @@ def retrain_yaml(reference: str = "data/reference.parquet") -> dict[str, Any]:
         "timeout": "5m",
         "auto_rollout": True,
         "replay_last": 2000,
+        # The judge passes a check only when its always-valid interval clears the margin:
+        # "accuracy >= baseline - 0.02" on a 10% arm needed ~20 min of labels at the demo's
+        # rate (seen in a fresh-clone run); a 5-point margin on a 25% arm decides in ~1-2.
         "rollout": {"strategy": "canary", "plan": {
-            "checks": ["error_rate <= baseline + 0.01", "accuracy >= baseline - 0.02"],
+            "checks": ["error_rate <= baseline + 0.02", "accuracy >= baseline - 0.05"],
             "steps": [{"shadow": 100, "min_duration_s": 10, "min_requests": 100,
                        "checks": ["error_rate <= 0.05"]},
-                      {"canary": 10, "min_duration_s": 10, "min_requests": 100},
+                      {"canary": 25, "min_duration_s": 10, "min_requests": 100},
                       {"canary": 50, "min_duration_s": 10, "min_requests": 100},
                       {"canary": 100, "min_duration_s": 10, "min_requests": 100}]}},
     }
