@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from tests.alerts.test_app_alerts import AUTH
+from tests.app_client import app_client
 from tests.serving.conftest import make_settings
 from typer.testing import CliRunner
 
@@ -27,9 +28,7 @@ from rampup.config import Settings
 from rampup.drift.check import check_model
 from rampup.drift.embeddings import REFERENCE_ROWS, embedding_check, reference_embedding_profile
 from rampup.monitor.query import StoreMetricSource
-from rampup.project import ProjectFile
 from rampup.registry.registry import Registry
-from rampup.serving.app import create_app
 from rampup.store import Database
 
 MODELS = Path(__file__).with_name("embedding_models.py")
@@ -65,12 +64,8 @@ def registry(store: Database, settings: Settings, tmp_path: Path) -> Registry:
 @pytest.fixture
 async def client(store: Database, settings: Settings, registry: Registry,
                  ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, ProjectFile(), store=store)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://rampup") as c:
-            c.app = app  # type: ignore[attr-defined]
-            yield c
+    async with app_client(settings, store) as c:
+        yield c
 
 
 async def _send(client: httpx.AsyncClient, frame: pd.DataFrame) -> None:

@@ -14,6 +14,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+from tests.app_client import app_client
 from tests.serving.conftest import fit, make_frame, make_settings
 
 from rampup.alerts.available import available_problem, model_infos
@@ -22,9 +23,7 @@ from rampup.config import Settings
 from rampup.drift.check import check_model
 from rampup.drift.estimate import Estimator
 from rampup.monitor.query import StoreMetricSource
-from rampup.project import ProjectFile
 from rampup.registry.registry import Registry
-from rampup.serving.app import create_app
 from rampup.store import Database
 
 
@@ -65,12 +64,8 @@ def registry(store: Database, settings: Settings, tmp_path: Path) -> Registry:
 @pytest.fixture
 async def client(store: Database, settings: Settings, registry: Registry,
                  ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, ProjectFile(), store=store)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://rampup") as c:
-            c.app = app  # type: ignore[attr-defined]
-            yield c
+    async with app_client(settings, store) as c:
+        yield c
 
 
 def test_registration_stores_the_calibrated_estimator(registry: Registry) -> None:

@@ -12,10 +12,9 @@ import pandas as pd
 import pytest
 
 from rampup.config import Settings
-from rampup.project import ProjectFile
 from rampup.registry.registry import Registry
-from rampup.serving.app import create_app
 from rampup.store import Database
+from tests.app_client import app_client
 from tests.inputs.media import clip, encode_audio, encode_image, photo
 from tests.serving.conftest import make_settings
 
@@ -65,9 +64,5 @@ def registry(store: Database, settings: Settings, media: Media) -> Registry:
 @pytest.fixture
 async def client(store: Database, settings: Settings, registry: Registry,
                  ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, ProjectFile(), store=store)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://rampup") as c:
-            c.app = app  # type: ignore[attr-defined]
-            yield c
+    async with app_client(settings, store) as c:
+        yield c
