@@ -130,6 +130,9 @@ class DemoResult:
     tokens_file: Path
     seconds: float
     reviewed: int = 0  # review items the simulated reviewer decided (their labels join too)
+    #: what ended the traffic: "duration" (or a dry source), "story" (stop_after_tour:
+    #: the tour and story were over) or "interrupt" (Ctrl-C)
+    ended_by: str = "duration"
 
 
 # -- the project ----------------------------------------------------------------------------
@@ -321,7 +324,7 @@ def run_demo(directory: Path, *, port: int = 8000, duration: float | None = None
                       predictions_logged=logged, labels_joined=labelled,
                       reviewed=run.reviewed.decided,
                       total_predictions=total, tokens_file=tokens_file,
-                      seconds=round(time.perf_counter() - started, 3))
+                      seconds=round(time.perf_counter() - started, 3), ended_by=run.ended_by)
 
 
 @contextlib.contextmanager
@@ -406,6 +409,7 @@ class _Run:
         self.model = MODEL
         self.reviewer_accuracy, self.reviewer_seconds = REVIEWER_ACCURACY, REVIEWER_SECONDS
         self.stop_after_tour = False
+        self.ended_by = "duration"  # DemoResult.ended_by
         self.started = time.perf_counter()  # run_demo sets it to its own start
 
     def _interrupt(self) -> None:
@@ -414,6 +418,7 @@ class _Run:
                 self.server.server.force_exit = True  # a second Ctrl-C: stop waiting
             return
         self.console.print("\n[yellow]stopping…[/] (Ctrl-C again to skip the graceful wait)")
+        self.ended_by = "interrupt"
         self.stop.set()
 
     async def main(self) -> TrafficStats:
@@ -509,6 +514,7 @@ class _Run:
             await asyncio.wait(waiting, timeout=max(0.0, next_status - time.monotonic()),
                                return_when=asyncio.FIRST_COMPLETED)
             if story is not None and story.done() and self.stop_after_tour:
+                self.ended_by = "story"
                 self.stop.set()
             if not traffic.done() and time.monotonic() >= next_status:
                 next_status = time.monotonic() + self.status_every

@@ -601,4 +601,5 @@ def run_vision(directory: Path, *, port: int = 8000, duration: float | None = No
     return DemoResult(directory=root, url=run.url, port=run.port, reused=reused, stats=stats,
                       predictions_logged=logged, labels_joined=labelled,
                       reviewed=run.reviewed.decided, total_predictions=total,
-                      tokens_file=tokens_file, seconds=round(time.perf_counter() - started, 3))
+                      tokens_file=tokens_file, seconds=round(time.perf_counter() - started, 3),
+                      ended_by=run.ended_by)

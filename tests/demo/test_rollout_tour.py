@@ -145,7 +145,7 @@ def test_the_tour_promotes_v2_and_rolls_v3_back(tmp_path: Path) -> None:
     result = run_demo(tmp_path / "demo", port=0, duration=150, rate=60, console=c,
                       n_train=1000, status_every=2.0, tour=tour, stop_after_tour=True)
     text = out.getvalue()
-    assert result.stats.elapsed_s < 120, text
+    assert result.ended_by == "story", text  # the tour's end stopped it, not the 150 s
     store = Database.open(f"sqlite:///{result.directory / 'rampup.db'}")
     try:
         # a run long enough for every standby to expire: one controller pass past them
