@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-EXTRAS := dev,postgres,onnx,media,speech
+EXTRAS := dev,postgres,onnx,media,speech,s3,ray
 STAMP  := $(VENV)/.installed
 
 .PHONY: demo demo-speech test test-fast lint typecheck bench clean setup

@@ -171,7 +171,34 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
     app.router.routes.extend(dashboard_routes())
     app.router.routes.extend(api_docs.routes())
     _document_raw_routes(app)
+    warm_routes(app)
     return app
+
+
+def warm_routes(app: FastAPI) -> int:
+    """Build every included router's route handlers now, in this one thread, before the
+    server starts; return how many routes were built.
+
+    FastAPI (0.16x) builds an included router's handlers lazily, on the first request that
+    walks it — pydantic ``TypeAdapter`` construction included — while the app's background
+    threads are already running; a full test run once saw that first build raise (a 500 on
+    the first feedback POST). Building them here makes the first request like every other.
+    Older FastAPI versions build routes when they are included: nothing to do there.
+    """
+    built = 0
+    pending = list(app.router.routes)
+    while pending:
+        route = pending.pop()
+        candidates = getattr(route, "effective_candidates", None)
+        if not callable(candidates):
+            continue
+        found = candidates()
+        low = getattr(route, "effective_low_priority_routes", None)
+        if callable(low):
+            low()
+        built += len(found)
+        pending.extend(found)
+    return built
 
 
 def _with_examples(paths: dict[str, Any], values: dict[str, list[str]]) -> dict[str, Any]:
