@@ -326,14 +326,19 @@ def measure(store: Database, model: str, version: str, *, since: float, until: f
     def mine(p: _Pred) -> bool:
         return p.version == version and p.role in roles and p.ts >= since
 
+    # rows are counted in log order (ts, id), whenever their pairing is settled
+    rows: list[tuple[tuple[float, str], _Pred, Any]] = []
+
     def on_pair(answer: _Pred | None, shadow: _Pred) -> None:
-        builder.add(shadow, None if answer is None else answer.label)
+        rows.append(((shadow.ts, shadow.id), shadow, None if answer is None else answer.label))
 
     _join(store, model, since=since, until=until, slack_s=slack_s,
           is_shadow=lambda p: mine(p) and p.role == "shadow",
           keep_answer=lambda p: p.label is not None, on_pair=on_pair,
-          on_other=lambda p: builder.add(p) if mine(p) else None,
+          on_other=lambda p: rows.append(((p.ts, p.id), p, None)) if mine(p) else None,
           roles=tuple(dict.fromkeys((*roles, "answer"))))
+    for _, p, label in sorted(rows, key=lambda x: x[0]):
+        builder.add(p, label)
     return builder.build()
 
 
@@ -345,13 +350,10 @@ def paired(store: Database, model: str, candidate: str, primary: str, *, since: 
     (the human decision, sent as feedback), whichever version logged the answer.
     """
     human = primary == HUMAN
-    p_preds: list[Any] = []
-    c_preds: list[Any] = []
-    p_scores: list[float] = []
-    c_scores: list[float] = []
-    labels: list[Any] = []
     counts = {"unmatched": 0, "candidate_errors": 0, "primary_errors": 0, "pending": 0}
     suffix = f"~{candidate}"
+    # pairs are kept in the log order (ts, id) of their shadow rows
+    pairs: list[tuple[tuple[float, str], Any, float, Any, float, Any]] = []
 
     def on_pair(answer: _Pred | None, shadow: _Pred) -> None:
         if answer is None:
@@ -363,19 +365,23 @@ def paired(store: Database, model: str, candidate: str, primary: str, *, since: 
         elif not human and (answer.failed or not answer.has_output):
             counts["primary_errors"] += 1
         else:
-            p_preds.append(answer.label if human else answer.prediction)
-            p_scores.append(math.nan if human or answer.score is None else answer.score)
-            c_preds.append(shadow.prediction)
-            c_scores.append(math.nan if shadow.score is None else shadow.score)
-            labels.append(answer.label if answer.label is not None else shadow.label)
+            pairs.append(((shadow.ts, shadow.id),
+                          answer.label if human else answer.prediction,
+                          math.nan if human or answer.score is None else answer.score,
+                          shadow.prediction,
+                          math.nan if shadow.score is None else shadow.score,
+                          answer.label if answer.label is not None else shadow.label))
 
     _join(store, model, since=since, until=until, slack_s=slack_s,
           is_shadow=lambda p: (p.role == "shadow" and p.version == candidate
                                and p.ts >= since and p.id.endswith(suffix)),
           keep_answer=lambda p: human or p.version == primary, on_pair=on_pair,
           on_other=None, roles=("answer", "shadow"))
-    return PairedStats(candidate, primary, _objects(p_preds), _objects(c_preds),
-                       _floats(p_scores), _floats(c_scores), _objects(labels), **counts)
+    pairs.sort(key=lambda x: x[0])
+    return PairedStats(candidate, primary, _objects([x[1] for x in pairs]),
+                       _objects([x[3] for x in pairs]), _floats([x[2] for x in pairs]),
+                       _floats([x[4] for x in pairs]), _objects([x[5] for x in pairs]),
+                       **counts)
 
 
 def _join(store: Database, model: str, *, since: float, until: float, slack_s: float,

@@ -49,6 +49,22 @@ class SqlFeedback(Repository):
                     out.setdefault(r.prediction_id, []).append((r.id, r.dedupe_key, r.value))
         return out
 
+    def labels_after(self, model: str, after_id: int, limit: int = 50_000
+                     ) -> list[tuple[int, str, Any]]:
+        """The model's labels with a feedback id above ``after_id`` as ``(id, prediction
+        id, value)``, oldest first, at most ``limit`` (a cursor for incremental windows)."""
+        f = t.feedback
+        q = (sa.select(f.c.id, f.c.prediction_id, f.c.value)
+             .where(f.c.model == model, f.c.kind == "label", f.c.id > after_id)
+             .order_by(f.c.id).limit(limit))
+        with self.db.reading() as conn:
+            return [(int(r.id), str(r.prediction_id), r.value) for r in conn.execute(q)]
+
+    def last_feedback_id(self) -> int:
+        """The highest feedback id (0 without feedback): where a label cursor starts."""
+        with self.db.reading() as conn:
+            return int(conn.execute(sa.select(sa.func.max(t.feedback.c.id))).scalar() or 0)
+
     def count_new_labels(self, model: str, since: float | None) -> int:
         """Answered predictions of ``model`` that received a label at or after ``since``."""
         f, p = t.feedback, t.predictions

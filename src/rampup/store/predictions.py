@@ -158,6 +158,30 @@ class SqlPredictions(Repository):
             for part in result.partitions(chunk_size):
                 yield [dict(r._mapping) for r in part]
 
+    def tail_rows(self, model: str, *, since: float, until: float,
+                  roles: Sequence[str], chunk_size: int = 10_000,
+                  ) -> Iterator[list[dict[str, Any]]]:
+        """The narrow columns incremental windows read (no inputs), oldest first, each with
+        its latest label and that label's feedback id (``label``/``label_id``, None when
+        unlabelled)."""
+        p, f = t.predictions, t.feedback
+        latest = (sa.select(sa.func.max(f.c.id).label("fid"))
+                  .where(f.c.kind == "label", f.c.model == model)
+                  .group_by(f.c.prediction_id).subquery())
+        lab = (sa.select(f.c.prediction_id, f.c.value.label("label"), f.c.id.label("label_id"))
+               .join(latest, latest.c.fid == f.c.id).subquery())
+        cols = [p.c.id, p.c.request_id, p.c.ts, p.c.version, p.c.role, p.c.outputs,
+                p.c.confidence, p.c.latency_ms, p.c.error]
+        q = (sa.select(*cols, lab.c.label, lab.c.label_id)
+             .select_from(p.outerjoin(lab, lab.c.prediction_id == p.c.id))
+             .where(p.c.model == model, p.c.ts >= since, p.c.ts < until,
+                    p.c.role.in_(list(roles)))
+             .order_by(p.c.ts, p.c.id))
+        with self.db.reading() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=chunk_size).execute(q)
+            for part in result.partitions(chunk_size):
+                yield [dict(r._mapping) for r in part]
+
     def recent_predictions(self, model: str, limit: int, *,
                            roles: Sequence[str] = ("answer",),
                            version: str | None = None) -> list[dict[str, Any]]:

@@ -1,0 +1,321 @@
+"""A model's recent prediction log, decoded once and kept current from two cursors.
+
+:class:`LogTail` holds the rows of one model logged since ``start`` as columns (one entry
+per row, in ``(ts, id)`` order, outputs decoded, class labels canonicalised), with each
+row's latest label. :meth:`LogTail.refresh` reads only what is new:
+
+* **predictions**: rows with ``ts`` from the newest timestamp seen minus ``lag_s`` (ids
+  are time-ordered, so this is a range scan of the newest part of the index). Rows already
+  held are skipped before decoding; the overlap catches rows that a replica's log writer
+  committed up to ``lag_s`` after their timestamp (the writer flushes every 0.2 s; a
+  row committed later than ``lag_s`` is only seen by a rebuild, e.g. the next step).
+* **labels**: feedback rows with an id above a cursor. Feedback ids come from a sequence,
+  and on PostgreSQL a transaction that took a lower id can commit after one that took a
+  higher id, so each refresh re-reads from the cursor it had ``label_lag_s`` seconds ago
+  (a bounded re-read of a few seconds of labels, not of the window). A label replaces a
+  row's label only when its feedback id is higher (the latest label wins, as in the join
+  of :meth:`Predictions.iter_predictions`), so re-reading is idempotent. A row read after
+  its label arrived gets the label from the join.
+
+Shadow rows are linked to their answer (``"<answer id>~<version>"``, same request id)
+when both are held; whether a link counts (within ``slack_s``, answer inside the window)
+is decided when a window is built (:mod:`rampup.rollout.incremental`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+
+from rampup.rollout.agreement import as_number, canonical
+from rampup.rollout.window import _Pred
+from rampup.store import Database
+
+#: how long after its timestamp a prediction row may be committed and still be picked up.
+LAG_S = 10.0
+ROLES = ("answer", "shadow")
+_NAN = float("nan")
+
+#: column name -> dtype; object columns hold Python values.
+_COLUMNS: dict[str, Any] = {
+    "ts": np.float64, "ver": np.int32, "shadow": np.bool_, "suffix_ok": np.bool_,
+    "latency": np.float64, "failed": np.bool_, "has_out": np.bool_, "score": np.float64,
+    "pred": object, "canon": object, "pnum": np.float64, "has_label": np.bool_,
+    "label": object, "lcanon": object, "lnum": np.float64, "label_id": np.int64,
+    "pair": np.int64,
+}
+#: with ``concept=True``: the row as :func:`rampup.drift.source.decode_rows` decodes it.
+_CONCEPT: dict[str, Any] = {"dpred": object, "dcanon": object, "dconf": np.float64,
+                            "probs": object, "dfailed": np.bool_}
+
+
+class LogTail:
+    """The decoded rows of ``model`` with ``ts >= start`` (see the module doc)."""
+
+    def __init__(self, store: Database, model: str, start: float, *, lag_s: float = LAG_S,
+                 label_lag_s: float = LAG_S, concept: bool = False,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.store, self.model, self.start, self.concept = store, model, start, concept
+        self.lag_s, self.label_lag_s, self.clock = lag_s, label_lag_s, clock
+        self.n = 0
+        kinds = {**_COLUMNS, **(_CONCEPT if concept else {})}
+        self.cols: dict[str, npt.NDArray[Any]] = {k: np.empty(1024, dtype=d)
+                                                  for k, d in kinds.items()}
+        self.ids: list[str] = []
+        self.request_ids: list[str] = []
+        self.index: dict[str, int] = {}
+        self.versions: dict[str, int] = {}
+        self._waiting: dict[str, list[str]] = {}  # answer id -> shadow ids not yet linked
+        self.read_until: float | None = None  # rows with ts < read_until have been read
+        # label cursor: taken before the first read, so labels committed meanwhile are
+        # re-applied (idempotently) by the next refresh
+        self._label_cursor = store.feedback.last_feedback_id()
+        self._cursors: deque[tuple[float, int]] = deque([(clock(), self._label_cursor)])
+        self.rows_read = self.labels_read = 0
+
+    # -- columns ------------------------------------------------------------------------
+
+    def col(self, name: str) -> npt.NDArray[Any]:
+        return self.cols[name][: self.n]
+
+    def version_code(self, version: str) -> int:
+        return self.versions.setdefault(version, len(self.versions))
+
+    def _grow(self, extra: int) -> None:
+        need = self.n + extra
+        cap = len(self.cols["ts"])
+        if need <= cap:
+            return
+        while cap < need:
+            cap *= 2
+        for k, a in self.cols.items():
+            b = np.empty(cap, dtype=a.dtype)
+            b[: self.n] = a[: self.n]
+            self.cols[k] = b
+
+    # -- reading ------------------------------------------------------------------------
+
+    def refresh(self, until: float) -> None:
+        """Read the rows logged before ``until`` that are not held yet, then new labels."""
+        lo = self.start if self.read_until is None else \
+            max(self.start, self.read_until - self.lag_s)
+        if self.read_until is None or until > lo:
+            self._read(lo, until)
+            self.read_until = max(until, self.read_until or until)
+        self._read_labels()
+
+    def extend_back(self, start: float) -> None:
+        """Hold rows from ``start`` on too (an earlier window than the one held)."""
+        if start >= self.start:
+            return
+        if self.read_until is not None:
+            old_n, old_start = self.n, self.start
+            self.start = start
+            rows = [r for chunk in self.store.predictions.tail_rows(
+                self.model, since=start, until=old_start, roles=ROLES) for r in chunk]
+            self._prepend(rows, old_n)
+        else:
+            self.start = start
+
+    def trim(self, start: float) -> None:
+        """Hold only rows from ``start`` on (a sliding window); the columns are compacted
+        once at least half of them slid out."""
+        self.start = max(self.start, start)
+        k = int(np.searchsorted(self.col("ts"), self.start, side="left"))
+        if k == 0 or 2 * k < self.n:
+            return
+        for v in self.cols.values():
+            v[: self.n - k] = v[k: self.n].copy()
+        self.n -= k
+        pair = self.col("pair")
+        pair[pair < k] = -1
+        pair[pair >= k] -= k
+        del self.ids[:k], self.request_ids[:k]
+        self.index = {pid: j for j, pid in enumerate(self.ids)}
+
+    def _read(self, since: float, until: float) -> None:
+        for chunk in self.store.predictions.tail_rows(self.model, since=since, until=until,
+                                                      roles=ROLES):
+            new = [r for r in chunk if r["id"] not in self.index]
+            self.rows_read += len(chunk)
+            if new:
+                self._append(new)
+
+    def _read_labels(self) -> None:
+        now = self.clock()
+        low = self._cursors[0][1]
+        while len(self._cursors) > 1 and self._cursors[1][0] <= now - self.label_lag_s:
+            self._cursors.popleft()
+            low = self._cursors[0][1]
+        while True:
+            got = self.store.feedback.labels_after(self.model, low)
+            self.labels_read += len(got)
+            for fid, pid, value in got:
+                self.set_label(pid, fid, value)
+            if got:
+                low = got[-1][0]
+                self._label_cursor = max(self._label_cursor, low)
+            if len(got) < 50_000:
+                break
+        self._cursors.append((now, self._label_cursor))
+
+    def set_label(self, prediction_id: str, label_id: int, value: Any) -> None:
+        """Apply one label (a newer feedback id replaces an older one)."""
+        i = self.index.get(prediction_id)
+        if i is None or self.cols["label_id"][i] >= label_id:
+            return
+        c = self.cols
+        c["label_id"][i] = label_id
+        c["label"][i] = value
+        c["has_label"][i] = value is not None
+        c["lcanon"][i] = None if value is None else canonical(value)
+        n = as_number(value)
+        c["lnum"][i] = _NAN if n is None else n
+
+    # -- placing rows -------------------------------------------------------------------
+
+    def _decode(self, rows: Iterable[dict[str, Any]]) -> list[tuple[_Pred, dict[str, Any]]]:
+        return [(_Pred.of(r), r) for r in rows]
+
+    def _write(self, i: int, p: _Pred, row: dict[str, Any]) -> None:
+        c = self.cols
+        c["ts"][i] = p.ts
+        c["ver"][i] = self.version_code(p.version)
+        c["shadow"][i] = p.role == "shadow"
+        c["suffix_ok"][i] = p.id.endswith(f"~{p.version}")
+        c["latency"][i] = p.latency_ms
+        c["failed"][i] = p.failed
+        c["has_out"][i] = p.has_output
+        c["score"][i] = _NAN if p.score is None else p.score
+        c["pred"][i] = p.prediction
+        canon = canonical(p.prediction) if p.has_output and not p.failed else None
+        c["canon"][i] = canon
+        num = as_number(p.prediction)
+        c["pnum"][i] = _NAN if num is None else num
+        c["label_id"][i] = -1
+        c["has_label"][i] = False
+        c["label"][i] = c["lcanon"][i] = None
+        c["lnum"][i] = _NAN
+        c["pair"][i] = -1
+        if self.concept:
+            self._write_concept(i, row)
+        label_id = row.get("label_id")
+        if label_id is not None:
+            self.index[p.id] = i
+            self.set_label(p.id, int(label_id), p.label)
+
+    def _write_concept(self, i: int, row: dict[str, Any]) -> None:
+        c = self.cols
+        out = orjson.loads(row["outputs"]) if row.get("outputs") else None
+        conf, probs = row.get("confidence"), None
+        if isinstance(out, dict):
+            pred = out.get("prediction")
+            p = out.get("probabilities")
+            probs = p if isinstance(p, dict) else None
+            conf = conf if conf is not None else out.get("confidence")
+        else:
+            pred = out
+        c["dpred"][i], c["probs"][i] = pred, probs
+        c["dcanon"][i] = None if pred is None else canonical(pred)
+        c["dconf"][i] = float(conf) if isinstance(conf, int | float) else _NAN
+        c["dfailed"][i] = bool(row.get("error"))
+
+    def _append(self, rows: list[dict[str, Any]]) -> None:
+        decoded = self._decode(rows)
+        decoded.sort(key=lambda x: (x[0].ts, x[0].id))
+        first = (decoded[0][0].ts, decoded[0][0].id)
+        # rows committed late land before rows already held: re-place the tail from there
+        a = int(np.searchsorted(self.col("ts"), first[0], side="left"))
+        while a < self.n and (self.cols["ts"][a], self.ids[a]) < first:
+            a += 1
+        if a < self.n:
+            old = [(self._pred_at(i), {"label_id": None}, i) for i in range(a, self.n)]
+            merged = sorted([(p, r, -1) for p, r in decoded] + old,
+                            key=lambda x: (x[0].ts, x[0].id))
+            self._place(a, merged)
+        else:
+            self._place(self.n, [(p, r, -1) for p, r in decoded])
+
+    def _pred_at(self, i: int) -> _Pred:
+        c = self.cols
+        return _Pred(self.ids[i], self.request_ids[i], float(c["ts"][i]), "", "", 0.0,
+                     False, False, None, None, None)
+
+    def _place(self, a: int, items: list[tuple[_Pred, dict[str, Any], int]]) -> None:
+        """Write ``items`` (new rows, or held rows by their old position) from position
+        ``a`` on, in order, and fix the index, the pairs and the links."""
+        old_n = self.n
+        self._grow(a + len(items) - old_n)
+        moved = {i: a + k for k, (_, _, i) in enumerate(items) if i >= 0}
+        saved = {k: v[a:old_n].copy() for k, v in self.cols.items()} if moved else {}
+        saved_ids = self.ids[a:old_n]
+        saved_req = self.request_ids[a:old_n]
+        del self.ids[a:], self.request_ids[a:]
+        fresh: list[int] = []
+        for k, (p, row, i) in enumerate(items):
+            j = a + k
+            if i >= 0:
+                for name, v in saved.items():
+                    self.cols[name][j] = v[i - a]
+                self.ids.append(saved_ids[i - a])
+                self.request_ids.append(saved_req[i - a])
+            else:
+                self.ids.append(p.id)
+                self.request_ids.append(p.request_id)
+                self._write(j, p, row)
+                fresh.append(j)
+            self.index[self.ids[j]] = j
+        self.n = a + len(items)
+        if moved:
+            pair = self.col("pair")
+            remap = np.arange(old_n, dtype=np.int64)
+            for i, j in moved.items():
+                remap[i] = j
+            linked = pair >= 0
+            pair[linked] = remap[pair[linked]]
+        for j in fresh:
+            self._link(j)
+
+    def _prepend(self, rows: list[dict[str, Any]], old_n: int) -> None:
+        if not rows:
+            return
+        decoded = self._decode(r for r in rows if r["id"] not in self.index)
+        decoded.sort(key=lambda x: (x[0].ts, x[0].id))
+        k = len(decoded)
+        self._grow(k)
+        for v in self.cols.values():
+            v[k: k + old_n] = v[:old_n].copy()
+        pair = self.cols["pair"][k: k + old_n]
+        pair[pair >= 0] += k
+        old_ids, old_req = self.ids, self.request_ids
+        self.ids = [p.id for p, _ in decoded] + old_ids
+        self.request_ids = [p.request_id for p, _ in decoded] + old_req
+        self.index = {pid: j for j, pid in enumerate(self.ids)}
+        self.n = old_n + k
+        for j, (p, row) in enumerate(decoded):
+            self._write(j, p, row)
+        for j in range(k):
+            self._link(j)
+
+    def _link(self, j: int) -> None:
+        """Link a shadow row and its answer once both are held."""
+        c, pid = self.cols, self.ids[j]
+        if c["shadow"][j]:
+            answer_id = pid.rpartition("~")[0]
+            i = self.index.get(answer_id)
+            if i is not None and not c["shadow"][i]:
+                if self.request_ids[i] == self.request_ids[j]:
+                    c["pair"][j] = i
+            elif i is None:
+                self._waiting.setdefault(answer_id, []).append(pid)
+        else:
+            for sid in self._waiting.pop(pid, ()):
+                s = self.index.get(sid)
+                if s is not None and self.request_ids[s] == self.request_ids[j]:
+                    c["pair"][s] = j
