@@ -34,10 +34,13 @@ class AlertSource:
         self._drift: dict[tuple[str, str | None, float], tuple[float, dict[str, float]]] = {}
         self._lock = threading.Lock()
         self._null_cache: Any = None
+        self._concept: Any = None  # rampup.drift.live.ConceptWindows, made on first use
 
     def value(self, model: str, metric: str, *, version: str | None = None,
               role: str = "answer", stage: str | None = None, window_s: float = 300.0,
               now: float | None = None) -> float | None:
+        if metric.startswith("concept."):
+            return self.concept_metrics(model, version, window_s, now).get(metric)
         if metric.startswith(DRIFT_PREFIXES):
             return self.drift_metrics(model, version, window_s, now).get(metric)
         return self.base.value(model, metric, version=version, role=role, stage=stage,
@@ -61,6 +64,19 @@ class AlertSource:
         from rampup.drift.metrics import drift_summary
 
         return drift_summary(self.drift_metrics(model, version, window_s, now)) or None
+
+    def concept_metrics(self, model: str, version: str | None, window_s: float,
+                        now: float | None = None) -> dict[str, float]:
+        """``concept.*`` of ``[now - window_s, now)`` from windows kept current between
+        calls (:mod:`rampup.drift.live`): each call reads only new rows and labels."""
+        from rampup.drift.live import ConceptWindows
+
+        when = self.clock() if now is None else now
+        with self._lock:
+            if self._concept is None:
+                self._concept = ConceptWindows(self.store, clock=self.clock)
+            concept = self._concept
+        return concept.metrics_or_empty(model, version, window_s, when)  # type: ignore[no-any-return]
 
     def drift_metrics(self, model: str, version: str | None, window_s: float,
                       now: float | None = None) -> dict[str, float]:

@@ -89,18 +89,29 @@ class ConceptWindows:
         self.tails: dict[tuple[str, str | None, float], LogTail] = {}
         self._lock = threading.Lock()
 
+    def _tail(self, model: str, version: str | None, window_s: float, now: float
+              ) -> LogTail:
+        key = (model, version, window_s)
+        tail = self.tails.get(key)
+        start = now - window_s
+        if tail is None or start < tail.start:
+            tail = self.tails[key] = LogTail(self.store, model, start, lag_s=self.lag_s,
+                                             label_lag_s=self.lag_s, concept=True,
+                                             clock=self.clock)
+        tail.refresh(now)
+        tail.trim(start)
+        return tail
+
+    def tail_for(self, model: str, version: str, window_s: float, now: float) -> LogWindow:
+        """``version``'s answers of ``[now - window_s, now)``, brought up to date."""
+        with self._lock:
+            tail = self._tail(model, version, window_s, now)
+            return tail_log(tail, version, now - window_s, now)
+
     def metrics(self, model: str, version: str | None, window_s: float, now: float,
                 config: DriftConfig | None = None) -> dict[str, float]:
-        key = (model, version, window_s)
         with self._lock:
-            tail = self.tails.get(key)
-            start = now - window_s
-            if tail is None or start < tail.start:
-                tail = self.tails[key] = LogTail(self.store, model, start, lag_s=self.lag_s,
-                                                 label_lag_s=self.lag_s, concept=True,
-                                                 clock=self.clock)
-            tail.refresh(now)
-            tail.trim(start)
+            tail = self._tail(model, version, window_s, now)
             return concept_metrics(self.store, model, tail, now=now, window_s=window_s,
                                    version=version, config=config)
 

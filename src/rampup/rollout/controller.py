@@ -20,10 +20,11 @@ from dataclasses import dataclass
 
 from rampup.errors import ConflictError, SupersededError
 from rampup.rollout.checks import parse_check
+from rampup.rollout.incremental import StepWindows
 from rampup.rollout.judge import judge_all
 from rampup.rollout.machine import Decision, Rollout, decide
 from rampup.rollout.service import Rollouts, from_row
-from rampup.rollout.window import WindowStats, measure, paired
+from rampup.rollout.window import PairedStats, WindowStats, measure, paired
 from rampup.runtime import DeadLetters, Supervisor, classify
 from rampup.runtime.leader import LeaderLoop
 from rampup.store import Database
@@ -49,7 +50,8 @@ class TickResult:
 class RolloutController:
     def __init__(self, store: Database, *, clock: Callable[[], float] = time.time,
                  rollouts: Rollouts | None = None, min_requests: int = 100,
-                 min_labelled: int = 50, dead_letters: DeadLetters | None = None) -> None:
+                 min_labelled: int = 50, dead_letters: DeadLetters | None = None,
+                 incremental: bool = True) -> None:
         self.store = store
         self.dead_letters = dead_letters
         self.clock = clock
@@ -57,9 +59,18 @@ class RolloutController:
         self.min_requests = min_requests
         self.min_labelled = min_labelled
         self._last_record: dict[int, tuple[float, str, str]] = {}
+        #: step windows kept between ticks (None: re-read the log every tick)
+        self.windows = StepWindows(store, clock=clock) if incremental else None
+        self._last_tick: float | None = None
+        self._keys: set[tuple[int, int, float]] = set()
 
     def tick(self) -> list[TickResult]:
         now = self.clock()
+        if self.windows is not None and self._last_tick is not None and \
+                not 0 <= now - self._last_tick <= self.windows.lag_s:
+            self.windows.keep(set())  # leadership came back after a gap: rebuild
+        self._last_tick = now
+        self._keys = set()
         seen = self.store.deployments.latest_deployment_ids()  # what this pass decides on
         out: list[TickResult] = []
         for row in self.store.rollouts.list_rollouts(active_only=True, limit=1000):
@@ -83,6 +94,8 @@ class RolloutController:
                 continue
             if res is not None:
                 out.append(res)
+        if self.windows is not None:
+            self.windows.keep(self._keys)
         for row in self.store.rollouts.list_rollouts(limit=50):
             if row["state"] == "promoted" and not row["standby_released"]:
                 r, rev = from_row(row)
@@ -103,16 +116,14 @@ class RolloutController:
             return None
         checks = [parse_check(c) for c in r.plan.checks_for(step)]
         since = r.step_started_at
+        key = (r.id, r.step, since)
         if step.kind == "shadow":
-            cand = measure(self.store, r.model, r.candidate, since=since, until=now,
-                           roles=("shadow",))
-            base = measure(self.store, r.model, r.baseline, since=since, until=now,
-                           roles=("answer",))
-            pairs = paired(self.store, r.model, r.candidate, r.baseline, since=since, until=now)
+            cand = self._measure(key, r, r.candidate, since, now, ("shadow",))
+            base = self._measure(key, r, r.baseline, since, now, ("answer",))
+            pairs = self._paired(key, r, since, now)
         else:
-            cand = measure(self.store, r.model, r.candidate, since=since, until=now,
-                           roles=("answer",))
-            base = self._baseline(r, since, now)
+            cand = self._measure(key, r, r.candidate, since, now, ("answer",))
+            base = self._baseline(key, r, since, now)
             pairs = None
         verdict = judge_all(checks, cand, base, pairs, alpha=r.plan.alpha,
                             min_requests=self.min_requests, min_labelled=self.min_labelled)
@@ -127,16 +138,32 @@ class RolloutController:
             self.rollouts.fail(r, rev, ACTOR, decision.reason, seen=seen)
         return TickResult(r.id, r.model, verdict.verdict, decision.action, decision.reason)
 
-    def _baseline(self, r: Rollout, since: float, now: float) -> WindowStats:
+    def _measure(self, key: tuple[int, int, float], r: Rollout, version: str, since: float,
+                 until: float, roles: tuple[str, ...]) -> WindowStats:
+        """``version``'s window: from the step's tail (incremental), or re-read."""
+        if self.windows is None:
+            return measure(self.store, r.model, version, since=since, until=until, roles=roles)
+        self._keys.add(key)
+        return self.windows.measure(key, r.model, version, since=since, until=until,
+                                    roles=roles)
+
+    def _paired(self, key: tuple[int, int, float], r: Rollout, since: float, now: float
+                ) -> PairedStats:
+        if self.windows is None:
+            return paired(self.store, r.model, r.candidate, r.baseline, since=since, until=now)
+        self._keys.add(key)
+        return self.windows.paired(key, r.model, r.candidate, r.baseline, since=since,
+                                   until=now)
+
+    def _baseline(self, key: tuple[int, int, float], r: Rollout, since: float, now: float
+                  ) -> WindowStats:
         """The baseline over the same window; when it gets no traffic there (blue/green,
         canary 100%), its traffic just before the step began."""
-        base = measure(self.store, r.model, r.baseline, since=since, until=now,
-                       roles=("answer",))
+        base = self._measure(key, r, r.baseline, since, now, ("answer",))
         if base.requests >= self.min_requests:
             return base
         span = max(now - since, BASELINE_LOOKBACK_S)
-        return measure(self.store, r.model, r.baseline, since=since - span, until=since,
-                       roles=("answer",))
+        return self._measure(key, r, r.baseline, since - span, since, ("answer",))
 
     def _record(self, r: Rollout, now: float, verdict: str, decision: Decision,
                 results: list[dict[str, object]]) -> None:

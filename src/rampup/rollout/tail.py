@@ -118,8 +118,9 @@ class LogTail:
             old_n, old_start = self.n, self.start
             self.start = start
             rows = [r for chunk in self.store.predictions.tail_rows(
-                self.model, since=start, until=old_start, roles=ROLES) for r in chunk]
-            self._prepend(rows, old_n)
+                self.model, since=start, until=old_start, roles=ROLES) for r in chunk
+                if r["id"] not in self.index]
+            self._prepend(self._with_labels(rows), old_n)
         else:
             self.start = start
 
@@ -145,7 +146,14 @@ class LogTail:
             new = [r for r in chunk if r["id"] not in self.index]
             self.rows_read += len(chunk)
             if new:
-                self._append(new)
+                self._append(self._with_labels(new))
+
+    def _with_labels(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Rows read for the first time, with their latest label (by feedback id)."""
+        labels = self.store.feedback.latest_labels(self.model, [r["id"] for r in rows])
+        for r in rows:
+            r["label_id"], r["label"] = labels.get(r["id"], (None, None))
+        return rows
 
     def _read_labels(self) -> None:
         now = self.clock()

@@ -60,6 +60,22 @@ class SqlFeedback(Repository):
         with self.db.reading() as conn:
             return [(int(r.id), str(r.prediction_id), r.value) for r in conn.execute(q)]
 
+    def latest_labels(self, model: str, ids: Iterable[str]) -> dict[str, tuple[int, Any]]:
+        """Each prediction's latest label as ``(feedback id, value)``; unlabelled ones are
+        left out."""
+        f = t.feedback
+        ids = list(dict.fromkeys(ids))
+        out: dict[str, tuple[int, Any]] = {}
+        with self.db.reading() as conn:
+            for i in range(0, len(ids), 500):
+                q = (sa.select(f.c.id, f.c.prediction_id, f.c.value)
+                     .where(f.c.prediction_id.in_(ids[i:i + 500]), f.c.kind == "label",
+                            f.c.model == model)
+                     .order_by(f.c.id))
+                for r in conn.execute(q):
+                    out[r.prediction_id] = (int(r.id), r.value)
+        return out
+
     def last_feedback_id(self) -> int:
         """The highest feedback id (0 without feedback): where a label cursor starts."""
         with self.db.reading() as conn:

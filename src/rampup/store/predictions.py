@@ -161,19 +161,12 @@ class SqlPredictions(Repository):
     def tail_rows(self, model: str, *, since: float, until: float,
                   roles: Sequence[str], chunk_size: int = 10_000,
                   ) -> Iterator[list[dict[str, Any]]]:
-        """The narrow columns incremental windows read (no inputs), oldest first, each with
-        its latest label and that label's feedback id (``label``/``label_id``, None when
-        unlabelled)."""
-        p, f = t.predictions, t.feedback
-        latest = (sa.select(sa.func.max(f.c.id).label("fid"))
-                  .where(f.c.kind == "label", f.c.model == model)
-                  .group_by(f.c.prediction_id).subquery())
-        lab = (sa.select(f.c.prediction_id, f.c.value.label("label"), f.c.id.label("label_id"))
-               .join(latest, latest.c.fid == f.c.id).subquery())
+        """The narrow columns incremental windows read (no inputs, no labels: see
+        ``Feedback.latest_labels``), oldest first."""
+        p = t.predictions
         cols = [p.c.id, p.c.request_id, p.c.ts, p.c.version, p.c.role, p.c.outputs,
                 p.c.confidence, p.c.latency_ms, p.c.error]
-        q = (sa.select(*cols, lab.c.label, lab.c.label_id)
-             .select_from(p.outerjoin(lab, lab.c.prediction_id == p.c.id))
+        q = (sa.select(*cols)
              .where(p.c.model == model, p.c.ts >= since, p.c.ts < until,
                     p.c.role.in_(list(roles)))
              .order_by(p.c.ts, p.c.id))
