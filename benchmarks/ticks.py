@@ -97,8 +97,8 @@ def median_ms(xs: list[float]) -> float:
 
 def bench_rate(store: Any, registry: Any, rate: float, window: float, ticks: int,
                now0: float) -> dict[str, Any]:
-    from rampup.drift.concept import Reference
     from rampup.drift.check import _concept
+    from rampup.drift.concept import Reference
     from rampup.drift.live import ConceptWindows
     from rampup.drift.report import DriftConfig
     from rampup.drift.source import read_log

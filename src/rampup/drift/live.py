@@ -40,7 +40,7 @@ def tail_log(tail: LogTail, version: str, since: float, until: float) -> LogWind
         idx = np.flatnonzero((tail.col("ver") == code) & ~tail.col("shadow")
                              & (ts >= since) & (ts < until))
     dcanon = tail.col("dcanon")[idx]
-    known = tail.col("has_label")[idx] & np.not_equal(dcanon, None)
+    known = tail.col("has_label")[idx] & tail.col("dknown")[idx]
     correct = np.full(idx.size, np.nan)
     correct[known] = (dcanon[known] == tail.col("lcanon")[idx][known]).astype(np.float64)
     outputs = pd.DataFrame({"prediction": tail.col("dpred")[idx].tolist(),

@@ -29,7 +29,8 @@ def _rows(tail: LogTail, version: str, since: float, until: float) -> npt.NDArra
     if code is None:
         return np.zeros(tail.n, dtype=np.bool_)
     ts = tail.col("ts")
-    return (tail.col("ver") == code) & (ts >= since) & (ts < until)
+    out: npt.NDArray[np.bool_] = (tail.col("ver") == code) & (ts >= since) & (ts < until)
+    return out
 
 
 def _answers(tail: LogTail, shadows: IntArray, since: float, until: float, slack_s: float,

@@ -52,7 +52,8 @@ _COLUMNS: dict[str, Any] = {
 }
 #: with ``concept=True``: the row as :func:`rampup.drift.source.decode_rows` decodes it.
 _CONCEPT: dict[str, Any] = {"dpred": object, "dcanon": object, "dconf": np.float64,
-                            "probs": object, "dfailed": np.bool_}
+                            "probs": object, "dfailed": np.bool_,
+                            "dknown": np.bool_}
 
 
 class LogTail:
@@ -231,6 +232,7 @@ class LogTail:
             pred = out
         c["dpred"][i], c["probs"][i] = pred, probs
         c["dcanon"][i] = None if pred is None else canonical(pred)
+        c["dknown"][i] = pred is not None
         c["dconf"][i] = float(conf) if isinstance(conf, int | float) else _NAN
         c["dfailed"][i] = bool(row.get("error"))
 
