@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from tests.rollout.test_incremental import T0, traffic
 
 from rampup.drift.check import _concept, _streams
 from rampup.drift.concept import Reference
@@ -12,7 +13,6 @@ from rampup.drift.live import ConceptWindows
 from rampup.drift.report import DriftConfig
 from rampup.drift.source import read_log
 from rampup.store import Database
-from tests.rollout.test_incremental import T0, traffic
 
 WINDOW_S = 30.0
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from rampup.config import Settings
 from rampup.registry.registry import Registry
@@ -87,6 +88,7 @@ def run(store: Database, registry: Registry, model: str, incremental: bool
     return out
 
 
+@pytest.mark.slow  # ~30 s on SQLite, ~5 min on PostgreSQL (the re-read path's label join)
 def test_rollout_decided_the_same_on_both_paths(store: Database, tmp_path: Path) -> None:
     settings = Settings(project_dir=tmp_path, admin_token=ADMIN)  # type: ignore[arg-type]
     registry = Registry.from_settings(settings, store)

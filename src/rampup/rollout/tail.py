@@ -104,11 +104,21 @@ class LogTail:
 
     def refresh(self, until: float) -> None:
         """Read the rows logged before ``until`` that are not held yet, then new labels."""
-        lo = self.start if self.read_until is None else \
-            max(self.start, self.read_until - self.lag_s)
-        if self.read_until is None or until > lo:
-            self._read(lo, until)
-            self.read_until = max(until, self.read_until or until)
+        if self.read_until is None:
+            self._read(self.start, until)
+            self.read_until = until
+        else:
+            # the overlap: only the ids, then the rows committed late that are not held
+            lo, hi = max(self.start, self.read_until - self.lag_s), self.read_until
+            if until > lo:
+                missing = [i for i in self.store.predictions.tail_ids(
+                    self.model, since=lo, until=min(hi, until), roles=ROLES)
+                    if i not in self.index]
+                if missing:
+                    self._read(lo, min(hi, until), missing)
+            if until > hi:
+                self._read(hi, until)
+            self.read_until = max(until, hi)
         self._read_labels()
 
     def extend_back(self, start: float) -> None:
@@ -141,9 +151,9 @@ class LogTail:
         del self.ids[:k], self.request_ids[:k]
         self.index = {pid: j for j, pid in enumerate(self.ids)}
 
-    def _read(self, since: float, until: float) -> None:
+    def _read(self, since: float, until: float, ids: list[str] | None = None) -> None:
         for chunk in self.store.predictions.tail_rows(self.model, since=since, until=until,
-                                                      roles=ROLES):
+                                                      roles=ROLES, ids=ids):
             new = [r for r in chunk if r["id"] not in self.index]
             self.rows_read += len(chunk)
             if new:

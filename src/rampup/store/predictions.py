@@ -160,20 +160,37 @@ class SqlPredictions(Repository):
 
     def tail_rows(self, model: str, *, since: float, until: float,
                   roles: Sequence[str], chunk_size: int = 10_000,
-                  ) -> Iterator[list[dict[str, Any]]]:
+                  ids: Sequence[str] | None = None) -> Iterator[list[dict[str, Any]]]:
         """The narrow columns incremental windows read (no inputs, no labels: see
-        ``Feedback.latest_labels``), oldest first."""
+        ``Feedback.latest_labels``), oldest first; with ``ids``, only those rows."""
         p = t.predictions
         cols = [p.c.id, p.c.request_id, p.c.ts, p.c.version, p.c.role, p.c.outputs,
                 p.c.confidence, p.c.latency_ms, p.c.error]
-        q = (sa.select(*cols)
-             .where(p.c.model == model, p.c.ts >= since, p.c.ts < until,
-                    p.c.role.in_(list(roles)))
-             .order_by(p.c.ts, p.c.id))
+        where = [p.c.model == model, p.c.ts >= since, p.c.ts < until,
+                 p.c.role.in_(list(roles))]
         with self.db.reading() as conn:
+            if ids is not None:
+                for some in _chunks(ids):
+                    q = sa.select(*cols).where(*where, p.c.id.in_(some))
+                    found = conn.execute(q)
+                    names = list(found.keys())
+                    yield [dict(zip(names, r, strict=True)) for r in found]
+                return
+            q = sa.select(*cols).where(*where).order_by(p.c.ts, p.c.id)
             result = conn.execution_options(stream_results=True, yield_per=chunk_size).execute(q)
+            keys = list(result.keys())
             for part in result.partitions(chunk_size):
-                yield [dict(r._mapping) for r in part]
+                yield [dict(zip(keys, r, strict=True)) for r in part]
+
+    def tail_ids(self, model: str, *, since: float, until: float,
+                 roles: Sequence[str]) -> list[str]:
+        """The ids of the model's rows in ``[since, until)`` (what a tail already holds is
+        skipped without fetching the rows)."""
+        p = t.predictions
+        q = sa.select(p.c.id).where(p.c.model == model, p.c.ts >= since, p.c.ts < until,
+                                    p.c.role.in_(list(roles)))
+        with self.db.reading() as conn:
+            return list(conn.execute(q).scalars())
 
     def recent_predictions(self, model: str, limit: int, *,
                            roles: Sequence[str] = ("answer",),

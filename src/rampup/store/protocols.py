@@ -117,7 +117,10 @@ class Predictions(Protocol):
 
     def tail_rows(self, model: str, *, since: float, until: float,
                   roles: Sequence[str], chunk_size: int = 10_000,
-                  ) -> Iterator[list[dict[str, Any]]]: ...
+                  ids: Sequence[str] | None = None) -> Iterator[list[dict[str, Any]]]: ...
+
+    def tail_ids(self, model: str, *, since: float, until: float,
+                 roles: Sequence[str]) -> list[str]: ...
 
     def recent_predictions(self, model: str, limit: int, *,
                            roles: Sequence[str] = ("answer",),
