@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from rampup.store import Database
-from tests.batch.conftest import Trained, make_frame
+from tests.batch.conftest import Trained, make_frame, trained  # noqa: F401 - the fixture
 from tests.batch.test_cli import Cli, cli  # noqa: F401 - the fixture
 from tests.ray.conftest import RayCluster
 
@@ -54,8 +54,8 @@ def test_csv_with_bad_rows_matches_the_local_engine(
     key = ["row", "field"]
     pd.testing.assert_frame_equal(bad_local.sort_values(key).reset_index(drop=True),
                                   bad_ray.sort_values(key).reset_index(drop=True))
-    assert logged == 226  # the local run: every good row
-    assert store.predictions.count_predictions("credit", role="batch") == 2 * 226
+    assert logged == 227  # the local run: every good row
+    assert store.predictions.count_predictions("credit", role="batch") == 2 * 227
     event = store.events.list_events(action="predict_batch")[0]
     assert event.details["engine"] == "ray"
 

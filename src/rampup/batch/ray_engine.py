@@ -2,10 +2,11 @@
 batches scored by a pool of Ray actors through Ray Data.
 
 How it flows: the driver (the ``rampup`` process) loads the versions once for the output
-schema and the warnings, and builds a Ray Dataset of the input — ``read_parquet`` for a
-Parquet file (read by the workers), or the chunks the driver parses for a CSV (a CSV with
-quoted line breaks cannot be split at byte offsets, and the numbers of its malformed rows
-need one reader; convert a large CSV to Parquet to read it in parallel too).
+schema and the warnings, reads the file with the local engine's reader (the same CSV
+parsing, row numbers and malformed-row reports) and hands its chunks, each with its row
+numbers, to Ray Data (``from_arrow``: into the object store, which spills to disk). Reading
+in the workers (``read_parquet``) stalled on a 2-CPU cluster: the scoring actors held every
+CPU and the read tasks never started; the driver's read is cheap next to scoring.
 ``map_batches`` sends each batch to a :class:`Scorer` actor, which holds its own loaded
 versions, router and :class:`~rampup.predlog.writer.LogWriter`, and scores the batch with
 the local engine's :meth:`Run.chunk <rampup.batch.runner.Run.chunk>` — the same
@@ -29,7 +30,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import orjson
 import pyarrow as pa
 
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("rampup.batch")
 
-ROW = "__rampup_row"  # the 1-based row numbers the driver gives a CSV's chunks
+ROW = "__rampup_row"  # the 1-based row numbers the driver gives the chunks
 
 
 class _Problems:
@@ -94,12 +94,8 @@ class Scorer:
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         n = len(batch)
-        relative = ROW not in batch.column_names
-        if relative:  # Parquet via read_parquet: numbered by the driver, in order
-            rows = np.arange(1, n + 1, dtype=np.int64)
-        else:
-            rows = batch.column(ROW).to_numpy()
-            batch = batch.drop_columns([ROW])
+        rows = batch.column(ROW).to_numpy()
+        batch = batch.drop_columns([ROW])
         problems = _Problems()
         before = dict(self.run.counts)
         columns = self.run.chunk(Chunk(batch, rows), problems, self.writer, self.schema)
@@ -115,7 +111,7 @@ class Scorer:
             ipc.write_table(out)
         counts = {k: v - before.get(k, 0) for k, v in self.run.counts.items()}
         return pa.table({
-            "rows": [n], "relative": [relative], "output": [sink.getvalue().to_pybytes()],
+            "rows": [n], "output": [sink.getvalue().to_pybytes()],
             "problems": [orjson.dumps(problems.items)], "counts": [orjson.dumps(counts)],
             "lost": [lost], "lost_error": [error]})
 
@@ -177,34 +173,26 @@ def _score(run: Run, infile: InputFile, scorer: dict[str, Any], target: Path,
     out = OutputWriter(target, run.output_schema())
     errors = ErrorWriter(errors_file)
     counts = dict.fromkeys(run.versions, 0)
-    lost, lost_error, offset = 0, "", 0
+    lost, lost_error = 0, ""
     try:
         if progress is not None:
             progress(0, infile.total)
-        if infile.kind == "parquet":
-            ds = ray.data.read_parquet(str(infile.path), columns=infile.columns)
-        else:
-            tables = [c.table.append_column(ROW, pa.array(c.rows, pa.int64()))
-                      for c in infile.chunks()]
-            errors.write(infile.take_invalid())
-            if not tables:
-                tables = [pa.table({**{c: pa.array([], pa.string()) for c in infile.columns},
-                                    ROW: pa.array([], pa.int64())})]
-            ds = ray.data.from_arrow(tables)
+        tables = [c.table.append_column(ROW, pa.array(c.rows, pa.int64()))
+                  for c in infile.chunks()]
+        errors.write(infile.take_invalid())
+        if not tables:
+            tables = [infile.schema.empty_table().append_column(ROW, pa.array([], pa.int64()))]
+        ds = ray.data.from_arrow(tables)
         scored = ds.map_batches(Scorer, fn_constructor_kwargs=scorer, batch_size=chunk_size,
                                 batch_format="pyarrow", concurrency=workers, num_cpus=1)
         for part in _results(scored):
-            n, relative = part["rows"], part["relative"]
-            problems = [(r + offset if relative else r, f, why)
-                        for r, f, why in orjson.loads(part["problems"])]
-            errors.write(problems)
+            errors.write([tuple(p) for p in orjson.loads(part["problems"])])
             table = pa.ipc.open_stream(part["output"]).read_all()
             out.write({name: table.column(name).combine_chunks() for name in table.column_names})
             for k, v in orjson.loads(part["counts"]).items():
                 counts[k] = counts.get(k, 0) + v
             lost += part["lost"]
             lost_error = part["lost_error"] or lost_error
-            offset += n
             if progress is not None:
                 progress(out.rows + errors.bad_rows, infile.total)
         out.commit()

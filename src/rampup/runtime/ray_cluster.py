@@ -18,6 +18,8 @@ def ray_session(address: str | None, num_cpus: int | None) -> Iterator[None]:
     """Connect to the Ray cluster at ``address`` (or ``RAY_ADDRESS``), or start a local
     one with ``num_cpus`` CPUs for this run; shut the connection down afterwards (a
     session this process had already opened is left open)."""
+    # no usage reports to Ray's servers (and no Prometheus queries for them) unless asked
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     ray = ray_module()
     if ray.is_initialized():
         yield
