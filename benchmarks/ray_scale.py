@@ -38,7 +38,7 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _wrk import lua_script, run_wrk, wrk_path  # noqa: E402
+from _wrk import lua_script, run_wrk, wrk_path
 
 MODEL = "loan-default"
 

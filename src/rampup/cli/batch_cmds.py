@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.table import Table
@@ -92,9 +92,10 @@ def predict_batch_cmd(
                 known = done
             progress.update(task, completed=done, total=known)
 
-        options = {"errors_path": errors, "key_column": key_column, "version": version,
-                   "chunk_size": chunk_size, "log": log, "progress": update, "actor": "cli",
-                   "privacy": load_privacy(store, st.project_file, [model])}
+        options: dict[str, Any] = {
+            "errors_path": errors, "key_column": key_column, "version": version,
+            "chunk_size": chunk_size, "log": log, "progress": update, "actor": "cli",
+            "privacy": load_privacy(store, st.project_file, [model])}
         if engine == "ray":
             from rampup.batch.ray_engine import predict_batch_ray  # Ray: only here
 

@@ -17,6 +17,7 @@ Ray is imported only inside :func:`serve_ray`.
 
 from __future__ import annotations
 
+import importlib
 import signal
 import threading
 from pathlib import Path
@@ -44,7 +45,8 @@ def deployment_options(spec: RaySpec) -> dict[str, Any]:
     >>> deployment_options(RaySpec(replicas=2, num_cpus=0.5))
     {'ray_actor_options': {'num_cpus': 0.5}, 'num_replicas': 2}
     >>> from rampup.project import RayAutoscaling
-    >>> deployment_options(RaySpec(autoscaling=RayAutoscaling(max_replicas=4)))["autoscaling_config"]
+    >>> scaled = RaySpec(autoscaling=RayAutoscaling(max_replicas=4))
+    >>> deployment_options(scaled)["autoscaling_config"]
     {'min_replicas': 1, 'max_replicas': 4, 'target_ongoing_requests': 8.0}
     """
     options: dict[str, Any] = {"ray_actor_options": {"num_cpus": spec.num_cpus}}
@@ -61,21 +63,22 @@ def serve_ray(settings: Settings, spec: RaySpec, host: str, port: int,
     application and Serve down. ``ready`` (a callable) is called once it answers."""
     with ray_session(address or spec.address, None):
         ray_module()
-        from ray import serve
+        serve: Any = importlib.import_module("ray.serve")
 
         ingress = serve.ingress(_builder(str(Path(settings.project_dir).resolve()),
                                          settings.resolved_database_url, host))
 
-        @serve.deployment(name=APP_NAME, **deployment_options(spec))
-        @ingress
         class Rampup:  # the app's routes are the ingress; nothing of its own
             pass
+
+        deployment: Any = serve.deployment(name=APP_NAME, **deployment_options(spec))(
+            ingress(Rampup))
 
         serve.start(http_options={"host": host, "port": port}, detached=False)
         stop = threading.Event()
         previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
         try:
-            serve.run(Rampup.bind(), name=APP_NAME, route_prefix="/", blocking=False)
+            serve.run(deployment.bind(), name=APP_NAME, route_prefix="/", blocking=False)
             if ready is not None:
                 ready()
             try:
