@@ -34,7 +34,7 @@ class Settings(BaseSettings):
         default=None,
         description="the store: postgresql://... or sqlite:///...; default: rampup.db in the "
                     "project folder")
-    artifacts_dir: str | None = Field(
+    artifacts_dir: str | Path | None = Field(
         default=None,
         description="where registered versions' files live: a folder (relative: to the project "
                     "folder) or an fsspec URL such as s3://bucket/prefix; default: artifacts/")
@@ -167,7 +167,7 @@ class Settings(BaseSettings):
     @property
     def resolved_artifacts_location(self) -> str:
         """``artifacts_dir`` as an absolute folder, or the URL as given."""
-        d = self.artifacts_dir or "artifacts"
+        d = str(self.artifacts_dir or "artifacts")
         if "://" in d:
             return d
         return str(Path(d) if Path(d).is_absolute() else (self.project_dir / d).resolve())

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.app_client import app_client
-from tests.monitor.conftest import monitor_of, settle
 
 from rampup.alerts.spec import AlertRuleSpec
 from rampup.config import Settings
 from rampup.registry.registry import Registry
 from rampup.store import Database
+from tests.app_client import app_client
+from tests.monitor.conftest import monitor_of, settle
 
 MODELS = '''
 class Heavy:

@@ -9,16 +9,16 @@ from pathlib import Path
 
 import fsspec
 import pytest
-from tests.registry.conftest import Trained
 
 from rampup.config import Settings
 from rampup.errors import ConflictError, ModelError, NotFoundError
 from rampup.registry import ArtifactStore, Registry
-from rampup.registry.artifacts import hash_path, open_artifacts
-from rampup.registry.objectstore import ObjectArtifactStore
+from rampup.registry.artifacts import hash_path
+from rampup.registry.objectstore import ObjectArtifactStore, open_artifacts
 from rampup.registry.resolve import reference_batch
 from rampup.registry.schema import InputSchema
 from rampup.store import Database
+from tests.registry.conftest import Trained
 
 
 @pytest.fixture
@@ -92,9 +92,11 @@ def test_a_missing_object_says_where_it_was_looked_for(url: str, tmp_path: Path)
 def test_locations_pick_the_backend(tmp_path: Path) -> None:
     assert type(open_artifacts(tmp_path / "a")) is ArtifactStore
     local = open_artifacts(f"file://{tmp_path / 'a'}")
-    assert type(local) is ArtifactStore and local.root == tmp_path / "a"
+    assert type(local) is ArtifactStore
+    assert local.root == tmp_path / "a"
     remote = open_artifacts("memory://b/p", tmp_path / "cache")
-    assert isinstance(remote, ObjectArtifactStore) and remote.location == "memory://b/p"
+    assert isinstance(remote, ObjectArtifactStore)
+    assert remote.location == "memory://b/p"
 
 
 def test_settings_keep_urls_and_resolve_folders(tmp_path: Path) -> None:

@@ -13,13 +13,13 @@ from pathlib import Path
 import joblib
 import pytest
 import s3fs
-from tests.app_client import app_client
-from tests.s3server import S3Server, s3_bucket, s3_server  # noqa: F401 (fixtures)
-from tests.serving.conftest import fit, make_frame, make_settings, record
 
 from rampup.errors import ModelError
 from rampup.registry.registry import Registry
 from rampup.store import Database
+from tests.app_client import app_client
+from tests.s3server import S3Server, s3_bucket, s3_server  # noqa: F401 (fixtures)
+from tests.serving.conftest import fit, make_frame, make_settings, record
 
 pytestmark = pytest.mark.postgres
 

@@ -45,11 +45,11 @@ from pydantic import (
 )
 
 from rampup.alerts.condition import Condition, parse_condition
-from rampup.monitor.names import PROCESS_LEVELS
 from rampup.alerts.kinds import BUILTIN_ACTIONS
 from rampup.durations import format_duration
 from rampup.durations import validator_seconds as _seconds
 from rampup.errors import ValidationError
+from rampup.monitor.names import PROCESS_LEVELS
 
 Severity = Literal["info", "warning", "critical"]
 NoData = Literal["keep", "ok", "firing"]

@@ -7,7 +7,7 @@ its versions. What gets loaded later is always this copy, never the original pat
 Copied files are made read-only as a guard against accidental edits.
 
 The root may also be an fsspec URL (``s3://bucket/prefix``, ``gs://...``): then
-:func:`open_artifacts` returns the object-store backend of :mod:`rampup.registry.objectstore`
+:func:`rampup.registry.objectstore.open_artifacts` returns the object-store backend
 (same interface, same URIs, a local cache by content hash, verified on every fetch).
 :meth:`ArtifactStore.pinned` gives the view a load goes through: for a folder it is the
 folder itself; for an object store it downloads and verifies the version's copy first.
@@ -38,7 +38,6 @@ import shutil
 import stat
 import uuid
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from rampup.errors import ConflictError, NotFoundError, ValidationError
 
@@ -183,25 +182,3 @@ def relative_parts(uri: str) -> tuple[str, ...]:
         raise ValidationError(f"artifact URI {uri!r} points outside the artifact store",
                               fix="use the URI recorded when the version was registered")
     return rel.parts
-
-
-def is_url(location: str | Path) -> bool:
-    """Whether ``location`` is a URL (``s3://...``) rather than a local path."""
-    return isinstance(location, str) and "://" in location
-
-
-def open_artifacts(location: str | Path, cache_dir: Path | None = None,
-                   storage_options: dict[str, Any] | None = None) -> ArtifactStore:
-    """The artifact store at ``location``: a folder (a path or ``file://`` URL) or any
-    fsspec URL, cached in ``cache_dir`` (the object-store backend, imported only then)."""
-    if not is_url(location):
-        return ArtifactStore(Path(location))
-    loc = str(location)
-    if loc.startswith("file://"):
-        return ArtifactStore(Path(loc[len("file://"):]))
-    from rampup.registry.objectstore import ObjectArtifactStore
-
-    if cache_dir is None:
-        raise ValidationError(f"artifacts in {loc} need a local cache folder",
-                              fix="set artifact_cache_dir (RAMPUP_ARTIFACT_CACHE_DIR)")
-    return ObjectArtifactStore(loc, cache_dir, storage_options or {})

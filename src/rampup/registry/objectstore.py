@@ -40,7 +40,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from rampup.errors import ConfigError, ConflictError, ModelError, NotFoundError
+from rampup.errors import ConfigError, ConflictError, ModelError, NotFoundError, ValidationError
 from rampup.registry.artifacts import (
     SCHEME,
     ArtifactStore,
@@ -226,3 +226,23 @@ class _Pinned(ArtifactStore):
             self._paths[uri] = self._store.fetch(uri, self._digest, self._label,
                                                  verify=self._verify)
         return self._paths[uri]
+
+
+def is_url(location: str | Path) -> bool:
+    """Whether ``location`` is a URL (``s3://...``) rather than a local path."""
+    return isinstance(location, str) and "://" in location
+
+
+def open_artifacts(location: str | Path, cache_dir: Path | None = None,
+                   storage_options: dict[str, Any] | None = None) -> ArtifactStore:
+    """The artifact store at ``location``: a folder (a path or ``file://`` URL) or any
+    fsspec URL, cached in ``cache_dir`` (fsspec itself is imported only then)."""
+    if not is_url(location):
+        return ArtifactStore(Path(location))
+    loc = str(location)
+    if loc.startswith("file://"):
+        return ArtifactStore(Path(loc[len("file://"):]))
+    if cache_dir is None:
+        raise ValidationError(f"artifacts in {loc} need a local cache folder",
+                              fix="set artifact_cache_dir (RAMPUP_ARTIFACT_CACHE_DIR)")
+    return ObjectArtifactStore(loc, cache_dir, storage_options or {})
