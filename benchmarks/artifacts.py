@@ -29,9 +29,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rampup.registry.artifacts import ArtifactStore, hash_path  # noqa: E402
-from rampup.registry.objectstore import ObjectArtifactStore  # noqa: E402
-from tests.s3server import moto_server  # noqa: E402
+from tests.s3server import moto_server
+
+from rampup.registry.artifacts import ArtifactStore, hash_path
+from rampup.registry.objectstore import ObjectArtifactStore
 
 
 def _round(make: object, source: Path, model: str) -> tuple[float, float, float]:
