@@ -108,7 +108,7 @@ def test_the_database_holds_repositories_not_data_methods() -> None:
     assert public == {"open", "dialect", "transaction", "close", "ping"}
     assert set(DatabaseClass.__annotations__) == {
         "models", "evaluations", "deployments", "rollouts", "predictions", "feedback",
-        "events", "windows", "alerts", "retrain", "review", "automation", "dead_letters",
+        "partitions", "events", "windows", "alerts", "retrain", "review", "automation", "dead_letters",
         "credentials"}
 
 
