@@ -9,12 +9,12 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.app_client import app_client
 
 from rampup.config import Settings
 from rampup.predlog.partitions import WORKER
 from rampup.store import Database
 from rampup.store import partitions as parts
-from tests.app_client import app_client
 
 DAY = 86_400
 

@@ -214,7 +214,8 @@ def test_a_partition_is_kept_while_one_of_its_rows_is_not_due(pg: Database) -> N
     p = [parts.partition_name("predictions", d) for d in days]
     f = [parts.partition_name("feedback", d) for d in days]
     # day 0: "forever" keeps the partitions; m's rows there are deleted in batches
-    assert exists(pg, p[0]) and exists(pg, f[0])
+    assert exists(pg, p[0])
+    assert exists(pg, f[0])
     assert pg.predictions.count_predictions("m") == 0
     assert pg.predictions.count_predictions("forever") == 2
     # day 1: the predictions partition goes, the feedback one waits for the late label
@@ -222,7 +223,8 @@ def test_a_partition_is_kept_while_one_of_its_rows_is_not_due(pg: Database) -> N
     assert exists(pg, f[1])
     assert [x.dedupe_key for x in pg.feedback.list_feedback(late[0]["id"])] == ["late"]
     # day 2: only "unknown" rows, which this pass does not cover
-    assert exists(pg, p[2]) and exists(pg, f[2])
+    assert exists(pg, p[2])
+    assert exists(pg, f[2])
     assert pg.predictions.count_predictions("unknown") == 3
     assert sorted(report.dropped) == [p[1]]
 

@@ -18,12 +18,12 @@ from rampup.automation.runtime import start_automation
 from rampup.config import Settings
 from rampup.dashboard.routes import dashboard_routes
 from rampup.monitor.recorder import replica_id
+from rampup.predlog.partitions import start_partitions
 from rampup.predlog.writer import LogWriter
 from rampup.project import ProjectFile
 from rampup.retrain.loop import start_retraining
 from rampup.runtime import DeadLetters, Supervisor
 from rampup.security.privacy import load_privacy
-from rampup.predlog.partitions import start_partitions
 from rampup.security.retention import start_retention
 from rampup.serving import (
     alert_routes,

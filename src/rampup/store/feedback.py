@@ -13,7 +13,6 @@ from rampup.store import schema as t
 from rampup.store.records import FeedbackRecord
 from rampup.store.transactions import Repository
 
-
 _DEDUPE = ["prediction_id", "dedupe_key"]
 
 

@@ -32,6 +32,7 @@ Revises: 0013
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -56,7 +57,7 @@ def _id(collate: bool) -> sa.String:
     return sa.String(64, collation="C") if collate else sa.String(64)
 
 
-def _prediction_columns(collate: bool) -> list[sa.Column[object]]:
+def _prediction_columns(collate: bool) -> list[sa.Column[Any]]:
     return [
         sa.Column("id", _id(collate), nullable=False),
         sa.Column("request_id", sa.String(64), nullable=False),
@@ -74,7 +75,7 @@ def _prediction_columns(collate: bool) -> list[sa.Column[object]]:
     ]
 
 
-def _feedback_columns(collate: bool, *, serial: bool) -> list[sa.Column[object]]:
+def _feedback_columns(collate: bool, *, serial: bool) -> list[sa.Column[Any]]:
     ident = (sa.Column("id", sa.Integer, primary_key=True, autoincrement=True) if serial else
              sa.Column("id", sa.Integer, nullable=False,
                        server_default=sa.text("nextval('feedback_id_seq'::regclass)")))
@@ -91,7 +92,7 @@ def _feedback_columns(collate: bool, *, serial: bool) -> list[sa.Column[object]]
     ]
 
 
-def _names(columns: list[sa.Column[object]]) -> str:
+def _names(columns: list[sa.Column[Any]]) -> str:
     return ", ".join(c.name for c in columns)
 
 
