@@ -65,6 +65,13 @@ class Settings(BaseSettings):
                             "settings (leader only)")
     retention_interval: float = Field(default=60.0, gt=0,
                                       description="seconds between retention passes")
+    log_partition_interval: int = Field(
+        default=86_400, ge=3_600, le=31 * 86_400,
+        description="PostgreSQL: seconds of prediction log (and its feedback) per partition; "
+                    "retention drops whole partitions (default a day)")
+    log_partitions_ahead: int = Field(
+        default=3, ge=1, le=90,
+        description="PostgreSQL: partitions the leader keeps created ahead of the current one")
     port: int = Field(default=8000, ge=0, le=65535, description="the port rampup serve listens on")
     workers: int = Field(
         default=1, ge=1, le=64,
