@@ -228,6 +228,7 @@ class ProjectFile(_Strict):
     name: str = "rampup"
     database_url: str | None = None
     artifacts_dir: str = "artifacts"
+    artifact_cache_dir: str | None = None
     serving: ServingSpec = Field(default_factory=ServingSpec)
     models: dict[str, ModelSpec] = Field(default_factory=dict)
     alerting: AlertingSpec = Field(default_factory=AlertingSpec)

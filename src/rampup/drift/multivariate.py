@@ -48,20 +48,22 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 from rampup.drift.report import DomainResult
 from rampup.errors import ValidationError
 
-MODELS = ("hgb", "logistic")
+#: ``hgb`` and ``logistic``: a scikit-learn domain classifier; ``qda``: the quadratic
+#: discriminant of :mod:`rampup.drift.discriminant` (NumPy only).
+MODELS = ("hgb", "logistic", "qda")
 #: features named in ``top_features`` (at most).
 TOP_FEATURES = 5
 #: importances below this (in AUC) are noise and not named.
 MIN_IMPORTANCE = 0.005
 
 
-def _subsample(df: pd.DataFrame, n: int, rng: np.random.Generator) -> pd.DataFrame:
+def subsample(df: pd.DataFrame, n: int, rng: np.random.Generator) -> pd.DataFrame:
     if len(df) <= n:
         return df
     return df.iloc[np.sort(rng.choice(len(df), size=n, replace=False))]
 
 
-def _encode(ref: pd.DataFrame, cur: pd.DataFrame, columns: Sequence[str]
+def encode(ref: pd.DataFrame, cur: pd.DataFrame, columns: Sequence[str]
             ) -> tuple[np.ndarray[Any, Any], list[bool]]:
     """Both tables as one float matrix: numbers as they are (NaN kept), everything else
     as category codes (rarest past the 250th lumped together, unseen ones too)."""
@@ -107,27 +109,35 @@ def domain_classifier(reference: pd.DataFrame, current: pd.DataFrame,
 
     ``columns`` defaults to the columns both tables share. ``model``: ``hgb``
     (histogram gradient boosting: interactions and non-linear changes) or ``logistic``
-    (linear, for small windows).
+    (linear, for small windows), or ``qda``
+    (:func:`~rampup.drift.discriminant.discriminant_test`: the same construction with a
+    quadratic discriminant fitted in NumPy, no scikit-learn).
     """
+    if model == "qda":
+        from rampup.drift.discriminant import discriminant_test
+
+        return discriminant_test(reference, current, columns, max_rows=max_rows,
+                                 alpha=alpha, min_auc=min_auc, seed=seed)
     from scipy import stats as sps
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold
 
     if model not in MODELS:
-        raise ValidationError(f"unknown domain classifier {model!r}", fix="use hgb or logistic")
+        raise ValidationError(f"unknown multivariate test {model!r}",
+                              fix="use " + ", ".join(MODELS))
     cols = list(columns) if columns is not None else \
         [c for c in reference.columns if c in current.columns]
     if not cols:
         raise ValidationError("the two tables share no columns",
                               fix="compare tables with the same feature columns")
     rng = np.random.default_rng(seed)
-    ref = _subsample(reference, max_rows, rng)
-    cur = _subsample(current, max_rows, rng)
+    ref = subsample(reference, max_rows, rng)
+    cur = subsample(current, max_rows, rng)
     n_ref, n_cur = len(ref), len(cur)
     if min(n_ref, n_cur) < 4:
         return DomainResult(math.nan, math.nan, n_ref, n_cur, model, 0, min_auc=min_auc,
                             alpha=alpha)
-    x, categorical = _encode(ref, cur, cols)
+    x, categorical = encode(ref, cur, cols)
     y = np.r_[np.zeros(n_ref, dtype=np.int64), np.ones(n_cur, dtype=np.int64)]
     halves = StratifiedKFold(n_splits=2, shuffle=True, random_state=seed)
     aucs, ps, fitted = [], [], []
