@@ -207,10 +207,11 @@ def drift(
     until: Annotated[str | None, typer.Option(help="End of the range (default: now).")] = None,
     windows: Annotated[int, typer.Option(
         min=1, help="Split the range into this many windows and show the trend.")] = 1,
-    reference: Annotated[Path | None, typer.Option(
-        help="Raw mode: the reference data (CSV/Parquet).")] = None,
-    current: Annotated[Path | None, typer.Option(
-        help="Raw mode: the current data (CSV/Parquet).")] = None,
+    reference: Annotated[str | None, typer.Option(
+        help="Raw mode: the reference data (CSV/Parquet; a path or a URL such as "
+             "s3://bucket/ref.parquet).")] = None,
+    current: Annotated[str | None, typer.Option(
+        help="Raw mode: the current data (CSV/Parquet; a path or a URL).")] = None,
     label_column: Annotated[str | None, typer.Option(
         "--label-column", "-l", help="Raw mode: the label column (tested as label drift).")
     ] = None,
