@@ -54,7 +54,7 @@ def project(root: Path) -> Path:
 
 def batch_file(proj: Path, rows: int) -> Path:
     ref = pd.read_parquet(proj / "example" / "reference.parquet")
-    ref = ref.drop(columns=[c for c in ("default", "y", "label") if c in ref.columns])
+    ref = ref.drop(columns=[c for c in ("defaulted",) if c in ref.columns])
     frame = ref.sample(rows, replace=True, random_state=0).reset_index(drop=True)
     path = proj / "batch.parquet"
     frame.to_parquet(path, index=False, row_group_size=10_000)
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(table)
 
         ref = pd.read_parquet(proj / "example" / "reference.parquet").head(200)
-        ref = ref.drop(columns=[c for c in ("default", "y", "label") if c in ref.columns])
+        ref = ref.drop(columns=[c for c in ("defaulted",) if c in ref.columns])
         bodies = [{k: (v.item() if hasattr(v, "item") else v) for k, v in rec.items()}
                   for rec in ref.to_dict(orient="records")]
         script = Path(d) / "bodies.lua"
