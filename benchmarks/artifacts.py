@@ -53,6 +53,52 @@ def _round(make: object, source: Path, model: str) -> tuple[float, float, float]
     return t1 - t0, t2 - t1, t3 - t2
 
 
+def _registry_round(tmp: Path, location: str, model_path: Path, ref_path: Path
+                    ) -> tuple[float, float]:
+    """``Registry.register`` (copy/upload, inspect, profile, smoke test) and the first
+    ``Registry.load`` on another replica (fresh cache), on one SQLite store."""
+    from rampup.registry.objectstore import open_artifacts
+    from rampup.registry.registry import Registry
+    from rampup.store import Database
+
+    db = Database.open(f"sqlite:///{tmp / 'r.db'}")
+    try:
+        t0 = time.perf_counter()
+        Registry(db, open_artifacts(location, tmp / "cache-a")).register(
+            "credit", model_path, reference=ref_path, label_column="y")
+        t1 = time.perf_counter()
+        replica = Registry(db, open_artifacts(location, tmp / "cache-b"))
+        replica.load(replica.get("credit", "v1"))
+        t2 = time.perf_counter()
+    finally:
+        db.close()
+    return t1 - t0, t2 - t1
+
+
+def _registry_bench(tmp: Path, bucket: str, rounds: int) -> None:
+    import joblib
+    from tests.serving.conftest import fit, make_frame
+
+    model_path, ref_path = tmp / "credit.joblib", tmp / "ref.parquet"
+    joblib.dump(fit(make_frame(2000, seed=1), 1.0), model_path)
+    make_frame(2000, seed=2).to_parquet(ref_path, index=False)
+    res: dict[str, list[tuple[float, float]]] = {"folder": [], "s3": []}
+    for r in range(rounds):
+        for kind in ("folder", "s3"):
+            run = tmp / f"reg-{kind}-{r}"
+            run.mkdir()
+            loc = str(run / "artifacts") if kind == "folder" else f"s3://{bucket}/reg-{r}"
+            res[kind].append(_registry_round(run, loc, model_path, ref_path))
+    print(f"\nregistry, a scikit-learn pipeline ({model_path.stat().st_size / 1024:.0f} KB) "
+          "with 2,000 reference rows")
+    med = {k: [statistics.median(t[i] for t in v) for i in range(2)] for k, v in res.items()}
+    for k in ("folder", "s3"):
+        print(f"{k:8} register {med[k][0] * 1000:>8.1f}ms   first load on a replica "
+              f"{med[k][1] * 1000:>7.1f}ms")
+    print(f"s3/folder register {med['s3'][0] / med['folder'][0]:.2f}x   first load "
+          f"{med['s3'][1] / med['folder'][1]:.2f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=5)
@@ -94,6 +140,7 @@ def main() -> None:
             ratio = [med["s3"][i] / med["folder"][i] for i in range(3)]
             print(f"{'':7} {'s3/folder':8} {ratio[0]:>9.1f}x {ratio[1]:>10.1f}x "
                   f"{ratio[2]:>9.1f}x")
+        _registry_bench(tmp, bucket, args.rounds)
 
 
 if __name__ == "__main__":

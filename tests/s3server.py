@@ -64,6 +64,7 @@ def moto_server() -> Iterator[S3Server]:
 
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[S3Server]:
+    """One moto server per test session (defined once, in tests/conftest.py's imports)."""
     with moto_server() as server:
         yield server
 
@@ -75,6 +76,9 @@ def s3_bucket(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
         monkeypatch.setenv(k, v)
     import s3fs
 
+    # fsspec caches filesystem instances by their arguments, not by the environment: one
+    # made for another endpoint must not be reused
+    s3fs.S3FileSystem.clear_instance_cache()
     fs = s3fs.S3FileSystem(skip_instance_cache=True)
     name = f"rampup-{uuid.uuid4().hex[:10]}"
     fs.mkdir(name)

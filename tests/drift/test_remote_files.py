@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import s3fs
-from tests.s3server import S3Server, s3_bucket, s3_server  # noqa: F401 (fixtures)
+from tests.s3server import S3Server
 
 from rampup.errors import NotFoundError
 from rampup.registry.profile import read_table
@@ -35,7 +35,7 @@ def _drift(args: list[str], cwd: Path, env: dict[str, str]) -> dict[str, object]
 
 
 def test_drift_reads_parquet_and_csv_from_the_bucket(
-        tmp_path: Path, s3_server: S3Server, s3_bucket: str) -> None:  # noqa: F811
+        tmp_path: Path, s3_server: S3Server, s3_bucket: str) -> None:
     ref, cur = _frames()
     ref.to_parquet(tmp_path / "ref.parquet", index=False)
     cur.to_csv(tmp_path / "cur.csv", index=False)

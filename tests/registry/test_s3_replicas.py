@@ -18,7 +18,7 @@ from rampup.errors import ModelError
 from rampup.registry.registry import Registry
 from rampup.store import Database
 from tests.app_client import app_client
-from tests.s3server import S3Server, s3_bucket, s3_server  # noqa: F401 (fixtures)
+from tests.s3server import S3Server
 from tests.serving.conftest import fit, make_frame, make_settings, record
 
 pytestmark = pytest.mark.postgres
@@ -38,7 +38,7 @@ def _register(tmp_path: Path, pg_url: str, url: str, server: S3Server) -> None:
 
 
 async def test_two_replicas_serve_a_version_registered_on_a_third(
-        tmp_path: Path, pg_url: str, s3_server: S3Server, s3_bucket: str) -> None:  # noqa: F811
+        tmp_path: Path, pg_url: str, s3_server: S3Server, s3_bucket: str) -> None:
     url = f"s3://{s3_bucket}/artifacts"
     _register(tmp_path / "", pg_url, url, s3_server)
     fs = s3fs.S3FileSystem(skip_instance_cache=True)

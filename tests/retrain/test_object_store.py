@@ -15,14 +15,13 @@ from rampup.registry.resolve import reference_batch
 from rampup.registry.schema import InputSchema
 from rampup.store import Database
 from tests.retrain.conftest import World, drifted, make_project
-from tests.s3server import s3_bucket, s3_server  # noqa: F401 (fixtures)
 from tests.serving.conftest import Trained, make_frame
 
 
 @pytest.mark.slow
 def test_a_retrained_version_reaches_a_replica_through_the_bucket(
         sqlite_store: Database, tmp_path: Path, trained: Trained,
-        s3_bucket: str) -> None:  # noqa: F811
+        s3_bucket: str) -> None:
     url = f"s3://{s3_bucket}/artifacts"
     leader = Registry(sqlite_store, ObjectArtifactStore(url, tmp_path / "leader-cache"))
     leader.register("credit", trained.model_path, reference=trained.reference_path,
