@@ -6,7 +6,7 @@ whose import alone costs more than every per-feature test on 100k + 100k rows. T
 sees the commonest such change, a change of correlation, for the price of two covariance
 matrices, and is the default of raw mode (``rampup drift --reference --current``):
 
-1. Both tables are encoded as numbers (:func:`~rampup.drift.multivariate.encode`) and
+1. Both tables are encoded as numbers (:func:`~rampup.drift.tables.encode`) and
    split into two stratified halves.
 2. On half A, each column is centred and scaled (median and interquartile range of A),
    a missing value becomes 0 plus a missing-indicator column, a category becomes one-hot.
@@ -52,8 +52,8 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import special
 
-from rampup.drift.multivariate import MIN_IMPORTANCE, TOP_FEATURES, encode, subsample
 from rampup.drift.report import DomainResult
+from rampup.drift.tables import MIN_IMPORTANCE, TOP_FEATURES, encode, subsample
 from rampup.errors import ValidationError
 
 __all__ = ["discriminant_test", "mann_whitney_greater"]
@@ -209,7 +209,7 @@ def _importances(fitted: list[tuple[Any, npt.NDArray[np.intp]]], x: FloatArray,
                  y: npt.NDArray[np.int64], aucs: list[float], cols: Sequence[str],
                  rng: np.random.Generator) -> tuple[tuple[str, float], ...]:
     """Held-out AUC lost when one column is shuffled (mean of the halves); the largest
-    :data:`~rampup.drift.multivariate.TOP_FEATURES` above ``MIN_IMPORTANCE``."""
+    :data:`~rampup.drift.tables.TOP_FEATURES` above ``MIN_IMPORTANCE``."""
     drops = np.zeros(len(cols))
     for (score, held), auc in zip(fitted, aucs, strict=True):
         xh, yh = x[held].copy(), y[held]
