@@ -13,6 +13,9 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
+	@# bytecode now, as pip does for an installed package (PYTHONDONTWRITEBYTECODE=1
+	@# would otherwise make every command recompile rampup's modules)
+	$(BIN)/python -m compileall -q src > /dev/null
 	@touch $(STAMP)
 
 demo: $(STAMP)

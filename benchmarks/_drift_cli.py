@@ -6,8 +6,10 @@ exit; the commands run in interleaved rounds (each round runs every command
 ``--runs`` times) and the table shows the median over all runs. Rows:
 
 * ``python -c pass``: the interpreter alone;
-* ``rampup drift`` (the default: per-feature tests plus the domain classifier): target
-  1.5 s on an idle machine;
+* ``rampup drift`` (the default: per-feature tests plus the multivariate test, a quadratic
+  discriminant in NumPy): target 1.5 s on an idle machine;
+* ``rampup drift --multivariate-model hgb``: the scikit-learn gradient-boosting domain
+  classifier instead (scikit-learn imported in a worker process beside the feature tests);
 * ``rampup drift --no-multivariate``: the per-feature tests alone;
 * ``scipy ks_2samp per column``: the fastest correct baseline we can run in the same
   environment (pandas reads the files, SciPy tests each column, no report);
@@ -74,6 +76,9 @@ def commands(rampup: list[str], ref: Path, cur: Path, folder: Path,
     out = {
         "python -c pass": sh([sys.executable, "-c", "pass"]),
         "rampup drift": sh([*rampup, "drift", "--reference", str(ref), "--current", str(cur)]),
+        "rampup drift --multivariate-model hgb": sh([*rampup, "drift", "--reference", str(ref),
+                                                     "--current", str(cur),
+                                                     "--multivariate-model", "hgb"]),
         "rampup drift --no-multivariate": sh([*rampup, "drift", "--reference", str(ref),
                                               "--current", str(cur), "--no-multivariate"]),
         "scipy ks_2samp per column": sh([sys.executable, str(folder / "scipy_ks.py"),

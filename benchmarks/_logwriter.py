@@ -46,10 +46,11 @@ def make_records(n: int, seed: int = 11, model: str = "loan-default") -> list[Pr
 
 
 def measure(url: str, records: list[PredictionRecord], *,
-            settings: Settings | None = None) -> dict[str, Any]:
-    """Write ``records`` through a LogWriter configured like the server; rows/s and checks."""
+            settings: Settings | None = None, migrate: bool = True) -> dict[str, Any]:
+    """Write ``records`` through a LogWriter configured like the server; rows/s and checks.
+    ``migrate=False`` writes into the schema as it is (an older revision's tables)."""
     s = settings or Settings()
-    store = Database.open(url)
+    store = Database.open(url, migrate=migrate)
     try:
         before = store.predictions.count_predictions()
         writer = LogWriter(store, queue_size=s.log_queue_size, batch_size=s.log_batch_size,

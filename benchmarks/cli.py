@@ -129,8 +129,21 @@ def time_once(argv: list[str], env: dict[str, str]) -> float:
     return elapsed
 
 
+def compile_bytecode() -> None:
+    """Compile rampup's modules to ``.pyc`` first, as ``pip install`` does for an installed
+    package: an editable install writes them on first import, unless the environment
+    forbids it (``PYTHONDONTWRITEBYTECODE=1``, set on the machines this was measured on),
+    and then every process recompiles ~60 modules (~0.2 s a command, which no user of an
+    installed rampup pays)."""
+    import compileall
+
+    src = Path(__file__).resolve().parents[1] / "src"
+    compileall.compile_dir(str(src), quiet=1)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    compile_bytecode()
     if args.drift:
         return drift_main(args)
     rampup = rampup_command()

@@ -82,6 +82,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="dataset verdict modes: raw,stored (stored alone is ~20x cheaper)")
     p.add_argument("--seeds", type=int, default=5,
                    help="seeds for the label-free estimate (20 chunks each)")
+    p.add_argument("--multivariate-model", default="qda",
+                   help="raw mode's multivariate test in the dataset part: qda (the default "
+                        "of raw mode), hgb or logistic")
     p.add_argument("--dataset-ref", type=int, default=5000,
                    help="reference rows for the dataset verdict")
     p.add_argument("--streams", type=int, default=100, help="error streams per scenario")
@@ -212,10 +215,10 @@ def dataset_table_frame(n: int, rng: np.random.Generator) -> pd.DataFrame:
         "flag": rng.random(n) < 0.3})
 
 
-def dataset(reps: int, n_ref: int, seed: int = 7,
-            modes: tuple[str, ...] = ("raw", "stored")) -> dict[str, Any]:
+def dataset(reps: int, n_ref: int, seed: int = 7, modes: tuple[str, ...] = ("raw", "stored"),
+            model: str = "qda") -> dict[str, Any]:
     """No-drift windows: the share whose dataset verdict says drift, in raw mode (feature
-    tests + domain classifier, one error budget) and stored mode (profiles: feature
+    tests + the multivariate test ``model``, one error budget) and stored mode (profiles: feature
     tests only); "before" is the old rule (features OR the classifier, each at alpha).
     ``modes``: stored alone is ~20x cheaper, for many repetitions."""
     from rampup.drift.multivariate import domain_classifier
@@ -237,7 +240,7 @@ def dataset(reps: int, n_ref: int, seed: int = 7,
         for j, n in enumerate(SIZES):
             cur = dataset_table_frame(n, rng)
             if "raw" in modes:
-                mv = domain_classifier(ref, cur, alpha=config.alpha, seed=rep)
+                mv = domain_classifier(ref, cur, model=model, alpha=config.alpha, seed=rep)
                 raw = compare_frames(ref, cur, config, schema=schema, cache=cache,
                                      multivariate=mv, workers=1)
                 hits["raw"][j] += raw.dataset_drift
@@ -250,7 +253,8 @@ def dataset(reps: int, n_ref: int, seed: int = 7,
                                       cache=cache, schema=schema)
             hits["stored"][j] += stored.dataset_drift
     return {"reps": reps, "n_ref": n_ref, "seconds": time.perf_counter() - t0,
-            "modes": list(modes), "counts": {k: v.tolist() for k, v in hits.items()}}
+            "modes": list(modes), "model": model,
+            "counts": {k: v.tolist() for k, v in hits.items()}}
 
 
 def wilson_text(k: int, reps: int) -> str:
@@ -617,9 +621,10 @@ def main(argv: list[str] | None = None) -> int:
         cal = calibration(args.reps)
     if "dataset" in parts:
         console.print(f"[bold]dataset verdict[/]: {len(SIZES)} sizes x {args.dataset_reps} "
-                      "repetitions (domain classifier each)")
+                      f"repetitions (multivariate test {args.multivariate_model} each)")
         ds = dataset(args.dataset_reps, args.dataset_ref,
-                     modes=tuple(m.strip() for m in args.dataset_modes.split(",")))
+                     modes=tuple(m.strip() for m in args.dataset_modes.split(",")),
+                     model=args.multivariate_model)
     if "speed" in parts:
         console.print(f"[bold]speed[/]: {args.rows:,} + {args.rows:,} rows x {args.columns}")
         sp = speed(args.rows, args.columns, args.repeats)

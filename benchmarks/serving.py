@@ -84,6 +84,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-log-writer", action="store_true", help="skip the log writer part")
     p.add_argument("--py-spy", action="store_true",
                    help="record a py-spy flame graph of each rampup measurement")
+    p.add_argument("--py-spy-raw", action="store_true",
+                   help="with --py-spy: collapsed stacks (.txt, for grep and "
+                        "benchmarks/_stacks.py) instead of SVG flame graphs")
     p.add_argument("--results", type=Path, default=HERE / "results", help="output folder")
     p.add_argument("--check", action="store_true", help="exit 1 when a target fails")
     args = p.parse_args(argv)
@@ -198,7 +201,7 @@ def metric(text: str, name: str) -> float:
 
 
 def py_spy(pid: int, out: Path, seconds: float, cpu: int | None) -> subprocess.Popen[bytes] | None:
-    exe = shutil.which("py-spy")
+    exe = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
     if exe is None:
         console.print("[yellow]py-spy not found (pip install py-spy); not profiling[/]")
         return None
@@ -208,7 +211,8 @@ def py_spy(pid: int, out: Path, seconds: float, cpu: int | None) -> subprocess.P
             os.sched_setaffinity(0, {cpu})
 
     return subprocess.Popen([exe, "record", "-p", str(pid), "-o", str(out), "-d",
-                             str(max(1, round(seconds))), "-r", "250", "--nonblocking"],
+                             str(max(1, round(seconds))), "-r", "250", "--nonblocking",
+                             *(["--format", "raw"] if out.suffix == ".txt" else [])],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=pin)
 
 
@@ -248,7 +252,8 @@ def measure_slot(server: Server, conns: int, args: argparse.Namespace, env: dict
             cpu=env["wrk_cpu"])
     spy = None
     if profile:
-        out = args.results / f"profile-{server.config}-c{conns}-{env['stamp']}.svg"
+        out = args.results / (f"profile-{server.config}-c{conns}-{env['stamp']}"
+                              + (".txt" if args.py_spy_raw else ".svg"))
         spy = py_spy(server.proc.pid, out, seconds, env["wrk_cpu"])
     proc = psutil.Process(server.proc.pid)
     before = proc.cpu_times()

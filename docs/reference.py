@@ -40,6 +40,8 @@ PAGES = {
 
 def _default(field: Any) -> str:
     if field.default_factory is not None:
+        if field.default_factory is dict:
+            return "{}"
         return "the current folder" if field.alias is None else "-"
     value = field.default
     if value is None:

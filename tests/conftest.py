@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from rampup.store import Database
 from rampup.store.engine import normalise_url
+from tests.s3server import s3_bucket, s3_server  # noqa: F401 (fixtures: one S3 server a session)
 
 # mlflow (a test extra) would send usage telemetry from tests and the servers they start
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")

@@ -34,10 +34,19 @@ class Settings(BaseSettings):
         default=None,
         description="the store: postgresql://... or sqlite:///...; default: rampup.db in the "
                     "project folder")
-    artifacts_dir: Path | None = Field(
+    artifacts_dir: str | Path | None = Field(
         default=None,
-        description="where registered versions' files live (relative: to the project folder); "
-                    "default: artifacts/")
+        description="where registered versions' files live: a folder (relative: to the project "
+                    "folder) or an fsspec URL such as s3://bucket/prefix; default: artifacts/")
+    artifact_cache_dir: Path | None = Field(
+        default=None,
+        description="local cache of artifacts fetched from an object store, by content hash "
+                    "(relative: to the project folder); default: .rampup/artifact-cache/")
+    artifact_storage_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="fsspec options for an object-store artifacts_dir, as JSON (e.g. "
+                    '{"client_kwargs": {"endpoint_url": "http://minio:9000"}}); S3 also reads '
+                    "the standard AWS_* environment variables")
     admin_token: SecretStr | None = Field(
         default=None,
         description="a bearer token for admin routes (acts as admin:env beside the named tokens of"
@@ -56,6 +65,13 @@ class Settings(BaseSettings):
                             "settings (leader only)")
     retention_interval: float = Field(default=60.0, gt=0,
                                       description="seconds between retention passes")
+    log_partition_interval: int = Field(
+        default=86_400, ge=3_600, le=31 * 86_400,
+        description="PostgreSQL: seconds of prediction log (and its feedback) per partition; "
+                    "retention drops whole partitions (default a day)")
+    log_partitions_ahead: int = Field(
+        default=3, ge=1, le=90,
+        description="PostgreSQL: partitions the leader keeps created ahead of the current one")
     port: int = Field(default=8000, ge=0, le=65535, description="the port rampup serve listens on")
     workers: int = Field(
         default=1, ge=1, le=64,
@@ -156,14 +172,23 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{(self.project_dir / 'rampup.db').resolve()}"
 
     @property
-    def resolved_artifacts_dir(self) -> Path:
-        d = self.artifacts_dir or Path("artifacts")
+    def resolved_artifacts_location(self) -> str:
+        """``artifacts_dir`` as an absolute folder, or the URL as given."""
+        d = str(self.artifacts_dir or "artifacts")
+        if "://" in d:
+            return d
+        return str(Path(d) if Path(d).is_absolute() else (self.project_dir / d).resolve())
+
+    @property
+    def resolved_artifact_cache_dir(self) -> Path:
+        d = self.artifact_cache_dir or Path(".rampup") / "artifact-cache"
         return d if d.is_absolute() else (self.project_dir / d).resolve()
 
 
 _FROM_PROJECT: dict[str, Callable[[ProjectFile], Any]] = {
     "database_url": lambda p: p.database_url,
-    "artifacts_dir": lambda p: Path(p.artifacts_dir),
+    "artifacts_dir": lambda p: p.artifacts_dir,
+    "artifact_cache_dir": lambda p: p.artifact_cache_dir,
     "host": lambda p: p.serving.host,
     "port": lambda p: p.serving.port,
     "max_body_bytes": lambda p: p.serving.max_body_bytes,

@@ -197,16 +197,46 @@ class ServingSpec(_Strict):
     max_json_depth: int = Field(default=64, ge=2, le=200)
 
 
+class RayAutoscaling(_Strict):
+    """Ray Serve autoscaling: replicas between the bounds, aiming at this many requests
+    in flight per replica."""
+
+    min_replicas: int = Field(default=1, ge=0)
+    max_replicas: int = Field(default=2, ge=1)
+    target_ongoing_requests: float = Field(default=8.0, gt=0)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> RayAutoscaling:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"min_replicas ({self.min_replicas}) is above max_replicas "
+                             f"({self.max_replicas})")
+        return self
+
+
+class RaySpec(_Strict):
+    """``rampup serve --engine ray``: the Ray Serve deployment of the app."""
+
+    address: str | None = Field(default=None, description="the Ray cluster (default: "
+                                "RAY_ADDRESS, else a local Ray started by the command)")
+    replicas: int = Field(default=1, ge=1, description="replicas (without autoscaling)")
+    autoscaling: RayAutoscaling | None = Field(default=None, description="replaces a fixed "
+                                               "replica count")
+    num_cpus: float = Field(default=1.0, gt=0, description="CPUs each replica reserves")
+
+
 class ProjectFile(_Strict):
     name: str = "rampup"
     database_url: str | None = None
     artifacts_dir: str = "artifacts"
+    artifact_cache_dir: str | None = None
     serving: ServingSpec = Field(default_factory=ServingSpec)
     models: dict[str, ModelSpec] = Field(default_factory=dict)
     alerting: AlertingSpec = Field(default_factory=AlertingSpec)
     privacy: dict[str, PrivacyAction] = Field(default_factory=dict, description=PRIVACY_HELP
                                               + " (every model; a model's own rules win)")
     retention: Retention = Field(default_factory=Retention)
+    ray: RaySpec = Field(default_factory=RaySpec, description="the Ray engine (serve "
+                         "--engine ray)")
 
     def retention_s(self, model: str, kind: str) -> float | None:
         """Seconds a row of ``kind`` (predictions, feedback, review) of ``model`` is kept."""

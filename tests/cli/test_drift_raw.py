@@ -1,8 +1,9 @@
 """``rampup drift --reference --current`` imports only what its tests need.
 
 Raw mode reads two files and tests them: no store (SQLAlchemy), no SciPy ``stats``
-module for large samples, no Jinja2 without --html, and scikit-learn only for the
-domain classifier, which runs in a worker process beside the per-feature tests. How
+module for large samples, no Jinja2 without --html; the default multivariate test is
+NumPy, and scikit-learn is imported only for a scikit-learn domain classifier
+(``--multivariate-model hgb``), in a worker process beside the per-feature tests. How
 long the whole command takes is measured by ``benchmarks/cli.py --drift``.
 """
 
@@ -76,20 +77,52 @@ def test_raw_mode_without_the_classifier_imports_no_heavy_module(
     assert heavy(mods) == [], heavy(mods)
 
 
-def test_raw_mode_runs_the_classifier_in_a_worker_with_the_same_result(
+def test_raw_mode_default_joint_test_imports_no_heavy_module(
         files: tuple[Path, Path], tmp_path: Path) -> None:
+    """The default multivariate test (qda) is NumPy: nothing heavy, one process."""
     ref, cur = files
     code, out, mods = run(["drift", "--reference", str(ref), "--current", str(cur),
                            "--json"], tmp_path)
     assert code == 0, out
-    if len(os.sched_getaffinity(0)) > 1:  # else the classifier runs in process
-        assert heavy(mods) == [], heavy(mods)
+    assert heavy(mods) == [], heavy(mods)
     doc = json.loads(out)
     expected = check_frames(pd.read_parquet(ref), pd.read_parquet(cur), config=DriftConfig())
     mv, want = doc["report"]["multivariate"], expected.report.multivariate
     assert want is not None
+    assert (want.model, mv["model"]) == ("qda", "qda")
+    assert want.drifted  # the joint change is found ...
+    assert (mv["auc"], mv["p_value"]) == (want.auc, want.p_value)  # ... the same way
+    assert doc["report"]["dataset_drift"] is True
+
+
+def test_raw_mode_runs_the_classifier_in_a_worker_with_the_same_result(
+        files: tuple[Path, Path], tmp_path: Path) -> None:
+    ref, cur = files
+    code, out, mods = run(["drift", "--reference", str(ref), "--current", str(cur),
+                           "--json", "--multivariate-model", "hgb"], tmp_path)
+    assert code == 0, out
+    if len(os.sched_getaffinity(0)) > 1:  # else the classifier runs in process
+        assert heavy(mods) == [], heavy(mods)
+    doc = json.loads(out)
+    expected = check_frames(pd.read_parquet(ref), pd.read_parquet(cur), config=DriftConfig(),
+                            multivariate_model="hgb")
+    mv, want = doc["report"]["multivariate"], expected.report.multivariate
+    assert want is not None
+    assert want.model == "hgb"
     assert want.drifted  # the joint change is found ...
     assert (mv["auc"], mv["p_value"]) == (want.auc, want.p_value)  # ... the same way
     assert doc["report"]["dataset_drift"] is True
     assert [r["feature"] for r in doc["report"]["results"]] == [
         r.feature for r in expected.report.results]
+
+
+def test_unknown_multivariate_model_names_the_choices(
+        files: tuple[Path, Path], tmp_path: Path) -> None:
+    ref, cur = files
+    done = subprocess.run([sys.executable, "-m", "rampup", "drift", "--reference", str(ref),
+                           "--current", str(cur), "--multivariate-model", "forest"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    said = " ".join((done.stdout + done.stderr).split())
+    assert "forest" in said, said
+    assert "hgb, logistic, qda" in said, said

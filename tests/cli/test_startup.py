@@ -22,7 +22,7 @@ from rampup.cli._lazy import command_name
 #: never needed to show help or to start a command
 HEAVY = ("pandas", "scipy", "sklearn", "numpy", "pyarrow", "fastapi", "starlette",
          "uvicorn", "pydantic_settings", "alembic", "jinja2", "onnxruntime", "mlflow",
-         "prometheus_client", "psutil")
+         "prometheus_client", "psutil", "ray")
 #: besides HEAVY, --help needs no settings, store, validation models or HTTP client
 HELP_ALSO = ("pydantic", "sqlalchemy", "httpx", "yaml")
 

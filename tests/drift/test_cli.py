@@ -46,7 +46,7 @@ def test_table(tmp_path: Path, files: tuple[Path, Path]) -> None:
     assert "unseen categories: 'd'" in out
     assert "y (label)" in out
     assert "pred (output)" in out
-    assert "multivariate: domain classifier AUC" in out
+    assert "multivariate: quadratic discriminant AUC" in out
     assert "Trend over 3 windows" in out
     assert "Performance" in out
 

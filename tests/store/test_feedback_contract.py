@@ -18,6 +18,22 @@ def test_feedback_is_idempotent_by_dedupe_key(store: Database) -> None:
     assert store.feedback.list_feedback("p00000") == [rec]
 
 
+def test_a_dedupe_key_is_unique_per_prediction(store: Database) -> None:
+    """Real keys hash their prediction id (predlog/feedback.py), so this is the old rule;
+    the partition key of PostgreSQL's feedback table must be in every unique key, and
+    both stores keep the same one (migration 0014)."""
+    from rampup.predlog.feedback import FeedbackItem, to_records
+
+    item = FeedbackItem(request_id="p00000", label=1, events=["clicked"])
+    again = FeedbackItem(request_id="p00000", label=1, events=["clicked"])
+    other = FeedbackItem(request_id="p00001", label=1, events=["clicked"])
+    assert store.feedback.add_feedback(to_records(item, "m", now=T0)) == [True, True]
+    assert store.feedback.add_feedback(to_records(again, "m", now=T0 + 9)) == [False, False]
+    assert store.feedback.add_feedback(to_records(other, "m", now=T0)) == [True, True]
+    shared = [label("p00002", 1, key="same"), label("p00003", 1, key="same")]
+    assert store.feedback.add_feedback(shared) == [True, True]
+
+
 def test_feedback_duplicates_within_one_call(store: Database) -> None:
     a = event("p00000", "repeated_query", key="k1")
     b = event("p00000", "switched_to_typing", key="k2")

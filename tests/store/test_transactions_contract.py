@@ -108,8 +108,8 @@ def test_the_database_holds_repositories_not_data_methods() -> None:
     assert public == {"open", "dialect", "transaction", "close", "ping"}
     assert set(DatabaseClass.__annotations__) == {
         "models", "evaluations", "deployments", "rollouts", "predictions", "feedback",
-        "events", "windows", "alerts", "retrain", "review", "automation", "dead_letters",
-        "credentials"}
+        "partitions", "events", "windows", "alerts", "retrain", "review", "automation",
+        "dead_letters", "credentials"}
 
 
 async def test_a_thread_given_a_copy_of_the_context_does_not_join(store: Database) -> None:

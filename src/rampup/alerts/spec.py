@@ -49,6 +49,7 @@ from rampup.alerts.kinds import BUILTIN_ACTIONS
 from rampup.durations import format_duration
 from rampup.durations import validator_seconds as _seconds
 from rampup.errors import ValidationError
+from rampup.monitor.names import PROCESS_LEVELS
 
 Severity = Literal["info", "warning", "critical"]
 NoData = Literal["keep", "ok", "firing"]
@@ -126,6 +127,12 @@ class AlertRuleSpec(_Spec):
                              f"{self.for_!r}; give the duration once")
         if self.window_s <= 0:
             raise ValueError("window must be longer than 0 s")
+        metric = self.parsed.metric
+        if self.version is not None and metric in PROCESS_LEVELS:
+            raise ValueError(f"{metric} is a level of the serving processes (shared by every "
+                             f"version they serve), not of version {self.version!r}: drop "
+                             "'version', or alert on model_cpu_ms (CPU time per model call "
+                             "of that version)")
         return self
 
     @property

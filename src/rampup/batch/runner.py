@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -38,7 +38,7 @@ from rampup.batch.output import (
 )
 from rampup.batch.reader import Chunk, InputFile
 from rampup.batch.routing import assign_versions, groups, row_keys
-from rampup.batch.validate import extra_columns, validate_frame
+from rampup.batch.validate import Problem, extra_columns, validate_frame
 from rampup.batch.versions import Version, load_versions, predict_rows
 from rampup.errors import ValidationError
 from rampup.predlog.ids import new_id
@@ -80,9 +80,28 @@ class BatchSummary:
         return d
 
 
+class ProblemSink(Protocol):
+    """Where a chunk's bad rows go: the errors file (:class:`ErrorWriter`) or, in a Ray
+    worker, a list sent back to the driver that writes the file."""
+
+    def write(self, problems: Sequence[Problem]) -> None: ...
+
+
 def default_errors_path(output: Path) -> Path:
     """``<output stem>.errors.csv`` next to the output."""
     return output.with_name(f"{output.stem}.errors.csv")
+
+
+def batch_paths(input_path: str | Path, output_path: str | Path,
+                errors_path: str | Path | None) -> tuple[Path, Path, Path]:
+    """The input, output and errors files of a run (the errors file by default next to the
+    output); a ValidationError when an output would overwrite the input."""
+    source, target = Path(input_path), Path(output_path)
+    errors_file = Path(errors_path) if errors_path is not None else default_errors_path(target)
+    if source.resolve() in (target.resolve(), errors_file.resolve()):
+        raise ValidationError(f"the output would overwrite the input {source}",
+                              fix="write the output to another file")
+    return source, target, errors_file
 
 
 def predict_batch(
@@ -96,11 +115,7 @@ def predict_batch(
     ``privacy``: the project's rules for the logged rows (the output file is the caller's
     own data and keeps its inputs)."""
     t0 = time.perf_counter()
-    source, target = Path(input_path), Path(output_path)
-    errors_file = Path(errors_path) if errors_path is not None else default_errors_path(target)
-    if source.resolve() in (target.resolve(), errors_file.resolve()):
-        raise ValidationError(f"the output would overwrite the input {source}",
-                              fix="write the output to another file")
+    source, target, errors_file = batch_paths(input_path, output_path, errors_path)
     router, versions = load_versions(store, registry, model, version, rng)
     folder = None
     try:
@@ -148,10 +163,8 @@ def _predict_file(store: Database, model: str, source: Path, target: Path, error
         if key_column is not None and key_column not in infile.columns:
             raise ValidationError(f"key column {key_column!r} is not in {source.name}",
                                   fix=f"use one of: {', '.join(infile.columns[:30])}")
-        run = _Run(model, infile, router, versions, key_column, new_id())
-        schema = output_schema(column_types(infile.schema, run.typed, infile.text),
-                               prediction_type([v.output for v in versions.values()]),
-                               proba_classes([v.output for v in versions.values()]))
+        run = Run(model, infile, router, versions, key_column, new_id())
+        schema = run.output_schema()
         out = OutputWriter(target, schema)
         errors = ErrorWriter(errors_file)
         writer = LogWriter(store, queue_size=max(2 * chunk_size, 20_000)) if log else None
@@ -193,8 +206,10 @@ def _predict_file(store: Database, model: str, source: Path, target: Path, error
     return summary
 
 
-class _Run:
-    """The state of one run: versions, which columns are typed, counts, warnings."""
+class Run:
+    """The state of one run: versions, which columns are typed, counts, warnings. The
+    local engine has one; the Ray engine has one per worker (and one on the driver for the
+    schema and the warnings), each scoring its batches with :meth:`chunk`."""
 
     def __init__(self, model: str, infile: InputFile, router: Router,
                  versions: dict[str, Version], key_column: str | None, request_id: str) -> None:
@@ -208,7 +223,13 @@ class _Run:
         self.warnings = _column_warnings(infile, versions, key_column)
         self.typed = _typed_features(infile.columns, list(versions.values()))
 
-    def chunk(self, chunk: Chunk, errors: ErrorWriter, writer: LogWriter | None,
+    def output_schema(self) -> pa.Schema:
+        """The output file's schema: input columns, then the prediction columns."""
+        outputs = [v.output for v in self.versions.values()]
+        return output_schema(column_types(self.infile.schema, self.typed, self.infile.text),
+                             prediction_type(outputs), proba_classes(outputs))
+
+    def chunk(self, chunk: Chunk, errors: ProblemSink, writer: LogWriter | None,
               schema: pa.Schema) -> dict[str, pa.Array]:
         table, n = chunk.table, len(chunk.table)
         frame = table.to_pandas(types_mapper=pd.ArrowDtype)

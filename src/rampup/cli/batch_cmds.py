@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.table import Table
 
 from rampup.cli._context import console, handle_errors, state
+from rampup.errors import ConfigError
 
 if TYPE_CHECKING:
     from rampup.batch import BatchSummary
@@ -39,6 +40,15 @@ def predict_batch_cmd(
         "--chunk-size", min=1, help="Rows read, predicted and written at a time.")] = 10_000,
     log: Annotated[bool, typer.Option(
         "--log/--no-log", help="Log every prediction to the prediction log.")] = True,
+    engine: Annotated[Literal["local", "ray"], typer.Option(
+        "--engine", help="local: this process. ray: Ray Data on a Ray cluster (needs "
+                         "'rampup[ray]').")] = "local",
+    ray_address: Annotated[str | None, typer.Option(
+        "--ray-address", help="With --engine ray: the cluster to use (default: RAY_ADDRESS, "
+                              "else a local Ray started for this run).")] = None,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", min=1, help="With --engine ray: scoring workers (default: one per CPU "
+                                 "of the cluster).")] = None,
 ) -> None:
     """Predict every row of a file in chunks with the model's current deployment.
 
@@ -82,11 +92,20 @@ def predict_batch_cmd(
                 known = done
             progress.update(task, completed=done, total=known)
 
-        summary = predict_batch(
-            store, registry, model, input_path, output, errors_path=errors,
-            key_column=key_column, version=version, chunk_size=chunk_size, log=log,
-            progress=update, actor="cli",
-            privacy=load_privacy(store, st.project_file, [model]))
+        options: dict[str, Any] = {
+            "errors_path": errors, "key_column": key_column, "version": version,
+            "chunk_size": chunk_size, "log": log, "progress": update, "actor": "cli",
+            "privacy": load_privacy(store, st.project_file, [model])}
+        if engine == "ray":
+            from rampup.batch.ray_engine import predict_batch_ray  # Ray: only here
+
+            summary = predict_batch_ray(settings, store, registry, model, input_path, output,
+                                        address=ray_address, workers=workers, **options)
+        else:
+            if ray_address is not None or workers is not None:
+                raise ConfigError("--ray-address and --workers go with --engine ray",
+                                  fix="add --engine ray, or drop them")
+            summary = predict_batch(store, registry, model, input_path, output, **options)
     for warning in summary.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     console.print(summary_table(model, summary))

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 
 # rampup.drift (SciPy, pandas) is imported inside the functions: start-up time.
 DETECTORS = ("adwin", "page_hinkley", "ddm")  # the keys of rampup.drift.detectors.DETECTORS
+#: how the report names each multivariate model
+MULTIVARIATE_NAMES = {"qda": "quadratic discriminant", "hgb": "domain classifier (hgb)",
+                      "logistic": "domain classifier (logistic)"}
 
 SPARK = "▁▂▃▄▅▆▇█"
 SHORT = {"wasserstein/std": "W/sd", "wasserstein/iqr": "W/iqr", "js_distance": "JS",
@@ -119,7 +122,8 @@ def _print(check: DriftCheck) -> None:
     mv = rep.multivariate
     if mv is not None and not math.isnan(mv.auc):
         top = ", ".join(f"{name} {fmt(v)}" for name, v in mv.top_features)
-        console.print(f"multivariate: domain classifier AUC {fmt(mv.auc)}, p {fmt(mv.p_value, 4)}"
+        console.print(f"multivariate: {MULTIVARIATE_NAMES.get(mv.model, mv.model)} AUC "
+                      f"{fmt(mv.auc)}, p {fmt(mv.p_value, 4)}"
                       f", q {fmt(mv.q_value, 4)}"
                       f" -> {'[bold red]drift[/]' if mv.drifted else 'no drift'}"
                       + (f" (separating: {top})" if top else ""), highlight=False)
@@ -203,10 +207,11 @@ def drift(
     until: Annotated[str | None, typer.Option(help="End of the range (default: now).")] = None,
     windows: Annotated[int, typer.Option(
         min=1, help="Split the range into this many windows and show the trend.")] = 1,
-    reference: Annotated[Path | None, typer.Option(
-        help="Raw mode: the reference data (CSV/Parquet).")] = None,
-    current: Annotated[Path | None, typer.Option(
-        help="Raw mode: the current data (CSV/Parquet).")] = None,
+    reference: Annotated[str | None, typer.Option(
+        help="Raw mode: the reference data (CSV/Parquet; a path or a URL such as "
+             "s3://bucket/ref.parquet).")] = None,
+    current: Annotated[str | None, typer.Option(
+        help="Raw mode: the current data (CSV/Parquet; a path or a URL).")] = None,
     label_column: Annotated[str | None, typer.Option(
         "--label-column", "-l", help="Raw mode: the label column (tested as label drift).")
     ] = None,
@@ -235,7 +240,13 @@ def drift(
         help="A range of normal traffic whose outputs are the reference outputs, "
              "e.g. 8d..7d.")] = None,
     multivariate: Annotated[bool, typer.Option(
-        help="Raw mode: the domain-classifier test.")] = True,
+        help="Raw mode: the multivariate test (can the rows of the two files be told "
+             "apart?).")] = True,
+    multivariate_model: Annotated[str, typer.Option(
+        help="Raw mode: the multivariate test's model: qda (a quadratic discriminant in "
+             "NumPy: means, spreads, correlations, category mix; fast), hgb (gradient "
+             "boosting, scikit-learn: also non-linear dependence; ~1 s more) or "
+             "logistic.")] = "qda",
     concept: Annotated[bool, typer.Option(
         help="Stored mode: performance per window and the streaming detectors.")] = True,
     detector: Annotated[str, typer.Option(
@@ -263,10 +274,15 @@ def drift(
                                   fix="rampup drift --reference ref.parquet --current "
                                       "cur.parquet")
         # Raw mode imports only what its tests need: no store, SciPy's stats module and
-        # scikit-learn only in the domain classifier's worker (tests/cli checks this).
+        # scikit-learn only in a scikit-learn classifier's worker (tests/cli checks this).
         from rampup.cli.drift_raw import DomainWorker, check_raw
+        from rampup.drift.multivariate import MODELS
 
-        worker = DomainWorker() if DomainWorker.wanted(multivariate) else None
+        if multivariate_model not in MODELS:
+            raise ValidationError(f"unknown --multivariate-model {multivariate_model!r}",
+                                  fix=f"use one of {', '.join(MODELS)}")
+        worker = DomainWorker(multivariate_model) \
+            if DomainWorker.wanted(multivariate, multivariate_model) else None
         try:
             from rampup.registry.profile import read_table
 
@@ -278,7 +294,7 @@ def drift(
                                   time_column=time_column, windows=windows,
                                   multivariate=multivariate, detector=detector,
                                   probability_column=probability_column,
-                                  threshold=threshold,
+                                  threshold=threshold, multivariate_model=multivariate_model,
                                   meta={"reference": str(reference), "current": str(current)})
         finally:
             if worker is not None:

@@ -1,8 +1,10 @@
-"""``rampup drift --reference --current``: the domain classifier beside the other tests.
+"""``rampup drift --reference --current``: a domain classifier beside the other tests.
 
-The multivariate test needs scikit-learn, whose import alone (with ``scipy.stats``)
-costs about as much CPU as every per-feature test on 100k + 100k rows. With two or more
-CPUs the CLI therefore starts one worker process at once: it imports scikit-learn while
+The default multivariate test (``qda``, :mod:`rampup.drift.discriminant`) is NumPy and
+runs here. A scikit-learn domain classifier (``--multivariate-model hgb`` or
+``logistic``) needs scikit-learn, whose import alone (with ``scipy.stats``) costs about
+as much CPU as every per-feature test on 100k + 100k rows. With two or more CPUs the CLI
+therefore starts one worker process for it at once: it imports scikit-learn while
 this process reads the files and runs the per-feature tests, then fits the classifier.
 Its result is the one :func:`~rampup.drift.multivariate.domain_classifier` returns in
 process (same function, same seed, same rows); :func:`check_raw` puts it into the report
@@ -17,6 +19,9 @@ import os
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any
+
+#: the multivariate tests that need scikit-learn (run in the worker)
+SKLEARN_MODELS = ("hgb", "logistic")
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,26 +41,29 @@ def _warm() -> None:
 
 
 def _classify(reference: pd.DataFrame, current: pd.DataFrame, features: list[str],
-              alpha: float, seed: int) -> DomainResult:
+              model: str, alpha: float, seed: int) -> DomainResult:
     from rampup.drift.multivariate import domain_classifier
 
-    return domain_classifier(reference, current, features, alpha=alpha, seed=seed)
+    return domain_classifier(reference, current, features, model=model, alpha=alpha,
+                             seed=seed)
 
 
 class DomainWorker:
     """One worker process for the domain classifier, started (and warming up) at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, model: str = "hgb") -> None:
         import multiprocessing
 
+        self.model = model
         # spawn: a fresh interpreter, whatever threads this process has by now
         self.pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
             1, mp_context=multiprocessing.get_context("spawn"))
         self.warm: Future[None] = self.pool.submit(_warm)
 
     @staticmethod
-    def wanted(multivariate: bool) -> bool:
-        return multivariate and len(os.sched_getaffinity(0)) > 1
+    def wanted(multivariate: bool, model: str = "hgb") -> bool:
+        """Only for the scikit-learn classifiers, and only with a CPU to spare."""
+        return multivariate and model in SKLEARN_MODELS and len(os.sched_getaffinity(0)) > 1
 
     def submit(self, reference: pd.DataFrame, current: pd.DataFrame, features: list[str],
                alpha: float, seed: int) -> Future[DomainResult] | None:
@@ -63,7 +71,7 @@ class DomainWorker:
             return None
         try:
             return self.pool.submit(_classify, reference[features], current[features],
-                                    features, alpha, seed)
+                                    features, self.model, alpha, seed)
         except Exception:  # a broken pool: run in process instead
             return None
 
@@ -77,7 +85,8 @@ def check_raw(reference: pd.DataFrame, current: pd.DataFrame, *, config: DriftCo
               worker: DomainWorker | None, label_column: str | None,
               prediction_column: str | None, time_column: str | None, windows: int,
               multivariate: bool, detector: str, meta: dict[str, Any],
-              probability_column: str | None = None, threshold: float = 0.5) -> DriftCheck:
+              probability_column: str | None = None, threshold: float = 0.5,
+              multivariate_model: str = "qda") -> DriftCheck:
     """:func:`~rampup.drift.check.check_frames`, with the domain classifier in ``worker``
     (when given) while the per-feature tests run here."""
     from rampup.drift.check import check_frames
@@ -86,7 +95,8 @@ def check_raw(reference: pd.DataFrame, current: pd.DataFrame, *, config: DriftCo
         reference, current, config=config, label_column=label_column,
         prediction_column=prediction_column, time_column=time_column, windows=windows,
         multivariate=mv, detector=detector, meta=meta,
-        probability_column=probability_column, threshold=threshold)
+        probability_column=probability_column, threshold=threshold,
+        multivariate_model=multivariate_model)
     skip = {c for c in (label_column, prediction_column, time_column, probability_column)
             if c is not None}
     features = [c for c in reference.columns if c not in skip]

@@ -23,7 +23,7 @@ from rampup.errors import NotFoundError, RampupError
 if TYPE_CHECKING:
     import httpx
 
-KEY = ("throughput", "error_rate", "latency_p50", "latency_p99", "requests")
+KEY = ("throughput", "error_rate", "latency_p50", "latency_p99", "requests", "model_cpu_ms")
 PROCESS = ("in_flight", "log_queue_depth", "cpu_percent", "memory_rss_mb")
 STATE_STYLE = {"ok": "green", "pending": "yellow", "firing": "bold red", "resolved": "cyan",
                "disabled": "dim"}
@@ -122,18 +122,20 @@ def render(snap: dict[str, Any]) -> RenderableType:
         (f"{snap['model']}", "bold"), f"  last {span}  ",
         (time.strftime("%H:%M:%S", time.localtime(snap["at"])), "dim"), "   in flight ",
         (_fmt(o.get("in_flight"), ".1f"), "bold"), "  log queue ",
-        (_fmt(o.get("log_queue_depth"), ".0f"), "bold"), "  cpu ",
+        (_fmt(o.get("log_queue_depth"), ".0f"), "bold"), "  process cpu ",
         (_fmt(o.get("cpu_percent"), ".0f") + "%", "bold"), "  rss ",
         (_fmt(o.get("memory_rss_mb"), ".0f") + " MB", "bold"))
     versions = Table(title="traffic", title_justify="left")
-    for col in ("version", "req/s", "requests", "error rate", "p50 ms", "p99 ms"):
+    for col in ("version", "req/s", "requests", "error rate", "p50 ms", "p99 ms",
+                "cpu ms/call"):
         versions.add_column(col, justify="left" if col == "version" else "right")
     rows = [("all", o), *snap["versions"].items()]
     for name, m in rows:
         err = m.get("error_rate")
         versions.add_row(name, _fmt(m.get("throughput"), ".2f"), _fmt(m.get("requests"), ".0f"),
                          Text(_fmt(err, ".2%"), style="red" if err and err > 0.01 else ""),
-                         _fmt(m.get("latency_p50"), ".1f"), _fmt(m.get("latency_p99"), ".1f"))
+                         _fmt(m.get("latency_p50"), ".1f"), _fmt(m.get("latency_p99"), ".1f"),
+                         _fmt(m.get("model_cpu_ms"), ".2f"))
     parts: list[RenderableType] = [head, versions]
     side = Table.grid(padding=(0, 4))
     side.add_row(_top_missing(snap["missing"]), _class_mix(snap["classes"]))

@@ -6,7 +6,7 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -93,6 +93,13 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+    engine: Annotated[Literal["local", "ray"], typer.Option(
+        "--engine", help="local: uvicorn worker processes on this machine. ray: a Ray Serve "
+                         "application, replicas and autoscaling from the ray: section of "
+                         "rampup.yaml (needs 'rampup[ray]').")] = "local",
+    ray_address: Annotated[str | None, typer.Option(
+        "--ray-address", help="With --engine ray: the cluster (default: ray.address in "
+                              "rampup.yaml, RAY_ADDRESS, else a local Ray).")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
     access_log: Annotated[bool, typer.Option(help="Log every HTTP request.")] = False,
     insecure: Annotated[bool, typer.Option(
@@ -107,6 +114,13 @@ def serve(
     from rampup.registry.registry import Registry
     from rampup.serving.app import create_app
 
+    if engine == "local" and ray_address is not None:
+        raise ConfigError("--ray-address goes with --engine ray",
+                          fix="add --engine ray, or drop --ray-address")
+    if engine == "ray" and workers != 1:
+        raise ConfigError("--workers is for the local engine; Ray Serve's replicas come "
+                          "from rampup.yaml", fix="set ray.replicas (or ray.autoscaling) in "
+                          "rampup.yaml and drop --workers")
     if artifact is None and (reference is not None or label_column is not None
                              or name is not None):
         raise ConfigError("--reference, --label-column and --name go with a model file",
@@ -141,6 +155,11 @@ def serve(
         settings = settings.model_copy(update={"host": host})
     console.print(f"rampup serving on [bold]http://{host}:{port}[/] "
                   f"(docs: http://{host}:{port}/docs, store: {settings.resolved_database_url})")
+    if engine == "ray":
+        from rampup.serving.ray_serve import serve_ray  # Ray: only here
+
+        serve_ray(settings, project.ray, host, port, ray_address)
+        return
     common = {"host": host, "port": port, "log_level": log_level, "access_log": access_log,
               "loop": "auto", "http": "auto", "timeout_graceful_shutdown": 10}
     if workers == 1:

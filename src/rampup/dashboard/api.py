@@ -18,6 +18,7 @@ from rampup.dashboard.cache import BucketCache, Group, grouped_buckets
 from rampup.dashboard.panels import Grid
 from rampup.errors import NotFoundError, ValidationError
 from rampup.monitor.aggregates import NO_STAGE, SECTIONS, WindowAggregate, WindowKey
+from rampup.monitor.names import PROCESS_LEVELS
 from rampup.project import ProjectFile
 from rampup.rollout.policy import DeploymentPolicy
 from rampup.rollout.service import from_row, rollout_dict
@@ -35,8 +36,7 @@ RANGES: dict[str, tuple[float, float, float]] = {
     "7d": (604_800.0, 3600.0, 21_600.0),
 }
 SOFTWARE = ("throughput", "server_error_rate", "client_error_rate", "latency_p50",
-            "latency_p95", "latency_p99", "in_flight", "cpu_percent", "memory_rss_mb",
-            "invalid_input_rate")
+            "latency_p95", "latency_p99", "in_flight", "model_cpu_ms", "invalid_input_rate")
 #: what a card shows for the last few minutes; health reads server errors and latency only
 CARD_VALUES = ("requests", "throughput", "server_error_rate", "client_error_rate",
                "latency_p99")
@@ -94,6 +94,37 @@ class Sources:
             if r["replica"] == replica and key in live:
                 continue
             out.append((key, WindowAggregate.from_dict(r["data"], want)))
+        return out
+
+    def processes(self, model: str, grid: Grid, until: float
+                  ) -> dict[str, dict[str, list[float | None]]]:
+        """Process levels (:data:`PROCESS_LEVELS`) per replica (``host:pid:id``). Every
+        window a process wrote holds that process's level, whatever the version, so they
+        are read per process, never per version (the largest in a step)."""
+        out: dict[str, dict[str, list[float | None]]] = {m: {} for m in PROCESS_LEVELS}
+
+        def put(replica: str, start: float, agg: WindowAggregate) -> None:
+            i = grid.index(start)
+            if i is None:
+                return
+            for m in PROCESS_LEVELS:
+                g = agg.gauges.get(m)
+                v = None if g is None else g.mean
+                if v is not None:
+                    s = out[m].setdefault(replica, [None] * grid.n)
+                    old = s[i]
+                    s[i] = v if old is None else max(old, v)
+
+        rows = self.store.windows.metric_windows(model, since=grid.since, until=until,
+                                                 role="answer", stage=NO_STAGE)
+        replica = self.monitor.replica if self.monitor is not None else None
+        for r in rows:
+            if r["replica"] != replica:
+                put(r["replica"], r["window_start"], WindowAggregate.from_dict(r["data"], set()))
+        if self.monitor is not None:
+            for k, agg in self.monitor.snapshot(model, since=grid.since, until=until).items():
+                if k.role == "answer" and k.stage == NO_STAGE:
+                    put(self.monitor.replica, k.start, agg)
         return out
 
     def models(self) -> dict[str, str]:
@@ -248,6 +279,7 @@ def model_metrics(src: Sources, model: str, range_name: str | None, now: float,
         "since": grid.since,
         "step": step, "t": grid.times(), "groups": list(groups), "slo": src.slo(model),
         "software": _per_group(groups, SOFTWARE, grid, now),
+        "processes": src.processes(model, grid, now + 1.0),
         "inputs": {"features": feats, "custom": custom,
                    "input_length_mean": panels.series(answer, ["input_length_mean"], grid,
                                                       now=now)["input_length_mean"]},

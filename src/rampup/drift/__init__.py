@@ -35,6 +35,7 @@ _EXPORTS: dict[str, str] = {
     "AlarmStream": "rampup.drift.detectors",
     "PageHinkley": "rampup.drift.detectors",
     "make_detector": "rampup.drift.detectors",
+    "discriminant_test": "rampup.drift.discriminant",
     "compare_frames": "rampup.drift.frames",
     "render_html": "rampup.drift.html",
     "drift_metrics": "rampup.drift.metrics",
@@ -67,6 +68,7 @@ __all__ = [
     "check_model",
     "compare_frames",
     "compare_profiles",
+    "discriminant_test",
     "domain_classifier",
     "drift_metrics",
     "latest_metrics",
@@ -97,6 +99,7 @@ if TYPE_CHECKING:
     from rampup.drift.check import DriftCheck, check_frames, check_model, latest_metrics
     from rampup.drift.concept import Reference, WindowPerformance, performance_windows
     from rampup.drift.detectors import DDM, AlarmStream, PageHinkley, make_detector
+    from rampup.drift.discriminant import discriminant_test
     from rampup.drift.frames import compare_frames
     from rampup.drift.html import render_html
     from rampup.drift.metrics import drift_metrics

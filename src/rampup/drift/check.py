@@ -325,8 +325,11 @@ def check_frames(reference: pd.DataFrame, current: pd.DataFrame, *,
                  windows: int = 1, multivariate: bool = True, detector: str = "adwin",
                  meta: Mapping[str, Any] | None = None,
                  probability_column: str | None = None, threshold: float = 0.5,
-                 ) -> DriftCheck:
-    """Exact mode on raw rows: the report, the multivariate test, and with ``windows`` > 1
+                 multivariate_model: str = "qda") -> DriftCheck:
+    """Exact mode on raw rows: the report, the multivariate test (``multivariate_model``:
+    ``qda``, the NumPy quadratic discriminant, or a scikit-learn domain classifier ``hgb``
+    or ``logistic``, see :func:`~rampup.drift.multivariate.domain_classifier`), and with
+    ``windows`` > 1
     the trend over consecutive slices of ``current`` (by ``time_column`` when given,
     else in row order). With both label and prediction columns, accuracy per window
     against the reference's and the detectors on the current error stream. With
@@ -349,8 +352,8 @@ def check_frames(reference: pd.DataFrame, current: pd.DataFrame, *,
     skip = [c for c in (fit_label, prediction_column, time_column, probability_column)
             if c is not None]
     features = [c for c in reference.columns if c not in skip]
-    mv = domain_classifier(reference, current, features, alpha=config.alpha,
-                           seed=config.seed) if multivariate else None
+    mv = domain_classifier(reference, current, features, model=multivariate_model,
+                           alpha=config.alpha, seed=config.seed) if multivariate else None
     outputs = [c for c in (prediction_column, probability_column) if c is not None]
     ref_cols = [c for c in reference.columns
                 if c != time_column and (c != fit_label or label_column is not None)]

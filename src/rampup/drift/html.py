@@ -61,7 +61,7 @@ tr.drift td{background:#fdecea}tr.small td{background:#fff8e1}
 <td class="{{ 'verdict-drift' if r.cls == 'drift' else '' }}">{{ r.verdict }}</td>
 <td class="muted">{{ r.notes }}</td></tr>
 {% endfor %}</table>
-{% if multivariate %}<h2>Multivariate (domain classifier)</h2><p>{{ multivariate }}</p>
+{% if multivariate %}<h2>Multivariate (can the rows be told apart?)</h2><p>{{ multivariate }}</p>
 {% endif %}
 {% if trend %}<h2>Trend over {{ trend_windows }} windows</h2>
 <table><tr><th>feature</th><th>pattern</th><th>effect per window</th></tr>

@@ -92,7 +92,7 @@ def drift_summary(metrics: dict[str, float], top: int = 5) -> str:
     ...                "drift.multivariate.drifted": 1.0,
     ...                "drift.multivariate.importance[age]": 0.04,
     ...                "drift.multivariate.importance[income]": 0.12})
-    'no feature drifts; domain classifier AUC 0.71 (separating: income 0.12, age 0.04)'
+    'no feature drifts; multivariate AUC 0.71 (separating: income 0.12, age 0.04)'
     """
     drifted = []
     for key, value in metrics.items():
@@ -113,7 +113,7 @@ def drift_summary(metrics: dict[str, float], top: int = 5) -> str:
             ((imp, key[len(prefix):-1]) for key, imp in metrics.items()
              if key.startswith(prefix)), reverse=True)
         named = ", ".join(f"{feat} {imp:.2g}" for imp, feat in ranked[:3])
-        parts.append(f"domain classifier AUC {metrics['drift.multivariate.auc']:.2g}"
+        parts.append(f"multivariate AUC {metrics['drift.multivariate.auc']:.2g}"
                      + (f" (separating: {named})" if named else ""))
     if "drift.output" in metrics:
         parts.append(f"output effect {metrics['drift.output']:.2g}")

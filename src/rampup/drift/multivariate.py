@@ -46,44 +46,12 @@ import pandas as pd
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from rampup.drift.report import DomainResult
+from rampup.drift.tables import MIN_IMPORTANCE, TOP_FEATURES, encode, subsample
 from rampup.errors import ValidationError
 
-MODELS = ("hgb", "logistic")
-#: features named in ``top_features`` (at most).
-TOP_FEATURES = 5
-#: importances below this (in AUC) are noise and not named.
-MIN_IMPORTANCE = 0.005
-
-
-def _subsample(df: pd.DataFrame, n: int, rng: np.random.Generator) -> pd.DataFrame:
-    if len(df) <= n:
-        return df
-    return df.iloc[np.sort(rng.choice(len(df), size=n, replace=False))]
-
-
-def _encode(ref: pd.DataFrame, cur: pd.DataFrame, columns: Sequence[str]
-            ) -> tuple[np.ndarray[Any, Any], list[bool]]:
-    """Both tables as one float matrix: numbers as they are (NaN kept), everything else
-    as category codes (rarest past the 250th lumped together, unseen ones too)."""
-    both = pd.concat([ref[list(columns)], cur[list(columns)]], ignore_index=True)
-    cols: list[np.ndarray[Any, Any]] = []
-    categorical: list[bool] = []
-    for c in columns:
-        s = both[c]
-        if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
-            cols.append(s.to_numpy(dtype=np.float64, na_value=np.nan))
-            categorical.append(False)
-            continue
-        text = s.astype("string")
-        top = text.iloc[:len(ref)].value_counts().index[:250]
-        codes = pd.Index(top).get_indexer(text).astype(np.float64)
-        codes[(codes < 0) & text.notna().to_numpy()] = 250  # unseen or rare
-        codes[text.isna().to_numpy()] = np.nan
-        cols.append(codes)
-        categorical.append(True)
-    return np.column_stack(cols), categorical
-
-
+#: ``hgb`` and ``logistic``: a scikit-learn domain classifier; ``qda``: the quadratic
+#: discriminant of :mod:`rampup.drift.discriminant` (NumPy only).
+MODELS = ("hgb", "logistic", "qda")
 def _model(name: str, categorical: list[bool], seed: int) -> Any:
     if name == "hgb":
         from sklearn.ensemble import HistGradientBoostingClassifier
@@ -107,27 +75,35 @@ def domain_classifier(reference: pd.DataFrame, current: pd.DataFrame,
 
     ``columns`` defaults to the columns both tables share. ``model``: ``hgb``
     (histogram gradient boosting: interactions and non-linear changes) or ``logistic``
-    (linear, for small windows).
+    (linear, for small windows), or ``qda``
+    (:func:`~rampup.drift.discriminant.discriminant_test`: the same construction with a
+    quadratic discriminant fitted in NumPy, no scikit-learn).
     """
+    if model == "qda":
+        from rampup.drift.discriminant import discriminant_test
+
+        return discriminant_test(reference, current, columns, max_rows=max_rows,
+                                 alpha=alpha, min_auc=min_auc, seed=seed)
     from scipy import stats as sps
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold
 
     if model not in MODELS:
-        raise ValidationError(f"unknown domain classifier {model!r}", fix="use hgb or logistic")
+        raise ValidationError(f"unknown multivariate test {model!r}",
+                              fix="use " + ", ".join(MODELS))
     cols = list(columns) if columns is not None else \
         [c for c in reference.columns if c in current.columns]
     if not cols:
         raise ValidationError("the two tables share no columns",
                               fix="compare tables with the same feature columns")
     rng = np.random.default_rng(seed)
-    ref = _subsample(reference, max_rows, rng)
-    cur = _subsample(current, max_rows, rng)
+    ref = subsample(reference, max_rows, rng)
+    cur = subsample(current, max_rows, rng)
     n_ref, n_cur = len(ref), len(cur)
     if min(n_ref, n_cur) < 4:
         return DomainResult(math.nan, math.nan, n_ref, n_cur, model, 0, min_auc=min_auc,
                             alpha=alpha)
-    x, categorical = _encode(ref, cur, cols)
+    x, categorical = encode(ref, cur, cols)
     y = np.r_[np.zeros(n_ref, dtype=np.int64), np.ones(n_cur, dtype=np.int64)]
     halves = StratifiedKFold(n_splits=2, shuffle=True, random_state=seed)
     aucs, ps, fitted = [], [], []

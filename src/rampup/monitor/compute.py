@@ -42,7 +42,7 @@ INVALID_KINDS = ("invalid_input", "malformed_request", "payload_too_large")
 #: other kind is a refused request (4xx: bad input, unknown version, missing token...)
 SERVER_KINDS = (MODEL_ERROR, TIMEOUT)
 GAUGES = ("in_flight", "cpu_percent", "memory_rss_mb", "log_queue_depth",
-          "shadow_queue_depth", "batch_queue_depth")
+          "shadow_queue_depth", "batch_queue_depth", "model_cpu_ms")
 FEATURE_KIND_STATS = {
     "numeric": ("count", "missing_fraction", "mean", "std", "min", "max"),
     "categorical": ("count", "missing_fraction", "unseen_fraction"),

@@ -24,7 +24,10 @@ SOFTWARE = ("requests", "throughput", "errors", "error_rate", "latency_p50", "la
             "latency_p95", "latency_p99", "latency_mean", "in_flight", "cpu_percent",
             "memory_rss_mb", "log_queue_depth", "shadow_queue_depth", "batch_queue_depth",
             "log_dropped", "predictions", "invalid_input_rate", "server_error_rate",
-            "client_error_rate")
+            "client_error_rate", "model_cpu_ms")
+#: levels of the serving process (replica, worker), whatever versions it serves: shown per
+#: process, and not something a version can be judged or alerted on alone
+PROCESS_LEVELS = ("cpu_percent", "memory_rss_mb")
 # output (whole window)
 OUTPUT = ("null_fraction", "confidence_mean", "confidence_p10", "output_mean",
           "output_length_mean", "repeated_query_rate", "input_length_mean", "early_stop_rate")

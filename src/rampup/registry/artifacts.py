@@ -6,6 +6,12 @@ Registering copies the artifact (a file or a whole folder) to
 its versions. What gets loaded later is always this copy, never the original path.
 Copied files are made read-only as a guard against accidental edits.
 
+The root may also be an fsspec URL (``s3://bucket/prefix``, ``gs://...``): then
+:func:`rampup.registry.objectstore.open_artifacts` returns the object-store backend
+(same interface, same URIs, a local cache by content hash, verified on every fetch).
+:meth:`ArtifactStore.pinned` gives the view a load goes through: for a folder it is the
+folder itself; for an object store it downloads and verifies the version's copy first.
+
 Content hashes are ``sha256:<hex>``: of the bytes for a file; for a folder, of the sorted
 relative paths and each file's digest (``__pycache__`` and ``.pyc`` files are skipped,
 because importing code from a folder may create them).
@@ -79,13 +85,27 @@ def hash_path(path: Path) -> str:
                         fix="check the path (relative paths are taken from the current folder)")
 
 
-def _make_read_only(path: Path) -> None:
+def make_read_only(path: Path) -> None:
     ro = ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
     if path.is_file():
         path.chmod(path.stat().st_mode & ro)
         return
     for _, full in _tree_files(path):
         full.chmod(full.stat().st_mode & ro)
+
+
+def copy_read_only(source: Path, dest: Path) -> None:
+    """Copy a file or folder (without caches) to ``dest`` and make the copy read-only."""
+    if source.is_dir():
+        shutil.copytree(source, dest, ignore=shutil.ignore_patterns(*_SKIP_DIRS, "*.pyc"))
+    else:
+        shutil.copy2(source, dest)
+    make_read_only(dest)
+
+
+def tree_files(root: Path) -> list[tuple[str, Path]]:
+    """``(relative posix path, path)`` of every file a folder's hash covers, sorted."""
+    return _tree_files(root)
 
 
 class ArtifactStore:
@@ -120,12 +140,7 @@ class ArtifactStore:
         staging = target.parent / f".{version}.tmp-{uuid.uuid4().hex[:8]}"
         staging.mkdir()
         try:
-            dest = staging / source.name
-            if source.is_dir():
-                shutil.copytree(source, dest, ignore=shutil.ignore_patterns(*_SKIP_DIRS, "*.pyc"))
-            else:
-                shutil.copy2(source, dest)
-            _make_read_only(dest)
+            copy_read_only(source, staging / source.name)
             os.replace(staging, target)  # atomic: the folder appears complete or not at all
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -133,17 +148,37 @@ class ArtifactStore:
         stored = target / source.name
         return f"{SCHEME}{model}/{version}/{source.name}", hash_path(stored)
 
+    @property
+    def location(self) -> str:
+        """Where the copies live, as configured (a folder here; a URL for object stores)."""
+        return str(self.root)
+
+    def pinned(self, digest: str, label: str = "", *, verify: bool = True) -> ArtifactStore:
+        """The store as a load of the version with content hash ``digest`` sees it. A folder
+        needs nothing fetched (the registry checks the hash itself), so it is ``self``."""
+        return self
+
+    @property
+    def verifies_on_fetch(self) -> bool:
+        """Whether :meth:`pinned` views already checked the hash of what they return."""
+        return False
+
     def path(self, uri: str) -> Path:
         """The local path of an ``artifacts:`` URI (rejects URIs escaping the store)."""
-        if not uri.startswith(SCHEME):
-            raise ValidationError(f"{uri!r} is not an artifact-store URI",
-                                  fix=f"artifact URIs start with {SCHEME!r}")
-        rel = PurePosixPath(uri[len(SCHEME):])
-        if rel.is_absolute() or ".." in rel.parts or not rel.parts:
-            raise ValidationError(f"artifact URI {uri!r} points outside the artifact store",
-                                  fix="use the URI recorded when the version was registered")
-        return self.root.joinpath(*rel.parts)
+        return self.root.joinpath(*relative_parts(uri))
 
     def remove(self, model: str, version: str) -> None:
         """Delete the copy of ``model@version`` (used to undo a failed registration)."""
         shutil.rmtree(self.version_dir(model, version), ignore_errors=True)
+
+
+def relative_parts(uri: str) -> tuple[str, ...]:
+    """The path parts of an ``artifacts:`` URI below the store root (rejects escapes)."""
+    if not uri.startswith(SCHEME):
+        raise ValidationError(f"{uri!r} is not an artifact-store URI",
+                              fix=f"artifact URIs start with {SCHEME!r}")
+    rel = PurePosixPath(uri[len(SCHEME):])
+    if rel.is_absolute() or ".." in rel.parts or not rel.parts:
+        raise ValidationError(f"artifact URI {uri!r} points outside the artifact store",
+                              fix="use the URI recorded when the version was registered")
+    return rel.parts

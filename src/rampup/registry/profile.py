@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -57,8 +57,11 @@ _TABLE_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV, TSV or Parquet file into a DataFrame."""
-    p = Path(path)
+    """Read a CSV, TSV or Parquet file into a DataFrame: a path, or an fsspec URL
+    (``s3://bucket/data.parquet``; credentials as for artifacts, e.g. ``AWS_*``)."""
+    if isinstance(path, str) and "://" in path and not path.startswith("file://"):
+        return _read_remote(path)
+    p = Path(path[len("file://"):] if isinstance(path, str) and "://" in path else path)
     kind = _TABLE_SUFFIXES.get(p.suffix.lower())
     if kind is None:
         raise ValidationError(f"cannot read {p.name}: unsupported file type {p.suffix!r}",
@@ -72,6 +75,31 @@ def read_table(path: str | Path) -> pd.DataFrame:
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise ValidationError(f"cannot read {p}: {exc}",
                               fix=f"check that the file is valid {kind}") from None
+
+
+def _read_remote(url: str) -> pd.DataFrame:
+    """A table from an object store, read through fsspec (imported only for URLs)."""
+    suffix = PurePosixPath(url.split("?", 1)[0]).suffix.lower()
+    kind = _TABLE_SUFFIXES.get(suffix)
+    if kind is None:
+        raise ValidationError(f"cannot read {url}: unsupported file type {suffix!r}",
+                              fix="use a .csv, .tsv or .parquet file")
+    try:
+        import fsspec
+    except ImportError:  # pragma: no cover - fsspec comes with the s3 extra
+        raise ValidationError(f"reading {url} needs fsspec",
+                              fix="pip install 'rampup[s3]'") from None
+    try:
+        with fsspec.open(url, "rb") as f:
+            if kind == "parquet":
+                return pd.read_parquet(f)
+            return pd.read_csv(f, sep="\t" if kind == "tsv" else ",")
+    except FileNotFoundError:
+        raise NotFoundError(f"data file {url} does not exist", fix="check the URL") from None
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        raise ValidationError(f"cannot read {url}: {exc}",
+                              fix=f"check that the file is valid {kind} and the store's "
+                                  "credentials (AWS_* variables)") from None
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:

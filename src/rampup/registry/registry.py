@@ -38,6 +38,7 @@ from rampup.errors import (
 from rampup.project import FeatureSpec, ProjectFile, check_name
 from rampup.registry.artifacts import ArtifactStore, hash_path
 from rampup.registry.flavors import Flavor, Source, detect_flavor, get_flavor
+from rampup.registry.objectstore import open_artifacts
 from rampup.registry.predictor import FeatureBatch, PredictionBatch, Predictor
 from rampup.registry.profile import compute_profile, frame_hash, infer_schema, read_table
 from rampup.registry.provenance import build_metadata, git_commit
@@ -136,7 +137,9 @@ class Registry:
     @classmethod
     def from_settings(cls, settings: Settings, store: Database,
                       project: ProjectFile | None = None) -> Registry:
-        return cls(store, ArtifactStore(settings.resolved_artifacts_dir), project)
+        return cls(store, open_artifacts(settings.resolved_artifacts_location,
+                                         settings.resolved_artifact_cache_dir,
+                                         settings.artifact_storage_options), project)
 
     # -- lookups ------------------------------------------------------------------------
 
@@ -166,21 +169,24 @@ class Registry:
         """Load a version from its stored artifact copy.
 
         With ``verify`` the copy's hash is checked first, so a tampered artifact is
-        refused rather than served. Nothing is cached here; callers keep the predictor.
+        refused rather than served (an object store's copy is always checked when it is
+        downloaded). Nothing is cached here; callers keep the predictor.
         """
         flavor = get_flavor(record.flavor)
         label = f"{record.model}@{record.version}"
-        stored = flavor.stored_path(record.artifact_uri, self.artifacts)
+        artifacts = self.artifacts.pinned(record.artifact_hash, label, verify=verify)
+        stored = flavor.stored_path(record.artifact_uri, artifacts)
         if stored is not None:
             if not stored.exists():
                 raise NotFoundError(f"the artifact of {label} is missing ({stored})",
                                     fix="restore the artifacts folder or set "
                                         "RAMPUP_ARTIFACTS_DIR to where it lives")
-            if verify and hash_path(stored) != record.artifact_hash:
+            if (verify and not artifacts.verifies_on_fetch
+                    and hash_path(stored) != record.artifact_hash):
                 raise ModelError(f"the artifact of {label} changed since it was registered",
                                  fix="restore the original file, or register the new one "
                                      "as a new version")
-        location = flavor.locate(record.artifact_uri, self.artifacts)
+        location = flavor.locate(record.artifact_uri, artifacts)
         schema = InputSchema.from_dict(record.input_schema)
         output = OutputSpec.from_dict(record.output)
         return _guarded(f"loading {label}", lambda: flavor.load(location, schema, output))
@@ -279,8 +285,8 @@ class Registry:
         seq = self.store.models.next_version_seq(model)
         uri, digest = fl.save(source, self.artifacts, model, name)
         try:
-            schema, output, profile = self._describe(fl, model, name, uri, ref, features,
-                                                     embedding_function)
+            schema, output, profile = self._describe(fl, model, name, uri, digest, ref,
+                                                     features, embedding_function)
             if self.project is not None:
                 check_inputs(self.project, model, schema.names)
             md = build_metadata(metadata, actor=actor, libraries=fl.library_versions(),
@@ -296,11 +302,12 @@ class Registry:
             self.artifacts.remove(model, name)
             raise
 
-    def _describe(self, fl: Flavor, model: str, name: str, uri: str, ref: _Reference,
-                  features: Sequence[FeatureSpec] | None, embedding_function: str | None = None,
+    def _describe(self, fl: Flavor, model: str, name: str, uri: str, digest: str,
+                  ref: _Reference, features: Sequence[FeatureSpec] | None,
+                  embedding_function: str | None = None,
                   ) -> tuple[InputSchema, OutputSpec, dict[str, Any] | None]:
         label = f"{model}@{name}"
-        location = fl.locate(uri, self.artifacts)
+        location = fl.locate(uri, self.artifacts.pinned(digest, label))
         art_schema, art_output = _guarded(f"inspecting {label}", lambda: fl.inspect(location))
         df = ref.frame
         ref_schema = None

@@ -18,6 +18,7 @@ from rampup.automation.runtime import start_automation
 from rampup.config import Settings
 from rampup.dashboard.routes import dashboard_routes
 from rampup.monitor.recorder import replica_id
+from rampup.predlog.partitions import start_partitions
 from rampup.predlog.writer import LogWriter
 from rampup.project import ProjectFile
 from rampup.retrain.loop import start_retraining
@@ -110,6 +111,7 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
         app.state.retraining = retraining
         alerting = await asyncio.to_thread(start_alerts, state, retraining.actions)
         retention = start_retention(state)
+        partitions = await asyncio.to_thread(start_partitions, state)
         await asyncio.to_thread(runtime.refresh)
         state.ready = True
         state.poller = supervisor.start(POLLER, partial(poll_deployments, state),
@@ -134,6 +136,8 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
             await asyncio.to_thread(retraining.stop)
             if retention is not None:
                 await asyncio.to_thread(retention.stop)
+            if partitions is not None:
+                await asyncio.to_thread(partitions.stop)
             for t in list(state.shadow_tasks):
                 t.cancel()
             runtime.close()

@@ -7,6 +7,7 @@ and :func:`render` merges every worker's samples.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -50,10 +51,21 @@ class ServingMetrics:
         self.batch_size = Histogram("rampup_batch_records", "Records per model call",
                                     ["model", "version"], registry=r,
                                     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))
-        self.process_rss = Gauge("rampup_process_resident_memory_bytes", "Resident memory",
-                                 registry=r, multiprocess_mode="livesum")
-        self.process_cpu = Gauge("rampup_process_cpu_seconds", "CPU time used by the process",
-                                 registry=r, multiprocess_mode="livesum")
+        # Process levels are per process (replica host, worker pid), never per version: a
+        # version's own cost is rampup_model_cpu_seconds (CPU inside its model calls).
+        process = ["replica", "worker"]
+        self.process_rss = Gauge("rampup_process_resident_memory_bytes",
+                                 "Resident memory of one serving process", process,
+                                 registry=r, multiprocess_mode="liveall")
+        self.process_cpu = Gauge("rampup_process_cpu_seconds",
+                                 "CPU time used by one serving process", process,
+                                 registry=r, multiprocess_mode="liveall")
+        self.model_cpu = Counter("rampup_model_cpu_seconds",
+                                 "CPU time spent inside a version's model calls (the calling "
+                                 "thread's CPU time)", ["model", "version"], registry=r)
+        self.model_calls = Counter("rampup_model_calls", "Model calls (micro-batches)",
+                                   ["model", "version"], registry=r)
+        self._process_labels = (socket.gethostname(), str(os.getpid()))
         self._proc = psutil.Process()
         self._extra: list[Any] = []  # collectors of this process (e.g. worker health)
 
@@ -68,8 +80,8 @@ class ServingMetrics:
     def render(self) -> tuple[bytes, str]:
         rss = self._proc.memory_info().rss
         cpu = self._proc.cpu_times()
-        self.process_rss.set(rss)
-        self.process_cpu.set(cpu.user + cpu.system)
+        self.process_rss.labels(*self._process_labels).set(rss)
+        self.process_cpu.labels(*self._process_labels).set(cpu.user + cpu.system)
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             merged = CollectorRegistry()
             _mp.MultiProcessCollector(merged)  # type: ignore[no-untyped-call]

@@ -34,6 +34,25 @@ from rampup.store import Database, VersionRecord
 
 log = logging.getLogger("rampup.serving")
 
+class CpuTally:
+    """CPU seconds spent inside a version's model calls, and how many calls (thread-safe:
+    calls run inline and on worker threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.seconds = 0.0
+        self.calls = 0
+
+    def add(self, seconds: float) -> None:
+        with self._lock:
+            self.seconds += max(0.0, seconds)
+            self.calls += 1
+
+    def read(self) -> tuple[float, int]:
+        with self._lock:
+            return self.seconds, self.calls
+
+
 class LoadedVersion:
     """A predictor plus what serving needs around it: validator, batcher, timing."""
 
@@ -51,6 +70,7 @@ class LoadedVersion:
         self.cost = InlineBudget(inline_budget_s)  # decides inline vs executor per call
         self.clock: Callable[[], float] = time.perf_counter  # what a call's cost is timed with
         self.batcher: MicroBatcher | None = None
+        self.model_cpu = CpuTally()
         if spec.batching.enabled:
             self.batcher = MicroBatcher(self.run, max_batch_size=spec.batching.max_batch_size,
                                         max_wait=spec.batching.max_wait_ms / 1000.0,
@@ -76,8 +96,13 @@ class LoadedVersion:
         return out
 
     def _timed(self, batch: FeatureBatch) -> tuple[PredictionBatch, float]:
-        t0 = self.clock()
-        out = self.predictor.predict(batch)
+        t0, c0 = self.clock(), time.thread_time()
+        try:
+            out = self.predictor.predict(batch)
+        finally:
+            # this thread's CPU inside the model: the version's own cost, apart from the
+            # process's (threads a library starts itself, e.g. BLAS, are not counted)
+            self.model_cpu.add(time.thread_time() - c0)
         return out, self.clock() - t0
 
     async def predict(self, batch: FeatureBatch) -> PredictionBatch:

@@ -30,6 +30,7 @@ from rampup.store.events import SqlEvents
 from rampup.store.feedback import SqlFeedback
 from rampup.store.migrate import upgrade
 from rampup.store.models import SqlEvaluations, SqlModels
+from rampup.store.partitions import SqlPartitions
 from rampup.store.predictions import SqlPredictions
 from rampup.store.retrain import SqlRetrainRuns
 from rampup.store.review import SqlReview
@@ -52,6 +53,7 @@ class Database:
     rollouts: p.Rollouts
     predictions: p.Predictions
     feedback: p.Feedback
+    partitions: p.Partitions
     events: p.Events
     windows: p.Windows
     alerts: p.Alerts
@@ -70,6 +72,7 @@ class Database:
         self.rollouts = SqlRollouts(tx)
         self.predictions = SqlPredictions(tx)
         self.feedback = SqlFeedback(tx)
+        self.partitions = SqlPartitions(tx)
         self.events = SqlEvents(tx)
         self.windows = SqlWindows(tx)
         self.alerts = SqlAlerts(tx)

@@ -1,4 +1,6 @@
-"""Feedback: labels and events per prediction id, idempotent by ``dedupe_key``."""
+"""Feedback: labels and events per prediction id, idempotent by ``dedupe_key`` (unique per
+prediction: a key is a hash of its prediction id and content, and on PostgreSQL the table
+is partitioned by prediction id, which every unique constraint must contain)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from rampup.store import schema as t
 from rampup.store.records import FeedbackRecord
 from rampup.store.transactions import Repository
 
+_DEDUPE = ["prediction_id", "dedupe_key"]
+
 
 class SqlFeedback(Repository):
     """Feedback rows; the latest label of a prediction is its label."""
@@ -20,7 +24,7 @@ class SqlFeedback(Repository):
         out: list[bool] = []
         with self.db.begin() as conn:
             for r in records:
-                stmt = self.db.insert_ignore(t.feedback, ["dedupe_key"]).values(
+                stmt = self.db.insert_ignore(t.feedback, _DEDUPE).values(
                     prediction_id=r.prediction_id, model=r.model, ts=r.ts, kind=r.kind,
                     name=r.name, value=r.value, source=r.source, dedupe_key=r.dedupe_key
                 ).returning(t.feedback.c.id)

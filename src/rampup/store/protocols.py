@@ -9,11 +9,12 @@ records of :mod:`rampup.store.records`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal, Protocol
 
 from rampup.store.alerts import RuleSync
 from rampup.store.deployments import Applied, Change, Fence
+from rampup.store.partitions import Partition
 from rampup.store.records import (
     DeploymentRecord,
     EvaluationRecord,
@@ -157,6 +158,20 @@ class Feedback(Protocol):
     def count_new_labels(self, model: str, since: float | None) -> int: ...
 
     def delete_feedback_before(self, model: str, before: float, limit: int) -> int: ...
+
+
+class Partitions(Protocol):
+    """Time partitions of the prediction log and feedback (PostgreSQL; none on SQLite)."""
+
+    def partitioned(self) -> bool: ...
+
+    def list_partitions(self, table: str) -> list[Partition]: ...
+
+    def ensure_partitions(self, now: float, interval_s: int = ...,
+                          ahead: int = ...) -> list[str]: ...
+
+    def drop_partition_if(self, table: str, name: str,
+                          expired: Callable[[dict[str, float]], bool]) -> int | None: ...
 
 
 class Events(Protocol):

@@ -17,6 +17,9 @@ ID = 64
 ACTIVE_ROLLOUT = ("state IN ('pending', 'shadow', 'canary', 'bluegreen', "
                   "'awaiting_approval', 'paused')")
 ACTIVE_RUN = "state IN ('queued', 'running')"
+#: a time-ordered id that partitions a table on PostgreSQL (migration 0014): compared byte
+#: by byte there, whatever the database's collation, so a range of ids is a range of time
+PARTITION_ID = sa.String(ID).with_variant(sa.String(ID, collation="C"), "postgresql")
 
 models = sa.Table(
     "models",
@@ -60,10 +63,12 @@ deployments = sa.Table(
     sa.Index("ix_deployments_model_id", "model", "id"),
 )
 
+# On PostgreSQL ``predictions`` and ``feedback`` are partitioned by range of their time-ordered
+# id (store/partitions.py); feedback's primary key there is (id, prediction_id).
 predictions = sa.Table(
     "predictions",
     metadata,
-    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("id", PARTITION_ID, primary_key=True),
     sa.Column("request_id", sa.String(ID), nullable=False),
     sa.Column("ts", sa.Float, nullable=False),
     sa.Column("model", sa.String(NAME), nullable=False),
@@ -86,14 +91,17 @@ feedback = sa.Table(
     "feedback",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("prediction_id", sa.String(ID), nullable=False),
+    sa.Column("prediction_id", PARTITION_ID, nullable=False),
     sa.Column("model", sa.String(NAME), nullable=False),
     sa.Column("ts", sa.Float, nullable=False),
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("name", sa.String(255), nullable=True),
     sa.Column("value", sa.JSON, nullable=True),
     sa.Column("source", sa.String(64), nullable=False),
-    sa.Column("dedupe_key", sa.String(ID), nullable=False, unique=True),
+    sa.Column("dedupe_key", sa.String(ID), nullable=False),
+    # unique per prediction (a dedupe key hashes its prediction id): on PostgreSQL the
+    # partition key must be part of every unique constraint (migration 0014)
+    sa.UniqueConstraint("prediction_id", "dedupe_key", name="uq_feedback_prediction_dedupe"),
     sa.Index("ix_feedback_prediction_id", "prediction_id"),
     sa.Index("ix_feedback_model_ts", "model", "ts"),
     sa.Index("ix_feedback_ts", "ts"),

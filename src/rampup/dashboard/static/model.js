@@ -15,8 +15,7 @@
     ['latency_p95', 'Latency p95', 'ms', () => null],
     ['latency_p99', 'Latency p99', 'ms', (s) => s.latency_p99_ms],
     ['in_flight', 'In flight', '', () => null],
-    ['cpu_percent', 'CPU', '%cpu', () => null],
-    ['memory_rss_mb', 'Memory (RSS)', 'MB', () => null],
+    ['model_cpu_ms', 'Model CPU per call', 'ms', () => null],
     ['invalid_input_rate', 'Invalid input rate', '%', () => null],
   ];
   let last = null;  // the latest metrics payload
@@ -31,6 +30,11 @@
     for (const [m, title, unit, slo] of SOFTWARE) {
       chart('software-charts', 'chart-' + m, { title: title + ' · per version and role', series: d.software[m] || {},
         unit: unit === '%' ? '' : unit, pct: unit === '%', slo: slo(d.slo) });
+    }
+    // process levels belong to a serving process (whatever versions it serves): per replica
+    for (const [m, title, unit] of [['cpu_percent', 'CPU', '%cpu'], ['memory_rss_mb', 'Memory (RSS)', 'MB']]) {
+      chart('software-charts', 'chart-' + m, { title: title + ' · per process (replica)',
+        series: (d.processes || {})[m] || {}, unit: unit });
     }
     for (const [name, f] of Object.entries(d.inputs.features)) {
       chart('input-charts', 'chart-missing-' + safeId(name), { title: name + ' · missing fraction',
