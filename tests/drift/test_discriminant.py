@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from rampup.drift.discriminant import discriminant_test, mann_whitney_greater
+from rampup.drift.discriminant import discriminant_test
 from rampup.drift.multivariate import domain_classifier
+from rampup.drift.tables import mann_whitney_greater
 from rampup.errors import ValidationError
 
 

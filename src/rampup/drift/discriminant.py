@@ -24,7 +24,7 @@ rates; it is blind to purely non-linear dependence (``--multivariate-model hgb``
 gradient boosting for that). Measured on 2,000 + 2,000 rows x 11 columns (10 normal, one
 categorical, 10% missing in one): 3% false alarms at alpha 0.05 over 200 null pairs; a
 rotation of two columns by 0.5 rad (correlation 0 -> 0.48) flagged 20 of 20 times, the
-gradient-boosting classifier 17 of 20 (tests/drift/test_discriminant.py).
+gradient-boosting classifier 17 of 20 (``benchmarks/multivariate.py``).
 
 The result is a :class:`~rampup.drift.report.DomainResult` (model ``qda``): the same AUC
 effect gate (``min_auc``), the same place in the report's one error budget, and the same
@@ -50,44 +50,18 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import special
 
 from rampup.drift.report import DomainResult
-from rampup.drift.tables import MIN_IMPORTANCE, TOP_FEATURES, encode, subsample
+from rampup.drift.tables import encode, importances, mann_whitney_greater, subsample
 from rampup.errors import ValidationError
 
-__all__ = ["discriminant_test", "mann_whitney_greater"]
+__all__ = ["discriminant_test"]
 
 FloatArray = npt.NDArray[np.float64]
 #: ridge added to each covariance, as a share of its mean variance
 RIDGE = 1e-3
 #: categories one-hot encoded per column (the rest share one column)
 MAX_LEVELS = 32
-
-
-def mann_whitney_greater(a: FloatArray, b: FloatArray) -> tuple[float, float]:
-    """``(AUC, p)``: the probability that an ``a`` score beats a ``b`` score (ties count
-    half) and the one-sided Mann-Whitney p-value of "``a`` scores higher", by the normal
-    approximation with tie and continuity corrections (what ``scipy.stats.mannwhitneyu``
-    computes at these sizes, without importing ``scipy.stats``)."""
-    n_a, n_b = len(a), len(b)
-    both = np.concatenate([a, b])
-    order = np.argsort(both, kind="mergesort")
-    ordered = both[order]
-    first = np.r_[True, ordered[1:] != ordered[:-1]]
-    group = np.cumsum(first) - 1
-    counts = np.bincount(group).astype(np.float64)
-    mid_rank = np.flatnonzero(first) + (counts + 1) / 2  # average rank of each tie group
-    ranks = np.empty(len(both))
-    ranks[order] = mid_rank[group]
-    u = float(ranks[:n_a].sum()) - n_a * (n_a + 1) / 2
-    n = n_a + n_b
-    ties = float((counts ** 3 - counts).sum())
-    var = n_a * n_b / 12 * ((n + 1) - ties / (n * (n - 1)))
-    if var <= 0:
-        return u / (n_a * n_b), 1.0
-    z = (u - n_a * n_b / 2 - 0.5) / math.sqrt(var)
-    return u / (n_a * n_b), float(special.ndtr(-z))
 
 
 class _Encoder:
@@ -200,26 +174,6 @@ def discriminant_test(reference: pd.DataFrame, current: pd.DataFrame,
         ps.append(p)
         fitted.append((score, held))
     p_value = min(1.0, 2 * min(ps))
-    top = _importances(fitted, x, y, aucs, cols, rng) if p_value <= alpha else ()
+    top = importances(fitted, x, y, aucs, cols, rng) if p_value <= alpha else ()
     return DomainResult(float(np.mean(aucs)), p_value, n_ref, n_cur, "qda", 2,
                         top_features=top, min_auc=min_auc, alpha=alpha)
-
-
-def _importances(fitted: list[tuple[Any, npt.NDArray[np.intp]]], x: FloatArray,
-                 y: npt.NDArray[np.int64], aucs: list[float], cols: Sequence[str],
-                 rng: np.random.Generator) -> tuple[tuple[str, float], ...]:
-    """Held-out AUC lost when one column is shuffled (mean of the halves); the largest
-    :data:`~rampup.drift.tables.TOP_FEATURES` above ``MIN_IMPORTANCE``."""
-    drops = np.zeros(len(cols))
-    for (score, held), auc in zip(fitted, aucs, strict=True):
-        xh, yh = x[held].copy(), y[held]
-        for j in range(len(cols)):
-            keep = xh[:, j].copy()
-            xh[:, j] = keep[rng.permutation(len(keep))]
-            s = score(xh)
-            drops[j] += auc - mann_whitney_greater(s[yh == 1], s[yh == 0])[0]
-            xh[:, j] = keep
-    drops /= len(fitted)
-    order = np.argsort(-drops, kind="stable")[:TOP_FEATURES]
-    return tuple((str(cols[j]), round(float(drops[j]), 4)) for j in order
-                 if drops[j] >= MIN_IMPORTANCE)

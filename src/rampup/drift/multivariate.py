@@ -38,7 +38,7 @@ name).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -46,12 +46,17 @@ import pandas as pd
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from rampup.drift.report import DomainResult
-from rampup.drift.tables import MIN_IMPORTANCE, TOP_FEATURES, encode, subsample
+from rampup.drift.tables import encode, importances, subsample
 from rampup.errors import ValidationError
 
 #: ``hgb`` and ``logistic``: a scikit-learn domain classifier; ``qda``: the quadratic
 #: discriminant of :mod:`rampup.drift.discriminant` (NumPy only).
 MODELS = ("hgb", "logistic", "qda")
+def _scorer(clf: Any) -> Callable[[np.ndarray[Any, Any]], np.ndarray[Any, Any]]:
+    """The fitted classifier's probability of "current" for rows."""
+    return lambda rows: np.asarray(clf.predict_proba(rows)[:, 1])
+
+
 def _model(name: str, categorical: list[bool], seed: int) -> Any:
     if name == "hgb":
         from sklearn.ensemble import HistGradientBoostingClassifier
@@ -116,29 +121,8 @@ def domain_classifier(reference: pd.DataFrame, current: pd.DataFrame,
             yh = y[held]
             ps.append(float(sps.mannwhitneyu(s[yh == 1], s[yh == 0],
                                              alternative="greater").pvalue))
-            fitted.append((clf, held))
+            fitted.append((_scorer(clf), held))
         p = min(1.0, 2 * min(ps))
-        top = _importances(fitted, x, y, aucs, cols, rng) if p <= alpha else ()
+        top = importances(fitted, x, y, aucs, cols, rng) if p <= alpha else ()
     return DomainResult(float(np.mean(aucs)), p, n_ref, n_cur, model, 2,
                         top_features=top, min_auc=min_auc, alpha=alpha)
-
-
-def _importances(fitted: list[tuple[Any, np.ndarray[Any, Any]]], x: np.ndarray[Any, Any],
-                 y: np.ndarray[Any, Any], aucs: list[float], cols: Sequence[str],
-                 rng: np.random.Generator) -> tuple[tuple[str, float], ...]:
-    """Permutation importance on the held-out halves: the mean drop of held-out AUC when
-    one column is shuffled; the largest :data:`TOP_FEATURES` above :data:`MIN_IMPORTANCE`."""
-    from sklearn.metrics import roc_auc_score
-
-    drops = np.zeros(len(cols))
-    for (clf, held), auc in zip(fitted, aucs, strict=True):
-        xh, yh = x[held].copy(), y[held]
-        for j in range(len(cols)):
-            keep = xh[:, j].copy()
-            xh[:, j] = keep[rng.permutation(len(keep))]
-            drops[j] += auc - float(roc_auc_score(yh, clf.predict_proba(xh)[:, 1]))
-            xh[:, j] = keep
-    drops /= len(fitted)
-    order = np.argsort(-drops, kind="stable")[:TOP_FEATURES]
-    return tuple((str(cols[j]), round(float(drops[j]), 4)) for j in order
-                 if drops[j] >= MIN_IMPORTANCE)
