@@ -51,7 +51,7 @@ def test_incident_drift_and_retraining_on_a_live_demo(
     # the candidate sometimes loses to v1 by a couple of points) rejected with its reason
     (run,) = runs
     assert run["trigger"] == "alert"
-    assert run["state"] in ("rolled_out", "rejected"), (run, text)
+    assert run["state"] in ("rolled_out", "rejected"), (run.get("error"), run, text)
     assert run["details"]["alert"] == "accuracy-drop"
     assert f"evaluation vs champion {run['champion']}" in text, text
     if run["state"] == "rolled_out":
