@@ -52,8 +52,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from rampup.drift.report import DomainResult
-from rampup.drift.tables import encode, importances, mann_whitney_greater, subsample
-from rampup.errors import ValidationError
+from rampup.drift.tables import encode, importances, mann_whitney_greater, two_tables
 
 __all__ = ["discriminant_test"]
 
@@ -143,14 +142,8 @@ def discriminant_test(reference: pd.DataFrame, current: pd.DataFrame,
     """Held-out quadratic-discriminant AUC of current-vs-reference (mean of two halves),
     with its p-value (see the module docstring). ``columns`` defaults to the shared
     columns; each side is subsampled to ``max_rows`` rows."""
-    cols = list(columns) if columns is not None else \
-        [c for c in reference.columns if c in current.columns]
-    if not cols:
-        raise ValidationError("the two tables share no columns",
-                              fix="compare tables with the same feature columns")
     rng = np.random.default_rng(seed)
-    ref = subsample(reference, max_rows, rng)
-    cur = subsample(current, max_rows, rng)
+    cols, ref, cur = two_tables(reference, current, columns, max_rows, rng)
     n_ref, n_cur = len(ref), len(cur)
     if min(n_ref, n_cur) < 8:
         return DomainResult(math.nan, math.nan, n_ref, n_cur, "qda", 0,

@@ -46,7 +46,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from rampup.drift.report import DomainResult
-from rampup.drift.tables import encode, importances, subsample
+from rampup.drift.tables import encode, importances, two_tables
 from rampup.errors import ValidationError
 
 #: ``hgb`` and ``logistic``: a scikit-learn domain classifier; ``qda``: the quadratic
@@ -96,14 +96,8 @@ def domain_classifier(reference: pd.DataFrame, current: pd.DataFrame,
     if model not in MODELS:
         raise ValidationError(f"unknown multivariate test {model!r}",
                               fix="use " + ", ".join(MODELS))
-    cols = list(columns) if columns is not None else \
-        [c for c in reference.columns if c in current.columns]
-    if not cols:
-        raise ValidationError("the two tables share no columns",
-                              fix="compare tables with the same feature columns")
     rng = np.random.default_rng(seed)
-    ref = subsample(reference, max_rows, rng)
-    cur = subsample(current, max_rows, rng)
+    cols, ref, cur = two_tables(reference, current, columns, max_rows, rng)
     n_ref, n_cur = len(ref), len(cur)
     if min(n_ref, n_cur) < 4:
         return DomainResult(math.nan, math.nan, n_ref, n_cur, model, 0, min_auc=min_auc,

@@ -13,7 +13,7 @@ import pandas as pd
 from scipy import special
 
 __all__ = ["MIN_IMPORTANCE", "TOP_FEATURES", "encode", "importances", "mann_whitney_greater",
-           "subsample"]
+           "subsample", "two_tables"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -27,6 +27,21 @@ def subsample(df: pd.DataFrame, n: int, rng: np.random.Generator) -> pd.DataFram
     if len(df) <= n:
         return df
     return df.iloc[np.sort(rng.choice(len(df), size=n, replace=False))]
+
+
+def two_tables(reference: pd.DataFrame, current: pd.DataFrame,
+               columns: Sequence[str] | None, max_rows: int, rng: np.random.Generator
+               ) -> tuple[list[str], pd.DataFrame, pd.DataFrame]:
+    """The columns to compare (default: the shared ones) and each table subsampled to
+    ``max_rows`` rows; a clear error when the tables share no column."""
+    from rampup.errors import ValidationError
+
+    cols = list(columns) if columns is not None else \
+        [c for c in reference.columns if c in current.columns]
+    if not cols:
+        raise ValidationError("the two tables share no columns",
+                              fix="compare tables with the same feature columns")
+    return cols, subsample(reference, max_rows, rng), subsample(current, max_rows, rng)
 
 
 def encode(ref: pd.DataFrame, cur: pd.DataFrame, columns: Sequence[str]
