@@ -31,6 +31,7 @@ Target: incremental flat across rates and under 50 ms per tick.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import statistics
 import sys
@@ -171,8 +172,11 @@ def bench_rate(store: Any, registry: Any, rate: float, window: float, ticks: int
         assert full.windows is not None
         full.windows.keep(set())  # re-read and decode the whole step window
         fresh.tails.clear()
+        gc.collect()  # each path pays for its own garbage, not for the other's
         t = time.perf_counter()
         a = full.tick()
+        t1 = time.perf_counter()
+        gc.collect()
         t1 = time.perf_counter()
         b = inc.tick()
         t2 = time.perf_counter()
@@ -180,22 +184,25 @@ def bench_rate(store: Any, registry: Any, rate: float, window: float, ticks: int
                 [(x.verdict, x.decision, x.reason) for x in b]:
             raise SystemExit(f"tick {k}: the paths differ: {a} != {b}")
         since = now[0] - window
+        gc.collect()
         t3 = time.perf_counter()
         log = fresh.tail_for(model, "v2", window, now[0])
         perf, _ = _concept(log, [since, now[0]], ref, config)
         t4 = time.perf_counter()
+        gc.collect()
+        t4b = time.perf_counter()
         got = concept.tail_for(model, "v2", window, now[0])
         perf2, _ = _concept(got, [since, now[0]], ref, config)
         t5 = time.perf_counter()
         if [w.to_dict() for w in perf] != [w.to_dict() for w in perf2]:
             raise SystemExit(f"tick {k}: concept windows differ: {perf} != {perf2}")
         if k == 0:
-            first = {"inc": t2 - t1, "cinc": t5 - t4}
+            first = {"inc": t2 - t1, "cinc": t5 - t4b}
         else:
             out["full"].append(t1 - t)
             out["inc"].append(t2 - t1)
             out["cfull"].append(t4 - t3)
-            out["cinc"].append(t5 - t4)
+            out["cinc"].append(t5 - t4b)
     return {"rate": rate, "window_rows": int(window * rate), "verdict": b[0].verdict if b else "",
             "full_ms": median_ms(out["full"]), "inc_ms": median_ms(out["inc"]),
             "inc_max_ms": max(out["inc"]) * 1000, "rebuild_ms": first["inc"] * 1000,

@@ -78,12 +78,15 @@ def tail_window(tail: LogTail, version: str, *, since: float, until: float,
     both = ~np.isnan(pn) & ~np.isnan(ln)
     canon = tail.col("canon")
     correct = int(np.sum(canon[lab] == tail.col("lcanon")[lsrc])) if lab.size else 0
+    if tail.canon_u:  # the same strings, sliced from a fixed-width column
+        predictions = tail.col("canon_u")[ok]
+    else:
+        predictions = np.asarray(canon[ok].tolist(), dtype=np.str_)
     return WindowStats(
         version, roles, since, until, int(idx.size), int(failed.sum()),
         tail.col("latency")[idx].copy(), int(lab.size), correct,
-        np.abs(pn[both] - ln[both]),
-        np.asarray(canon[ok].tolist(), dtype=np.str_), scores[np.isfinite(scores)],
-        _objects(tail.col("pred")[lab].tolist()), _objects(tail.col("label")[lsrc].tolist()))
+        np.abs(pn[both] - ln[both]), predictions, scores[np.isfinite(scores)],
+        tail.col("pred")[lab], tail.col("label")[lsrc])  # fancy indexing: copies
 
 
 def tail_paired(tail: LogTail, candidate: str, primary: str, *, since: float, until: float,
@@ -108,8 +111,7 @@ def tail_paired(tail: LogTail, candidate: str, primary: str, *, since: float, un
     label, pred, score = tail.col("label"), tail.col("pred"), tail.col("score")
     labels = np.where(has_label[ga], label[ga], label[gs])
     return PairedStats(
-        candidate, primary,
-        _objects((label[ga] if human else pred[ga]).tolist()), _objects(pred[gs].tolist()),
+        candidate, primary, label[ga] if human else pred[ga], pred[gs],
         np.full(ga.size, np.nan) if human else score[ga].copy(), score[gs].copy(),
         _objects(labels.tolist()), unmatched=int((~matched).sum()),
         candidate_errors=int(c_err.sum()), primary_errors=int(p_err.sum()),

@@ -48,12 +48,28 @@ _COLUMNS: dict[str, Any] = {
     "latency": np.float64, "failed": np.bool_, "has_out": np.bool_, "score": np.float64,
     "pred": object, "canon": object, "pnum": np.float64, "has_label": np.bool_,
     "label": object, "lcanon": object, "lnum": np.float64, "label_id": np.int64,
-    "pair": np.int64,
+    "pair": np.int64, "canon_u": "<U1",
 }
+#: the widest ``canon`` kept as a fixed-width string column too (``canon_u``: a window's
+#: predictions are sliced from it instead of converted row by row); wider outputs (text)
+#: switch that column off for the tail
+MAX_CANON_U = 64
 #: with ``concept=True``: the row as :func:`rampup.drift.source.decode_rows` decodes it.
 _CONCEPT: dict[str, Any] = {"dpred": object, "dcanon": object, "dconf": np.float64,
                             "probs": object, "dfailed": np.bool_,
                             "dknown": np.bool_}
+
+
+def _objs(values: list[Any], k: int) -> npt.NDArray[np.object_]:
+    """An object array of ``values`` as they are (lists stay elements)."""
+    return np.fromiter(values, dtype=object, count=k)
+
+
+def _labelled(rows: list[dict[str, Any]], labels: dict[str, tuple[int, Any]]
+              ) -> list[dict[str, Any]]:
+    for r in rows:
+        r["label_id"], r["label"] = labels.get(r["id"], (None, None))
+    return rows
 
 
 class LogTail:
@@ -78,7 +94,9 @@ class LogTail:
         # re-applied (idempotently) by the next refresh
         self._label_cursor = store.feedback.last_feedback_id()
         self._cursors: deque[tuple[float, int]] = deque([(clock(), self._label_cursor)])
+        self._seen_labels: set[int] = set()  # label ids read above the oldest cursor
         self.rows_read = self.labels_read = 0
+        self.canon_u = True  # whether the ``canon_u`` column is kept (see MAX_CANON_U)
 
     # -- columns ------------------------------------------------------------------------
 
@@ -108,18 +126,26 @@ class LogTail:
             self._read(self.start, until)
             self.read_until = until
         else:
-            # the overlap: only the ids, then the rows committed late that are not held
+            # the overlap: counted first (an index range, no rows fetched); only when the
+            # store holds rows there that the tail does not, their ids, then those rows
             lo, hi = max(self.start, self.read_until - self.lag_s), self.read_until
-            if until > lo:
+            top = min(hi, until)
+            if top > lo and self.store.predictions.count_window(
+                    self.model, since=lo, until=top, roles=ROLES) != self.held(lo, top):
                 missing = [i for i in self.store.predictions.tail_ids(
-                    self.model, since=lo, until=min(hi, until), roles=ROLES)
-                    if i not in self.index]
+                    self.model, since=lo, until=top, roles=ROLES) if i not in self.index]
                 if missing:
-                    self._read(lo, min(hi, until), missing)
+                    self._read(lo, top, missing)
             if until > hi:
                 self._read(hi, until)
             self.read_until = max(until, hi)
         self._read_labels()
+
+    def held(self, since: float, until: float) -> int:
+        """How many rows with ``ts`` in ``[since, until)`` the tail holds."""
+        ts = self.col("ts")
+        return int(np.searchsorted(ts, until, side="left")
+                   - np.searchsorted(ts, since, side="left"))
 
     def extend_back(self, start: float) -> None:
         """Hold rows from ``start`` on too (an earlier window than the one held)."""
@@ -152,19 +178,25 @@ class LogTail:
         self.index = {pid: j for j, pid in enumerate(self.ids)}
 
     def _read(self, since: float, until: float, ids: list[str] | None = None) -> None:
+        labels: dict[str, tuple[int, Any]] | None = None
         for chunk in self.store.predictions.tail_rows(self.model, since=since, until=until,
                                                       roles=ROLES, ids=ids):
             new = [r for r in chunk if r["id"] not in self.index]
             self.rows_read += len(chunk)
-            if new:
+            if not new:
+                continue
+            if ids is None:  # a range: its labels in one query
+                if labels is None:
+                    labels = self.store.predictions.tail_labels(
+                        self.model, since=since, until=until, roles=ROLES)
+                self._append(_labelled(new, labels))
+            else:
                 self._append(self._with_labels(new))
 
     def _with_labels(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Rows read for the first time, with their latest label (by feedback id)."""
-        labels = self.store.feedback.latest_labels(self.model, [r["id"] for r in rows])
-        for r in rows:
-            r["label_id"], r["label"] = labels.get(r["id"], (None, None))
-        return rows
+        return _labelled(rows, self.store.feedback.latest_labels(
+            self.model, [r["id"] for r in rows]))
 
     def _read_labels(self) -> None:
         now = self.clock()
@@ -172,16 +204,20 @@ class LogTail:
         while len(self._cursors) > 1 and self._cursors[1][0] <= now - self.label_lag_s:
             self._cursors.popleft()
             low = self._cursors[0][1]
-        while True:
-            got = self.store.feedback.labels_after(self.model, low)
-            self.labels_read += len(got)
-            for fid, pid, value in got:
-                self.set_label(pid, fid, value)
-            if got:
-                low = got[-1][0]
-                self._label_cursor = max(self._label_cursor, low)
-            if len(got) < 50_000:
-                break
+        # labels in (low, cursor] are re-read only when the store holds some that were
+        # not read (a transaction that took a lower id committed late): counted first
+        self._seen_labels = seen = {i for i in self._seen_labels if i > low}
+        cursor = self._label_cursor
+        if low < cursor and self.store.feedback.count_labels(
+                self.model, low, cursor) == len(seen):
+            low = cursor
+        got = self.store.feedback.labels_after(self.model, low)
+        self.labels_read += len(got)
+        for fid, pid, value in got:
+            seen.add(fid)
+            self.set_label(pid, fid, value)
+        if got:
+            self._label_cursor = max(self._label_cursor, got[-1][0])
         self._cursors.append((now, self._label_cursor))
 
     def set_label(self, prediction_id: str, label_id: int, value: Any) -> None:
@@ -202,32 +238,51 @@ class LogTail:
     def _decode(self, rows: Iterable[dict[str, Any]]) -> list[tuple[_Pred, dict[str, Any]]]:
         return [(_Pred.of(r), r) for r in rows]
 
-    def _write(self, i: int, p: _Pred, row: dict[str, Any]) -> None:
-        c = self.cols
-        c["ts"][i] = p.ts
-        c["ver"][i] = self.version_code(p.version)
-        c["shadow"][i] = p.role == "shadow"
-        c["suffix_ok"][i] = p.id.endswith(f"~{p.version}")
-        c["latency"][i] = p.latency_ms
-        c["failed"][i] = p.failed
-        c["has_out"][i] = p.has_output
-        c["score"][i] = _NAN if p.score is None else p.score
-        c["pred"][i] = p.prediction
-        canon = canonical(p.prediction) if p.has_output and not p.failed else None
-        c["canon"][i] = canon
-        num = as_number(p.prediction)
-        c["pnum"][i] = _NAN if num is None else num
-        c["label_id"][i] = -1
-        c["has_label"][i] = False
-        c["label"][i] = c["lcanon"][i] = None
-        c["lnum"][i] = _NAN
-        c["pair"][i] = -1
+    def _write(self, js: list[int], items: list[tuple[_Pred, dict[str, Any]]]) -> None:
+        """Write new rows at positions ``js`` (held in the index already), column by
+        column, then their labels."""
+        if not items:
+            return
+        c, at = self.cols, np.asarray(js, dtype=np.int64)
+        ps = [p for p, _ in items]
+        k = len(ps)
+        code = self.version_code
+        c["ts"][at] = [p.ts for p in ps]
+        c["ver"][at] = [code(p.version) for p in ps]
+        c["shadow"][at] = [p.role == "shadow" for p in ps]
+        c["suffix_ok"][at] = [p.id.endswith(f"~{p.version}") for p in ps]
+        c["latency"][at] = [p.latency_ms for p in ps]
+        c["failed"][at] = [p.failed for p in ps]
+        c["has_out"][at] = [p.has_output for p in ps]
+        c["score"][at] = [_NAN if p.score is None else p.score for p in ps]
+        c["pred"][at] = _objs([p.prediction for p in ps], k)
+        canon = [canonical(p.prediction) if p.has_output and not p.failed else None
+                 for p in ps]
+        c["canon"][at] = _objs(canon, k)
+        if self.canon_u:
+            width = max(len(x) for x in canon if x is not None) if any(canon) else 0
+            if width > c["canon_u"].dtype.itemsize // 4:
+                if width > MAX_CANON_U:
+                    self.canon_u = False
+                else:
+                    c["canon_u"] = c["canon_u"].astype(f"<U{width}")
+            if self.canon_u:
+                c["canon_u"][at] = ["" if x is None else x for x in canon]
+        nums = [as_number(p.prediction) for p in ps]
+        c["pnum"][at] = [_NAN if n is None else n for n in nums]
+        c["label_id"][at] = -1
+        c["has_label"][at] = False
+        c["label"][at] = None
+        c["lcanon"][at] = None
+        c["lnum"][at] = _NAN
+        c["pair"][at] = -1
         if self.concept:
-            self._write_concept(i, row)
-        label_id = row.get("label_id")
-        if label_id is not None:
-            self.index[p.id] = i
-            self.set_label(p.id, int(label_id), p.label)
+            for j, (_, row) in zip(js, items, strict=True):
+                self._write_concept(j, row)
+        for j, (p, row) in zip(js, items, strict=True):
+            label_id = row.get("label_id")
+            if label_id is not None:
+                self.set_label(p.id, int(label_id), p.label)
 
     def _write_concept(self, i: int, row: dict[str, Any]) -> None:
         c = self.cols
@@ -278,20 +333,28 @@ class LogTail:
         saved_req = self.request_ids[a:old_n]
         del self.ids[a:], self.request_ids[a:]
         fresh: list[int] = []
+        new: list[tuple[_Pred, dict[str, Any]]] = []
+        old_at: list[int] = []
+        old_from: list[int] = []
         for k, (p, row, i) in enumerate(items):
             j = a + k
             if i >= 0:
-                for name, v in saved.items():
-                    self.cols[name][j] = v[i - a]
+                old_at.append(j)
+                old_from.append(i - a)
                 self.ids.append(saved_ids[i - a])
                 self.request_ids.append(saved_req[i - a])
             else:
                 self.ids.append(p.id)
                 self.request_ids.append(p.request_id)
-                self._write(j, p, row)
                 fresh.append(j)
+                new.append((p, row))
             self.index[self.ids[j]] = j
+        if old_at:
+            to, src = np.asarray(old_at), np.asarray(old_from)
+            for name, v in saved.items():
+                self.cols[name][to] = v[src]
         self.n = a + len(items)
+        self._write(fresh, new)
         if moved:
             pair = self.col("pair")
             remap = np.arange(old_n, dtype=np.int64)
@@ -318,8 +381,7 @@ class LogTail:
         self.request_ids = [p.request_id for p, _ in decoded] + old_req
         self.index = {pid: j for j, pid in enumerate(self.ids)}
         self.n = old_n + k
-        for j, (p, row) in enumerate(decoded):
-            self._write(j, p, row)
+        self._write(list(range(k)), decoded)
         for j in range(k):
             self._link(j)
 

@@ -56,29 +56,51 @@ class SqlFeedback(Repository):
     def labels_after(self, model: str, after_id: int, limit: int = 50_000
                      ) -> list[tuple[int, str, Any]]:
         """The model's labels with a feedback id above ``after_id`` as ``(id, prediction
-        id, value)``, oldest first, at most ``limit`` (a cursor for incremental windows)."""
+        id, value)``, oldest first (a cursor for incremental windows), read ``limit`` at a
+        time. The query walks the primary key from ``after_id`` and the model is checked
+        on the rows read: asking for the model there makes SQLite walk the model's whole
+        ``(model, ts)`` index and sort it, a cost that grows with the model's history."""
         f = t.feedback
-        q = (sa.select(f.c.id, f.c.prediction_id, f.c.value)
-             .where(f.c.model == model, f.c.kind == "label", f.c.id > after_id)
-             .order_by(f.c.id).limit(limit))
+        out: list[tuple[int, str, Any]] = []
         with self.db.reading() as conn:
-            return [(int(r.id), str(r.prediction_id), r.value) for r in conn.execute(q)]
+            while True:
+                q = (sa.select(f.c.id, f.c.prediction_id, f.c.value, f.c.model)
+                     .where(f.c.kind == "label", f.c.id > after_id)
+                     .order_by(f.c.id).limit(limit))
+                rows = conn.execute(q).all()
+                out.extend((int(r[0]), str(r[1]), r[2]) for r in rows if r[3] == model)
+                if len(rows) < limit:
+                    return out
+                after_id = int(rows[-1][0])
 
     def latest_labels(self, model: str, ids: Iterable[str]) -> dict[str, tuple[int, Any]]:
         """Each prediction's latest label as ``(feedback id, value)``; unlabelled ones are
-        left out."""
+        left out. The model is checked on the rows read, not in the query: with it there,
+        SQLite walks the model's whole ``(model, ts)`` index instead of probing
+        ``prediction_id`` (30x slower at a thousand labels a second)."""
         f = t.feedback
         ids = list(dict.fromkeys(ids))
         out: dict[str, tuple[int, Any]] = {}
         with self.db.reading() as conn:
             for i in range(0, len(ids), 500):
-                q = (sa.select(f.c.id, f.c.prediction_id, f.c.value)
-                     .where(f.c.prediction_id.in_(ids[i:i + 500]), f.c.kind == "label",
-                            f.c.model == model)
+                q = (sa.select(f.c.id, f.c.prediction_id, f.c.value, f.c.model)
+                     .where(f.c.prediction_id.in_(ids[i:i + 500]), f.c.kind == "label")
                      .order_by(f.c.id))
                 for r in conn.execute(q):
-                    out[r.prediction_id] = (int(r.id), r.value)
+                    if r.model == model:
+                        out[r.prediction_id] = (int(r.id), r.value)
         return out
+
+    def count_labels(self, model: str, after_id: int, upto_id: int) -> int:
+        """How many of the model's labels have a feedback id in ``(after_id, upto_id]`` (a
+        label cursor compares it with what it read before re-reading that range): a walk
+        of that primary-key range, the model counted on the rows."""
+        f = t.feedback
+        q = (sa.select(sa.func.coalesce(sa.func.sum(
+                 sa.case((f.c.model == model, 1), else_=0)), 0))
+             .where(f.c.kind == "label", f.c.id > after_id, f.c.id <= upto_id))
+        with self.db.reading() as conn:
+            return int(conn.execute(q).scalar_one())
 
     def last_feedback_id(self) -> int:
         """The highest feedback id (0 without feedback): where a label cursor starts."""

@@ -17,9 +17,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from rampup.store import schema as t
+from rampup.store.partitions import bound, is_partitioned
 from rampup.store.transactions import Repository
 
 CHUNK = 500  # ids per IN (...) list
+#: how much earlier than its ``ts`` a prediction's id may have been made (see ``id_floor``)
+ID_MARGIN_S = 3600.0
 
 
 def _chunks(ids: Sequence[str]) -> list[list[str]]:
@@ -28,6 +31,8 @@ def _chunks(ids: Sequence[str]) -> list[list[str]]:
 
 class SqlPredictions(Repository):
     """The prediction log on SQLite (prepared ``executemany``) or PostgreSQL (COPY)."""
+
+    _partitioned: bool | None = None  # whether ``predictions`` is partitioned (cached)
 
     def insert_predictions(self, rows: Sequence[dict[str, Any]]) -> int:
         """Insert pre-serialised prediction rows; ids already present are skipped."""
@@ -146,6 +151,9 @@ class SqlPredictions(Repository):
                  .where(p.c.model == model))
         if since is not None:
             q = q.where(p.c.ts >= since)
+            floor = self.id_floor(since)
+            if floor is not None:
+                q = q.where(p.c.id >= floor)
         if until is not None:
             q = q.where(p.c.ts < until)
         if version is not None:
@@ -158,6 +166,31 @@ class SqlPredictions(Repository):
             for part in result.partitions(chunk_size):
                 yield [dict(r._mapping) for r in part]
 
+    def id_floor(self, since: float) -> str | None:
+        """A lower bound for the ids of rows with ``ts >= since`` on a partitioned log (the
+        millisecond prefix of ``since - ID_MARGIN_S``), so PostgreSQL prunes the partitions
+        of older days; None where the log is not partitioned (SQLite). A prediction id is
+        made when its request arrives and its ``ts`` when it is logged, on the same clock:
+        the margin covers the request's duration and a shadow call finishing late."""
+        if self._partitioned is None:
+            if self.db.dialect != "postgresql":
+                self._partitioned = False
+            else:
+                with self.db.reading() as conn:
+                    self._partitioned = is_partitioned(conn, "predictions")
+        return bound(since - ID_MARGIN_S) if self._partitioned else None
+
+    def _window(self, model: str, since: float, until: float,
+                roles: Sequence[str] | None) -> list[Any]:
+        p = t.predictions.c
+        where = [p.model == model, p.ts >= since, p.ts < until]
+        if roles is not None:
+            where.append(p.role.in_(list(roles)))
+        floor = self.id_floor(since)
+        if floor is not None:
+            where.append(p.id >= floor)
+        return where
+
     def tail_rows(self, model: str, *, since: float, until: float,
                   roles: Sequence[str], chunk_size: int = 10_000,
                   ids: Sequence[str] | None = None) -> Iterator[list[dict[str, Any]]]:
@@ -166,8 +199,7 @@ class SqlPredictions(Repository):
         p = t.predictions
         cols = [p.c.id, p.c.request_id, p.c.ts, p.c.version, p.c.role, p.c.outputs,
                 p.c.confidence, p.c.latency_ms, p.c.error]
-        where = [p.c.model == model, p.c.ts >= since, p.c.ts < until,
-                 p.c.role.in_(list(roles))]
+        where = self._window(model, since, until, roles)
         with self.db.reading() as conn:
             if ids is not None:
                 for some in _chunks(ids):
@@ -186,11 +218,35 @@ class SqlPredictions(Repository):
                  roles: Sequence[str]) -> list[str]:
         """The ids of the model's rows in ``[since, until)`` (what a tail already holds is
         skipped without fetching the rows)."""
-        p = t.predictions
-        q = sa.select(p.c.id).where(p.c.model == model, p.c.ts >= since, p.c.ts < until,
-                                    p.c.role.in_(list(roles)))
+        q = sa.select(t.predictions.c.id).where(*self._window(model, since, until, roles))
         with self.db.reading() as conn:
             return list(conn.execute(q).scalars())
+
+    def tail_labels(self, model: str, *, since: float, until: float,
+                    roles: Sequence[str]) -> dict[str, tuple[int, Any]]:
+        """The latest label (``(feedback id, value)``) of each of the model's rows in
+        ``[since, until)``: one walk of the rows' index range joined to feedback by
+        prediction id (what ``Feedback.latest_labels`` gives for those ids, without an
+        ``IN`` list per 500 ids)."""
+        p, f = t.predictions, t.feedback
+        q = (sa.select(f.c.id, f.c.prediction_id, f.c.value, f.c.model)
+             .select_from(p.join(f, f.c.prediction_id == p.c.id))
+             .where(*self._window(model, since, until, roles), f.c.kind == "label"))
+        out: dict[str, tuple[int, Any]] = {}
+        with self.db.reading() as conn:
+            for fid, pid, value, m in sorted(conn.execute(q).all(), key=operator.itemgetter(0)):
+                if m == model:
+                    out[pid] = (int(fid), value)
+        return out
+
+    def count_window(self, model: str, *, since: float, until: float,
+                     roles: Sequence[str]) -> int:
+        """How many of the model's rows with these roles have ``ts`` in ``[since, until)``
+        (a tail compares it with what it holds before asking for ids)."""
+        q = (sa.select(sa.func.count()).select_from(t.predictions)
+             .where(*self._window(model, since, until, roles)))
+        with self.db.reading() as conn:
+            return int(conn.execute(q).scalar_one())
 
     def recent_predictions(self, model: str, limit: int, *,
                            roles: Sequence[str] = ("answer",),
