@@ -3,6 +3,7 @@
     python benchmarks/ticks.py                          # 10^7 rows of history, SQLite
     python benchmarks/ticks.py --rows 1000000           # a quicker run
     python benchmarks/ticks.py --database-url postgresql://postgres@127.0.0.1/test
+                                                        # in a scratch schema, dropped after
 
 A fresh store gets ``--rows`` prediction rows of history (older than the step, written in
 bulk through ``insert_predictions``: SQLite executemany, PostgreSQL COPY), then, per rate
@@ -33,6 +34,8 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -67,7 +70,7 @@ def _rows(model: str, t0: float, n: int, rate: float, rng: np.random.Generator,
     lag = rng.uniform(2, 6, n)
     rows, labels = [], []
     for i in range(n):
-        pid = f"{prefix}{i:09d}"
+        pid = f"{int(ts[i] * 1000):012x}{prefix}{i:09d}"  # time-ordered, as served
         rows.append({"id": pid, "request_id": pid, "ts": float(ts[i]), "model": model,
                      "version": str(version[i]), "role": "answer", "stage": None,
                      "inputs": '{"x": 0.5, "city": "paris"}',
@@ -83,18 +86,34 @@ def _rows(model: str, t0: float, n: int, rate: float, rng: np.random.Generator,
 
 
 def fill_history(store: Any, rows: int, before: float) -> float:
-    """``rows`` old predictions of a third model (the log's bulk), in chunks."""
+    """``rows`` old predictions of a third model (the log's bulk, one row every 10 ms up to
+    ``before``), written 50,000 at a time (SQLite executemany, PostgreSQL COPY)."""
     t = time.perf_counter()
     step = 50_000
     for start in range(0, rows, step):
         n = min(step, rows - start)
-        store.predictions.insert_predictions([{
-            "id": f"h{start + i:010d}", "request_id": f"h{start + i:010d}",
-            "ts": before - (rows - start - i) * 0.01, "model": "history", "version": "v1",
-            "role": "answer", "stage": None, "inputs": '{"x": 0.5, "city": "paris"}',
-            "outputs": '{"prediction": 1}', "confidence": None, "latency_ms": 20.0,
-            "error": None, "request_key": None} for i in range(n)])
+        batch = []
+        for i in range(start, start + n):
+            ts = before - (rows - i) * 0.01
+            pid = f"{int(ts * 1000):012x}h{i:010d}"
+            batch.append({
+                "id": pid, "request_id": pid, "ts": ts, "model": "history", "version": "v1",
+                "role": "answer", "stage": None, "inputs": '{"x": 0.5, "city": "paris"}',
+                "outputs": '{"prediction": 1}', "confidence": None, "latency_ms": 20.0,
+                "error": None, "request_key": None})
+        store.predictions.insert_predictions(batch)
     return time.perf_counter() - t
+
+
+def ensure_partitions(store: Any, oldest: float, newest: float) -> list[str]:
+    """PostgreSQL: daily partitions from ``oldest`` to ``newest`` (as the leader keeps
+    them), so the history lands in its days' partitions and window queries can prune."""
+    made: list[str] = []
+    at = oldest
+    while at <= newest + 86_400:
+        made += store.partitions.ensure_partitions(at)
+        at += 3 * 86_400
+    return made
 
 
 def bulk_labels(store: Any, records: list[Any]) -> None:
@@ -114,8 +133,21 @@ def median_ms(xs: list[float]) -> float:
     return statistics.median(xs) * 1000 if xs else float("nan")
 
 
+def timed(fn: Any) -> tuple[Any, float, float]:
+    """``fn()``, its wall time and this process's CPU time, after a full garbage collection
+    (so one path does not pay for collecting the garbage of another)."""
+    gc.collect()
+    w, c = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - w, time.process_time() - c
+
+
 def bench_rate(store: Any, registry: Any, rate: float, window: float, ticks: int,
                now0: float, legacy: bool) -> dict[str, Any]:
+    from rampup.alerts.evaluator import AlertEvaluator
+    from rampup.alerts.notifiers import LogNotifier
+    from rampup.alerts.runner import default_source
+    from rampup.alerts.service import Alerts
     from rampup.drift.check import _concept
     from rampup.drift.concept import Reference
     from rampup.drift.live import ConceptWindows
@@ -130,85 +162,99 @@ def bench_rate(store: Any, registry: Any, rate: float, window: float, ticks: int
     folder = Path(tempfile.mkdtemp())
     for v in ("v1", "v2"):
         (folder / f"{v}.py").write_text(f"# {model}@{v}\n{MODEL_FILE}")
-    registry.register(model, f"{folder / 'v1.py'}:Model", version="v1")
-    registry.register(model, f"{folder / 'v2.py'}:Model", version="v2", deploy=False)
+    meta = {"metrics": {"accuracy": 0.9}}  # the reference concept drift is measured against
+    registry.register(model, f"{folder / 'v1.py'}:Model", version="v1", metadata=meta)
+    registry.register(model, f"{folder / 'v2.py'}:Model", version="v2", deploy=False,
+                      metadata=meta)
     plan = Plan(strategy="canary", checks=["error_rate <= baseline + 0.05",
                                            "accuracy >= baseline - 0.2", "latency_p99 <= 1e4"],
                 steps=[Step(kind="canary", weight=50, min_duration_s=1e9, min_requests=100)])
     rollouts = Rollouts(store, clock=lambda: now[0])
     rollouts.deploy(model, "v2", plan=plan)
+    alerts = Alerts(store)
+    for name, cond in (("accuracy", "concept.accuracy_drop > 0.2"),
+                       ("errors", "error_rate > 0.05")):
+        alerts.add(model, {"name": name, "condition": cond, "window": f"{int(window)}s"})
     rng = np.random.default_rng(int(rate))
     rows, labels = _rows(model, now[0], int(window * rate), rate, rng, f"{model}-w")
     store.predictions.insert_predictions(rows)
     now[0] = now0
     bulk_labels(store, [f for t, f in labels if t < now[0]])
     pending = [(t, f) for t, f in labels if t >= now[0]]
-    legacy_ctl = RolloutController(store, clock=lambda: now[0], rollouts=rollouts,
-                                   incremental=False)
-    full = RolloutController(store, clock=lambda: now[0], rollouts=rollouts)
-    inc = RolloutController(store, clock=lambda: now[0], rollouts=rollouts)
-    concept = ConceptWindows(store, clock=lambda: now[0])
-    fresh = ConceptWindows(store, clock=lambda: now[0])
+    del rows, labels
+
+    def clock() -> float:
+        return now[0]
+
+    def evaluator() -> Any:
+        return AlertEvaluator(store, default_source(store), clock=clock,
+                              notifiers={"log": LogNotifier()})
+
+    legacy_ctl = RolloutController(store, clock=clock, rollouts=rollouts, incremental=False)
+    full = RolloutController(store, clock=clock, rollouts=rollouts)
+    inc = RolloutController(store, clock=clock, rollouts=rollouts)
+    concept = ConceptWindows(store, clock=clock)
+    alerts_inc = evaluator()
     ref, config = Reference(0.9, 10_000), DriftConfig()
-    out: dict[str, list[float]] = {"full": [], "inc": [], "cfull": [], "cinc": [],
-                                   "legacy": [], "clegacy": []}
+    keys = ("full", "inc", "cfull", "cinc", "afull", "ainc")
+    wall: dict[str, list[float]] = {k: [] for k in keys}
+    cpu: dict[str, list[float]] = {k: [] for k in keys}
     first: dict[str, float] = {}
+    extra: dict[str, float] = {}
+
+    def concept_of(windows: Any) -> Any:
+        log = windows.tail_for(model, "v2", window, now[0])
+        return _concept(log, [now[0] - window, now[0]], ref, config)[0]
+
     for k in range(ticks + 1):
         if k:
-            rows, labels = _rows(model, now[0], int(TICK_S * rate), rate, rng, f"{model}-t{k:04d}-")
+            rows, labels = _rows(model, now[0], int(TICK_S * rate), rate, rng,
+                                 f"{model}-t{k:04d}-")
             store.predictions.insert_predictions(rows)
             pending += labels
             now[0] += TICK_S
             store.feedback.add_feedback([f for t, f in pending if t < now[0]])
             pending = [(t, f) for t, f in pending if t >= now[0]]
         if legacy and k == ticks:  # the old code path, once (its label join is slow)
-            t = time.perf_counter()
-            legacy_ctl.tick()
-            out["legacy"] = [time.perf_counter() - t]
-            t = time.perf_counter()
-            log = read_log(store, model, "v2", now[0] - window, now[0])
-            _concept(log, [now[0] - window, now[0]], ref, config)
-            out["clegacy"] = [time.perf_counter() - t]
+            _, extra["legacy"], _ = timed(legacy_ctl.tick)
+            _, extra["clegacy"], _ = timed(lambda: _concept(
+                read_log(store, model, "v2", now[0] - window, now[0]),
+                [now[0] - window, now[0]], ref, config))
         assert full.windows is not None
         full.windows.keep(set())  # re-read and decode the whole step window
-        fresh.tails.clear()
-        gc.collect()  # each path pays for its own garbage, not for the other's
-        t = time.perf_counter()
-        a = full.tick()
-        t1 = time.perf_counter()
-        gc.collect()
-        t1 = time.perf_counter()
-        b = inc.tick()
-        t2 = time.perf_counter()
+        a, wf, cf = timed(full.tick)
+        b, wi, ci = timed(inc.tick)
         if [(x.verdict, x.decision, x.reason) for x in a] != \
                 [(x.verdict, x.decision, x.reason) for x in b]:
             raise SystemExit(f"tick {k}: the paths differ: {a} != {b}")
-        since = now[0] - window
-        gc.collect()
-        t3 = time.perf_counter()
-        log = fresh.tail_for(model, "v2", window, now[0])
-        perf, _ = _concept(log, [since, now[0]], ref, config)
-        t4 = time.perf_counter()
-        gc.collect()
-        t4b = time.perf_counter()
-        got = concept.tail_for(model, "v2", window, now[0])
-        perf2, _ = _concept(got, [since, now[0]], ref, config)
-        t5 = time.perf_counter()
+        perf, wcf, ccf = timed(lambda: concept_of(ConceptWindows(store, clock=clock)))
+        perf2, wci, cci = timed(lambda: concept_of(concept))
         if [w.to_dict() for w in perf] != [w.to_dict() for w in perf2]:
             raise SystemExit(f"tick {k}: concept windows differ: {perf} != {perf2}")
+        ea, waf, caf = timed(lambda: evaluator().tick())  # a fresh source: a re-read
+        eb, wai, cai = timed(alerts_inc.tick)
+        if [(e.rule, e.value) for e in ea] != [(e.rule, e.value) for e in eb]:
+            raise SystemExit(f"tick {k}: alert values differ: {ea} != {eb}")
         if k == 0:
-            first = {"inc": t2 - t1, "cinc": t5 - t4b}
-        else:
-            out["full"].append(t1 - t)
-            out["inc"].append(t2 - t1)
-            out["cfull"].append(t4 - t3)
-            out["cinc"].append(t5 - t4b)
-    return {"rate": rate, "window_rows": int(window * rate), "verdict": b[0].verdict if b else "",
-            "full_ms": median_ms(out["full"]), "inc_ms": median_ms(out["inc"]),
-            "inc_max_ms": max(out["inc"]) * 1000, "rebuild_ms": first["inc"] * 1000,
-            "concept_full_ms": median_ms(out["cfull"]), "concept_inc_ms": median_ms(out["cinc"]),
-            "concept_rebuild_ms": first["cinc"] * 1000,
-            "legacy_ms": median_ms(out["legacy"]), "concept_legacy_ms": median_ms(out["clegacy"])}
+            first = {"inc": wi, "cinc": wci, "ainc": wai}
+            continue
+        for key, w, c in (("full", wf, cf), ("inc", wi, ci), ("cfull", wcf, ccf),
+                          ("cinc", wci, cci), ("afull", waf, caf), ("ainc", wai, cai)):
+            wall[key].append(w)
+            cpu[key].append(c)
+    for name in ("accuracy", "errors"):  # the next rate's evaluator judges its own rules
+        alerts.set_enabled(model, name, False)
+    res: dict[str, Any] = {"rate": rate, "window_rows": int(window * rate),
+                           "verdict": b[0].verdict if b else "",
+                           "alert_values": {e.rule: e.value for e in eb}}
+    for key in keys:
+        res[f"{key}_ms"] = median_ms(wall[key])
+        res[f"{key}_cpu_ms"] = median_ms(cpu[key])
+        res[f"{key}_max_ms"] = max(wall[key]) * 1000 if wall[key] else float("nan")
+    res.update({f"{k}_rebuild_ms": v * 1000 for k, v in first.items()})
+    res["legacy_ms"] = extra.get("legacy", float("nan")) * 1000
+    res["concept_legacy_ms"] = extra.get("clegacy", float("nan")) * 1000
+    return res
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -229,36 +275,62 @@ def main(argv: list[str] | None = None) -> int:
     from rampup.registry.registry import Registry
     from rampup.store import Database
 
+    if args.database_url and args.database_url.startswith("postgresql"):
+        from _logwriter import scratch_postgres
+
+        with scratch_postgres(args.database_url) as url:
+            return run(args, url)
     tmp = Path(tempfile.mkdtemp(prefix="rampup-ticks-"))
-    url = args.database_url or f"sqlite:///{tmp / 'rampup.db'}"
+    try:
+        return run(args, args.database_url or f"sqlite:///{tmp / 'rampup.db'}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, url: str) -> int:
+    from rampup.config import Settings
+    from rampup.registry.registry import Registry
+    from rampup.store import Database
+
+    tmp = Path(tempfile.mkdtemp(prefix="rampup-ticks-project-"))
     store = Database.open(url)
     registry = Registry.from_settings(Settings(project_dir=tmp), store)  # type: ignore[arg-type]
     now0 = time.time()
-    fill_s = fill_history(store, args.rows, now0 - args.window - 60)
+    history_end = now0 - args.window - 60
+    parts = ensure_partitions(store, history_end - args.rows * 0.01, now0)
+    fill_s = fill_history(store, args.rows, history_end)
     console.print(f"{args.rows:,} history rows written in {fill_s:.0f} s "
-                  f"({store.dialect}); window {args.window:g} s, {args.ticks} ticks of "
-                  f"{TICK_S:g} s")
+                  f"({store.dialect}{f', {len(parts)} partitions' if parts else ''}); "
+                  f"window {args.window:g} s, {args.ticks} ticks of {TICK_S:g} s; "
+                  f"load average {os.getloadavg()[0]:.2f}")
     results = [bench_rate(store, registry, float(r), args.window, args.ticks, now0,
                           args.legacy)
                for r in args.rates.split(",")]
     store.close()
+    shutil.rmtree(tmp, ignore_errors=True)
     if args.json:
         print(json.dumps(results, indent=2))
-    table = Table(title=f"tick cost, {args.rows:,} rows in the log ({url.split(':')[0]})")
-    for col in ("req/s", "rows in window", "tick re-read ms", "tick incr. ms", "incr. max",
-                "ratio", "concept re-read ms", "concept incr. ms", "ratio ", "legacy tick ms",
-                "legacy concept ms"):
+    table = Table(title=f"median ms per tick, wall (this process's CPU), {args.rows:,} rows "
+                        f"in the log ({store.dialect}); load average {os.getloadavg()[0]:.2f}")
+    for col in ("req/s", "rows in window", "tick re-read", "tick incr.", "incr. max",
+                "ratio", "concept re-read", "concept incr.", "ratio ", "alerts re-read",
+                "alerts incr.", "ratio  ", "legacy tick", "legacy concept"):
         table.add_column(col, justify="right")
+
+    def cell(r: dict[str, Any], key: str) -> str:
+        return f"{r[key + '_ms']:.1f} ({r[key + '_cpu_ms']:.0f})"
+
     for r in results:
-        table.add_row(f"{r['rate']:g}", f"{r['window_rows']:,}", f"{r['full_ms']:.1f}",
-                      f"{r['inc_ms']:.1f}", f"{r['inc_max_ms']:.1f}",
-                      f"{r['full_ms'] / r['inc_ms']:.1f}x",
-                      f"{r['concept_full_ms']:.1f}", f"{r['concept_inc_ms']:.1f}",
-                      f"{r['concept_full_ms'] / r['concept_inc_ms']:.1f}x",
+        table.add_row(f"{r['rate']:g}", f"{r['window_rows']:,}", cell(r, "full"),
+                      cell(r, "inc"), f"{r['inc_max_ms']:.1f}",
+                      f"{r['full_ms'] / r['inc_ms']:.1f}x", cell(r, "cfull"), cell(r, "cinc"),
+                      f"{r['cfull_ms'] / r['cinc_ms']:.1f}x", cell(r, "afull"),
+                      cell(r, "ainc"), f"{r['afull_ms'] / r['ainc_ms']:.1f}x",
                       f"{r['legacy_ms']:.0f}", f"{r['concept_legacy_ms']:.0f}")
     console.print(table)
-    worst = max(max(r["inc_ms"], r["concept_inc_ms"]) for r in results)
-    console.print(f"incremental median per tick at most {worst:.1f} ms (target < 50 ms)")
+    worst = max(max(r["inc_ms"], r["cinc_ms"], r["ainc_ms"]) for r in results)
+    console.print(f"incremental median per tick at most {worst:.1f} ms (target < 50 ms); "
+                  f"alert values: {[r['alert_values'] for r in results]}")
     return 0 if worst < 50 else 1
 
 

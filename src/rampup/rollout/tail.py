@@ -213,12 +213,38 @@ class LogTail:
             low = cursor
         got = self.store.feedback.labels_after(self.model, low)
         self.labels_read += len(got)
-        for fid, pid, value in got:
-            seen.add(fid)
-            self.set_label(pid, fid, value)
+        seen.update(fid for fid, _, _ in got)
+        self.set_labels(got)
         if got:
             self._label_cursor = max(self._label_cursor, got[-1][0])
         self._cursors.append((now, self._label_cursor))
+
+    def set_labels(self, labels: list[tuple[int, str, Any]]) -> None:
+        """Apply ``(feedback id, prediction id, value)`` labels in feedback-id order, as
+        :meth:`set_label` one by one would (the latest label of a row wins)."""
+        index = self.index
+        latest: dict[int, tuple[int, Any]] = {}
+        for fid, pid, value in labels:
+            i = index.get(pid)
+            if i is not None:
+                latest[i] = (fid, value)  # a later (higher) id of the same row replaces it
+        if not latest:
+            return
+        at = np.fromiter(latest, dtype=np.int64, count=len(latest))
+        fids = np.fromiter((f for f, _ in latest.values()), dtype=np.int64, count=len(latest))
+        newer = fids > self.cols["label_id"][at]
+        if not newer.all():
+            at, fids = at[newer], fids[newer]
+            values = [v for (_, v), keep in zip(latest.values(), newer, strict=True) if keep]
+        else:
+            values = [v for _, v in latest.values()]
+        c, k = self.cols, len(values)
+        c["label_id"][at] = fids
+        c["label"][at] = _objs(values, k)
+        c["has_label"][at] = [v is not None for v in values]
+        c["lcanon"][at] = _objs([None if v is None else canonical(v) for v in values], k)
+        nums = [as_number(v) for v in values]
+        c["lnum"][at] = [_NAN if n is None else n for n in nums]
 
     def set_label(self, prediction_id: str, label_id: int, value: Any) -> None:
         """Apply one label (a newer feedback id replaces an older one)."""
