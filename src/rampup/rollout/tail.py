@@ -262,7 +262,15 @@ class LogTail:
     # -- placing rows -------------------------------------------------------------------
 
     def _decode(self, rows: Iterable[dict[str, Any]]) -> list[tuple[_Pred, dict[str, Any]]]:
-        return [(_Pred.of(r), r) for r in rows]
+        out = []
+        for r in rows:
+            raw = r.get("outputs")
+            if raw and isinstance(raw, str | bytes):  # parsed once, for both decoders
+                r["outputs"] = r["_out"] = orjson.loads(raw)
+            else:
+                r["_out"] = None
+            out.append((_Pred.of(r), r))
+        return out
 
     def _write(self, js: list[int], items: list[tuple[_Pred, dict[str, Any]]]) -> None:
         """Write new rows at positions ``js`` (held in the index already), column by
@@ -312,7 +320,7 @@ class LogTail:
 
     def _write_concept(self, i: int, row: dict[str, Any]) -> None:
         c = self.cols
-        out = orjson.loads(row["outputs"]) if row.get("outputs") else None
+        out = row["_out"]
         conf, probs = row.get("confidence"), None
         if isinstance(out, dict):
             pred = out.get("prediction")
