@@ -127,3 +127,17 @@ def test_a_label_committed_late_with_a_lower_id_is_read(sqlite_store: Database) 
     clock[0] = 6.0
     tail.refresh(NOW + 5)  # nothing new: the lagged range is counted, not re-read
     assert tail.labels_read == reads
+
+
+def test_rows_of_other_roles_do_not_make_the_overlap_re_read(sqlite_store: Database) -> None:
+    store = sqlite_store
+    store.predictions.insert_predictions([row("p0", NOW + 1), row("b0", NOW + 1, role="batch")])
+    tail = LogTail(store, "m", NOW, lag_s=10.0, label_lag_s=10.0, clock=lambda: 0.0)
+    tail.refresh(NOW + 3)
+    store.predictions.insert_predictions([row("b1", NOW + 2, role="batch"),  # late, not held
+                                          row("p1", NOW + 2.5)])  # late, held
+    tail.refresh(NOW + 4)
+    assert tail.ids == ["p0", "p1"]
+    read = tail.rows_read
+    tail.refresh(NOW + 5)  # the overlap's count matches what was seen: nothing re-read
+    assert tail.rows_read == read

@@ -95,6 +95,7 @@ class LogTail:
         self._label_cursor = store.feedback.last_feedback_id()
         self._cursors: deque[tuple[float, int]] = deque([(clock(), self._label_cursor)])
         self._seen_labels: set[int] = set()  # label ids read above the oldest cursor
+        self._others: dict[str, float] = {}  # id -> ts of other roles' rows in the overlap
         self.rows_read = self.labels_read = 0
         self.canon_u = True  # whether the ``canon_u`` column is kept (see MAX_CANON_U)
 
@@ -130,15 +131,23 @@ class LogTail:
             # store holds rows there that the tail does not, their ids, then those rows
             lo, hi = max(self.start, self.read_until - self.lag_s), self.read_until
             top = min(hi, until)
+            # (all roles: a count of the ``(model, ts)`` index alone, no row lookups; rows
+            # of other roles, e.g. pinned or batch, are remembered by id, not held)
+            others = self._others
             if top > lo and self.store.predictions.count_window(
-                    self.model, since=lo, until=top, roles=ROLES) != self.held(lo, top):
+                    self.model, since=lo, until=top, roles=None) != self.held(lo, top) + sum(
+                        1 for t in others.values() if lo <= t < top):
                 missing = [i for i in self.store.predictions.tail_ids(
-                    self.model, since=lo, until=top, roles=ROLES) if i not in self.index]
+                    self.model, since=lo, until=top, roles=None)
+                    if i not in self.index and i not in others]
                 if missing:
                     self._read(lo, top, missing)
             if until > hi:
                 self._read(hi, until)
             self.read_until = max(until, hi)
+            floor = self.read_until - self.lag_s
+            if others and min(others.values()) < floor:
+                self._others = {i: t for i, t in others.items() if t >= floor}
         self._read_labels()
 
     def held(self, since: float, until: float) -> int:
@@ -180,9 +189,13 @@ class LogTail:
     def _read(self, since: float, until: float, ids: list[str] | None = None) -> None:
         labels: dict[str, tuple[int, Any]] | None = None
         for chunk in self.store.predictions.tail_rows(self.model, since=since, until=until,
-                                                      roles=ROLES, ids=ids):
-            new = [r for r in chunk if r["id"] not in self.index]
+                                                      roles=None, ids=ids):
             self.rows_read += len(chunk)
+            if self.read_until is not None:
+                for r in chunk:
+                    if r["role"] not in ROLES:
+                        self._others[r["id"]] = r["ts"]
+            new = [r for r in chunk if r["role"] in ROLES and r["id"] not in self.index]
             if not new:
                 continue
             if ids is None:  # a range: its labels in one query

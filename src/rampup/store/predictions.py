@@ -192,10 +192,11 @@ class SqlPredictions(Repository):
         return where
 
     def tail_rows(self, model: str, *, since: float, until: float,
-                  roles: Sequence[str], chunk_size: int = 10_000,
+                  roles: Sequence[str] | None, chunk_size: int = 10_000,
                   ids: Sequence[str] | None = None) -> Iterator[list[dict[str, Any]]]:
         """The narrow columns incremental windows read (no inputs, no labels: see
-        ``Feedback.latest_labels``), oldest first; with ``ids``, only those rows."""
+        ``Feedback.latest_labels``), oldest first; with ``ids``, only those rows;
+        ``roles=None``: every role."""
         p = t.predictions
         cols = [p.c.id, p.c.request_id, p.c.ts, p.c.version, p.c.role, p.c.outputs,
                 p.c.confidence, p.c.latency_ms, p.c.error]
@@ -215,9 +216,9 @@ class SqlPredictions(Repository):
                 yield [dict(zip(keys, r, strict=True)) for r in part]
 
     def tail_ids(self, model: str, *, since: float, until: float,
-                 roles: Sequence[str]) -> list[str]:
+                 roles: Sequence[str] | None) -> list[str]:
         """The ids of the model's rows in ``[since, until)`` (what a tail already holds is
-        skipped without fetching the rows)."""
+        skipped without fetching the rows); ``roles=None``: every role."""
         q = sa.select(t.predictions.c.id).where(*self._window(model, since, until, roles))
         with self.db.reading() as conn:
             return list(conn.execute(q).scalars())
@@ -240,9 +241,10 @@ class SqlPredictions(Repository):
         return out
 
     def count_window(self, model: str, *, since: float, until: float,
-                     roles: Sequence[str]) -> int:
+                     roles: Sequence[str] | None) -> int:
         """How many of the model's rows with these roles have ``ts`` in ``[since, until)``
-        (a tail compares it with what it holds before asking for ids)."""
+        (a tail compares it with what it holds before asking for ids); ``roles=None``:
+        every role, counted from the ``(model, ts)`` index without reading rows."""
         q = (sa.select(sa.func.count()).select_from(t.predictions)
              .where(*self._window(model, since, until, roles)))
         with self.db.reading() as conn:
