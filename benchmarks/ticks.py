@@ -271,10 +271,6 @@ def main(argv: list[str] | None = None) -> int:
                          "prediction+label join is quadratic on SQLite: minutes)")
     args = ap.parse_args(argv)
 
-    from rampup.config import Settings
-    from rampup.registry.registry import Registry
-    from rampup.store import Database
-
     if args.database_url and args.database_url.startswith("postgresql"):
         from _logwriter import scratch_postgres
 

@@ -93,7 +93,8 @@ def test_window_labels_and_counts(store: Database) -> None:
     assert store.predictions.count_window("m", since=NOW + 1, until=NOW + 3,
                                           roles=["answer", "shadow"]) == 3
     ids = [fid for fid, _, _ in store.feedback.labels_after("m", 0)]
-    assert len(ids) == 2 and store.feedback.count_labels("m", 0, max(ids)) == 2
+    assert len(ids) == 2
+    assert store.feedback.count_labels("m", 0, max(ids)) == 2
     assert store.feedback.count_labels("m", ids[0], max(ids)) == 1
     assert [p for _, p, _ in store.feedback.labels_after("m", 0, limit=1)] == ["p1", "p1"]
 

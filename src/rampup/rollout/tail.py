@@ -326,7 +326,7 @@ class LogTail:
         if self.concept:
             for j, (_, row) in zip(js, items, strict=True):
                 self._write_concept(j, row)
-        for j, (p, row) in zip(js, items, strict=True):
+        for p, row in items:
             label_id = row.get("label_id")
             if label_id is not None:
                 self.set_label(p.id, int(label_id), p.label)
