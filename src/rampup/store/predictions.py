@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from rampup.store import schema as t
 from rampup.store.partitions import bound, is_partitioned
@@ -230,11 +231,27 @@ class SqlPredictions(Repository):
         prediction id (what ``Feedback.latest_labels`` gives for those ids, without an
         ``IN`` list per 500 ids)."""
         p, f = t.predictions, t.feedback
-        q = (sa.select(f.c.id, f.c.prediction_id, f.c.value, f.c.model)
-             .select_from(p.join(f, f.c.prediction_id == p.c.id))
-             .where(*self._window(model, since, until, roles), f.c.kind == "label"))
+        cols = (f.c.id, f.c.prediction_id, f.c.value, f.c.model)
         out: dict[str, tuple[int, Any]] = {}
         with self.db.reading() as conn:
+            if self.db.dialect == "postgresql":
+                # PostgreSQL hash-joins the join below over a seq scan of feedback (its
+                # estimate of a window's rows is far too low): the window's ids first,
+                # then their labels by the prediction_id index, as one array parameter
+                ids = list(conn.execute(sa.select(p.c.id).where(
+                    *self._window(model, since, until, roles))).scalars())
+                if not ids:
+                    return out
+                q = sa.select(*cols).where(
+                    f.c.prediction_id == sa.func.any(
+                        sa.bindparam("ids", ids, type_=postgresql.ARRAY(sa.String))),
+                    f.c.kind == "label",
+                    # feedback is partitioned by its prediction's id: only the partitions
+                    # the window's ids fall in are probed
+                    f.c.prediction_id >= min(ids), f.c.prediction_id <= max(ids))
+            else:
+                q = (sa.select(*cols).select_from(p.join(f, f.c.prediction_id == p.c.id))
+                     .where(*self._window(model, since, until, roles), f.c.kind == "label"))
             for fid, pid, value, m in sorted(conn.execute(q).all(), key=operator.itemgetter(0)):
                 if m == model:
                     out[pid] = (int(fid), value)
