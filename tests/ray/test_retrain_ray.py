@@ -19,9 +19,9 @@ from rampup.cli import app
 from rampup.config import load_settings
 from rampup.registry.registry import Registry
 from rampup.store import Database
+from tests.ray.conftest import RayCluster
 from tests.retrain.conftest import ENTRY, ROOT, World, drifted, retrain_section
 from tests.serving.conftest import Trained, trained  # noqa: F401 - the fixture
-from tests.ray.conftest import RayCluster
 
 pytestmark = pytest.mark.slow  # a Ray task and a training subprocess
 

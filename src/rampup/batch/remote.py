@@ -43,7 +43,8 @@ class Staged:
             changes["output"] = self.output_url
         if self.errors_url is not None:
             if summary.errors is not None:
-                remote.publish(summary.errors, self.errors_url, self.options, "errors file")
+                remote.publish(Path(summary.errors), self.errors_url, self.options,
+                               "errors file")
                 changes["errors"] = self.errors_url
             else:
                 remote.remove(self.errors_url, self.options)

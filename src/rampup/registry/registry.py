@@ -37,9 +37,9 @@ from rampup.errors import (
     ValidationError,
 )
 from rampup.project import FeatureSpec, ProjectFile, check_name
+from rampup.registry import remote
 from rampup.registry.artifacts import ArtifactStore, hash_path
 from rampup.registry.flavors import Flavor, Source, detect_flavor, get_flavor
-from rampup.registry import remote
 from rampup.registry.objectstore import open_artifacts
 from rampup.registry.predictor import FeatureBatch, PredictionBatch, Predictor
 from rampup.registry.profile import compute_profile, frame_hash, infer_schema, read_table

@@ -223,13 +223,13 @@ class Retrainer:
                               fix="retrain models with an input schema (named features)")
         label = self._label_column(model, spec, champion)
         with run_folder(spec.workspace or self.runs_dir, self.project_dir, model, run_id,
-                        self.registry.storage_options) as (run_dir, kept):
+                        self.registry.storage_options) as (run_dir, where):
             return self._in_folder(run, spec, champion, deployment_id, features, label,
-                                   run_dir, kept, notify)
+                                   run_dir, where, notify)
 
     def _in_folder(self, run: dict[str, Any], spec: RetrainSpec, champion: Any,
                    deployment_id: int | None, features: list[str], label: str,
-                   run_dir: Path, kept: str, notify: Notify) -> dict[str, Any]:
+                   run_dir: Path, where: str, notify: Notify) -> dict[str, Any]:
         run_id, model = run["id"], run["model"]
         reference = self._reference(model, spec, champion.version)
         test_set = (read_table(self._data(spec.evaluation.test_set))
@@ -241,7 +241,7 @@ class Retrainer:
                         log_rows=spec.log_rows)
         # What the run is decided on from now: the deployment its champion serves in.
         self._update(run_id, champion=champion.version, dataset=info.to_dict(),
-                     run_dir=kept, deployment_id=deployment_id)
+                     run_dir=where, deployment_id=deployment_id)
         notify("dataset", f"dataset: {info.rows['train']} training rows "
                           f"({info.rows['reference']} reference + {info.rows['log_labelled']} "
                           f"labelled from the log), {info.rows['holdout']} held out; sha256 "
