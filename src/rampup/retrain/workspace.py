@@ -35,8 +35,9 @@ def run_folder(workspace: str | Path, project_dir: Path, model: str, run_id: int
     name = f"run-{run_id}"
     local = remote.local_path(workspace)
     if local is not None:
-        folder = local if local.is_absolute() else project_dir / local
-        yield folder / model / name, str(folder / model / name)
+        folder = (local if local.is_absolute() else project_dir / local) / model / name
+        folder.mkdir(parents=True, exist_ok=True)
+        yield folder, str(folder)
         return
     url = remote.join_url(str(workspace), model, name)
     tmp = Path(tempfile.mkdtemp(prefix=f"rampup-{name}-"))
