@@ -158,10 +158,15 @@ def test_a_run_folder_at_a_url_is_published_even_when_the_run_fails(
     from rampup.retrain.workspace import run_folder
 
     url = f"s3://{s3_bucket}/ws"
-    with pytest.raises(RuntimeError), run_folder(url, tmp_path, "credit", 3) as (local, where):
-        assert where == f"{url}/credit/run-3"
-        (local / "train.log").write_text("boom")
-        raise RuntimeError("the run failed")
+    def fail() -> Path:
+        with run_folder(url, tmp_path, "credit", 3) as (local, where):
+            assert where == f"{url}/credit/run-3"
+            (local / "train.log").write_text("boom")
+            raise RuntimeError(str(local))
+
+    with pytest.raises(RuntimeError) as info:
+        fail()
+    local = Path(str(info.value))
     assert not local.exists()  # the local copy is gone
     fs = s3fs.S3FileSystem(skip_instance_cache=True)
     assert fs.cat_file(f"{s3_bucket}/ws/credit/run-3/train.log") == b"boom"

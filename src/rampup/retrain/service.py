@@ -240,8 +240,12 @@ class Retrainer:
                         test_set=test_set, seed=spec.evaluation.seed,
                         log_rows=spec.log_rows)
         # What the run is decided on from now: the deployment its champion serves in.
-        self._update(run_id, champion=champion.version, dataset=info.to_dict(),
-                     run_dir=where, deployment_id=deployment_id)
+        kept = info.to_dict()
+        if where != str(run_dir):  # a URL workspace: the files' lasting names (erasure)
+            kept.update(path=remote.join_url(where, Path(info.path).name),
+                        holdout_path=remote.join_url(where, Path(info.holdout_path).name))
+        self._update(run_id, champion=champion.version, dataset=kept, run_dir=where,
+                     deployment_id=deployment_id)
         notify("dataset", f"dataset: {info.rows['train']} training rows "
                           f"({info.rows['reference']} reference + {info.rows['log_labelled']} "
                           f"labelled from the log), {info.rows['holdout']} held out; sha256 "
