@@ -40,6 +40,7 @@ from rampup.serving import (
     worker_routes,
 )
 from rampup.serving.auth import TokenBook
+from rampup.serving.door import RampupApp
 from rampup.serving.guard import Guard
 from rampup.serving.jsonbody import JSONBodies
 from rampup.serving.metrics import ServingMetrics
@@ -150,7 +151,7 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
             if owns:
                 st_store.close()
 
-    app = FastAPI(title="rampup", version=rampup.__version__, lifespan=lifespan,
+    app = RampupApp(title="rampup", version=rampup.__version__, lifespan=lifespan,
                   description="Serve, roll out, monitor and retrain ML models safely.",
                   docs_url=None, redoc_url=None)  # served from vendored files: api_docs
     errors.install(app)
