@@ -42,6 +42,7 @@ from rampup.serving import (
 from rampup.serving.auth import TokenBook
 from rampup.serving.door import RampupApp
 from rampup.serving.guard import Guard
+from rampup.serving.heap import settle
 from rampup.serving.jsonbody import JSONBodies
 from rampup.serving.metrics import ServingMetrics
 from rampup.serving.model_openapi import model_paths
@@ -114,6 +115,8 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
         retention = start_retention(state)
         partitions = await asyncio.to_thread(start_partitions, state)
         await asyncio.to_thread(runtime.refresh)
+        if settings.gc_freeze:
+            settle()  # start-up's objects frozen: no long collector pause while serving
         state.ready = True
         state.poller = supervisor.start(POLLER, partial(poll_deployments, state),
                                         stall_after=POLLER_STALL_AFTER_S)
