@@ -65,6 +65,15 @@ def group_pids(pgid: int) -> list[int]:
             if int(g) == pgid]
 
 
+def processes_under(folder: Path) -> list[int]:
+    """The processes whose command line names ``folder`` (a head's temp folder)."""
+    done = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True,
+                          check=True)
+    me = os.getpid()
+    return [int(line.split(None, 1)[0]) for line in done.stdout.splitlines()
+            if str(folder) in line and int(line.split(None, 1)[0]) != me]
+
+
 def poisoned_home(root: Path) -> Path:
     """A user home holding a token no cluster of ours was started with."""
     home = root / "user-home"
@@ -110,6 +119,9 @@ def ray_head(base: Mapping[str, str], num_cpus: int = 2) -> Iterator[RayCluster]
         while group_pids(proc.pid) and time.time() < deadline:
             time.sleep(0.5)
         for pid in group_pids(proc.pid):  # our own group only
+            os.kill(pid, signal.SIGKILL)
+        # a Ray process that left the group (its own session) still names our temp folder
+        for pid in processes_under(temp):
             os.kill(pid, signal.SIGKILL)
         log.close()
 

@@ -16,6 +16,7 @@ from tests.ray.conftest import (
     RayCluster,
     group_pids,
     poisoned_env,
+    processes_under,
     ray_env,
     ray_head,
     ray_status,
@@ -30,12 +31,6 @@ def test_the_environment_drops_the_token_settings(tmp_path: Path) -> None:
     env = ray_env(poisoned_env(tmp_path), tmp_path / "clean")
     assert env["HOME"] == str(tmp_path / "clean")
     assert not set(RAY_PRIVATE) & set(env)
-
-
-def _processes_under(folder: Path) -> list[str]:
-    ps = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True,
-                        check=True).stdout
-    return [line for line in ps.splitlines() if str(folder) in line]
 
 
 @pytest.mark.slow
@@ -55,4 +50,4 @@ def test_a_head_started_beside_a_stray_token_serves_and_stops_clean(
         pid = head.pid
         temp = head.home.parent
     assert group_pids(pid) == []
-    assert _processes_under(temp) == []
+    assert processes_under(temp) == []
