@@ -6,8 +6,9 @@ applications and v2 on fresher ones, registers both (v1 deployed), writes an adm
 token, serves the model in-process on 127.0.0.1 (rollout controller every 0.5 s), drives
 traffic with delayed labels at it and prints what to open and try. Then the rollout tour
 (:mod:`rampup_demo.rollout_tour`) rolls v2 out through shadow and a canary and shows a
-broken v3 rolled back; a live status line follows. On Ctrl-C (or after ``duration``
-seconds) it shuts down gracefully and prints what the store holds.
+broken v3 rolled back; a live status line follows (the chapters' hooks and the status
+line: :mod:`rampup_demo.story_hooks`). On Ctrl-C (or after ``duration`` seconds) it shuts
+down gracefully and prints what the store holds.
 """
 
 from __future__ import annotations
