@@ -149,3 +149,24 @@ def test_stopping_the_server_cancels_a_running_job(world: World) -> None:
     assert result[0]["state"] == "failed"
     assert result[0]["error"] == "cancelled: the server stopped during the run"
     assert r.tick() == []  # queued runs wait for the next leader
+
+
+def test_a_run_folder_at_a_url_is_published_even_when_the_run_fails(
+        tmp_path: Path, s3_bucket: str) -> None:
+    import s3fs
+
+    from rampup.retrain.workspace import run_folder
+
+    url = f"s3://{s3_bucket}/ws"
+    def fail() -> Path:
+        with run_folder(url, tmp_path, "credit", 3) as (local, where):
+            assert where == f"{url}/credit/run-3"
+            (local / "train.log").write_text("boom")
+            raise RuntimeError(str(local))
+
+    with pytest.raises(RuntimeError) as info:
+        fail()
+    local = Path(str(info.value))
+    assert not local.exists()  # the local copy is gone
+    fs = s3fs.S3FileSystem(skip_instance_cache=True)
+    assert fs.cat_file(f"{s3_bucket}/ws/credit/run-3/train.log") == b"boom"

@@ -63,8 +63,8 @@ class BatchSummary:
     predicted: int
     failed: int
     versions: dict[str, int]
-    output: Path
-    errors: Path | None
+    output: Path | str  # a URL when the output was published to an object store
+    errors: Path | str | None
     seconds: float
     request_id: str = ""
     warnings: list[str] = field(default_factory=list)

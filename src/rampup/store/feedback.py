@@ -72,12 +72,14 @@ class SqlFeedback(Repository):
         out: dict[str, tuple[int, Any]] = {}
         with self.db.reading() as conn:
             for i in range(0, len(ids), 500):
-                q = (sa.select(f.c.id, f.c.prediction_id, f.c.value)
-                     .where(f.c.prediction_id.in_(ids[i:i + 500]), f.c.kind == "label",
-                            f.c.model == model)
+                # "model = ?" filtered here, not in SQL: SQLite would pick the (model, ts)
+                # index and read the model's whole feedback for each 500 ids
+                q = (sa.select(f.c.id, f.c.prediction_id, f.c.value, f.c.model)
+                     .where(f.c.prediction_id.in_(ids[i:i + 500]), f.c.kind == "label")
                      .order_by(f.c.id))
                 for r in conn.execute(q):
-                    out[r.prediction_id] = (int(r.id), r.value)
+                    if r.model == model:
+                        out[r.prediction_id] = (int(r.id), r.value)
         return out
 
     def last_feedback_id(self) -> int:
