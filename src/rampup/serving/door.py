@@ -34,6 +34,7 @@ True
 
 from __future__ import annotations
 
+import inspect
 import logging
 from typing import Any
 
@@ -100,6 +101,7 @@ class RampupApp(FastAPI):
         audit: dict[str, Any] = {}
         scope[AUDIT_KEY] = audit
         request = Request(scope, receive, send)
+        response: Response | None
         try:
             response = await (infer(request) if protocol == "v2" else predict(request)
                               if version is None else predict_version(request))
@@ -107,8 +109,7 @@ class RampupApp(FastAPI):
             response = await self._handled(request, exc)
             if response is None:
                 log.error("predict on %s failed", scope["path"], exc_info=exc)
-                await PlainTextResponse("Internal Server Error", 500)(scope, receive, send)
-                return
+                response = PlainTextResponse("Internal Server Error", 500)
         status: list[int] = []
 
         async def sent(message: Message) -> None:
@@ -127,8 +128,8 @@ class RampupApp(FastAPI):
             handler = self.exception_handlers.get(cls)
             if handler is not None:
                 try:
-                    response: Response = await handler(request, exc)
+                    response = handler(request, exc)
+                    return await response if inspect.isawaitable(response) else response
                 except Exception:
                     return None
-                return response
         return None
