@@ -109,3 +109,23 @@ async def test_a_route_forced_by_an_admin_through_the_door_is_audited(
     events = store.events.list_events(action="admin.request")
     assert [(e.details["method"], e.details["path"], e.details["status"]) for e in events] \
         == [("POST", f"{BASE}/predict", 200)]
+
+
+async def test_open_inference_protocol_requests_take_the_door_too(
+        client: httpx.AsyncClient, trained: Trained, stack_calls: list[str]) -> None:
+    from tests.serving.test_v2 import credit_inputs
+
+    body = {"inputs": credit_inputs(trained.frame, [0, 1])}
+    door = await client.post("/v2/models/credit/infer", json=body)
+    pinned = await client.post("/v2/models/credit/versions/v1/infer", json=body)
+    assert stack_calls == []
+    stack = await client.post("/v2/models/credit/infer", json=body,
+                              headers={"origin": "http://rampup"})
+    assert stack_calls == ["/v2/models/credit/infer"]
+    for r in (door, pinned, stack):
+        assert r.status_code == 200, r.text
+    assert door.json()["outputs"] == stack.json()["outputs"]
+    assert door.json()["outputs"][0]["data"] == pinned.json()["outputs"][0]["data"]
+    bad = await client.post("/v2/models/credit/infer", json={"inputs": []})
+    assert bad.status_code == 422
+    assert bad.json()["field"]

@@ -17,10 +17,15 @@ anything unhandled, and the admin audit Guard would have written (a route forced
 header is an admin action). Every other request — browsers, uploads, every other route —
 takes the full stack, unchanged.
 
+The Open Inference Protocol's ``POST /v2/models/{name}/infer`` (and its versioned form)
+takes the same door to :func:`rampup.serving.v2.infer`.
+
 >>> predict_target("/v1/models/churn/predict")
-('churn', None)
+('v1', 'churn', None)
 >>> predict_target("/v1/models/churn/versions/v2/predict")
-('churn', 'v2')
+('v1', 'churn', 'v2')
+>>> predict_target("/v2/models/churn/infer")
+('v2', 'churn', None)
 >>> predict_target("/v1/models/churn/feedback") is None
 True
 >>> predict_target("/v1/models/a/b/predict") is None
@@ -29,6 +34,7 @@ True
 
 from __future__ import annotations
 
+import inspect
 import logging
 from typing import Any
 
@@ -42,24 +48,28 @@ from rampup.serving.guard import record_audit
 
 log = logging.getLogger("rampup.serving")
 
-_PREFIX = "/v1/models/"
-_SUFFIX = "/predict"
+#: protocol -> (path prefix, path suffix) of its predict route
+_DOORS = {"v1": ("/v1/models/", "/predict"), "v2": ("/v2/models/", "/infer")}
 _BROWSER = frozenset({b"origin", b"referer"})
 
 
-def predict_target(path: str) -> tuple[str, str | None] | None:
-    """``(name, version)`` of a predict path (``version`` None for the routed one)."""
-    if not (path.startswith(_PREFIX) and path.endswith(_SUFFIX)) or "\x00" in path:
+def predict_target(path: str) -> tuple[str, str, str | None] | None:
+    """``(protocol, name, version)`` of a predict path (``version`` None for the routed
+    one), or None for any other path."""
+    if "\x00" in path:
         return None
-    parts = path[len(_PREFIX):-len(_SUFFIX)].split("/")
-    if len(parts) == 1 and parts[0]:
-        return parts[0], None
-    if len(parts) == 3 and parts[1] == "versions" and parts[0] and parts[2]:
-        return parts[0], parts[2]
+    for protocol, (prefix, suffix) in _DOORS.items():
+        if not (path.startswith(prefix) and path.endswith(suffix)):
+            continue
+        parts = path[len(prefix):-len(suffix)].split("/")
+        if len(parts) == 1 and parts[0]:
+            return protocol, parts[0], None
+        if len(parts) == 3 and parts[1] == "versions" and parts[0] and parts[2]:
+            return protocol, parts[0], parts[2]
     return None
 
 
-def _takes(scope: Scope) -> tuple[str, str | None] | None:
+def _takes(scope: Scope) -> tuple[str, str, str | None] | None:
     if scope["type"] != "http" or scope["method"] != "POST" or scope.get("query_string") \
             or scope.get("root_path"):
         return None
@@ -82,23 +92,24 @@ class RampupApp(FastAPI):
             await super().__call__(scope, receive, send)
             return
         from rampup.serving.predict import predict, predict_version
+        from rampup.serving.v2 import infer
 
         scope["app"] = self
-        name, version = target
+        protocol, name, version = target
         scope["path_params"] = {"name": name} if version is None else {
             "name": name, "version": version}
         audit: dict[str, Any] = {}
         scope[AUDIT_KEY] = audit
         request = Request(scope, receive, send)
+        response: Response | None
         try:
-            response = await (predict(request) if version is None
-                              else predict_version(request))
+            response = await (infer(request) if protocol == "v2" else predict(request)
+                              if version is None else predict_version(request))
         except Exception as exc:
             response = await self._handled(request, exc)
             if response is None:
                 log.error("predict on %s failed", scope["path"], exc_info=exc)
-                await PlainTextResponse("Internal Server Error", 500)(scope, receive, send)
-                return
+                response = PlainTextResponse("Internal Server Error", 500)
         status: list[int] = []
 
         async def sent(message: Message) -> None:
@@ -117,8 +128,8 @@ class RampupApp(FastAPI):
             handler = self.exception_handlers.get(cls)
             if handler is not None:
                 try:
-                    response: Response = await handler(request, exc)
+                    response = handler(request, exc)
+                    return await response if inspect.isawaitable(response) else response
                 except Exception:
                     return None
-                return response
         return None
