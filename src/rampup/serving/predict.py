@@ -190,9 +190,10 @@ async def handle(request: Request, name: str, pinned: str | None, wire: Wire = V
         name, version, lv.output, records, out, ids, rid, preds)
     response = wire.answer(Answer(rid, name, version, route, shown, lv.output, payload))
     latency = time.perf_counter() - t0
-    m.requests.labels(name, version, "ok").inc()
-    m.latency.labels(name, version).observe(latency)
-    m.records.labels(name, version, role).inc(len(records))
+    ok, seconds, predicted = m.answered(name, version, role)
+    ok.inc()
+    seconds.observe(latency)
+    predicted.inc(len(records))
     now = time.time()
     conf = out.confidence
     log_records = [
