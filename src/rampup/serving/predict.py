@@ -24,7 +24,7 @@ from rampup.registry.predictor import PredictionBatch
 from rampup.registry.schema import OutputSpec
 from rampup.serving import pipeline, shadow
 from rampup.serving.auth import require_admin, require_predict
-from rampup.serving.calls import read_body, run_version
+from rampup.serving.calls import read_body, run_version, yield_if_large
 from rampup.serving.errors import error_response
 from rampup.serving.human import HUMAN
 from rampup.serving.responses import dumps
@@ -178,6 +178,7 @@ async def handle(request: Request, name: str, pinned: str | None, wire: Wire = V
         return wire.error(exc, rid, {"x-model-version": version} if version != "-" else None)
     finally:
         m.in_flight.dec()
+    await yield_if_large(len(records))  # answered: small requests go before the rest
     ids = [rid] if len(records) == 1 else [f"{rid}-{i}" for i in range(len(records))]
     preds = []
     for i, pid in enumerate(ids):
@@ -194,6 +195,7 @@ async def handle(request: Request, name: str, pinned: str | None, wire: Wire = V
     ok.inc()
     seconds.observe(latency)
     predicted.inc(len(records))
+    await yield_if_large(len(records))  # the response is built: the same before logging
     now = time.time()
     conf = out.confidence
     log_records = [
