@@ -21,6 +21,9 @@ from tests.s3server import s3_bucket, s3_server  # noqa: F401 (fixtures: one S3 
 
 # mlflow (a test extra) would send usage telemetry from tests and the servers they start
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+# hundreds of apps start in one test process: freezing each one's heap (a server does it
+# once) would keep their cycles forever; tests/serving/test_heap.py turns it on itself
+os.environ.setdefault("RAMPUP_GC_FREEZE", "false")
 
 PG_URL = os.environ.get("RAMPUP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

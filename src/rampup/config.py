@@ -119,6 +119,10 @@ class Settings(BaseSettings):
     shadow_max_in_flight: int = Field(
         default=64, ge=1,
         description="mirrored calls running at once; more are dropped and counted")
+    gc_freeze: bool = Field(
+        default=True, description="freeze the objects alive after start-up (and after a new "
+        "model loads) out of the garbage collector's way: no 100-300 ms collector pause "
+        "while serving (rampup.serving.heap)")
     controller: bool = Field(default=True, description="run the rollout controller (leader only)")
     controller_interval: float = Field(
         default=2.0, gt=0,

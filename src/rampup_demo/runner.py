@@ -6,8 +6,9 @@ applications and v2 on fresher ones, registers both (v1 deployed), writes an adm
 token, serves the model in-process on 127.0.0.1 (rollout controller every 0.5 s), drives
 traffic with delayed labels at it and prints what to open and try. Then the rollout tour
 (:mod:`rampup_demo.rollout_tour`) rolls v2 out through shadow and a canary and shows a
-broken v3 rolled back; a live status line follows. On Ctrl-C (or after ``duration``
-seconds) it shuts down gracefully and prints what the store holds.
+broken v3 rolled back; a live status line follows (the chapters' hooks and the status
+line: :mod:`rampup_demo.story_hooks`). On Ctrl-C (or after ``duration`` seconds) it shuts
+down gracefully and prints what the store holds.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 from pydantic import SecretStr
@@ -38,13 +39,12 @@ from rampup.registry.registry import Registry
 from rampup.scaffold import scaffold
 from rampup.serving.app import create_app
 from rampup.store import Database
-from rampup_demo import display, epilogue
+from rampup_demo import display
 from rampup_demo import pipeline as speech
 from rampup_demo.alarms import AlarmWatcher
 from rampup_demo.data import FEATURES, LABEL, LoanGenerator
 from rampup_demo.retrain_chapter import retrain_yaml
 from rampup_demo.reviewer import ReviewerStats, review
-from rampup_demo.reviewer import status as automation_status
 from rampup_demo.rollout_tour import (
     Tour,
     TourPlan,
@@ -55,6 +55,7 @@ from rampup_demo.rollout_tour import (
 from rampup_demo.scenario import TRANSCRIPT, Scenario, with_dependency
 from rampup_demo.server import HOST, BackgroundServer
 from rampup_demo.story import LATENCY_SLO_MS, StoryPlan, alert_rules_yaml, yaml_block
+from rampup_demo.story_hooks import Chapter, StoryHooks
 from rampup_demo.traffic import TrafficStats, drive
 from rampup_demo.train import build_demo_artifacts
 
@@ -376,16 +377,7 @@ def _room_for_story(console: Console, tour: TourPlan | None, story: StoryPlan, *
     return False
 
 
-class Chapter(Protocol):
-    """A part of the demo's story, run while the traffic flows."""
-
-    async def run(self) -> Any: ...
-
-    def cut(self) -> str | None:
-        """Undo what an unfinished run left behind; a note to print, if any."""
-
-
-class _Run:
+class _Run(StoryHooks):
     """The asynchronous part: server, example request, traffic with status, the story
     (rollout tour, incident, drift), shutdown."""
 
@@ -550,72 +542,3 @@ class _Run:
                 seed += 1
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 1.0)
-
-    async def _story(self) -> None:
-        for chapter in self.chapters:
-            self.current = chapter
-            await chapter.run()
-        self.current = None
-        if self.watcher is not None and len(self.chapters) > 1:
-            self.console.rule("[bold]the end[/]")
-            self.console.print(await self._epilogue(self.watcher), highlight=False,
-                               soft_wrap=True)
-            until = ("until Ctrl-C" if self.duration is None
-                     else f"for the rest of the {self.duration:g} s")
-            self.console.print(f"Traffic goes on {until}: the dashboard and the commands "
-                               "above keep working.", highlight=False)
-
-    async def _epilogue(self, watcher: AlarmWatcher) -> str:
-        """The closing summary: this run's rollouts, alarms, retraining runs and reviews."""
-        await asyncio.to_thread(watcher.poll)  # every transition printed before the end
-        store, since = watcher.store, watcher.since
-        rollouts = await asyncio.to_thread(store.rollouts.list_rollouts, self.model, limit=50)
-        runs = await asyncio.to_thread(store.retrain.list_retrain_runs, self.model, since=since)
-        queued = None
-        with contextlib.suppress(httpx.HTTPError, ValueError, KeyError, TypeError):
-            async with httpx.AsyncClient(base_url=self.url, trust_env=False,
-                                         timeout=10.0) as client:
-                r = await client.get(f"/v1/models/{self.model}/automation")
-                queued = int(r.json()["queue_length"])
-        return epilogue.summary(
-            rollouts=[r for r in rollouts if float(r["created_at"]) >= since],
-            alarms=watcher.seen, runs=runs, reviewed=self.reviewed.decided, queued=queued,
-            seconds=time.perf_counter() - self.started)
-
-    async def _end_story(self, story: asyncio.Task[Any]) -> None:
-        """Surface the story's error, or cut it cleanly when the traffic stopped first."""
-        if story.done():
-            story.result()
-            return
-        story.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await story
-        if self.current is not None:
-            note = await asyncio.to_thread(self.current.cut)
-            if self.current is self.tour:
-                note = note or "rollout tour cut short"
-            if note:
-                self.console.print(f"[yellow]{note}[/]", highlight=False)
-
-    def _world(self) -> str:
-        return self.scenario.describe()
-
-    async def _status(self, client: httpx.AsyncClient) -> str:
-        depth = routes = "?"
-        with contextlib.suppress(httpx.HTTPError, ValueError, KeyError, TypeError):
-            body = (await client.get("/readyz")).json()
-            depth = str(body["prediction_log"]["queue_depth"])
-            models = (await client.get("/v1/models")).json()["models"]
-            routes = ", ".join(display.routes_text(m) for m in models
-                               if m["name"] == self.model)
-        line = display.status_line(self.stats, depth, routes or "?")
-        firing: list[str] = []
-        with contextlib.suppress(httpx.HTTPError, ValueError, KeyError, TypeError):
-            alerts = (await client.get(f"/v1/models/{self.model}/alerts")).json()["alerts"]
-            firing = [a["name"] for a in alerts if a["state"] == "firing"]
-        world = self._world()
-        if firing or world != "healthy":
-            line += f" · world: {world} · firing: {', '.join(firing) or 'none'}"
-        with contextlib.suppress(httpx.HTTPError, ValueError, KeyError, TypeError):
-            line += f"\n          {await automation_status(self.url, self.model, client=client)}"
-        return line

@@ -222,14 +222,33 @@ def _deploy_now(store: Database, model: str, version: str, reason: str) -> None:
                                         reason)
 
 
-async def cascade(ctx: Context, since: float, baseline_until: float) -> dict[str, Any] | None:
-    """The cascade report of the pipeline on the monitor's windows since ``since``."""
-    # windows of a few clips are noisy: as long as the baseline allows (6 of them at least),
-    # up to half the alert window, in whole monitor windows (10 s)
+#: What the cascade watches on each stage: what the stage answers, not how fast. On a
+#: loaded 2-CPU machine every stage's latency jumps with the load (the VAD's 3 ms median
+#: doubles in a busy window), so a latency "departure" names a stage at random.
+STAGE_METRICS = ("error_rate", "null_fraction", "confidence_mean", "class_share[speech]",
+                 "class_share[no_speech]")
+WATCHED = "class_share[no_speech]"  # the VAD's metric whose baseline the chapter waits for
+SWITCH_LEAD_S = 3.0  # the VAD switches this long before a window boundary (see BrokenVad)
+
+
+def cascade_step(plan: SpeechPlan, since: float, baseline_until: float) -> int:
+    """The cascade's window: windows of a few clips are noisy, so as long as the
+    baseline allows (6 of them at least), up to half the alert window, in whole monitor
+    windows (10 s).
+
+    >>> cascade_step(SpeechPlan(), 0.0, 50.0), cascade_step(SpeechPlan(), 0.0, 130.0)
+    (10, 20)
+    """
     span = (baseline_until - since) / 6.0
-    step = int(max(10.0, min(ctx.plan.window_s / 2.0, span)) // 10 * 10)
+    return int(max(10.0, min(plan.window_s / 2.0, span)) // 10 * 10)
+
+
+async def cascade(ctx: Context, since: float, baseline_until: float) -> dict[str, Any] | None:
+    """The cascade report of the pipeline on the monitor's windows since ``since``, the
+    stages judged on :data:`STAGE_METRICS` against ``since..baseline_until``."""
+    step = cascade_step(ctx.plan, since, baseline_until)
     params = {"metric": "wer", "since": f"epoch:{since:.0f}", "step": f"{step}s", "for": "2",
-              "threshold": "3",
+              "threshold": "3", "stage_metric": ",".join(STAGE_METRICS),
               "baseline": f"epoch:{since:.0f}..epoch:{baseline_until:.0f}"}
     headers = {"authorization": f"Bearer {ctx.token}"} if ctx.token else {}
     try:
@@ -242,6 +261,53 @@ async def cascade(ctx: Context, since: float, baseline_until: float) -> dict[str
         return None
 
 
+def baseline_windows(report: dict[str, Any], stage: str = VAD, metric: str = WATCHED) -> int:
+    """Windows with data of ``stage``'s ``metric`` in the report's baseline period.
+
+    >>> r = {"baseline": {"since": 10.0, "until": 40.0}, "stages": [{"stage": "vad",
+    ...      "metrics": [{"metric": WATCHED, "series": [[0, .1], [10, .1], [20, None],
+    ...                                                   [30, .2], [40, .9]]}]}]}
+    >>> baseline_windows(r)
+    2
+    """
+    b0, b1 = report["baseline"]["since"], report["baseline"]["until"]
+    for s in report.get("stages", []):
+        for m in s.get("metrics", []) if s.get("stage") == stage else []:
+            if m.get("metric") == metric:
+                return sum(1 for t, v in m["series"] if b0 <= t < b1 and v is not None)
+    return 0
+
+
+async def wait_for_baseline(ctx: Context, since: float) -> tuple[int, int]:
+    """Wait (at most ``wait_s``) until the VAD's windows since ``since`` make a baseline
+    the cascade judges against: ``min_baseline`` whole windows with data. Fewer, and the
+    cascade gives no verdict at all, however far the stage departs afterwards (a fast
+    canary chapter or a busy machine can leave the story a window short). Returns
+    (windows, windows needed)."""
+    deadline = time.monotonic() + ctx.plan.wait_s
+    while True:
+        now = time.time()
+        step = cascade_step(ctx.plan, since, now)
+        until = now // step * step  # whole windows only
+        report = await cascade(ctx, since, until) if until > since + 1.0 else None
+        have = baseline_windows(report) if report else 0
+        need = int(report["method"]["min_baseline"]) if report else 5
+        if have >= need or time.monotonic() >= deadline:
+            return have, need
+        await asyncio.sleep(2.0)
+
+
+def switch_delay(now: float, step: float, lead: float = SWITCH_LEAD_S) -> float:
+    """Seconds from ``now`` to ``lead`` seconds before the next window boundary at least
+    that far off.
+
+    >>> switch_delay(101.0, 10), switch_delay(108.0, 10)
+    (6.0, 9.0)
+    """
+    target = (now // step + 1) * step - lead
+    return target - now if target > now else target + step - now
+
+
 def cascade_text(report: dict[str, Any] | None) -> str:
     """One line on which stage changed first.
 
@@ -250,11 +316,20 @@ def cascade_text(report: dict[str, Any] | None) -> str:
     'cascade: vad changed first (class_share[no_speech]), no later than the end-to-end wer'
     >>> cascade_text(None)
     'cascade: not available yet'
+    >>> cascade_text({"first": None, "baseline": {"since": 0, "until": 30},
+    ...     "method": {"min_baseline": 5}, "stages": [{"stage": "vad", "metrics": [
+    ...     {"metric": WATCHED, "series": [[0, .1], [10, .1], [20, .2], [30, 1.0]]}]}]})
+    'cascade: no verdict, the baseline holds 3 windows of the 5 it needs'
     """
     if not report:
         return "cascade: not available yet"
     first = report.get("first")
     if first is None:
+        need = int((report.get("method") or {}).get("min_baseline", 0))
+        have = baseline_windows(report) if "baseline" in report else need
+        if have < need:
+            return (f"cascade: no verdict, the baseline holds {have} windows of the {need} "
+                    "it needs")
         return "cascade: no stage departed from its baseline yet"
     metrics = list(dict.fromkeys(next((s.get("changed_metrics") or [] for s in
                                        report.get("stages", []) if s.get("stage") == first),
@@ -278,6 +353,15 @@ class BrokenVad:
         ctx.say("Someone deploys vad@v2 straight to all traffic: the same detector, its "
                 "speech threshold raised from 0.2 to 0.95 of the frames. It now calls most "
                 "speech silence, so the pipeline stops there and answers 'no_speech'.")
+        # the cascade judges each stage against its own baseline: the healthy windows
+        # since the story began (at least min_baseline of them, else no verdict at all)
+        have, need = await wait_for_baseline(ctx, self.since)
+        if have < need:
+            ctx.say(f"[yellow]the cascade's baseline holds {have} windows of {need}[/]")
+        # switch a few seconds before a window boundary: the window holding the switch
+        # counts in the baseline, the next ones hold the broken VAD's clips only
+        now = time.time()
+        await asyncio.sleep(switch_delay(now, cascade_step(plan, self.since, now)))
         broke_at = time.time()
         await asyncio.to_thread(_deploy_now, ctx.store, VAD, "v2",
                                 "speech demo: a threshold change pushed without a rollout")
@@ -285,7 +369,7 @@ class BrokenVad:
         missing = [r for r in self.rules if r not in self.result.fired]
         if missing:
             ctx.say(f"[yellow]{', '.join(missing)} did not fire within {plan.wait_s:g} s[/]")
-        await asyncio.sleep(max(0.0, plan.broken_min_s - (time.monotonic() - t0)))
+        await asyncio.sleep(max(0.0, plan.broken_min_s - (time.time() - broke_at)))
         # the cascade judges whole monitor windows: wait until a stage has departed for
         # the windows it needs (or give up after wait_s)
         report = await cascade(ctx, self.since, broke_at)
@@ -294,9 +378,10 @@ class BrokenVad:
             await asyncio.sleep(5.0)
             report = await cascade(ctx, self.since, broke_at)
         self.result.notes["cascade_first"] = report.get("first") if report else None
-        ctx.say(f"{escape(cascade_text(report))} ('rampup monitor cascade {PIPELINE} "
-                "--metric wer', "
-                f"or the {PIPELINE} page of the dashboard).")
+        command = (f"rampup monitor cascade {PIPELINE} --metric wer --stage-metric "
+                   f"{WATCHED} ...")
+        ctx.say(f"{escape(cascade_text(report))} ('{escape(command)}', or the {PIPELINE} "
+                "page of the dashboard).")
         await asyncio.to_thread(_deploy_now, ctx.store, VAD, "v1",
                                 "speech demo: back to the VAD's working threshold")
         ctx.say("vad goes back to v1; the alarms resolve once their windows hold healthy "

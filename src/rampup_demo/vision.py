@@ -1,10 +1,11 @@
 """``rampup demo --scenario vision``: a visual-inspection line, from a human inspector to
 partial automation, through a lighting change, back to health by retraining.
 
-The world (:class:`Line`): generated phone backs (:mod:`rampup_demo.vision_model`) come
-down the line under a lamp; the simulated inspector (the demo's reviewer) knows each
-photo's truth by its content hash, as a person knows it by looking; a share of phones
-gets a verified label a few seconds later (the repair desk), through the feedback API.
+The world (:class:`~rampup_demo.vision_photos.Line`, with the photos v1 is trained on):
+generated phone backs (:mod:`rampup_demo.vision_model`) come down the line under a lamp;
+the simulated inspector (the demo's reviewer) knows each photo's truth by its content
+hash, as a person knows it by looking; a share of phones gets a verified label a few
+seconds later (the repair desk), through the feedback API.
 
 The story, on the tabular demo's machinery (runner, traffic, reviewer, alarm watcher,
 rollout follower, epilogue):
@@ -32,11 +33,9 @@ rollout follower, epilogue):
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -77,16 +76,21 @@ from rampup_demo.traffic import TrafficStats, drive
 from rampup_demo.vision_model import (
     CLASSES,
     DIM,
-    STUDIO,
     Lighting,
-    PhoneCamera,
     accuracy,
     model_source,
     train,
 )
+from rampup_demo.vision_photos import (
+    LABEL,
+    Line,
+    labelled_photos,
+    train_v1,
+    weights_of,
+    write_shots,
+)
 
 MODEL = "phone-inspection"
-LABEL = "defect"
 ACTOR = "demo-vision"
 RATE = 6.0  # photos per second: a 2-CPU machine serves, logs and inspects these easily
 THRESHOLD = 0.8  # max class probability below this: the inspector decides
@@ -157,39 +161,6 @@ models:
 {alerts}"""
 
 
-# -- the world --------------------------------------------------------------------------------
-
-@dataclass
-class Line:
-    """The inspection line: its lamp, its camera, and the truth of every photo taken."""
-
-    seed: int = 0
-    lighting: Lighting = STUDIO
-    truth: dict[str, str] = field(default_factory=dict)  # sha256 of the PNG -> class
-
-    def __post_init__(self) -> None:
-        self.camera = PhoneCamera(self.seed + 7)
-
-    def describe(self) -> str:
-        return "healthy" if self.lighting == STUDIO else f"new lamp ({self.lighting.describe()})"
-
-    def records(self) -> Iterator[dict[str, Any]]:
-        """Endless photos (base64 PNG) with their true class, under the lamp of now."""
-        import hashlib
-
-        while True:
-            for shot in self.camera.shoot(8, self.lighting):
-                png = shot.png()
-                self.truth[hashlib.sha256(png).hexdigest()] = shot.label
-                if len(self.truth) > 200_000:
-                    del self.truth[next(iter(self.truth))]
-                yield {"photo": base64.b64encode(png).decode("ascii"), LABEL: shot.label}
-
-    def knows(self, item: dict[str, Any]) -> str | None:
-        photo = (item.get("inputs") or {}).get("photo")
-        return self.truth.get(photo.get("sha256", "")) if isinstance(photo, dict) else None
-
-
 # -- the project ------------------------------------------------------------------------------
 
 def prepare(directory: Path, *, fresh: bool, database_url: str | None,
@@ -217,40 +188,6 @@ def prepare(directory: Path, *, fresh: bool, database_url: str | None,
                                alerts=yaml_block({"alerts": plan.rules()}, 4))
     (directory / "rampup.yaml").write_text(text, encoding="utf-8")
     return reused
-
-
-def _write_shots(folder: Path, shots: list[tuple[bytes, str]]) -> Path:
-    """PNG files and a manifest CSV (``photo,defect``) for registration."""
-    import pandas as pd
-
-    folder.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for i, (png, label) in enumerate(shots):
-        name = f"{i:05d}.png"
-        (folder / name).write_bytes(png)
-        rows.append({"photo": name, LABEL: label})
-    manifest = folder / "manifest.csv"
-    pd.DataFrame(rows).to_csv(manifest, index=False)
-    return manifest
-
-
-def train_v1(data: Path, plan: VisionPlan, seed: int) -> dict[str, Any]:
-    """Photos under the studio light, v1 trained on them, its model file and reference."""
-    camera = PhoneCamera(seed)
-    shots = camera.shoot(plan.n_train)
-    holdout = camera.shoot(max(200, plan.n_train // 3))
-    weights = train([s.pixels for s in shots], [s.label for s in shots], seed=seed)
-    acc = accuracy(weights, [s.pixels for s in holdout], [s.label for s in holdout])
-    (data / "vision").mkdir(parents=True, exist_ok=True)
-    source = data / "vision" / "inspector_v1.py"
-    source.write_text(model_source("v1", weights, f"trained on {plan.n_train} studio-lit "
-                                   f"photos, holdout accuracy {acc:.3f}"), encoding="utf-8")
-    np.savez_compressed(data / "vision" / "studio_train.npz",
-                        pixels=np.stack([s.pixels for s in shots]),
-                        labels=np.array([s.label for s in shots]))
-    manifest = _write_shots(data / "vision" / "studio", [(s.png(), s.label)
-                                                         for s in shots[:plan.n_reference]])
-    return {"source": source, "reference": manifest, "accuracy": acc, "n": len(holdout)}
 
 
 def register_v1(registry: Registry, info: dict[str, Any]) -> None:
@@ -477,25 +414,8 @@ class VisionRun(_Run):
 
     def train_v2(self) -> dict[str, Any] | None:
         """v2 from the labelled new-light photos of the log (bytes from data/inputs)."""
-        from PIL import Image
-
-        store, inputs_dir = self.registry.store, self.root / "data" / "inputs"
-        photos: list[tuple[np.ndarray, str, bytes]] = []
-        for chunk in store.predictions.iter_predictions(MODEL, since=self.changed_at,
-                                                        roles=["answer"]):
-            for row in chunk:
-                inputs = row["inputs"]
-                inputs = json.loads(inputs) if isinstance(inputs, str) else inputs or {}
-                meta = inputs.get("photo")
-                if row["label"] not in CLASSES or not isinstance(meta, dict):
-                    continue
-                path = inputs_dir / meta["sha256"][:2] / f"{meta['sha256']}.png"
-                if path.exists():
-                    png = path.read_bytes()
-                    import io
-
-                    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), np.uint8)
-                    photos.append((pixels, str(row["label"]), png))
+        store = self.registry.store
+        photos = labelled_photos(store, MODEL, self.changed_at, self.root / "data" / "inputs")
         if len(photos) < self.plan.min_new_labels:
             return None
         rng = np.random.default_rng(self.seed + 11)
@@ -509,7 +429,7 @@ class VisionRun(_Run):
                         weights=[3.0] * len(fit) + [1.0] * len(old_px), seed=self.seed)
         acc = accuracy(weights, [p for p, _, _ in held], [y for _, y, _ in held])
         v1 = self.registry.get(MODEL, "v1")
-        v1_acc = accuracy(_weights_of(self.root / "data" / "vision" / "inspector_v1.py"),
+        v1_acc = accuracy(weights_of(self.root / "data" / "vision" / "inspector_v1.py"),
                           [p for p, _, _ in held], [y for _, y, _ in held])
         existing = [v.version for v in store.models.list_versions(MODEL)]
         version = next(f"v{i}" for i in range(2, 1000) if f"v{i}" not in existing)
@@ -518,7 +438,7 @@ class VisionRun(_Run):
         source.write_text(model_source(version, weights, f"retrained on {len(fit)} photos "
                                        "under the new lamp and the studio photos"),
                           encoding="utf-8")
-        manifest = _write_shots(folder / f"light_{version}", [(png, y) for _, y, png in fit])
+        manifest = write_shots(folder / f"light_{version}", [(png, y) for _, y, png in fit])
         self.registry.register(
             MODEL, f"{source}:Inspector", version=version, flavor="python",
             reference=manifest, label_column=LABEL, actor=ACTOR, deploy=False,
@@ -526,16 +446,6 @@ class VisionRun(_Run):
                       "metrics": {"accuracy": round(acc, 4)}, "trained_by": "rampup demo"})
         return {"version": version, "new": len(fit), "old": len(old_px), "accuracy": acc,
                 "v1_accuracy": v1_acc, "holdout": len(held)}
-
-
-def _weights_of(source: Path) -> dict[str, Any]:
-    import ast
-
-    tree = ast.parse(source.read_text(encoding="utf-8"))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "WEIGHTS":
-            return dict(ast.literal_eval(node.value))
-    raise ValueError(f"no WEIGHTS in {source}")
 
 
 def run_vision(directory: Path, *, port: int = 8000, duration: float | None = None,
@@ -553,7 +463,8 @@ def run_vision(directory: Path, *, port: int = 8000, duration: float | None = No
         reused = prepare(root, fresh=fresh, database_url=database_url, plan=plan)
         note(f"{'reused' if reused else 'created'} {display.relative(root)}")
     with steps.step("models", "generating phone photos, training v1") as note:
-        info = train_v1(root / "data", plan, seed)
+        info = train_v1(root / "data", n_train=plan.n_train,
+                        n_reference=plan.n_reference, seed=seed)
         note(f"v1: logistic regression on 14 image features of {plan.n_train} studio-lit "
              f"photos; holdout accuracy {info['accuracy']:.3f}")
     token, tokens_file = write_tokens(root)

@@ -176,6 +176,8 @@ async def test_review_page_and_metrics_endpoint(client: httpx.AsyncClient, train
     assert "http://" not in r.text
     assert "https://" not in r.text
     assert (await client.get("/review/nope")).status_code == 404
+    # answered is counted in the log: wait for the writer (a loaded run was slower)
+    assert client.app.state.rampup.writer.flush(10.0)  # type: ignore[attr-defined]
     m = (await client.get(f"{BASE}/automation")).json()
     assert m["answered"] == 40
     assert 0 < m["automation_rate"] < 1

@@ -16,8 +16,12 @@ from rampup_demo.runner import run_demo
 from rampup_demo.story import ALERT_RULES, StoryPlan, alert_rules_yaml
 
 MODEL = "loan-default"
+# The timeouts are bounds, not speeds: each wait ends when its event comes. The retraining
+# wait covers the whole run (dataset, training subprocess, evaluation, replay); if it gives
+# up first, the story ends, the demo stops and the server cancels the run, which then
+# reads "failed" (seen once under a full-suite load with a 120 s bound).
 FAST = StoryPlan(incident_min_s=8.0, incident_max_s=60.0, settle_s=90.0, ramp_s=4.0,
-                 drift_timeout_s=120.0, retrain_timeout_s=120.0, follow_rollout=False,
+                 drift_timeout_s=120.0, retrain_timeout_s=600.0, follow_rollout=False,
                  alert_window_s=12.0, drift_window_s=25.0)
 
 

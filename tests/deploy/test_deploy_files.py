@@ -62,12 +62,18 @@ def test_the_deployment_probes_health_and_runs_as_non_root() -> None:
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert c["securityContext"]["allowPrivilegeEscalation"] is False
     assert c["envFrom"][0]["secretRef"]["name"] == m["Secret"]["metadata"]["name"]
-    assert set(m["Secret"]["stringData"]) == {"RAMPUP_ADMIN_TOKEN", "RAMPUP_DATABASE_URL"}
+    assert set(m["Secret"]["stringData"]) == {"RAMPUP_ADMIN_TOKEN", "RAMPUP_DATABASE_URL",
+                                              "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
     mounts = {v["name"]: v for v in pod["volumes"]}
     assert mounts["project"]["configMap"]["name"] == m["ConfigMap"]["metadata"]["name"]
-    assert mounts["artifacts"]["persistentVolumeClaim"]["claimName"] == \
-        m["PersistentVolumeClaim"]["metadata"]["name"]
-    assert "ReadWriteMany" in m["PersistentVolumeClaim"]["spec"]["accessModes"]
+    # artifacts in the object store, not on a shared volume: each pod only caches
+    assert "PersistentVolumeClaim" not in m
+    assert not any("persistentVolumeClaim" in v for v in pod["volumes"])
+    env = {e["name"]: e["value"] for e in c["env"]}
+    assert env["RAMPUP_ARTIFACTS_DIR"].startswith("s3://")
+    cache = next(v for v in c["volumeMounts"] if v["mountPath"] == env[
+        "RAMPUP_ARTIFACT_CACHE_DIR"])
+    assert "emptyDir" in mounts[cache["name"]]
     assert m["Service"]["spec"]["selector"] == m["Deployment"]["spec"]["selector"]["matchLabels"]
     target = m["HorizontalPodAutoscaler"]["spec"]["scaleTargetRef"]
     assert (target["kind"], target["name"]) == ("Deployment", m["Deployment"]["metadata"]["name"])

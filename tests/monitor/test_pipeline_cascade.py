@@ -106,6 +106,30 @@ def test_cascade_orders_stages_by_first_change() -> None:
     assert none.to_dict()["end_to_end"] is None
 
 
+def test_a_baseline_a_window_short_gives_no_verdict_at_all() -> None:
+    """The speech story's regression: its baseline (the healthy minute before the broken
+    VAD) held one window fewer than ``min_baseline`` and the cascade named no stage, however
+    far the VAD's silence share went. A baseline counts the windows that *start* inside it,
+    so one that starts mid-window loses the window holding its start."""
+    story = Method(threshold=3.0, for_windows=2)  # what the story asks for
+    share = [(T0 + i * STEP, 0.1 + 0.05 * (i % 3) if i < 6 else 1.0) for i in range(12)]
+    stages = [("vad", {"class_share[no_speech]": share}), ("asr", {"error_rate": [
+        (T0 + i * STEP, 0.0) for i in range(12)]})]
+    whole = cascade(stages, baseline=(T0, T0 + 6 * STEP), method=story)
+    assert whole.first == "vad"
+    assert whole.stages[0].metrics[0].baseline is not None
+    assert whole.stages[0].metrics[0].baseline.n == 6
+    # from mid-window: 5 windows start inside it, just enough
+    assert cascade(stages, baseline=(T0 + 1.0, T0 + 6 * STEP), method=story).first == "vad"
+    # one window less: no baseline, so no verdict, and the payload shows why
+    short = cascade(stages, baseline=(T0 + 1.0, T0 + 5 * STEP), method=story)
+    assert short.first is None
+    vad = short.to_dict()["stages"][0]
+    assert vad["stage"] == "vad"
+    assert vad["first_change"] is None
+    assert vad["metrics"][0]["baseline"] is None
+
+
 # -- a seeded pipeline scenario in the store ---------------------------------------------------
 
 def _records(model: str, version: str, stage: str | None, i: int,

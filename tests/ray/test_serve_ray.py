@@ -4,7 +4,6 @@ prediction logged by the replicas' own log writers, and a clean shutdown."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -36,7 +35,7 @@ def test_serve_on_ray_serve_answers_and_logs(tmp_path: Path, ray_cluster: RayClu
     with (proj / "rampup.yaml").open("a") as f:
         f.write("ray:\n  replicas: 2\n  num_cpus: 0.5\n")
     port = free_port()
-    env = {**os.environ, "RAMPUP_LOG_FLUSH_INTERVAL": "0.05", "RAY_USAGE_STATS_ENABLED": "0"}
+    env = {**ray_cluster.env(), "RAMPUP_LOG_FLUSH_INTERVAL": "0.05"}
     env.pop("RAMPUP_DATABASE_URL", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "rampup", "-p", str(proj), "serve", "--engine", "ray",

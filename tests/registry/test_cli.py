@@ -123,3 +123,20 @@ def test_apply_registers_the_project_file(cli: Cli, loan: Trained) -> None:
     assert "unchanged" in second.output
     (project / "rampup.yaml").write_text("models: {}\n")
     assert "nothing to do" in cli("apply").output
+
+
+def test_register_reads_the_reference_from_a_bucket(cli: Cli, loan: Trained,
+                                                    s3_bucket: str) -> None:
+    import s3fs
+
+    from rampup.registry.artifacts import hash_path
+
+    url = f"s3://{s3_bucket}/data/{loan.reference.name}"
+    s3fs.S3FileSystem(skip_instance_cache=True).put_file(str(loan.reference), url)
+    result = cli("register", "loan", str(loan.path), "--reference", url,
+                 "--label-column", "default")
+    assert result.exit_code == 0, result.output
+    assert "lima, oslo, paris, rome" in result.output  # the profile of the bucket's copy
+    shown = json.loads(cli("show", "loan@v1", "--json").output)
+    assert shown["profile"]["data_hash"] == hash_path(loan.reference)
+    assert shown["profile"]["label"]["name"] == "default"

@@ -42,3 +42,33 @@ def test_a_retrained_version_reaches_a_replica_through_the_bucket(
     served = replica.load(replica.get("credit", "v2")).predict(batch)
     assert served.predictions == leader.load(v2).predict(batch).predictions
     assert (tmp_path / "replica-cache" / v2.artifact_hash.removeprefix("sha256:")).is_dir()
+
+
+@pytest.mark.slow
+def test_a_run_kept_in_a_bucket_workspace_is_erased_there_too(
+        world: World, s3_bucket: str) -> None:
+    import pandas as pd
+
+    from rampup.security.erase import erase_from_datasets
+
+    ids = world.log(drifted(400, seed=6), ts=time.time() - 600)
+    workspace = f"s3://{s3_bucket}/retrain"
+    r = world.retrainer(make_project(world.trained.reference_path, workspace=workspace))
+    done = r.execute(r.request("credit", actor="alice", reason="drift")["id"])
+    assert done["candidate"] == "v2", (done["error"], done["reasons"])
+    assert done["run_dir"] == f"{workspace}/credit/run-{done['id']}"
+    train_url = done["dataset"]["path"]
+    assert train_url == f"{done['run_dir']}/train.parquet"
+    fs = s3fs.S3FileSystem(skip_instance_cache=True)
+    with fs.open(train_url, "rb") as f:
+        before = len(pd.read_parquet(f))
+
+    subject = [row for chunk in world.store.predictions.iter_predictions(
+        "credit", with_labels=False) for row in chunk if row["id"] in set(ids[:5])]
+    erased = erase_from_datasets(world.store, subject)
+    assert erased["rows"] >= 1
+    with fs.open(train_url, "rb") as f:
+        after = len(pd.read_parquet(f))
+    with fs.open(done["dataset"]["holdout_path"], "rb") as f:
+        held = len(pd.read_parquet(f))
+    assert before - after + (done["dataset"]["rows"]["holdout"] - held) == erased["rows"]

@@ -149,3 +149,56 @@ def test_stopping_the_server_cancels_a_running_job(world: World) -> None:
     assert result[0]["state"] == "failed"
     assert result[0]["error"] == "cancelled: the server stopped during the run"
     assert r.tick() == []  # queued runs wait for the next leader
+
+
+def test_a_run_folder_at_a_url_is_published_even_when_the_run_fails(
+        tmp_path: Path, s3_bucket: str) -> None:
+    import s3fs
+
+    from rampup.retrain.workspace import run_folder
+
+    url = f"s3://{s3_bucket}/ws"
+    def fail() -> Path:
+        with run_folder(url, tmp_path, "credit", 3) as (local, where):
+            assert where == f"{url}/credit/run-3"
+            (local / "train.log").write_text("boom")
+            raise RuntimeError(str(local))
+
+    with pytest.raises(RuntimeError) as info:
+        fail()
+    local = Path(str(info.value))
+    assert not local.exists()  # the local copy is gone
+    fs = s3fs.S3FileSystem(skip_instance_cache=True)
+    assert fs.cat_file(f"{s3_bucket}/ws/credit/run-3/train.log") == b"boom"
+
+
+class _FakeRay:
+    """Ray's wait/cancel as ``ray_job._wait`` uses them: the task finishes when
+    ``finish_on`` calls to ``cancel`` have been made (never, for a stuck worker)."""
+
+    def __init__(self, finish_on: int | None) -> None:
+        self.finish_on = finish_on
+        self.cancels: list[bool] = []
+
+    def wait(self, refs: list[str], timeout: float) -> tuple[list[str], list[str]]:
+        done = self.finish_on is not None and len(self.cancels) >= self.finish_on
+        return (refs, []) if done else ([], refs)
+
+    def cancel(self, ref: str, force: bool = False) -> None:
+        self.cancels.append(force)
+
+
+def test_a_ray_training_task_is_cancelled_then_killed_when_stuck() -> None:
+    from rampup.retrain.ray_job import _wait
+
+    finished = _FakeRay(finish_on=0)
+    assert _wait(finished, "ref", 60, None) is None
+    assert finished.cancels == []
+    stop = threading.Event()
+    stop.set()
+    polite = _FakeRay(finish_on=1)  # a KeyboardInterrupt in the task ends it
+    assert _wait(polite, "ref", 60, stop) == "cancel"
+    assert polite.cancels == [False]
+    stuck = _FakeRay(finish_on=None)
+    assert _wait(stuck, "ref", 0, None) == "timeout"
+    assert stuck.cancels == [False, True]  # then the worker is killed

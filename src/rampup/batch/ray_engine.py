@@ -7,6 +7,9 @@ parsing, row numbers and malformed-row reports) and hands its chunks, each with 
 numbers, to Ray Data (``from_arrow``: into the object store, which spills to disk). Reading
 in the workers (``read_parquet``) stalled on a 2-CPU cluster: the scoring actors held every
 CPU and the read tasks never started; the driver's read is cheap next to scoring.
+The actors get the file's shape (:class:`~rampup.batch.reader.InputShape`: columns and
+types), never the file itself, which may exist only on the driver (an ``s3://`` input is
+staged there, see :mod:`rampup.batch.remote`).
 ``map_batches`` sends each batch to a :class:`Scorer` actor, which holds its own loaded
 versions, router and :class:`~rampup.predlog.writer.LogWriter`, and scores the batch with
 the local engine's :meth:`Run.chunk <rampup.batch.runner.Run.chunk>` — the same
@@ -34,7 +37,7 @@ import orjson
 import pyarrow as pa
 
 from rampup.batch.output import ErrorWriter, OutputWriter
-from rampup.batch.reader import Chunk, InputFile
+from rampup.batch.reader import Chunk, InputFile, InputShape
 from rampup.batch.runner import (
     LOG_DRAIN_TIMEOUT,
     BatchSummary,
@@ -76,14 +79,13 @@ class Scorer:
     :class:`Run` scoring every batch it is given. Plain Python (no Ray import): Ray pickles
     the class by reference and constructs it in the worker."""
 
-    def __init__(self, settings: Settings, model: str, source: str, version: str | None,
-                 key_column: str | None, request_id: str, chunk_size: int, log: bool,
-                 privacy: Privacy | None) -> None:
+    def __init__(self, settings: Settings, model: str, shape: InputShape, version: str | None,
+                 key_column: str | None, request_id: str, log: bool,
+                 privacy: Privacy | None, chunk_size: int) -> None:
         self.store = Database.open(settings.resolved_database_url, migrate=False)
         registry = Registry.from_settings(settings, self.store)
         router, versions = load_versions(self.store, registry, model, version, random.Random())
-        self.infile = InputFile(Path(source), chunk_size)
-        self.run = Run(model, self.infile, router, versions, key_column, request_id)
+        self.run = Run(model, shape, router, versions, key_column, request_id)
         self.schema = self.run.output_schema()
         self.writer: LogWriter | None = None
         if log:
@@ -147,7 +149,7 @@ def predict_batch_ray(
                 raise ValidationError(f"key column {key_column!r} is not in {source.name}",
                                       fix=f"use one of: {', '.join(infile.columns[:30])}")
             run = Run(model, infile, router, versions, key_column, new_id())
-            scorer = {"settings": settings, "model": model, "source": str(source.resolve()),
+            scorer = {"settings": settings, "model": model, "shape": infile.shape(),
                       "version": version, "key_column": key_column,
                       "request_id": run.request_id, "chunk_size": chunk_size, "log": log,
                       "privacy": privacy}

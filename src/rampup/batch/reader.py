@@ -66,6 +66,17 @@ class Chunk:
     rows: Arr
 
 
+@dataclass(frozen=True)
+class InputShape:
+    """What scoring needs to know about an input file besides its rows (picklable: the
+    Ray engine's workers get this, never the file, which may exist only on the driver)."""
+
+    path: Path  # relative image/audio paths in the file resolve against its folder
+    columns: list[str]
+    schema: pa.Schema
+    text: bool  # CSV: every column read as text
+
+
 class InputFile:
     """An open input file. Use as a context manager; iterate :meth:`chunks` once."""
 
@@ -101,6 +112,9 @@ class InputFile:
         if dupes:
             raise ValidationError(f"{path.name} has duplicate column names: {', '.join(dupes)}",
                                   fix="give every column a distinct name")
+
+    def shape(self) -> InputShape:
+        return InputShape(self.path, list(self.columns), self.schema, self.text)
 
     # -- CSV --------------------------------------------------------------------------
 

@@ -36,7 +36,7 @@ from rampup.batch.output import (
     prediction_type,
     proba_classes,
 )
-from rampup.batch.reader import Chunk, InputFile
+from rampup.batch.reader import Chunk, InputFile, InputShape
 from rampup.batch.routing import assign_versions, groups, row_keys
 from rampup.batch.validate import Problem, extra_columns, validate_frame
 from rampup.batch.versions import Version, load_versions, predict_rows
@@ -63,8 +63,8 @@ class BatchSummary:
     predicted: int
     failed: int
     versions: dict[str, int]
-    output: Path
-    errors: Path | None
+    output: Path | str  # a URL when the output was published to an object store
+    errors: Path | str | None
     seconds: float
     request_id: str = ""
     warnings: list[str] = field(default_factory=list)
@@ -211,7 +211,7 @@ class Run:
     local engine has one; the Ray engine has one per worker (and one on the driver for the
     schema and the warnings), each scoring its batches with :meth:`chunk`."""
 
-    def __init__(self, model: str, infile: InputFile, router: Router,
+    def __init__(self, model: str, infile: InputFile | InputShape, router: Router,
                  versions: dict[str, Version], key_column: str | None, request_id: str) -> None:
         self.model = model
         self.infile = infile
@@ -365,7 +365,7 @@ def _typed_features(columns: Sequence[str], versions: Sequence[Version]) -> dict
     return out
 
 
-def _column_warnings(infile: InputFile, versions: dict[str, Version],
+def _column_warnings(infile: InputFile | InputShape, versions: dict[str, Version],
                      key_column: str | None) -> list[str]:
     warnings: list[str] = []
     ignore = [key_column] if key_column else []

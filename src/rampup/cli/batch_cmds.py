@@ -23,11 +23,13 @@ def register(app: typer.Typer) -> None:
 def predict_batch_cmd(
     ctx: typer.Context,
     model: Annotated[str, typer.Argument(help="The model to predict with.")],
-    input_path: Annotated[Path, typer.Argument(
-        metavar="INPUT", help="A .csv (optionally compressed, e.g. .csv.gz) or .parquet file.")],
-    output: Annotated[Path, typer.Option(
-        "--output", "-o", help="The Parquet file to write (input columns + predictions).")],
-    errors: Annotated[Path | None, typer.Option(
+    input_path: Annotated[str, typer.Argument(
+        metavar="INPUT", help="A .csv (optionally compressed, e.g. .csv.gz) or .parquet file "
+                              "(a path or an fsspec URL such as s3://bucket/in.parquet).")],
+    output: Annotated[str, typer.Option(
+        "--output", "-o", help="The Parquet file to write (input columns + predictions; a "
+                               "path or a URL).")],
+    errors: Annotated[str | None, typer.Option(
         "--errors", help="CSV of the rows that failed (default: <output stem>.errors.csv).")
     ] = None,
     key_column: Annotated[str | None, typer.Option(
@@ -53,8 +55,32 @@ def predict_batch_cmd(
     """Predict every row of a file in chunks with the model's current deployment.
 
     Bad rows are written to the errors file with their row numbers (1-based, header
-    excluded) and the rest are predicted; the exit code stays 0.
+    excluded) and the rest are predicted; the exit code stays 0. INPUT, --output and
+    --errors may be fsspec URLs (s3://...): staged through a temporary folder.
     """
+    from rampup.batch.remote import staged
+
+    if engine != "ray" and (ray_address is not None or workers is not None):
+        raise ConfigError("--ray-address and --workers go with --engine ray",
+                          fix="add --engine ray, or drop them")
+    st = state(ctx)
+    with staged(input_path, output, errors, st.settings.artifact_storage_options) as files:
+        summary = _run(ctx, model, files.input, files.output, errors=files.errors,
+                       key_column=key_column, version=version, chunk_size=chunk_size, log=log,
+                       engine=engine, ray_address=ray_address, workers=workers)
+        summary = files.publish(summary)
+    for warning in summary.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    console.print(summary_table(model, summary))
+    if summary.failed:
+        console.print(f"[yellow]{summary.failed:,} row(s) failed[/]: see {summary.errors}",
+                      highlight=False)
+
+
+def _run(ctx: typer.Context, model: str, input_path: Path, output: Path, *,
+         errors: Path | None, key_column: str | None, version: str | None, chunk_size: int,
+         log: bool, engine: str, ray_address: str | None, workers: int | None
+         ) -> BatchSummary:
     # start-up time: pandas, pyarrow and the model flavors load only for this command
     from rich.progress import (
         BarColumn,
@@ -102,16 +128,8 @@ def predict_batch_cmd(
             summary = predict_batch_ray(settings, store, registry, model, input_path, output,
                                         address=ray_address, workers=workers, **options)
         else:
-            if ray_address is not None or workers is not None:
-                raise ConfigError("--ray-address and --workers go with --engine ray",
-                                  fix="add --engine ray, or drop them")
             summary = predict_batch(store, registry, model, input_path, output, **options)
-    for warning in summary.warnings:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
-    console.print(summary_table(model, summary))
-    if summary.failed:
-        console.print(f"[yellow]{summary.failed:,} row(s) failed[/]: see {summary.errors}",
-                      highlight=False)
+    return summary
 
 
 def summary_table(model: str, summary: BatchSummary) -> Table:

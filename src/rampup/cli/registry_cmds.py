@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -143,8 +142,9 @@ def register_version(
     version: Annotated[str | None, typer.Option(help="Version name (default: v<N>).")] = None,
     flavor: Annotated[str, typer.Option(
         help="auto, sklearn, onnx, mlflow or python.")] = "auto",
-    reference: Annotated[Path | None, typer.Option(
-        help="Training data (CSV/Parquet): types, categories and the reference profile.")
+    reference: Annotated[str | None, typer.Option(
+        help="Training data (CSV/Parquet; a path or an fsspec URL such as "
+             "s3://bucket/train.parquet): types, categories and the reference profile.")
     ] = None,
     label_column: Annotated[str | None, typer.Option(
         help="The label column in the reference data.")] = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.markup import escape
@@ -13,6 +13,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from rampup.cli._context import console, handle_errors, state
+from rampup.errors import ConfigError
 
 if TYPE_CHECKING:
     from rampup.retrain.service import Retrainer
@@ -81,16 +82,26 @@ def run(
     ] = False,
     queue: Annotated[bool, typer.Option(
         help="Only queue the run; the server's retraining loop executes it.")] = False,
+    engine: Annotated[Literal["local", "ray"] | None, typer.Option(
+        "--engine", help="local: a subprocess here; ray: a task on a Ray cluster (needs "
+                         "'rampup[ray]'). Default: the retrain section's engine.")] = None,
+    ray_address: Annotated[str | None, typer.Option(
+        "--ray-address", help="With --engine ray: the cluster (default: retrain.ray.address, "
+                              "RAY_ADDRESS, else a local Ray started for the run).")] = None,
 ) -> None:
     """Start a retraining run now and follow it (or --queue it for the server)."""
     from rampup.durations import parse_time
 
+    if ray_address is not None and engine != "ray":
+        raise ConfigError("--ray-address goes with --engine ray",
+                          fix="add --engine ray, or drop --ray-address")
+    asked = {k: v for k, v in (("engine", engine), ("ray_address", ray_address)) if v}
     r = _retrainer(ctx)
     start = parse_time(since, "since") if since else None
     r.clear_stale(model, actor=_actor(), notify=lambda _, text: console.print(
         f"[yellow]cleared[/] {escape(text)}", highlight=False))
     row = r.request(model, trigger="manual", actor=_actor(), reason=reason, since=start,
-                    force=force, claim=not queue)
+                    force=force, claim=not queue, details=asked or None)
     if queue:
         console.print(f"[green]retraining run #{row['id']} queued[/]; follow it with: "
                       f"rampup retrain show {row['id']}")

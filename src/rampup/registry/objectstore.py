@@ -54,19 +54,44 @@ from rampup.registry.artifacts import (
 log = logging.getLogger("rampup.registry")
 
 
-def _filesystem(url: str, options: dict[str, Any]) -> tuple[Any, str]:
+def filesystem(url: str, options: dict[str, Any],
+               what: str = "artifacts_dir") -> tuple[Any, str]:
+    """The fsspec filesystem of ``url`` and the path in it (``what`` names the setting
+    or argument the URL came from, for the error)."""
     try:
         from fsspec.core import url_to_fs
     except ImportError:  # pragma: no cover - fsspec comes with the s3 extra
-        raise ConfigError(f"artifacts_dir {url} needs fsspec",
+        raise ConfigError(f"{what} {url} needs fsspec",
                           fix="pip install 'rampup[s3]'") from None
     try:
         fs, root = url_to_fs(url, **options)
     except (ImportError, ValueError) as exc:
-        raise ConfigError(f"artifacts_dir {url}: {exc}",
+        raise ConfigError(f"{what} {url}: {exc}",
                           fix="install the filesystem's package (S3: pip install "
                               "'rampup[s3]') or check the URL") from None
     return fs, str(root).rstrip("/")
+
+
+def upload_path(fs: Any, local: Path, remote: str) -> None:
+    """Copy a local file, or a folder's files, to ``remote`` on ``fs``."""
+    if local.is_file():
+        fs.put_file(str(local), remote)
+        return
+    for rel, full in tree_files(local):
+        fs.put_file(str(full), f"{remote}/{rel}")
+
+
+def download_path(fs: Any, remote: str, local: Path) -> None:
+    """Copy ``remote`` (a file, or every file below a prefix) on ``fs`` to ``local``."""
+    if fs.isfile(remote):
+        local.parent.mkdir(parents=True, exist_ok=True)
+        fs.get_file(remote, str(local))
+        return
+    for path in sorted(fs.find(remote)):
+        rel = str(path)[len(remote):].lstrip("/")
+        dest = local / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fs.get_file(path, str(dest))
 
 
 class ObjectArtifactStore(ArtifactStore):
@@ -76,7 +101,7 @@ class ObjectArtifactStore(ArtifactStore):
                  storage_options: dict[str, Any] | None = None) -> None:
         super().__init__(Path(cache_dir))
         self.url = url.rstrip("/")
-        self.fs, self.prefix = _filesystem(self.url, dict(storage_options or {}))
+        self.fs, self.prefix = filesystem(self.url, dict(storage_options or {}))
 
     @property
     def location(self) -> str:
@@ -120,11 +145,7 @@ class ObjectArtifactStore(ArtifactStore):
         return f"{SCHEME}{model}/{version}/{source.name}", digest
 
     def _upload(self, local: Path, remote: str) -> None:
-        if local.is_file():
-            self.fs.put_file(str(local), remote)
-            return
-        for rel, full in tree_files(local):
-            self.fs.put_file(str(full), f"{remote}/{rel}")
+        upload_path(self.fs, local, remote)
 
     def remove(self, model: str, version: str) -> None:
         target = self._remote(model, version)
@@ -182,14 +203,7 @@ class ObjectArtifactStore(ArtifactStore):
         return local
 
     def _download(self, remote: str, local: Path) -> None:
-        if self.fs.isfile(remote):
-            self.fs.get_file(remote, str(local))
-            return
-        for path in sorted(self.fs.find(remote)):
-            rel = str(path)[len(remote):].lstrip("/")
-            dest = local / rel
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            self.fs.get_file(path, str(dest))
+        download_path(self.fs, remote, local)
 
     def _settle(self, staging: Path, digest: str) -> None:
         """Move a staged copy into the cache whole (a concurrent fill wins harmlessly)."""

@@ -84,13 +84,11 @@ def _read_remote(url: str) -> pd.DataFrame:
     if kind is None:
         raise ValidationError(f"cannot read {url}: unsupported file type {suffix!r}",
                               fix="use a .csv, .tsv or .parquet file")
+    from rampup.registry.objectstore import filesystem  # fsspec: only for URLs
+
+    fs, path = filesystem(url, {}, "data file")
     try:
-        import fsspec
-    except ImportError:  # pragma: no cover - fsspec comes with the s3 extra
-        raise ValidationError(f"reading {url} needs fsspec",
-                              fix="pip install 'rampup[s3]'") from None
-    try:
-        with fsspec.open(url, "rb") as f:
+        with fs.open(path, "rb") as f:
             if kind == "parquet":
                 return pd.read_parquet(f)
             return pd.read_csv(f, sep="\t" if kind == "tsv" else ",")

@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -36,6 +37,7 @@ from rampup.errors import (
     ValidationError,
 )
 from rampup.project import FeatureSpec, ProjectFile, check_name
+from rampup.registry import remote
 from rampup.registry.artifacts import ArtifactStore, hash_path
 from rampup.registry.flavors import Flavor, Source, detect_flavor, get_flavor
 from rampup.registry.objectstore import open_artifacts
@@ -128,18 +130,22 @@ class Registry:
     """Versions of models: artifact copies in an :class:`ArtifactStore`, records in a Store."""
 
     def __init__(self, store: Database, artifacts: ArtifactStore,
-                 project: ProjectFile | None = None) -> None:
+                 project: ProjectFile | None = None, *,
+                 storage_options: dict[str, Any] | None = None) -> None:
         self.store = store
         self.artifacts = artifacts
         #: the project file, when known: registration checks its privacy rules
         self.project = project
+        #: fsspec options for data at URLs (reference files, retraining workspaces)
+        self.storage_options = dict(storage_options or {})
 
     @classmethod
     def from_settings(cls, settings: Settings, store: Database,
                       project: ProjectFile | None = None) -> Registry:
         return cls(store, open_artifacts(settings.resolved_artifacts_location,
                                          settings.resolved_artifact_cache_dir,
-                                         settings.artifact_storage_options), project)
+                                         settings.artifact_storage_options), project,
+                   storage_options=settings.artifact_storage_options)
 
     # -- lookups ------------------------------------------------------------------------
 
@@ -257,10 +263,18 @@ class Registry:
                 raise ValidationError("a label column was given without reference data",
                                       fix="pass --reference with the training data")
             return _Reference()
+        base: Path | None = None
         if isinstance(reference, pd.DataFrame):
             frame, data_hash = reference, frame_hash(reference)
+        elif remote.local_path(reference) is None:  # s3://...: hashed as the file it is
+            with tempfile.TemporaryDirectory(prefix="rampup-reference-") as tmp:
+                local = remote.fetch(str(reference), Path(tmp) / str(reference).rsplit(
+                    "/", 1)[-1], self.storage_options, "reference data")
+                frame, data_hash = read_table(local), hash_path(local)
         else:
-            frame, data_hash = read_table(reference), hash_path(Path(reference))
+            path = remote.local_path(reference)
+            assert path is not None
+            frame, data_hash, base = read_table(path), hash_path(path), path.parent
         if label_column is not None and label_column not in frame.columns:
             raise ValidationError(
                 f"label column {label_column!r} is not in the reference data",
@@ -268,7 +282,6 @@ class Registry:
         if frame.empty:
             raise ValidationError("the reference data has no rows",
                                   fix="pass the data the model was trained on")
-        base = None if isinstance(reference, pd.DataFrame) else Path(reference).parent
         return _Reference(frame, data_hash, label_column, base)
 
     def _next_name(self, model: str) -> str:

@@ -38,11 +38,13 @@ from rampup.errors import (
     SupersededError,
 )
 from rampup.project import ProjectFile
+from rampup.registry import remote
 from rampup.registry.profile import read_table
 from rampup.registry.registry import Registry
 from rampup.retrain import job, upkeep
 from rampup.retrain.dataset import assemble
 from rampup.retrain.evaluate import evaluate_candidate
+from rampup.retrain.ray_job import TrainingJob, run_on_ray
 from rampup.retrain.replay import replay
 from rampup.retrain.spec import RetrainSpec
 from rampup.retrain.triggers import (
@@ -51,6 +53,7 @@ from rampup.retrain.triggers import (
     labels_since,
 )
 from rampup.retrain.upkeep import Notify
+from rampup.retrain.workspace import run_folder
 from rampup.rollout.policy import DeploymentPolicy
 from rampup.rollout.service import CURRENT, Rollouts, Seen
 
@@ -219,9 +222,17 @@ class Retrainer:
                               "training table can be built from its log",
                               fix="retrain models with an input schema (named features)")
         label = self._label_column(model, spec, champion)
-        run_dir = self.runs_dir / model / f"run-{run_id}"
+        with run_folder(spec.workspace or self.runs_dir, self.project_dir, model, run_id,
+                        self.registry.storage_options) as (run_dir, where):
+            return self._in_folder(run, spec, champion, deployment_id, features, label,
+                                   run_dir, where, notify)
+
+    def _in_folder(self, run: dict[str, Any], spec: RetrainSpec, champion: Any,
+                   deployment_id: int | None, features: list[str], label: str,
+                   run_dir: Path, where: str, notify: Notify) -> dict[str, Any]:
+        run_id, model = run["id"], run["model"]
         reference = self._reference(model, spec, champion.version)
-        test_set = (read_table(self._path(spec.evaluation.test_set))
+        test_set = (read_table(self._data(spec.evaluation.test_set))
                     if spec.evaluation.test_set else None)
         info = assemble(self.store, model, run_dir, features=features, label_column=label,
                         reference=reference, since=run["since"], now=self.clock(),
@@ -229,14 +240,21 @@ class Retrainer:
                         test_set=test_set, seed=spec.evaluation.seed,
                         log_rows=spec.log_rows)
         # What the run is decided on from now: the deployment its champion serves in.
-        self._update(run_id, champion=champion.version, dataset=info.to_dict(),
-                     run_dir=str(run_dir), deployment_id=deployment_id)
+        kept = info.to_dict()
+        if where != str(run_dir):  # a URL workspace: the files' lasting names (erasure)
+            kept.update(path=remote.join_url(where, Path(info.path).name),
+                        holdout_path=remote.join_url(where, Path(info.holdout_path).name))
+        self._update(run_id, champion=champion.version, dataset=kept, run_dir=where,
+                     deployment_id=deployment_id)
         notify("dataset", f"dataset: {info.rows['train']} training rows "
                           f"({info.rows['reference']} reference + {info.rows['log_labelled']} "
                           f"labelled from the log), {info.rows['holdout']} held out; sha256 "
                           f"{info.sha256[:12]}")
         output = run_dir / "model.joblib"
-        result = self._train(spec, run_dir, output, info.path, info.holdout_path, label)
+        asked = run["details"] or {}  # rampup retrain --engine/--ray-address
+        result = self._train(spec, asked.get("engine") or spec.engine,
+                             asked.get("ray_address") or spec.ray.address, run_dir, output,
+                             info.path, info.holdout_path, label)
         self._update(run_id, log_tail=result.log_tail)
         if not result.ok:
             return self._finish(run_id, "failed", notify, error=result.failure())
@@ -293,18 +311,23 @@ class Retrainer:
         notify("replayed", f"replayed {report.compared} logged requests: agreement with "
                            f"production {agreement}{acc}")
 
-    def _train(self, spec: RetrainSpec, run_dir: Path, output: Path, dataset: str,
-               holdout: str, label: str) -> job.JobResult:
-        params = run_dir / "params.json"
-        params.write_text(json.dumps(spec.params))
-        values = {"dataset": dataset, "output": str(output), "params": str(params),
-                  "holdout": holdout, "metrics": str(run_dir / "metrics.json")}
-        if spec.entry_point is not None:
-            argv: list[str] | str = job.worker_argv(spec.entry_point, {**values, "label": label})
-        else:
-            argv = job.command_argv(spec.command or "", values)
-        return job.run_job(argv, cwd=self.project_dir, log_path=run_dir / "train.log",
-                           timeout=spec.timeout_s, cancel=self.cancel)
+    def _train(self, spec: RetrainSpec, engine: str, address: str | None, run_dir: Path,
+               output: Path, dataset: str, holdout: str, label: str) -> job.JobResult:
+        (run_dir / "params.json").write_text(json.dumps(spec.params))
+        names = {"dataset": Path(dataset).name, "output": output.name,
+                 "params": "params.json", "holdout": Path(holdout).name,
+                 "metrics": "metrics.json"}
+        training = TrainingJob(spec.entry_point, spec.command, names, {"label": label},
+                               outputs=(output.name, "metrics.json"))
+        if engine == "ray":
+            return run_on_ray(training, run_dir, inputs=[names["dataset"], names["holdout"],
+                                                         "params.json"],
+                              project_dir=self.project_dir, timeout=spec.timeout_s,
+                              address=address, num_cpus=spec.ray.num_cpus,
+                              cancel=self.cancel)
+        return job.run_job(training.argv(run_dir), cwd=self.project_dir,
+                           log_path=run_dir / "train.log", timeout=spec.timeout_s,
+                           cancel=self.cancel)
 
     # -- after the verdict --------------------------------------------------------------
 
@@ -404,6 +427,10 @@ class Retrainer:
         p = Path(path)
         return p if p.is_absolute() else self.project_dir / p
 
+    def _data(self, path: str) -> str | Path:
+        """A data file's path (relative: to the project), or its URL (s3://...) as given."""
+        return path if remote.local_path(path) is None else self._path(path)
+
     def _reference(self, model: str, spec: RetrainSpec, champion: str) -> pd.DataFrame | None:
         path = spec.reference
         if path is None:
@@ -412,7 +439,7 @@ class Retrainer:
             if chosen is None or chosen.reference is None:
                 chosen = next((v for v in reversed(declared.values()) if v.reference), None)
             path = chosen.reference if chosen is not None else None
-        return None if path is None else read_table(self._path(path))
+        return None if path is None else read_table(self._data(path))
 
 
 def _read_json(path: Path) -> dict[str, float]:

@@ -19,6 +19,9 @@
           auto_rollout: true                 # false: wait for 'rampup retrain approve RUN'
           rollout: {strategy: canary}        # or plan: {steps: [...]} / plan: plan.yaml
           replay_last: 2000
+          engine: ray                        # train as a Ray task (default: local)
+          ray: {address: "ray://head:10001", num_cpus: 2}
+          workspace: s3://bucket/retrain     # where runs are kept (default: retrain/)
 
 >>> s = RetrainSpec.model_validate({"entry_point": "m:f", "guards": {"cooldown": "2h"}})
 >>> s.guards.cooldown_s, s.timeout_s, s.evaluation.holdout, s.rollout.strategy
@@ -96,6 +99,14 @@ class RolloutChoice(_Spec):
         default=None, description="a plan (steps, checks) inline or a YAML file")
 
 
+class RayChoice(_Spec):
+    """Where a ``engine: ray`` run trains."""
+
+    address: str | None = Field(default=None, description="the cluster (default: "
+                                "RAY_ADDRESS, else a local Ray started for the run)")
+    num_cpus: float = Field(default=1.0, gt=0, description="CPUs the training task takes")
+
+
 class RetrainSpec(_Spec):
     """The ``retrain:`` section of a model in ``rampup.yaml``."""
 
@@ -116,6 +127,13 @@ class RetrainSpec(_Spec):
     auto_rollout: bool = Field(default=True, description="false: wait for approval")
     rollout: RolloutChoice = Field(default_factory=RolloutChoice)
     replay_last: int = Field(default=1000, ge=0, description="requests replayed (0: none)")
+    engine: Literal["local", "ray"] = Field(
+        default="local", description="local: a subprocess of this process; ray: the same "
+        "job as a task on a Ray cluster (needs 'rampup[ray]')")
+    ray: RayChoice = Field(default_factory=RayChoice)
+    workspace: str | None = Field(
+        default=None, description="folder or fsspec URL (s3://bucket/prefix) where each "
+        "run's dataset, model, metrics and log are kept (default: retrain/ in the project)")
     log_rows: bool = Field(default=True, description="learn from labelled prediction-log rows; "
                            "false: the reference data only (needed when privacy rules drop "
                            "or hash one of the model's inputs)")

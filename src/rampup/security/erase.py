@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import json
 import math
+import tempfile
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rampup.errors import ValidationError
+from rampup.errors import NotFoundError, ValidationError
 from rampup.security.privacy import load_privacy
 
 if TYPE_CHECKING:
@@ -41,15 +42,35 @@ def _norm(v: Any) -> Any:
     return str(v)
 
 
-def _dataset_files(store: Database, models: Iterable[str]) -> list[tuple[str, Path]]:
+def _dataset_files(store: Database, models: Iterable[str]) -> list[tuple[str, str]]:
     out = []
     for model in models:
         for run in store.retrain.list_retrain_runs(model, limit=100_000):
             info = run.get("dataset") or {}
             for key in ("path", "holdout_path"):
                 if info.get(key):
-                    out.append((model, Path(info[key])))
+                    out.append((model, str(info[key])))
     return out
+
+
+def _erase_file(location: str, erase: Callable[[Path], int]) -> int:
+    """``erase`` on a dataset file (a path, or a URL of a retraining workspace in an
+    object store: rewritten through a local copy); the rows it removed."""
+    from rampup.registry import remote
+
+    local = remote.local_path(location)
+    if local is not None:
+        return erase(local) if local.is_file() else 0
+    with tempfile.TemporaryDirectory(prefix="rampup-erase-") as tmp:
+        copy = Path(tmp) / "dataset.parquet"
+        try:
+            remote.fetch(location, copy, what="retraining dataset")
+        except NotFoundError:
+            return 0
+        removed = erase(copy)
+        if removed:
+            remote.publish(copy, location, what="retraining dataset")
+        return removed
 
 
 def erase_from_datasets(store: Database, rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -68,22 +89,25 @@ def erase_from_datasets(store: Database, rows: list[dict[str, Any]]) -> dict[str
             if isinstance(rec, dict):
                 by_model.setdefault(r["model"], []).append(rec)
     files = removed = 0
-    for model, path in _dataset_files(store, by_model):
-        if not path.is_file():
-            continue
-        frame = pd.read_parquet(path)
-        features = [c for c in frame.columns if c not in META]
-        subject = {tuple(_norm(rec.get(f)) for f in features[:-1]) for rec in by_model[model]}
-        # the last column is the label (dataset files: features, label, meta)
-        keys = [tuple(_norm(v) for v in row)
-                for row in frame[features[:-1]].itertuples(index=False, name=None)]
-        hit = pd.Series([k in subject for k in keys], index=frame.index)
-        if "_source" in frame.columns:
-            hit &= frame["_source"] == "log"
-        if hit.any():
-            frame[~hit].to_parquet(path, index=False)
-            files += 1
-            removed += int(hit.sum())
+    for model, location in _dataset_files(store, by_model):
+        def erase(path: Path, model: str = model) -> int:
+            frame = pd.read_parquet(path)
+            features = [c for c in frame.columns if c not in META]
+            subject = {tuple(_norm(rec.get(f)) for f in features[:-1])
+                       for rec in by_model[model]}
+            # the last column is the label (dataset files: features, label, meta)
+            keys = [tuple(_norm(v) for v in row)
+                    for row in frame[features[:-1]].itertuples(index=False, name=None)]
+            hit = pd.Series([k in subject for k in keys], index=frame.index)
+            if "_source" in frame.columns:
+                hit &= frame["_source"] == "log"
+            if hit.any():
+                frame[~hit].to_parquet(path, index=False)
+            return int(hit.sum())
+
+        n = _erase_file(location, erase)
+        files += n > 0
+        removed += n
     return {"files": files, "rows": removed}
 
 

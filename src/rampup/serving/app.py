@@ -40,7 +40,9 @@ from rampup.serving import (
     worker_routes,
 )
 from rampup.serving.auth import TokenBook
+from rampup.serving.door import RampupApp
 from rampup.serving.guard import Guard
+from rampup.serving.heap import settle
 from rampup.serving.jsonbody import JSONBodies
 from rampup.serving.metrics import ServingMetrics
 from rampup.serving.model_openapi import model_paths
@@ -113,6 +115,8 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
         retention = start_retention(state)
         partitions = await asyncio.to_thread(start_partitions, state)
         await asyncio.to_thread(runtime.refresh)
+        if settings.gc_freeze:
+            settle()  # start-up's objects frozen: no long collector pause while serving
         state.ready = True
         state.poller = supervisor.start(POLLER, partial(poll_deployments, state),
                                         stall_after=POLLER_STALL_AFTER_S)
@@ -150,7 +154,7 @@ def create_app(settings: Settings, project: ProjectFile | None = None, *,
             if owns:
                 st_store.close()
 
-    app = FastAPI(title="rampup", version=rampup.__version__, lifespan=lifespan,
+    app = RampupApp(title="rampup", version=rampup.__version__, lifespan=lifespan,
                   description="Serve, roll out, monitor and retrain ML models safely.",
                   docs_url=None, redoc_url=None)  # served from vendored files: api_docs
     errors.install(app)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import traceback
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from starlette.requests import Request
 
 from rampup.errors import ModelError, PayloadTooLargeError, RampupError
-from rampup.registry.predictor import PredictionBatch
+from rampup.registry.predictor import FeatureBatch, PredictionBatch
 from rampup.security.privacy import protected_values, redact
 from rampup.serving.runtime import LoadedVersion
 
@@ -31,6 +32,36 @@ async def read_body(request: Request, limit: int) -> bytes:
     return body
 
 
+#: a request of this many records lets the event loop run other requests between its
+#: steps (parse, validate, predict, log): a 1,000-record request is ~10 ms of Python on
+#: the loop, which single-record requests behind it would otherwise wait out whole
+LARGE_REQUEST = 128
+
+
+async def yield_if_large(n: int) -> None:
+    """Give the event loop a turn when a request of ``n`` records is large."""
+    if n >= LARGE_REQUEST:
+        await asyncio.sleep(0)
+
+
+async def _validate(lv: LoadedVersion, records: list[Any]) -> FeatureBatch:
+    """The version's validator over ``records``; a large request in parts of
+    :data:`LARGE_REQUEST` records with a turn of the event loop between them. A part
+    with a problem sends the whole request through at once, so the problems listed and
+    their record numbers are exactly those of a one-piece check."""
+    n = len(records)
+    if n < 2 * LARGE_REQUEST:
+        return lv.validator.validate(records)
+    parts = []
+    for start in range(0, n, LARGE_REQUEST):
+        try:
+            parts.append(lv.validator.validate(records[start:start + LARGE_REQUEST]))
+        except RampupError:
+            return lv.validator.validate(records)
+        await asyncio.sleep(0)
+    return FeatureBatch.concat(parts)
+
+
 async def run_version(lv: LoadedVersion, records: list[Any]) -> PredictionBatch:
     """Validate ``records`` and predict on ``lv`` (through its micro-batcher); a model
     that raises becomes a :class:`ModelError` whose text quotes no protected input."""
@@ -38,12 +69,14 @@ async def run_version(lv: LoadedVersion, records: list[Any]) -> PredictionBatch:
     if batcher is not None:
         batcher.expect()
     try:
-        batch = lv.validator.validate(records)
+        await yield_if_large(len(records))  # parsed: let waiting small requests run
+        batch = await _validate(lv, records)
     except RampupError:
         if batcher is not None:
             batcher.cancel()
         raise
     try:
+        await yield_if_large(len(records))  # validated: the same
         return await lv.predict(batch)
     except RampupError:
         raise

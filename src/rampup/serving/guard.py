@@ -113,7 +113,7 @@ class Guard:
 
         await self.app(scope, receive, send_status)
         if "principal" in audit:
-            await _record(scope, audit, status[0] if status else 0)
+            await record_audit(scope, audit, status[0] if status else 0)
 
     def _cross_site(self, scope: Scope) -> str | None:
         host = _header(scope, b"host") or ""
@@ -155,7 +155,8 @@ async def _forbidden(send: Send, what: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-async def _record(scope: Scope, audit: dict[str, Any], status: int) -> None:
+async def record_audit(scope: Scope, audit: dict[str, Any], status: int) -> None:
+    """Write the ``admin.request`` event of a request an admin token authorised."""
     st = getattr(scope["app"].state, "rampup", None) if "app" in scope else None
     if st is None:
         return

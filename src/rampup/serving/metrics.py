@@ -68,6 +68,19 @@ class ServingMetrics:
         self._process_labels = (socket.gethostname(), str(os.getpid()))
         self._proc = psutil.Process()
         self._extra: list[Any] = []  # collectors of this process (e.g. worker health)
+        self._answered: dict[tuple[str, str, str], tuple[Any, Any, Any]] = {}
+
+    def answered(self, model: str, version: str, role: str) -> tuple[Any, Any, Any]:
+        """The ``ok`` request counter, the latency histogram and the records counter of
+        one answering version and role: looked up once, then reused on the hot path
+        (a ``labels()`` call takes a lock and hashes the label values every time)."""
+        key = (model, version, role)
+        got = self._answered.get(key)
+        if got is None:
+            got = self._answered[key] = (self.requests.labels(model, version, "ok"),
+                                         self.latency.labels(model, version),
+                                         self.records.labels(model, version, role))
+        return got
 
     def add_collector(self, collector: Any) -> None:
         """A collector already registered on :attr:`registry` that must also appear in

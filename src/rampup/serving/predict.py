@@ -24,7 +24,7 @@ from rampup.registry.predictor import PredictionBatch
 from rampup.registry.schema import OutputSpec
 from rampup.serving import pipeline, shadow
 from rampup.serving.auth import require_admin, require_predict
-from rampup.serving.calls import read_body, run_version
+from rampup.serving.calls import read_body, run_version, yield_if_large
 from rampup.serving.errors import error_response
 from rampup.serving.human import HUMAN
 from rampup.serving.responses import dumps
@@ -178,6 +178,7 @@ async def handle(request: Request, name: str, pinned: str | None, wire: Wire = V
         return wire.error(exc, rid, {"x-model-version": version} if version != "-" else None)
     finally:
         m.in_flight.dec()
+    await yield_if_large(len(records))  # answered: small requests go before the rest
     ids = [rid] if len(records) == 1 else [f"{rid}-{i}" for i in range(len(records))]
     preds = []
     for i, pid in enumerate(ids):
@@ -190,9 +191,11 @@ async def handle(request: Request, name: str, pinned: str | None, wire: Wire = V
         name, version, lv.output, records, out, ids, rid, preds)
     response = wire.answer(Answer(rid, name, version, route, shown, lv.output, payload))
     latency = time.perf_counter() - t0
-    m.requests.labels(name, version, "ok").inc()
-    m.latency.labels(name, version).observe(latency)
-    m.records.labels(name, version, role).inc(len(records))
+    ok, seconds, predicted = m.answered(name, version, role)
+    ok.inc()
+    seconds.observe(latency)
+    predicted.inc(len(records))
+    await yield_if_large(len(records))  # the response is built: the same before logging
     now = time.time()
     conf = out.confidence
     log_records = [

@@ -62,6 +62,8 @@ class LoadedVersion:
         self.record = record
         self.name = record.version
         self.predictor = predictor
+        if not spec.compiled and getattr(predictor, "compiled", None) is not None:
+            predictor.compiled = None  # type: ignore[attr-defined]  # the estimator's own
         self.schema = InputSchema.from_dict(record.input_schema)
         self.output = OutputSpec.from_dict(record.output)
         ignore = [spec.request_key.field] if spec.request_key.field else []

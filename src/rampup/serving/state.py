@@ -20,6 +20,7 @@ from rampup.runtime import (
     classify,
     describe,
 )
+from rampup.serving.heap import settle
 from rampup.serving.metrics import ServingMetrics
 from rampup.serving.runtime import Runtime
 from rampup.store import Database
@@ -86,7 +87,8 @@ def poll_deployments(st: AppState, ctx: WorkerContext) -> None:
     interval = st.settings.deployment_poll_interval
     while not ctx.wait(interval):
         try:
-            st.runtime.refresh()
+            if st.runtime.refresh() and st.settings.gc_freeze:
+                settle(collect=False)  # the new models' objects: out of the collector's way
         except Exception as exc:
             if classify(exc) != "transient":
                 raise

@@ -30,6 +30,23 @@ def _chunks(ids: Sequence[str]) -> list[list[str]]:
     return [list(ids[i:i + CHUNK]) for i in range(0, len(ids), CHUNK)]
 
 
+def _latest_labels(conn: sa.Connection, model: str,
+                   ids: Sequence[str]) -> dict[str, tuple[Any, float]]:
+    """Each of ``ids``' latest label as ``(value, ts)`` (the highest feedback id wins)."""
+    f = t.feedback
+    out: dict[str, tuple[Any, float]] = {}
+    for some in _chunks(ids):
+        # no "model = ?" in SQL: SQLite would then pick the (model, ts) index and read
+        # the model's whole feedback for every chunk instead of the prediction_id index
+        q = (sa.select(f.c.prediction_id, f.c.value, f.c.ts, f.c.model)
+             .where(f.c.prediction_id.in_(some), f.c.kind == "label")
+             .order_by(f.c.id))
+        for pid, value, ts, of in conn.execute(q):
+            if of == model:
+                out[pid] = (value, ts)
+    return out
+
+
 class SqlPredictions(Repository):
     """The prediction log on SQLite (prepared ``executemany``) or PostgreSQL (COPY)."""
 
@@ -136,20 +153,15 @@ class SqlPredictions(Repository):
         version: str | None = None, roles: Sequence[str] | None = None,
         with_labels: bool = True, chunk_size: int = 10_000,
     ) -> Iterator[list[dict[str, Any]]]:
-        """Stream predictions (oldest first) in chunks, joined with their latest label."""
+        """Stream predictions (oldest first) in chunks, each row with its latest label
+        (``label``, ``labeled_at``; None when unlabelled) when ``with_labels``.
+
+        Labels are looked up by id for each chunk (the feedback index on prediction_id),
+        as the incremental windows do: an outer join on a "latest label per prediction"
+        subquery made SQLite group the model's whole feedback table and scan it per row,
+        minutes on a log with many labels (``benchmarks/labelled_log.py``)."""
         p = t.predictions
-        cols: list[Any] = list(p.c)
-        q = sa.select(*cols).where(p.c.model == model)
-        if with_labels:
-            latest = (sa.select(sa.func.max(t.feedback.c.id).label("fid"))
-                      .where(t.feedback.c.kind == "label", t.feedback.c.model == model)
-                      .group_by(t.feedback.c.prediction_id).subquery())
-            lab = (sa.select(t.feedback.c.prediction_id, t.feedback.c.value.label("label"),
-                             t.feedback.c.ts.label("labeled_at"))
-                   .join(latest, latest.c.fid == t.feedback.c.id).subquery())
-            q = (sa.select(*cols, lab.c.label, lab.c.labeled_at)
-                 .select_from(p.outerjoin(lab, lab.c.prediction_id == p.c.id))
-                 .where(p.c.model == model))
+        q = sa.select(*p.c).where(p.c.model == model)
         if since is not None:
             q = q.where(p.c.ts >= since)
             floor = self.id_floor(since)
@@ -164,8 +176,14 @@ class SqlPredictions(Repository):
         q = q.order_by(p.c.ts, p.c.id)
         with self.db.reading() as conn:
             result = conn.execution_options(stream_results=True, yield_per=chunk_size).execute(q)
+            keys = list(result.keys())
             for part in result.partitions(chunk_size):
-                yield [dict(r._mapping) for r in part]
+                rows = [dict(zip(keys, r, strict=True)) for r in part]
+                if with_labels:
+                    labels = _latest_labels(conn, model, [r["id"] for r in rows])
+                    for r in rows:
+                        r["label"], r["labeled_at"] = labels.get(r["id"], (None, None))
+                yield rows
 
     def id_floor(self, since: float) -> str | None:
         """A lower bound for the ids of rows with ``ts >= since`` on a partitioned log (the

@@ -35,6 +35,7 @@ from rampup.registry.flavors.base import (
     plain_classes,
     positional_names,
 )
+from rampup.registry.flavors.compiled import LinearScorer, compile_linear
 from rampup.registry.predictor import FeatureBatch, PredictionBatch
 from rampup.registry.schema import Feature, InputSchema, OutputSpec
 
@@ -145,6 +146,13 @@ class SklearnPredictor:
         # probe at load time shows the same outputs (see numpy_twin).
         self._twin = (numpy_twin(model, len(self._frame_columns), self._proba)
                       if self._frame_columns is not None and self._float_block else None)
+        # A linear model scored by its own arithmetic when a probe shows the answers bit
+        # for bit equal (rampup.registry.flavors.compiled); None: the estimator's methods.
+        block = self._twin if self._twin is not None else (
+            model if self._frame_columns is None and self._float_block else None)
+        self.compiled: LinearScorer | None = (
+            compile_linear(block, len(schema.features), self._proba)
+            if block is not None else None)
 
     def _inputs(self, batch: FeatureBatch) -> Any:
         cols = self._frame_columns
@@ -162,6 +170,14 @@ class SklearnPredictor:
 
     def predict(self, batch: FeatureBatch) -> PredictionBatch:
         x = self._inputs(batch)
+        scorer = self.compiled
+        if scorer is not None and isinstance(x, np.ndarray):
+            if not self._proba:
+                return PredictionBatch(as_records(scorer.predict(x), batch.n))
+            if self._argmax and self._classes is not None:
+                proba = scorer.predict_proba(x)
+                return class_batch(self._classes[np.argmax(proba, axis=1)], proba,
+                                   self.output.classes)
         model = self._twin if self._twin is not None and isinstance(x, np.ndarray) \
             else self.model
         if self._proba:
