@@ -24,6 +24,7 @@ CONFIGS = {
     "a": "a bare pandas",
     "b": "b rampup",
     "c": "c rampup+batching",
+    "d": "d rampup, not compiled",
 }
 LEGEND = {
     "n": "plain Starlette route: orjson, a NumPy row, predict_proba inline, orjson (baseline)",
@@ -31,6 +32,8 @@ LEGEND = {
     "b": "rampup predict: validation, routing, metrics, prediction log, monitoring and "
          "automation on; batching off",
     "c": "as b, with adaptive micro-batching on (<= 2 ms wait, <= 64 records)",
+    "d": "as b, with compiled: false (scikit-learn's own predict_proba, as n calls it): "
+         "rampup's overhead alone",
 }
 BASELINE = "n"
 WRITER_FACTOR = 5.0  # the log writer must sustain this multiple of the serving rate

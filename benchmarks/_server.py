@@ -106,14 +106,16 @@ def pin_background(cpu: int, main_tid: int) -> None:
     threading.Thread(target=watch, name="pin-background", daemon=True).start()
 
 
-def rampup_app(project_dir: Path, batching: bool) -> Any:
-    """rampup as ``rampup serve`` builds it, with this model's batching switched."""
+def rampup_app(project_dir: Path, batching: bool, compiled: bool = True) -> Any:
+    """rampup as ``rampup serve`` builds it, with this model's batching (and compiled
+    scoring) switched."""
     from rampup.config import Settings
     from rampup.project import Batching, ModelSpec, ProjectFile
     from rampup.serving.app import create_app
 
     settings = Settings(project_dir=project_dir)
-    project = ProjectFile(models={MODEL_NAME: ModelSpec(batching=Batching(enabled=batching))})
+    project = ProjectFile(models={MODEL_NAME: ModelSpec(batching=Batching(enabled=batching),
+                                                        compiled=compiled)})
     return create_app(settings, project)
 
 
@@ -126,6 +128,8 @@ def main() -> None:
                    help="rampup: run the background workers on this CPU")
     p.add_argument("--project-dir", type=Path, help="project folder with rampup.db (rampup)")
     p.add_argument("--batching", action="store_true", help="rampup: micro-batching on")
+    p.add_argument("--no-compile", action="store_true",
+                   help="rampup: compiled: false (scikit-learn's own predict_proba)")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--cpu", type=int, default=None, help="pin the process to this CPU")
     p.add_argument("--loop", default="auto")
@@ -145,7 +149,7 @@ def main() -> None:
             import threading
 
             pin_background(args.background_cpu, threading.get_native_id())
-        app = rampup_app(args.project_dir, args.batching)
+        app = rampup_app(args.project_dir, args.batching, compiled=not args.no_compile)
     uvicorn.run(app, host="127.0.0.1", port=args.port, workers=1, loop=args.loop,
                 http=args.http, access_log=False, log_level="warning",
                 timeout_graceful_shutdown=10)

@@ -64,7 +64,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true",
                    help="smoke run: 2 s measurements, 1 s warm-up, 20k log rows")
     p.add_argument("--connections", default="1,16", help="comma-separated (default 1,16)")
-    p.add_argument("--configs", default="n,a,b,c", help="which of n,a,b,c to run")
+    p.add_argument("--configs", default="n,a,b,c,d", help="which of n,a,b,c,d to run")
     p.add_argument("--background", choices=["same", "other"], default="same",
                    help="rampup's background workers (log writer, monitor, automation...) "
                         "on the server's CPU (default) or on the other one, beside wrk")
@@ -229,6 +229,7 @@ def start_servers(args: argparse.Namespace, env: dict[str, Any], tmp: Path,
         "a": ["bare", "--model", str(model_path)],
         "b": ["rampup", "--project-dir", str(tmp / "project-b"), *background],
         "c": ["rampup", "--project-dir", str(tmp / "project-c"), "--batching", *background],
+        "d": ["rampup", "--project-dir", str(tmp / "project-d"), "--no-compile", *background],
     }
     servers: dict[str, Server] = {}
     for config in args.configs:

@@ -10,7 +10,7 @@ import pytest
 
 from rampup.automation.advise import advise
 from rampup.automation.confidence import Calibrator, fit_calibrator, load_function
-from rampup.automation.report import consistency, per_class_agreement
+from rampup.automation.report import automation_metrics, consistency, per_class_agreement
 from rampup.errors import ConfigError, ValidationError
 from rampup.project import parse_project
 
@@ -153,3 +153,13 @@ def test_project_file_section_is_validated() -> None:
                       ({"colour": 1}, "allowed keys")]:
         with pytest.raises(ConfigError, match=word):
             parse_project({"models": {"m": {"automation": bad}}})
+
+
+def test_the_automation_rate_never_goes_below_zero_while_the_log_lags() -> None:
+    """Review items and the log have their own writers: with the human version serving
+    everything, 59 items may be written before the log holds 58 answers."""
+    items = [{"reason": "human_only", "status": "open", "decided_at": None, "created_at": 1.0,
+              "final_label": None, "suggestion": None} for _ in range(59)]
+    m = automation_metrics(items, n_answered=58, now=2.0)
+    assert m["answered"] == 59
+    assert m["automation_rate"] == 0.0

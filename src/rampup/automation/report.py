@@ -60,6 +60,10 @@ def automation_metrics(items: Sequence[dict[str, Any]], n_answered: int,
     """Automation rate, queue length, wait-time percentiles and accuracy of automated
     (audited) vs reviewed predictions, over the given items and answered count."""
     routed = sum(1 for i in items if i["reason"] in ROUTED)
+    # Every routed item is an answered prediction; the log and the review items are
+    # written by two writers, so for a moment the log can count fewer (the human version
+    # serving everything showed an automation rate of -1.7%).
+    n_answered = max(n_answered, routed)
     pending = [i for i in items if i["status"] in ("open", "disputed")]
     decided = [i for i in items if i["decided_at"] is not None]
     labelled = [i for i in decided if i["status"] == "decided" and _prediction(i) is not None]
