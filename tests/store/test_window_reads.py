@@ -57,6 +57,7 @@ def test_window_queries_prune_older_partitions(pg: Database) -> None:
     pg.predictions.insert_predictions(old + new)
     since = NOW - 60
     assert pg.predictions.id_floor(since) == bound(since - ID_MARGIN_S)
+    assert pg.predictions.id_floor(0.0) == "000000000000"  # "since the beginning"
     text = plan(pg, since, NOW)
     assert "predictions_p20260921" in text, text
     for stale in ("predictions_p20260918", "predictions_p20260919", "predictions_p20260920"):

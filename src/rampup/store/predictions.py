@@ -197,7 +197,7 @@ class SqlPredictions(Repository):
             else:
                 with self.db.reading() as conn:
                     self._partitioned = is_partitioned(conn, "predictions")
-        return bound(since - ID_MARGIN_S) if self._partitioned else None
+        return bound(max(0.0, since - ID_MARGIN_S)) if self._partitioned else None
 
     def _window(self, model: str, since: float, until: float,
                 roles: Sequence[str] | None) -> list[Any]:
