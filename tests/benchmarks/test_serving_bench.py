@@ -144,7 +144,7 @@ def test_quick_end_to_end_run(tmp_path: Path) -> None:
     (path,) = tmp_path.glob("serving-*.json")
     result = json.loads(path.read_text())
     assert {(r["config"], r["connections"]) for r in result["runs"]} == {
-        (c, n) for c in "nabc" for n in (1, 4)}
+        (c, n) for c in "nabcd" for n in (1, 4)}
     assert all(r["errors"] == 0 and r["req_per_s"] > 0 for r in result["runs"])
     assert all(r["p999_ms"] >= r["p99_ms"] for r in result["runs"])
     assert {r["config"] for r in result["open_loop"]} == {"n", "b", "c"}
