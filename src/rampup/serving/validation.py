@@ -218,6 +218,8 @@ class Validator:
         self.names = schema.names
         self._checks = [(f.name, f.nullable, _CHECKS[f.dtype](f), f) for f in schema.features]
         self._known = frozenset(self.names) | frozenset(ignore)
+        #: whether validating decodes values into the records (images, audio)
+        self.decodes_in_place = any(f.dtype in _BINARY for f in schema.features)
         self._allow_extra = schema.allow_extra
 
     def validate(self, records: Sequence[Any]) -> FeatureBatch:

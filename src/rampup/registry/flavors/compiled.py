@@ -8,7 +8,7 @@ the predictor scores with the same operations scikit-learn runs after those chec
 (``X @ coef_.T + intercept_``, then ``expit`` or ``softmax`` exactly as scikit-learn
 applies them), and only after a probe at load time shows the answers **bit for bit
 equal** to the estimator's own ``predict_proba``/``predict`` (any difference, warning or
-error keeps the estimator's own method). ``compile: false`` on a model's spec switches
+error keeps the estimator's own method). ``compiled: false`` on a model's spec switches
 it off.
 
 >>> import numpy as np
@@ -61,6 +61,15 @@ class LinearScorer:
         return self.decision(x)
 
 
+def probe_rows(n_features: int) -> np.ndarray:
+    """Seeded rows a fitted model is asked about at load time before a faster way of
+    calling it is trusted: zeros, ones, small normal values and large ones of both signs."""
+    rng = np.random.default_rng(20261207)
+    return np.vstack([np.zeros(n_features), np.ones(n_features),
+                      rng.normal(0.0, 1.0, (16, n_features)),
+                      rng.lognormal(3.0, 2.0, (16, n_features)) * rng.choice([-1, 1], (16, 1))])
+
+
 def _scorer(model: Any) -> LinearScorer | None:
     name = type(model).__name__
     coef = getattr(model, "coef_", None)
@@ -86,10 +95,7 @@ def compile_linear(model: Any, n_features: int, proba: bool) -> LinearScorer | N
     scorer = _scorer(model)
     if scorer is None:
         return None
-    rng = np.random.default_rng(20261207)
-    probe = np.vstack([np.zeros(n_features), np.ones(n_features),
-                       rng.normal(0.0, 1.0, (16, n_features)),
-                       rng.lognormal(3.0, 2.0, (16, n_features)) * rng.choice([-1, 1], (16, 1))])
+    probe = probe_rows(n_features)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

@@ -35,7 +35,7 @@ from rampup.registry.flavors.base import (
     plain_classes,
     positional_names,
 )
-from rampup.registry.flavors.compiled import LinearScorer, compile_linear
+from rampup.registry.flavors.compiled import LinearScorer, compile_linear, probe_rows
 from rampup.registry.predictor import FeatureBatch, PredictionBatch
 from rampup.registry.schema import Feature, InputSchema, OutputSpec
 
@@ -148,11 +148,12 @@ class SklearnPredictor:
                       if self._frame_columns is not None and self._float_block else None)
         # A linear model scored by its own arithmetic when a probe shows the answers bit
         # for bit equal (rampup.registry.flavors.compiled); None: the estimator's methods.
+        # (a classifier only when its predict() is the argmax: the one way it is used)
         block = self._twin if self._twin is not None else (
             model if self._frame_columns is None and self._float_block else None)
         self.compiled: LinearScorer | None = (
             compile_linear(block, len(schema.features), self._proba)
-            if block is not None else None)
+            if block is not None and (self._argmax or not self._proba) else None)
 
     def _inputs(self, batch: FeatureBatch) -> Any:
         cols = self._frame_columns
@@ -174,7 +175,7 @@ class SklearnPredictor:
         if scorer is not None and isinstance(x, np.ndarray):
             if not self._proba:
                 return PredictionBatch(as_records(scorer.predict(x), batch.n))
-            if self._argmax and self._classes is not None:
+            if self._classes is not None:
                 proba = scorer.predict_proba(x)
                 return class_batch(self._classes[np.argmax(proba, axis=1)], proba,
                                    self.output.classes)
@@ -219,9 +220,10 @@ def numpy_twin(model: Any, n_features: int, proba: bool) -> Any | None:
     """A copy of a model fitted on an all-float DataFrame that takes the same values as
     a NumPy block in ``feature_names_in_`` order, or None when that is not shown safe.
 
-    The copy shares the fitted arrays (no memory cost). It is used only if, on a seeded
-    probe of a few rows, it answers like the original on the DataFrame (same classes,
-    probabilities within 1e-9) without any warning; anything else keeps the DataFrame.
+    The copy shares the fitted arrays (no memory cost). It is used only if, on the seeded
+    probe rows (:func:`~rampup.registry.flavors.compiled.probe_rows`), it answers like the
+    original on the DataFrame (same classes, probabilities within 1e-9) without any
+    warning; anything else keeps the DataFrame.
     """
     import warnings
 
@@ -231,10 +233,7 @@ def numpy_twin(model: Any, n_features: int, proba: bool) -> Any | None:
     if twin is None:
         return None
     names = [str(n) for n in model.feature_names_in_]
-    rng = np.random.default_rng(20261207)
-    probe = np.vstack([np.zeros(n_features), np.ones(n_features),
-                       rng.normal(0.0, 1.0, (4, n_features)),
-                       rng.lognormal(3.0, 2.0, (4, n_features))])
+    probe = probe_rows(n_features)
     frame = pd.DataFrame(probe.copy(), columns=names)
     try:
         with warnings.catch_warnings(record=True) as caught:
