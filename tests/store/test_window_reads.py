@@ -63,7 +63,7 @@ def test_window_queries_prune_older_partitions(pg: Database) -> None:
     for stale in ("predictions_p20260918", "predictions_p20260919", "predictions_p20260920"):
         assert stale not in text, text
     # the same rows as without the floor
-    got = [r["id"] for chunk in pg.predictions.tail_rows("m", since=since, until=NOW,
+    got = [r[0] for chunk in pg.predictions.tail_rows("m", since=since, until=NOW,
                                                          roles=["answer"]) for r in chunk]
     assert got == [r["id"] for r in new]
     assert pg.predictions.count_window("m", since=since, until=NOW, roles=["answer"]) == 5

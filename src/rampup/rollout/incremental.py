@@ -24,15 +24,6 @@ from rampup.store import Database
 IntArray = npt.NDArray[np.int64]
 
 
-def _rows(tail: LogTail, version: str, since: float, until: float) -> npt.NDArray[np.bool_]:
-    code = tail.versions.get(version)
-    if code is None:
-        return np.zeros(tail.n, dtype=np.bool_)
-    ts = tail.col("ts")
-    out: npt.NDArray[np.bool_] = (tail.col("ver") == code) & (ts >= since) & (ts < until)
-    return out
-
-
 def _answers(tail: LogTail, shadows: IntArray, since: float, until: float, slack_s: float,
              keep: Callable[[IntArray], npt.NDArray[np.bool_]] | None = None) -> IntArray:
     """Per shadow row: the position of the answer it pairs with, -1 for none (the rule of
@@ -54,13 +45,12 @@ def tail_window(tail: LogTail, version: str, *, since: float, until: float,
                 roles: Sequence[str] = ("answer",), slack_s: float = SLACK_S) -> WindowStats:
     """:func:`rampup.rollout.window.measure` over the rows ``tail`` holds."""
     roles = tuple(roles)
-    m = _rows(tail, version, since, until)
+    idx = tail.rows(version, since, until)
     shadow = tail.col("shadow")
     if "shadow" not in roles:
-        m &= ~shadow
+        idx = idx[~shadow[idx]]
     if "answer" not in roles:
-        m &= shadow
-    idx = np.flatnonzero(m)
+        idx = idx[shadow[idx]]
     failed, has_out = tail.col("failed")[idx], tail.col("has_out")[idx]
     ok = idx[~failed & has_out]
     scores = tail.col("score")[ok]
@@ -76,12 +66,8 @@ def tail_window(tail: LogTail, version: str, *, since: float, until: float,
     lab, lsrc = ok[has_label], src[has_label]
     pn, ln = tail.col("pnum")[lab], tail.col("lnum")[lsrc]
     both = ~np.isnan(pn) & ~np.isnan(ln)
-    canon = tail.col("canon")
-    correct = int(np.sum(canon[lab] == tail.col("lcanon")[lsrc])) if lab.size else 0
-    if tail.canon_u:  # the same strings, sliced from a fixed-width column
-        predictions = tail.col("canon_u")[ok]
-    else:
-        predictions = np.asarray(canon[ok].tolist(), dtype=np.str_)
+    correct = int(np.count_nonzero(tail.same_class(lab, lsrc))) if lab.size else 0
+    predictions = tail.predictions(ok)
     return WindowStats(
         version, roles, since, until, int(idx.size), int(failed.sum()),
         tail.col("latency")[idx].copy(), int(lab.size), correct,
@@ -93,8 +79,8 @@ def tail_paired(tail: LogTail, candidate: str, primary: str, *, since: float, un
                 slack_s: float = SLACK_S) -> PairedStats:
     """:func:`rampup.rollout.window.paired` over the rows ``tail`` holds."""
     human = primary == HUMAN
-    m = _rows(tail, candidate, since, until) & tail.col("shadow") & tail.col("suffix_ok")
-    s = np.flatnonzero(m)
+    s = tail.rows(candidate, since, until)
+    s = s[tail.col("shadow")[s] & tail.col("suffix_ok")[s]]
     code = tail.versions.get(primary, -1)
     ver = tail.col("ver")
     a = _answers(tail, s, since, until, slack_s,

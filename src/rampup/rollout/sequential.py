@@ -229,6 +229,32 @@ def _ends(excess: Callable[[float], float], mle: float) -> tuple[float, float]:
 
 # -- quantiles ------------------------------------------------------------------------------
 
+def _accepted_counts(n: int, q: float, conc: float, bound: float) -> tuple[int, int] | None:
+    """The first and last ``k`` in ``0..n`` with ``bernoulli_log_e(k, n, q) < bound``.
+
+    The log-e is convex in ``k`` (``lgamma(a + k) + lgamma(b + n - k)`` plus a line), so
+    the accepted counts are one run around its minimum, near ``q n``: two bisections find
+    its ends from there (~2 log2 n evaluations instead of n + 1, the same ends).
+    """
+    def inside(k: int) -> bool:
+        return bool(bernoulli_log_e(k, n, q, conc) < bound)
+
+    mid = min(max(round(q * n), 0), n)
+    if not inside(mid):  # the run does not hold q n: look at every k
+        ok = np.nonzero(bernoulli_log_e(np.arange(n + 1), n, q, conc) < bound)[0]
+        return (int(ok[0]), int(ok[-1])) if ok.size else None
+    lo, hi = 0, mid  # the first accepted k is in [lo, hi]
+    while lo < hi:
+        m = (lo + hi) // 2
+        lo, hi = (lo, m) if inside(m) else (m + 1, hi)
+    first = lo
+    lo, hi = mid, n  # the last accepted k is in [lo, hi]
+    while lo < hi:
+        m = (lo + hi + 1) // 2
+        lo, hi = (m, hi) if inside(m) else (lo, m - 1)
+    return first, lo
+
+
 def quantile_cs(x: FloatArray, q: float, alpha: float, n_opt: float = N_OPT) -> Interval:
     """CS for the ``q``-quantile of the distribution ``x`` is drawn from.
 
@@ -247,12 +273,10 @@ def quantile_cs(x: FloatArray, q: float, alpha: float, n_opt: float = N_OPT) -> 
     if n == 0:
         return Interval(-math.inf, math.inf)
     conc = max(best_rho(n_opt, alpha), 1.0)
-    ks = np.arange(n + 1)
-    loge = bernoulli_log_e(ks, n, q, conc)
-    ok = np.nonzero(loge < math.log(1.0 / alpha))[0]
-    if ok.size == 0:  # cannot happen for sane inputs; the widest answer is the safe one
+    ends = _accepted_counts(n, q, conc, math.log(1.0 / alpha))
+    if ends is None:  # cannot happen for sane inputs; the widest answer is the safe one
         return Interval(-math.inf, math.inf)
-    k_lo, k_hi = int(ok[0]), int(ok[-1])
+    k_lo, k_hi = ends
     want = [i for i in (k_lo - 1, k_hi) if 0 <= i < n]
     part = np.partition(x, want) if want else x
     lower = float(part[k_lo - 1]) if k_lo >= 1 else -math.inf

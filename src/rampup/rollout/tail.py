@@ -26,37 +26,34 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import orjson
 
-from rampup.rollout.agreement import as_number, canonical
-from rampup.rollout.window import _Pred
+from rampup.rollout.batch import ROLES, Batch, decode
+from rampup.rollout.codes import Codes, equal
 from rampup.store import Database
 
 #: how long after its timestamp a prediction row may be committed and still be picked up.
 LAG_S = 10.0
-ROLES = ("answer", "shadow")
 _NAN = float("nan")
 
-#: column name -> dtype; object columns hold Python values.
+#: column name -> dtype; object columns hold Python values. ``ccode``/``lcode``/``dcode``
+#: are :class:`~rampup.rollout.codes.Codes` of the canonical prediction (-1 unless the
+#: call succeeded with an output), label and concept prediction; ``cstr``/``lstr``/``dstr``
+#: hold the strings of spilled codes.
 _COLUMNS: dict[str, Any] = {
     "ts": np.float64, "ver": np.int32, "shadow": np.bool_, "suffix_ok": np.bool_,
     "latency": np.float64, "failed": np.bool_, "has_out": np.bool_, "score": np.float64,
-    "pred": object, "canon": object, "pnum": np.float64, "has_label": np.bool_,
-    "label": object, "lcanon": object, "lnum": np.float64, "label_id": np.int64,
-    "pair": np.int64, "canon_u": "<U1",
+    "pred": object, "ccode": np.int32, "cstr": object, "pnum": np.float64,
+    "has_label": np.bool_, "label": object, "lcode": np.int32, "lstr": object,
+    "lnum": np.float64, "label_id": np.int64, "pair": np.int64,
 }
-#: the widest ``canon`` kept as a fixed-width string column too (``canon_u``: a window's
-#: predictions are sliced from it instead of converted row by row); wider outputs (text)
-#: switch that column off for the tail
-MAX_CANON_U = 64
 #: with ``concept=True``: the row as :func:`rampup.drift.source.decode_rows` decodes it.
-_CONCEPT: dict[str, Any] = {"dpred": object, "dcanon": object, "dconf": np.float64,
-                            "probs": object, "dfailed": np.bool_,
+_CONCEPT: dict[str, Any] = {"dpred": object, "dcode": np.int32, "dstr": object,
+                            "dconf": np.float64, "probs": object, "dfailed": np.bool_,
                             "dknown": np.bool_}
 
 
@@ -65,11 +62,11 @@ def _objs(values: list[Any], k: int) -> npt.NDArray[np.object_]:
     return np.fromiter(values, dtype=object, count=k)
 
 
-def _labelled(rows: list[dict[str, Any]], labels: dict[str, tuple[int, Any]]
-              ) -> list[dict[str, Any]]:
-    for r in rows:
-        r["label_id"], r["label"] = labels.get(r["id"], (None, None))
-    return rows
+def _spill(col: npt.NDArray[np.object_], at: npt.NDArray[np.int64],
+           spilled: dict[int, str]) -> None:
+    col[at] = None
+    for k, s in spilled.items():
+        col[at[k]] = s
 
 
 class LogTail:
@@ -97,7 +94,7 @@ class LogTail:
         self._seen_labels: set[int] = set()  # label ids read above the oldest cursor
         self._others: dict[str, float] = {}  # id -> ts of other roles' rows in the overlap
         self.rows_read = self.labels_read = 0
-        self.canon_u = True  # whether the ``canon_u`` column is kept (see MAX_CANON_U)
+        self.codes = Codes()  # canonical strings of predictions and labels, as integers
 
     # -- columns ------------------------------------------------------------------------
 
@@ -161,12 +158,13 @@ class LogTail:
         if start >= self.start:
             return
         if self.read_until is not None:
-            old_n, old_start = self.n, self.start
+            old_start = self.start
             self.start = start
             rows = [r for chunk in self.store.predictions.tail_rows(
                 self.model, since=start, until=old_start, roles=ROLES) for r in chunk
-                if r["id"] not in self.index]
-            self._prepend(self._with_labels(rows), old_n)
+                if r[0] not in self.index]
+            if rows:
+                self._prepend(self._with_labels(self._decode(rows)))
         else:
             self.start = start
 
@@ -188,28 +186,32 @@ class LogTail:
 
     def _read(self, since: float, until: float, ids: list[str] | None = None) -> None:
         labels: dict[str, tuple[int, Any]] | None = None
+        index, others = self.index, self._others
         for chunk in self.store.predictions.tail_rows(self.model, since=since, until=until,
                                                       roles=None, ids=ids):
             self.rows_read += len(chunk)
-            if self.read_until is not None:
-                for r in chunk:
-                    if r["role"] not in ROLES:
-                        self._others[r["id"]] = r["ts"]
-            new = [r for r in chunk if r["role"] in ROLES and r["id"] not in self.index]
+            # (id, request_id, ts, version, role, ...): rows of other roles (pinned, batch)
+            # in the overlap are remembered by id, not held
+            new = [r for r in chunk if r[4] in ROLES and r[0] not in index]
+            if self.read_until is not None and len(new) < len(chunk):
+                others.update((r[0], r[2]) for r in chunk if r[4] not in ROLES)
             if not new:
                 continue
+            batch = self._decode(new)
             if ids is None:  # a range: its labels in one query
                 if labels is None:
                     labels = self.store.predictions.tail_labels(
                         self.model, since=since, until=until, roles=ROLES)
-                self._append(_labelled(new, labels))
+                self._append(batch.with_labels(labels))
             else:
-                self._append(self._with_labels(new))
+                self._append(self._with_labels(batch))
 
-    def _with_labels(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _decode(self, rows: list[Any]) -> Batch:
+        return decode(rows, concept=self.concept)
+
+    def _with_labels(self, batch: Batch) -> Batch:
         """Rows read for the first time, with their latest label (by feedback id)."""
-        return _labelled(rows, self.store.feedback.latest_labels(
-            self.model, [r["id"] for r in rows]))
+        return batch.with_labels(self.store.feedback.latest_labels(self.model, batch.ids))
 
     def _read_labels(self) -> None:
         now = self.clock()
@@ -241,196 +243,179 @@ class LogTail:
             i = index.get(pid)
             if i is not None:
                 latest[i] = (fid, value)  # a later (higher) id of the same row replaces it
-        if not latest:
-            return
-        at = np.fromiter(latest, dtype=np.int64, count=len(latest))
-        fids = np.fromiter((f for f, _ in latest.values()), dtype=np.int64, count=len(latest))
-        newer = fids > self.cols["label_id"][at]
-        if not newer.all():
-            at, fids = at[newer], fids[newer]
-            values = [v for (_, v), keep in zip(latest.values(), newer, strict=True) if keep]
-        else:
-            values = [v for _, v in latest.values()]
-        c, k = self.cols, len(values)
-        c["label_id"][at] = fids
-        c["label"][at] = _objs(values, k)
-        c["has_label"][at] = [v is not None for v in values]
-        c["lcanon"][at] = _objs([None if v is None else canonical(v) for v in values], k)
-        nums = [as_number(v) for v in values]
-        c["lnum"][at] = [_NAN if n is None else n for n in nums]
+        if latest:
+            self._apply_labels(np.fromiter(latest, dtype=np.int64, count=len(latest)),
+                               [f for f, _ in latest.values()], [v for _, v in latest.values()])
 
     def set_label(self, prediction_id: str, label_id: int, value: Any) -> None:
         """Apply one label (a newer feedback id replaces an older one)."""
         i = self.index.get(prediction_id)
-        if i is None or self.cols["label_id"][i] >= label_id:
-            return
+        if i is not None:
+            self._apply_labels(np.asarray([i], dtype=np.int64), [label_id], [value])
+
+    def _apply_labels(self, at: npt.NDArray[np.int64], fids: list[int],
+                      values: list[Any]) -> None:
+        """Set the labels of rows ``at`` whose label id is lower than the new one."""
         c = self.cols
-        c["label_id"][i] = label_id
-        c["label"][i] = value
-        c["has_label"][i] = value is not None
-        c["lcanon"][i] = None if value is None else canonical(value)
-        n = as_number(value)
-        c["lnum"][i] = _NAN if n is None else n
+        ids = np.asarray(fids, dtype=np.int64)
+        newer = ids > c["label_id"][at]
+        if not newer.all():
+            at, ids = at[newer], ids[newer]
+            values = [v for v, keep in zip(values, newer.tolist(), strict=True) if keep]
+        if not values:
+            return
+        codes, nums, spilled = self.codes.encode(values)
+        c["label_id"][at] = ids
+        c["label"][at] = _objs(values, len(values))
+        c["has_label"][at] = codes != -1
+        c["lcode"][at] = codes
+        c["lnum"][at] = nums
+        _spill(c["lstr"], at, spilled)
 
     # -- placing rows -------------------------------------------------------------------
 
-    def _decode(self, rows: Iterable[dict[str, Any]]) -> list[tuple[_Pred, dict[str, Any]]]:
-        out = []
-        for r in rows:
-            raw = r.get("outputs")
-            if raw and isinstance(raw, str | bytes):  # parsed once, for both decoders
-                r["outputs"] = r["_out"] = orjson.loads(raw)
-            else:
-                r["_out"] = None
-            out.append((_Pred.of(r), r))
-        return out
-
-    def _write(self, js: list[int], items: list[tuple[_Pred, dict[str, Any]]]) -> None:
-        """Write new rows at positions ``js`` (held in the index already), column by
-        column, then their labels."""
-        if not items:
+    def _write(self, at: npt.NDArray[np.int64], b: Batch) -> None:
+        """Write the batch's rows at positions ``at`` (held in the index already), column
+        by column, then their labels."""
+        k = len(b)
+        if not k:
             return
-        c, at = self.cols, np.asarray(js, dtype=np.int64)
-        ps = [p for p, _ in items]
-        k = len(ps)
-        code = self.version_code
-        c["ts"][at] = [p.ts for p in ps]
-        c["ver"][at] = [code(p.version) for p in ps]
-        c["shadow"][at] = [p.role == "shadow" for p in ps]
-        c["suffix_ok"][at] = [p.id.endswith(f"~{p.version}") for p in ps]
-        c["latency"][at] = [p.latency_ms for p in ps]
-        c["failed"][at] = [p.failed for p in ps]
-        c["has_out"][at] = [p.has_output for p in ps]
-        c["score"][at] = [_NAN if p.score is None else p.score for p in ps]
-        c["pred"][at] = _objs([p.prediction for p in ps], k)
-        canon = [canonical(p.prediction) if p.has_output and not p.failed else None
-                 for p in ps]
-        c["canon"][at] = _objs(canon, k)
-        if self.canon_u:
-            width = max(len(x) for x in canon if x is not None) if any(canon) else 0
-            if width > c["canon_u"].dtype.itemsize // 4:
-                if width > MAX_CANON_U:
-                    self.canon_u = False
-                else:
-                    c["canon_u"] = c["canon_u"].astype(f"<U{width}")
-            if self.canon_u:
-                c["canon_u"][at] = ["" if x is None else x for x in canon]
-        nums = [as_number(p.prediction) for p in ps]
-        c["pnum"][at] = [_NAN if n is None else n for n in nums]
+        c, vc = self.cols, self.versions
+        for v in set(b.versions).difference(vc):
+            self.version_code(v)
+        c["ts"][at] = b.ts
+        c["ver"][at] = [vc[v] for v in b.versions]
+        shadow = np.asarray(b.shadow, dtype=np.bool_)
+        c["shadow"][at] = shadow
+        c["suffix_ok"][at] = False
+        if shadow.any():
+            sh = np.flatnonzero(shadow).tolist()
+            c["suffix_ok"][at[sh]] = [b.ids[i].endswith(f"~{b.versions[i]}") for i in sh]
+        c["latency"][at] = b.latency
+        failed, has_out = np.asarray(b.failed), np.asarray(b.has_out)
+        c["failed"][at], c["has_out"][at] = failed, has_out
+        c["score"][at] = b.score
+        c["pred"][at] = _objs(b.pred, k)
+        codes, nums, spilled = self.codes.encode(b.pred)
+        answered = has_out & ~failed
+        c["ccode"][at] = np.where(answered, codes, -1)
+        c["pnum"][at] = nums
+        _spill(c["cstr"], at, {i: s for i, s in spilled.items() if answered[i]})
         c["label_id"][at] = -1
         c["has_label"][at] = False
         c["label"][at] = None
-        c["lcanon"][at] = None
+        c["lcode"][at] = -1
+        c["lstr"][at] = None
         c["lnum"][at] = _NAN
         c["pair"][at] = -1
         if self.concept:
-            for j, (_, row) in zip(js, items, strict=True):
-                self._write_concept(j, row)
-        for p, row in items:
-            label_id = row.get("label_id")
-            if label_id is not None:
-                self.set_label(p.id, int(label_id), p.label)
+            c["dpred"][at] = _objs(b.dpred, k)
+            codes, _, spilled = self.codes.encode(b.dpred)
+            c["dcode"][at] = codes
+            _spill(c["dstr"], at, spilled)
+            c["dknown"][at] = codes != -1
+            c["dconf"][at] = b.dconf
+            c["probs"][at] = _objs(b.probs, k)
+            c["dfailed"][at] = b.dfailed
+        with_label = [(i, f) for i, f in enumerate(b.label_ids) if f is not None]
+        if with_label:
+            self._apply_labels(at[[i for i, _ in with_label]], [f for _, f in with_label],
+                               [b.labels[i] for i, _ in with_label])
 
-    def _write_concept(self, i: int, row: dict[str, Any]) -> None:
-        c = self.cols
-        out = row["_out"]
-        conf, probs = row.get("confidence"), None
-        if isinstance(out, dict):
-            pred = out.get("prediction")
-            p = out.get("probabilities")
-            probs = p if isinstance(p, dict) else None
-            conf = conf if conf is not None else out.get("confidence")
-        else:
-            pred = out
-        c["dpred"][i], c["probs"][i] = pred, probs
-        c["dcanon"][i] = None if pred is None else canonical(pred)
-        c["dknown"][i] = pred is not None
-        c["dconf"][i] = float(conf) if isinstance(conf, int | float) else _NAN
-        c["dfailed"][i] = bool(row.get("error"))
-
-    def _append(self, rows: list[dict[str, Any]]) -> None:
-        decoded = self._decode(rows)
-        decoded.sort(key=lambda x: (x[0].ts, x[0].id))
-        first = (decoded[0][0].ts, decoded[0][0].id)
+    def _append(self, batch: Batch) -> None:
+        b = batch.sort()
+        first = (b.ts[0], b.ids[0])
         # rows committed late land before rows already held: re-place the tail from there
         a = int(np.searchsorted(self.col("ts"), first[0], side="left"))
         while a < self.n and (self.cols["ts"][a], self.ids[a]) < first:
             a += 1
-        if a < self.n:
-            old = [(self._pred_at(i), {"label_id": None}, i) for i in range(a, self.n)]
-            merged = sorted([(p, r, -1) for p, r in decoded] + old,
-                            key=lambda x: (x[0].ts, x[0].id))
-            self._place(a, merged)
-        else:
-            self._place(self.n, [(p, r, -1) for p, r in decoded])
+        if a == self.n:
+            self._place_new(b)
+            return
+        ts = self.cols["ts"]
+        keys = [(float(ts[i]), self.ids[i], i) for i in range(a, self.n)]
+        keys += [(t, pid, ~k) for k, (t, pid) in enumerate(zip(b.ts, b.ids, strict=True))]
+        keys.sort(key=lambda x: (x[0], x[1]))
+        self._place(a, [src for _, _, src in keys], b)
 
-    def _pred_at(self, i: int) -> _Pred:
-        c = self.cols
-        return _Pred(self.ids[i], self.request_ids[i], float(c["ts"][i]), "", "", 0.0,
-                     False, False, None, None, None)
+    def _place_new(self, b: Batch) -> None:
+        """Append the batch's rows after the rows held (all later in ``(ts, id)``)."""
+        n, k = self.n, len(b)
+        self._grow(k)
+        self.ids.extend(b.ids)
+        self.request_ids.extend(b.request_ids)
+        self.index.update(zip(b.ids, range(n, n + k), strict=True))
+        self.n = n + k
+        fresh = np.arange(n, n + k, dtype=np.int64)
+        self._write(fresh, b)
+        self._link_all(fresh, b)
 
-    def _place(self, a: int, items: list[tuple[_Pred, dict[str, Any], int]]) -> None:
-        """Write ``items`` (new rows, or held rows by their old position) from position
-        ``a`` on, in order, and fix the index, the pairs and the links."""
+    def _place(self, a: int, order: list[int], b: Batch) -> None:
+        """Write rows from position ``a`` on in ``order``: an old row's position (>= 0),
+        or ``~k`` for the batch's ``k``-th row; fix the index, the pairs and the links."""
         old_n = self.n
-        self._grow(a + len(items) - old_n)
-        moved = {i: a + k for k, (_, _, i) in enumerate(items) if i >= 0}
-        saved = {k: v[a:old_n].copy() for k, v in self.cols.items()} if moved else {}
+        self._grow(a + len(order) - old_n)
+        saved = {k: v[a:old_n].copy() for k, v in self.cols.items()}
         saved_ids = self.ids[a:old_n]
         saved_req = self.request_ids[a:old_n]
         del self.ids[a:], self.request_ids[a:]
         fresh: list[int] = []
-        new: list[tuple[_Pred, dict[str, Any]]] = []
         old_at: list[int] = []
         old_from: list[int] = []
-        for k, (p, row, i) in enumerate(items):
-            j = a + k
-            if i >= 0:
+        for j, src in enumerate(order, start=a):
+            if src >= 0:
                 old_at.append(j)
-                old_from.append(i - a)
-                self.ids.append(saved_ids[i - a])
-                self.request_ids.append(saved_req[i - a])
+                old_from.append(src - a)
+                self.ids.append(saved_ids[src - a])
+                self.request_ids.append(saved_req[src - a])
             else:
-                self.ids.append(p.id)
-                self.request_ids.append(p.request_id)
+                self.ids.append(b.ids[~src])
+                self.request_ids.append(b.request_ids[~src])
                 fresh.append(j)
-                new.append((p, row))
             self.index[self.ids[j]] = j
-        if old_at:
-            to, src = np.asarray(old_at), np.asarray(old_from)
-            for name, v in saved.items():
-                self.cols[name][to] = v[src]
-        self.n = a + len(items)
-        self._write(fresh, new)
-        if moved:
-            pair = self.col("pair")
-            remap = np.arange(old_n, dtype=np.int64)
-            for i, j in moved.items():
-                remap[i] = j
-            linked = pair >= 0
-            pair[linked] = remap[pair[linked]]
-        for j in fresh:
-            self._link(j)
+        to, src_at = np.asarray(old_at, dtype=np.int64), np.asarray(old_from, dtype=np.int64)
+        for name, v in saved.items():
+            self.cols[name][to] = v[src_at]
+        self.n = a + len(order)
+        at = np.asarray(fresh, dtype=np.int64)  # the batch's rows, in batch order
+        self._write(at, b)
+        pair = self.col("pair")
+        remap = np.arange(old_n, dtype=np.int64)
+        remap[src_at + a] = to
+        linked = pair >= 0
+        pair[linked] = remap[pair[linked]]
+        self._link_all(at, b)
 
-    def _prepend(self, rows: list[dict[str, Any]], old_n: int) -> None:
-        if not rows:
+    def _prepend(self, b: Batch) -> None:
+        """Put the batch's rows (all earlier than the rows held) first."""
+        k = len(b)
+        if not k:
             return
-        decoded = self._decode(r for r in rows if r["id"] not in self.index)
-        decoded.sort(key=lambda x: (x[0].ts, x[0].id))
-        k = len(decoded)
+        b = b.sort()
+        old_n = self.n
         self._grow(k)
         for v in self.cols.values():
             v[k: k + old_n] = v[:old_n].copy()
         pair = self.cols["pair"][k: k + old_n]
         pair[pair >= 0] += k
-        old_ids, old_req = self.ids, self.request_ids
-        self.ids = [p.id for p, _ in decoded] + old_ids
-        self.request_ids = [p.request_id for p, _ in decoded] + old_req
+        self.ids = b.ids + self.ids
+        self.request_ids = b.request_ids + self.request_ids
         self.index = {pid: j for j, pid in enumerate(self.ids)}
         self.n = old_n + k
-        self._write(list(range(k)), decoded)
-        for j in range(k):
-            self._link(j)
+        at = np.arange(k, dtype=np.int64)
+        self._write(at, b)
+        self._link_all(at, b)
+
+    def _link_all(self, at: npt.NDArray[np.int64], b: Batch) -> None:
+        """Link the new rows ``at`` (the batch's, in its order) to their shadows/answers."""
+        shadow = b.shadow
+        for j, s in zip(at.tolist(), shadow, strict=True):
+            if s:
+                self._link(j)
+        if self._waiting:
+            for j, s in zip(at.tolist(), shadow, strict=True):
+                if not s and self.ids[j] in self._waiting:
+                    self._link(j)
 
     def _link(self, j: int) -> None:
         """Link a shadow row and its answer once both are held."""
@@ -448,3 +433,35 @@ class LogTail:
                 s = self.index.get(sid)
                 if s is not None and self.request_ids[s] == self.request_ids[j]:
                     c["pair"][s] = j
+
+    # -- what windows compare -----------------------------------------------------------
+
+    def same_class(self, pred: npt.NDArray[np.int64], label: npt.NDArray[np.int64],
+                   code: str = "ccode") -> npt.NDArray[np.bool_]:
+        """Whether the prediction (``ccode``, or ``dcode``) of rows ``pred`` is the label
+        of rows ``label``, as canonical strings."""
+        a, b = self.col(code)[pred], self.col("lcode")[label]
+        if not self.codes.spilled:
+            out: npt.NDArray[np.bool_] = a == b
+            return out
+        spilled = {"ccode": "cstr", "dcode": "dstr"}[code]
+        return equal(self.codes, a, self.col(spilled)[pred], b, self.col("lstr")[label])
+
+    def rows(self, version: str, since: float, until: float) -> npt.NDArray[np.int64]:
+        """Positions of ``version``'s rows with ``ts`` in ``[since, until)``."""
+        code = self.versions.get(version)
+        if code is None:
+            return np.empty(0, dtype=np.int64)
+        ts = self.col("ts")
+        lo, hi = np.searchsorted(ts, [since, until], side="left").tolist()
+        out: npt.NDArray[np.int64] = np.flatnonzero(self.cols["ver"][lo:hi] == code) + lo
+        return out
+
+    def predictions(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.str_]:
+        """The canonical predictions of successful rows ``rows``, as strings."""
+        codes = self.col("ccode")[rows]
+        if codes.size and codes.min() < 0:  # spilled strings
+            return np.asarray(self.codes.strings_of(codes, self.col("cstr")[rows]),
+                              dtype=np.str_)
+        out: npt.NDArray[np.str_] = self.codes.array()[codes]
+        return out

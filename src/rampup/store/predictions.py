@@ -212,10 +212,11 @@ class SqlPredictions(Repository):
 
     def tail_rows(self, model: str, *, since: float, until: float,
                   roles: Sequence[str] | None, chunk_size: int = 10_000,
-                  ids: Sequence[str] | None = None) -> Iterator[list[dict[str, Any]]]:
+                  ids: Sequence[str] | None = None) -> Iterator[list[Sequence[Any]]]:
         """The narrow columns incremental windows read (no inputs, no labels: see
-        ``Feedback.latest_labels``), oldest first; with ``ids``, only those rows;
-        ``roles=None``: every role."""
+        ``Feedback.latest_labels``) as tuples in ``TAIL_COLUMNS`` order (id, request_id,
+        ts, version, role, outputs, confidence, latency_ms, error), oldest first; with
+        ``ids``, only those rows (in no order); ``roles=None``: every role."""
         p = t.predictions
         cols = [p.c.id, p.c.request_id, p.c.ts, p.c.version, p.c.role, p.c.outputs,
                 p.c.confidence, p.c.latency_ms, p.c.error]
@@ -223,16 +224,12 @@ class SqlPredictions(Repository):
         with self.db.reading() as conn:
             if ids is not None:
                 for some in _chunks(ids):
-                    q = sa.select(*cols).where(*where, p.c.id.in_(some))
-                    found = conn.execute(q)
-                    names = list(found.keys())
-                    yield [dict(zip(names, r, strict=True)) for r in found]
+                    yield list(conn.execute(sa.select(*cols).where(*where, p.c.id.in_(some))))
                 return
             q = sa.select(*cols).where(*where).order_by(p.c.ts, p.c.id)
             result = conn.execution_options(stream_results=True, yield_per=chunk_size).execute(q)
-            keys = list(result.keys())
             for part in result.partitions(chunk_size):
-                yield [dict(zip(keys, r, strict=True)) for r in part]
+                yield list(part)
 
     def tail_ids(self, model: str, *, since: float, until: float,
                  roles: Sequence[str] | None) -> list[str]:
