@@ -85,10 +85,12 @@ def test_window_labels_and_counts(store: Database) -> None:
         FeedbackRecord("p1", "m", NOW, "label", None, "b", "user", "k2"),  # the latest
         FeedbackRecord("p2", "m", NOW, "event", "click", None, "user", "k3"),
         FeedbackRecord("o0", "other", NOW, "label", None, "x", "user", "k4")])
-    got = store.predictions.tail_labels("m", since=NOW, until=NOW + 10,
-                                        roles=["answer", "shadow"])
+    got = store.feedback.labels_in_range("m", "p0", "p5")
     assert {k: v for k, (_, v) in got.items()} == {"p1": "b"}
     assert got == store.feedback.latest_labels("m", [f"p{k}" for k in range(6)])
+    assert store.feedback.labels_in_range("m", "p2", "p5") == {}
+    assert store.feedback.labels_in_range("m", "p1", "p1") == got
+    assert store.feedback.labels_in_range("other", "a", "z")["o0"][1] == "x"
     assert store.predictions.count_window("m", since=NOW + 1, until=NOW + 3,
                                           roles=["answer"]) == 2
     assert store.predictions.count_window("m", since=NOW + 1, until=NOW + 3,

@@ -139,8 +139,8 @@ class LogTail:
                     if i not in self.index and i not in others]
                 if missing:
                     self._read(lo, top, missing)
-            if until > hi:
-                self._read(hi, until)
+            if until > hi:  # a tick's new rows: fetched at once
+                self._read(hi, until, stream=until - hi > 4 * self.lag_s)
             self.read_until = max(until, hi)
             floor = self.read_until - self.lag_s
             if others and min(others.values()) < floor:
@@ -184,11 +184,11 @@ class LogTail:
         del self.ids[:k], self.request_ids[:k]
         self.index = {pid: j for j, pid in enumerate(self.ids)}
 
-    def _read(self, since: float, until: float, ids: list[str] | None = None) -> None:
-        labels: dict[str, tuple[int, Any]] | None = None
+    def _read(self, since: float, until: float, ids: list[str] | None = None, *,
+              stream: bool = True) -> None:
         index, others = self.index, self._others
         for chunk in self.store.predictions.tail_rows(self.model, since=since, until=until,
-                                                      roles=None, ids=ids):
+                                                      roles=None, ids=ids, stream=stream):
             self.rows_read += len(chunk)
             # (id, request_id, ts, version, role, ...): rows of other roles (pinned, batch)
             # in the overlap are remembered by id, not held
@@ -198,11 +198,9 @@ class LogTail:
             if not new:
                 continue
             batch = self._decode(new)
-            if ids is None:  # a range: its labels in one query
-                if labels is None:
-                    labels = self.store.predictions.tail_labels(
-                        self.model, since=since, until=until, roles=ROLES)
-                self._append(batch.with_labels(labels))
+            if ids is None:  # a range: ids in a narrow range, their labels in one query
+                self._append(batch.with_labels(self.store.feedback.labels_in_range(
+                    self.model, min(batch.ids), max(batch.ids))))
             else:
                 self._append(self._with_labels(batch))
 

@@ -91,6 +91,24 @@ class SqlFeedback(Repository):
                         out[r.prediction_id] = (int(r.id), r.value)
         return out
 
+    def labels_in_range(self, model: str, low_id: str, high_id: str
+                        ) -> dict[str, tuple[int, Any]]:
+        """The latest label (``(feedback id, value)``) of each of the model's predictions
+        with an id in ``[low_id, high_id]``: one range of the ``prediction_id`` index (on
+        PostgreSQL within the partitions of that id range), the model checked on the rows
+        read. Rows just read hold ids in a narrow range (ids are time-ordered): their
+        labels come in one query, without a list of ids."""
+        f = t.feedback
+        q = (sa.select(f.c.id, f.c.prediction_id, f.c.value, f.c.model)
+             .where(f.c.prediction_id >= low_id, f.c.prediction_id <= high_id,
+                    f.c.kind == "label"))
+        out: dict[str, tuple[int, Any]] = {}
+        with self.db.reading() as conn:
+            for fid, pid, value, m in sorted(conn.execute(q).all(), key=lambda r: int(r[0])):
+                if m == model:
+                    out[pid] = (int(fid), value)
+        return out
+
     def count_labels(self, model: str, after_id: int, upto_id: int) -> int:
         """How many of the model's labels have a feedback id in ``(after_id, upto_id]`` (a
         label cursor compares it with what it read before re-reading that range): a walk

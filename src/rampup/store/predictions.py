@@ -15,7 +15,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 from rampup.store import schema as t
 from rampup.store.partitions import bound, is_partitioned
@@ -212,11 +211,14 @@ class SqlPredictions(Repository):
 
     def tail_rows(self, model: str, *, since: float, until: float,
                   roles: Sequence[str] | None, chunk_size: int = 10_000,
-                  ids: Sequence[str] | None = None) -> Iterator[list[Sequence[Any]]]:
+                  ids: Sequence[str] | None = None, stream: bool = True
+                  ) -> Iterator[list[Sequence[Any]]]:
         """The narrow columns incremental windows read (no inputs, no labels: see
         ``Feedback.latest_labels``) as tuples in ``TAIL_COLUMNS`` order (id, request_id,
         ts, version, role, outputs, confidence, latency_ms, error), oldest first; with
-        ``ids``, only those rows (in no order); ``roles=None``: every role."""
+        ``ids``, only those rows (in no order); ``roles=None``: every role.
+        ``stream=False`` for a short range (a tick's new rows): fetched at once, without
+        a server-side cursor's extra round trips on PostgreSQL."""
         p = t.predictions
         cols = [p.c.id, p.c.request_id, p.c.ts, p.c.version, p.c.role, p.c.outputs,
                 p.c.confidence, p.c.latency_ms, p.c.error]
@@ -227,6 +229,9 @@ class SqlPredictions(Repository):
                     yield list(conn.execute(sa.select(*cols).where(*where, p.c.id.in_(some))))
                 return
             q = sa.select(*cols).where(*where).order_by(p.c.ts, p.c.id)
+            if not stream:
+                yield list(conn.execute(q))
+                return
             result = conn.execution_options(stream_results=True, yield_per=chunk_size).execute(q)
             for part in result.partitions(chunk_size):
                 yield list(part)
@@ -238,39 +243,6 @@ class SqlPredictions(Repository):
         q = sa.select(t.predictions.c.id).where(*self._window(model, since, until, roles))
         with self.db.reading() as conn:
             return list(conn.execute(q).scalars())
-
-    def tail_labels(self, model: str, *, since: float, until: float,
-                    roles: Sequence[str]) -> dict[str, tuple[int, Any]]:
-        """The latest label (``(feedback id, value)``) of each of the model's rows in
-        ``[since, until)``: one walk of the rows' index range joined to feedback by
-        prediction id (what ``Feedback.latest_labels`` gives for those ids, without an
-        ``IN`` list per 500 ids)."""
-        p, f = t.predictions, t.feedback
-        cols = (f.c.id, f.c.prediction_id, f.c.value, f.c.model)
-        out: dict[str, tuple[int, Any]] = {}
-        with self.db.reading() as conn:
-            if self.db.dialect == "postgresql":
-                # PostgreSQL hash-joins the join below over a seq scan of feedback (its
-                # estimate of a window's rows is far too low): the window's ids first,
-                # then their labels by the prediction_id index, as one array parameter
-                ids = list(conn.execute(sa.select(p.c.id).where(
-                    *self._window(model, since, until, roles))).scalars())
-                if not ids:
-                    return out
-                q = sa.select(*cols).where(
-                    f.c.prediction_id == sa.func.any(
-                        sa.bindparam("ids", ids, type_=postgresql.ARRAY(sa.String))),
-                    f.c.kind == "label",
-                    # feedback is partitioned by its prediction's id: only the partitions
-                    # the window's ids fall in are probed
-                    f.c.prediction_id >= min(ids), f.c.prediction_id <= max(ids))
-            else:
-                q = (sa.select(*cols).select_from(p.join(f, f.c.prediction_id == p.c.id))
-                     .where(*self._window(model, since, until, roles), f.c.kind == "label"))
-            for fid, pid, value, m in sorted(conn.execute(q).all(), key=operator.itemgetter(0)):
-                if m == model:
-                    out[pid] = (int(fid), value)
-        return out
 
     def count_window(self, model: str, *, since: float, until: float,
                      roles: Sequence[str] | None) -> int:
