@@ -105,7 +105,7 @@ def test_nested_units_are_one(store: Database) -> None:
 
 def test_the_database_holds_repositories_not_data_methods() -> None:
     public = {n for n in vars(DatabaseClass) if not n.startswith("_")}
-    assert public == {"open", "dialect", "transaction", "close", "ping"}
+    assert public == {"open", "dialect", "transaction", "reads", "close", "ping"}
     assert set(DatabaseClass.__annotations__) == {
         "models", "evaluations", "deployments", "rollouts", "predictions", "feedback",
         "partitions", "events", "windows", "alerts", "retrain", "review", "automation",
@@ -122,3 +122,33 @@ async def test_a_thread_given_a_copy_of_the_context_does_not_join(store: Databas
         assert await asyncio.to_thread(count) == 0
         assert count() == 1
     assert await asyncio.to_thread(count) == 1
+
+
+def test_reads_share_one_connection_and_writes_still_commit(store: Database) -> None:
+    import sqlalchemy as sa
+
+    store.models.ensure_model("m")
+    store.predictions.insert_predictions([pred(0)])
+    checkouts: list[object] = []
+
+    def checkout(*args: object) -> None:
+        checkouts.append(args)
+
+    sa.event.listen(store.engine, "checkout", checkout)
+    try:
+        with store.reads():
+            for _ in range(3):
+                assert store.predictions.count_predictions("m") == 1
+            assert len(checkouts) == 1
+            # a write inside is its own transaction, committed at once
+            store.predictions.insert_predictions([pred(1)])
+            assert store.predictions.count_predictions("m") == 2
+            other: list[int] = []
+            t = threading.Thread(target=lambda: other.append(
+                store.predictions.count_predictions("m")))
+            t.start()
+            t.join()
+            assert other == [2]  # another thread reads through its own connection
+        assert store.predictions.count_predictions("m") == 2
+    finally:
+        sa.event.remove(store.engine, "checkout", checkout)

@@ -120,6 +120,10 @@ class LogTail:
 
     def refresh(self, until: float) -> None:
         """Read the rows logged before ``until`` that are not held yet, then new labels."""
+        with self.store.reads():  # one connection for the refresh's few queries
+            self._refresh(until)
+
+    def _refresh(self, until: float) -> None:
         if self.read_until is None:
             self._read(self.start, until)
             self.read_until = until

@@ -15,7 +15,7 @@ repository, typed by a small protocol (:mod:`rampup.store.protocols`).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 import sqlalchemy as sa
 
@@ -99,6 +99,10 @@ class Database:
         this transaction and commit or roll back together."""
         with self.tx.begin() as conn:
             yield conn
+
+    def reads(self) -> AbstractContextManager[None]:
+        """Repository reads made inside share one connection (see ``Transactions.reads``)."""
+        return self.tx.reads()
 
     def close(self) -> None:
         self.engine.dispose()

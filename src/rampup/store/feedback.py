@@ -56,22 +56,24 @@ class SqlFeedback(Repository):
     def labels_after(self, model: str, after_id: int, limit: int = 50_000
                      ) -> list[tuple[int, str, Any]]:
         """The model's labels with a feedback id above ``after_id`` as ``(id, prediction
-        id, value)``, oldest first (a cursor for incremental windows), read ``limit`` at a
-        time. The query walks the primary key from ``after_id`` and the model is checked
-        on the rows read: asking for the model there makes SQLite walk the model's whole
-        ``(model, ts)`` index and sort it, a cost that grows with the model's history."""
+        id, value)``, oldest first (a cursor for incremental windows), up to the highest
+        id committed when asked, read ``limit`` ids at a time. Each read is a bounded
+        range of the primary key, the model checked on the rows read: asking for the
+        model makes SQLite walk the model's whole ``(model, ts)`` index, and an open range
+        (``id > x ORDER BY id LIMIT n``) made PostgreSQL scan and sort the whole current
+        partition (its estimate of the rows above the cursor was far too low)."""
         f = t.feedback
         out: list[tuple[int, str, Any]] = []
         with self.db.reading() as conn:
-            while True:
+            top = int(conn.execute(sa.select(sa.func.max(f.c.id))).scalar() or 0)
+            while after_id < top:
+                upto = min(top, after_id + limit)
                 q = (sa.select(f.c.id, f.c.prediction_id, f.c.value, f.c.model)
-                     .where(f.c.kind == "label", f.c.id > after_id)
-                     .order_by(f.c.id).limit(limit))
-                rows = conn.execute(q).all()
+                     .where(f.c.kind == "label", f.c.id > after_id, f.c.id <= upto))
+                rows = sorted(conn.execute(q).all(), key=lambda r: int(r[0]))
                 out.extend((int(r[0]), str(r[1]), r[2]) for r in rows if r[3] == model)
-                if len(rows) < limit:
-                    return out
-                after_id = int(rows[-1][0])
+                after_id = upto
+        return out
 
     def latest_labels(self, model: str, ids: Iterable[str]) -> dict[str, tuple[int, Any]]:
         """Each prediction's latest label as ``(feedback id, value)``; unlabelled ones are

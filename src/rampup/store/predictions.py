@@ -226,11 +226,12 @@ class SqlPredictions(Repository):
         with self.db.reading() as conn:
             if ids is not None:
                 for some in _chunks(ids):
-                    yield list(conn.execute(sa.select(*cols).where(*where, p.c.id.in_(some))))
+                    yield list(conn.execute(
+                        sa.select(*cols).where(*where, p.c.id.in_(some))).all())
                 return
             q = sa.select(*cols).where(*where).order_by(p.c.ts, p.c.id)
             if not stream:
-                yield list(conn.execute(q))
+                yield list(conn.execute(q).all())
                 return
             result = conn.execution_options(stream_results=True, yield_per=chunk_size).execute(q)
             for part in result.partitions(chunk_size):

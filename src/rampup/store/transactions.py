@@ -27,6 +27,18 @@ from rampup.store.engine import insert_ignore
 # share a connection with the thread that opened it.
 _OPEN: ContextVar[dict[sa.Engine, tuple[int, sa.Connection]] | None] = ContextVar(
     "rampup_store_transaction", default=None)
+# engine -> (thread, connection) that reads in this context share (``Transactions.reads``)
+_READS: ContextVar[dict[sa.Engine, tuple[int, sa.Connection]] | None] = ContextVar(
+    "rampup_store_reads", default=None)
+
+
+def _held(var: ContextVar[dict[sa.Engine, tuple[int, sa.Connection]] | None],
+          engine: sa.Engine) -> sa.Connection | None:
+    open_ = var.get()
+    held = None if open_ is None else open_.get(engine)
+    if held is None or held[0] != threading.get_ident():
+        return None
+    return held[1]
 
 
 class Transactions:
@@ -41,11 +53,7 @@ class Transactions:
 
     def current(self) -> sa.Connection | None:
         """The connection of the unit of work open in this thread/task, if any."""
-        open_ = _OPEN.get()
-        held = None if open_ is None else open_.get(self.engine)
-        if held is None or held[0] != threading.get_ident():
-            return None
-        return held[1]
+        return _held(_OPEN, self.engine)
 
     @contextmanager
     def begin(self) -> Iterator[sa.Connection]:
@@ -67,12 +75,28 @@ class Transactions:
     def reading(self) -> Iterator[sa.Connection]:
         """A connection to read with: the open unit of work's (so it sees its own
         writes), else a pooled one."""
-        conn = self.current()
+        conn = self.current() or _held(_READS, self.engine)
         if conn is not None:
             yield conn
             return
         with self.engine.connect() as conn:
             yield conn
+
+    @contextmanager
+    def reads(self) -> Iterator[None]:
+        """Reads made inside share one pooled connection (a burst of small queries, such
+        as a window's refresh, checks a connection out once, not once a query: each
+        checkout pings a PostgreSQL server first). Writes are not affected."""
+        if self.current() is not None or _held(_READS, self.engine) is not None:
+            yield
+            return
+        with self.engine.connect() as conn:
+            token = _READS.set({**(_READS.get() or {}),
+                                self.engine: (threading.get_ident(), conn)})
+            try:
+                yield
+            finally:
+                _READS.reset(token)
 
     def insert_ignore(self, table: sa.Table, keys: list[str]) -> Any:
         """``INSERT ... ON CONFLICT (keys) DO NOTHING`` for this dialect."""
