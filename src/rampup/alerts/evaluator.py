@@ -72,6 +72,10 @@ class AlertEvaluator:
     # -- one pass -----------------------------------------------------------------------
 
     def tick(self) -> list[Evaluation]:
+        with self.store.reads():  # the pass's reads share one connection
+            return self._tick()
+
+    def _tick(self) -> list[Evaluation]:
         now = self.clock()
         states = self.store.alerts.alert_states()
         # What this pass decides on: actions are fenced on it (see rampup.alerts.actions).

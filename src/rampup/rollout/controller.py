@@ -65,6 +65,10 @@ class RolloutController:
         self._keys: set[tuple[int, int, float]] = set()
 
     def tick(self) -> list[TickResult]:
+        with self.store.reads():  # the pass's reads share one connection
+            return self._tick()
+
+    def _tick(self) -> list[TickResult]:
         now = self.clock()
         if self.windows is not None and self._last_tick is not None and \
                 not 0 <= now - self._last_tick <= self.windows.lag_s:
