@@ -170,3 +170,24 @@ def test_incremental_equals_full_reread_dense(store: Database) -> None:
                float(rng.uniform(0, 80))) for k in rng.integers(0, 500, 250)]
     rows, feedback = traffic(answers, shadows, labels, "dense")
     assert check_ticks(store, "dense", rows, feedback, 3.0) > 100
+
+
+def test_incremental_equals_full_reread_with_spilled_codes(sqlite_store: Database,
+                                                           monkeypatch: Any) -> None:
+    """Past its limit of distinct class strings a tail compares the rest as strings (a
+    regression model's outputs): the windows stay the same."""
+    import rampup.rollout.codes
+
+    monkeypatch.setattr(rampup.rollout.codes, "MAX_CODES", 2)
+    rng = np.random.default_rng(11)
+    values = ["a", "b", 1, 2.5, "c", 7, None]
+    answers = [(str(rng.choice(["v1", "v2"])), float(rng.uniform(0, 1)),
+                values[int(rng.integers(len(values)))], 0.7, int(rng.integers(0, 9)))
+               for _ in range(150)]
+    shadows = [(int(k), str(rng.choice(["v2", "v3"])), float(rng.uniform(-4, 5)),
+                values[int(rng.integers(len(values)))], int(rng.integers(0, 9)))
+               for k in rng.integers(0, 150, 80)]
+    labels = [(int(k), bool(rng.random() < 0.2), values[int(rng.integers(len(values) - 1))],
+               float(rng.uniform(0, 80))) for k in rng.integers(0, 250, 150)]
+    rows, feedback = traffic(answers, shadows, labels, "spilled")
+    assert check_ticks(sqlite_store, "spilled", rows, feedback, 5.0) > 50

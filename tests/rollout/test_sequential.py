@@ -14,6 +14,8 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rampup.rollout.judge import evaluate
 from rampup.rollout.sequential import (
@@ -219,3 +221,18 @@ def test_a_candidate_exactly_at_its_threshold_waits_for_ever() -> None:
         cand = WindowStats("v2", requests=n, errors=n // 100)
         base = WindowStats("v1", requests=n, errors=n // 100)
         assert evaluate("error_rate <= baseline", cand, base).verdict == "wait"
+
+
+@settings(max_examples=300, deadline=None)
+@given(n=st.integers(0, 3000), q=st.sampled_from([0.01, 0.5, 0.9, 0.95, 0.99, 0.999]),
+       alpha=st.sampled_from([1e-4, 0.01, 0.05, 0.2]))
+def test_accepted_counts_by_bisection_equal_a_scan_of_every_count(n: int, q: float,
+                                                                   alpha: float) -> None:
+    from rampup.rollout.sequential import N_OPT, _accepted_counts, bernoulli_log_e, best_rho
+
+    conc = max(best_rho(N_OPT, alpha), 1.0)
+    bound = math.log(1.0 / alpha)
+    ok = np.nonzero(bernoulli_log_e(np.arange(n + 1), n, q, conc) < bound)[0]
+    assert ok.size == 0 or ok[-1] - ok[0] + 1 == ok.size  # one run: the log-e is convex
+    want = (int(ok[0]), int(ok[-1])) if ok.size else None
+    assert _accepted_counts(n, q, conc, bound) == want

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import orjson
 
 _NAN = float("nan")
@@ -57,6 +58,9 @@ class Batch:
 
     def sort(self) -> Batch:
         """The rows in ``(ts, id)`` order (the order a tail holds)."""
+        step = np.diff(np.asarray(self.ts, dtype=np.float64))
+        if (step > 0).all():  # a range read comes in order (checked, not assumed)
+            return self
         keys = list(zip(self.ts, self.ids, strict=True))
         order = sorted(range(len(keys)), key=keys.__getitem__)
         return self if all(i == k for k, i in enumerate(order)) else self.take(order)
