@@ -98,3 +98,49 @@ def test_rollout_decided_the_same_on_both_paths(store: Database, tmp_path: Path)
     decisions = [d for _, d, _ in incremental]
     assert "advance" in decisions or "promote" in decisions, incremental[-3:]
     assert incremental[-1][0] in ("promoted", "failed")
+
+
+@pytest.mark.parametrize("incremental", [True, False])
+def test_a_lone_candidate_is_compared_with_a_fixed_window_before_its_step(
+        sqlite_store: Database, tmp_path: Path, incremental: bool) -> None:
+    """At canary 100% the baseline serves nothing: its numbers come from the
+    BASELINE_LOOKBACK_S seconds before the step, however long the step has run. Here the
+    baseline was right 100% of the time until 300 s before the step, then 60%; the
+    candidate is right 80% of the time. Judged against the last 300 s it passes
+    ``accuracy >= baseline - 0.05``; a window as long as the 900-s step (0.87) would not."""
+    from rampup.rollout.controller import BASELINE_LOOKBACK_S
+
+    assert BASELINE_LOOKBACK_S == 300.0
+    store = sqlite_store
+    settings = Settings(project_dir=tmp_path, admin_token=ADMIN)  # type: ignore[arg-type]
+    registry = Registry.from_settings(settings, store)
+    registry.register("m", f"{MODELS}:Healthy", version="v1")
+    registry.register("m", f"{MODELS}:Candidate", version="v2", deploy=False)
+    now = [T0]
+    rollouts = Rollouts(store, clock=lambda: now[0])
+    lone = Plan(strategy="canary", checks=["accuracy >= baseline - 0.05"],
+                steps=[Step(kind="canary", weight=100, min_duration_s=0, min_requests=100)])
+    assert rollouts.deploy("m", "v2", plan=lone) is not None
+    rng = np.random.default_rng(5)
+    rows, labels = [], []
+    for i in range(3600):  # 2 a second: v1 from T0 - 900 s, v2 from T0 (the step)
+        ts = T0 - 900 + i * 0.5
+        version = "v1" if ts < T0 else "v2"
+        right = 1.0 if ts < T0 - 300 else 0.6 if ts < T0 else 0.8
+        truth = int(rng.random() < 0.5)
+        pred = truth if rng.random() < right else 1 - truth
+        pid = f"p{i:05d}"
+        rows.append({"id": pid, "request_id": pid, "ts": ts, "model": "m",
+                     "version": version, "role": "answer", "stage": None,
+                     "inputs": "{}", "outputs": json.dumps({"prediction": pred}),
+                     "confidence": None, "latency_ms": 5.0, "error": None,
+                     "request_key": None})
+        labels.append(FeedbackRecord(pid, "m", ts + 1, "label", None, truth, "user",
+                                     f"{pid}:label"))
+    store.predictions.insert_predictions(rows)
+    store.feedback.add_feedback(labels)
+    now[0] = T0 + 900
+    controller = RolloutController(store, clock=lambda: now[0], rollouts=rollouts,
+                                   incremental=incremental)
+    (res,) = controller.tick()
+    assert res.decision == "promote", res

@@ -162,12 +162,16 @@ class RolloutController:
     def _baseline(self, key: tuple[int, int, float], r: Rollout, since: float, now: float
                   ) -> WindowStats:
         """The baseline over the same window; when it gets no traffic there (blue/green,
-        canary 100%), its traffic just before the step began."""
+        canary 100%), its traffic in the ``BASELINE_LOOKBACK_S`` seconds before the step
+        began: a fixed window, so a long step does not reach ever further back into a
+        world that may have changed since (a window as long as the step once compared a
+        retrained version in a drifted world with its predecessor's pre-drift accuracy,
+        and held the step for good)."""
         base = self._measure(key, r, r.baseline, since, now, ("answer",))
         if base.requests >= self.min_requests:
             return base
-        span = max(now - since, BASELINE_LOOKBACK_S)
-        return self._measure(key, r, r.baseline, since - span, since, ("answer",))
+        return self._measure(key, r, r.baseline, since - BASELINE_LOOKBACK_S, since,
+                             ("answer",))
 
     def _record(self, r: Rollout, now: float, verdict: str, decision: Decision,
                 results: list[dict[str, object]]) -> None:
