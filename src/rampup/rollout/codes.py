@@ -36,8 +36,9 @@ from rampup.rollout.agreement import as_number, canonical
 NONE = -1
 #: a value beyond the table's limit: compared by its string
 SPILLED = -2
-#: distinct canonical strings one table holds (~200 bytes each)
-MAX_CODES = 65_536
+#: distinct canonical strings one table holds (with the values that map to them, at most
+#: ~10 MB: a regression model's outputs spill after that)
+MAX_CODES = 16_384
 _NAN = float("nan")
 
 IntArray = npt.NDArray[np.int32]
@@ -88,7 +89,7 @@ class Codes:
                 code, num, s = self._new(v)
                 if code == SPILLED:
                     spilled[i] = s
-                elif key is not None and v == v and len(known) < 4 * self.limit:
+                elif key is not None and v == v and len(known) < 2 * self.limit:
                     known[key] = (code, num)  # (NaN never finds itself: not kept)
                 codes[i], nums[i] = code, num
             else:
