@@ -35,8 +35,7 @@ def tail_log(tail: LogTail, version: str, since: float, until: float, *,
     gives them, without the inputs (the concept checks do not read them). ``infer=False``
     leaves the predictions an object column (pandas' type inference costs ~0.15 µs a row,
     for a column :func:`concept_metrics` does not read)."""
-    idx = tail.rows(version, since, until)
-    idx = idx[~tail.col("shadow")[idx]]
+    idx = tail.rows(version, since, until, shadow=False)
     ts = tail.col("ts")
     known = tail.col("has_label")[idx] & tail.col("dknown")[idx]
     correct = np.full(idx.size, np.nan)

@@ -45,33 +45,35 @@ def tail_window(tail: LogTail, version: str, *, since: float, until: float,
                 roles: Sequence[str] = ("answer",), slack_s: float = SLACK_S) -> WindowStats:
     """:func:`rampup.rollout.window.measure` over the rows ``tail`` holds."""
     roles = tuple(roles)
-    idx = tail.rows(version, since, until)
     shadow = tail.col("shadow")
     if "shadow" not in roles:
-        idx = idx[~shadow[idx]]
-    if "answer" not in roles:
-        idx = idx[shadow[idx]]
-    failed, has_out = tail.col("failed")[idx], tail.col("has_out")[idx]
-    ok = idx[~failed & has_out]
+        idx = tail.rows(version, since, until, shadow=False)
+    elif "answer" not in roles:
+        idx = tail.rows(version, since, until, shadow=True)
+    else:
+        idx = tail.rows(version, since, until)
+    failed = tail.col("failed")[idx]
+    ok = idx[~failed & tail.col("has_out")[idx]]
     scores = tail.col("score")[ok]
     # the label a row is judged on: its own, else (shadow rows) its answer's
-    src = ok.copy()
+    src = ok
     if "shadow" in roles:
         sh = shadow[ok]
         if sh.any():
+            src = ok.copy()
             ans = _answers(tail, ok[sh], since, until, slack_s)
             own = tail.col("has_label")[ok[sh]]
             src[sh] = np.where(~own & (ans >= 0), ans, ok[sh])
     has_label = tail.col("has_label")[src]
-    lab, lsrc = ok[has_label], src[has_label]
+    lab = ok[has_label]
+    lsrc = lab if src is ok else src[has_label]
     pn, ln = tail.col("pnum")[lab], tail.col("lnum")[lsrc]
     both = ~np.isnan(pn) & ~np.isnan(ln)
     correct = int(np.count_nonzero(tail.same_class(lab, lsrc))) if lab.size else 0
-    predictions = tail.predictions(ok)
     return WindowStats(
         version, roles, since, until, int(idx.size), int(failed.sum()),
-        tail.col("latency")[idx].copy(), int(lab.size), correct,
-        np.abs(pn[both] - ln[both]), predictions, scores[np.isfinite(scores)],
+        tail.col("latency")[idx], int(lab.size), correct,
+        np.abs(pn[both] - ln[both]), tail.predictions(ok), scores[np.isfinite(scores)],
         tail.col("pred")[lab], tail.col("label")[lsrc])  # fancy indexing: copies
 
 

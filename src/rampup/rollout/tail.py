@@ -449,14 +449,19 @@ class LogTail:
         spilled = {"ccode": "cstr", "dcode": "dstr"}[code]
         return equal(self.codes, a, self.col(spilled)[pred], b, self.col("lstr")[label])
 
-    def rows(self, version: str, since: float, until: float) -> npt.NDArray[np.int64]:
-        """Positions of ``version``'s rows with ``ts`` in ``[since, until)``."""
+    def rows(self, version: str, since: float, until: float, *, shadow: bool | None = None
+             ) -> npt.NDArray[np.int64]:
+        """Positions of ``version``'s rows with ``ts`` in ``[since, until)`` (only shadow
+        rows, or only answers, when ``shadow`` says so)."""
         code = self.versions.get(version)
         if code is None:
             return np.empty(0, dtype=np.int64)
         ts = self.col("ts")
         lo, hi = np.searchsorted(ts, [since, until], side="left").tolist()
-        out: npt.NDArray[np.int64] = np.flatnonzero(self.cols["ver"][lo:hi] == code) + lo
+        m = self.cols["ver"][lo:hi] == code
+        if shadow is not None:
+            m &= self.cols["shadow"][lo:hi] if shadow else ~self.cols["shadow"][lo:hi]
+        out: npt.NDArray[np.int64] = np.flatnonzero(m) + lo
         return out
 
     def predictions(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.str_]:
