@@ -13,7 +13,9 @@ daily partitions are made first, as the leader keeps them). Then, per rate in ``
 (default 50 and 1,000 req/s), a model in a canary step that has been running ``--window``
 seconds (v1 and v2 half and half, 2% failures, 70% of rows labelled, each label arriving
 2-6 s after its prediction), with two alert rules (``concept.accuracy_drop`` and
-``error_rate``, window = ``--window``). Then ``--ticks`` ticks of 2 s of new traffic each;
+``error_rate``, window = ``--window``; a rate's rollout is aborted and its rules disabled
+before the next rate, so every tick judges one rollout). Then ``--ticks`` ticks of 2 s of
+new traffic each;
 every tick times, on the same store and clock, after a full garbage collection:
 
 * **tick re-read / incr.**: a controller whose windows are dropped before every tick (it
@@ -247,8 +249,10 @@ def bench_rate(store: Any, registry: Any, rate: float, window: float, ticks: int
                           ("cinc", wci, cci), ("afull", waf, caf), ("ainc", wai, cai)):
             wall[key].append(w)
             cpu[key].append(c)
-    for name in ("accuracy", "errors"):  # the next rate's evaluator judges its own rules
+    # the next rate's tick and evaluator judge its own rollout and rules only
+    for name in ("accuracy", "errors"):
         alerts.set_enabled(model, name, False)
+    rollouts.abort(model, reason="benchmark rate done")
     shutil.rmtree(folder, ignore_errors=True)
     res: dict[str, Any] = {"rate": rate, "window_rows": int(window * rate),
                            "verdict": b[0].verdict if b else "",
