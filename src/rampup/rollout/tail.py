@@ -1,8 +1,10 @@
 """A model's recent prediction log, decoded once and kept current from two cursors.
 
 :class:`LogTail` holds the rows of one model logged since ``start`` as columns (one entry
-per row, in ``(ts, id)`` order, outputs decoded, class labels canonicalised), with each
-row's latest label. :meth:`LogTail.refresh` reads only what is new:
+per row, in ``(ts, id)`` order, outputs decoded column by column by
+:func:`rampup.rollout.batch.decode`, class labels as :class:`~rampup.rollout.codes.Codes`),
+with each row's latest label. :meth:`LogTail.refresh` reads only what is new, over one
+connection (``Database.reads``):
 
 * **predictions**: rows with ``ts`` from the newest timestamp seen minus ``lag_s`` (ids
   are time-ordered, so this is a range scan of the newest part of the index). Rows already
@@ -15,7 +17,8 @@ row's latest label. :meth:`LogTail.refresh` reads only what is new:
   (a bounded re-read of a few seconds of labels, not of the window). A label replaces a
   row's label only when its feedback id is higher (the latest label wins, as in the join
   of :meth:`Predictions.iter_predictions`), so re-reading is idempotent. A row read after
-  its label arrived gets the label from the join.
+  its label arrived gets it when it is read: a range's labels come by one range of the
+  ``prediction_id`` index (``Feedback.labels_in_range``), other rows' by their ids.
 
 Shadow rows are linked to their answer (``"<answer id>~<version>"``, same request id)
 when both are held; whether a link counts (within ``slack_s``, answer inside the window)
