@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from tests.conftest import PG_URL
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
