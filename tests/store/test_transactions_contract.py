@@ -149,6 +149,11 @@ def test_reads_share_one_connection_and_writes_still_commit(store: Database) -> 
             t.start()
             t.join()
             assert other == [2]  # another thread reads through its own connection
+            # a read that fails does not take the later ones down with it (on PostgreSQL
+            # a failed statement aborts the transaction it ran in)
+            with pytest.raises(sa.exc.DBAPIError), store.tx.reading() as conn:
+                conn.execute(sa.text("SELECT * FROM no_such_table"))
+            assert store.predictions.count_predictions("m") == 2
         assert store.predictions.count_predictions("m") == 2
     finally:
         sa.event.remove(store.engine, "checkout", checkout)

@@ -171,7 +171,7 @@ class LogTail:
                 self.model, since=start, until=old_start, roles=ROLES) for r in chunk
                 if r[0] not in self.index]
             if rows:
-                self._prepend(self._with_labels(self._decode(rows)))
+                self._prepend(self._with_labels(decode(rows, concept=self.concept)))
         else:
             self.start = start
 
@@ -204,15 +204,12 @@ class LogTail:
                 others.update((r[0], r[2]) for r in chunk if r[4] not in ROLES)
             if not new:
                 continue
-            batch = self._decode(new)
+            batch = decode(new, concept=self.concept)
             if ids is None:  # a range: ids in a narrow range, their labels in one query
                 self._append(batch.with_labels(self.store.feedback.labels_in_range(
                     self.model, min(batch.ids), max(batch.ids))))
             else:
                 self._append(self._with_labels(batch))
-
-    def _decode(self, rows: list[Any]) -> Batch:
-        return decode(rows, concept=self.concept)
 
     def _with_labels(self, batch: Batch) -> Batch:
         """Rows read for the first time, with their latest label (by feedback id)."""
@@ -240,8 +237,8 @@ class LogTail:
         self._cursors.append((now, self._label_cursor))
 
     def set_labels(self, labels: list[tuple[int, str, Any]]) -> None:
-        """Apply ``(feedback id, prediction id, value)`` labels in feedback-id order, as
-        :meth:`set_label` one by one would (the latest label of a row wins)."""
+        """Apply ``(feedback id, prediction id, value)`` labels in feedback-id order (the
+        latest label of a row wins; a label older than the row's is ignored)."""
         index = self.index
         latest: dict[int, tuple[int, Any]] = {}
         for fid, pid, value in labels:
@@ -251,12 +248,6 @@ class LogTail:
         if latest:
             self._apply_labels(np.fromiter(latest, dtype=np.int64, count=len(latest)),
                                [f for f, _ in latest.values()], [v for _, v in latest.values()])
-
-    def set_label(self, prediction_id: str, label_id: int, value: Any) -> None:
-        """Apply one label (a newer feedback id replaces an older one)."""
-        i = self.index.get(prediction_id)
-        if i is not None:
-            self._apply_labels(np.asarray([i], dtype=np.int64), [label_id], [value])
 
     def _apply_labels(self, at: npt.NDArray[np.int64], fids: list[int],
                       values: list[Any]) -> None:

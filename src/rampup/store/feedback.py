@@ -68,9 +68,8 @@ class SqlFeedback(Repository):
             top = int(conn.execute(sa.select(sa.func.max(f.c.id))).scalar() or 0)
             while after_id < top:
                 upto = min(top, after_id + limit)
-                q = (sa.select(f.c.id, f.c.prediction_id, f.c.value, f.c.model)
-                     .where(f.c.kind == "label", f.c.id > after_id, f.c.id <= upto))
-                rows = sorted(conn.execute(q).all(), key=lambda r: int(r[0]))
+                rows = sorted(conn.execute(_LABELS.where(f.c.id > after_id, f.c.id <= upto))
+                              .all(), key=lambda r: int(r[0]))
                 out.extend((int(r[0]), str(r[1]), r[2]) for r in rows if r[3] == model)
                 after_id = upto
         return out
@@ -85,31 +84,20 @@ class SqlFeedback(Repository):
         out: dict[str, tuple[int, Any]] = {}
         with self.db.reading() as conn:
             for i in range(0, len(ids), 500):
-                q = (sa.select(f.c.id, f.c.prediction_id, f.c.value, f.c.model)
-                     .where(f.c.prediction_id.in_(ids[i:i + 500]), f.c.kind == "label")
-                     .order_by(f.c.id))
-                for r in conn.execute(q):
-                    if r.model == model:
-                        out[r.prediction_id] = (int(r.id), r.value)
+                out.update(_latest(conn.execute(_LABELS.where(
+                    f.c.prediction_id.in_(ids[i:i + 500]))).all(), model))
         return out
 
     def labels_in_range(self, model: str, low_id: str, high_id: str
                         ) -> dict[str, tuple[int, Any]]:
-        """The latest label (``(feedback id, value)``) of each of the model's predictions
-        with an id in ``[low_id, high_id]``: one range of the ``prediction_id`` index (on
-        PostgreSQL within the partitions of that id range), the model checked on the rows
-        read. Rows just read hold ids in a narrow range (ids are time-ordered): their
-        labels come in one query, without a list of ids."""
+        """:meth:`latest_labels` of the model's predictions with an id in ``[low_id,
+        high_id]``: one range of the ``prediction_id`` index (on PostgreSQL within the
+        partitions of that id range). Rows just read hold ids in a narrow range (ids are
+        time-ordered): their labels come in one query, without a list of ids."""
         f = t.feedback
-        q = (sa.select(f.c.id, f.c.prediction_id, f.c.value, f.c.model)
-             .where(f.c.prediction_id >= low_id, f.c.prediction_id <= high_id,
-                    f.c.kind == "label"))
-        out: dict[str, tuple[int, Any]] = {}
         with self.db.reading() as conn:
-            for fid, pid, value, m in sorted(conn.execute(q).all(), key=lambda r: int(r[0])):
-                if m == model:
-                    out[pid] = (int(fid), value)
-        return out
+            return _latest(conn.execute(_LABELS.where(
+                f.c.prediction_id >= low_id, f.c.prediction_id <= high_id)).all(), model)
 
     def count_labels(self, model: str, after_id: int, upto_id: int) -> int:
         """How many of the model's labels have a feedback id in ``(after_id, upto_id]`` (a
@@ -144,3 +132,18 @@ class SqlFeedback(Repository):
                 .limit(limit).scalar_subquery())
         with self.db.begin() as conn:
             return int(conn.execute(f.delete().where(f.c.id.in_(pick))).rowcount or 0)
+
+
+#: label rows as the latest-label reads take them: (feedback id, prediction id, value, model)
+_LABELS = sa.select(t.feedback.c.id, t.feedback.c.prediction_id, t.feedback.c.value,
+                    t.feedback.c.model).where(t.feedback.c.kind == "label")
+
+
+def _latest(rows: Iterable[Any], model: str) -> dict[str, tuple[int, Any]]:
+    """Each prediction's latest label among ``rows`` of :data:`_LABELS` (the highest
+    feedback id wins), the model checked on the rows."""
+    out: dict[str, tuple[int, Any]] = {}
+    for fid, pid, value, m in sorted(rows, key=lambda r: int(r[0])):
+        if m == model:
+            out[pid] = (int(fid), value)
+    return out

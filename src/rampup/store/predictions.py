@@ -173,7 +173,7 @@ class SqlPredictions(Repository):
         if roles:
             q = q.where(p.c.role.in_(list(roles)))
         q = q.order_by(p.c.ts, p.c.id)
-        with self.db.reading() as conn:
+        with self.db.reading(stream=True) as conn:
             result = conn.execution_options(stream_results=True, yield_per=chunk_size).execute(q)
             keys = list(result.keys())
             for part in result.partitions(chunk_size):
@@ -223,7 +223,7 @@ class SqlPredictions(Repository):
         cols = [p.c.id, p.c.request_id, p.c.ts, p.c.version, p.c.role, p.c.outputs,
                 p.c.confidence, p.c.latency_ms, p.c.error]
         where = self._window(model, since, until, roles)
-        with self.db.reading() as conn:
+        with self.db.reading(stream=stream and ids is None) as conn:
             if ids is not None:
                 for some in _chunks(ids):
                     yield list(conn.execute(

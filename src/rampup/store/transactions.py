@@ -72,10 +72,12 @@ class Transactions:
                 _OPEN.reset(token)
 
     @contextmanager
-    def reading(self) -> Iterator[sa.Connection]:
+    def reading(self, *, stream: bool = False) -> Iterator[sa.Connection]:
         """A connection to read with: the open unit of work's (so it sees its own
-        writes), else a pooled one."""
-        conn = self.current() or _held(_READS, self.engine)
+        writes), else the one :meth:`reads` shares, else a pooled one. ``stream=True``
+        for a server-side cursor, which needs a transaction on PostgreSQL: never the
+        shared (autocommit) connection."""
+        conn = self.current() or (None if stream else _held(_READS, self.engine))
         if conn is not None:
             yield conn
             return
@@ -90,7 +92,11 @@ class Transactions:
         if self.current() is not None or _held(_READS, self.engine) is not None:
             yield
             return
-        with self.engine.connect() as conn:
+        # autocommit: each read is its own transaction, as on a connection of its own (no
+        # transaction left open while the caller works between reads, and a failed read
+        # does not abort the ones after it on PostgreSQL)
+        with self.engine.connect() as raw:
+            conn = raw.execution_options(isolation_level="AUTOCOMMIT")
             token = _READS.set({**(_READS.get() or {}),
                                 self.engine: (threading.get_ident(), conn)})
             try:
